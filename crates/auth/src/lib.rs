@@ -1,0 +1,57 @@
+//! OAuth 2.0 with Salesforce (contract §2, §3, §6, §7): the refresh grant, the run's shared
+//! [`TokenSource`], refresh-token rotation, and the authorization-code and device flows.
+//!
+//! Owns: every request to `{login_url}/services/oauth2/*`, the only place the refresh token
+//! and client secret are exposed, and the one [`retry::RetryPolicy`].
+//! Must not: call the REST data API (that is `api`), read settings or the environment.
+
+pub mod retry;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use secrecy::SecretString;
+use url::Url;
+
+/// Counts HTTP requests this run sent to Salesforce (token requests and retries included).
+/// Cloned handles share one count.
+#[derive(Debug, Clone, Default)]
+pub struct RequestCounter(Arc<AtomicU64>);
+
+impl RequestCounter {
+    /// Records one request sent.
+    pub fn add_one(&self) {
+        self.0.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Requests sent so far.
+    pub fn get(&self) -> u64 {
+        self.0.load(Ordering::Relaxed)
+    }
+}
+
+/// What the token endpoint needs to refresh an access token.
+#[derive(Debug, Clone)]
+pub struct Credentials {
+    /// Authorization server, e.g. `https://login.salesforce.com`.
+    pub login_url: Url,
+    /// Consumer key of the connected app.
+    pub client_id: String,
+    /// Consumer secret; `None` when the app does not require it for the refresh flow.
+    pub client_secret: Option<SecretString>,
+    /// The refresh token to start from.
+    pub refresh_token: SecretString,
+    /// Where a rotated refresh token is written, when configured.
+    pub refresh_token_file: Option<PathBuf>,
+}
+
+/// HTTP behaviour of the token client.
+#[derive(Debug, Clone)]
+pub struct AuthOptions {
+    /// Per-request timeout.
+    pub timeout: Duration,
+    /// Retries for `unknown_error`, 5xx and connection failures.
+    pub retry: retry::RetryPolicy,
+}

@@ -1,0 +1,6 @@
+//! The connector run (contract §1, §4, §5): settings to token to sources to snapshot, and the
+//! snapshot's output formats.
+//!
+//! Owns: the order and concurrency of sources, joins, the company filter's application, the
+//! snapshot model and its json/ndjson/csv/table writers.
+//! Must not: parse command lines, read the environment, or speak HTTP itself (that is `api`).

@@ -1,0 +1,71 @@
+//! Project automation, run as `cargo xtask <task>`:
+//!
+//! - `ci`: format check, clippy with `-D warnings` on all targets, all tests.
+//! - `demo`: a full collection by the real `sfconn` binary against the simulated org.
+//!
+//! Owns: how the project is checked and shown. Must not: contact any host but loopback.
+
+#![allow(clippy::print_stdout, clippy::print_stderr)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitCode};
+
+use anyhow::{Context, Result, bail};
+
+mod demo;
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let result = match args.first().map(String::as_str) {
+        Some("ci") => ci(),
+        Some("demo") => demo::run(&args[1..]),
+        _ => {
+            eprintln!("usage: cargo xtask <ci|demo>");
+            return ExitCode::from(2);
+        }
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("xtask: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// The workspace root: the parent of this crate's manifest directory.
+pub(crate) fn project_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().map(Path::to_path_buf).unwrap_or_default()
+}
+
+pub(crate) fn cargo() -> Command {
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let mut cmd = Command::new(cargo);
+    cmd.current_dir(project_root());
+    cmd
+}
+
+pub(crate) fn run_step(name: &str, mut cmd: Command) -> Result<()> {
+    eprintln!("xtask: {name}: {cmd:?}");
+    let status = cmd.status().with_context(|| format!("cannot start step `{name}`"))?;
+    if !status.success() {
+        bail!("step `{name}` failed ({status})");
+    }
+    Ok(())
+}
+
+fn ci() -> Result<()> {
+    let mut fmt = cargo();
+    fmt.args(["fmt", "--all", "--check"]);
+    run_step("fmt", fmt)?;
+
+    let mut clippy = cargo();
+    clippy.args(["clippy", "--workspace", "--all-targets", "--locked", "--", "-D", "warnings"]);
+    run_step("clippy", clippy)?;
+
+    let mut test = cargo();
+    test.args(["test", "--workspace", "--locked"]).env("INSTA_UPDATE", "no");
+    run_step("test", test)?;
+    eprintln!("xtask: ci passed");
+    Ok(())
+}
