@@ -7,10 +7,25 @@
 
 pub mod retry;
 
+mod client;
+mod error;
+mod identity;
+mod rotation;
+mod source;
+mod token;
+mod urls;
+
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
+
+pub use error::{AuthError, Refusal, RefusalKind};
+pub use identity::Identity;
+pub use rotation::{Rotation, write_secret_file};
+pub use source::TokenSource;
+pub use token::AccessToken;
+pub use urls::{check_salesforce_url, is_loopback_host};
 
 use secrecy::SecretString;
 use url::Url;
@@ -48,7 +63,7 @@ pub struct Credentials {
 }
 
 /// HTTP behaviour of the token client.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Copy)]
 pub struct AuthOptions {
     /// Per-request timeout.
     pub timeout: Duration,

@@ -1,0 +1,334 @@
+//! The HTTP side of the token endpoint: one form POST with the retry policy, and the decoding of
+//! what comes back into a value, an OAuth refusal, or a clear error. Never logs bodies.
+
+use std::time::Duration;
+
+use reqwest::header::{ACCEPT, CONTENT_TYPE, HeaderMap, LOCATION, RETRY_AFTER};
+use serde::Deserialize;
+use serde::de::DeserializeOwned;
+use url::Url;
+
+use crate::retry::{RetryPolicy, parse_retry_after};
+use crate::{AuthError, AuthOptions, Refusal, RequestCounter};
+
+/// OAuth error codes that mean "try again" (facts §1.4).
+const TRANSIENT_CODES: &[&str] =
+    &["unknown_error", "server_error", "service_unavailable", "system_down", "client_blocked_retry"];
+
+/// A reqwest client set up for Salesforce's OAuth endpoints, with the run's counter and retries.
+#[derive(Debug, Clone)]
+pub(crate) struct OAuthHttp {
+    http: reqwest::Client,
+    login_url: Url,
+    retry: RetryPolicy,
+    counter: RequestCounter,
+}
+
+/// What one attempt produced when it is worth another.
+struct Transient {
+    last: String,
+    retry_after: Option<Duration>,
+    connect: bool,
+}
+
+enum Attempt<T> {
+    Done(Result<T, AuthError>),
+    Again(Transient),
+}
+
+/// The OAuth error body `{"error": …, "error_description": …}`.
+#[derive(Deserialize)]
+struct OAuthErrorBody {
+    error: String,
+    #[serde(default)]
+    error_description: Option<String>,
+}
+
+impl OAuthHttp {
+    pub(crate) fn new(
+        login_url: Url,
+        options: &AuthOptions,
+        counter: RequestCounter,
+    ) -> Result<Self, AuthError> {
+        let http = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .timeout(options.timeout)
+            .connect_timeout(options.timeout.min(Duration::from_secs(30)))
+            .gzip(true)
+            .user_agent(concat!("sfconn/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|error| AuthError::Internal(format!("cannot build the HTTP client: {error}")))?;
+        Ok(Self { http, login_url, retry: options.retry, counter })
+    }
+
+    pub(crate) fn login_url(&self) -> &Url {
+        &self.login_url
+    }
+
+    pub(crate) fn counter(&self) -> &RequestCounter {
+        &self.counter
+    }
+
+    pub(crate) fn login_host(&self) -> String {
+        self.login_url.host_str().unwrap_or_default().to_ascii_lowercase()
+    }
+
+    /// POSTs a form to `url` (an OAuth endpoint) and decodes a success into `T`. Transient
+    /// failures are retried; an OAuth error becomes [`AuthError::Refused`].
+    pub(crate) async fn post_form<T: DeserializeOwned>(
+        &self,
+        url: &Url,
+        form: &[(&str, &str)],
+        what: &str,
+    ) -> Result<T, AuthError> {
+        self.with_retries(url, || async {
+            let sent = self.http.post(url.clone()).header(ACCEPT, "application/json").form(form).send().await;
+            self.judge(url, sent, what).await
+        })
+        .await
+    }
+
+    /// GETs `url` with `Authorization: Bearer …` (the identity URL) and decodes a success into `T`.
+    pub(crate) async fn get_bearer<T: DeserializeOwned>(
+        &self,
+        url: &Url,
+        bearer: &str,
+        what: &str,
+    ) -> Result<T, AuthError> {
+        self.with_retries(url, || async {
+            let sent = self
+                .http
+                .get(url.clone())
+                .header(ACCEPT, "application/json")
+                .bearer_auth(bearer)
+                .send()
+                .await;
+            self.judge(url, sent, what).await
+        })
+        .await
+    }
+
+    async fn with_retries<T, F, Fut>(&self, url: &Url, mut attempt: F) -> Result<T, AuthError>
+    where
+        F: FnMut() -> Fut,
+        Fut: Future<Output = Attempt<T>>,
+    {
+        let mut retries = 0u32;
+        loop {
+            self.counter.add_one();
+            match attempt().await {
+                Attempt::Done(result) => return result,
+                Attempt::Again(transient) => {
+                    retries += 1;
+                    if !self.retry.allows(retries) {
+                        let endpoint = redacted(url);
+                        return Err(if transient.connect {
+                            AuthError::Unreachable {
+                                url: endpoint,
+                                attempts: retries,
+                                detail: transient.last,
+                            }
+                        } else {
+                            AuthError::RetriesExhausted {
+                                url: endpoint,
+                                attempts: retries,
+                                last: transient.last,
+                            }
+                        });
+                    }
+                    let wait = self.retry.delay(retries, transient.retry_after);
+                    tracing::warn!(
+                        endpoint = %redacted(url),
+                        retry = retries,
+                        wait_ms = u64::try_from(wait.as_millis()).unwrap_or(u64::MAX),
+                        "transient failure: {}; retrying",
+                        transient.last
+                    );
+                    tokio::time::sleep(wait).await;
+                }
+            }
+        }
+    }
+
+    async fn judge<T: DeserializeOwned>(
+        &self,
+        url: &Url,
+        sent: Result<reqwest::Response, reqwest::Error>,
+        what: &str,
+    ) -> Attempt<T> {
+        let response = match sent {
+            Ok(response) => response,
+            Err(error) => {
+                return Attempt::Again(Transient {
+                    last: describe_transport_error(&error),
+                    retry_after: None,
+                    connect: error.is_connect(),
+                });
+            }
+        };
+        let status = response.status();
+        tracing::debug!(endpoint = %redacted(url), status = status.as_u16(), "OAuth endpoint answered");
+        if status.is_redirection() {
+            let location = location_of(response.headers());
+            return Attempt::Done(Err(AuthError::Redirected {
+                login_url: self.login_url.to_string(),
+                status: status.as_u16(),
+                location,
+            }));
+        }
+        let content_type = response
+            .headers()
+            .get(CONTENT_TYPE)
+            .and_then(|value| value.to_str().ok())
+            .unwrap_or("")
+            .to_ascii_lowercase();
+        let retry_after = response
+            .headers()
+            .get(RETRY_AFTER)
+            .and_then(|value| value.to_str().ok())
+            .and_then(parse_retry_after);
+        let body = match response.bytes().await {
+            Ok(body) => body,
+            Err(error) => {
+                return Attempt::Again(Transient {
+                    last: format!("the response body was cut off: {}", describe_transport_error(&error)),
+                    retry_after,
+                    connect: false,
+                });
+            }
+        };
+        let looks_json = looks_like_json(&body);
+        if status.is_success() {
+            if !looks_json {
+                return Attempt::Done(Err(self.not_authorization_server(
+                    url,
+                    status.as_u16(),
+                    &content_type,
+                    &body,
+                )));
+            }
+            let mut deserializer = serde_json::Deserializer::from_slice(&body);
+            return Attempt::Done(serde_path_to_error::deserialize(&mut deserializer).map_err(|error| {
+                AuthError::Unreadable { what: what.to_string(), detail: describe_decode_error(&error) }
+            }));
+        }
+        if looks_json && let Ok(oauth) = serde_json::from_slice::<OAuthErrorBody>(&body) {
+            let description = oauth.error_description.unwrap_or_default();
+            let code = oauth.error.trim().to_ascii_lowercase();
+            if TRANSIENT_CODES.contains(&code.as_str()) {
+                return Attempt::Again(Transient {
+                    last: format!("HTTP {}: {}: {}", status.as_u16(), oauth.error, description),
+                    retry_after,
+                    connect: false,
+                });
+            }
+            return Attempt::Done(Err(AuthError::Refused(Refusal::classify(
+                &oauth.error,
+                &description,
+                status.as_u16(),
+                &self.login_host(),
+            ))));
+        }
+        if status.is_server_error() || status.as_u16() == 429 || status.as_u16() == 408 {
+            return Attempt::Again(Transient {
+                last: format!("HTTP {} with {}", status.as_u16(), body_kind(&content_type, &body)),
+                retry_after,
+                connect: false,
+            });
+        }
+        if looks_json {
+            return Attempt::Done(Err(AuthError::Http {
+                url: redacted(url),
+                status: status.as_u16(),
+                detail: "a JSON body without an OAuth error code".to_string(),
+            }));
+        }
+        Attempt::Done(Err(self.not_authorization_server(url, status.as_u16(), &content_type, &body)))
+    }
+
+    fn not_authorization_server(&self, url: &Url, status: u16, content_type: &str, body: &[u8]) -> AuthError {
+        AuthError::NotAuthorizationServer {
+            endpoint: redacted(url),
+            status,
+            content_type: body_kind(content_type, body),
+        }
+    }
+}
+
+/// The URL without query or fragment (OAuth URLs never carry secrets, but stay safe).
+pub(crate) fn redacted(url: &Url) -> String {
+    let mut url = url.clone();
+    url.set_query(None);
+    url.set_fragment(None);
+    let _ = url.set_password(None);
+    let _ = url.set_username("");
+    url.to_string()
+}
+
+fn location_of(headers: &HeaderMap) -> String {
+    headers
+        .get(LOCATION)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|raw| {
+            Url::parse(raw)
+                .ok()
+                .map(|url| redacted(&url))
+                .or_else(|| Some(raw.split('?').next()?.to_string()))
+        })
+        .map(|location| format!(" to {location}"))
+        .unwrap_or_default()
+}
+
+fn looks_like_json(body: &[u8]) -> bool {
+    body.iter().find(|byte| !byte.is_ascii_whitespace()).is_some_and(|first| *first == b'{' || *first == b'[')
+}
+
+/// `an HTML page`, `an empty body`, `a non-JSON body (text/plain)`: never the body itself.
+fn body_kind(content_type: &str, body: &[u8]) -> String {
+    let start = body.iter().position(|byte| !byte.is_ascii_whitespace()).unwrap_or(body.len());
+    if start == body.len() {
+        return "an empty body".to_string();
+    }
+    if content_type.contains("html") || body[start] == b'<' {
+        return "an HTML page".to_string();
+    }
+    let kind = content_type.split(';').next().unwrap_or("").trim();
+    if kind.is_empty() { "a non-JSON body".to_string() } else { format!("a non-JSON body ({kind})") }
+}
+
+fn describe_transport_error(error: &reqwest::Error) -> String {
+    let kind = if error.is_timeout() {
+        "timed out"
+    } else if error.is_connect() {
+        "connection failed"
+    } else {
+        "request failed"
+    };
+    let mut detail = kind.to_string();
+    let mut source = std::error::Error::source(error);
+    while let Some(cause) = source {
+        detail.push_str(": ");
+        detail.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    detail
+}
+
+fn describe_decode_error(error: &serde_path_to_error::Error<serde_json::Error>) -> String {
+    let path = error.path().to_string();
+    let inner = error.inner();
+    // serde_json's messages quote offending values for some types; never print a value of a
+    // field that could hold a secret.
+    let message = match inner.classify() {
+        serde_json::error::Category::Data => {
+            let text = inner.to_string();
+            if path.contains("token") || path.contains("code") {
+                "wrong type or value".to_string()
+            } else {
+                text
+            }
+        }
+        _ => inner.to_string(),
+    };
+    if path == "." { message } else { format!("at `{path}`: {message}") }
+}

@@ -1,0 +1,431 @@
+//! Every way authentication can fail, each with the exit code of contract §6 and a message that
+//! keeps Salesforce's code and text and says what to do.
+
+use std::fmt;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+/// Why the token endpoint (or a flow around it) failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum AuthError {
+    /// Salesforce answered with an OAuth error (`error` / `error_description`).
+    #[error(transparent)]
+    Refused(#[from] Refusal),
+
+    /// The login URL answered with a redirect: it is not the token endpoint's host.
+    #[error(
+        "the login URL {login_url} answered the token request with a redirect (HTTP {status}{location}); \
+         the login URL is wrong: use https://login.salesforce.com, https://test.salesforce.com for a sandbox, \
+         or the org's My Domain URL (https://NAME.my.salesforce.com)"
+    )]
+    Redirected {
+        /// The configured login URL.
+        login_url: String,
+        /// HTTP status of the redirect.
+        status: u16,
+        /// `" to <Location>"` when the server named one, else empty.
+        location: String,
+    },
+
+    /// The login URL answered with something that is not a Salesforce OAuth JSON response.
+    #[error(
+        "{endpoint} answered HTTP {status} with {content_type} instead of Salesforce OAuth JSON; \
+         the login URL is not a Salesforce authorization server: use https://login.salesforce.com, \
+         https://test.salesforce.com for a sandbox, or the org's My Domain URL"
+    )]
+    NotAuthorizationServer {
+        /// The URL that was called (never carries secrets).
+        endpoint: String,
+        /// HTTP status.
+        status: u16,
+        /// What came back, e.g. `an HTML page` or `a non-JSON body (text/plain)`.
+        content_type: String,
+    },
+
+    /// A successful response that sfconn cannot read.
+    #[error("Salesforce returned {what} that sfconn cannot read: {detail}")]
+    Unreadable {
+        /// What was being read, e.g. `a token response`.
+        what: String,
+        /// The decode error with its JSON path.
+        detail: String,
+    },
+
+    /// A URL that is neither https nor http on a loopback host (contract §2).
+    #[error(
+        "{what} {url} is not allowed: sfconn only talks to Salesforce over https (http only on \
+         loopback hosts: 127.0.0.0/8, ::1, localhost){hint}"
+    )]
+    InsecureUrl {
+        /// Which URL, e.g. `the instance_url returned by Salesforce`.
+        what: String,
+        /// The URL.
+        url: String,
+        /// Extra advice, empty or starting with `; `.
+        hint: String,
+        /// Whether the URL came from the user's settings (exit 78) or from Salesforce (exit 65).
+        from_settings: bool,
+    },
+
+    /// The host could not be reached even after retries.
+    #[error(
+        "cannot reach {url} after {attempts} attempt(s): {detail}; check the login URL, the network and any proxy"
+    )]
+    Unreachable {
+        /// The URL that was called.
+        url: String,
+        /// Attempts made.
+        attempts: u32,
+        /// The last connection error.
+        detail: String,
+    },
+
+    /// Transient failures (5xx, `unknown_error`, timeouts) outlasted the retry policy.
+    #[error("gave up after {attempts} attempt(s) at {url}: {last}; this is temporary, try again later")]
+    RetriesExhausted {
+        /// The URL that was called.
+        url: String,
+        /// Attempts made.
+        attempts: u32,
+        /// What the last attempt saw.
+        last: String,
+    },
+
+    /// An unexpected HTTP answer that is not an OAuth error, e.g. 403 from the identity URL.
+    #[error("{url} answered HTTP {status}: {detail}")]
+    Http {
+        /// The URL that was called.
+        url: String,
+        /// HTTP status.
+        status: u16,
+        /// Short description of the body (never a secret).
+        detail: String,
+    },
+
+    /// A rotated refresh token could not be written to `refresh_token_file`.
+    #[error(
+        "Salesforce rotated the refresh token but sfconn could not write it to {}: {source}; \
+         the old refresh token no longer works: fix the file's directory permissions, then get a new \
+         refresh token with `sfconn auth device --refresh-token-file {}`",
+        path.display(), path.display()
+    )]
+    PersistRotated {
+        /// The configured `refresh_token_file`.
+        path: PathBuf,
+        /// The I/O error.
+        #[source]
+        source: std::io::Error,
+    },
+
+    /// The authorization-code or device flow could not complete for a reason on our side
+    /// (pasted URL with `error=`, state mismatch, timeout, …).
+    #[error("{0}")]
+    Flow(String),
+
+    /// Reading or writing a local file of a flow (e.g. the PKCE verifier) failed.
+    #[error("{what} {}: {source}", path.display())]
+    File {
+        /// What the file is, e.g. `cannot write the PKCE state file`.
+        what: String,
+        /// The path.
+        path: PathBuf,
+        /// The I/O error.
+        #[source]
+        source: std::io::Error,
+    },
+
+    /// A refresh that another caller started failed; this is its error.
+    #[error("{0}")]
+    Shared(Arc<AuthError>),
+
+    /// An internal error (e.g. the HTTP client could not be built).
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl AuthError {
+    /// The process exit code of contract §6.
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            AuthError::Refused(refusal) => refusal.exit_code(),
+            AuthError::Redirected { .. } | AuthError::NotAuthorizationServer { .. } => 78,
+            AuthError::Unreadable { .. } => 65,
+            AuthError::InsecureUrl { from_settings, .. } => {
+                if *from_settings {
+                    78
+                } else {
+                    65
+                }
+            }
+            AuthError::Unreachable { .. } => 69,
+            AuthError::RetriesExhausted { .. } => 75,
+            AuthError::Http { status, .. } => match status {
+                401 | 403 => 77,
+                500..=599 => 75,
+                _ => 69,
+            },
+            AuthError::PersistRotated { .. } => 78,
+            AuthError::Flow(_) => 77,
+            AuthError::File { .. } => 78,
+            AuthError::Shared(inner) => inner.exit_code(),
+            AuthError::Internal(_) => 70,
+        }
+    }
+
+    /// The error itself, looking through [`AuthError::Shared`].
+    pub fn root(&self) -> &AuthError {
+        match self {
+            AuthError::Shared(inner) => inner.root(),
+            other => other,
+        }
+    }
+
+    /// The Salesforce refusal behind this error, if it is one.
+    pub fn refusal(&self) -> Option<&Refusal> {
+        match self {
+            AuthError::Refused(refusal) => Some(refusal),
+            AuthError::Shared(inner) => inner.refusal(),
+            _ => None,
+        }
+    }
+}
+
+/// The kinds of OAuth refusal sfconn tells apart (facts §1.4, §1.5).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum RefusalKind {
+    /// `invalid_grant` `expired access/refresh token`: revoked, expired by policy, or pushed out.
+    ExpiredRefreshToken,
+    /// `invalid_grant` `authentication failure…`.
+    AuthenticationFailure,
+    /// `invalid_grant` `inactive user` (legacy `inactive_user`).
+    InactiveUser,
+    /// `invalid_grant` `inactive organization` (legacy `inactive_org`).
+    InactiveOrganization,
+    /// `invalid_grant` `ip restricted…`.
+    IpRestricted,
+    /// `invalid_grant` `user hasn't approved this consumer`.
+    NotApproved,
+    /// `invalid_grant` `expired authorization code`: two refreshes at once, or an old code.
+    ExpiredAuthorizationCode,
+    /// `invalid_grant` with another description.
+    InvalidGrant,
+    /// `invalid_client_id` `client identifier invalid`.
+    InvalidClientId,
+    /// `invalid_client` / legacy `invalid_client_credentials`.
+    InvalidClient,
+    /// `oauth_flow_disabled`.
+    FlowDisabled,
+    /// `invalid_app_access`.
+    AppAccess,
+    /// `app_blocked`, `app_not_found`, `client_blocked`, `OAUTH_APP_ACCESS_DENIED`, …
+    AppBlocked,
+    /// `rate_limit_exceeded` / `LOGIN_RATE_EXCEEDED`.
+    RateLimited,
+    /// `unsupported_grant_type`.
+    UnsupportedGrantType,
+    /// `invalid_request` (e.g. `invalid code verifier`).
+    InvalidRequest,
+    /// `invalid_scope`.
+    InvalidScope,
+    /// `access_denied` (the user denied the authorization).
+    AccessDenied,
+    /// `redirect_uri_mismatch` / `redirect_uri_missing`.
+    RedirectUri,
+    /// Any other code, kept as it came.
+    Other,
+}
+
+/// An OAuth error answer from the token endpoint, classified, with what to do.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Refusal {
+    /// How sfconn classified it.
+    pub kind: RefusalKind,
+    /// Salesforce's `error` code, as sent.
+    pub error: String,
+    /// Salesforce's `error_description`, as sent (may be empty).
+    pub description: String,
+    /// HTTP status of the answer.
+    pub status: u16,
+    /// Host of the login URL that answered (for the sandbox hint).
+    pub login_host: String,
+}
+
+impl std::error::Error for Refusal {}
+
+impl Refusal {
+    /// Classifies an OAuth error: `error` first, then `error_description` ignoring case.
+    pub fn classify(error: &str, description: &str, status: u16, login_host: &str) -> Refusal {
+        let code = error.trim().to_ascii_lowercase();
+        let text = description.trim().to_ascii_lowercase();
+        let kind = match code.as_str() {
+            "invalid_grant" => {
+                if text.starts_with("expired access/refresh token") {
+                    RefusalKind::ExpiredRefreshToken
+                } else if text.starts_with("authentication failure") {
+                    RefusalKind::AuthenticationFailure
+                } else if text.starts_with("inactive user") {
+                    RefusalKind::InactiveUser
+                } else if text.starts_with("inactive organization") || text.starts_with("inactive org") {
+                    RefusalKind::InactiveOrganization
+                } else if text.starts_with("ip restricted") {
+                    RefusalKind::IpRestricted
+                } else if text.contains("hasn't approved this consumer") || text.contains("has not approved")
+                {
+                    RefusalKind::NotApproved
+                } else if text.starts_with("expired authorization code") {
+                    RefusalKind::ExpiredAuthorizationCode
+                } else {
+                    RefusalKind::InvalidGrant
+                }
+            }
+            "inactive_user" => RefusalKind::InactiveUser,
+            "inactive_org" => RefusalKind::InactiveOrganization,
+            "invalid_client_id" => RefusalKind::InvalidClientId,
+            "invalid_client" | "invalid_client_credentials" => {
+                if text.contains("app must be installed") || text.contains("uninstalled") {
+                    RefusalKind::AppBlocked
+                } else {
+                    RefusalKind::InvalidClient
+                }
+            }
+            "oauth_flow_disabled" => RefusalKind::FlowDisabled,
+            "invalid_app_access" => RefusalKind::AppAccess,
+            "app_blocked"
+            | "fail_close_app_blocked"
+            | "app_not_found"
+            | "client_blocked"
+            | "oauth_app_access_denied" => RefusalKind::AppBlocked,
+            "rate_limit_exceeded" | "login_rate_exceeded" => RefusalKind::RateLimited,
+            "unsupported_grant_type" => RefusalKind::UnsupportedGrantType,
+            "invalid_request" => RefusalKind::InvalidRequest,
+            "invalid_scope" => RefusalKind::InvalidScope,
+            "access_denied" => RefusalKind::AccessDenied,
+            "redirect_uri_mismatch" | "redirect_uri_missing" => RefusalKind::RedirectUri,
+            _ => RefusalKind::Other,
+        };
+        Refusal {
+            kind,
+            error: error.to_string(),
+            description: description.to_string(),
+            status,
+            login_host: login_host.to_ascii_lowercase(),
+        }
+    }
+
+    /// 77 for refusals; 75 for the login rate limit (it passes).
+    pub fn exit_code(&self) -> u8 {
+        match self.kind {
+            RefusalKind::RateLimited => 75,
+            _ => 77,
+        }
+    }
+
+    /// What the user or the admin should do.
+    pub fn hint(&self) -> String {
+        const NEW_TOKEN: &str = "get a new refresh token with `sfconn auth device`, or `sfconn auth url` then \
+                                 `sfconn auth exchange`";
+        match self.kind {
+            RefusalKind::ExpiredRefreshToken => format!(
+                "the refresh token was revoked, expired by the app's refresh token policy, or pushed out \
+                 because Salesforce keeps at most five refresh tokens per user per app (a sixth approval \
+                 revokes the oldest); {NEW_TOKEN}, and store it where only sfconn uses it"
+            ),
+            RefusalKind::AuthenticationFailure => {
+                if self.login_host == "login.salesforce.com" {
+                    "the login URL is https://login.salesforce.com: is this a sandbox? use \
+                     https://test.salesforce.com or the org's My Domain URL as login_url; otherwise the \
+                     refresh token belongs to another org or user: get a new one with `sfconn auth device`"
+                        .to_string()
+                } else {
+                    format!(
+                        "check that login_url is the org's authorization server (https://login.salesforce.com \
+                         for production, https://test.salesforce.com for sandboxes, or the My Domain URL) and \
+                         that the refresh token was issued there; {NEW_TOKEN}"
+                    )
+                }
+            }
+            RefusalKind::InactiveUser => format!(
+                "the integration user is deactivated, frozen or locked: an admin must reactivate it (Setup > \
+                 Users) or you must use another user; then {NEW_TOKEN}"
+            ),
+            RefusalKind::InactiveOrganization => "the org is inactive (expired trial, deleted or refreshed \
+                 sandbox, or locked): check login_url points at the right org; a refreshed sandbox needs a new \
+                 refresh token"
+                .to_string(),
+            RefusalKind::IpRestricted => "the login was refused by IP restrictions or login hours: an admin \
+                 must relax the connected app's IP Relaxation policy (Manage Connected Apps > Edit Policies > \
+                 \"Relax IP restrictions\") or add this machine's address to the profile's Login IP Ranges, \
+                 and check the profile's Login Hours"
+                .to_string(),
+            RefusalKind::NotApproved => "the user has not approved this app, or the app is set to \"Admin \
+                 approved users are pre-authorized\": an admin must add the user's profile or a permission \
+                 set to the connected app (Manage Connected Apps > Profiles / Permission Sets), or set \
+                 Permitted Users to \"All users may self-authorize\""
+                .to_string(),
+            RefusalKind::ExpiredAuthorizationCode => format!(
+                "Salesforce rejects two refreshes with the same refresh token at the same moment (and \
+                 authorization codes expire within minutes): make sure no other process uses this refresh \
+                 token at the same time, then retry; for `auth exchange`, {NEW_TOKEN} with a fresh code"
+            ),
+            RefusalKind::InvalidGrant => format!("Salesforce refused the grant; {NEW_TOKEN}"),
+            RefusalKind::InvalidClientId => "check client_id (the connected app's Consumer Key); a new or \
+                 regenerated consumer key takes up to 10 minutes to work, so wait and retry if the app was \
+                 just created or its consumer details regenerated"
+                .to_string(),
+            RefusalKind::InvalidClient => "check the consumer secret (client_secret / client_secret_file): \
+                 it must be the Consumer Secret of the app whose Consumer Key is client_id; after \
+                 regenerating consumer details allow up to 10 minutes"
+                .to_string(),
+            RefusalKind::FlowDisabled => "this OAuth flow is disabled for the app: an admin must tick \
+                 \"Enable for Device Flow\" in the connected app's OAuth settings (External Client Apps: \
+                 enable the device flow in the OAuth settings), or use `sfconn auth url` + `sfconn auth \
+                 exchange` instead"
+                .to_string(),
+            RefusalKind::AppAccess => "the user may not use this app: an admin must give the user's profile \
+                 or a permission set access to the connected app (Manage Connected Apps > Profiles / \
+                 Permission Sets)"
+                .to_string(),
+            RefusalKind::AppBlocked => "the connected app is blocked, not found or not installed in this org: \
+                 an admin must install the app (Setup > Connected Apps OAuth Usage > Install) or unblock it, \
+                 or grant the user \"Approve Uninstalled Connected Apps\""
+                .to_string(),
+            RefusalKind::RateLimited => "too many logins for this user (Salesforce allows about 3,600 per \
+                 hour): wait, and do not run sfconn in a tight loop"
+                .to_string(),
+            RefusalKind::UnsupportedGrantType => "the app does not allow this grant type: an admin must \
+                 enable OAuth settings and the refresh token flow on the connected app"
+                .to_string(),
+            RefusalKind::InvalidRequest => format!(
+                "the request was refused; for `auth exchange` with PKCE, run `sfconn auth url --pkce` and \
+                 `sfconn auth exchange` on the same machine so the code verifier matches; {NEW_TOKEN}"
+            ),
+            RefusalKind::InvalidScope => "the app does not allow the requested scopes: an admin must add \
+                 \"Manage user data via APIs (api)\" and \"Perform requests at any time (refresh_token, \
+                 offline_access)\" to the app's selected OAuth scopes"
+                .to_string(),
+            RefusalKind::AccessDenied => "the authorization was denied in the browser: run `sfconn auth url` \
+                 again and choose Allow"
+                .to_string(),
+            RefusalKind::RedirectUri => "the redirect URI does not match the app's Callback URL: add \
+                 https://login.salesforce.com/services/oauth2/success (on your login host) to the app's \
+                 Callback URL, or pass the app's callback with --redirect-uri to both `auth url` and \
+                 `auth exchange`"
+                .to_string(),
+            RefusalKind::Other => "Salesforce refused the request; check the connected app's OAuth settings \
+                 and the integration user"
+                .to_string(),
+        }
+    }
+}
+
+impl fmt::Display for Refusal {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Salesforce refused authentication: {}", self.error)?;
+        if !self.description.is_empty() {
+            write!(f, " ({})", self.description)?;
+        }
+        write!(f, "; {}", self.hint())
+    }
+}

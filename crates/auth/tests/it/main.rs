@@ -1,0 +1,5 @@
+//! HTTP behaviour of sfconn-auth against wiremock servers on 127.0.0.1.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+mod refresh;
