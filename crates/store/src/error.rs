@@ -1,0 +1,129 @@
+use std::path::PathBuf;
+
+/// Everything that can go wrong with the snapshot store. Each message says what happened and
+/// what to do; [`StoreError::exit_code`] maps it to contract §6.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error(
+        "no snapshot store at {path}: run `sfconn collect --store {path}` or `sfconn history import FILE.json --store {path}` first, or check `store.path` / `--store`"
+    )]
+    Missing { path: PathBuf },
+
+    #[error(
+        "cannot open the snapshot store {path}: {source}; check `store.path` / `--store` and the file's permissions"
+    )]
+    Open { path: PathBuf, source: rusqlite::Error },
+
+    #[error(
+        "{path} is not an sfconn snapshot store (not an SQLite database): {source}; check `store.path` / `--store`"
+    )]
+    NotADatabase { path: PathBuf, source: rusqlite::Error },
+
+    #[error(
+        "the snapshot store {path} has schema version {found}, newer than this sfconn supports ({supported}); upgrade sfconn"
+    )]
+    NewerSchema { path: PathBuf, found: i64, supported: i64 },
+
+    #[error(
+        "cannot migrate the snapshot store to schema version {version}: {source}; the store was left at the version before"
+    )]
+    Migration { version: i64, source: rusqlite::Error },
+
+    #[error("cannot read the snapshot file {path}: {source}")]
+    ReadSnapshotFile { path: PathBuf, source: std::io::Error },
+
+    #[error(
+        "not a valid sfconn snapshot document (at {at}): {source}; give a file written by `sfconn collect -f json`"
+    )]
+    InvalidSnapshot { at: String, source: serde_json::Error },
+
+    #[error("the snapshot has schema_version {found:?}; this sfconn reads schema_version \"1\"")]
+    UnsupportedSchemaVersion { found: String },
+
+    #[error("the snapshot's {field} is not an RFC 3339 date-time: {value:?}")]
+    InvalidTimestamp { field: &'static str, value: String, source: time::error::Parse },
+
+    #[error(
+        "this snapshot (org {org_id}, collected at {collected_at}) is already stored as snapshot {id}; nothing was imported"
+    )]
+    AlreadyStored { id: i64, org_id: String, collected_at: String },
+
+    #[error("the snapshot lists the {what} {id} twice; nothing was imported")]
+    DuplicateRecord { what: &'static str, id: String },
+
+    #[error("no stored snapshot matches {selector}: see `sfconn history list`")]
+    SnapshotNotFound { selector: String },
+
+    #[error("{selector:?} is neither a snapshot id nor a date (YYYY-MM-DD or RFC 3339 date-time)")]
+    BadSelector { selector: String },
+
+    #[error("the snapshot store {path} holds no snapshot{org}: run `sfconn collect --store {path}` or `sfconn history import FILE.json` first", org = org_suffix(.org_id))]
+    NoSnapshots { path: PathBuf, org_id: Option<String> },
+
+    #[error(
+        "a diff needs two snapshots of the same org; the store holds only snapshot {only} for org {org_id}"
+    )]
+    NothingToCompare { only: i64, org_id: String },
+
+    #[error(
+        "snapshots {from} (org {from_org}) and {to} (org {to_org}) belong to different orgs; compare snapshots of one org"
+    )]
+    DifferentOrgs { from: i64, from_org: String, to: i64, to_org: String },
+
+    #[error("the snapshot store is busy (another sfconn is writing to it); try again in a moment")]
+    Busy { source: rusqlite::Error },
+
+    #[error("snapshot store error while {context}: {source}")]
+    Sqlite { context: &'static str, source: rusqlite::Error },
+
+    #[error("cannot write the {what}: {source}")]
+    Write { what: &'static str, source: std::io::Error },
+}
+
+fn org_suffix(org_id: &Option<String>) -> String {
+    match org_id {
+        Some(id) => format!(" of org {id}"),
+        None => String::new(),
+    }
+}
+
+impl StoreError {
+    /// The exit code of contract §6: 65 for data sfconn cannot read or use (a bad snapshot file,
+    /// a store of a newer version, a selection with nothing in it), 2 for a selection that names
+    /// nothing (the command line was wrong), 75 for a busy store, 78 for a store path that leads
+    /// nowhere, 70 for the rest.
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            StoreError::Missing { .. } | StoreError::Open { .. } => 78,
+            StoreError::NotADatabase { .. }
+            | StoreError::NewerSchema { .. }
+            | StoreError::ReadSnapshotFile { .. }
+            | StoreError::InvalidSnapshot { .. }
+            | StoreError::UnsupportedSchemaVersion { .. }
+            | StoreError::InvalidTimestamp { .. }
+            | StoreError::AlreadyStored { .. }
+            | StoreError::DuplicateRecord { .. }
+            | StoreError::NoSnapshots { .. }
+            | StoreError::NothingToCompare { .. } => 65,
+            StoreError::SnapshotNotFound { .. }
+            | StoreError::BadSelector { .. }
+            | StoreError::DifferentOrgs { .. } => 2,
+            StoreError::Busy { .. } => 75,
+            StoreError::Migration { .. } | StoreError::Sqlite { .. } | StoreError::Write { .. } => 70,
+        }
+    }
+
+    /// Wraps an SQLite error, recognising a busy or locked database as temporary.
+    pub(crate) fn sqlite(context: &'static str) -> impl FnOnce(rusqlite::Error) -> StoreError {
+        move |source| {
+            if matches!(
+                source.sqlite_error_code(),
+                Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked)
+            ) {
+                StoreError::Busy { source }
+            } else {
+                StoreError::Sqlite { context, source }
+            }
+        }
+    }
+}

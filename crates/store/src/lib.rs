@@ -1,0 +1,19 @@
+//! Snapshot history (issue 8): an embedded SQLite database of snapshots, the licence report and
+//! the diff between two snapshots.
+//!
+//! Owns: the store's schema and its forward migrations, storing a snapshot document in one
+//! transaction, choosing snapshots (`--snapshot`, `--from`, `--to`), and computing and rendering
+//! `sfconn report` and `sfconn history list/diff`.
+//! Must not: talk to Salesforce, read the environment, or depend on `collect`'s Rust types: it
+//! reads the snapshot as the JSON document of `snapshot.schema.json`, the public contract.
+
+mod doc;
+mod error;
+mod schema;
+mod store;
+mod timefmt;
+
+pub use doc::{SUPPORTED_SCHEMA_VERSION, SnapshotDoc, SubscriptionSource};
+pub use error::StoreError;
+pub use schema::{MIGRATIONS, latest_version};
+pub use store::{Selector, SnapshotId, SnapshotInfo, Store};

@@ -1,0 +1,125 @@
+//! The database schema as a list of forward migrations. `PRAGMA user_version` holds the number
+//! of migrations applied; opening a store applies the missing ones, each in its own transaction.
+//!
+//! Rule: a migration that has shipped is never edited. A change is a new entry at the end of
+//! [`MIGRATIONS`] (the tests keep a frozen copy of migration 1 to catch an edit).
+
+use rusqlite::Connection;
+
+use crate::StoreError;
+
+/// Migration `n` (1-based) is `MIGRATIONS[n - 1]`.
+pub const MIGRATIONS: &[&str] = &[MIGRATION_1];
+
+/// The schema version a store has once every migration ran.
+pub fn latest_version() -> i64 {
+    i64::try_from(MIGRATIONS.len()).unwrap_or(i64::MAX)
+}
+
+/// Migration 1, the first schema. Date-times are stored as RFC 3339 UTC text with whole seconds
+/// (`2024-01-15T10:30:00Z`), so text order is time order.
+const MIGRATION_1: &str = r#"
+CREATE TABLE snapshots (
+    id               INTEGER PRIMARY KEY,
+    org_id           TEXT    NOT NULL,
+    org_name         TEXT    NOT NULL,
+    edition          TEXT,
+    is_sandbox       INTEGER NOT NULL,
+    instance_name    TEXT,
+    collected_at     TEXT    NOT NULL,
+    imported_at      TEXT    NOT NULL,
+    generator        TEXT    NOT NULL,
+    login_url        TEXT    NOT NULL,
+    instance_url     TEXT    NOT NULL,
+    api_version      TEXT    NOT NULL,
+    filter_all       INTEGER NOT NULL,
+    company_names    TEXT    NOT NULL, -- JSON array
+    users            INTEGER NOT NULL, -- users written to the snapshot
+    subscriptions    INTEGER NOT NULL,
+    summary_json     TEXT    NOT NULL, -- the snapshot's summary object, verbatim
+    warnings_json    TEXT    NOT NULL, -- the snapshot's warnings array
+    UNIQUE (org_id, collected_at)
+);
+
+CREATE TABLE subscriptions (
+    snapshot_id INTEGER NOT NULL REFERENCES snapshots (id) ON DELETE CASCADE,
+    id          TEXT    NOT NULL,
+    source      TEXT    NOT NULL CHECK (source IN ('UserLicense', 'PermissionSetLicense', 'PackageLicense')),
+    name        TEXT    NOT NULL,
+    label       TEXT,
+    key         TEXT,
+    status      TEXT,
+    total       INTEGER,
+    used        INTEGER,
+    unlimited   INTEGER NOT NULL,
+    expires_at  TEXT,
+    PRIMARY KEY (snapshot_id, id)
+) WITHOUT ROWID;
+
+CREATE TABLE profiles (
+    snapshot_id     INTEGER NOT NULL REFERENCES snapshots (id) ON DELETE CASCADE,
+    id              TEXT    NOT NULL,
+    name            TEXT    NOT NULL,
+    user_type       TEXT,
+    user_license_id TEXT,
+    PRIMARY KEY (snapshot_id, id)
+) WITHOUT ROWID;
+
+CREATE TABLE users (
+    snapshot_id     INTEGER NOT NULL REFERENCES snapshots (id) ON DELETE CASCADE,
+    id              TEXT    NOT NULL,
+    username        TEXT    NOT NULL,
+    email           TEXT,
+    email_domain    TEXT,
+    name            TEXT,
+    active          INTEGER NOT NULL,
+    user_type       TEXT,
+    account_kind    TEXT    NOT NULL,
+    profile_id      TEXT,
+    last_login_at   TEXT,
+    created_at      TEXT,
+    PRIMARY KEY (snapshot_id, id)
+) WITHOUT ROWID;
+
+-- One row per licence a user holds: the user licence of the user's profile, each permission
+-- set licence and each package licence.
+CREATE TABLE user_licences (
+    snapshot_id     INTEGER NOT NULL REFERENCES snapshots (id) ON DELETE CASCADE,
+    user_id         TEXT    NOT NULL,
+    subscription_id TEXT    NOT NULL,
+    source          TEXT    NOT NULL CHECK (source IN ('UserLicense', 'PermissionSetLicense', 'PackageLicense')),
+    PRIMARY KEY (snapshot_id, user_id, subscription_id)
+) WITHOUT ROWID;
+
+CREATE INDEX user_licences_by_subscription ON user_licences (snapshot_id, subscription_id);
+"#;
+
+/// Brings the database to the latest schema version, one transaction per migration.
+pub(crate) fn migrate(conn: &mut Connection, path: &std::path::Path) -> Result<i64, StoreError> {
+    let current: i64 = conn
+        .query_row("PRAGMA user_version", [], |row| row.get(0))
+        .map_err(|source| StoreError::NotADatabase { path: path.to_path_buf(), source })?;
+    let latest = latest_version();
+    if current > latest {
+        return Err(StoreError::NewerSchema { path: path.to_path_buf(), found: current, supported: latest });
+    }
+    for (index, sql) in MIGRATIONS.iter().enumerate().skip(usize::try_from(current).unwrap_or(0)) {
+        let version = i64::try_from(index + 1).unwrap_or(i64::MAX);
+        let apply = |conn: &mut Connection| -> rusqlite::Result<()> {
+            let tx = conn.transaction()?;
+            tx.execute_batch(sql)?;
+            tx.pragma_update(None, "user_version", version)?;
+            tx.commit()
+        };
+        apply(conn).map_err(|source| match source.sqlite_error_code() {
+            Some(rusqlite::ErrorCode::NotADatabase) => {
+                StoreError::NotADatabase { path: path.to_path_buf(), source }
+            }
+            Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked) => {
+                StoreError::Busy { source }
+            }
+            _ => StoreError::Migration { version, source },
+        })?;
+    }
+    Ok(latest)
+}

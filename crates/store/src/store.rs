@@ -1,0 +1,443 @@
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
+use serde::Serialize;
+
+use crate::doc::{SnapshotDoc, SubscriptionSource};
+use crate::{StoreError, schema, timefmt};
+
+/// A stored snapshot's id (`snapshots.id`), shown by `sfconn history list`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(transparent)]
+pub struct SnapshotId(pub i64);
+
+impl std::fmt::Display for SnapshotId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+/// One row of `sfconn history list`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SnapshotInfo {
+    pub id: SnapshotId,
+    pub org_id: String,
+    pub org_name: String,
+    pub is_sandbox: bool,
+    /// RFC 3339 UTC, whole seconds.
+    pub collected_at: String,
+    /// Users written to the snapshot (after the company filter).
+    pub users: i64,
+    pub subscriptions: i64,
+    /// True when the run collected every user (`*`).
+    pub filter_all: bool,
+    pub company_names: Vec<String>,
+}
+
+/// Which snapshot a command means: `--snapshot`, `--from`, `--to`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Selector {
+    /// The newest snapshot.
+    Latest,
+    /// A snapshot id from `sfconn history list`.
+    Id(i64),
+    /// The newest snapshot collected at or before this moment (stored form). `YYYY-MM-DD` means
+    /// the end of that day, UTC.
+    AtOrBefore { at: String, given: String },
+}
+
+impl Selector {
+    /// Reads a selector as typed on the command line: digits are an id, anything else must be a
+    /// date (`YYYY-MM-DD`) or an RFC 3339 date-time.
+    pub fn parse(text: &str) -> Result<Selector, StoreError> {
+        let trimmed = text.trim();
+        if !trimmed.is_empty() && trimmed.bytes().all(|b| b.is_ascii_digit()) {
+            return trimmed
+                .parse()
+                .map(Selector::Id)
+                .map_err(|_| StoreError::BadSelector { selector: text.to_owned() });
+        }
+        match timefmt::selector_upper_bound(trimmed) {
+            Some(at) => Ok(Selector::AtOrBefore { at, given: trimmed.to_owned() }),
+            None => Err(StoreError::BadSelector { selector: text.to_owned() }),
+        }
+    }
+
+    fn describe(&self, org_id: Option<&str>) -> String {
+        let what = match self {
+            Selector::Latest => "the latest snapshot".to_owned(),
+            Selector::Id(id) => format!("snapshot id {id}"),
+            Selector::AtOrBefore { given, .. } => format!("a snapshot collected at or before {given}"),
+        };
+        match org_id {
+            Some(org) => format!("{what} of org {org}"),
+            None => what,
+        }
+    }
+}
+
+impl std::str::FromStr for Selector {
+    type Err = StoreError;
+    fn from_str(text: &str) -> Result<Selector, StoreError> {
+        Selector::parse(text)
+    }
+}
+
+/// The snapshot history: an SQLite database (bundled SQLite, WAL mode) at one path.
+pub struct Store {
+    pub(crate) conn: Connection,
+    path: PathBuf,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store").field("path", &self.path).finish_non_exhaustive()
+    }
+}
+
+const SNAPSHOT_COLUMNS: &str =
+    "id, org_id, org_name, is_sandbox, collected_at, users, subscriptions, filter_all, company_names";
+
+fn snapshot_info(row: &rusqlite::Row<'_>) -> rusqlite::Result<SnapshotInfo> {
+    let company_names: String = row.get(8)?;
+    Ok(SnapshotInfo {
+        id: SnapshotId(row.get(0)?),
+        org_id: row.get(1)?,
+        org_name: row.get(2)?,
+        is_sandbox: row.get(3)?,
+        collected_at: row.get(4)?,
+        users: row.get(5)?,
+        subscriptions: row.get(6)?,
+        filter_all: row.get(7)?,
+        company_names: serde_json::from_str(&company_names).unwrap_or_default(),
+    })
+}
+
+impl Store {
+    /// Opens the store at `path`, creating the database when the file does not exist (as
+    /// `sfconn collect --store` and `sfconn history import` do), and migrates it to the latest
+    /// schema.
+    pub fn open(path: &Path) -> Result<Store, StoreError> {
+        let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
+            | OpenFlags::SQLITE_OPEN_CREATE
+            | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+        Store::open_with(path, flags)
+    }
+
+    /// Opens an existing store (for `report`, `history list`, `history diff`): a path with no
+    /// file is [`StoreError::Missing`] rather than a new, empty database.
+    pub fn open_existing(path: &Path) -> Result<Store, StoreError> {
+        if !path.exists() {
+            return Err(StoreError::Missing { path: path.to_path_buf() });
+        }
+        Store::open_with(path, OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX)
+    }
+
+    fn open_with(path: &Path, flags: OpenFlags) -> Result<Store, StoreError> {
+        let mut conn = Connection::open_with_flags(path, flags)
+            .map_err(|source| StoreError::Open { path: path.to_path_buf(), source })?;
+        // Wait for another writer rather than failing at once.
+        conn.busy_timeout(Duration::from_secs(10))
+            .map_err(|source| StoreError::Open { path: path.to_path_buf(), source })?;
+        let not_a_database = |source| StoreError::NotADatabase { path: path.to_path_buf(), source };
+        conn.query_row("PRAGMA user_version", [], |row| row.get::<_, i64>(0)).map_err(not_a_database)?;
+        let mode: String = conn
+            .query_row("PRAGMA journal_mode = WAL", [], |row| row.get(0))
+            .map_err(StoreError::sqlite("switching to WAL mode"))?;
+        debug_assert!(mode.eq_ignore_ascii_case("wal") || mode.eq_ignore_ascii_case("memory"));
+        conn.pragma_update(None, "foreign_keys", true)
+            .map_err(StoreError::sqlite("enabling foreign keys"))?;
+        schema::migrate(&mut conn, path)?;
+        Ok(Store { conn, path: path.to_path_buf() })
+    }
+
+    /// The database file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The schema version of the open database (`PRAGMA user_version`).
+    pub fn schema_version(&self) -> Result<i64, StoreError> {
+        self.conn
+            .query_row("PRAGMA user_version", [], |row| row.get(0))
+            .map_err(StoreError::sqlite("reading the schema version"))
+    }
+
+    /// Stores a snapshot document given as JSON bytes (what `sfconn collect -f json` writes).
+    /// This is the one call `sfconn collect --store` needs.
+    pub fn insert_snapshot_json(&mut self, json: &[u8]) -> Result<SnapshotId, StoreError> {
+        let doc = SnapshotDoc::from_json(json)?;
+        self.insert_snapshot(&doc)
+    }
+
+    /// Reads a snapshot file (`-` for standard input) and stores it (`sfconn history import`).
+    pub fn import_file(&mut self, path: &Path) -> Result<SnapshotId, StoreError> {
+        let bytes = if path == Path::new("-") {
+            let mut buffer = Vec::new();
+            std::io::Read::read_to_end(&mut std::io::stdin().lock(), &mut buffer)
+                .map_err(|source| StoreError::ReadSnapshotFile { path: path.to_path_buf(), source })?;
+            buffer
+        } else {
+            std::fs::read(path)
+                .map_err(|source| StoreError::ReadSnapshotFile { path: path.to_path_buf(), source })?
+        };
+        self.insert_snapshot_json(&bytes)
+    }
+
+    /// Stores a snapshot in one transaction: either all of it is stored, or (on any error) none
+    /// of it. A snapshot of the same org with the same `collected_at` is refused
+    /// ([`StoreError::AlreadyStored`]).
+    pub fn insert_snapshot(&mut self, doc: &SnapshotDoc) -> Result<SnapshotId, StoreError> {
+        let collected_at = timefmt::normalise("collected_at", &doc.collected_at)?;
+        let tx = self.conn.transaction().map_err(StoreError::sqlite("starting a transaction"))?;
+        let existing: Option<i64> = tx
+            .query_row(
+                "SELECT id FROM snapshots WHERE org_id = ?1 AND collected_at = ?2",
+                params![doc.organization.id, collected_at],
+                |row| row.get(0),
+            )
+            .optional()
+            .map_err(StoreError::sqlite("looking for the same snapshot"))?;
+        if let Some(id) = existing {
+            return Err(StoreError::AlreadyStored { id, org_id: doc.organization.id.clone(), collected_at });
+        }
+        tx.execute(
+            "INSERT INTO snapshots (org_id, org_name, edition, is_sandbox, instance_name, collected_at, imported_at,
+                 generator, login_url, instance_url, api_version, filter_all, company_names, users, subscriptions,
+                 summary_json, warnings_json)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)",
+            params![
+                doc.organization.id,
+                doc.organization.name,
+                doc.organization.edition,
+                doc.organization.is_sandbox,
+                doc.organization.instance_name,
+                collected_at,
+                timefmt::now(),
+                format!("{} {}", doc.generator.name, doc.generator.version),
+                doc.source.login_url,
+                doc.source.instance_url,
+                doc.source.api_version,
+                doc.filter.all,
+                to_json(&doc.filter.company_names),
+                i64::try_from(doc.users.len()).unwrap_or(i64::MAX),
+                i64::try_from(doc.subscriptions.len()).unwrap_or(i64::MAX),
+                to_json(&doc.summary),
+                to_json(&doc.warnings),
+            ],
+        )
+        .map_err(StoreError::sqlite("storing the snapshot row"))?;
+        let snapshot_id = tx.last_insert_rowid();
+
+        {
+            let mut insert = tx
+                .prepare(
+                    "INSERT INTO subscriptions (snapshot_id, id, source, name, label, key, status, total, used, unlimited, expires_at)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+                )
+                .map_err(StoreError::sqlite("preparing the subscription insert"))?;
+            for sub in &doc.subscriptions {
+                insert
+                    .execute(params![
+                        snapshot_id,
+                        sub.id,
+                        sub.source.as_str(),
+                        sub.name,
+                        sub.label,
+                        sub.key,
+                        sub.status,
+                        sub.total,
+                        sub.used,
+                        sub.unlimited,
+                        sub.expires_at,
+                    ])
+                    .map_err(duplicate_or("subscription", &sub.id, "storing a subscription"))?;
+            }
+
+            let mut insert = tx
+                .prepare(
+                    "INSERT INTO profiles (snapshot_id, id, name, user_type, user_license_id) VALUES (?1, ?2, ?3, ?4, ?5)",
+                )
+                .map_err(StoreError::sqlite("preparing the profile insert"))?;
+            for profile in &doc.profiles {
+                insert
+                    .execute(params![
+                        snapshot_id,
+                        profile.id,
+                        profile.name,
+                        profile.user_type,
+                        profile.user_license_id
+                    ])
+                    .map_err(duplicate_or("profile", &profile.id, "storing a profile"))?;
+            }
+
+            let mut insert_user = tx
+                .prepare(
+                    "INSERT INTO users (snapshot_id, id, username, email, email_domain, name, active, user_type,
+                         account_kind, profile_id, last_login_at, created_at)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+                )
+                .map_err(StoreError::sqlite("preparing the user insert"))?;
+            // A licence listed twice for one user is one assignment.
+            let mut insert_licence = tx
+                .prepare(
+                    "INSERT OR IGNORE INTO user_licences (snapshot_id, user_id, subscription_id, source)
+                     VALUES (?1, ?2, ?3, ?4)",
+                )
+                .map_err(StoreError::sqlite("preparing the licence insert"))?;
+            for user in &doc.users {
+                let last_login_at = timefmt::normalise_opt("last_login_at", user.last_login_at.as_deref())?;
+                let created_at = timefmt::normalise_opt("created_at", user.created_at.as_deref())?;
+                let email_domain = user.email_domain.as_deref().map(str::to_ascii_lowercase);
+                insert_user
+                    .execute(params![
+                        snapshot_id,
+                        user.id,
+                        user.username,
+                        user.email,
+                        email_domain,
+                        user.name,
+                        user.active,
+                        user.user_type,
+                        user.account_kind,
+                        user.profile_id,
+                        last_login_at,
+                        created_at,
+                    ])
+                    .map_err(duplicate_or("user", &user.id, "storing a user"))?;
+                let held = user
+                    .user_license_id
+                    .iter()
+                    .map(|id| (id, SubscriptionSource::UserLicense))
+                    .chain(
+                        user.permission_set_license_ids
+                            .iter()
+                            .map(|id| (id, SubscriptionSource::PermissionSetLicense)),
+                    )
+                    .chain(
+                        user.package_license_ids.iter().map(|id| (id, SubscriptionSource::PackageLicense)),
+                    );
+                for (subscription_id, source) in held {
+                    insert_licence
+                        .execute(params![snapshot_id, user.id, subscription_id, source.as_str()])
+                        .map_err(StoreError::sqlite("storing a licence assignment"))?;
+                }
+            }
+        }
+        tx.commit().map_err(StoreError::sqlite("committing the snapshot"))?;
+        Ok(SnapshotId(snapshot_id))
+    }
+
+    /// Every stored snapshot, oldest first.
+    pub fn list(&self) -> Result<Vec<SnapshotInfo>, StoreError> {
+        let mut statement = self
+            .conn
+            .prepare(&format!("SELECT {SNAPSHOT_COLUMNS} FROM snapshots ORDER BY collected_at, id"))
+            .map_err(StoreError::sqlite("listing snapshots"))?;
+        let rows = statement.query_map([], snapshot_info).map_err(StoreError::sqlite("listing snapshots"))?;
+        rows.collect::<Result<Vec<_>, _>>().map_err(StoreError::sqlite("listing snapshots"))
+    }
+
+    /// The snapshot a selector means, optionally only among one org's snapshots.
+    pub fn resolve(&self, selector: &Selector, org_id: Option<&str>) -> Result<SnapshotInfo, StoreError> {
+        let found = match selector {
+            Selector::Latest => self.query_snapshot(
+                &format!(
+                    "SELECT {SNAPSHOT_COLUMNS} FROM snapshots WHERE (?1 IS NULL OR org_id = ?1)
+                     ORDER BY collected_at DESC, id DESC LIMIT 1"
+                ),
+                params![org_id],
+            )?,
+            Selector::Id(id) => self.query_snapshot(
+                &format!("SELECT {SNAPSHOT_COLUMNS} FROM snapshots WHERE id = ?2 AND (?1 IS NULL OR org_id = ?1)"),
+                params![org_id, id],
+            )?,
+            Selector::AtOrBefore { at, .. } => self.query_snapshot(
+                &format!(
+                    "SELECT {SNAPSHOT_COLUMNS} FROM snapshots WHERE (?1 IS NULL OR org_id = ?1) AND collected_at <= ?2
+                     ORDER BY collected_at DESC, id DESC LIMIT 1"
+                ),
+                params![org_id, at],
+            )?,
+        };
+        match found {
+            Some(info) => Ok(info),
+            None if selector == &Selector::Latest => {
+                Err(StoreError::NoSnapshots { path: self.path.clone(), org_id: org_id.map(str::to_owned) })
+            }
+            None => Err(StoreError::SnapshotNotFound { selector: selector.describe(org_id) }),
+        }
+    }
+
+    /// The two snapshots `sfconn history diff` compares. `to` defaults to the latest snapshot
+    /// (of `org_id` when given), `from` to the one of the same org collected just before `to`.
+    /// Both must belong to the same org.
+    pub fn resolve_pair(
+        &self,
+        from: Option<&Selector>,
+        to: Option<&Selector>,
+        org_id: Option<&str>,
+    ) -> Result<(SnapshotInfo, SnapshotInfo), StoreError> {
+        let to = self.resolve(to.unwrap_or(&Selector::Latest), org_id)?;
+        let from = match from {
+            Some(selector) => self.resolve(selector, org_id)?,
+            None => self
+                .query_snapshot(
+                    &format!(
+                        "SELECT {SNAPSHOT_COLUMNS} FROM snapshots
+                         WHERE org_id = ?1 AND (collected_at < ?2 OR (collected_at = ?2 AND id < ?3))
+                         ORDER BY collected_at DESC, id DESC LIMIT 1"
+                    ),
+                    params![to.org_id, to.collected_at, to.id.0],
+                )?
+                .ok_or_else(|| StoreError::NothingToCompare { only: to.id.0, org_id: to.org_id.clone() })?,
+        };
+        if from.org_id != to.org_id {
+            return Err(StoreError::DifferentOrgs {
+                from: from.id.0,
+                from_org: from.org_id,
+                to: to.id.0,
+                to_org: to.org_id,
+            });
+        }
+        Ok((from, to))
+    }
+
+    fn query_snapshot(
+        &self,
+        sql: &str,
+        params: impl rusqlite::Params,
+    ) -> Result<Option<SnapshotInfo>, StoreError> {
+        self.conn
+            .query_row(sql, params, snapshot_info)
+            .optional()
+            .map_err(StoreError::sqlite("finding a snapshot"))
+    }
+}
+
+/// A primary-key violation is a record listed twice in the document; anything else is an SQLite
+/// error.
+fn duplicate_or<'a>(
+    what: &'static str,
+    id: &'a str,
+    context: &'static str,
+) -> impl FnOnce(rusqlite::Error) -> StoreError + 'a {
+    move |source| {
+        let is_duplicate = matches!(
+            &source,
+            rusqlite::Error::SqliteFailure(error, _)
+                if error.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_PRIMARYKEY
+        );
+        if is_duplicate {
+            StoreError::DuplicateRecord { what, id: id.to_owned() }
+        } else {
+            StoreError::sqlite(context)(source)
+        }
+    }
+}
+
+/// JSON text for a TEXT column; the values come from a parsed document, so this cannot fail.
+fn to_json<T: Serialize>(value: &T) -> String {
+    serde_json::to_string(value).unwrap_or_else(|_| "null".to_owned())
+}
