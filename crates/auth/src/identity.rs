@@ -3,7 +3,7 @@
 use secrecy::ExposeSecret;
 use serde::Deserialize;
 
-use crate::{AccessToken, AuthError, TokenSource};
+use crate::{AccessToken, AuthError, OAuthClient, TokenSource};
 
 /// The part of the identity response sfconn shows (`sfconn auth check`).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
@@ -30,6 +30,15 @@ pub struct Identity {
 impl TokenSource {
     /// GETs the identity URL of `token` with the bearer token. The URL was checked when the token
     /// arrived (contract §2).
+    pub async fn identity(&self, token: &AccessToken) -> Result<Identity, AuthError> {
+        self.http()
+            .get_bearer(&token.identity_url, token.secret().expose_secret(), "an identity response")
+            .await
+    }
+}
+
+impl OAuthClient {
+    /// GETs the identity URL of a token from a flow (e.g. to say who approved the device code).
     pub async fn identity(&self, token: &AccessToken) -> Result<Identity, AuthError> {
         self.http()
             .get_bearer(&token.identity_url, token.secret().expose_secret(), "an identity response")

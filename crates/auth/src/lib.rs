@@ -9,6 +9,7 @@ pub mod retry;
 
 mod client;
 mod error;
+mod flows;
 mod identity;
 mod rotation;
 mod source;
@@ -21,6 +22,10 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 pub use error::{AuthError, Refusal, RefusalKind};
+pub use flows::{
+    AuthorizeParams, AuthorizeRequest, CodeInput, DEFAULT_SCOPE, DeviceAuthorization, DevicePolling, Grant,
+    OAuthClient, PendingAuthorization, parse_code_input, pkce_challenge,
+};
 pub use identity::Identity;
 pub use rotation::{Rotation, write_secret_file};
 pub use source::TokenSource;
