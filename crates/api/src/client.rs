@@ -1,0 +1,477 @@
+//! The HTTP side: one reqwest client, the token source, the concurrency cap, the retry loop
+//! and version discovery. Every request to the instance goes through [`ApiClient::execute`].
+
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use reqwest::header::{CONTENT_TYPE, HeaderMap, LOCATION, RETRY_AFTER};
+use secrecy::ExposeSecret;
+use serde::Deserialize;
+use serde::de::DeserializeOwned;
+use sfconn_auth::TokenSource;
+use sfconn_auth::retry::{RetryPolicy, parse_retry_after};
+use tokio::sync::Semaphore;
+use url::Url;
+
+use crate::describe::SObjectDescribe;
+use crate::error::{ErrorBody, FailureContext, Verdict, classify_status};
+use crate::limits::{ApiUsage, LimitsBody, parse_limit_info};
+use crate::{ApiError, SalesforceError};
+
+/// HTTP behaviour of the REST client (from `http.*` and `api_version` settings).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClientOptions {
+    /// `api_version`, e.g. `62.0`; `None` uses the newest the org offers.
+    pub api_version: Option<String>,
+    /// Per-request timeout (`http.timeout_secs`).
+    pub timeout: Duration,
+    /// Retries of transient failures (`http.max_retries`).
+    pub retry: RetryPolicy,
+    /// Requests in flight at once (`http.concurrency`); 0 is taken as 1.
+    pub concurrency: usize,
+    /// Records per query page asked for with `Sforce-Query-Options: batchSize=N` (200..=2000).
+    pub batch_size: u32,
+}
+
+impl Default for ClientOptions {
+    fn default() -> Self {
+        ClientOptions {
+            api_version: None,
+            timeout: Duration::from_secs(60),
+            retry: RetryPolicy::default(),
+            concurrency: 4,
+            batch_size: 2000,
+        }
+    }
+}
+
+/// The Salesforce REST client of a run. Cloning is cheap and clones share everything: the
+/// token, the concurrency cap, the request count and the latest usage.
+#[derive(Clone)]
+pub struct ApiClient {
+    inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for ApiClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ApiClient")
+            .field("instance_url", &self.inner.instance_url.as_str())
+            .field("api_version", &self.inner.api_version)
+            .finish_non_exhaustive()
+    }
+}
+
+struct Inner {
+    http: reqwest::Client,
+    tokens: Arc<TokenSource>,
+    instance_url: Url,
+    api_version: String,
+    offered_versions: Vec<String>,
+    options: ClientOptions,
+    permits: Semaphore,
+    latest_usage: Mutex<Option<ApiUsage>>,
+}
+
+/// One entry of `GET /services/data`.
+#[derive(Debug, Deserialize)]
+struct VersionEntry {
+    version: String,
+}
+
+/// One request, described for the retry loop and for error messages.
+pub(crate) struct Call<'a> {
+    pub(crate) url: Url,
+    /// E.g. `the User query (GET /services/data/v62.0/query)`.
+    pub(crate) label: &'a str,
+    /// The object the request is about, for `INVALID_TYPE` messages.
+    pub(crate) object: Option<&'a str>,
+    /// Whether to ask `Sforce-Query-Options: batchSize=N`.
+    pub(crate) query_options: bool,
+}
+
+enum Attempt {
+    Transport(reqwest::Error),
+    Answered(Verdict),
+}
+
+impl ApiClient {
+    /// Gets the access token (the first refresh grant of the run), then discovers the API
+    /// version: `GET {instance_url}/services/data`, the newest version unless
+    /// `options.api_version` is set, in which case the org must offer it (exit 69 otherwise,
+    /// listing what it offers).
+    pub async fn connect(tokens: Arc<TokenSource>, options: ClientOptions) -> Result<ApiClient, ApiError> {
+        let token = tokens.token().await?;
+        let instance_url = token.instance_url.clone();
+        let http = reqwest::Client::builder()
+            .timeout(options.timeout)
+            .redirect(reqwest::redirect::Policy::none())
+            .gzip(true)
+            .user_agent(concat!("sfconn/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|error| ApiError::Internal(format!("cannot build the HTTP client: {error}")))?;
+        let mut client = ApiClient {
+            inner: Arc::new(Inner {
+                http,
+                tokens,
+                instance_url,
+                api_version: String::new(),
+                offered_versions: Vec::new(),
+                permits: Semaphore::new(options.concurrency.max(1)),
+                options,
+                latest_usage: Mutex::new(None),
+            }),
+        };
+        let versions_url = client.instance_join("/services/data")?;
+        let label = format!("the API version list (GET {})", versions_url.path());
+        let body = client
+            .execute(&Call { url: versions_url, label: &label, object: None, query_options: false })
+            .await?;
+        let entries: Vec<VersionEntry> = decode_json(&body, &label)?;
+        let offered: Vec<String> = entries.into_iter().map(|entry| entry.version).collect();
+        let chosen = choose_version(client.inner.options.api_version.as_deref(), &offered, &label)?;
+        tracing::debug!(api_version = %chosen, offered = offered.len(), "API version chosen");
+        let inner = Arc::get_mut(&mut client.inner)
+            .ok_or_else(|| ApiError::Internal("the client was shared before it was ready".to_owned()))?;
+        inner.api_version = chosen;
+        inner.offered_versions = offered;
+        Ok(client)
+    }
+
+    /// The API version in use, e.g. `62.0`.
+    pub fn api_version(&self) -> &str {
+        &self.inner.api_version
+    }
+
+    /// The versions the org offers, oldest first, as `GET /services/data` listed them.
+    pub fn offered_versions(&self) -> &[String] {
+        &self.inner.offered_versions
+    }
+
+    /// The instance all requests go to (the token's `instance_url`).
+    pub fn instance_url(&self) -> &Url {
+        &self.inner.instance_url
+    }
+
+    /// The options the client was built with.
+    pub fn options(&self) -> &ClientOptions {
+        &self.inner.options
+    }
+
+    /// The last `Sforce-Limit-Info: api-usage=U/M` seen on any response.
+    pub fn latest_usage(&self) -> Option<ApiUsage> {
+        *self.inner.latest_usage.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// HTTP requests this run sent to Salesforce so far: token requests and retries included
+    /// (the token source's shared counter).
+    pub fn requests_sent(&self) -> u64 {
+        self.inner.tokens.counter().get()
+    }
+
+    /// `GET /sobjects/{sobject}/describe`. An object the user cannot see (`NOT_FOUND`,
+    /// `INVALID_TYPE`, `INSUFFICIENT_ACCESS`) is an error for which
+    /// [`ApiError::is_not_readable_object`] is true.
+    pub async fn describe(&self, sobject: &str) -> Result<SObjectDescribe, ApiError> {
+        if sobject.is_empty() || !sobject.chars().all(|ch| ch.is_ascii_alphanumeric() || ch == '_') {
+            return Err(ApiError::Internal(format!("`{sobject}` is not an sObject name")));
+        }
+        let url = self.data_url(&format!("sobjects/{sobject}/describe"))?;
+        let label = format!("the {sobject} describe (GET {})", url.path());
+        let call = Call { url, label: &label, object: Some(sobject), query_options: false };
+        match self.execute(&call).await {
+            Ok(body) => decode_json(&body, &label),
+            Err(ApiError::Rejected { request, status: 404, body }) => {
+                let error = body.first().cloned().unwrap_or_else(|| SalesforceError {
+                    code: "NOT_FOUND".to_owned(),
+                    message: body.to_string(),
+                    fields: Vec::new(),
+                });
+                Err(ApiError::ObjectNotReadable { object: sobject.to_owned(), request, error })
+            }
+            Err(other) => Err(other),
+        }
+    }
+
+    /// `GET /limits`: the org's daily API usage (`DailyApiRequests`: used = Max − Remaining).
+    /// Needs "View Setup and Configuration".
+    pub async fn limits(&self) -> Result<ApiUsage, ApiError> {
+        let url = self.data_url("limits")?;
+        let label = format!("the API limits (GET {})", url.path());
+        let body = self.execute(&Call { url, label: &label, object: None, query_options: false }).await?;
+        let limits: LimitsBody = decode_json(&body, &label)?;
+        Ok(limits.usage())
+    }
+
+    /// `{instance}/services/data/v{version}/{path}`.
+    pub(crate) fn data_url(&self, path: &str) -> Result<Url, ApiError> {
+        self.instance_join(&format!("/services/data/v{}/{path}", self.inner.api_version))
+    }
+
+    fn instance_join(&self, absolute_path: &str) -> Result<Url, ApiError> {
+        self.inner
+            .instance_url
+            .join(absolute_path)
+            .map_err(|error| ApiError::Internal(format!("cannot build the URL {absolute_path}: {error}")))
+    }
+
+    /// Resolves a `nextRecordsUrl` against the instance and refuses anything that would leave
+    /// it: another scheme, host or port (contract §2). Nothing is sent for a refused URL.
+    pub(crate) fn resolve_next_url(&self, next: &str, request: &str) -> Result<Url, ApiError> {
+        let instance = &self.inner.instance_url;
+        let foreign = || ApiError::ForeignUrl {
+            request: request.to_owned(),
+            url: next.to_owned(),
+            instance: instance.as_str().trim_end_matches('/').to_owned(),
+        };
+        let resolved = instance.join(next).map_err(|_| foreign())?;
+        let same_origin = resolved.scheme() == instance.scheme()
+            && resolved.host_str() == instance.host_str()
+            && resolved.port_or_known_default() == instance.port_or_known_default()
+            && resolved.username().is_empty()
+            && resolved.password().is_none();
+        if !same_origin || !resolved.path().starts_with("/services/data/") {
+            return Err(foreign());
+        }
+        Ok(resolved)
+    }
+
+    /// Sends a GET with the access token, retrying transient failures, refreshing the token
+    /// once on 401, and returns the body of the 2xx answer.
+    pub(crate) async fn execute(&self, call: &Call<'_>) -> Result<String, ApiError> {
+        let inner = &*self.inner;
+        let policy = inner.options.retry;
+        let mut token = inner.tokens.token().await?;
+        let mut retries = 0u32;
+        let mut refreshed = false;
+        loop {
+            let attempt = self.attempt(call, token.secret().expose_secret()).await?;
+            let attempts = retries + 1;
+            match attempt {
+                Ok(body) => return Ok(body),
+                Err(Attempt::Transport(error)) => {
+                    let detail = transport_detail(&error);
+                    if is_transient_transport(&error) && policy.allows(retries + 1) {
+                        retries += 1;
+                        tracing::debug!(request = call.label, retry = retries, %detail, "transient network failure, retrying");
+                        tokio::time::sleep(policy.delay(retries, None)).await;
+                        continue;
+                    }
+                    // A host that never answered is unreachable (69); one that kept timing out
+                    // or cutting responses short is a temporary failure (75).
+                    return Err(if is_transient_transport(&error) && !error.is_connect() {
+                        ApiError::RetriesExhausted { request: call.label.to_owned(), attempts, last: detail }
+                    } else {
+                        ApiError::Unreachable { request: call.label.to_owned(), attempts, detail }
+                    });
+                }
+                Err(Attempt::Answered(Verdict::Retry { seen, retry_after })) => {
+                    if policy.allows(retries + 1) {
+                        retries += 1;
+                        tracing::debug!(request = call.label, retry = retries, %seen, "transient failure, retrying");
+                        tokio::time::sleep(policy.delay(retries, retry_after)).await;
+                        continue;
+                    }
+                    return Err(ApiError::RetriesExhausted {
+                        request: call.label.to_owned(),
+                        attempts,
+                        last: seen,
+                    });
+                }
+                Err(Attempt::Answered(Verdict::RefreshSession(error))) => {
+                    if refreshed {
+                        return Err(ApiError::SessionRejected { request: call.label.to_owned(), error });
+                    }
+                    refreshed = true;
+                    tracing::debug!(
+                        request = call.label,
+                        "session refused, refreshing the access token once"
+                    );
+                    token = inner.tokens.refresh_after(&token).await?;
+                }
+                Err(Attempt::Answered(Verdict::Fail(error))) => return Err(error),
+            }
+        }
+    }
+
+    /// One request under the concurrency cap. `Ok(Ok(body))` on 2xx.
+    async fn attempt(&self, call: &Call<'_>, bearer: &str) -> Result<Result<String, Attempt>, ApiError> {
+        let inner = &*self.inner;
+        let _permit = inner
+            .permits
+            .acquire()
+            .await
+            .map_err(|_| ApiError::Internal("the request limiter was closed".to_owned()))?;
+        let mut request =
+            inner.http.get(call.url.clone()).bearer_auth(bearer).header("Accept", "application/json");
+        if call.query_options {
+            request =
+                request.header("Sforce-Query-Options", format!("batchSize={}", inner.options.batch_size));
+        }
+        inner.tokens.counter().add_one();
+        let response = match request.send().await {
+            Ok(response) => response,
+            Err(error) => return Ok(Err(Attempt::Transport(error))),
+        };
+        let status = response.status().as_u16();
+        let headers = response.headers().clone();
+        self.note_usage(&headers);
+        if response.status().is_redirection() {
+            let location = header_text(&headers, LOCATION).map(|to| format!(" to {to}")).unwrap_or_default();
+            return Err(ApiError::Redirected { request: call.label.to_owned(), status, location });
+        }
+        let body = match response.text().await {
+            Ok(body) => body,
+            Err(error) => return Ok(Err(Attempt::Transport(error))),
+        };
+        if (200..300).contains(&status) {
+            return Ok(Ok(body));
+        }
+        let context = FailureContext {
+            request: call.label,
+            object: call.object,
+            api_version: &inner.api_version,
+            offered_versions: &inner.offered_versions,
+        };
+        let retry_after = header_text(&headers, RETRY_AFTER).as_deref().and_then(parse_retry_after);
+        let parsed = ErrorBody::parse(header_text(&headers, CONTENT_TYPE).as_deref(), &body);
+        Ok(Err(Attempt::Answered(classify_status(&context, status, retry_after, parsed))))
+    }
+
+    fn note_usage(&self, headers: &HeaderMap) {
+        let Some(usage) = headers
+            .get_all("sforce-limit-info")
+            .iter()
+            .find_map(|value| parse_limit_info(value.to_str().ok()?))
+        else {
+            return;
+        };
+        *self.inner.latest_usage.lock().unwrap_or_else(PoisonError::into_inner) = Some(usage);
+    }
+}
+
+fn header_text(headers: &HeaderMap, name: reqwest::header::HeaderName) -> Option<String> {
+    headers.get(name).and_then(|value| value.to_str().ok()).map(str::to_owned)
+}
+
+/// Connection failures, timeouts and bodies cut off mid-way are worth another try.
+fn is_transient_transport(error: &reqwest::Error) -> bool {
+    error.is_connect() || error.is_timeout() || error.is_body() || error.is_request()
+}
+
+/// The error and its causes, without the URL (which may carry a query string).
+fn transport_detail(error: &reqwest::Error) -> String {
+    let mut detail = if error.is_timeout() { "timed out".to_owned() } else { String::new() };
+    let mut source: Option<&dyn std::error::Error> = std::error::Error::source(error);
+    while let Some(cause) = source {
+        let text = cause.to_string();
+        if !detail.contains(&text) {
+            if !detail.is_empty() {
+                detail.push_str(": ");
+            }
+            detail.push_str(&text);
+        }
+        source = cause.source();
+    }
+    if detail.is_empty() { "the request failed".to_owned() } else { detail }
+}
+
+/// Decodes JSON, naming the request and the JSON path on failure (exit 65).
+pub(crate) fn decode_json<T: DeserializeOwned>(body: &str, request: &str) -> Result<T, ApiError> {
+    let mut deserializer = serde_json::Deserializer::from_str(body);
+    serde_path_to_error::deserialize(&mut deserializer).map_err(|error| {
+        let path = error.path().to_string();
+        let source = error.into_inner();
+        if source.is_syntax() && !body.trim_start().starts_with(['{', '[']) {
+            return ApiError::NotJson { request: request.to_owned(), body: ErrorBody::parse(None, body) };
+        }
+        ApiError::Decode { request: request.to_owned(), path, source }
+    })
+}
+
+/// `62`, `v62.0` and `62.0` all mean `62.0`.
+fn normalize_version(text: &str) -> String {
+    let trimmed = text.trim().trim_start_matches(['v', 'V']);
+    if trimmed.contains('.') { trimmed.to_owned() } else { format!("{trimmed}.0") }
+}
+
+fn version_key(version: &str) -> (u32, u32) {
+    let (major, minor) = version.split_once('.').unwrap_or((version, "0"));
+    (major.parse().unwrap_or(0), minor.parse().unwrap_or(0))
+}
+
+fn choose_version(wanted: Option<&str>, offered: &[String], request: &str) -> Result<String, ApiError> {
+    match wanted {
+        Some(wanted) => {
+            let normalized = normalize_version(wanted);
+            offered
+                .iter()
+                .find(|version| version_key(version) == version_key(&normalized))
+                .cloned()
+                .ok_or_else(|| ApiError::VersionNotOffered { wanted: normalized, offered: offered.to_vec() })
+        }
+        None => offered
+            .iter()
+            .max_by_key(|version| version_key(version))
+            .cloned()
+            .ok_or_else(|| ApiError::NoVersions { request: request.to_owned() }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn offered() -> Vec<String> {
+        ["20.0", "58.0", "62.0", "9.0"].map(str::to_owned).to_vec()
+    }
+
+    #[test]
+    fn newest_version_compares_numerically() {
+        assert_eq!(choose_version(None, &offered(), "r").unwrap(), "62.0");
+    }
+
+    #[test]
+    fn configured_version_in_any_spelling() {
+        for wanted in ["58.0", "58", "v58.0", " 58.0 "] {
+            assert_eq!(choose_version(Some(wanted), &offered(), "r").unwrap(), "58.0", "{wanted}");
+        }
+    }
+
+    #[test]
+    fn configured_version_missing_lists_what_is_offered() {
+        let error = choose_version(Some("61.0"), &offered(), "r").unwrap_err();
+        assert_eq!(error.exit_code(), 69);
+        assert!(error.to_string().contains("20.0, 58.0, 62.0, 9.0"), "{error}");
+    }
+
+    #[test]
+    fn no_versions_at_all() {
+        assert!(matches!(choose_version(None, &[], "r"), Err(ApiError::NoVersions { .. })));
+    }
+
+    #[test]
+    fn decode_errors_name_request_and_path() {
+        #[derive(Debug, Deserialize)]
+        #[allow(dead_code)]
+        struct Page {
+            records: Vec<crate::records::User>,
+        }
+        let body = r#"{"records":[{"Id":"005A"},{"Id":"005B","LastLoginDate":"last tuesday"}]}"#;
+        let error = decode_json::<Page>(body, "the User query").unwrap_err();
+        assert_eq!(error.exit_code(), 65);
+        let message = error.to_string();
+        assert!(message.contains("the User query"), "{message}");
+        assert!(message.contains("records[1].LastLoginDate"), "{message}");
+    }
+
+    #[test]
+    fn html_instead_of_json_is_named() {
+        let error = decode_json::<Vec<VersionEntry>>("<html><title>Maintenance</title></html>", "the list")
+            .unwrap_err();
+        assert_eq!(error.exit_code(), 65);
+        assert_eq!(
+            error.to_string(),
+            "Salesforce answered the list with an HTML page titled `Maintenance` instead of JSON; sfconn cannot read it"
+        );
+    }
+}

@@ -1,0 +1,333 @@
+//! SOQL queries as streams of pages or records, following `nextRecordsUrl`.
+//!
+//! # Restarting after `INVALID_QUERY_LOCATOR`
+//!
+//! Salesforce may expire a query cursor between pages. The query then runs again from its
+//! first page, and the first `N` records (the `N` already handed out) are skipped, so nothing
+//! is yielded twice. This is safe when the query returns rows in a stable order, which is why
+//! every sfconn query ends with `ORDER BY Id` (Id is unique, so the order is total). It is also
+//! checked: when the records carry an `Id`, the last skipped record must have the `Id` of the
+//! last record handed out before the restart; if not (rows were added or deleted before that
+//! point, or the order is not stable), the query fails with
+//! [`ApiError::QueryNotResumable`] (exit 75, try again) instead of silently losing or
+//! repeating rows. Rewriting the SOQL to `WHERE Id > 'last'` was rejected: it means parsing
+//! and editing arbitrary SOQL (existing `WHERE`, `LIMIT`, relationship queries).
+
+use futures_util::stream::{self, Stream, StreamExt, TryStreamExt};
+use serde::Deserialize;
+use serde::de::DeserializeOwned;
+use url::Url;
+
+use crate::ApiError;
+use crate::client::{ApiClient, Call, decode_json};
+
+/// One page of query results.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Page<T> {
+    /// `totalSize`: rows of the whole query (the same on every page), for progress.
+    pub total_size: u64,
+    /// The records of this page (after a restart, without those already yielded).
+    pub records: Vec<T>,
+}
+
+#[derive(Deserialize)]
+struct PageBody<T> {
+    #[serde(rename = "totalSize")]
+    total_size: u64,
+    done: bool,
+    #[serde(rename = "nextRecordsUrl", default)]
+    next_records_url: Option<String>,
+    records: Vec<T>,
+}
+
+#[derive(Deserialize)]
+struct IdOnly {
+    #[serde(rename = "Id", default)]
+    id: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct PageIds {
+    #[serde(default)]
+    records: Vec<IdOnly>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Endpoint {
+    Query,
+    QueryAll,
+}
+
+impl Endpoint {
+    fn path(self) -> &'static str {
+        match self {
+            Endpoint::Query => "query",
+            Endpoint::QueryAll => "queryAll",
+        }
+    }
+}
+
+enum Cursor {
+    First,
+    Next(String),
+    Done,
+}
+
+struct QueryRun {
+    client: ApiClient,
+    soql: String,
+    endpoint: Endpoint,
+    object: String,
+    cursor: Cursor,
+    page_number: u32,
+    /// Records handed out so far.
+    yielded: u64,
+    /// `Id` of the last record handed out, when records have one.
+    last_id: Option<String>,
+    /// After a restart: records still to skip, and the `Id` the last skipped one must have.
+    skip: u64,
+    expected_last_id: Option<String>,
+    restarts: u32,
+}
+
+impl QueryRun {
+    fn new(client: ApiClient, soql: String, endpoint: Endpoint) -> QueryRun {
+        let object = queried_object(&soql).unwrap_or_else(|| "SOQL".to_owned());
+        QueryRun {
+            client,
+            soql,
+            endpoint,
+            object,
+            cursor: Cursor::First,
+            page_number: 0,
+            yielded: 0,
+            last_id: None,
+            skip: 0,
+            expected_last_id: None,
+            restarts: 0,
+        }
+    }
+
+    fn first_url(&self) -> Result<Url, ApiError> {
+        let mut url = self.client.data_url(self.endpoint.path())?;
+        url.query_pairs_mut().append_pair("q", &self.soql);
+        Ok(url)
+    }
+
+    /// The next page that has records to hand out (or the final, possibly empty, page);
+    /// `None` once the query is done.
+    async fn next_page<T: DeserializeOwned>(&mut self) -> Result<Option<Page<T>>, ApiError> {
+        loop {
+            let (url, label) = match &self.cursor {
+                Cursor::Done => return Ok(None),
+                Cursor::First => {
+                    let url = self.first_url()?;
+                    let label = format!("the {} query (GET {})", self.object, url.path());
+                    (url, label)
+                }
+                Cursor::Next(next) => {
+                    let previous = format!("page {} of the {} query", self.page_number, self.object);
+                    let url = self.client.resolve_next_url(next, &previous)?;
+                    let label = format!(
+                        "page {} of the {} query (GET {})",
+                        self.page_number + 1,
+                        self.object,
+                        url.path()
+                    );
+                    (url, label)
+                }
+            };
+            let following_locator = matches!(self.cursor, Cursor::Next(_));
+            let call = Call { url, label: &label, object: Some(&self.object), query_options: true };
+            let body = match self.client.execute(&call).await {
+                Ok(body) => body,
+                Err(error) if following_locator && is_invalid_query_locator(&error) => {
+                    self.restart()?;
+                    continue;
+                }
+                Err(error) => return Err(error),
+            };
+            self.page_number += 1;
+            let page: PageBody<T> = decode_json(&body, &label)?;
+            self.cursor = match (page.done, page.next_records_url) {
+                (true, _) => Cursor::Done,
+                (false, Some(next)) => Cursor::Next(next),
+                (false, None) => {
+                    return Err(ApiError::Decode {
+                        request: label,
+                        path: "nextRecordsUrl".to_owned(),
+                        source: serde::de::Error::custom("`done` is false but there is no nextRecordsUrl"),
+                    });
+                }
+            };
+            let ids: Vec<Option<String>> = serde_json::from_str::<PageIds>(&body)
+                .map(|page| page.records.into_iter().map(|record| record.id).collect())
+                .unwrap_or_default();
+            let mut records = page.records;
+            let mut first_kept = 0usize;
+            if self.skip > 0 {
+                let skipped = usize::try_from(self.skip).unwrap_or(usize::MAX).min(records.len());
+                self.skip -= skipped as u64;
+                if self.skip == 0 {
+                    self.check_resume_point(
+                        skipped.checked_sub(1).and_then(|last| ids.get(last)).cloned().flatten(),
+                    )?;
+                } else if matches!(self.cursor, Cursor::Done) {
+                    return Err(self.not_resumable("the query now returns fewer rows than were already read"));
+                }
+                records.drain(..skipped);
+                first_kept = skipped;
+                if records.is_empty() && !matches!(self.cursor, Cursor::Done) {
+                    continue;
+                }
+            }
+            if !records.is_empty() {
+                self.last_id = ids.get(first_kept + records.len() - 1).cloned().flatten();
+            }
+            self.yielded += records.len() as u64;
+            return Ok(Some(Page { total_size: page.total_size, records }));
+        }
+    }
+
+    fn restart(&mut self) -> Result<(), ApiError> {
+        self.restarts += 1;
+        if self.restarts > self.client.options().retry.max_retries.max(1) {
+            return Err(self.not_resumable("Salesforce kept expiring the cursor"));
+        }
+        tracing::info!(
+            object = %self.object,
+            already_read = self.yielded,
+            "query cursor expired (INVALID_QUERY_LOCATOR); running the query again and skipping the rows already read"
+        );
+        self.cursor = Cursor::First;
+        self.page_number = 0;
+        self.skip = self.yielded;
+        self.expected_last_id = self.last_id.clone();
+        Ok(())
+    }
+
+    /// After a restart, the last skipped row must be the last row handed out before.
+    fn check_resume_point(&mut self, last_skipped_id: Option<String>) -> Result<(), ApiError> {
+        let Some(expected) = self.expected_last_id.take() else {
+            return Ok(());
+        };
+        match last_skipped_id {
+            Some(found) if found == expected => Ok(()),
+            _ => Err(self.not_resumable(
+                "the rows came back in a different order or rows were added or removed, so the rows already read \
+                 cannot be skipped safely",
+            )),
+        }
+    }
+
+    fn not_resumable(&self, reason: &str) -> ApiError {
+        ApiError::QueryNotResumable { object: self.object.clone(), reason: reason.to_owned() }
+    }
+}
+
+fn is_invalid_query_locator(error: &ApiError) -> bool {
+    error.salesforce_error().is_some_and(|error| error.code.eq_ignore_ascii_case("INVALID_QUERY_LOCATOR"))
+}
+
+/// The object after the first top-level `FROM`, for messages (`SELECT Id FROM User` → `User`).
+fn queried_object(soql: &str) -> Option<String> {
+    let mut words = soql.split_whitespace();
+    while let Some(word) = words.next() {
+        if word.eq_ignore_ascii_case("from") {
+            let object: String =
+                words.next()?.chars().take_while(|ch| ch.is_ascii_alphanumeric() || *ch == '_').collect();
+            return (!object.is_empty()).then_some(object);
+        }
+    }
+    None
+}
+
+fn pages<T>(run: QueryRun) -> impl Stream<Item = Result<Page<T>, ApiError>> + Send + 'static
+where
+    T: DeserializeOwned + Send + 'static,
+{
+    stream::try_unfold(run, |mut run| async move {
+        let page = run.next_page::<T>().await?;
+        Ok(page.map(|page| (page, run)))
+    })
+}
+
+fn records<T>(run: QueryRun) -> impl Stream<Item = Result<T, ApiError>> + Send + 'static
+where
+    T: DeserializeOwned + Send + 'static,
+{
+    pages::<T>(run).map_ok(|page| stream::iter(page.records.into_iter().map(Ok))).try_flatten()
+}
+
+impl ApiClient {
+    /// Runs a SOQL query (`GET /query?q=`) and yields its pages, following `nextRecordsUrl`
+    /// on the instance's own host only. Pages carry `totalSize` for progress.
+    pub fn query_pages<T>(
+        &self,
+        soql: String,
+    ) -> impl Stream<Item = Result<Page<T>, ApiError>> + Send + 'static
+    where
+        T: DeserializeOwned + Send + 'static,
+    {
+        pages(QueryRun::new(self.clone(), soql, Endpoint::Query))
+    }
+
+    /// Runs a SOQL query and yields its records one by one, page after page.
+    pub fn query<T>(&self, soql: String) -> impl Stream<Item = Result<T, ApiError>> + Send + 'static
+    where
+        T: DeserializeOwned + Send + 'static,
+    {
+        records(QueryRun::new(self.clone(), soql, Endpoint::Query))
+    }
+
+    /// Like [`ApiClient::query_pages`] on `queryAll` (deleted and archived rows included).
+    pub fn query_all_pages<T>(
+        &self,
+        soql: String,
+    ) -> impl Stream<Item = Result<Page<T>, ApiError>> + Send + 'static
+    where
+        T: DeserializeOwned + Send + 'static,
+    {
+        pages(QueryRun::new(self.clone(), soql, Endpoint::QueryAll))
+    }
+
+    /// Like [`ApiClient::query`] on `queryAll` (deleted and archived rows included).
+    pub fn query_all<T>(&self, soql: String) -> impl Stream<Item = Result<T, ApiError>> + Send + 'static
+    where
+        T: DeserializeOwned + Send + 'static,
+    {
+        records(QueryRun::new(self.clone(), soql, Endpoint::QueryAll))
+    }
+
+    /// Collects every record of a query (convenience for small objects).
+    pub async fn query_vec<T>(&self, soql: String) -> Result<Vec<T>, ApiError>
+    where
+        T: DeserializeOwned + Send + 'static,
+    {
+        let mut stream = std::pin::pin!(self.query::<T>(soql));
+        let mut out = Vec::new();
+        while let Some(record) = stream.next().await {
+            out.push(record?);
+        }
+        Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_queried_object_is_found() {
+        assert_eq!(
+            queried_object("SELECT Id, Name FROM User WHERE IsActive = true").as_deref(),
+            Some("User")
+        );
+        assert_eq!(
+            queried_object("select id from PackageLicense order by Id").as_deref(),
+            Some("PackageLicense")
+        );
+        assert_eq!(queried_object("SELECT Id FROM\nProfile").as_deref(), Some("Profile"));
+        assert_eq!(queried_object("SELECT Id"), None);
+    }
+}

@@ -1,0 +1,363 @@
+//! Typed records for the objects sfconn reads, decoded from REST query results.
+//!
+//! Field names are Salesforce's (`#[serde(rename = "...")]`). Every field except `Id` has a
+//! default, so a field left out of the `SELECT` (because describe said it is not visible,
+//! see [`crate::select_fields`]) decodes as `None` (or `false`/empty) instead of failing. An
+//! explicit JSON `null` decodes the same way. The `attributes` object Salesforce adds to every
+//! record is ignored. Numbers are kept as sent (integers as `i64`, `-1` included).
+
+use std::fmt;
+
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use time::format_description::well_known::Rfc3339;
+use time::macros::format_description;
+use time::{Date, OffsetDateTime, UtcOffset};
+
+/// A Salesforce datetime. REST sends `2024-01-15T10:30:00.000+0000` (offset without a colon,
+/// which is not RFC 3339); Bulk API CSV sends `2024-01-15T10:30:00.000Z`. Both are accepted.
+/// Written back out only as RFC 3339 UTC ([`SfDateTime::to_rfc3339_utc`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct SfDateTime(pub OffsetDateTime);
+
+impl SfDateTime {
+    /// Parses Salesforce's REST form, or RFC 3339.
+    pub fn parse(text: &str) -> Result<Self, InvalidDateTime> {
+        let salesforce = format_description!(
+            "[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond][offset_hour sign:mandatory][offset_minute]"
+        );
+        let without_fraction = format_description!(
+            "[year]-[month]-[day]T[hour]:[minute]:[second][offset_hour sign:mandatory][offset_minute]"
+        );
+        OffsetDateTime::parse(text, salesforce)
+            .or_else(|_| OffsetDateTime::parse(text, without_fraction))
+            .or_else(|_| OffsetDateTime::parse(text, &Rfc3339))
+            .map(SfDateTime)
+            .map_err(|_| InvalidDateTime { text: text.to_owned(), expected: "2024-01-15T10:30:00.000+0000" })
+    }
+
+    /// The instant as RFC 3339 in UTC, e.g. `2024-01-15T10:30:00Z` (fractional seconds only
+    /// when there are any).
+    pub fn to_rfc3339_utc(&self) -> String {
+        let utc = self.0.to_offset(UtcOffset::UTC);
+        // Formatting a valid OffsetDateTime in UTC as RFC 3339 cannot fail for years 0..=9999,
+        // the only years Salesforce stores; fall back to the Debug form rather than panic.
+        utc.format(&Rfc3339).unwrap_or_else(|_| format!("{utc:?}"))
+    }
+
+    /// The wrapped instant.
+    pub fn as_offset_date_time(&self) -> OffsetDateTime {
+        self.0
+    }
+}
+
+impl fmt::Display for SfDateTime {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.to_rfc3339_utc())
+    }
+}
+
+impl<'de> Deserialize<'de> for SfDateTime {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = <std::borrow::Cow<'de, str>>::deserialize(deserializer)?;
+        SfDateTime::parse(&text).map_err(serde::de::Error::custom)
+    }
+}
+
+impl Serialize for SfDateTime {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&self.to_rfc3339_utc())
+    }
+}
+
+/// A Salesforce date, `2024-01-15`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct SfDate(pub Date);
+
+impl SfDate {
+    /// Parses `YYYY-MM-DD`.
+    pub fn parse(text: &str) -> Result<Self, InvalidDateTime> {
+        Date::parse(text, format_description!("[year]-[month]-[day]"))
+            .map(SfDate)
+            .map_err(|_| InvalidDateTime { text: text.to_owned(), expected: "2024-01-15" })
+    }
+
+    /// The date as `YYYY-MM-DD`.
+    pub fn to_iso(&self) -> String {
+        let date = self.0;
+        format!("{:04}-{:02}-{:02}", date.year(), u8::from(date.month()), date.day())
+    }
+}
+
+impl fmt::Display for SfDate {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.to_iso())
+    }
+}
+
+impl<'de> Deserialize<'de> for SfDate {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = <std::borrow::Cow<'de, str>>::deserialize(deserializer)?;
+        SfDate::parse(&text).map_err(serde::de::Error::custom)
+    }
+}
+
+impl Serialize for SfDate {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&self.to_iso())
+    }
+}
+
+/// A date or datetime text that is not in the form Salesforce sends.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("`{text}` is not a Salesforce date/time like `{expected}`")]
+pub struct InvalidDateTime {
+    text: String,
+    expected: &'static str,
+}
+
+/// `null` and absent both become the type's default (for non-`Option` fields such as `Name`).
+fn null_as_default<'de, D, T>(deserializer: D) -> Result<T, D::Error>
+where
+    D: Deserializer<'de>,
+    T: Default + Deserialize<'de>,
+{
+    Ok(Option::<T>::deserialize(deserializer)?.unwrap_or_default())
+}
+
+/// `Organization` (one row).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct Organization {
+    #[serde(rename = "Id")]
+    pub id: String,
+    #[serde(rename = "Name", default, deserialize_with = "null_as_default")]
+    pub name: String,
+    /// Edition text, e.g. `Enterprise Edition`.
+    #[serde(rename = "OrganizationType", default)]
+    pub organization_type: Option<String>,
+    #[serde(rename = "IsSandbox", default, deserialize_with = "null_as_default")]
+    pub is_sandbox: bool,
+    #[serde(rename = "InstanceName", default)]
+    pub instance_name: Option<String>,
+}
+
+/// `UserLicense`: a seat pool (Salesforce, Salesforce Platform, Chatter Free, ...).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct UserLicense {
+    #[serde(rename = "Id")]
+    pub id: String,
+    #[serde(rename = "Name", default, deserialize_with = "null_as_default")]
+    pub name: String,
+    #[serde(rename = "MasterLabel", default)]
+    pub master_label: Option<String>,
+    #[serde(rename = "LicenseDefinitionKey", default)]
+    pub license_definition_key: Option<String>,
+    #[serde(rename = "Status", default)]
+    pub status: Option<String>,
+    #[serde(rename = "TotalLicenses", default)]
+    pub total_licenses: Option<i64>,
+    #[serde(rename = "UsedLicenses", default)]
+    pub used_licenses: Option<i64>,
+}
+
+/// `Profile`: links a user to a `UserLicense`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct Profile {
+    #[serde(rename = "Id")]
+    pub id: String,
+    #[serde(rename = "Name", default, deserialize_with = "null_as_default")]
+    pub name: String,
+    #[serde(rename = "UserType", default)]
+    pub user_type: Option<String>,
+    #[serde(rename = "UserLicenseId", default)]
+    pub user_license_id: Option<String>,
+    #[serde(rename = "Description", default)]
+    pub description: Option<String>,
+}
+
+/// `PermissionSetLicense`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct PermissionSetLicense {
+    #[serde(rename = "Id")]
+    pub id: String,
+    #[serde(rename = "DeveloperName", default, deserialize_with = "null_as_default")]
+    pub developer_name: String,
+    #[serde(rename = "MasterLabel", default)]
+    pub master_label: Option<String>,
+    #[serde(rename = "PermissionSetLicenseKey", default)]
+    pub permission_set_license_key: Option<String>,
+    #[serde(rename = "Status", default)]
+    pub status: Option<String>,
+    /// A date, not a datetime.
+    #[serde(rename = "ExpirationDate", default)]
+    pub expiration_date: Option<SfDate>,
+    #[serde(rename = "TotalLicenses", default)]
+    pub total_licenses: Option<i64>,
+    #[serde(rename = "UsedLicenses", default)]
+    pub used_licenses: Option<i64>,
+}
+
+/// `PermissionSetLicenseAssign`: one user holding one permission set licence.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct PermissionSetLicenseAssign {
+    #[serde(rename = "AssigneeId", default, deserialize_with = "null_as_default")]
+    pub assignee_id: String,
+    #[serde(rename = "PermissionSetLicenseId", default, deserialize_with = "null_as_default")]
+    pub permission_set_license_id: String,
+}
+
+/// `PackageLicense`: seats of a managed package. `AllowedLicenses = -1` is a site licence.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct PackageLicense {
+    #[serde(rename = "Id")]
+    pub id: String,
+    #[serde(rename = "NamespacePrefix", default)]
+    pub namespace_prefix: Option<String>,
+    #[serde(rename = "AllowedLicenses", default)]
+    pub allowed_licenses: Option<i64>,
+    #[serde(rename = "UsedLicenses", default)]
+    pub used_licenses: Option<i64>,
+    #[serde(rename = "Status", default)]
+    pub status: Option<String>,
+    /// A datetime; `null` means the licence does not expire.
+    #[serde(rename = "ExpirationDate", default)]
+    pub expiration_date: Option<SfDateTime>,
+}
+
+/// `UserPackageLicense`: one user holding one package seat.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct UserPackageLicense {
+    #[serde(rename = "UserId", default, deserialize_with = "null_as_default")]
+    pub user_id: String,
+    #[serde(rename = "PackageLicenseId", default, deserialize_with = "null_as_default")]
+    pub package_license_id: String,
+}
+
+/// The `Profile` relationship on a `User` row (`Profile.UserLicenseId`); `null` for users
+/// without a visible profile.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Deserialize)]
+pub struct UserProfileRef {
+    #[serde(rename = "UserLicenseId", default)]
+    pub user_license_id: Option<String>,
+}
+
+/// `User`: every kind, internal and external.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct User {
+    #[serde(rename = "Id")]
+    pub id: String,
+    #[serde(rename = "Username", default, deserialize_with = "null_as_default")]
+    pub username: String,
+    #[serde(rename = "Email", default)]
+    pub email: Option<String>,
+    #[serde(rename = "Name", default)]
+    pub name: Option<String>,
+    #[serde(rename = "FirstName", default)]
+    pub first_name: Option<String>,
+    #[serde(rename = "LastName", default)]
+    pub last_name: Option<String>,
+    #[serde(rename = "Alias", default)]
+    pub alias: Option<String>,
+    #[serde(rename = "IsActive", default, deserialize_with = "null_as_default")]
+    pub is_active: bool,
+    #[serde(rename = "UserType", default)]
+    pub user_type: Option<String>,
+    #[serde(rename = "ProfileId", default)]
+    pub profile_id: Option<String>,
+    #[serde(rename = "Profile", default)]
+    pub profile: Option<UserProfileRef>,
+    /// `null` when the user never logged in.
+    #[serde(rename = "LastLoginDate", default)]
+    pub last_login_date: Option<SfDateTime>,
+    #[serde(rename = "CreatedDate", default)]
+    pub created_date: Option<SfDateTime>,
+    #[serde(rename = "CompanyName", default)]
+    pub company_name: Option<String>,
+    #[serde(rename = "Department", default)]
+    pub department: Option<String>,
+    #[serde(rename = "Title", default)]
+    pub title: Option<String>,
+    #[serde(rename = "City", default)]
+    pub city: Option<String>,
+    #[serde(rename = "Country", default)]
+    pub country: Option<String>,
+    #[serde(rename = "CountryCode", default)]
+    pub country_code: Option<String>,
+    #[serde(rename = "FederationIdentifier", default)]
+    pub federation_identifier: Option<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn salesforce_datetime_becomes_rfc3339_utc() {
+        let parsed = SfDateTime::parse("2024-01-15T10:30:00.000+0000").unwrap();
+        assert_eq!(parsed.to_rfc3339_utc(), "2024-01-15T10:30:00Z");
+    }
+
+    #[test]
+    fn other_offsets_are_converted_to_utc() {
+        let parsed = SfDateTime::parse("2024-01-15T10:30:00.000+0130").unwrap();
+        assert_eq!(parsed.to_rfc3339_utc(), "2024-01-15T09:00:00Z");
+        let parsed = SfDateTime::parse("2024-01-01T00:15:00.000-0100").unwrap();
+        assert_eq!(parsed.to_rfc3339_utc(), "2024-01-01T01:15:00Z");
+    }
+
+    #[test]
+    fn bulk_and_rfc3339_forms_are_accepted() {
+        assert_eq!(
+            SfDateTime::parse("2023-10-22T06:25:12.000Z").unwrap().to_rfc3339_utc(),
+            "2023-10-22T06:25:12Z"
+        );
+        assert_eq!(
+            SfDateTime::parse("2023-10-22T06:25:12Z").unwrap().to_rfc3339_utc(),
+            "2023-10-22T06:25:12Z"
+        );
+    }
+
+    #[test]
+    fn fractions_are_kept_when_present() {
+        let parsed = SfDateTime::parse("2024-01-15T10:30:00.250+0000").unwrap();
+        assert_eq!(parsed.to_rfc3339_utc(), "2024-01-15T10:30:00.25Z");
+    }
+
+    #[test]
+    fn malformed_datetimes_are_rejected_with_the_text() {
+        for text in ["2024-01-15", "2024-01-15 10:30:00", "2024-13-15T10:30:00.000+0000", "yesterday"] {
+            let err = SfDateTime::parse(text).unwrap_err();
+            assert!(err.to_string().contains(text), "{err}");
+        }
+    }
+
+    #[test]
+    fn dates_round_trip() {
+        let date = SfDate::parse("2024-02-29").unwrap();
+        assert_eq!(date.to_iso(), "2024-02-29");
+        assert!(SfDate::parse("2023-02-29").is_err());
+        assert!(SfDate::parse("2024-01-15T00:00:00.000+0000").is_err());
+    }
+
+    #[test]
+    fn serialize_as_rfc3339() {
+        let parsed = SfDateTime::parse("2024-01-15T10:30:00.000+0000").unwrap();
+        assert_eq!(serde_json::to_string(&parsed).unwrap(), "\"2024-01-15T10:30:00Z\"");
+        let date = SfDate::parse("2024-01-15").unwrap();
+        assert_eq!(serde_json::to_string(&date).unwrap(), "\"2024-01-15\"");
+    }
+
+    #[test]
+    fn absent_and_null_fields_decode_to_defaults() {
+        let user: User = serde_json::from_str(r#"{"Id":"005xx0000000001AAA","Username":null}"#).unwrap();
+        assert_eq!(user.username, "");
+        assert!(!user.is_active);
+        assert_eq!(user.profile, None);
+        assert_eq!(user.email, None);
+    }
+
+    #[test]
+    fn a_missing_id_is_an_error() {
+        let err = serde_json::from_str::<Profile>(r#"{"Name":"x"}"#).unwrap_err();
+        assert!(err.to_string().contains("Id"), "{err}");
+    }
+}
