@@ -31,6 +31,15 @@ struct Transient {
     connect: bool,
 }
 
+/// Which kind of endpoint answered: it changes what a non-JSON error body means.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Endpoint {
+    /// `/services/oauth2/*` on the login URL.
+    OAuth,
+    /// The identity URL.
+    Identity,
+}
+
 enum Attempt<T> {
     Done(Result<T, AuthError>),
     Again(Transient),
@@ -83,7 +92,7 @@ impl OAuthHttp {
     ) -> Result<T, AuthError> {
         self.with_retries(url, || async {
             let sent = self.http.post(url.clone()).header(ACCEPT, "application/json").form(form).send().await;
-            self.judge(url, sent, what).await
+            self.judge(url, sent, what, Endpoint::OAuth).await
         })
         .await
     }
@@ -103,7 +112,7 @@ impl OAuthHttp {
                 .bearer_auth(bearer)
                 .send()
                 .await;
-            self.judge(url, sent, what).await
+            self.judge(url, sent, what, Endpoint::Identity).await
         })
         .await
     }
@@ -155,6 +164,7 @@ impl OAuthHttp {
         url: &Url,
         sent: Result<reqwest::Response, reqwest::Error>,
         what: &str,
+        endpoint: Endpoint,
     ) -> Attempt<T> {
         let response = match sent {
             Ok(response) => response,
@@ -236,6 +246,14 @@ impl OAuthHttp {
                 connect: false,
             });
         }
+        if endpoint == Endpoint::Identity {
+            // Identity URL errors are short plain codes such as `Bad_OAuth_Token` (facts §1.9).
+            return Attempt::Done(Err(AuthError::Http {
+                url: redacted(url),
+                status: status.as_u16(),
+                detail: short_code(&body).unwrap_or_else(|| body_kind(&content_type, &body)),
+            }));
+        }
         if looks_json {
             return Attempt::Done(Err(AuthError::Http {
                 url: redacted(url),
@@ -277,6 +295,16 @@ fn location_of(headers: &HeaderMap) -> String {
         })
         .map(|location| format!(" to {location}"))
         .unwrap_or_default()
+}
+
+/// A body like `Bad_OAuth_Token`: short, letters, digits, `_`, `-`, spaces. Anything else is
+/// not echoed.
+fn short_code(body: &[u8]) -> Option<String> {
+    let text = std::str::from_utf8(body).ok()?.trim();
+    let plain = !text.is_empty()
+        && text.len() <= 60
+        && text.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-' || c == ' ');
+    plain.then(|| text.to_string())
 }
 
 fn looks_like_json(body: &[u8]) -> bool {

@@ -82,7 +82,9 @@ pub enum AuthError {
     },
 
     /// Transient failures (5xx, `unknown_error`, timeouts) outlasted the retry policy.
-    #[error("gave up after {attempts} attempt(s) at {url}: {last}; this is temporary, try again later")]
+    #[error(
+        "gave up after {attempts} attempt(s) at {url}, the last one: {last}; this is temporary, try again later"
+    )]
     RetriesExhausted {
         /// The URL that was called.
         url: String,
@@ -93,7 +95,7 @@ pub enum AuthError {
     },
 
     /// An unexpected HTTP answer that is not an OAuth error, e.g. 403 from the identity URL.
-    #[error("{url} answered HTTP {status}: {detail}")]
+    #[error("{url} answered HTTP {status}: {detail}{}", http_hint(*status))]
     Http {
         /// The URL that was called.
         url: String,
@@ -142,6 +144,15 @@ pub enum AuthError {
     /// An internal error (e.g. the HTTP client could not be built).
     #[error("internal error: {0}")]
     Internal(String),
+}
+
+fn http_hint(status: u16) -> &'static str {
+    match status {
+        401 | 403 => {
+            "; the access token was refused: check the integration user is active and has API Enabled"
+        }
+        _ => "",
+    }
 }
 
 impl AuthError {
@@ -364,11 +375,11 @@ impl Refusal {
                  set to the connected app (Manage Connected Apps > Profiles / Permission Sets), or set \
                  Permitted Users to \"All users may self-authorize\""
                 .to_string(),
-            RefusalKind::ExpiredAuthorizationCode => format!(
-                "Salesforce rejects two refreshes with the same refresh token at the same moment (and \
-                 authorization codes expire within minutes): make sure no other process uses this refresh \
-                 token at the same time, then retry; for `auth exchange`, {NEW_TOKEN} with a fresh code"
-            ),
+            RefusalKind::ExpiredAuthorizationCode => "Salesforce rejects two refreshes with the same refresh \
+                 token at the same moment: make sure no other process or scheduled job uses this refresh token, \
+                 then retry; if this came from `sfconn auth exchange`, the code was already used or is older than \
+                 a few minutes: run `sfconn auth url` again and paste the new URL promptly"
+                .to_string(),
             RefusalKind::InvalidGrant => format!("Salesforce refused the grant; {NEW_TOKEN}"),
             RefusalKind::InvalidClientId => "check client_id (the connected app's Consumer Key); a new or \
                  regenerated consumer key takes up to 10 minutes to work, so wait and retry if the app was \

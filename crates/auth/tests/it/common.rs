@@ -17,8 +17,12 @@ pub const ACCESS_TOKEN: &str = "00D000000000001!access-token-77e1";
 pub const ROTATED_REFRESH_TOKEN: &str = "5Aep861-rotated-token-b4d2";
 
 pub fn credentials(server: &MockServer) -> Credentials {
+    credentials_for(&server.uri())
+}
+
+pub fn credentials_for(login_url: &str) -> Credentials {
     Credentials {
-        login_url: Url::parse(&server.uri()).unwrap(),
+        login_url: Url::parse(login_url).unwrap(),
         client_id: CLIENT_ID.to_string(),
         client_secret: Some(SecretString::from(CLIENT_SECRET)),
         refresh_token: SecretString::from(REFRESH_TOKEN),

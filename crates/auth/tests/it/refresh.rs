@@ -108,3 +108,127 @@ async fn an_expired_refresh_token_is_refused_with_exit_77() {
     assert!(message.contains("invalid_grant (expired access/refresh token)"), "{message}");
     assert!(message.contains("sfconn auth device"), "{message}");
 }
+
+#[tokio::test]
+async fn a_rotated_token_replaces_the_file_with_mode_0600_and_no_stray_files() {
+    let server = MockServer::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("refresh_token");
+    std::fs::write(&file, format!("{REFRESH_TOKEN}\n")).unwrap();
+    let mut body = token_body(&server, ACCESS_TOKEN);
+    body["refresh_token"] = ROTATED_REFRESH_TOKEN.into();
+    let _rotating = Mock::given(method("POST"))
+        .and(body_string_contains(format!("refresh_token={REFRESH_TOKEN}")))
+        .respond_with(wiremock::ResponseTemplate::new(200).set_body_json(body))
+        .expect(1)
+        .mount_as_scoped(&server)
+        .await;
+    Mock::given(method("POST"))
+        .and(body_string_contains(format!("refresh_token={ROTATED_REFRESH_TOKEN}")))
+        .respond_with(token_ok(&server, "second-access"))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let mut credentials = credentials(&server);
+    credentials.refresh_token_file = Some(file.clone());
+    let source = TokenSource::new(credentials, options(0), sfconn_auth::RequestCounter::default()).unwrap();
+    let first = source.token().await.unwrap();
+    assert_eq!(source.rotation(), Rotation::Persisted { path: file.clone() });
+    assert_eq!(std::fs::read_to_string(&file).unwrap().trim(), ROTATED_REFRESH_TOKEN);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        assert_eq!(std::fs::metadata(&file).unwrap().permissions().mode() & 0o777, 0o600);
+    }
+    let names: Vec<_> =
+        std::fs::read_dir(dir.path()).unwrap().map(|entry| entry.unwrap().file_name()).collect();
+    assert_eq!(names, [std::ffi::OsString::from("refresh_token")], "no temporary files are left");
+    // The same run refreshes with the new token.
+    source.refresh_after(&first).await.unwrap();
+    assert_eq!(source.rotation(), Rotation::Persisted { path: file });
+}
+
+#[tokio::test]
+async fn the_same_refresh_token_sent_back_is_not_a_rotation() {
+    let server = MockServer::start().await;
+    let mut body = token_body(&server, ACCESS_TOKEN);
+    body["refresh_token"] = REFRESH_TOKEN.into();
+    mount_token(&server, wiremock::ResponseTemplate::new(200).set_body_json(body)).await;
+    let source = source(&server);
+    source.token().await.unwrap();
+    assert_eq!(source.rotation(), Rotation::NotRotated);
+}
+
+#[tokio::test]
+async fn callers_queued_behind_a_failed_refresh_share_its_failure() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(
+            oauth_error(400, "invalid_grant", "expired access/refresh token")
+                .set_delay(std::time::Duration::from_millis(50)),
+        )
+        .expect(1)
+        .mount(&server)
+        .await;
+    let source = Arc::new(source(&server));
+    let callers: Vec<_> = (0..20)
+        .map(|_| {
+            let source = Arc::clone(&source);
+            tokio::spawn(async move { source.token().await })
+        })
+        .collect();
+    for caller in callers {
+        let error = caller.await.unwrap().unwrap_err();
+        assert_eq!(error.exit_code(), 77);
+        assert!(error.to_string().contains("expired access/refresh token"));
+    }
+}
+
+#[tokio::test]
+async fn the_identity_url_is_read_with_the_bearer_token() {
+    let server = MockServer::start().await;
+    mount_token(&server, token_ok(&server, ACCESS_TOKEN)).await;
+    Mock::given(method("GET"))
+        .and(path("/id/00D000000000001AAA/005000000000001AAA"))
+        .and(header("authorization", format!("Bearer {ACCESS_TOKEN}")))
+        .respond_with(wiremock::ResponseTemplate::new(200).set_body_json(serde_json::json!({
+            "id": format!("{}/id/00D000000000001AAA/005000000000001AAA", server.uri()),
+            "organization_id": "00D000000000001AAA",
+            "user_id": "005000000000001AAA",
+            "username": "integration@acme.com",
+            "display_name": "Integration User",
+            "email": "integration@acme.com",
+            "user_type": "STANDARD",
+            "active": true,
+            "locale": "en_US",
+            "urls": {"rest": "https://x/services/data/v{version}/"}
+        })))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let source = source(&server);
+    let token = source.token().await.unwrap();
+    let identity = source.identity(&token).await.unwrap();
+    assert_eq!(identity.organization_id, "00D000000000001AAA");
+    assert_eq!(identity.username, "integration@acme.com");
+    assert_eq!(identity.user_type.as_deref(), Some("STANDARD"));
+    assert_eq!(identity.active, Some(true));
+}
+
+#[tokio::test]
+async fn an_identity_url_error_keeps_its_plain_code() {
+    let server = MockServer::start().await;
+    mount_token(&server, token_ok(&server, ACCESS_TOKEN)).await;
+    Mock::given(method("GET"))
+        .respond_with(wiremock::ResponseTemplate::new(403).set_body_raw("Bad_OAuth_Token", "text/plain"))
+        .mount(&server)
+        .await;
+    let source = source(&server);
+    let token = source.token().await.unwrap();
+    let error = source.identity(&token).await.unwrap_err();
+    assert_eq!(error.exit_code(), 77);
+    insta::assert_snapshot!(
+        "identity_403",
+        format!("exit {}: {}", error.exit_code(), error).replace(&server.uri(), "http://127.0.0.1:PORT")
+    );
+}

@@ -1,0 +1,84 @@
+//! Transient failures are retried with the one RetryPolicy; every attempt is counted.
+
+use sfconn_auth::{AuthError, RequestCounter, TokenSource};
+use wiremock::matchers::method;
+use wiremock::{Mock, MockServer, ResponseTemplate};
+
+use crate::common::*;
+
+#[tokio::test]
+async fn unknown_error_then_503_then_success() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(oauth_error(400, "unknown_error", "retry your request"))
+        .up_to_n_times(1)
+        .expect(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .respond_with(
+            ResponseTemplate::new(503)
+                .set_body_raw("<html><body>Service Unavailable</body></html>", "text/html")
+                .insert_header("retry-after", "0"),
+        )
+        .up_to_n_times(1)
+        .expect(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("POST")).respond_with(token_ok(&server, ACCESS_TOKEN)).expect(1).mount(&server).await;
+    let counter = RequestCounter::default();
+    let source = TokenSource::new(credentials(&server), options(3), counter.clone()).unwrap();
+    let token = source.token().await.unwrap();
+    assert_eq!(token.generation(), 1);
+    assert_eq!(counter.get(), 3, "retries are counted");
+}
+
+#[tokio::test]
+async fn exhausted_retries_exit_75_and_say_it_is_temporary() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(oauth_error(500, "unknown_error", "retry your request"))
+        .expect(3)
+        .mount(&server)
+        .await;
+    let counter = RequestCounter::default();
+    let source = TokenSource::new(credentials(&server), options(2), counter.clone()).unwrap();
+    let error = source.token().await.unwrap_err();
+    assert!(matches!(error.root(), AuthError::RetriesExhausted { attempts: 3, .. }), "{error:?}");
+    assert_eq!(error.exit_code(), 75);
+    assert_eq!(counter.get(), 3);
+    insta::assert_snapshot!(
+        "exhausted",
+        format!("exit {}: {}", error.exit_code(), error).replace(&server.uri(), "http://127.0.0.1:PORT")
+    );
+}
+
+#[tokio::test]
+async fn an_unreachable_host_exits_69_after_retries() {
+    // A port that was just free: nothing listens there.
+    let port = {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.local_addr().unwrap().port()
+    };
+    let counter = RequestCounter::default();
+    let source =
+        TokenSource::new(credentials_for(&format!("http://127.0.0.1:{port}")), options(1), counter.clone())
+            .unwrap();
+    let error = source.token().await.unwrap_err();
+    assert!(matches!(error.root(), AuthError::Unreachable { attempts: 2, .. }), "{error:?}");
+    assert_eq!(error.exit_code(), 69);
+    assert_eq!(counter.get(), 2);
+    assert!(error.to_string().contains("check the login URL, the network and any proxy"), "{error}");
+}
+
+#[tokio::test]
+async fn a_refusal_is_never_retried() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(oauth_error(400, "invalid_client_id", "client identifier invalid"))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let source = TokenSource::new(credentials(&server), options(5), RequestCounter::default()).unwrap();
+    assert_eq!(source.token().await.unwrap_err().exit_code(), 77);
+}
