@@ -4,3 +4,9 @@
 //! Owns: the order and concurrency of sources, joins, the company filter's application, the
 //! snapshot model and its json/ndjson/csv/table writers.
 //! Must not: parse command lines, read the environment, or speak HTTP itself (that is `api`).
+
+pub mod output;
+pub mod snapshot;
+
+pub use output::{Format, OutputError, SnapshotSink, open_sink};
+pub use snapshot::{Snapshot, SnapshotHeader, Summary, User, Warning};

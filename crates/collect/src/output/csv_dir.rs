@@ -1,0 +1,309 @@
+//! `csv`: a directory holding `users.csv`, `subscriptions.csv`, `profiles.csv` (header row
+//! first; lists joined with `;`; null as an empty cell; booleans `true`/`false`) and
+//! `snapshot.json`, the `json` document with `"users": []` (so that it still validates against
+//! the schema; its summary still counts the users written to `users.csv`).
+//!
+//! The files are written into a temporary directory beside the target (`.NAME.XXXXXX`) and
+//! published by `finish`:
+//! - the target does not exist: the temporary directory is renamed to it (atomic);
+//! - the target is a directory: each of the four files is renamed into it, replacing a file of
+//!   the same name; other files in it are left alone;
+//! - the target exists and is not a directory: refused when the sink is opened.
+//!
+//! A run that fails before `finish` leaves the target untouched and removes the temporary
+//! directory.
+
+use std::fs::File;
+use std::io::{BufWriter, Write};
+use std::path::{Path, PathBuf};
+
+use tempfile::TempDir;
+
+use super::staging::parent_dir;
+use super::{OutputError, Sequence, SnapshotSink, json};
+use crate::snapshot::{Profile, SnapshotHeader, Subscription, Summary, User, Warning};
+
+/// The files of a csv snapshot, in the order they are published (`snapshot.json` last).
+pub const CSV_FILES: [&str; 4] = ["users.csv", "subscriptions.csv", "profiles.csv", "snapshot.json"];
+
+/// Column names of `users.csv`, in order.
+pub const USER_COLUMNS: [&str; 24] = [
+    "id",
+    "username",
+    "email",
+    "email_domain",
+    "name",
+    "first_name",
+    "last_name",
+    "alias",
+    "active",
+    "user_type",
+    "account_kind",
+    "profile_id",
+    "user_license_id",
+    "permission_set_license_ids",
+    "package_license_ids",
+    "last_login_at",
+    "created_at",
+    "company_name",
+    "department",
+    "title",
+    "city",
+    "country",
+    "country_code",
+    "federation_id",
+];
+
+/// Column names of `subscriptions.csv`, in order.
+pub const SUBSCRIPTION_COLUMNS: [&str; 10] =
+    ["id", "source", "name", "label", "key", "status", "total", "used", "unlimited", "expires_at"];
+
+/// Column names of `profiles.csv`, in order.
+pub const PROFILE_COLUMNS: [&str; 5] = ["id", "name", "user_type", "user_license_id", "description"];
+
+pub(crate) struct CsvDirSink {
+    target: PathBuf,
+    staging: Option<Staging>,
+    sequence: Sequence,
+}
+
+struct Staging {
+    dir: TempDir,
+    users: Option<csv::Writer<BufWriter<File>>>,
+    header: Option<SnapshotHeader>,
+}
+
+impl CsvDirSink {
+    pub(crate) fn new(target: &Path) -> Result<Self, OutputError> {
+        if target.exists() && !target.is_dir() {
+            return Err(OutputError::NotADirectory { path: target.to_owned() });
+        }
+        let parent = parent_dir(target);
+        if !parent.is_dir() {
+            return Err(OutputError::MissingParent { path: target.to_owned(), parent });
+        }
+        let name = target.file_name().map(|n| n.to_string_lossy().into_owned());
+        let dir = tempfile::Builder::new()
+            .prefix(&format!(".{}.", name.as_deref().unwrap_or("sfconn-csv")))
+            .tempdir_in(&parent)
+            .map_err(|source| OutputError::Io {
+                action: "create a temporary directory in",
+                path: parent.clone(),
+                source,
+            })?;
+        Ok(Self {
+            target: target.to_owned(),
+            staging: Some(Staging { dir, users: None, header: None }),
+            sequence: Sequence::default(),
+        })
+    }
+
+    /// After an error nothing may be published: drop the temporary directory.
+    fn poison_on_error(&mut self, result: Result<(), OutputError>) -> Result<(), OutputError> {
+        if result.is_err() {
+            self.staging = None;
+        }
+        result
+    }
+
+    fn with_staging(
+        &mut self,
+        step: impl FnOnce(&mut Staging) -> Result<(), OutputError>,
+    ) -> Result<(), OutputError> {
+        let Some(staging) = self.staging.as_mut() else {
+            return Err(OutputError::Sequence("the sink already failed or finished"));
+        };
+        let result = step(staging);
+        if result.is_err() {
+            self.staging = None;
+        }
+        result
+    }
+}
+
+fn create_csv(dir: &Path, file: &'static str) -> Result<csv::Writer<BufWriter<File>>, OutputError> {
+    let path = dir.join(file);
+    let handle = File::create(&path).map_err(|source| OutputError::Io {
+        action: "create",
+        path: path.clone(),
+        source,
+    })?;
+    Ok(csv::Writer::from_writer(BufWriter::with_capacity(64 * 1024, handle)))
+}
+
+fn csv_error(file: &'static str) -> impl Fn(csv::Error) -> OutputError {
+    move |source| OutputError::Csv { file, source }
+}
+
+fn finish_csv(writer: csv::Writer<BufWriter<File>>, file: &'static str) -> Result<(), OutputError> {
+    let buffered = writer
+        .into_inner()
+        .map_err(|e| OutputError::Csv { file, source: csv::Error::from(e.into_error()) })?;
+    let handle = buffered
+        .into_inner()
+        .map_err(|e| OutputError::Csv { file, source: csv::Error::from(e.into_error()) })?;
+    handle.sync_all().map_err(|e| OutputError::Csv { file, source: e.into() })
+}
+
+fn text(value: &Option<String>) -> &str {
+    value.as_deref().unwrap_or("")
+}
+
+fn number(value: Option<i64>) -> String {
+    value.map(|n| n.to_string()).unwrap_or_default()
+}
+
+fn boolean(value: bool) -> &'static str {
+    if value { "true" } else { "false" }
+}
+
+/// The `users.csv` cells of one user, in [`USER_COLUMNS`] order.
+pub(crate) fn user_row(user: &User) -> [String; 24] {
+    [
+        user.id.clone(),
+        user.username.clone(),
+        text(&user.email).to_owned(),
+        text(&user.email_domain).to_owned(),
+        text(&user.name).to_owned(),
+        text(&user.first_name).to_owned(),
+        text(&user.last_name).to_owned(),
+        text(&user.alias).to_owned(),
+        boolean(user.active).to_owned(),
+        text(&user.user_type).to_owned(),
+        user.account_kind.as_str().to_owned(),
+        text(&user.profile_id).to_owned(),
+        text(&user.user_license_id).to_owned(),
+        user.permission_set_license_ids.join(";"),
+        user.package_license_ids.join(";"),
+        text(&user.last_login_at).to_owned(),
+        text(&user.created_at).to_owned(),
+        text(&user.company_name).to_owned(),
+        text(&user.department).to_owned(),
+        text(&user.title).to_owned(),
+        text(&user.city).to_owned(),
+        text(&user.country).to_owned(),
+        text(&user.country_code).to_owned(),
+        text(&user.federation_id).to_owned(),
+    ]
+}
+
+fn subscription_row(subscription: &Subscription) -> [String; 10] {
+    [
+        subscription.id.clone(),
+        subscription.source.as_str().to_owned(),
+        subscription.name.clone(),
+        text(&subscription.label).to_owned(),
+        text(&subscription.key).to_owned(),
+        text(&subscription.status).to_owned(),
+        number(subscription.total),
+        number(subscription.used),
+        boolean(subscription.unlimited).to_owned(),
+        text(&subscription.expires_at).to_owned(),
+    ]
+}
+
+fn profile_row(profile: &Profile) -> [String; 5] {
+    [
+        profile.id.clone(),
+        profile.name.clone(),
+        text(&profile.user_type).to_owned(),
+        text(&profile.user_license_id).to_owned(),
+        text(&profile.description).to_owned(),
+    ]
+}
+
+impl SnapshotSink for CsvDirSink {
+    fn begin(&mut self, header: &SnapshotHeader) -> Result<(), OutputError> {
+        let checked = self.sequence.begin();
+        self.poison_on_error(checked)?;
+        self.with_staging(|staging| {
+            let dir = staging.dir.path().to_owned();
+
+            let file = "subscriptions.csv";
+            let mut subscriptions = create_csv(&dir, file)?;
+            subscriptions.write_record(SUBSCRIPTION_COLUMNS).map_err(csv_error(file))?;
+            for subscription in &header.subscriptions {
+                subscriptions.write_record(subscription_row(subscription)).map_err(csv_error(file))?;
+            }
+            finish_csv(subscriptions, file)?;
+
+            let file = "profiles.csv";
+            let mut profiles = create_csv(&dir, file)?;
+            profiles.write_record(PROFILE_COLUMNS).map_err(csv_error(file))?;
+            for profile in &header.profiles {
+                profiles.write_record(profile_row(profile)).map_err(csv_error(file))?;
+            }
+            finish_csv(profiles, file)?;
+
+            let file = "users.csv";
+            let mut users = create_csv(&dir, file)?;
+            users.write_record(USER_COLUMNS).map_err(csv_error(file))?;
+            staging.users = Some(users);
+            staging.header = Some(header.clone());
+            Ok(())
+        })
+    }
+
+    fn user(&mut self, user: &User) -> Result<(), OutputError> {
+        let checked = self.sequence.user(&user.id);
+        self.poison_on_error(checked)?;
+        self.with_staging(|staging| match staging.users.as_mut() {
+            Some(users) => users.write_record(user_row(user)).map_err(csv_error("users.csv")),
+            None => Err(OutputError::Sequence("user written before begin")),
+        })
+    }
+
+    fn finish(&mut self, summary: &Summary, warnings: &[Warning]) -> Result<(), OutputError> {
+        let checked = self.sequence.finish();
+        self.poison_on_error(checked)?;
+        self.with_staging(|staging| {
+            let (Some(users), Some(header)) = (staging.users.take(), staging.header.take()) else {
+                return Err(OutputError::Sequence("finish called before begin"));
+            };
+            finish_csv(users, "users.csv")?;
+            write_snapshot_json(staging.dir.path(), &header, summary, warnings)
+        })?;
+        match self.staging.take() {
+            Some(staging) => publish(staging.dir, &self.target),
+            None => Err(OutputError::Sequence("the sink already failed or finished")),
+        }
+    }
+}
+
+fn write_snapshot_json(
+    dir: &Path,
+    header: &SnapshotHeader,
+    summary: &Summary,
+    warnings: &[Warning],
+) -> Result<(), OutputError> {
+    let path = dir.join("snapshot.json");
+    let io_error = |source| OutputError::Io { action: "write", path: path.clone(), source };
+    let handle = File::create(&path).map_err(io_error)?;
+    let mut out = BufWriter::new(handle);
+    json::write_header(&mut out, header)?;
+    out.write_all(b",\n  \"users\": []").map_err(io_error)?;
+    json::write_trailer(&mut out, summary, warnings)?;
+    let handle = out.into_inner().map_err(|e| io_error(e.into_error()))?;
+    handle.sync_all().map_err(io_error)
+}
+
+/// Moves the finished files into place (see the module docs).
+fn publish(staged: TempDir, target: &Path) -> Result<(), OutputError> {
+    if !target.exists() && std::fs::rename(staged.path(), target).is_ok() {
+        // The directory now lives at `target`; there is nothing left to clean up.
+        let _ = staged.keep();
+        return Ok(());
+    }
+    if !target.is_dir() {
+        return Err(OutputError::NotADirectory { path: target.to_owned() });
+    }
+    for file in CSV_FILES {
+        let destination = target.join(file);
+        std::fs::rename(staged.path().join(file), &destination).map_err(|source| OutputError::Io {
+            action: "replace",
+            path: destination.clone(),
+            source,
+        })?;
+    }
+    Ok(())
+}
