@@ -4,3 +4,166 @@
 //! Owns: the settings schema, defaults < config file < environment < flags, the config-file
 //! lookup, reading secret files, and every read of the process environment.
 //! Must not: touch the network or print anything; callers decide what to show.
+//!
+//! Entry points: [`load`] (the process environment) and [`load_with`] (an injected
+//! [`Environment`], for tests). Both return every problem found at once in
+//! [`ConfigError::Invalid`], each naming its key, where the value came from and what to do.
+
+mod environment;
+mod error;
+pub mod keys;
+mod resolve;
+mod sources;
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use secrecy::SecretString;
+use sfconn_filter::CompanyFilter;
+use url::Url;
+
+pub use environment::{Environment, MapEnvironment, ProcessEnvironment};
+pub use error::{ConfigError, Origin, Problem};
+
+/// A commented template config file, written by `sfconn config init`.
+pub const TEMPLATE: &str = include_str!("template.toml");
+
+/// The effective, validated settings.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// Consumer Key of the connected app.
+    pub client_id: String,
+    /// Consumer Secret, from `client_secret` or read from `client_secret_file`.
+    pub client_secret: Option<SecretString>,
+    /// File holding the Consumer Secret (absolute).
+    pub client_secret_file: Option<PathBuf>,
+    /// Refresh token, from `refresh_token` or read from `refresh_token_file`. With
+    /// [`Need::ClientOnly`], a `refresh_token_file` is not read.
+    pub refresh_token: Option<SecretString>,
+    /// File holding the refresh token, rewritten on rotation (absolute).
+    pub refresh_token_file: Option<PathBuf>,
+    /// Authorization server: https, or http on a loopback host.
+    pub login_url: Url,
+    /// Company names as configured, trimmed, blank entries dropped.
+    pub company_names: Vec<String>,
+    /// The filter the company names make.
+    pub company_filter: CompanyFilter,
+    /// API version such as `62.0`; `None` means the newest the org offers.
+    pub api_version: Option<String>,
+    /// HTTP behaviour.
+    pub http: HttpSettings,
+    /// API budget guard.
+    pub limits: LimitSettings,
+}
+
+/// The `[http]` table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HttpSettings {
+    /// Per-request timeout in seconds (1..=3600).
+    pub timeout_secs: u64,
+    /// Retries for transient failures (0..=20).
+    pub max_retries: u32,
+    /// Requests in flight at once (1..=32).
+    pub concurrency: usize,
+}
+
+impl HttpSettings {
+    /// [`HttpSettings::timeout_secs`] as a duration.
+    pub fn timeout(&self) -> Duration {
+        Duration::from_secs(self.timeout_secs)
+    }
+}
+
+/// The `[limits]` table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LimitSettings {
+    /// Refuse to start when the org has used more than this percentage of its daily API
+    /// requests (1..=100).
+    pub max_api_usage_percent: u8,
+}
+
+/// Setting values given as command-line flags; `None`/empty means "not given".
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Flags {
+    /// `-c/--config FILE`.
+    pub config: Option<PathBuf>,
+    /// `--client-id`.
+    pub client_id: Option<String>,
+    /// `--client-secret-file`.
+    pub client_secret_file: Option<PathBuf>,
+    /// `--refresh-token-file`.
+    pub refresh_token_file: Option<PathBuf>,
+    /// `--login-url`.
+    pub login_url: Option<String>,
+    /// `--company-name`, repeatable.
+    pub company_names: Vec<String>,
+    /// `--api-version`.
+    pub api_version: Option<String>,
+}
+
+/// Which credentials the command needs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Need {
+    /// Client id, client secret and refresh token (collect, auth check, config check).
+    Everything,
+    /// Client id only (auth url/exchange/device): the secret is read if configured, the
+    /// refresh token is neither required nor read (`refresh_token_file` may be the output).
+    ClientOnly,
+}
+
+/// One effective setting as `config check` shows it.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct Entry {
+    /// Dotted key, e.g. `http.timeout_secs`.
+    pub key: String,
+    /// The value; `null` when not set; secrets are the string `***`.
+    pub value: serde_json::Value,
+    /// Where the value came from.
+    pub origin: Origin,
+}
+
+/// The result of loading settings.
+#[derive(Debug, Clone)]
+pub struct Loaded {
+    /// The validated settings.
+    pub settings: Settings,
+    /// Every key in schema order, with its shown value and origin.
+    pub entries: Vec<Entry>,
+    /// Things that work but should be fixed, e.g. a config file holding a secret that
+    /// others can read. Never contain a secret.
+    pub warnings: Vec<String>,
+    /// The config file used, if any.
+    pub config_file: Option<PathBuf>,
+}
+
+/// Loads settings from the process environment. See [`load_with`].
+pub fn load(flags: &Flags, need: Need) -> Result<Loaded, ConfigError> {
+    load_with(flags, need, &ProcessEnvironment)
+}
+
+/// Loads and validates settings: defaults < config file < environment < flags.
+pub fn load_with(flags: &Flags, need: Need, env: &dyn Environment) -> Result<Loaded, ConfigError> {
+    let config_file = match sources::locate(flags, env)? {
+        Some(path) => Some(sources::read(&path)?),
+        None => None,
+    };
+    let mut problems = Vec::new();
+    let mut figment = figment::Figment::from(sources::defaults());
+    if let Some(file) = &config_file {
+        figment = figment.merge(sources::file(file));
+    }
+    for layer in sources::environment(env, &mut problems) {
+        figment = figment.merge(layer);
+    }
+    for layer in sources::flags(flags) {
+        figment = figment.merge(layer);
+    }
+    let mut loaded = resolve::resolve(&figment, need, env, problems)?;
+    if let Some(file) = config_file {
+        if let Some(warning) = resolve::exposed_config_file(&file) {
+            loaded.warnings.insert(0, warning);
+        }
+        loaded.config_file = Some(file.path);
+    }
+    Ok(loaded)
+}

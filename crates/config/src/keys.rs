@@ -1,0 +1,156 @@
+//! The settings schema: every key, its environment variable, flag, type and default.
+
+/// What kind of value a key holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// A string.
+    Text,
+    /// A path to a file; `~/` is expanded, relative paths are resolved (see the docs).
+    Path,
+    /// A list of strings (`company_names`).
+    List,
+    /// A whole number within `min..=max`.
+    Integer {
+        /// Smallest allowed value.
+        min: i128,
+        /// Largest allowed value.
+        max: i128,
+    },
+}
+
+/// One setting of contract §2.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Key {
+    /// Key in the config file, dotted for tables: `http.timeout_secs`.
+    pub name: &'static str,
+    /// Environment variable: `SFCONN_` + upper-case key, `.` written as `__`.
+    pub env: &'static str,
+    /// Command-line flag, if there is one.
+    pub flag: Option<&'static str>,
+    /// Type of the value.
+    pub kind: Kind,
+    /// Never shown; `config check` prints `***`.
+    pub secret: bool,
+}
+
+const fn key(name: &'static str, env: &'static str, flag: Option<&'static str>, kind: Kind) -> Key {
+    Key { name, env, flag, kind, secret: false }
+}
+
+/// Every setting, in the order `config check` shows them.
+pub const KEYS: &[Key] = &[
+    key("client_id", "SFCONN_CLIENT_ID", Some("--client-id"), Kind::Text),
+    Key { secret: true, ..key("client_secret", "SFCONN_CLIENT_SECRET", None, Kind::Text) },
+    key("client_secret_file", "SFCONN_CLIENT_SECRET_FILE", Some("--client-secret-file"), Kind::Path),
+    Key { secret: true, ..key("refresh_token", "SFCONN_REFRESH_TOKEN", None, Kind::Text) },
+    key("refresh_token_file", "SFCONN_REFRESH_TOKEN_FILE", Some("--refresh-token-file"), Kind::Path),
+    key("login_url", "SFCONN_LOGIN_URL", Some("--login-url"), Kind::Text),
+    key("company_names", "SFCONN_COMPANY_NAMES", Some("--company-name"), Kind::List),
+    key("api_version", "SFCONN_API_VERSION", Some("--api-version"), Kind::Text),
+    key("http.timeout_secs", "SFCONN_HTTP__TIMEOUT_SECS", None, Kind::Integer { min: 1, max: 3600 }),
+    key("http.max_retries", "SFCONN_HTTP__MAX_RETRIES", None, Kind::Integer { min: 0, max: 20 }),
+    key("http.concurrency", "SFCONN_HTTP__CONCURRENCY", None, Kind::Integer { min: 1, max: 32 }),
+    key(
+        "limits.max_api_usage_percent",
+        "SFCONN_LIMITS__MAX_API_USAGE_PERCENT",
+        None,
+        Kind::Integer { min: 1, max: 100 },
+    ),
+];
+
+/// Tables that group keys: `[http]`, `[limits]`.
+pub const TABLES: &[&str] = &["http", "limits"];
+
+/// Prefix of every sfconn environment variable.
+pub const ENV_PREFIX: &str = "SFCONN_";
+
+/// The variable that names the config file (not a setting itself).
+pub const CONFIG_ENV: &str = "SFCONN_CONFIG";
+
+/// Default `login_url`.
+pub const DEFAULT_LOGIN_URL: &str = "https://login.salesforce.com";
+/// Default `http.timeout_secs`.
+pub const DEFAULT_TIMEOUT_SECS: u64 = 60;
+/// Default `http.max_retries`.
+pub const DEFAULT_MAX_RETRIES: u32 = 5;
+/// Default `http.concurrency`.
+pub const DEFAULT_CONCURRENCY: usize = 4;
+/// Default `limits.max_api_usage_percent`.
+pub const DEFAULT_MAX_API_USAGE_PERCENT: u8 = 90;
+
+/// The key with this dotted name.
+pub fn find(name: &str) -> Option<&'static Key> {
+    KEYS.iter().find(|k| k.name == name)
+}
+
+/// The dotted key an `SFCONN_*` variable sets, e.g. `SFCONN_HTTP__TIMEOUT_SECS` ->
+/// `http.timeout_secs`; `None` without the prefix or for `SFCONN_CONFIG`.
+pub fn key_for_env(var: &str) -> Option<String> {
+    if var == CONFIG_ENV {
+        return None;
+    }
+    let rest = var.strip_prefix(ENV_PREFIX)?;
+    Some(rest.to_lowercase().replace("__", "."))
+}
+
+/// The environment variable for a dotted key (known or not).
+pub fn env_for_key(name: &str) -> String {
+    format!("{ENV_PREFIX}{}", name.to_uppercase().replace('.', "__"))
+}
+
+/// The known key nearest to an unknown one, if any is near enough to be a likely typo.
+///
+/// Compares both the whole dotted key and its last part, so `timeout_secs` at the top level
+/// suggests `http.timeout_secs`.
+pub fn nearest(unknown: &str) -> Option<&'static str> {
+    let leaf = |s: &str| s.rsplit('.').next().unwrap_or(s).to_string();
+    let unknown_leaf = leaf(unknown);
+    KEYS.iter()
+        .map(|k| {
+            let whole = strsim::jaro_winkler(unknown, k.name);
+            let last = strsim::jaro_winkler(&unknown_leaf, &leaf(k.name));
+            (whole.max(last), k.name)
+        })
+        .filter(|(score, _)| *score >= 0.8)
+        .max_by(|a, b| a.0.total_cmp(&b.0))
+        .map(|(_, name)| name)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn env_names_follow_the_key() {
+        for key in KEYS {
+            assert_eq!(key.env, env_for_key(key.name));
+            assert_eq!(key_for_env(key.env).as_deref(), Some(key.name));
+        }
+        assert_eq!(key_for_env(CONFIG_ENV), None);
+        assert_eq!(key_for_env("HOME"), None);
+    }
+
+    #[test]
+    fn flags_follow_the_key() {
+        for key in KEYS {
+            if let Some(flag) = key.flag {
+                let expected = if key.name == "company_names" {
+                    "--company-name".to_string()
+                } else {
+                    format!("--{}", key.name.replace('_', "-"))
+                };
+                assert_eq!(flag, expected);
+            }
+        }
+    }
+
+    #[test]
+    fn nearest_suggests_likely_typos_only() {
+        assert_eq!(nearest("client_secert"), Some("client_secret"));
+        assert_eq!(nearest("company_name"), Some("company_names"));
+        assert_eq!(nearest("timeout_secs"), Some("http.timeout_secs"));
+        assert_eq!(nearest("http.timeout"), Some("http.timeout_secs"));
+        assert_eq!(nearest("loginurl"), Some("login_url"));
+        assert_eq!(nearest("colour"), None);
+    }
+}

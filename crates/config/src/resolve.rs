@@ -1,0 +1,592 @@
+//! From merged sources to validated [`Settings`]: types, ranges, required values, URLs,
+//! company names and secret files. Collects every problem instead of stopping at the first.
+
+use std::path::{Path, PathBuf};
+
+use figment::value::{Dict, Value};
+use figment::{Figment, Provider};
+use secrecy::SecretString;
+use sfconn_filter::CompanyFilter;
+use url::{Host, Url};
+
+use crate::environment::Environment;
+use crate::error::{ConfigError, Origin, Problem};
+use crate::keys::{self, Kind};
+use crate::sources::{self, ConfigFile};
+use crate::{Entry, HttpSettings, LimitSettings, Loaded, Need, Settings};
+
+/// Reads typed values out of the merged dictionary, recording problems.
+struct Reader<'a> {
+    figment: &'a Figment,
+    merged: Dict,
+    problems: Vec<Problem>,
+}
+
+impl Reader<'_> {
+    fn lookup(&self, name: &str) -> Option<&Value> {
+        let mut parts = name.split('.');
+        let mut value = self.merged.get(parts.next()?)?;
+        for part in parts {
+            match value {
+                Value::Dict(_, dict) => value = dict.get(part)?,
+                _ => return None,
+            }
+        }
+        Some(value)
+    }
+
+    fn origin(&self, value: &Value) -> Origin {
+        sources::origin_of(self.figment, value)
+    }
+
+    fn problem(&mut self, key: &str, origin: Option<Origin>, message: impl Into<String>) {
+        self.problems.push(Problem { key: key.to_string(), origin, message: message.into() });
+    }
+
+    fn wrong_type(&mut self, key: &keys::Key, value: &Value, expected: &str) {
+        let origin = self.origin(value);
+        let found = describe(value, key.secret);
+        self.problem(key.name, Some(origin), format!("must be {expected}, found {found}"));
+    }
+
+    /// A string setting, trimmed; blank counts as not set.
+    fn text(&mut self, name: &str) -> Option<(String, Origin)> {
+        let key = keys::find(name)?;
+        let value = self.lookup(name)?.clone();
+        match &value {
+            Value::String(_, s) if s.trim().is_empty() => None,
+            Value::String(_, s) => Some((s.trim().to_string(), self.origin(&value))),
+            _ => {
+                let expected = match key.kind {
+                    Kind::Path => "a path (a string)",
+                    _ if name == "api_version" => "a string such as \"62.0\" (in TOML, in quotes)",
+                    _ => "a string",
+                };
+                self.wrong_type(key, &value, expected);
+                None
+            }
+        }
+    }
+
+    fn integer(&mut self, name: &str) -> Option<(i128, Origin)> {
+        let key = keys::find(name)?;
+        let Kind::Integer { min, max } = key.kind else {
+            return None;
+        };
+        let value = self.lookup(name)?.clone();
+        let origin = self.origin(&value);
+        let number = match &value {
+            Value::Num(_, n) => whole_number(*n),
+            _ => None,
+        };
+        match number {
+            Some(n) if (min..=max).contains(&n) => Some((n, origin)),
+            Some(n) => {
+                self.problem(name, Some(origin), format!("must be from {min} to {max}, found {n}"));
+                None
+            }
+            None => {
+                self.wrong_type(key, &value, &format!("a whole number from {min} to {max}"));
+                None
+            }
+        }
+    }
+
+    fn list(&mut self, name: &str) -> Option<(Vec<String>, Origin)> {
+        let key = keys::find(name)?;
+        let value = self.lookup(name)?.clone();
+        let expected = "a list of strings, e.g. [\"acme.com\"]";
+        let Value::Array(_, items) = &value else {
+            self.wrong_type(key, &value, expected);
+            return None;
+        };
+        let mut strings = Vec::new();
+        for item in items {
+            match item {
+                Value::String(_, s) => strings.push(s.clone()),
+                _ => {
+                    self.wrong_type(key, &value, expected);
+                    return None;
+                }
+            }
+        }
+        Some((strings, self.origin(&value)))
+    }
+
+    /// Reports keys that are not part of the schema, with the nearest known key.
+    fn unknown_keys(&mut self) {
+        let merged = self.merged.clone();
+        for (name, value) in &merged {
+            if keys::find(name).is_some() {
+                continue;
+            }
+            if keys::TABLES.contains(&name.as_str()) {
+                match value {
+                    Value::Dict(_, table) => {
+                        for (sub, sub_value) in table {
+                            let full = format!("{name}.{sub}");
+                            if keys::find(&full).is_none() {
+                                self.unknown(&full, sub_value);
+                            }
+                        }
+                    }
+                    _ => {
+                        let origin = self.origin(value);
+                        let found = describe(value, false);
+                        self.problem(
+                            name,
+                            Some(origin),
+                            format!("must be a table (a [{name}] section), found {found}"),
+                        );
+                    }
+                }
+                continue;
+            }
+            self.unknown(name, value);
+        }
+    }
+
+    fn unknown(&mut self, name: &str, value: &Value) {
+        let origin = self.origin(value);
+        let suggestion = keys::nearest(name);
+        let message = match (&origin, suggestion) {
+            (Origin::Env { .. }, Some(near)) => {
+                format!("unknown sfconn environment variable; did you mean {}?", keys::env_for_key(near))
+            }
+            (Origin::Env { .. }, None) => {
+                "unknown sfconn environment variable; see docs/configuration.md for the known ones"
+                    .to_string()
+            }
+            (_, Some(near)) => format!("unknown key; did you mean `{near}`?"),
+            (_, None) => "unknown key; see docs/configuration.md or `sfconn config init` for the known keys"
+                .to_string(),
+        };
+        self.problem(name, Some(origin), message);
+    }
+}
+
+/// The value of an integer of any width; `None` for floats and values beyond `i128`.
+fn whole_number(n: figment::value::Num) -> Option<i128> {
+    n.to_i128().or_else(|| n.to_u128().and_then(|u| i128::try_from(u).ok()))
+}
+
+/// How a wrong value is described in a message; secrets are described by type only.
+fn describe(value: &Value, secret: bool) -> String {
+    match value {
+        Value::String(_, s) if !secret => format!("the string {s:?}"),
+        Value::String(..) | Value::Char(..) => "a string".into(),
+        Value::Num(_, n) if !secret => match (whole_number(*n), n.to_f64()) {
+            (Some(i), _) => format!("the number {i}"),
+            (None, Some(f)) => format!("the number {f:?}"),
+            _ => "a number".into(),
+        },
+        Value::Num(..) => "a number".into(),
+        Value::Bool(_, b) if !secret => format!("the boolean {b}"),
+        Value::Bool(..) => "a boolean".into(),
+        Value::Empty(..) => "an empty value".into(),
+        Value::Dict(..) => "a table".into(),
+        Value::Array(..) => "a list".into(),
+    }
+}
+
+/// Validates everything and builds [`Loaded`] (without `config_file`, set by the caller).
+pub(crate) fn resolve(
+    figment: &Figment,
+    need: Need,
+    env: &dyn Environment,
+    early_problems: Vec<Problem>,
+) -> Result<Loaded, ConfigError> {
+    let merged = figment
+        .data()
+        .map_err(|e| ConfigError::Merge(Box::new(e)))?
+        .remove(&figment::Profile::Default)
+        .unwrap_or_default();
+    let mut r = Reader { figment, merged, problems: early_problems };
+    r.unknown_keys();
+    let mut warnings = Vec::new();
+    let cwd = env.current_dir();
+    let home = sources::home_dir(env);
+
+    let client_id = r.text("client_id");
+    let client_secret = r.text("client_secret");
+    let client_secret_file =
+        r.text("client_secret_file").map(|(p, o)| (resolve_path(&p, &o, cwd.as_deref(), home.as_deref()), o));
+    let refresh_token = r.text("refresh_token");
+    let refresh_token_file =
+        r.text("refresh_token_file").map(|(p, o)| (resolve_path(&p, &o, cwd.as_deref(), home.as_deref()), o));
+    let login_url_setting = r.text("login_url");
+    let company_names = r.list("company_names");
+    let api_version = r.text("api_version");
+    let timeout_secs = r.integer("http.timeout_secs");
+    let max_retries = r.integer("http.max_retries");
+    let concurrency = r.integer("http.concurrency");
+    let max_api_usage_percent = r.integer("limits.max_api_usage_percent");
+
+    if client_id.is_none() && !r.problems.iter().any(|p| p.key == "client_id") {
+        r.problem(
+            "client_id",
+            None,
+            "missing: set the connected app's Consumer Key as client_id in the config file, SFCONN_CLIENT_ID or --client-id",
+        );
+    }
+
+    // The client secret: inline or from a file, not both.
+    let secret = secret_setting(
+        &mut r,
+        &mut warnings,
+        SecretKeys { value: "client_secret", file: "client_secret_file", what: "Consumer Secret" },
+        client_secret.as_ref(),
+        client_secret_file.as_ref(),
+        true,
+    );
+    if secret.is_none()
+        && need == Need::Everything
+        && !r.problems.iter().any(|p| p.key.starts_with("client_secret"))
+    {
+        r.problem(
+            "client_secret",
+            None,
+            "missing: set SFCONN_CLIENT_SECRET to the connected app's Consumer Secret, or point client_secret_file \
+             (--client-secret-file, SFCONN_CLIENT_SECRET_FILE) to a file holding it",
+        );
+    }
+    let token = secret_setting(
+        &mut r,
+        &mut warnings,
+        SecretKeys { value: "refresh_token", file: "refresh_token_file", what: "refresh token" },
+        refresh_token.as_ref(),
+        refresh_token_file.as_ref(),
+        need == Need::Everything,
+    );
+    if token.is_none()
+        && need == Need::Everything
+        && !r.problems.iter().any(|p| p.key.starts_with("refresh_token"))
+    {
+        r.problem(
+            "refresh_token",
+            None,
+            "missing: set SFCONN_REFRESH_TOKEN, or point refresh_token_file (--refresh-token-file, \
+             SFCONN_REFRESH_TOKEN_FILE) to a file holding it; get one with `sfconn auth device` or \
+             `sfconn auth url` and `sfconn auth exchange`",
+        );
+    }
+
+    let url = match &login_url_setting {
+        Some((text, origin)) => match check_login_url(text) {
+            Ok(url) => Some(url),
+            Err(message) => {
+                r.problem("login_url", Some(origin.clone()), message);
+                None
+            }
+        },
+        None => {
+            if !r.problems.iter().any(|p| p.key == "login_url") {
+                let origin = r.lookup("login_url").map(|v| r.origin(v));
+                r.problem("login_url", origin, format!("is empty; {LOGIN_URL_CHOICES}"));
+            }
+            None
+        }
+    };
+
+    if let Some((version, origin)) = &api_version
+        && let Err(message) = check_api_version(version)
+    {
+        r.problem("api_version", Some(origin.clone()), message);
+    }
+
+    let names: Vec<String> = company_names
+        .as_ref()
+        .map(|(names, _)| names.iter().map(|n| n.trim().to_string()).filter(|n| !n.is_empty()).collect())
+        .unwrap_or_default();
+    let mut filter = None;
+    if let Some((_, origin)) = &company_names {
+        let mut bad = false;
+        for name in &names {
+            if let Err(err) = CompanyFilter::parse([name]) {
+                r.problem("company_names", Some(origin.clone()), err.to_string());
+                bad = true;
+            }
+        }
+        if !bad {
+            filter = CompanyFilter::parse(&names).ok();
+        }
+    }
+
+    let mut problems = r.problems;
+    if !problems.is_empty() {
+        let order = |key: &str| keys::KEYS.iter().position(|k| key.starts_with(k.name)).unwrap_or(usize::MAX);
+        problems.sort_by_key(|p| order(&p.key));
+        return Err(ConfigError::Invalid { problems });
+    }
+
+    // Every value below was validated above; a `None` here means "not set".
+    let (Some((client_id, client_id_origin)), Some(login_url), Some(login_url_setting), Some(company_filter)) =
+        (client_id, url, login_url_setting, filter)
+    else {
+        return Err(ConfigError::Invalid {
+            problems: vec![Problem {
+                key: "login_url".into(),
+                origin: None,
+                message: "internal error: a validated value is missing".into(),
+            }],
+        });
+    };
+    let number = |n: Option<(i128, Origin)>, default: i128| n.map_or((default, Origin::Default), |v| v);
+    let (timeout_secs, timeout_origin) = number(timeout_secs, keys::DEFAULT_TIMEOUT_SECS.into());
+    let (max_retries, retries_origin) = number(max_retries, keys::DEFAULT_MAX_RETRIES.into());
+    let (concurrency, concurrency_origin) = number(concurrency, keys::DEFAULT_CONCURRENCY as i128);
+    let (max_api_usage_percent, usage_origin) =
+        number(max_api_usage_percent, keys::DEFAULT_MAX_API_USAGE_PERCENT.into());
+
+    let timeout_secs = u64::try_from(timeout_secs).unwrap_or(keys::DEFAULT_TIMEOUT_SECS);
+    let max_retries = u32::try_from(max_retries).unwrap_or(keys::DEFAULT_MAX_RETRIES);
+    let concurrency = usize::try_from(concurrency).unwrap_or(keys::DEFAULT_CONCURRENCY);
+    let max_api_usage_percent =
+        u8::try_from(max_api_usage_percent).unwrap_or(keys::DEFAULT_MAX_API_USAGE_PERCENT);
+    let shown_path = |p: &Option<(PathBuf, Origin)>| match p {
+        Some((path, origin)) => (serde_json::Value::from(path.to_string_lossy().as_ref()), origin.clone()),
+        None => (serde_json::Value::Null, Origin::Default),
+    };
+    let shown_secret = |s: &Option<SecretValue>| match s {
+        Some(secret) => (serde_json::Value::from("***"), secret.origin.clone()),
+        None => (serde_json::Value::Null, Origin::Default),
+    };
+    let (login_text, login_origin) = login_url_setting;
+    let (company_value, company_origin) = match company_names {
+        Some((_, origin)) => (serde_json::Value::from(names.clone()), origin),
+        None => (serde_json::Value::from(vec!["*"]), Origin::Default),
+    };
+    let entries = [
+        ("client_id", (serde_json::Value::from(client_id.as_str()), client_id_origin)),
+        ("client_secret", shown_secret(&secret)),
+        ("client_secret_file", shown_path(&client_secret_file)),
+        ("refresh_token", shown_secret(&token)),
+        ("refresh_token_file", shown_path(&refresh_token_file)),
+        ("login_url", (serde_json::Value::from(login_text), login_origin)),
+        ("company_names", (company_value, company_origin)),
+        (
+            "api_version",
+            match &api_version {
+                Some((v, o)) => (serde_json::Value::from(v.as_str()), o.clone()),
+                None => (serde_json::Value::Null, Origin::Default),
+            },
+        ),
+        ("http.timeout_secs", (serde_json::Value::from(timeout_secs), timeout_origin)),
+        ("http.max_retries", (serde_json::Value::from(max_retries), retries_origin)),
+        ("http.concurrency", (serde_json::Value::from(concurrency), concurrency_origin)),
+        ("limits.max_api_usage_percent", (serde_json::Value::from(max_api_usage_percent), usage_origin)),
+    ]
+    .into_iter()
+    .map(|(key, (value, origin))| Entry { key: key.to_string(), value, origin })
+    .collect();
+
+    let settings = Settings {
+        client_id,
+        client_secret: secret.map(|s| s.value),
+        client_secret_file: client_secret_file.map(|(p, _)| p),
+        refresh_token: token.map(|s| s.value),
+        refresh_token_file: refresh_token_file.map(|(p, _)| p),
+        login_url,
+        company_names: names,
+        company_filter,
+        api_version: api_version.map(|(v, _)| v),
+        http: HttpSettings { timeout_secs, max_retries, concurrency },
+        limits: LimitSettings { max_api_usage_percent },
+    };
+    Ok(Loaded { settings, entries, warnings, config_file: None })
+}
+
+/// A secret and where it came from.
+struct SecretValue {
+    value: SecretString,
+    origin: Origin,
+}
+
+/// The pair of keys that can provide one secret.
+#[derive(Clone, Copy)]
+struct SecretKeys {
+    value: &'static str,
+    file: &'static str,
+    what: &'static str,
+}
+
+/// The secret from its inline key or its file key (read only when `read_file`).
+fn secret_setting(
+    r: &mut Reader<'_>,
+    warnings: &mut Vec<String>,
+    keys: SecretKeys,
+    inline: Option<&(String, Origin)>,
+    file: Option<&(PathBuf, Origin)>,
+    read_file: bool,
+) -> Option<SecretValue> {
+    match (inline, file) {
+        (Some((_, inline_origin)), Some((_, file_origin))) if read_file => {
+            r.problem(
+                keys.value,
+                Some(inline_origin.clone()),
+                format!("both `{}` and `{}` ({file_origin}) are set; keep only one", keys.value, keys.file),
+            );
+            None
+        }
+        (Some((text, origin)), _) => {
+            Some(SecretValue { value: SecretString::from(text.clone()), origin: origin.clone() })
+        }
+        (None, Some((path, origin))) if read_file => match read_secret_file(path, keys.what) {
+            Ok(value) => {
+                if let Some(mode) = sources::unix_mode(path).filter(|m| m & 0o077 != 0) {
+                    warnings.push(format!(
+                        "{} {} holds the {} and other users can read it (mode {mode:03o}); run `chmod 600 {}`",
+                        keys.file,
+                        path.display(),
+                        keys.what,
+                        path.display()
+                    ));
+                }
+                Some(SecretValue { value, origin: Origin::SecretFile { path: path.clone() } })
+            }
+            Err(message) => {
+                r.problem(keys.file, Some(origin.clone()), message);
+                None
+            }
+        },
+        _ => None,
+    }
+}
+
+/// Reads a file holding one secret; the content is trimmed and must not be blank.
+fn read_secret_file(path: &Path, what: &str) -> Result<SecretString, String> {
+    let text = std::fs::read_to_string(path).map_err(|err| match err.kind() {
+        std::io::ErrorKind::NotFound => format!(
+            "{} does not exist; create it holding only the {what}, or correct the path",
+            path.display()
+        ),
+        std::io::ErrorKind::InvalidData => {
+            format!("{} is not UTF-8 text; it must hold only the {what}", path.display())
+        }
+        _ => format!("cannot read {}: {err}", path.display()),
+    })?;
+    let trimmed = text.trim();
+    if trimmed.is_empty() {
+        return Err(format!("{} is empty; it must hold the {what}", path.display()));
+    }
+    Ok(SecretString::from(trimmed.to_string()))
+}
+
+/// Expands a leading `~` and makes a relative path absolute: relative to the config file's
+/// directory for a value from the config file, else to the current directory.
+fn resolve_path(text: &str, origin: &Origin, cwd: Option<&Path>, home: Option<&Path>) -> PathBuf {
+    let path = match (text.strip_prefix('~'), home) {
+        (Some(""), Some(home)) => home.to_path_buf(),
+        (Some(rest), Some(home)) if rest.starts_with('/') || rest.starts_with(std::path::MAIN_SEPARATOR) => {
+            home.join(&rest[1..])
+        }
+        _ => PathBuf::from(text),
+    };
+    let base = match origin {
+        Origin::File { path } => path.parent(),
+        _ => cwd,
+    };
+    sources::absolute(&path, base)
+}
+
+const LOGIN_URL_CHOICES: &str = "use https://login.salesforce.com (production), https://test.salesforce.com (sandbox) \
+     or your My Domain URL https://NAME.my.salesforce.com";
+
+/// A login URL must be https (or http on loopback), not a Lightning URL, and the server's
+/// address rather than the token endpoint.
+pub(crate) fn check_login_url(text: &str) -> Result<Url, String> {
+    let url = Url::parse(text).map_err(|e| format!("{text:?} is not a URL ({e}); {LOGIN_URL_CHOICES}"))?;
+    let host = url.host_str().unwrap_or_default().to_ascii_lowercase();
+    if host == "lightning.force.com" || host.ends_with(".lightning.force.com") {
+        return Err(format!(
+            "{text:?} is a Lightning Experience address, which cannot log in; {LOGIN_URL_CHOICES}"
+        ));
+    }
+    match url.scheme() {
+        "https" => {}
+        "http" if is_loopback(&url) => {}
+        "http" => {
+            return Err(format!(
+                "{text:?} must use https (http is allowed only on loopback hosts: 127.0.0.0/8, ::1, localhost)"
+            ));
+        }
+        other => {
+            return Err(format!(
+                "{text:?} has scheme {other:?}; it must be an https URL: {LOGIN_URL_CHOICES}"
+            ));
+        }
+    }
+    if url.host().is_none() {
+        return Err(format!("{text:?} has no host; {LOGIN_URL_CHOICES}"));
+    }
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err("must not contain a user name or password".into());
+    }
+    if url.query().is_some() || url.fragment().is_some() {
+        return Err(format!("{text:?} must not have a query or fragment; give the server's address only"));
+    }
+    if url.path().contains("/services/") {
+        return Err(format!(
+            "{text:?} points at an endpoint; give the server's address only, e.g. https://login.salesforce.com \
+             (sfconn adds /services/oauth2/token itself)"
+        ));
+    }
+    Ok(url)
+}
+
+/// 127.0.0.0/8, ::1 or `localhost`.
+fn is_loopback(url: &Url) -> bool {
+    match url.host() {
+        Some(Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(Host::Ipv6(ip)) => ip.is_loopback(),
+        Some(Host::Domain(name)) => name.eq_ignore_ascii_case("localhost"),
+        None => false,
+    }
+}
+
+/// `62.0`: a major version, a dot, a minor version.
+fn check_api_version(text: &str) -> Result<(), String> {
+    let valid = |s: &str| {
+        s.split_once('.').is_some_and(|(major, minor)| {
+            !major.is_empty()
+                && !minor.is_empty()
+                && !major.starts_with('0')
+                && major.bytes().all(|b| b.is_ascii_digit())
+                && minor.bytes().all(|b| b.is_ascii_digit())
+        })
+    };
+    if valid(text) {
+        return Ok(());
+    }
+    let hint = match text.strip_prefix(['v', 'V']) {
+        Some(rest) if valid(rest) => format!(" (did you mean \"{rest}\"?)"),
+        Some(rest) if !rest.is_empty() && rest.bytes().all(|b| b.is_ascii_digit()) => {
+            format!(" (did you mean \"{rest}.0\"?)")
+        }
+        None if !text.is_empty() && text.bytes().all(|b| b.is_ascii_digit()) => {
+            format!(" (did you mean \"{text}.0\"?)")
+        }
+        _ => String::new(),
+    };
+    Err(format!(
+        "{text:?} is not an API version: it must look like \"62.0\"{hint}, or be left unset for the newest the org offers"
+    ))
+}
+
+/// A warning when the config file holds a secret and others can read it.
+pub(crate) fn exposed_config_file(file: &ConfigFile) -> Option<String> {
+    let secrets: Vec<&str> =
+        ["client_secret", "refresh_token"].into_iter().filter(|k| file.dict.contains_key(*k)).collect();
+    let mode = file.mode?;
+    if secrets.is_empty() || mode & 0o077 == 0 {
+        return None;
+    }
+    Some(format!(
+        "config file {} holds {} and other users can read it (mode {mode:03o}); run `chmod 600 {}`, \
+         or move the secret to SFCONN_{} or a *_file setting",
+        file.path.display(),
+        secrets.join(" and "),
+        file.path.display(),
+        secrets[0].to_uppercase()
+    ))
+}
