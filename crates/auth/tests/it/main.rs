@@ -3,5 +3,7 @@
 
 mod common;
 mod errors;
+mod flows;
 mod refresh;
 mod retries;
+mod secrets;
