@@ -7,13 +7,23 @@
 //! Must not: talk to Salesforce, read the environment, or depend on `collect`'s Rust types: it
 //! reads the snapshot as the JSON document of `snapshot.schema.json`, the public contract.
 
+mod diff;
 mod doc;
 mod error;
+mod paid;
+mod report;
 mod schema;
 mod store;
+mod table;
 mod timefmt;
 
+pub use diff::{AssignmentChange, Diff, SubscriptionChange, UserChange};
 pub use doc::{SUPPORTED_SCHEMA_VERSION, SnapshotDoc, SubscriptionSource};
 pub use error::StoreError;
+pub use paid::{LicenceFacts, is_paid};
+pub use report::{
+    DEFAULT_INACTIVE_DAYS, DomainCount, HeldLicence, KindCount, OverAssigned, ReclaimCandidate, Report,
+    ReportOptions, SubscriptionUse, ThirdPartyFootprint,
+};
 pub use schema::{MIGRATIONS, latest_version};
 pub use store::{Selector, SnapshotId, SnapshotInfo, Store};
