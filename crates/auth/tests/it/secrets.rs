@@ -2,7 +2,7 @@
 //! Debug or Display, a log line at TRACE level, or a request URL.
 
 use std::io::Write;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use secrecy::SecretString;
@@ -28,16 +28,30 @@ impl Write for Captured {
     }
 }
 
-#[tokio::test(flavor = "current_thread")]
+/// A process-wide TRACE subscriber writing to a buffer. Global rather than scoped: with tests on
+/// several threads, a scoped subscriber misses events whose callsites another thread registered
+/// first. Logs of the other tests of this binary land in the buffer too, and must be clean as well.
+fn capture_all_logs() -> Captured {
+    static CAPTURED: OnceLock<Captured> = OnceLock::new();
+    CAPTURED
+        .get_or_init(|| {
+            let captured = Captured::default();
+            let writer = captured.clone();
+            let subscriber = tracing_subscriber::fmt()
+                .with_max_level(tracing::Level::TRACE)
+                .with_ansi(false)
+                .with_writer(move || writer.clone())
+                .finish();
+            tracing::subscriber::set_global_default(subscriber)
+                .expect("no other global subscriber in this binary");
+            captured
+        })
+        .clone()
+}
+
+#[tokio::test]
 async fn no_secret_in_debug_display_logs_or_urls() {
-    let captured = Captured::default();
-    let writer = captured.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_max_level(tracing::Level::TRACE)
-        .with_ansi(false)
-        .with_writer(move || writer.clone())
-        .finish();
-    let _guard = tracing::subscriber::set_default(subscriber);
+    let captured = capture_all_logs();
 
     let server = MockServer::start().await;
     let mut shown: Vec<String> = Vec::new();
