@@ -136,6 +136,24 @@ pub struct Loaded {
     pub config_file: Option<PathBuf>,
 }
 
+/// sfconn's state directory (e.g. for the pending `auth url` → `auth exchange` state):
+/// `$XDG_STATE_HOME/sfconn`, or `$HOME/.local/state/sfconn` when that is unset, empty or
+/// relative (XDG spec). `None` when no home directory is known.
+pub fn state_dir() -> Option<PathBuf> {
+    state_dir_with(&ProcessEnvironment)
+}
+
+/// [`state_dir`] for a given environment.
+pub fn state_dir_with(env: &dyn Environment) -> Option<PathBuf> {
+    let base = env
+        .var("XDG_STATE_HOME")
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
+        .filter(|p| p.is_absolute())
+        .or_else(|| sources::home_dir(env).map(|home| home.join(".local").join("state")))?;
+    Some(base.join("sfconn"))
+}
+
 /// Loads settings from the process environment. See [`load_with`].
 pub fn load(flags: &Flags, need: Need) -> Result<Loaded, ConfigError> {
     load_with(flags, need, &ProcessEnvironment)
@@ -166,4 +184,18 @@ pub fn load_with(flags: &Flags, need: Need, env: &dyn Environment) -> Result<Loa
         loaded.config_file = Some(file.path);
     }
     Ok(loaded)
+}
+
+#[cfg(test)]
+mod state_dir_tests {
+    use super::*;
+
+    #[test]
+    fn state_dir_follows_xdg_then_home() {
+        let env = MapEnvironment::default().with("XDG_STATE_HOME", "/xdg/state").with("HOME", "/home/jo");
+        assert_eq!(state_dir_with(&env), Some(PathBuf::from("/xdg/state/sfconn")));
+        let env = MapEnvironment::default().with("XDG_STATE_HOME", "relative").with("HOME", "/home/jo");
+        assert_eq!(state_dir_with(&env), Some(PathBuf::from("/home/jo/.local/state/sfconn")));
+        assert_eq!(state_dir_with(&MapEnvironment::default()), None);
+    }
 }
