@@ -5,8 +5,13 @@
 //! snapshot model and its json/ndjson/csv/table writers.
 //! Must not: parse command lines, read the environment, or speak HTTP itself (that is `api`).
 
+pub mod mapping;
 pub mod output;
+mod run;
 pub mod snapshot;
 
 pub use output::{Format, OutputError, SnapshotSink, open_sink};
+pub use run::{
+    BATCH_SIZE, CollectError, NoProgress, Progress, RunOutcome, SOURCES, SourceStatus, run, user_query,
+};
 pub use snapshot::{Snapshot, SnapshotHeader, Summary, User, Warning};

@@ -1,0 +1,612 @@
+//! One connector run: settings → token → API version → budget guard → the org-wide sources
+//! (concurrently) → users streamed through the company filter into a [`SnapshotSink`].
+//! Every call it makes is listed, in order, in `docs/api-calls.md`.
+
+use std::sync::Arc;
+
+use futures_util::{StreamExt, TryStreamExt};
+use serde::de::DeserializeOwned;
+use sfconn_api::{ApiClient, ApiError, ApiUsage, ClientOptions, RetryPolicy, records, select_fields, soql};
+use sfconn_auth::{AuthError, AuthOptions, Credentials, RequestCounter, Rotation, TokenSource};
+use sfconn_config::Settings;
+use sfconn_filter::CompanyFilter;
+use time::OffsetDateTime;
+
+use crate::mapping::{self, Assignments, UserContext};
+use crate::output::{OutputError, SnapshotSink};
+use crate::snapshot::{
+    ApiUsageFigures, Filter, Profile, SnapshotHeader, Source, Subscription, Summary, UserTally,
+    WARNING_COMPANY_FILTER_MISMATCH, WARNING_FIELD_UNAVAILABLE, WARNING_REFRESH_TOKEN_ROTATED,
+    WARNING_SOURCE_SKIPPED, Warning,
+};
+
+/// Records per query page asked of Salesforce (`Sforce-Query-Options: batchSize`).
+pub const BATCH_SIZE: u32 = 2000;
+
+/// The sources of a run, as named to [`Progress`] (the Salesforce object names), in the order
+/// they are reported.
+pub const SOURCES: [&str; 8] = [
+    "Organization",
+    "UserLicense",
+    "Profile",
+    "PermissionSetLicense",
+    "PackageLicense",
+    "PermissionSetLicenseAssign",
+    "UserPackageLicense",
+    "User",
+];
+
+/// How a source ended, for [`Progress::finished`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SourceStatus {
+    /// All records read.
+    Read {
+        /// Records read.
+        records: u64,
+    },
+    /// An optional source the integration user cannot read (`source_skipped`).
+    Skipped,
+}
+
+/// Reports progress per source: records read so far out of Salesforce's `totalSize`. Called
+/// from the run's task; implementations must be cheap (the CLI draws indicatif bars).
+pub trait Progress: Send + Sync {
+    /// `done` records of `total` read from `source` (one of [`SOURCES`]).
+    fn advanced(&self, source: &str, done: u64, total: u64);
+    /// `source` is complete or was skipped.
+    fn finished(&self, source: &str, status: SourceStatus);
+}
+
+/// A [`Progress`] that shows nothing.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct NoProgress;
+
+impl Progress for NoProgress {
+    fn advanced(&self, _source: &str, _done: u64, _total: u64) {}
+    fn finished(&self, _source: &str, _status: SourceStatus) {}
+}
+
+/// What a successful run produced besides the output: the figures and warnings the caller
+/// shows on stderr.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RunOutcome {
+    /// The summary written to the snapshot.
+    pub summary: Summary,
+    /// The warnings written to the snapshot.
+    pub warnings: Vec<Warning>,
+    /// What happened to the refresh token (a `Persisted` rotation is not a warning, but the
+    /// CLI may say where the new token went).
+    pub rotation: Rotation,
+}
+
+/// Why a run failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum CollectError {
+    /// Settings that cannot start a run (the config crate normally catches these first).
+    #[error("{0}")]
+    Settings(String),
+    /// Getting the access token failed.
+    #[error(transparent)]
+    Auth(#[from] AuthError),
+    /// A Salesforce REST call failed.
+    #[error(transparent)]
+    Api(#[from] ApiError),
+    /// The org has used more of its daily API requests than `limits.max_api_usage_percent`.
+    #[error(
+        "not starting: the org has used {used} of its {max} daily API requests ({percent:.1}%), more than \
+         limits.max_api_usage_percent = {max_percent}%. Try again later when the rolling 24-hour usage is \
+         lower, or raise limits.max_api_usage_percent (SFCONN_LIMITS__MAX_API_USAGE_PERCENT) if the org \
+         can spare the requests"
+    )]
+    ApiBudgetExceeded {
+        /// Requests used.
+        used: u64,
+        /// The allowance.
+        max: u64,
+        /// `used / max * 100`.
+        percent: f64,
+        /// The configured limit.
+        max_percent: u8,
+    },
+    /// Salesforce returned no `Organization` row.
+    #[error(
+        "the Organization query returned no row: Salesforce always has exactly one; check that the \
+         integration user can read Organization"
+    )]
+    NoOrganization,
+    /// Writing the snapshot failed.
+    #[error(transparent)]
+    Output(#[from] OutputError),
+    /// A bug in sfconn.
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl CollectError {
+    /// The process exit code (contract §6).
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            CollectError::Settings(_) => 78,
+            CollectError::Auth(error) => error.exit_code(),
+            CollectError::Api(error) => error.exit_code(),
+            CollectError::ApiBudgetExceeded { .. } => 75,
+            CollectError::NoOrganization => 65,
+            CollectError::Output(error) => error.exit_code(),
+            CollectError::Internal(_) => 70,
+        }
+    }
+}
+
+/// One source's description for the generic fetch.
+struct Spec<'a> {
+    object: &'static str,
+    required: &'a [&'a str],
+    optional: &'a [&'a str],
+}
+
+/// Records of one source and the optional fields it could not read.
+struct Fetched<T> {
+    records: Vec<T>,
+    missing_optional: Vec<String>,
+}
+
+/// A source that is optional: its data, or why it was skipped.
+enum Optional<T> {
+    Read(T),
+    Skipped(Warning),
+}
+
+const ORGANIZATION: Spec<'static> = Spec {
+    object: "Organization",
+    required: &["Id", "Name"],
+    optional: &["OrganizationType", "IsSandbox", "InstanceName"],
+};
+const USER_LICENSE: Spec<'static> = Spec {
+    object: "UserLicense",
+    required: &["Id", "Name"],
+    optional: &["MasterLabel", "LicenseDefinitionKey", "Status", "TotalLicenses", "UsedLicenses"],
+};
+const PROFILE: Spec<'static> = Spec {
+    object: "Profile",
+    required: &["Id", "Name"],
+    optional: &["UserType", "UserLicenseId", "Description"],
+};
+const PERMISSION_SET_LICENSE: Spec<'static> = Spec {
+    object: "PermissionSetLicense",
+    required: &["Id", "DeveloperName"],
+    optional: &[
+        "MasterLabel",
+        "PermissionSetLicenseKey",
+        "Status",
+        "ExpirationDate",
+        "TotalLicenses",
+        "UsedLicenses",
+    ],
+};
+const PACKAGE_LICENSE: Spec<'static> = Spec {
+    object: "PackageLicense",
+    required: &["Id"],
+    optional: &["NamespacePrefix", "AllowedLicenses", "UsedLicenses", "Status", "ExpirationDate"],
+};
+/// `User` fields that every snapshot needs; `Email` joins them when company names are given.
+const USER_REQUIRED: &[&str] = &["Id", "Username", "IsActive", "UserType"];
+const USER_OPTIONAL: &[&str] = &[
+    "Email",
+    "Name",
+    "FirstName",
+    "LastName",
+    "Alias",
+    "ProfileId",
+    "Profile.UserLicenseId",
+    "LastLoginDate",
+    "CreatedDate",
+    "CompanyName",
+    "Department",
+    "Title",
+    "City",
+    "Country",
+    "CountryCode",
+    "FederationIdentifier",
+];
+
+/// Runs the connector once and streams the snapshot into `sink`. On success the sink has been
+/// finished (the output is published); on failure it has not, and dropping it discards
+/// everything written so far.
+pub async fn run(
+    settings: &Settings,
+    sink: &mut dyn SnapshotSink,
+    progress: &dyn Progress,
+) -> Result<RunOutcome, CollectError> {
+    let collected_at = OffsetDateTime::now_utc();
+    let tokens = Arc::new(token_source(settings)?);
+    let retry = RetryPolicy::with_max_retries(settings.http.max_retries);
+    let client = ApiClient::connect(
+        Arc::clone(&tokens),
+        ClientOptions {
+            api_version: settings.api_version.clone(),
+            timeout: settings.http.timeout(),
+            retry,
+            concurrency: settings.http.concurrency,
+            batch_size: BATCH_SIZE,
+        },
+    )
+    .await?;
+
+    let usage_before = usage_guard(&client, settings.limits.max_api_usage_percent).await?;
+
+    let filter = &settings.company_filter;
+    let mut warnings = Vec::new();
+    if !filter.is_everyone() {
+        warnings.push(Warning::new(
+            WARNING_COMPANY_FILTER_MISMATCH,
+            format!(
+                "company names are set ({}): only users whose email domain matches are written, but \
+                 subscriptions are org-wide, so their used seats may not match the users in this snapshot",
+                settings.company_names.join(", ")
+            ),
+        ));
+    }
+
+    // The org-wide sources, the assignment joins, the User describe and (with company names)
+    // the org's user count are independent: run them together; the client's concurrency cap
+    // (http.concurrency) bounds the requests in flight.
+    let user_required: Vec<&str> = if filter.is_everyone() {
+        USER_REQUIRED.to_vec()
+    } else {
+        USER_REQUIRED.iter().copied().chain(["Email"]).collect()
+    };
+    let (
+        organization,
+        user_licenses,
+        profiles,
+        permission_set_licenses,
+        package_licenses,
+        psl_assignments,
+        package_assignments,
+        user_describe,
+        org_user_count,
+    ) = tokio::join!(
+        fetch::<records::Organization>(&client, &ORGANIZATION, progress),
+        fetch::<records::UserLicense>(&client, &USER_LICENSE, progress),
+        fetch::<records::Profile>(&client, &PROFILE, progress),
+        optional(
+            fetch::<records::PermissionSetLicense>(&client, &PERMISSION_SET_LICENSE, progress),
+            "PermissionSetLicense",
+            progress,
+        ),
+        optional(
+            fetch::<records::PackageLicense>(&client, &PACKAGE_LICENSE, progress),
+            "PackageLicense",
+            progress,
+        ),
+        optional(
+            assignments::<records::PermissionSetLicenseAssign>(
+                &client,
+                "PermissionSetLicenseAssign",
+                "SELECT Id, AssigneeId, PermissionSetLicenseId FROM PermissionSetLicenseAssign ORDER BY Id",
+                |row| (row.assignee_id, row.permission_set_license_id),
+                progress,
+            ),
+            "PermissionSetLicenseAssign",
+            progress,
+        ),
+        optional(
+            assignments::<records::UserPackageLicense>(
+                &client,
+                "UserPackageLicense",
+                "SELECT Id, UserId, PackageLicenseId FROM UserPackageLicense ORDER BY Id",
+                |row| (row.user_id, row.package_license_id),
+                progress,
+            ),
+            "UserPackageLicense",
+            progress,
+        ),
+        client.describe("User"),
+        count_users(&client, filter),
+    );
+
+    let organization = organization?;
+    let user_licenses = user_licenses?;
+    let profiles = profiles?;
+    let user_selection = select_fields(&user_describe?, &user_required, USER_OPTIONAL)?;
+    let org_user_count = org_user_count?;
+
+    let organization_row = organization.records.into_iter().next().ok_or(CollectError::NoOrganization)?;
+    field_warnings(&mut warnings, "Organization", &organization.missing_optional);
+
+    let mut subscriptions: Vec<Subscription> =
+        user_licenses.records.into_iter().map(mapping::user_license).collect();
+    field_warnings(&mut warnings, "UserLicense", &user_licenses.missing_optional);
+    match permission_set_licenses? {
+        Optional::Read(fetched) => {
+            field_warnings(&mut warnings, "PermissionSetLicense", &fetched.missing_optional);
+            subscriptions.extend(fetched.records.into_iter().map(mapping::permission_set_license));
+        }
+        Optional::Skipped(warning) => warnings.push(warning),
+    }
+    match package_licenses? {
+        Optional::Read(fetched) => {
+            field_warnings(&mut warnings, "PackageLicense", &fetched.missing_optional);
+            subscriptions.extend(fetched.records.into_iter().map(mapping::package_license));
+        }
+        Optional::Skipped(warning) => warnings.push(warning),
+    }
+    field_warnings(&mut warnings, "Profile", &profiles.missing_optional);
+    let profiles: Vec<Profile> = profiles.records.into_iter().map(mapping::profile).collect();
+
+    let mut context = UserContext::with_profiles(&profiles);
+    match psl_assignments? {
+        Optional::Read(assignments) => context.permission_set_licenses = assignments,
+        Optional::Skipped(warning) => warnings.push(warning),
+    }
+    match package_assignments? {
+        Optional::Read(assignments) => context.package_licenses = assignments,
+        Optional::Skipped(warning) => warnings.push(warning),
+    }
+    field_warnings(&mut warnings, "User", &user_selection.missing_optional);
+
+    let header = SnapshotHeader::new(
+        collected_at,
+        Source {
+            login_url: settings.login_url.as_str().trim_end_matches('/').to_owned(),
+            instance_url: client.instance_url().as_str().trim_end_matches('/').to_owned(),
+            api_version: client.api_version().to_owned(),
+        },
+        mapping::organization(organization_row),
+        Filter { all: filter.is_everyone(), company_names: settings.company_names.clone() },
+        subscriptions,
+        profiles,
+    );
+    let subscriptions_total = header.subscriptions.len() as u64;
+    sink.begin(&header)?;
+    drop(header);
+
+    let soql = user_query(&user_selection.select_list(), filter);
+    let mut tally = UserTally::default();
+    let mut read = 0u64;
+    let mut pages = std::pin::pin!(client.query_pages::<records::User>(soql));
+    while let Some(page) = pages.try_next().await? {
+        read += page.records.len() as u64;
+        for record in page.records {
+            let user = mapping::user(record, &mut context);
+            if filter.matches(user.email.as_deref()) {
+                tally.count_written(&user);
+                sink.user(&user)?;
+            } else {
+                tally.count_excluded();
+            }
+        }
+        progress.advanced("User", read, page.total_size);
+    }
+    progress.finished("User", SourceStatus::Read { records: read });
+
+    match tokens.rotation() {
+        Rotation::NotPersisted => {
+            let step = Rotation::NotPersisted.next_step().unwrap_or_default();
+            warnings.push(Warning::new(WARNING_REFRESH_TOKEN_ROTATED, step));
+        }
+        Rotation::NotRotated | Rotation::Persisted { .. } => {}
+    }
+
+    let mut summary = tally.summary(
+        subscriptions_total,
+        client.requests_sent(),
+        usage_before.map(figures),
+        client.latest_usage().map(figures),
+    );
+    if let Some(count) = org_user_count {
+        // With company names the User query only fetched likely matches; what the filter left
+        // out is the rest of the org's users.
+        summary.users_excluded_by_filter = count.saturating_sub(summary.users_total);
+    }
+    sink.finish(&summary, &warnings)?;
+    Ok(RunOutcome { summary, warnings, rotation: tokens.rotation() })
+}
+
+fn figures(usage: ApiUsage) -> ApiUsageFigures {
+    ApiUsageFigures { used: usage.used, max: usage.max }
+}
+
+fn token_source(settings: &Settings) -> Result<TokenSource, CollectError> {
+    let refresh_token = settings.refresh_token.clone().ok_or_else(|| {
+        CollectError::Settings(
+            "no refresh token: set refresh_token_file (or SFCONN_REFRESH_TOKEN); get one with \
+             `sfconn auth device`"
+                .to_owned(),
+        )
+    })?;
+    let credentials = Credentials {
+        login_url: settings.login_url.clone(),
+        client_id: settings.client_id.clone(),
+        client_secret: settings.client_secret.clone(),
+        refresh_token,
+        refresh_token_file: settings.refresh_token_file.clone(),
+    };
+    let options = AuthOptions {
+        timeout: settings.http.timeout(),
+        retry: RetryPolicy::with_max_retries(settings.http.max_retries),
+    };
+    Ok(TokenSource::new(credentials, options, RequestCounter::default())?)
+}
+
+/// Reads the org's daily API usage and refuses to start above `max_percent`. `/limits` needs
+/// "View Setup and Configuration"; when it is refused, the `Sforce-Limit-Info` header of the
+/// version discovery is used instead, and with neither the run goes on unguarded.
+async fn usage_guard(client: &ApiClient, max_percent: u8) -> Result<Option<ApiUsage>, CollectError> {
+    let usage = match client.limits().await {
+        Ok(usage) => Some(usage),
+        Err(error @ (ApiError::ObjectNotReadable { .. } | ApiError::Rejected { .. }))
+            if error.exit_code() == 69 =>
+        {
+            tracing::warn!(%error, "cannot read /limits; using the Sforce-Limit-Info header");
+            client.latest_usage()
+        }
+        Err(error) => return Err(error.into()),
+    };
+    if let Some(usage) = usage
+        && usage.is_above_percent(max_percent)
+    {
+        return Err(CollectError::ApiBudgetExceeded {
+            used: usage.used,
+            max: usage.max,
+            percent: usage.percent(),
+            max_percent,
+        });
+    }
+    Ok(usage)
+}
+
+/// Describes `spec.object`, selects the visible fields and reads every row, `ORDER BY Id`.
+async fn fetch<T>(
+    client: &ApiClient,
+    spec: &Spec<'_>,
+    progress: &dyn Progress,
+) -> Result<Fetched<T>, ApiError>
+where
+    T: DeserializeOwned + Send + 'static,
+{
+    let describe = client.describe(spec.object).await?;
+    let selection = select_fields(&describe, spec.required, spec.optional)?;
+    let soql = format!("SELECT {} FROM {} ORDER BY Id", selection.select_list(), spec.object);
+    let mut records = Vec::new();
+    let mut pages = std::pin::pin!(client.query_pages::<T>(soql));
+    while let Some(page) = pages.try_next().await? {
+        records.extend(page.records);
+        progress.advanced(spec.object, records.len() as u64, page.total_size);
+    }
+    progress.finished(spec.object, SourceStatus::Read { records: records.len() as u64 });
+    Ok(Fetched { records, missing_optional: selection.missing_optional })
+}
+
+/// Reads an assignment object into user id → licence ids.
+async fn assignments<T>(
+    client: &ApiClient,
+    object: &'static str,
+    soql: &str,
+    pair: impl Fn(T) -> (String, String),
+    progress: &dyn Progress,
+) -> Result<Assignments, ApiError>
+where
+    T: DeserializeOwned + Send + 'static,
+{
+    let mut assignments = Assignments::default();
+    let mut read = 0u64;
+    let mut pages = std::pin::pin!(client.query_pages::<T>(soql.to_owned()));
+    while let Some(page) = pages.try_next().await? {
+        read += page.records.len() as u64;
+        for row in page.records {
+            let (user_id, license_id) = pair(row);
+            assignments.add(user_id, license_id);
+        }
+        progress.advanced(object, read, page.total_size);
+    }
+    progress.finished(object, SourceStatus::Read { records: read });
+    Ok(assignments)
+}
+
+/// Turns "cannot read this optional object" into a `source_skipped` warning; other errors
+/// stay errors.
+async fn optional<T>(
+    fetching: impl Future<Output = Result<T, ApiError>>,
+    object: &'static str,
+    progress: &dyn Progress,
+) -> Result<Optional<T>, ApiError> {
+    match fetching.await {
+        Ok(value) => Ok(Optional::Read(value)),
+        Err(error @ (ApiError::ObjectNotReadable { .. } | ApiError::RequiredFieldsMissing { .. })) => {
+            progress.finished(object, SourceStatus::Skipped);
+            let code = error
+                .salesforce_error()
+                .map(|e| format!("{}: {}", e.code, e.message))
+                .unwrap_or_else(|| error.to_string());
+            Ok(Optional::Skipped(Warning::about(
+                WARNING_SOURCE_SKIPPED,
+                object,
+                format!(
+                    "{object} could not be read ({code}); the snapshot has none of its data. Grant the \
+                     integration user read access to {object} (\"View Setup and Configuration\") to include it"
+                ),
+            )))
+        }
+        Err(error) => Err(error),
+    }
+}
+
+/// Adds one `field_unavailable` warning per optional field that could not be read.
+fn field_warnings(warnings: &mut Vec<Warning>, object: &str, missing: &[String]) {
+    for field in missing {
+        warnings.push(Warning::about(
+            WARNING_FIELD_UNAVAILABLE,
+            format!("{object}.{field}"),
+            format!(
+                "{object}.{field} is not visible to the integration user (field-level security or \
+                 edition) and is written as null; grant read access to the field to collect it"
+            ),
+        ));
+    }
+}
+
+/// With company names: the org's user count (`SELECT count() FROM User`), to report how many
+/// users the filter left out. With `*`: nothing to count.
+async fn count_users(client: &ApiClient, filter: &CompanyFilter) -> Result<Option<u64>, ApiError> {
+    if filter.is_everyone() {
+        return Ok(None);
+    }
+    let mut pages =
+        std::pin::pin!(client.query_pages::<serde_json::Value>("SELECT count() FROM User".to_owned()));
+    Ok(pages.next().await.transpose()?.map(|page| page.total_size))
+}
+
+/// The User query. With company names the domains are pushed into the `WHERE` clause
+/// (`Email LIKE '%@acme.com' OR Email LIKE '%.acme.com'`, escaped) so that users of other
+/// companies are not transferred; the client-side filter still decides.
+pub fn user_query(select_list: &str, filter: &CompanyFilter) -> String {
+    let mut soql = format!("SELECT {select_list} FROM User");
+    if !filter.is_everyone() && !filter.domains().is_empty() {
+        let conditions: Vec<String> = filter
+            .domains()
+            .iter()
+            .flat_map(|domain| {
+                [
+                    format!("Email LIKE {}", soql::like_pattern("%@", domain, "")),
+                    format!("Email LIKE {}", soql::like_pattern("%.", domain, "")),
+                ]
+            })
+            .collect();
+        soql.push_str(" WHERE ");
+        soql.push_str(&conditions.join(" OR "));
+    }
+    soql.push_str(" ORDER BY Id");
+    soql
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn user_query_without_names_reads_everyone_in_id_order() {
+        let filter = CompanyFilter::parse(["*"]).unwrap();
+        assert_eq!(user_query("Id, Username", &filter), "SELECT Id, Username FROM User ORDER BY Id");
+    }
+
+    #[test]
+    fn user_query_pushes_domains_down_escaped() {
+        let filter = CompanyFilter::parse(["acme.com", "my_co.io"]).unwrap();
+        assert_eq!(
+            user_query("Id", &filter),
+            "SELECT Id FROM User WHERE Email LIKE '%@acme.com' OR Email LIKE '%.acme.com' \
+             OR Email LIKE '%@my\\_co.io' OR Email LIKE '%.my\\_co.io' ORDER BY Id"
+        );
+    }
+
+    #[test]
+    fn budget_error_names_the_figures_and_the_setting() {
+        let error = CollectError::ApiBudgetExceeded { used: 95, max: 100, percent: 95.0, max_percent: 90 };
+        assert_eq!(error.exit_code(), 75);
+        let message = error.to_string();
+        assert!(message.contains("95 of its 100"), "{message}");
+        assert!(message.contains("limits.max_api_usage_percent = 90%"), "{message}");
+    }
+}
