@@ -56,10 +56,12 @@ pub const KEYS: &[Key] = &[
         None,
         Kind::Integer { min: 1, max: 100 },
     ),
+    // The CLI's `--store` flag overrides it (sfconn_store, issue 8).
+    key("store.path", "SFCONN_STORE__PATH", None, Kind::Path),
 ];
 
-/// Tables that group keys: `[http]`, `[limits]`.
-pub const TABLES: &[&str] = &["http", "limits"];
+/// Tables that group keys: `[http]`, `[limits]`, `[store]`.
+pub const TABLES: &[&str] = &["http", "limits", "store"];
 
 /// Prefix of every sfconn environment variable.
 pub const ENV_PREFIX: &str = "SFCONN_";

@@ -54,6 +54,9 @@ pub struct Settings {
     pub http: HttpSettings,
     /// API budget guard.
     pub limits: LimitSettings,
+    /// `store.path`: the snapshot store (SQLite file, absolute) for `collect --store`,
+    /// `report` and `history`; the CLI's `--store` flag overrides it.
+    pub store_path: Option<PathBuf>,
 }
 
 /// The `[http]` table.
@@ -109,6 +112,9 @@ pub enum Need {
     /// Client id only (auth url/exchange/device): the secret is read if configured, the
     /// refresh token is neither required nor read (`refresh_token_file` may be the output).
     ClientOnly,
+    /// No credentials (`report`, `history`: they read the snapshot store only). The secret
+    /// and refresh-token files are not read; `client_id` may be missing (then empty).
+    StoreOnly,
 }
 
 /// One effective setting as `config check` shows it.

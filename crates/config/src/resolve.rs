@@ -221,8 +221,10 @@ pub(crate) fn resolve(
     let max_retries = r.integer("http.max_retries");
     let concurrency = r.integer("http.concurrency");
     let max_api_usage_percent = r.integer("limits.max_api_usage_percent");
+    let store_path =
+        r.text("store.path").map(|(p, o)| (resolve_path(&p, &o, cwd.as_deref(), home.as_deref()), o));
 
-    if client_id.is_none() && !r.problems.iter().any(|p| p.key == "client_id") {
+    if client_id.is_none() && need != Need::StoreOnly && !r.problems.iter().any(|p| p.key == "client_id") {
         r.problem(
             "client_id",
             None,
@@ -237,7 +239,7 @@ pub(crate) fn resolve(
         SecretKeys { value: "client_secret", file: "client_secret_file", what: "Consumer Secret" },
         client_secret.as_ref(),
         client_secret_file.as_ref(),
-        true,
+        need != Need::StoreOnly,
     );
     if secret.is_none()
         && need == Need::Everything
@@ -319,6 +321,7 @@ pub(crate) fn resolve(
         return Err(ConfigError::Invalid { problems });
     }
 
+    let client_id = client_id.or_else(|| (need == Need::StoreOnly).then(|| (String::new(), Origin::Default)));
     // Every value below was validated above; a `None` here means "not set".
     let (Some((client_id, client_id_origin)), Some(login_url), Some(login_url_setting), Some(company_filter)) =
         (client_id, url, login_url_setting, filter)
@@ -375,6 +378,7 @@ pub(crate) fn resolve(
         ("http.max_retries", (serde_json::Value::from(max_retries), retries_origin)),
         ("http.concurrency", (serde_json::Value::from(concurrency), concurrency_origin)),
         ("limits.max_api_usage_percent", (serde_json::Value::from(max_api_usage_percent), usage_origin)),
+        ("store.path", shown_path(&store_path)),
     ]
     .into_iter()
     .map(|(key, (value, origin))| Entry { key: key.to_string(), value, origin })
@@ -392,6 +396,7 @@ pub(crate) fn resolve(
         api_version: api_version.map(|(v, _)| v),
         http: HttpSettings { timeout_secs, max_retries, concurrency },
         limits: LimitSettings { max_api_usage_percent },
+        store_path: store_path.map(|(p, _)| p),
     };
     Ok(Loaded { settings, entries, warnings, config_file: None })
 }

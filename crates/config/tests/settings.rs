@@ -275,6 +275,14 @@ fn precedence_matrix_default_file_env_flag_for_every_key() {
             flag: None,
             without: &[],
         },
+        Row {
+            key: "store.path",
+            default: Some(json!(null)),
+            file: ("\"history.db\"", json!("[TMP]/work/history.db")),
+            env: ("env.db", json!("[TMP]/work/env.db")),
+            flag: None,
+            without: &[],
+        },
     ];
     assert_eq!(rows.len(), keys::KEYS.len(), "every key has a row");
 
@@ -447,6 +455,23 @@ fn client_only_needs_just_the_client_id_and_does_not_read_the_token_file() {
     assert!(loaded.settings.client_secret.is_none());
     assert!(loaded.settings.refresh_token.is_none());
     assert_eq!(loaded.settings.refresh_token_file, Some(sandbox.work().join("not-yet-written")));
+}
+
+#[test]
+fn store_only_needs_no_credentials_and_reads_the_store_path() {
+    let mut sandbox = Sandbox::new();
+    sandbox.set("SFCONN_CLIENT_SECRET_FILE", "not-there");
+    sandbox.config("[store]\npath = \"history.db\"\n");
+    let loaded = load_with(&Flags::default(), Need::StoreOnly, &sandbox.env).unwrap();
+    assert_eq!(loaded.settings.store_path, Some(sandbox.work().join("history.db")));
+    assert!(loaded.settings.client_secret.is_none() && loaded.settings.refresh_token.is_none());
+    sandbox.set("SFCONN_STORE__PATH", "~/h.db");
+    let loaded = load_with(&Flags::default(), Need::StoreOnly, &sandbox.env).unwrap();
+    assert_eq!(loaded.settings.store_path, Some(sandbox.home().join("h.db")));
+    // Other settings are still checked.
+    sandbox.set("SFCONN_HTTP__TIMEOUT_SEC", "5");
+    let message = sandbox.error(&Flags::default(), Need::StoreOnly);
+    assert!(message.contains("SFCONN_HTTP__TIMEOUT_SEC"), "{message}");
 }
 
 // ---------------------------------------------------------------- config file lookup
