@@ -1,6 +1,128 @@
 //! `sfconn`: the command-line tool. A thin layer over the library crates: argument parsing,
 //! output to stdout, messages to stderr, and the contract's exit codes.
+//!
+//! Owns: the command tree, turning flags into [`sfconn_config::Flags`], printing, and mapping
+//! errors to exit codes ([`exit::exit_code`]).
+//! Must not: hold connector logic, read environment variables itself (that is `config`), or
+//! print anything but data on stdout.
+//!
+//! Adding a command: add a variant to [`Commands`] with its doc comment (the help text), a
+//! module `<name>_cmd.rs` with `pub(crate) fn run(args) -> anyhow::Result<()>`, and one match
+//! arm in [`run`]. Commands that need settings flatten [`settings_args::SettingArgs`]. A new
+//! library error type gets one `downcast_ref` line in [`exit::exit_code`].
 
-fn main() -> std::process::ExitCode {
-    std::process::ExitCode::SUCCESS
+mod config_cmd;
+mod exit;
+mod output;
+mod settings_args;
+
+use std::ffi::OsString;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// Collects a Salesforce org's licences, profiles and users for SaaS management.
+#[derive(Debug, Parser)]
+#[command(name = "sfconn", version, propagate_version = true, max_term_width = 100)]
+struct Cli {
+    #[command(subcommand)]
+    command: Commands,
+}
+
+/// The command groups; one module each.
+#[derive(Debug, Subcommand)]
+enum Commands {
+    /// Check the settings, or write a template config file
+    #[command(subcommand)]
+    Config(config_cmd::ConfigCommand),
+}
+
+fn main() -> ExitCode {
+    let args: Vec<OsString> = std::env::args_os().collect();
+    if let Some(message) = exit::secret_flag_on_command_line(&args) {
+        output::error(&message);
+        return ExitCode::from(exit::code::USAGE);
+    }
+    let cli = match Cli::try_parse_from(&args) {
+        Ok(cli) => cli,
+        Err(err) => {
+            // --help and --version exit 0; usage errors exit 2.
+            let code = u8::try_from(err.exit_code()).unwrap_or(exit::code::USAGE);
+            let _ = err.print();
+            return ExitCode::from(code);
+        }
+    };
+    match run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => exit::report(&err),
+    }
+}
+
+/// Runs one parsed command.
+fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        Commands::Config(command) => config_cmd::run(command),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn command_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn setting_flags_become_config_flags() {
+        let cli = Cli::try_parse_from([
+            "sfconn",
+            "config",
+            "check",
+            "-c",
+            "x.toml",
+            "--client-id",
+            "id",
+            "--client-secret-file",
+            "s",
+            "--refresh-token-file",
+            "t",
+            "--login-url",
+            "https://test.salesforce.com",
+            "--company-name",
+            "a.com",
+            "--company-name",
+            "b.io",
+            "--api-version",
+            "62.0",
+        ])
+        .unwrap();
+        let Commands::Config(config_cmd::ConfigCommand::Check(check)) = cli.command else {
+            panic!("parsed as another command");
+        };
+        let flags = check.settings.to_flags();
+        assert_eq!(
+            flags,
+            sfconn_config::Flags {
+                config: Some("x.toml".into()),
+                client_id: Some("id".into()),
+                client_secret_file: Some("s".into()),
+                refresh_token_file: Some("t".into()),
+                login_url: Some("https://test.salesforce.com".into()),
+                company_names: vec!["a.com".into(), "b.io".into()],
+                api_version: Some("62.0".into()),
+            }
+        );
+    }
+
+    #[test]
+    fn no_setting_flags_means_empty_flags() {
+        let cli = Cli::try_parse_from(["sfconn", "config", "check"]).unwrap();
+        let Commands::Config(config_cmd::ConfigCommand::Check(check)) = cli.command else {
+            panic!("parsed as another command");
+        };
+        assert_eq!(check.settings.to_flags(), sfconn_config::Flags::default());
+    }
 }

@@ -1,0 +1,201 @@
+//! `sfconn config check` and `sfconn config init`.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+use clap::{Args, Subcommand, ValueEnum};
+use sfconn_config::{Entry, Loaded, Need, TEMPLATE};
+
+use crate::exit::{Failure, code};
+use crate::output;
+use crate::settings_args::SettingArgs;
+
+/// `sfconn config ...`
+#[derive(Debug, Subcommand)]
+pub(crate) enum ConfigCommand {
+    /// Validate the settings and print the effective ones with where each comes from; secrets
+    /// as ***
+    Check(CheckArgs),
+    /// Write a commented template config file (mode 0600)
+    Init(InitArgs),
+}
+
+/// Flags of `config check`.
+#[derive(Debug, Args)]
+pub(crate) struct CheckArgs {
+    /// Output format
+    #[arg(short = 'f', long, value_enum, default_value_t = CheckFormat::Text)]
+    pub format: CheckFormat,
+
+    #[command(flatten)]
+    pub settings: SettingArgs,
+}
+
+/// Output formats of `config check`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum CheckFormat {
+    /// For people: one `key = value  # origin` line per setting
+    Text,
+    /// For programs: one JSON document
+    Json,
+}
+
+/// Flags of `config init`.
+#[derive(Debug, Args)]
+pub(crate) struct InitArgs {
+    /// Where to write the template
+    #[arg(value_name = "PATH", default_value = "sfconn.toml")]
+    pub path: PathBuf,
+
+    /// Overwrite the file if it exists
+    #[arg(long)]
+    pub force: bool,
+}
+
+pub(crate) fn run(command: ConfigCommand) -> anyhow::Result<()> {
+    match command {
+        ConfigCommand::Check(args) => check(&args),
+        ConfigCommand::Init(args) => init(&args),
+    }
+}
+
+fn check(args: &CheckArgs) -> anyhow::Result<()> {
+    let loaded = sfconn_config::load(&args.settings.to_flags(), Need::Everything)?;
+    for warning in &loaded.warnings {
+        output::warning(warning);
+    }
+    let text = match args.format {
+        CheckFormat::Text => render_text(&loaded),
+        CheckFormat::Json => render_json(&loaded)?,
+    };
+    output::data(&text).context("writing to stdout")?;
+    Ok(())
+}
+
+/// `key = value  # origin` lines, aligned; unset keys as comments.
+fn render_text(loaded: &Loaded) -> String {
+    let mut out = String::new();
+    match &loaded.config_file {
+        Some(path) => out.push_str(&format!("# config file: {}\n", path.display())),
+        None => out.push_str("# config file: none found\n"),
+    }
+    let assignments: Vec<(String, &Entry)> = loaded
+        .entries
+        .iter()
+        .map(|entry| {
+            let left = if entry.value.is_null() {
+                format!("# {} (not set)", entry.key)
+            } else {
+                format!("{} = {}", entry.key, toml_like(&entry.value))
+            };
+            (left, entry)
+        })
+        .collect();
+    let width = assignments.iter().map(|(left, _)| left.chars().count()).max().unwrap_or(0);
+    for (left, entry) in assignments {
+        if entry.value.is_null() {
+            out.push_str(&left);
+        } else {
+            out.push_str(&format!("{left:<width$}  # {}", entry.origin));
+        }
+        out.push('\n');
+    }
+    out
+}
+
+/// A JSON value written the way TOML writes it (strings quoted, lists with spaces).
+fn toml_like(value: &serde_json::Value) -> String {
+    match value {
+        serde_json::Value::Array(items) => {
+            let items: Vec<String> = items.iter().map(toml_like).collect();
+            format!("[{}]", items.join(", "))
+        }
+        other => other.to_string(),
+    }
+}
+
+/// `{"config_file": ..., "settings": {key: {"value", "origin"}}, "warnings": [...]}`.
+fn render_json(loaded: &Loaded) -> anyhow::Result<String> {
+    let settings: serde_json::Map<String, serde_json::Value> = loaded
+        .entries
+        .iter()
+        .map(|entry| {
+            let shown = serde_json::json!({ "value": entry.value, "origin": entry.origin });
+            (entry.key.clone(), shown)
+        })
+        .collect();
+    let document = serde_json::json!({
+        "config_file": loaded.config_file,
+        "settings": settings,
+        "warnings": loaded.warnings,
+    });
+    let mut text = serde_json::to_string_pretty(&document).context("encoding JSON")?;
+    text.push('\n');
+    Ok(text)
+}
+
+fn init(args: &InitArgs) -> anyhow::Result<()> {
+    let path = &args.path;
+    if !args.force && path.exists() {
+        return Err(already_exists(path).into());
+    }
+    let dir = match path.parent() {
+        Some(parent) if !parent.as_os_str().is_empty() => parent.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    std::fs::create_dir_all(&dir)
+        .map_err(|e| Failure::new(code::CONFIG, format!("cannot create directory {}: {e}", dir.display())))?;
+    write_private_atomically(path, &dir, TEMPLATE.as_bytes(), args.force)?;
+    output::note(&format!(
+        "wrote a template config file to {}; fill in client_id and the secrets' files, then run `sfconn config check`",
+        path.display()
+    ));
+    Ok(())
+}
+
+fn already_exists(path: &Path) -> Failure {
+    Failure::new(
+        code::CONFIG,
+        format!("{} already exists; add --force to overwrite it, or give another path", path.display()),
+    )
+}
+
+/// Writes `bytes` to a temporary file in `dir` (mode 0600), then renames it to `path`, so the
+/// file appears complete or not at all. Without `overwrite`, an existing file is kept even
+/// if it appeared meanwhile.
+fn write_private_atomically(path: &Path, dir: &Path, bytes: &[u8], overwrite: bool) -> anyhow::Result<()> {
+    let cannot_write =
+        |e: std::io::Error| Failure::new(code::CONFIG, format!("cannot write {}: {e}", path.display()));
+    let mut file =
+        tempfile::Builder::new().prefix(".sfconn-").suffix(".tmp").tempfile_in(dir).map_err(cannot_write)?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        file.as_file().set_permissions(std::fs::Permissions::from_mode(0o600)).map_err(cannot_write)?;
+    }
+    file.write_all(bytes).map_err(cannot_write)?;
+    file.as_file().sync_all().map_err(cannot_write)?;
+    let persisted = if overwrite { file.persist(path) } else { file.persist_noclobber(path) };
+    persisted.map_err(|e| {
+        if e.error.kind() == std::io::ErrorKind::AlreadyExists {
+            already_exists(path)
+        } else {
+            cannot_write(e.error)
+        }
+    })?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn toml_like_quotes_strings_and_spaces_lists() {
+        assert_eq!(toml_like(&json!("a\"b")), "\"a\\\"b\"");
+        assert_eq!(toml_like(&json!(["a.com", "b.io"])), "[\"a.com\", \"b.io\"]");
+        assert_eq!(toml_like(&json!(60)), "60");
+    }
+}

@@ -1,0 +1,181 @@
+//! Exit codes (contract §6) and the mapping from errors to them.
+
+use std::ffi::OsString;
+use std::fmt;
+use std::process::ExitCode;
+
+use crate::output;
+
+/// The contract's exit codes.
+pub(crate) mod code {
+    /// Bad command line.
+    pub(crate) const USAGE: u8 = 2;
+    /// Salesforce returned data that sfconn cannot read.
+    #[allow(dead_code)]
+    pub(crate) const DATA: u8 = 65;
+    /// Salesforce unavailable for this org.
+    #[allow(dead_code)]
+    pub(crate) const UNAVAILABLE: u8 = 69;
+    /// Internal error: anything not classified otherwise.
+    pub(crate) const INTERNAL: u8 = 70;
+    /// Temporary failure; try again later.
+    #[allow(dead_code)]
+    pub(crate) const TEMPORARY: u8 = 75;
+    /// Authentication refused.
+    #[allow(dead_code)]
+    pub(crate) const AUTH_REFUSED: u8 = 77;
+    /// Configuration invalid.
+    pub(crate) const CONFIG: u8 = 78;
+}
+
+/// An error raised by the CLI itself, carrying its exit code.
+#[derive(Debug)]
+pub(crate) struct Failure {
+    pub code: u8,
+    pub message: String,
+}
+
+impl Failure {
+    pub(crate) fn new(code: u8, message: impl Into<String>) -> Self {
+        Self { code, message: message.into() }
+    }
+}
+
+impl fmt::Display for Failure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for Failure {}
+
+/// The exit code for an error: the first cause in the chain that knows its code wins;
+/// anything unknown is an internal error (70). A closed stdout pipe is success (0), as for
+/// `sfconn ... | head`.
+pub(crate) fn exit_code(err: &anyhow::Error) -> u8 {
+    for cause in err.chain() {
+        if let Some(failure) = cause.downcast_ref::<Failure>() {
+            return failure.code;
+        }
+        if let Some(config) = cause.downcast_ref::<sfconn_config::ConfigError>() {
+            return config.exit_code();
+        }
+        // Other library errors go here, e.g.
+        // if let Some(e) = cause.downcast_ref::<sfconn_auth::AuthError>() { return e.exit_code(); }
+        if let Some(io) = cause.downcast_ref::<std::io::Error>()
+            && io.kind() == std::io::ErrorKind::BrokenPipe
+        {
+            return 0;
+        }
+    }
+    code::INTERNAL
+}
+
+/// Prints the error (with its causes) on stderr and returns its exit code.
+pub(crate) fn report(err: &anyhow::Error) -> ExitCode {
+    let code = exit_code(err);
+    if code != 0 {
+        output::error(&format!("{err:#}"));
+    }
+    ExitCode::from(code)
+}
+
+/// Secret flags that do not exist on purpose, with what to use instead.
+const SECRET_FLAGS: &[(&str, &str, &str)] = &[
+    ("--client-secret", "SFCONN_CLIENT_SECRET", "--client-secret-file"),
+    ("--refresh-token", "SFCONN_REFRESH_TOKEN", "--refresh-token-file"),
+    ("--access-token", "", ""),
+];
+
+/// A message when the command line carries a secret as a flag (contract §2); checked before
+/// clap so that the value is never echoed.
+pub(crate) fn secret_flag_on_command_line(args: &[OsString]) -> Option<String> {
+    for arg in args.iter().skip(1) {
+        let arg = arg.to_string_lossy();
+        if arg == "--" {
+            break;
+        }
+        for (flag, env, file_flag) in SECRET_FLAGS {
+            if arg == *flag || arg.starts_with(&format!("{flag}=")) {
+                let instead = if env.is_empty() {
+                    "sfconn obtains access tokens itself from the refresh token".to_string()
+                } else {
+                    let key = &file_flag[2..].replace('-', "_");
+                    format!(
+                        "set {env}, or put it in a file only you can read and use {file_flag} FILE \
+                         (or {key} in the config file)"
+                    )
+                };
+                return Some(format!(
+                    "{flag} is not accepted: secrets on the command line are visible to other users \
+                     and kept in shell history; {instead}"
+                ));
+            }
+        }
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use anyhow::Context;
+
+    fn args(list: &[&str]) -> Vec<OsString> {
+        list.iter().map(OsString::from).collect()
+    }
+
+    #[test]
+    fn config_errors_exit_78_even_when_wrapped() {
+        let err = sfconn_config::ConfigError::Invalid { problems: Vec::new() };
+        let err = anyhow::Error::new(err).context("loading settings");
+        assert_eq!(exit_code(&err), 78);
+    }
+
+    #[test]
+    fn failures_carry_their_code() {
+        let err = anyhow::Error::new(Failure::new(code::USAGE, "bad"));
+        assert_eq!(exit_code(&err), 2);
+    }
+
+    #[test]
+    fn unknown_errors_are_internal() {
+        let err = anyhow::anyhow!("something odd");
+        assert_eq!(exit_code(&err), 70);
+        let io: anyhow::Result<()> = Err(std::io::Error::other("disk full")).context("writing output");
+        assert_eq!(exit_code(&io.unwrap_err()), 70);
+    }
+
+    #[test]
+    fn a_closed_stdout_pipe_is_success() {
+        let err = anyhow::Error::new(std::io::Error::from(std::io::ErrorKind::BrokenPipe));
+        assert_eq!(exit_code(&err), 0);
+    }
+
+    #[test]
+    fn secret_flags_are_refused_without_echoing_the_value() {
+        for line in [
+            &["sfconn", "config", "check", "--client-secret", "hunter2"][..],
+            &["sfconn", "config", "check", "--client-secret=hunter2"][..],
+            &["sfconn", "--refresh-token=hunter2", "config", "check"][..],
+        ] {
+            let message = secret_flag_on_command_line(&args(line)).unwrap();
+            assert!(!message.contains("hunter2"), "{message}");
+            assert!(message.contains("is not accepted"), "{message}");
+        }
+        let message = secret_flag_on_command_line(&args(&["sfconn", "--client-secret", "x"])).unwrap();
+        assert!(message.contains("SFCONN_CLIENT_SECRET"), "{message}");
+        assert!(message.contains("--client-secret-file FILE"), "{message}");
+        assert!(message.contains("client_secret_file in the config file"), "{message}");
+    }
+
+    #[test]
+    fn file_flags_and_arguments_after_double_dash_are_fine() {
+        assert_eq!(secret_flag_on_command_line(&args(&["sfconn", "--client-secret-file", "f"])), None);
+        assert_eq!(secret_flag_on_command_line(&args(&["sfconn", "--refresh-token-file=f"])), None);
+        assert_eq!(
+            secret_flag_on_command_line(&args(&["sfconn", "config", "init", "--", "--client-secret"])),
+            None
+        );
+    }
+}
