@@ -28,7 +28,8 @@ impl SalesforceError {
 
 impl fmt::Display for SalesforceError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}: {}", self.code, self.message.trim())
+        // Salesforce's SOQL errors span lines (the query, a caret, the reason): one line here.
+        write!(f, "{}: {}", self.code, self.message.split_whitespace().collect::<Vec<_>>().join(" "))
     }
 }
 
@@ -156,9 +157,10 @@ pub enum ApiError {
 
     /// 403 `API_DISABLED_FOR_ORG`: the edition has no API access.
     #[error(
-        "Salesforce refused {request}: {error}. This org's edition has no API access: the REST API is \
+        "Salesforce refused {request}: {} This org's edition has no API access: the REST API is \
          included in Enterprise, Unlimited, Performance and Developer editions, and in Professional Edition \
-         only with the API add-on; ask your Salesforce account executive to enable API access"
+         only with the API add-on; ask your Salesforce account executive to enable API access",
+        sentence(error)
     )]
     ApiDisabledForOrg {
         /// The request.
@@ -169,8 +171,9 @@ pub enum ApiError {
 
     /// 403 `API_CURRENTLY_DISABLED`: the user lacks the "API Enabled" permission.
     #[error(
-        "Salesforce refused {request}: {error}. The integration user lacks the \"API Enabled\" user \
-         permission: grant it through the user's profile or a permission set (System Permissions > API Enabled)"
+        "Salesforce refused {request}: {} The integration user lacks the \"API Enabled\" user \
+         permission: grant it through the user's profile or a permission set (System Permissions > API Enabled)",
+        sentence(error)
     )]
     ApiDisabledForUser {
         /// The request.
@@ -181,10 +184,11 @@ pub enum ApiError {
 
     /// 401 `INVALID_SESSION_ID` again on the replay after a refresh.
     #[error(
-        "Salesforce refused {request} even with a freshly refreshed access token: {error}. The access \
+        "Salesforce refused {request} even with a freshly refreshed access token: {} The access \
          token is not valid for the REST API: the connected app's OAuth scopes must include `api` \
          (\"Manage user data via APIs\") as well as `refresh_token`; add the scope, then get a new refresh \
-         token with `sfconn auth device` or `sfconn auth url` + `sfconn auth exchange`"
+         token with `sfconn auth device` or `sfconn auth url` + `sfconn auth exchange`",
+        sentence(error)
     )]
     SessionRejected {
         /// The request.
@@ -195,8 +199,9 @@ pub enum ApiError {
 
     /// 403 `REQUEST_LIMIT_EXCEEDED` (`TotalRequests`): the daily allowance is used up. Not retried.
     #[error(
-        "Salesforce refused {request}: {error}. The org has used up its daily API request allowance \
-         (rolling 24 hours); try again later, or ask Salesforce for a higher limit"
+        "Salesforce refused {request}: {} The org has used up its daily API request allowance \
+         (rolling 24 hours); try again later, or ask Salesforce for a higher limit",
+        sentence(error)
     )]
     DailyLimitExceeded {
         /// The request.
@@ -208,9 +213,10 @@ pub enum ApiError {
     /// `INVALID_TYPE` / `INSUFFICIENT_ACCESS` (or describe's `NOT_FOUND`): the user cannot read
     /// the object. Optional sources are skipped (see [`ApiError::is_not_readable_object`]).
     #[error(
-        "the integration user cannot read {object} ({request}): {error}. The object does not exist in this \
+        "the integration user cannot read {object} ({request}): {} The object does not exist in this \
          org or the user has no access to it: grant read access through a profile or permission set \
-         (\"View Setup and Configuration\" for licence objects)"
+         (\"View Setup and Configuration\" for licence objects)",
+        sentence(error)
     )]
     ObjectNotReadable {
         /// The object, e.g. `PackageLicense`.
@@ -345,7 +351,8 @@ pub enum ApiError {
 
     /// Transient failures outlasted `http.max_retries`.
     #[error(
-        "{request} still failed after {attempts} attempt(s), the last with {last}. Salesforce is busy or unavailable; try again later"
+        "{request} still failed after {attempts} attempt(s), the last with {} Salesforce is busy or unavailable; try again later",
+        sentence(last)
     )]
     RetriesExhausted {
         /// The request.
@@ -371,6 +378,12 @@ pub enum ApiError {
     /// A bug or impossible state inside sfconn.
     #[error("internal error: {0}")]
     Internal(String),
+}
+
+/// The text as a sentence: a full stop added unless it already ends with one.
+fn sentence(text: &impl fmt::Display) -> String {
+    let text = text.to_string();
+    if text.ends_with(['.', '!', '?']) { text } else { format!("{text}.") }
 }
 
 fn offered_list(offered: &[String]) -> String {
