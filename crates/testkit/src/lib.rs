@@ -1,42 +1,225 @@
 //! A simulated Salesforce org served by wiremock on 127.0.0.1, for tests, the demo and the
 //! benchmark.
 //!
-//! Owns: deterministic org data of any size, Salesforce-shaped responses (token endpoint,
-//! versions, query paging, describe, limits) and switches that inject faults.
+//! Owns: deterministic org data of any size (users are generated from their index, so a
+//! million-user org costs no memory up front), Salesforce-shaped responses (token endpoint with
+//! refresh, authorization-code and device grants; versions; query/queryAll paging; describe;
+//! limits; identity) and switches that inject faults ([`Faults`]).
 //! Must not: contact any host other than loopback, or be a dependency of shipped crates.
+//!
+//! The login URL is `http://127.0.0.1:PORT`; token responses send clients to
+//! `http://localhost:PORT` (same server, another loopback name), so a client that keeps using the
+//! login host for data calls is noticed. Fixtures (describe, errors, limits, identity) live in
+//! the repository's `fixtures/` folder and are compiled in with `include_str!`.
+
+mod data;
+mod faults;
+mod ids;
+mod schema;
+mod server;
+mod soql;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use wiremock::{Mock, MockServer, matchers::any};
+
+pub use data::{
+    OrgData, Organization, PackageLicense, PermissionSetLicense, PermissionSetLicenseAssign, Profile,
+    REFERENCE_TIME, SPECIAL_USER_COUNT, SfDate, SfDateTime, User, UserLicense, UserPackageLicense,
+};
+pub use faults::{
+    DeviceFlowPlan, Fault, FaultId, FaultKind, Faults, HiddenAs, Occurrence, Target, TokenError,
+    rest_error_body,
+};
 
 /// Size and shape of the simulated org.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct OrgSpec {
-    /// Number of users.
+    /// Number of users. The first [`SPECIAL_USER_COUNT`] are the hand-written edge cases, the
+    /// rest follow a realistic mix.
     pub users: usize,
+    /// Seed of the generated data.
+    pub seed: u64,
+    /// Delay added to every response (for the benchmark).
+    pub latency: Duration,
+    /// `Organization.Name`.
+    pub org_name: String,
+    /// The domains the org's own staff use (informational, for tests and the demo).
+    pub company_domains: Vec<String>,
+    /// Initial daily API usage (`Sforce-Limit-Info: api-usage=USED/MAX`).
+    pub api_usage_used: u64,
+    pub api_usage_max: u64,
+    /// Oldest and newest API version offered (majors).
+    pub oldest_api_version: u32,
+    pub newest_api_version: u32,
+    /// How many requests [`SimulatedOrg::requests`] keeps (oldest dropped first); 0 = none.
+    pub request_log_limit: usize,
 }
 
 impl OrgSpec {
+    /// Every edge case exactly once (about 40 users).
+    pub fn small() -> Self {
+        Self::with_users(SPECIAL_USER_COUNT)
+    }
+
     /// The org shown by `cargo xtask demo`.
     pub fn demo() -> Self {
-        Self { users: 40 }
+        Self::small()
+    }
+
+    /// `users` users: the edge cases first, then a realistic mix (mostly internal staff on
+    /// acme.com, some subsidiaries, consultants, partners, community customers, chatter and guest
+    /// users, integration users, a few look-alike domains).
+    pub fn with_users(users: usize) -> Self {
+        OrgSpec {
+            users,
+            seed: 0x5FC0_4E11,
+            latency: Duration::ZERO,
+            org_name: "Acme Corporation".into(),
+            company_domains: vec!["acme.com".into(), "acme.io".into()],
+            api_usage_used: 1_200,
+            api_usage_max: 100_000,
+            oldest_api_version: 31,
+            newest_api_version: 66,
+            request_log_limit: 10_000,
+        }
     }
 }
 
-/// A running simulated org.
+/// One request the org received.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RecordedRequest {
+    pub method: String,
+    /// Full URL with query string.
+    pub url: String,
+    /// Header names in lower case.
+    pub headers: Vec<(String, String)>,
+    pub body: String,
+}
+
+impl RecordedRequest {
+    /// The value of a header (name in any case).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+    }
+
+    /// The URL path.
+    pub fn path(&self) -> String {
+        url::Url::parse(&self.url).map(|u| u.path().to_string()).unwrap_or_default()
+    }
+}
+
+/// A running simulated org; the server stops when this is dropped.
 pub struct SimulatedOrg {
-    server: wiremock::MockServer,
+    server: MockServer,
+    shared: Arc<server::Shared>,
+    faults: Faults,
 }
 
 impl SimulatedOrg {
+    /// The connected app's consumer key.
+    pub const CLIENT_ID: &'static str = "3MVG9sfconnSIMULATEDorgCLIENTidForLoopbackTestsOnly.x4Qw8Zr2Lk";
+    /// The connected app's consumer secret.
+    pub const CLIENT_SECRET: &'static str = "5E1F0C0FFEE5EC2E7A11CE0B0B5F00D5EED1234567890ABCDEF0123456789AB";
+    /// The valid initial refresh token (of the integration user, user 0).
+    pub const REFRESH_TOKEN: &'static str =
+        "5Aep861sfconnSimulatedRefreshToken.Loopback0nly_q8ZrT2vWx9YbN3mKd7LhF4jGs6PcRa1EoUiQw";
+
     /// Starts the org on a free loopback port.
-    pub async fn start(_spec: OrgSpec) -> Self {
-        Self { server: wiremock::MockServer::start().await }
+    pub async fn start(spec: OrgSpec) -> Self {
+        let server = MockServer::builder().disable_request_recording().start().await;
+        let port = server.address().port();
+        let login_url = format!("http://127.0.0.1:{port}");
+        let instance_url = format!("http://localhost:{port}");
+        let shared = Arc::new(server::Shared::new(spec, login_url, instance_url));
+        Mock::given(any()).respond_with(server::Router { shared: Arc::clone(&shared) }).mount(&server).await;
+        let faults = Faults { shared: Arc::clone(&shared) };
+        SimulatedOrg { server, shared, faults }
     }
 
-    /// The login URL to give sfconn.
+    /// The login URL to give sfconn: `http://127.0.0.1:PORT`.
     pub fn login_url(&self) -> String {
-        self.server.uri()
+        self.shared.login_url.clone()
     }
 
-    /// Environment variables that point sfconn at this org.
+    /// The instance URL the token endpoint hands out: `http://localhost:PORT`.
+    pub fn instance_url(&self) -> String {
+        self.shared.instance_url.clone()
+    }
+
+    /// The identity URL (`id` of token responses): `{login_url}/id/{orgId}/{userId}`.
+    pub fn identity_url(&self) -> String {
+        self.shared.identity_url()
+    }
+
+    /// Environment variables that point sfconn at this org with valid credentials.
     pub fn sfconn_env(&self) -> Vec<(String, String)> {
-        vec![("SFCONN_LOGIN_URL".into(), self.login_url())]
+        vec![
+            ("SFCONN_CLIENT_ID".into(), Self::CLIENT_ID.into()),
+            ("SFCONN_CLIENT_SECRET".into(), Self::CLIENT_SECRET.into()),
+            ("SFCONN_REFRESH_TOKEN".into(), Self::REFRESH_TOKEN.into()),
+            ("SFCONN_LOGIN_URL".into(), self.login_url()),
+        ]
+    }
+
+    /// The spec the org was started with.
+    pub fn spec(&self) -> &OrgSpec {
+        &self.shared.spec
+    }
+
+    /// The generated ground truth, for tests to compute expectations.
+    pub fn data(&self) -> &OrgData {
+        &self.shared.data
+    }
+
+    /// Runtime fault switches.
+    pub fn faults(&self) -> &Faults {
+        &self.faults
+    }
+
+    /// The most recent requests (up to `OrgSpec::request_log_limit`), oldest first.
+    pub fn requests(&self) -> Vec<RecordedRequest> {
+        self.shared.requests()
+    }
+
+    /// Forgets the recorded requests.
+    pub fn clear_requests(&self) {
+        self.shared.clear_requests();
+    }
+
+    /// How many requests reached the token endpoint.
+    pub fn token_requests(&self) -> u64 {
+        self.shared.with_state(|s| s.token_requests)
+    }
+
+    /// The daily API usage as `(used, max)`; `used` grows by one per authenticated data request.
+    pub fn api_usage(&self) -> (u64, u64) {
+        self.shared.with_state(|s| (s.usage_used, s.usage_max))
+    }
+
+    /// The refresh tokens the org currently accepts (after rotation: only the newest one).
+    pub fn valid_refresh_tokens(&self) -> Vec<String> {
+        let mut tokens: Vec<String> = self.shared.with_state(|s| s.refresh_tokens.iter().cloned().collect());
+        tokens.sort();
+        tokens
+    }
+
+    /// Simulates the browser step of the authorization-code flow: the user approved the app and
+    /// Salesforce redirected with this code (single use; `code_challenge` = base64url SHA-256 of
+    /// the PKCE verifier). Any `redirect_uri` is then accepted at the token endpoint.
+    pub fn issue_authorization_code(&self, code_challenge: Option<&str>) -> String {
+        self.shared.issue_code(code_challenge, None)
+    }
+
+    /// Like [`SimulatedOrg::issue_authorization_code`], but the token exchange must send exactly
+    /// this `redirect_uri`.
+    pub fn issue_authorization_code_for(&self, redirect_uri: &str, code_challenge: Option<&str>) -> String {
+        self.shared.issue_code(code_challenge, Some(redirect_uri))
+    }
+
+    /// The underlying wiremock server (e.g. to mount extra mocks in front of the simulator).
+    pub fn server(&self) -> &MockServer {
+        &self.server
     }
 }

@@ -1,0 +1,1262 @@
+//! The simulated org's data: a small fixed catalogue (organization, licences, profiles,
+//! permission set licences, packages) plus users generated on demand from their index, so an org
+//! of a million users costs no more memory than one of forty.
+//!
+//! Everything is deterministic in [`OrgSpec`](crate::OrgSpec): the same spec always yields the
+//! same records, ids and dates.
+
+use std::fmt;
+
+use time::OffsetDateTime;
+
+use crate::ids::{make_id, parse_id};
+
+/// The moment the simulated org lives in (2025-06-01T12:00:00Z); all dates are relative to it.
+pub const REFERENCE_TIME: i64 = 1_748_779_200;
+const FIRST_USER_CREATED: i64 = 1_451_606_400; // 2016-01-01T00:00:00Z
+const DAY: i64 = 86_400;
+
+/// A Salesforce datetime (UTC, second precision).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct SfDateTime(pub i64);
+
+impl SfDateTime {
+    /// Seconds since the Unix epoch.
+    pub fn unix_seconds(self) -> i64 {
+        self.0
+    }
+
+    fn parts(self) -> OffsetDateTime {
+        OffsetDateTime::from_unix_timestamp(self.0).unwrap_or(OffsetDateTime::UNIX_EPOCH)
+    }
+
+    /// Salesforce's REST form: `2024-01-15T10:30:00.000+0000`.
+    pub fn salesforce(self) -> String {
+        let t = self.parts();
+        format!(
+            "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.000+0000",
+            t.year(),
+            u8::from(t.month()),
+            t.day(),
+            t.hour(),
+            t.minute(),
+            t.second()
+        )
+    }
+
+    /// RFC 3339 UTC as sfconn writes it: `2024-01-15T10:30:00Z`.
+    pub fn rfc3339(self) -> String {
+        let t = self.parts();
+        format!(
+            "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}Z",
+            t.year(),
+            u8::from(t.month()),
+            t.day(),
+            t.hour(),
+            t.minute(),
+            t.second()
+        )
+    }
+}
+
+impl fmt::Display for SfDateTime {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.salesforce())
+    }
+}
+
+/// A Salesforce date (`2024-01-15`), stored as the Unix time of its midnight UTC.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct SfDate(pub i64);
+
+impl SfDate {
+    /// `2024-01-15`, the same text in Salesforce's JSON and in sfconn's output.
+    pub fn iso(self) -> String {
+        let t = SfDateTime(self.0).parts();
+        format!("{:04}-{:02}-{:02}", t.year(), u8::from(t.month()), t.day())
+    }
+}
+
+impl fmt::Display for SfDate {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.iso())
+    }
+}
+
+/// The `Organization` row.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Organization {
+    pub id: String,
+    pub name: String,
+    pub organization_type: String,
+    pub is_sandbox: bool,
+    pub instance_name: String,
+    pub country: String,
+    pub created_date: SfDateTime,
+}
+
+/// A `UserLicense` row (a seat pool).
+#[derive(Debug, Clone, PartialEq)]
+pub struct UserLicense {
+    pub id: String,
+    pub name: String,
+    pub master_label: String,
+    pub license_definition_key: String,
+    pub status: String,
+    pub total_licenses: i64,
+    /// Active users whose profile uses this licence.
+    pub used_licenses: i64,
+    pub created_date: SfDateTime,
+}
+
+/// A `Profile` row.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Profile {
+    pub id: String,
+    pub name: String,
+    pub user_type: String,
+    pub user_license_id: String,
+    pub description: Option<String>,
+    pub created_date: SfDateTime,
+}
+
+/// A `PermissionSetLicense` row.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PermissionSetLicense {
+    pub id: String,
+    pub developer_name: String,
+    pub master_label: String,
+    pub permission_set_license_key: String,
+    pub status: String,
+    pub expiration_date: Option<SfDate>,
+    pub total_licenses: i64,
+    /// Assignments (`PermissionSetLicenseAssign` rows) of this licence.
+    pub used_licenses: i64,
+    pub created_date: SfDateTime,
+}
+
+/// A `PermissionSetLicenseAssign` row.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PermissionSetLicenseAssign {
+    pub id: String,
+    pub assignee_id: String,
+    pub permission_set_license_id: String,
+    pub created_date: SfDateTime,
+}
+
+/// A `PackageLicense` row. `allowed_licenses == -1` is a site licence.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PackageLicense {
+    pub id: String,
+    pub namespace_prefix: String,
+    pub allowed_licenses: i64,
+    pub used_licenses: i64,
+    pub status: String,
+    pub expiration_date: Option<SfDateTime>,
+    pub created_date: SfDateTime,
+}
+
+/// A `UserPackageLicense` row (a package seat given to a user).
+#[derive(Debug, Clone, PartialEq)]
+pub struct UserPackageLicense {
+    pub id: String,
+    pub user_id: String,
+    pub package_license_id: String,
+    pub created_date: SfDateTime,
+}
+
+/// A `User` row, generated from its index.
+#[derive(Debug, Clone, PartialEq)]
+pub struct User {
+    /// Position in generation order (also `ORDER BY Id` order).
+    pub index: usize,
+    pub id: String,
+    pub username: String,
+    pub email: Option<String>,
+    pub first_name: Option<String>,
+    pub last_name: String,
+    pub name: String,
+    pub alias: String,
+    pub is_active: bool,
+    pub user_type: String,
+    pub profile_id: Option<String>,
+    pub last_login_date: Option<SfDateTime>,
+    pub created_date: SfDateTime,
+    pub last_modified_date: SfDateTime,
+    pub company_name: Option<String>,
+    pub department: Option<String>,
+    pub title: Option<String>,
+    pub city: Option<String>,
+    pub country: Option<String>,
+    pub country_code: Option<String>,
+    pub federation_identifier: Option<String>,
+    pub employee_number: Option<String>,
+    pub is_portal_enabled: bool,
+}
+
+struct LicenseDef {
+    name: &'static str,
+    key: &'static str,
+    status: &'static str,
+    min_total: i64,
+}
+
+const LICENSES: &[LicenseDef] = &[
+    LicenseDef { name: "Salesforce", key: "SFDC", status: "Active", min_total: 25 },
+    LicenseDef { name: "Salesforce Platform", key: "AUL", status: "Active", min_total: 10 },
+    LicenseDef {
+        name: "Customer Community",
+        key: "PID_Customer_Community",
+        status: "Active",
+        min_total: 100,
+    },
+    LicenseDef {
+        name: "Customer Community Plus",
+        key: "PID_Customer_Community_Plus",
+        status: "Active",
+        min_total: 20,
+    },
+    LicenseDef { name: "Partner Community", key: "PID_Partner_Community", status: "Active", min_total: 20 },
+    LicenseDef {
+        name: "Customer Portal Manager Standard",
+        key: "PID_Customer_Portal_Standard",
+        status: "Active",
+        min_total: 10,
+    },
+    LicenseDef { name: "Chatter Free", key: "CSN_User", status: "Active", min_total: 5000 },
+    LicenseDef { name: "Guest User License", key: "PID_Guest_User", status: "Active", min_total: 25 },
+    LicenseDef {
+        name: "Salesforce Integration",
+        key: "CLOUD_INTEGRATION_USER",
+        status: "Active",
+        min_total: 5,
+    },
+    LicenseDef {
+        name: "High Volume Customer Portal",
+        key: "High Volume Customer Portal_User",
+        status: "Active",
+        min_total: 0,
+    },
+    LicenseDef { name: "Identity", key: "PID_Identity", status: "Active", min_total: 10 },
+    LicenseDef { name: "Work.com Only", key: "PID_Work_com_Only", status: "Disabled", min_total: 0 },
+];
+
+struct ProfileDef {
+    name: &'static str,
+    user_type: &'static str,
+    license: usize,
+    description: Option<&'static str>,
+}
+
+const PROFILES: &[ProfileDef] = &[
+    ProfileDef { name: "System Administrator", user_type: "Standard", license: 0, description: None },
+    ProfileDef { name: "Standard User", user_type: "Standard", license: 0, description: None },
+    ProfileDef { name: "Standard Platform User", user_type: "Standard", license: 1, description: None },
+    ProfileDef { name: "Partner Community User", user_type: "PowerPartner", license: 4, description: None },
+    ProfileDef {
+        name: "Customer Community Plus User",
+        user_type: "PowerCustomerSuccess",
+        license: 3,
+        description: None,
+    },
+    ProfileDef { name: "Customer Portal User", user_type: "CustomerSuccess", license: 5, description: None },
+    ProfileDef { name: "Customer Community User", user_type: "CspLitePortal", license: 2, description: None },
+    ProfileDef { name: "Chatter Free User", user_type: "CsnOnly", license: 6, description: None },
+    ProfileDef {
+        name: "Acme Help Site Profile",
+        user_type: "Guest",
+        license: 7,
+        description: Some("Guest user profile of the Acme help site"),
+    },
+    ProfileDef {
+        name: "Minimum Access - API Only Integrations",
+        user_type: "CloudIntegrationUser",
+        license: 8,
+        description: Some("Platform integration user"),
+    },
+    ProfileDef { name: "Legacy Self-Service User", user_type: "SelfService", license: 9, description: None },
+    ProfileDef {
+        name: "Identity User",
+        user_type: "SomethingNew",
+        license: 10,
+        description: Some("A user type this connector has never seen"),
+    },
+];
+
+const P_ADMIN: usize = 0;
+const P_STANDARD: usize = 1;
+const P_PLATFORM: usize = 2;
+const P_PARTNER: usize = 3;
+const P_CC_PLUS: usize = 4;
+const P_PORTAL: usize = 5;
+const P_COMMUNITY: usize = 6;
+const P_CHATTER: usize = 7;
+const P_GUEST: usize = 8;
+const P_INTEGRATION: usize = 9;
+const P_SELF_SERVICE: usize = 10;
+const P_NEW_KIND: usize = 11;
+
+struct PslDef {
+    developer_name: &'static str,
+    label: &'static str,
+    status: &'static str,
+    expiration: Option<i64>,
+    /// Percent of internal users holding it.
+    percent: u64,
+}
+
+const PSLS: &[PslDef] = &[
+    PslDef {
+        developer_name: "SalesforceCPQ_CPQStandardPerm",
+        label: "Salesforce CPQ License",
+        status: "Active",
+        expiration: None,
+        percent: 35,
+    },
+    PslDef {
+        developer_name: "SalesConsoleUser",
+        label: "Sales Console User",
+        status: "Active",
+        expiration: None,
+        percent: 20,
+    },
+    PslDef {
+        developer_name: "IdentityConnect",
+        label: "Identity Connect",
+        status: "Active",
+        expiration: Some(1_774_915_200),
+        percent: 10,
+    }, // 2026-03-31
+    PslDef {
+        developer_name: "EinsteinAnalyticsPlusPsl",
+        label: "Einstein Analytics Plus",
+        status: "Disabled",
+        expiration: None,
+        percent: 0,
+    },
+];
+
+struct PackageDef {
+    namespace: &'static str,
+    status: &'static str,
+    site_licence: bool,
+    expiration: Option<i64>,
+    percent: u64,
+}
+
+const PACKAGES: &[PackageDef] = &[
+    PackageDef {
+        namespace: "SBQQ",
+        status: "Active",
+        site_licence: false,
+        expiration: Some(1_798_675_200),
+        percent: 30,
+    }, // 2026-12-31
+    PackageDef { namespace: "dlrs", status: "Free", site_licence: true, expiration: None, percent: 3 },
+    PackageDef {
+        namespace: "et4ae5",
+        status: "Expired",
+        site_licence: false,
+        expiration: Some(1_719_705_600),
+        percent: 5,
+    }, // 2024-06-30
+    PackageDef {
+        namespace: "FinServ",
+        status: "Trial",
+        site_licence: false,
+        expiration: Some(1_759_190_400),
+        percent: 15,
+    }, // 2025-09-30
+];
+
+/// Assignment rows are indexed `user_index * SLOTS + k`, so their ids sort by user.
+const PSL_SLOTS: u64 = 4;
+const PACKAGE_SLOTS: u64 = 4;
+
+struct SpecialUser {
+    first: Option<&'static str>,
+    last: &'static str,
+    email: Option<&'static str>,
+    user_type: &'static str,
+    profile: Option<usize>,
+    active: bool,
+    last_login_days: Option<i64>,
+    company: Option<&'static str>,
+    federation: Option<&'static str>,
+}
+
+#[allow(clippy::too_many_arguments)] // a compact row constructor for the table below
+const fn su(
+    first: Option<&'static str>,
+    last: &'static str,
+    email: Option<&'static str>,
+    user_type: &'static str,
+    profile: Option<usize>,
+    active: bool,
+    last_login_days: Option<i64>,
+    company: Option<&'static str>,
+) -> SpecialUser {
+    SpecialUser { first, last, email, user_type, profile, active, last_login_days, company, federation: None }
+}
+
+/// Users 0.. of every org: each edge case at least once. User 0 is the integration user that
+/// the connected app's refresh token belongs to.
+const SPECIAL_USERS: &[SpecialUser] = &[
+    su(
+        Some("Sam"),
+        "Admin",
+        Some("sam.admin@acme.com"),
+        "Standard",
+        Some(P_ADMIN),
+        true,
+        Some(0),
+        Some("Acme"),
+    ),
+    su(Some("Jo"), "Bloggs", Some("Jo@ACME.com"), "Standard", Some(P_STANDARD), true, Some(1), Some("Acme")),
+    su(
+        Some("Ana"),
+        "Lopez",
+        Some("ana.lopez@eu.acme.com"),
+        "Standard",
+        Some(P_STANDARD),
+        true,
+        Some(3),
+        Some("Acme Europe"),
+    ),
+    su(
+        Some("Raj"),
+        "Patel",
+        Some("raj.patel@acme.io"),
+        "Standard",
+        Some(P_PLATFORM),
+        true,
+        Some(7),
+        Some("Acme"),
+    ),
+    su(
+        Some("Wei"),
+        "Chen",
+        Some("wei.chen@acme.com"),
+        "Standard",
+        Some(P_STANDARD),
+        false,
+        Some(400),
+        Some("Acme"),
+    ),
+    su(
+        Some("Olga"),
+        "Ivanova",
+        Some("olga.ivanova@acme.com"),
+        "Standard",
+        Some(P_STANDARD),
+        true,
+        None,
+        Some("Acme"),
+    ),
+    su(
+        Some("Tom"),
+        "Consultant",
+        Some("tom@partnerco.com"),
+        "Standard",
+        Some(P_STANDARD),
+        true,
+        Some(2),
+        Some("PartnerCo"),
+    ),
+    su(
+        Some("Lisa"),
+        "Freelance",
+        Some("lisa.freelance@gmail.com"),
+        "Standard",
+        Some(P_STANDARD),
+        true,
+        Some(12),
+        None,
+    ),
+    su(
+        Some("Eve"),
+        "Lookalike",
+        Some("eve@notacme.com"),
+        "Standard",
+        Some(P_STANDARD),
+        true,
+        Some(5),
+        Some("NotAcme"),
+    ),
+    su(
+        Some("Mal"),
+        "Suffix",
+        Some("mal@acme.com.evil.io"),
+        "Standard",
+        Some(P_STANDARD),
+        true,
+        Some(9),
+        None,
+    ),
+    su(
+        Some("Paula"),
+        "Partner",
+        Some("paula@partnerco.com"),
+        "PowerPartner",
+        Some(P_PARTNER),
+        true,
+        Some(4),
+        Some("PartnerCo"),
+    ),
+    su(
+        Some("Pete"),
+        "Reseller",
+        Some("pete@resellers.example"),
+        "PowerPartner",
+        Some(P_PARTNER),
+        false,
+        Some(200),
+        Some("Resellers Ltd"),
+    ),
+    su(
+        Some("Carla"),
+        "Customer",
+        Some("carla@customer-corp.com"),
+        "PowerCustomerSuccess",
+        Some(P_CC_PLUS),
+        true,
+        Some(6),
+        Some("Customer Corp"),
+    ),
+    su(
+        Some("Cody"),
+        "Portal",
+        Some("cody@portal-client.com"),
+        "CustomerSuccess",
+        Some(P_PORTAL),
+        true,
+        Some(30),
+        Some("Portal Client"),
+    ),
+    su(
+        Some("Hank"),
+        "Volume",
+        Some("hank@bigretail.example"),
+        "CspLitePortal",
+        Some(P_COMMUNITY),
+        true,
+        Some(8),
+        Some("Big Retail"),
+    ),
+    su(
+        Some("Kim"),
+        "Community",
+        Some("kim@acme.com"),
+        "CspLitePortal",
+        Some(P_COMMUNITY),
+        true,
+        Some(10),
+        Some("Acme"),
+    ),
+    su(
+        Some("Chad"),
+        "Chatter",
+        Some("chad@acme.com"),
+        "CsnOnly",
+        Some(P_CHATTER),
+        true,
+        Some(11),
+        Some("Acme"),
+    ),
+    su(
+        Some("Chris"),
+        "External",
+        Some("chris@vendor.example"),
+        "CsnOnly",
+        Some(P_CHATTER),
+        true,
+        None,
+        Some("Vendor"),
+    ),
+    su(None, "Site Guest User", None, "Guest", Some(P_GUEST), true, None, None),
+    su(
+        Some("Sally"),
+        "Selfservice",
+        Some("sally@oldportal.example"),
+        "SelfService",
+        Some(P_SELF_SERVICE),
+        false,
+        Some(900),
+        None,
+    ),
+    su(None, "Automated Process", None, "AutomatedProcess", None, true, None, None),
+    su(
+        Some("Platform"),
+        "Integration",
+        Some("integration@acme.com"),
+        "CloudIntegrationUser",
+        Some(P_INTEGRATION),
+        true,
+        Some(0),
+        Some("Acme"),
+    ),
+    su(Some("License"), "Manager", Some("noreply@salesforce.com"), "LicenseManager", None, true, None, None),
+    su(
+        Some("Nova"),
+        "Newkind",
+        Some("nova.newkind@acme.com"),
+        "SomethingNew",
+        Some(P_NEW_KIND),
+        true,
+        Some(15),
+        Some("Acme"),
+    ),
+    su(
+        Some("Dana"),
+        "Upper",
+        Some("DANA.UPPER@ACME.COM"),
+        "Standard",
+        Some(P_STANDARD),
+        true,
+        Some(2),
+        Some("Acme"),
+    ),
+    su(
+        Some("Ben"),
+        "Deep",
+        Some("ben.deep@a.b.eu.acme.com"),
+        "Standard",
+        Some(P_STANDARD),
+        true,
+        Some(4),
+        Some("Acme Europe"),
+    ),
+    su(Some("Zed"), "Nodot", Some("zed@acmecom.net"), "Standard", Some(P_STANDARD), true, Some(21), None),
+    SpecialUser {
+        federation: Some("frank.federated@idp.acme.com"),
+        ..su(
+            Some("Frank"),
+            "Federated",
+            Some("frank.federated@acme.com"),
+            "Standard",
+            Some(P_STANDARD),
+            true,
+            Some(1),
+            Some("Acme"),
+        )
+    },
+    su(
+        Some("Gina"),
+        "Platform",
+        Some("gina.platform@acme.io"),
+        "Standard",
+        Some(P_PLATFORM),
+        false,
+        None,
+        Some("Acme"),
+    ),
+    su(
+        Some("Lee"),
+        "Mixedcase",
+        Some("lee@Acme.Io"),
+        "Standard",
+        Some(P_STANDARD),
+        true,
+        Some(3),
+        Some("Acme"),
+    ),
+    su(
+        Some("Max"),
+        "O'Neil",
+        Some("max_o'neil@acme.com"),
+        "Standard",
+        Some(P_STANDARD),
+        true,
+        Some(5),
+        Some("Acme"),
+    ),
+    su(
+        Some("Nora"),
+        "Percent",
+        Some("nora%sales@acme.com"),
+        "Standard",
+        Some(P_STANDARD),
+        true,
+        Some(6),
+        Some("Acme"),
+    ),
+    su(
+        Some("Oscar"),
+        "Evil",
+        Some("oscar@ACME.COM.evil.io"),
+        "Standard",
+        Some(P_STANDARD),
+        true,
+        Some(40),
+        None,
+    ),
+    su(
+        Some("Quinn"),
+        "Partner",
+        Some("quinn@acme.com"),
+        "PowerPartner",
+        Some(P_PARTNER),
+        true,
+        Some(13),
+        Some("Acme"),
+    ),
+    su(
+        Some("Rita"),
+        "Neverlogged",
+        Some("rita@customer-corp.com"),
+        "CspLitePortal",
+        Some(P_COMMUNITY),
+        false,
+        None,
+        Some("Customer Corp"),
+    ),
+    su(
+        Some("Uma"),
+        "Chatter",
+        Some("uma@acme.com"),
+        "CsnOnly",
+        Some(P_CHATTER),
+        false,
+        Some(365),
+        Some("Acme"),
+    ),
+    su(
+        Some("Victor"),
+        "Vendor",
+        Some("victor@vendor.example"),
+        "PowerCustomerSuccess",
+        Some(P_CC_PLUS),
+        false,
+        None,
+        Some("Vendor"),
+    ),
+    su(Some("Wendy"), "Guest", Some("help-site@acme.com"), "Guest", Some(P_GUEST), true, None, None),
+    su(
+        Some("Xia"),
+        "Admin",
+        Some("xia.admin@acme.com"),
+        "Standard",
+        Some(P_ADMIN),
+        true,
+        Some(0),
+        Some("Acme"),
+    ),
+    su(
+        Some("Yuri"),
+        "Inactive",
+        Some("yuri@gmail.com"),
+        "Standard",
+        Some(P_STANDARD),
+        false,
+        Some(700),
+        None,
+    ),
+];
+
+/// How many users every org starts with (the edge cases); `OrgSpec::small()` has exactly these.
+pub const SPECIAL_USER_COUNT: usize = SPECIAL_USERS.len();
+
+const FIRST_NAMES: &[&str] = &[
+    "Alex", "Maria", "John", "Aisha", "Kenji", "Laura", "Mateo", "Priya", "Noah", "Fatima", "Lukas", "Chloe",
+    "Omar", "Sofia", "Ethan", "Mei", "Jonas", "Amara", "Leo", "Ingrid",
+];
+const LAST_NAMES: &[&str] = &[
+    "Smith", "Garcia", "Müller", "Nakamura", "Okafor", "Rossi", "Dubois", "Kowalski", "Silva", "Haddad",
+    "Jensen", "Kim", "Novak", "Costa", "Singh", "Larsen", "Moreau", "Ahmed", "Fischer", "Brown",
+];
+const CITIES: &[(&str, &str, &str)] = &[
+    ("San Francisco", "United States", "US"),
+    ("London", "United Kingdom", "GB"),
+    ("Berlin", "Germany", "DE"),
+    ("Tokyo", "Japan", "JP"),
+    ("Paris", "France", "FR"),
+    ("Toronto", "Canada", "CA"),
+];
+const DEPARTMENTS: &[&str] = &["Sales", "Support", "Finance", "Engineering", "Marketing", "Operations"];
+const TITLES: &[&str] =
+    &["Account Executive", "Support Engineer", "Analyst", "Manager", "Director", "Consultant"];
+
+/// The cheap, string-free part of a user: enough to count licences.
+#[derive(Debug, Clone, Copy)]
+struct Shape {
+    profile: Option<usize>,
+    user_type: &'static str,
+    active: bool,
+}
+
+pub(crate) fn mix(seed: u64, index: u64, salt: u64) -> u64 {
+    let mut z = seed ^ index.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ salt.wrapping_mul(0xD1B5_4A32_D192_ED03);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}
+
+fn pick<T: Copy>(list: &[T], h: u64) -> T {
+    list[usize::try_from(h % list.len() as u64).unwrap_or(0)]
+}
+
+/// Generic (non-special) users: which profile and which email domain, by bucket of 1000.
+fn generic_kind(h: u64) -> (Option<usize>, &'static str, Option<&'static str>) {
+    let alt = h >> 32;
+    match h % 1000 {
+        0..600 => (Some(P_STANDARD), "Standard", Some("acme.com")),
+        600..650 => (Some(P_PLATFORM), "Standard", Some("acme.com")),
+        650..700 => (Some(P_STANDARD), "Standard", Some("eu.acme.com")),
+        700..740 => (Some(P_PLATFORM), "Standard", Some("acme.io")),
+        740..760 => (Some(P_STANDARD), "Standard", Some(pick(&["partnerco.com", "gmail.com"], alt))),
+        760..810 => {
+            (Some(P_PARTNER), "PowerPartner", Some(pick(&["partnerco.com", "resellers.example"], alt)))
+        }
+        810..870 => (
+            Some(P_COMMUNITY),
+            "CspLitePortal",
+            Some(pick(&["customer-corp.com", "bigretail.example", "gmail.com"], alt)),
+        ),
+        870..890 => (Some(P_CC_PLUS), "PowerCustomerSuccess", Some("customer-corp.com")),
+        890..910 => (Some(P_PORTAL), "CustomerSuccess", Some("portal-client.com")),
+        910..960 => (Some(P_CHATTER), "CsnOnly", Some(pick(&["acme.com", "vendor.example"], alt))),
+        960..970 => (Some(P_GUEST), "Guest", None),
+        970..980 => (Some(P_INTEGRATION), "CloudIntegrationUser", Some("acme.com")),
+        980..985 => (Some(P_SELF_SERVICE), "SelfService", Some("oldportal.example")),
+        985..990 => (Some(P_NEW_KIND), "SomethingNew", Some("acme.com")),
+        990..995 => (Some(P_STANDARD), "Standard", Some("notacme.com")),
+        _ => (Some(P_ADMIN), "Standard", Some("acme.com")),
+    }
+}
+
+/// The generated ground truth of a simulated org.
+#[derive(Debug, Clone)]
+pub struct OrgData {
+    seed: u64,
+    user_count: usize,
+    company_domains: Vec<String>,
+    pub organization: Organization,
+    pub user_licenses: Vec<UserLicense>,
+    pub profiles: Vec<Profile>,
+    pub permission_set_licenses: Vec<PermissionSetLicense>,
+    pub package_licenses: Vec<PackageLicense>,
+}
+
+impl OrgData {
+    /// Generates the org described by `spec` (scans the users once to count seats).
+    pub fn generate(spec: &crate::OrgSpec) -> Self {
+        let created = SfDateTime(FIRST_USER_CREATED - 30 * DAY);
+        let organization = Organization {
+            id: make_id("00D", 1),
+            name: spec.org_name.clone(),
+            organization_type: "Enterprise Edition".into(),
+            is_sandbox: false,
+            instance_name: "USA123".into(),
+            country: "US".into(),
+            created_date: created,
+        };
+        let mut data = OrgData {
+            seed: spec.seed,
+            user_count: spec.users,
+            company_domains: spec.company_domains.clone(),
+            organization,
+            user_licenses: Vec::new(),
+            profiles: Vec::new(),
+            permission_set_licenses: Vec::new(),
+            package_licenses: Vec::new(),
+        };
+        let mut license_used = vec![0i64; LICENSES.len()];
+        let mut psl_used = vec![0i64; PSLS.len()];
+        let mut package_used = vec![0i64; PACKAGES.len()];
+        for i in 0..spec.users {
+            let shape = data.shape(i);
+            if let Some(p) = shape.profile
+                && shape.active
+            {
+                license_used[PROFILES[p].license] += 1;
+            }
+            for (k, used) in psl_used.iter_mut().enumerate() {
+                if data.has_psl(i, shape, k) {
+                    *used += 1;
+                }
+            }
+            for (k, used) in package_used.iter_mut().enumerate() {
+                if data.has_package(i, shape, k) {
+                    *used += 1;
+                }
+            }
+        }
+        data.user_licenses = LICENSES
+            .iter()
+            .enumerate()
+            .map(|(k, def)| {
+                let disabled = def.status == "Disabled";
+                let used = if disabled { 0 } else { license_used[k] };
+                let total =
+                    if disabled { 0 } else { def.min_total.max(used + used / 5 + 2 * i64::from(used > 0)) };
+                UserLicense {
+                    id: make_id("100", k as u64 + 1),
+                    name: def.name.into(),
+                    master_label: def.name.into(),
+                    license_definition_key: def.key.into(),
+                    status: def.status.into(),
+                    total_licenses: total,
+                    used_licenses: used,
+                    created_date: created,
+                }
+            })
+            .collect();
+        data.profiles = PROFILES
+            .iter()
+            .enumerate()
+            .map(|(k, def)| Profile {
+                id: make_id("00e", k as u64 + 1),
+                name: def.name.into(),
+                user_type: def.user_type.into(),
+                user_license_id: make_id("100", def.license as u64 + 1),
+                description: def.description.map(Into::into),
+                created_date: created,
+            })
+            .collect();
+        data.permission_set_licenses = PSLS
+            .iter()
+            .enumerate()
+            .map(|(k, def)| {
+                let used = psl_used[k];
+                PermissionSetLicense {
+                    id: make_id("0PL", k as u64 + 1),
+                    developer_name: def.developer_name.into(),
+                    master_label: def.label.into(),
+                    permission_set_license_key: def.developer_name.into(),
+                    status: def.status.into(),
+                    expiration_date: def.expiration.map(SfDate),
+                    total_licenses: if def.status == "Disabled" { 0 } else { used + used / 10 + 5 },
+                    used_licenses: used,
+                    created_date: created,
+                }
+            })
+            .collect();
+        data.package_licenses = PACKAGES
+            .iter()
+            .enumerate()
+            .map(|(k, def)| PackageLicense {
+                id: make_id("050", k as u64 + 1),
+                namespace_prefix: def.namespace.into(),
+                allowed_licenses: if def.site_licence {
+                    -1
+                } else {
+                    package_used[k] + package_used[k] / 4 + 5
+                },
+                used_licenses: if def.site_licence { -1 } else { package_used[k] },
+                status: def.status.into(),
+                expiration_date: def.expiration.map(SfDateTime),
+                created_date: created,
+            })
+            .collect();
+        data
+    }
+
+    /// Number of users.
+    pub fn user_count(&self) -> usize {
+        self.user_count
+    }
+
+    /// The company domains the org's own staff use (e.g. `acme.com`, `acme.io`).
+    pub fn company_domains(&self) -> &[String] {
+        &self.company_domains
+    }
+
+    fn shape(&self, index: usize) -> Shape {
+        if let Some(s) = SPECIAL_USERS.get(index) {
+            return Shape { profile: s.profile, user_type: s.user_type, active: s.active };
+        }
+        let (profile, user_type, _) = generic_kind(mix(self.seed, index as u64, 1));
+        Shape { profile, user_type, active: !mix(self.seed, index as u64, 2).is_multiple_of(10) }
+    }
+
+    fn has_psl(&self, index: usize, shape: Shape, k: usize) -> bool {
+        if shape.user_type != "Standard" || PSLS[k].percent == 0 {
+            return false;
+        }
+        index == 0 || mix(self.seed, index as u64, 10 + k as u64) % 100 < PSLS[k].percent
+    }
+
+    fn has_package(&self, index: usize, shape: Shape, k: usize) -> bool {
+        if shape.user_type != "Standard" {
+            return false;
+        }
+        index == 0 || mix(self.seed, index as u64, 20 + k as u64) % 100 < PACKAGES[k].percent
+    }
+
+    /// User number `index` (`0..user_count()`), or `None` past the end.
+    pub fn user(&self, index: usize) -> Option<User> {
+        (index < self.user_count).then(|| self.build_user(index))
+    }
+
+    fn build_user(&self, index: usize) -> User {
+        let i = index as u64;
+        let h = mix(self.seed, i, 3);
+        let created = SfDateTime(FIRST_USER_CREATED + (i as i64) * 60);
+        let (first, last, email, user_type, profile, active, last_login_days, company, federation) =
+            match SPECIAL_USERS.get(index) {
+                Some(s) => (
+                    s.first.map(String::from),
+                    s.last.to_string(),
+                    s.email.map(String::from),
+                    s.user_type,
+                    s.profile,
+                    s.active,
+                    s.last_login_days,
+                    s.company.map(String::from),
+                    s.federation.map(String::from),
+                ),
+                None => {
+                    let shape = self.shape(index);
+                    let (_, _, domain) = generic_kind(mix(self.seed, i, 1));
+                    let first = pick(FIRST_NAMES, h).to_string();
+                    let last = pick(LAST_NAMES, h >> 16).to_string();
+                    let email = domain.map(|d| {
+                        format!(
+                            "{}.{}{}@{}",
+                            first.to_lowercase(),
+                            ascii_fold(&last).to_lowercase(),
+                            index,
+                            d
+                        )
+                    });
+                    let login = mix(self.seed, i, 4);
+                    let last_login = (!login.is_multiple_of(8)).then_some(((login >> 8) % 400) as i64);
+                    let company = domain.map(company_of);
+                    (
+                        Some(first),
+                        last,
+                        email,
+                        shape.user_type,
+                        shape.profile,
+                        shape.active,
+                        last_login,
+                        company,
+                        None,
+                    )
+                }
+            };
+        let name = match &first {
+            Some(f) => format!("{f} {last}"),
+            None => last.clone(),
+        };
+        let username = match &email {
+            Some(e) => format!("{}.sim", e.to_lowercase()),
+            None => {
+                format!("{}.{}@acme-sim.force.com", ascii_fold(&last).to_lowercase().replace(' ', ""), index)
+            }
+        };
+        let alias: String = format!(
+            "{}{}",
+            first.as_deref().and_then(|f| f.chars().next()).unwrap_or('x'),
+            ascii_fold(&last).replace([' ', '\''], "")
+        )
+        .to_lowercase()
+        .chars()
+        .take(8)
+        .collect();
+        let last_login_date =
+            last_login_days.map(|d| SfDateTime(REFERENCE_TIME - d * DAY - (h % 36_000) as i64));
+        let external =
+            !matches!(user_type, "Standard" | "AutomatedProcess" | "CloudIntegrationUser" | "LicenseManager");
+        let (city, country, country_code) = pick(CITIES, h >> 24);
+        let people = email.is_some() && user_type != "Guest";
+        User {
+            index,
+            id: make_id("005", i + 1),
+            username,
+            email,
+            first_name: first,
+            last_name: last,
+            name,
+            alias,
+            is_active: active,
+            user_type: user_type.to_string(),
+            profile_id: profile.map(|p| make_id("00e", p as u64 + 1)),
+            last_login_date,
+            created_date: created,
+            last_modified_date: SfDateTime(created.0 + ((h >> 8) % 300) as i64 * DAY),
+            company_name: company,
+            department: people.then(|| pick(DEPARTMENTS, h >> 32).to_string()),
+            title: people.then(|| pick(TITLES, h >> 40).to_string()),
+            city: people.then(|| city.to_string()),
+            country: people.then(|| country.to_string()),
+            country_code: people.then(|| country_code.to_string()),
+            federation_identifier: federation,
+            employee_number: (user_type == "Standard").then(|| format!("E{:06}", index)),
+            is_portal_enabled: external && user_type != "Guest" && user_type != "CsnOnly",
+        }
+    }
+
+    /// All users in id order, generated one at a time.
+    pub fn users(&self) -> impl Iterator<Item = User> + '_ {
+        (0..self.user_count).filter_map(|i| self.user(i))
+    }
+
+    /// The index of the user with this 15- or 18-character id.
+    pub fn user_index(&self, id: &str) -> Option<usize> {
+        let n = usize::try_from(parse_id("005", id)?).ok()?;
+        (1..=self.user_count).contains(&n).then(|| n - 1)
+    }
+
+    /// The user the connected app's tokens belong to (user 0, a System Administrator; it exists
+    /// even in an org generated with zero users).
+    pub fn integration_user(&self) -> User {
+        self.build_user(0)
+    }
+
+    /// The profile with this id.
+    pub fn profile(&self, id: &str) -> Option<&Profile> {
+        self.profiles.iter().find(|p| p.id == id || p.id.get(..15) == Some(id))
+    }
+
+    /// The user licence with this id.
+    pub fn user_license(&self, id: &str) -> Option<&UserLicense> {
+        self.user_licenses.iter().find(|l| l.id == id || l.id.get(..15) == Some(id))
+    }
+
+    /// The user licence a user's profile points at (`None` for users without a profile).
+    pub fn license_of(&self, user: &User) -> Option<&UserLicense> {
+        let profile = self.profile(user.profile_id.as_deref()?)?;
+        self.user_license(&profile.user_license_id)
+    }
+
+    /// Size of the index space of `PermissionSetLicenseAssign` rows (most slots are empty).
+    pub(crate) fn psl_assignment_slots(&self) -> u64 {
+        self.user_count as u64 * PSL_SLOTS
+    }
+
+    /// The assignment in slot `slot`, if that slot holds one.
+    pub(crate) fn psl_assignment_at(&self, slot: u64) -> Option<PermissionSetLicenseAssign> {
+        let index = usize::try_from(slot / PSL_SLOTS).ok()?;
+        let k = (slot % PSL_SLOTS) as usize;
+        if index >= self.user_count || k >= PSLS.len() || !self.has_psl(index, self.shape(index), k) {
+            return None;
+        }
+        Some(PermissionSetLicenseAssign {
+            id: make_id("2LA", slot + 1),
+            assignee_id: make_id("005", index as u64 + 1),
+            permission_set_license_id: make_id("0PL", k as u64 + 1),
+            created_date: SfDateTime(FIRST_USER_CREATED + index as i64 * 60 + DAY),
+        })
+    }
+
+    /// All `PermissionSetLicenseAssign` rows, in id order.
+    pub fn psl_assignments(&self) -> impl Iterator<Item = PermissionSetLicenseAssign> + '_ {
+        (0..self.psl_assignment_slots()).filter_map(|s| self.psl_assignment_at(s))
+    }
+
+    pub(crate) fn package_assignment_slots(&self) -> u64 {
+        self.user_count as u64 * PACKAGE_SLOTS
+    }
+
+    pub(crate) fn user_package_license_at(&self, slot: u64) -> Option<UserPackageLicense> {
+        let index = usize::try_from(slot / PACKAGE_SLOTS).ok()?;
+        let k = (slot % PACKAGE_SLOTS) as usize;
+        if index >= self.user_count || k >= PACKAGES.len() || !self.has_package(index, self.shape(index), k) {
+            return None;
+        }
+        Some(UserPackageLicense {
+            id: make_id("051", slot + 1),
+            user_id: make_id("005", index as u64 + 1),
+            package_license_id: make_id("050", k as u64 + 1),
+            created_date: SfDateTime(FIRST_USER_CREATED + index as i64 * 60 + 2 * DAY),
+        })
+    }
+
+    /// All `UserPackageLicense` rows, in id order.
+    pub fn user_package_licenses(&self) -> impl Iterator<Item = UserPackageLicense> + '_ {
+        (0..self.package_assignment_slots()).filter_map(|s| self.user_package_license_at(s))
+    }
+}
+
+fn company_of(domain: &str) -> String {
+    match domain {
+        "acme.com" | "acme.io" => "Acme".into(),
+        "eu.acme.com" => "Acme Europe".into(),
+        "gmail.com" => "Freelance".into(),
+        other => {
+            let base = other.split('.').next().unwrap_or(other);
+            let mut c = base.chars();
+            match c.next() {
+                Some(f) => f.to_uppercase().chain(c).collect(),
+                None => String::new(),
+            }
+        }
+    }
+}
+
+fn ascii_fold(s: &str) -> String {
+    s.chars().map(|c| if c == 'ü' { 'u' } else { c }).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::OrgSpec;
+
+    #[test]
+    fn small_org_covers_every_user_type_and_edge_case() {
+        let data = OrgData::generate(&OrgSpec::small());
+        let users: Vec<User> = data.users().collect();
+        assert_eq!(users.len(), SPECIAL_USER_COUNT);
+        for ty in [
+            "Standard",
+            "PowerPartner",
+            "PowerCustomerSuccess",
+            "CustomerSuccess",
+            "CspLitePortal",
+            "CsnOnly",
+            "Guest",
+            "SelfService",
+            "AutomatedProcess",
+            "CloudIntegrationUser",
+            "LicenseManager",
+            "SomethingNew",
+        ] {
+            assert!(users.iter().any(|u| u.user_type == ty), "no user of type {ty}");
+        }
+        assert!(users.iter().any(|u| u.email.is_none()));
+        assert!(users.iter().any(|u| !u.is_active));
+        assert!(users.iter().any(|u| u.last_login_date.is_none()));
+        assert!(users.iter().any(|u| u.profile_id.is_none()));
+        assert!(users.iter().any(|u| u.email.as_deref() == Some("Jo@ACME.com")));
+        assert!(users.windows(2).all(|w| w[0].id < w[1].id));
+    }
+
+    #[test]
+    fn seat_counts_match_the_generated_users() {
+        let data = OrgData::generate(&OrgSpec::with_users(3_000));
+        for licence in &data.user_licenses {
+            let active = data
+                .users()
+                .filter(|u| u.is_active && data.license_of(u).map(|l| &l.id) == Some(&licence.id))
+                .count() as i64;
+            assert_eq!(licence.used_licenses, active, "{}", licence.name);
+            assert!(licence.used_licenses <= licence.total_licenses || licence.status == "Disabled");
+        }
+        for psl in &data.permission_set_licenses {
+            let n = data.psl_assignments().filter(|a| a.permission_set_license_id == psl.id).count() as i64;
+            assert_eq!(psl.used_licenses, n);
+        }
+        let site = data.package_licenses.iter().find(|p| p.allowed_licenses == -1);
+        assert!(site.is_some_and(|p| p.expiration_date.is_none()));
+        assert!(data.user_licenses.iter().any(|l| l.status == "Disabled" && l.total_licenses == 0));
+    }
+
+    #[test]
+    fn generation_is_deterministic_and_seed_dependent() {
+        let a = OrgData::generate(&OrgSpec::with_users(500));
+        let b = OrgData::generate(&OrgSpec::with_users(500));
+        let c = OrgData::generate(&OrgSpec { seed: 99, ..OrgSpec::with_users(500) });
+        assert_eq!(a.user(450), b.user(450));
+        assert_ne!(a.user(450), c.user(450));
+        assert_eq!(a.user_index(&a.user(450).map(|u| u.id).unwrap_or_default()), Some(450));
+    }
+
+    #[test]
+    fn datetimes_use_salesforce_and_rfc3339_forms() {
+        assert_eq!(SfDateTime(REFERENCE_TIME).salesforce(), "2025-06-01T12:00:00.000+0000");
+        assert_eq!(SfDateTime(REFERENCE_TIME).rfc3339(), "2025-06-01T12:00:00Z");
+        assert_eq!(SfDate(1_774_915_200).iso(), "2026-03-31");
+    }
+}
