@@ -350,6 +350,16 @@ fn grant_from(response: TokenResponse) -> Result<Grant, AuthError> {
     Ok(Grant { refresh_token, access_token })
 }
 
+/// Reads a `--redirect-uri`: an absolute URL such as the app's Callback URL.
+pub fn parse_redirect_uri(raw: &str) -> Result<Url, AuthError> {
+    Url::parse(raw.trim()).map_err(|error| {
+        AuthError::Flow(format!(
+            "the redirect URI {raw:?} is not an absolute URL ({error}); use one of the app's Callback URLs, \
+             e.g. https://login.salesforce.com/services/oauth2/success"
+        ))
+    })
+}
+
 /// Reads what the user pasted: a bare code, a URL-encoded code, the query string, or the whole
 /// success URL. An `error=` in the URL becomes a clear error naming Salesforce's code and text.
 pub fn parse_code_input(input: &str) -> Result<CodeInput, AuthError> {
@@ -512,6 +522,14 @@ mod tests {
         assert_eq!(pairs["redirect_uri"], "https://app.example.com/callback");
         assert_eq!(pairs["scope"], "api refresh_token");
         assert!(!pairs.contains_key("code_challenge") && first.pending.code_verifier.is_none());
+    }
+
+    #[test]
+    fn redirect_uris_must_be_absolute() {
+        assert_eq!(parse_redirect_uri(" https://x.example/cb ").unwrap().as_str(), "https://x.example/cb");
+        assert!(
+            parse_redirect_uri("/services/oauth2/success").unwrap_err().to_string().contains("Callback URL")
+        );
     }
 
     #[test]

@@ -24,16 +24,16 @@ use std::time::Duration;
 pub use error::{AuthError, Refusal, RefusalKind};
 pub use flows::{
     AuthorizeParams, AuthorizeRequest, CodeInput, DEFAULT_SCOPE, DeviceAuthorization, DevicePolling, Grant,
-    OAuthClient, PendingAuthorization, parse_code_input, pkce_challenge,
+    OAuthClient, PendingAuthorization, parse_code_input, parse_redirect_uri, pkce_challenge,
 };
 pub use identity::Identity;
 pub use rotation::{Rotation, write_secret_file};
 pub use source::TokenSource;
 pub use token::AccessToken;
+pub use url::Url;
 pub use urls::{check_salesforce_url, is_loopback_host};
 
 use secrecy::SecretString;
-use url::Url;
 
 /// Counts HTTP requests this run sent to Salesforce (token requests and retries included).
 /// Cloned handles share one count.
