@@ -60,8 +60,11 @@ pub(crate) fn exit_code(err: &anyhow::Error) -> u8 {
         if let Some(config) = cause.downcast_ref::<sfconn_config::ConfigError>() {
             return config.exit_code();
         }
+        if let Some(auth) = cause.downcast_ref::<sfconn_auth::AuthError>() {
+            return auth.exit_code();
+        }
         // Other library errors go here, e.g.
-        // if let Some(e) = cause.downcast_ref::<sfconn_auth::AuthError>() { return e.exit_code(); }
+        // if let Some(e) = cause.downcast_ref::<sfconn_api::ApiError>() { return e.exit_code(); }
         if let Some(io) = cause.downcast_ref::<std::io::Error>()
             && io.kind() == std::io::ErrorKind::BrokenPipe
         {
@@ -130,6 +133,13 @@ mod tests {
         let err = sfconn_config::ConfigError::Invalid { problems: Vec::new() };
         let err = anyhow::Error::new(err).context("loading settings");
         assert_eq!(exit_code(&err), 78);
+    }
+
+    #[test]
+    fn auth_errors_keep_their_exit_code() {
+        let refusal = sfconn_auth::Refusal::classify("invalid_grant", "inactive user", 400, "x");
+        let err = anyhow::Error::new(sfconn_auth::AuthError::Refused(refusal)).context("auth check");
+        assert_eq!(exit_code(&err), 77);
     }
 
     #[test]

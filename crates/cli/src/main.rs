@@ -11,6 +11,7 @@
 //! arm in [`run`]. Commands that need settings flatten [`settings_args::SettingArgs`]. A new
 //! library error type gets one `downcast_ref` line in [`exit::exit_code`].
 
+mod auth_cmd;
 mod config_cmd;
 mod exit;
 mod output;
@@ -32,6 +33,9 @@ struct Cli {
 /// The command groups; one module each.
 #[derive(Debug, Subcommand)]
 enum Commands {
+    /// Get a refresh token (url + exchange, or device) and check what it reaches
+    #[command(subcommand)]
+    Auth(auth_cmd::AuthCommand),
     /// Check the settings, or write a template config file
     #[command(subcommand)]
     Config(config_cmd::ConfigCommand),
@@ -61,6 +65,7 @@ fn main() -> ExitCode {
 /// Runs one parsed command.
 fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
+        Commands::Auth(command) => auth_cmd::run(command),
         Commands::Config(command) => config_cmd::run(command),
     }
 }
