@@ -29,7 +29,8 @@ pub struct ClientOptions {
     pub retry: RetryPolicy,
     /// Requests in flight at once (`http.concurrency`); 0 is taken as 1.
     pub concurrency: usize,
-    /// Records per query page asked for with `Sforce-Query-Options: batchSize=N` (200..=2000).
+    /// Records per query page asked for with `Sforce-Query-Options: batchSize=N`; Salesforce
+    /// accepts 200..=2000, values outside are clamped.
     pub batch_size: u32,
 }
 
@@ -249,7 +250,7 @@ impl ApiClient {
             match attempt {
                 Ok(body) => return Ok(body),
                 Err(Attempt::Transport(error)) => {
-                    let detail = transport_detail(&error);
+                    let detail = transport_detail(&error, inner.options.timeout);
                     if is_transient_transport(&error) && policy.allows(retries + 1) {
                         retries += 1;
                         tracing::debug!(request = call.label, retry = retries, %detail, "transient network failure, retrying");
@@ -304,8 +305,10 @@ impl ApiClient {
         let mut request =
             inner.http.get(call.url.clone()).bearer_auth(bearer).header("Accept", "application/json");
         if call.query_options {
-            request =
-                request.header("Sforce-Query-Options", format!("batchSize={}", inner.options.batch_size));
+            request = request.header(
+                "Sforce-Query-Options",
+                format!("batchSize={}", inner.options.batch_size.clamp(200, 2000)),
+            );
         }
         inner.tokens.counter().add_one();
         let response = match request.send().await {
@@ -359,8 +362,11 @@ fn is_transient_transport(error: &reqwest::Error) -> bool {
 }
 
 /// The error and its causes, without the URL (which may carry a query string).
-fn transport_detail(error: &reqwest::Error) -> String {
-    let mut detail = if error.is_timeout() { "timed out".to_owned() } else { String::new() };
+fn transport_detail(error: &reqwest::Error, timeout: Duration) -> String {
+    if error.is_timeout() {
+        return format!("no answer within {timeout:?} (http.timeout_secs)");
+    }
+    let mut detail = String::new();
     let mut source: Option<&dyn std::error::Error> = std::error::Error::source(error);
     while let Some(cause) = source {
         let text = cause.to_string();

@@ -351,7 +351,8 @@ pub enum ApiError {
 
     /// Transient failures outlasted `http.max_retries`.
     #[error(
-        "{request} still failed after {attempts} attempt(s), the last with {} Salesforce is busy or unavailable; try again later",
+        "{request} still failed after {attempts} attempt(s); the last one saw {} Salesforce is busy or unavailable; \
+         try again later",
         sentence(last)
     )]
     RetriesExhausted {
@@ -373,6 +374,20 @@ pub enum ApiError {
         object: String,
         /// Why.
         reason: String,
+    },
+
+    /// The org has used more of its daily API requests than `limits.max_api_usage_percent`
+    /// allows, so the run does not start (see [`crate::ApiUsage::ensure_at_most`]).
+    #[error(
+        "the org has already used {usage}, more than limits.max_api_usage_percent = {max_percent}%; sfconn does \
+         not start a run that could use up the org's allowance. Try again later (usage is counted over a rolling \
+         24 hours), or raise limits.max_api_usage_percent"
+    )]
+    UsageAboveThreshold {
+        /// The usage before the run.
+        usage: crate::ApiUsage,
+        /// `limits.max_api_usage_percent`.
+        max_percent: u8,
     },
 
     /// A bug or impossible state inside sfconn.
@@ -425,7 +440,8 @@ impl ApiError {
             ApiError::SessionRejected { .. } => 77,
             ApiError::DailyLimitExceeded { .. }
             | ApiError::RetriesExhausted { .. }
-            | ApiError::QueryNotResumable { .. } => 75,
+            | ApiError::QueryNotResumable { .. }
+            | ApiError::UsageAboveThreshold { .. } => 75,
             ApiError::Decode { .. } | ApiError::NotJson { .. } | ApiError::ForeignUrl { .. } => 65,
             ApiError::Rejected { body, .. } => {
                 if OUR_BUG_CODES.iter().any(|code| body.code_is(code)) {
@@ -513,14 +529,14 @@ pub(crate) fn classify_status(
             }
             "REQUEST_LIMIT_EXCEEDED" => {
                 return if is_concurrency_limit(&error.message) {
-                    Verdict::Retry { seen: format!("HTTP {status} {error}"), retry_after }
+                    Verdict::Retry { seen: format!("HTTP {status} with {error}"), retry_after }
                 } else {
                     // TotalRequests (and any limit we do not know to be momentary): stop.
                     Verdict::Fail(ApiError::DailyLimitExceeded { request, error: error.clone() })
                 };
             }
             "SERVER_UNAVAILABLE" | "UNKNOWN_ERROR" => {
-                return Verdict::Retry { seen: format!("HTTP {status} {error}"), retry_after };
+                return Verdict::Retry { seen: format!("HTTP {status} with {error}"), retry_after };
             }
             "INVALID_TYPE" | "INSUFFICIENT_ACCESS" | "INSUFFICIENT_ACCESS_OR_READONLY" => {
                 return Verdict::Fail(ApiError::ObjectNotReadable {
@@ -542,7 +558,7 @@ pub(crate) fn classify_status(
         return Verdict::RefreshSession(error);
     }
     if status >= 500 || status == 429 {
-        return Verdict::Retry { seen: format!("HTTP {status} and {body}"), retry_after };
+        return Verdict::Retry { seen: format!("HTTP {status} with {body}"), retry_after };
     }
     Verdict::Fail(ApiError::Rejected { request, status, body })
 }

@@ -109,7 +109,7 @@ async fn exhausted_retries_are_exit_75() {
     let client = connect_with(&server, ClientOptions { retry: quick_retry(2), ..options() }).await.unwrap();
     let error = client.query::<User>(SOQL.into()).try_collect::<Vec<_>>().await.unwrap_err();
     assert_eq!(error.exit_code(), 75);
-    insta::assert_snapshot!(error.to_string(), @r#"the User query (GET /services/data/v62.0/query) still failed after 3 attempt(s), the last with HTTP 503 SERVER_UNAVAILABLE: Server Unavailable. Salesforce is busy or unavailable; try again later"#);
+    insta::assert_snapshot!(error.to_string(), @r#"the User query (GET /services/data/v62.0/query) still failed after 3 attempt(s); the last one saw HTTP 503 with SERVER_UNAVAILABLE: Server Unavailable. Salesforce is busy or unavailable; try again later"#);
     assert_eq!(client.requests_sent(), 5);
 }
 
@@ -150,4 +150,48 @@ async fn a_refused_connection_is_retried_then_exit_69() {
     );
     // The token request and three attempts at the version list.
     assert_eq!(counter.get(), 4);
+}
+
+/// A client whose requests give up after a fifth of a second.
+fn impatient(max_retries: u32) -> ClientOptions {
+    ClientOptions { timeout: Duration::from_millis(200), retry: quick_retry(max_retries), ..options() }
+}
+
+#[tokio::test]
+async fn a_timed_out_request_is_retried() {
+    let server = org().await;
+    Mock::given(method("GET"))
+        .and(path(format!("{V}/query")))
+        .respond_with(json_ok(&page(1, None, users(&user_ids(9, 1)))).set_delay(Duration::from_secs(30)))
+        .up_to_n_times(1)
+        .expect(1)
+        .with_priority(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path(format!("{V}/query")))
+        .respond_with(json_ok(&page(2, None, users(&user_ids(1, 2)))))
+        .expect(1)
+        .with_priority(2)
+        .mount(&server)
+        .await;
+    let client = connect_with(&server, impatient(2)).await.unwrap();
+    let got: Vec<String> =
+        client.query::<User>(SOQL.into()).map_ok(|user| user.id).try_collect().await.unwrap();
+    assert_eq!(got, user_ids(1, 2));
+}
+
+#[tokio::test]
+async fn requests_that_keep_timing_out_are_exit_75() {
+    let server = org().await;
+    Mock::given(method("GET"))
+        .and(path(format!("{V}/query")))
+        .respond_with(json_ok(&page(0, None, vec![])).set_delay(Duration::from_secs(30)))
+        .expect(2)
+        .mount(&server)
+        .await;
+    let client = connect_with(&server, impatient(1)).await.unwrap();
+    let error = client.query::<User>(SOQL.into()).try_collect::<Vec<_>>().await.unwrap_err();
+    assert_eq!(error.exit_code(), 75);
+    insta::assert_snapshot!(error.to_string(), @"the User query (GET /services/data/v62.0/query) still failed after 2 attempt(s); the last one saw no answer within 200ms (http.timeout_secs). Salesforce is busy or unavailable; try again later");
 }
