@@ -239,7 +239,7 @@ mod tests {
         assert_eq!(subscription.free(), Some(18));
     }
 
-    fn user_record(extra: serde_json::Value) -> records::User {
+    fn user_record(extra: &serde_json::Value) -> records::User {
         let mut value = json!({
             "attributes": {"type": "User"},
             "Id": "0050X0000000001AAA", "Username": "jo@acme.com.prod", "IsActive": true,
@@ -255,7 +255,7 @@ mod tests {
     fn user_fields_dates_and_domain() {
         let mut context = UserContext::default();
         let mapped = user(
-            user_record(json!({
+            user_record(&json!({
                 "Email": "Jo.Smith@EU.Acme.COM", "Name": "Jo Smith", "FirstName": "Jo", "LastName": "Smith",
                 "Alias": "jsmith", "LastLoginDate": "2024-01-15T10:30:00.000+0000",
                 "CreatedDate": "2020-02-29T23:59:59.000+0100", "CompanyName": "Acme",
@@ -278,7 +278,7 @@ mod tests {
 
     #[test]
     fn unknown_user_type_is_other_and_kept_raw() {
-        let mapped = user(user_record(json!({"UserType": "Einstein"})), &mut UserContext::default());
+        let mapped = user(user_record(&json!({"UserType": "Einstein"})), &mut UserContext::default());
         assert_eq!(mapped.account_kind, AccountKind::Other);
         assert_eq!(mapped.user_type.as_deref(), Some("Einstein"));
     }
@@ -286,7 +286,7 @@ mod tests {
     #[test]
     fn blank_or_missing_email_is_null_and_never_logged_in_is_null() {
         for email in [json!(null), json!(""), json!("  ")] {
-            let mapped = user(user_record(json!({"Email": email})), &mut UserContext::default());
+            let mapped = user(user_record(&json!({"Email": email})), &mut UserContext::default());
             assert_eq!((mapped.email, mapped.email_domain), (None, None));
             assert_eq!(mapped.last_login_at, None);
         }
@@ -302,9 +302,9 @@ mod tests {
             description: None,
         }];
         let mut context = UserContext::with_profiles(&profiles);
-        let mapped = user(user_record(json!({})), &mut context);
+        let mapped = user(user_record(&json!({})), &mut context);
         assert_eq!(mapped.user_license_id.as_deref(), Some("1000X0000000009AAA"));
-        let mapped = user(user_record(json!({"ProfileId": null})), &mut context);
+        let mapped = user(user_record(&json!({"ProfileId": null})), &mut context);
         assert_eq!(mapped.user_license_id, None);
     }
 
@@ -317,7 +317,7 @@ mod tests {
         context.permission_set_licenses.add(user_id.into(), "0PL0X0000000001AAA".into());
         context.package_licenses.add(user_id.into(), "0500X0000000001AAA".into());
         context.package_licenses.add("0050X0000000002AAA".into(), "0500X0000000001AAA".into());
-        let mapped = user(user_record(json!({})), &mut context);
+        let mapped = user(user_record(&json!({})), &mut context);
         assert_eq!(mapped.permission_set_license_ids, ["0PL0X0000000001AAA", "0PL0X0000000002AAA"]);
         assert_eq!(mapped.package_license_ids, ["0500X0000000001AAA"]);
         assert!(context.permission_set_licenses.is_empty());

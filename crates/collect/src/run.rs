@@ -266,7 +266,8 @@ pub async fn run(
         package_assignments,
         user_describe,
         org_user_count,
-    ) = tokio::join!(
+    ) = Box::pin(async {
+        tokio::join!(
         fetch::<records::Organization>(&client, &ORGANIZATION, progress),
         fetch::<records::UserLicense>(&client, &USER_LICENSE, progress),
         fetch::<records::Profile>(&client, &PROFILE, progress),
@@ -304,7 +305,9 @@ pub async fn run(
         ),
         client.describe("User"),
         count_users(&client, filter),
-    );
+        )
+    })
+    .await;
 
     let organization = organization?;
     let user_licenses = user_licenses?;

@@ -1,0 +1,393 @@
+//! The connector run against the simulated org: what it writes must match the org's ground
+//! truth (`SimulatedOrg::data`), whatever the filter and whatever the org hides.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a test binary: panicking is failing
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::io::Write;
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+
+use sfconn_collect::output::{Format, open_sink_to_writer};
+use sfconn_collect::snapshot::{AccountKind, Snapshot, SubscriptionSource};
+use sfconn_collect::{CollectError, Progress, RunOutcome, SourceStatus, run};
+use sfconn_config::{MapEnvironment, Need, Settings};
+use sfconn_filter::CompanyFilter;
+use sfconn_testkit::{HiddenAs, OrgSpec, SimulatedOrg};
+
+#[derive(Clone, Default)]
+struct SharedBuffer(Arc<Mutex<Vec<u8>>>);
+
+impl Write for SharedBuffer {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Records what the run reports, per source.
+#[derive(Default)]
+struct RecordingProgress {
+    advanced: Mutex<BTreeMap<String, (u64, u64)>>,
+    finished: Mutex<BTreeMap<String, SourceStatus>>,
+}
+
+impl Progress for RecordingProgress {
+    fn advanced(&self, source: &str, done: u64, total: u64) {
+        self.advanced.lock().unwrap().insert(source.to_owned(), (done, total));
+    }
+    fn finished(&self, source: &str, status: SourceStatus) {
+        self.finished.lock().unwrap().insert(source.to_owned(), status);
+    }
+}
+
+async fn small_org() -> SimulatedOrg {
+    SimulatedOrg::start(OrgSpec::small()).await
+}
+
+/// Settings as the CLI would load them, from the org's environment plus `extra`.
+fn settings(org: &SimulatedOrg, extra: &[(&str, &str)]) -> Settings {
+    let dir = tempfile::tempdir().unwrap();
+    let mut env = MapEnvironment::in_dir(dir.path());
+    for (name, value) in org.sfconn_env() {
+        env = env.with(&name, &value);
+    }
+    env = env.with("SFCONN_HTTP__MAX_RETRIES", "1");
+    for (name, value) in extra {
+        env = env.with(name, value);
+    }
+    sfconn_config::load_with(&sfconn_config::Flags::default(), Need::Everything, &env).unwrap().settings
+}
+
+fn schema() -> jsonschema::Validator {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/spec/snapshot.schema.json");
+    let text = std::fs::read_to_string(&path).unwrap();
+    jsonschema::validator_for(&serde_json::from_str(&text).unwrap()).unwrap()
+}
+
+/// Runs the connector into a json sink; checks the document against the schema.
+async fn collect(settings: &Settings) -> (Snapshot, RunOutcome) {
+    let buffer = SharedBuffer::default();
+    let mut sink = open_sink_to_writer(Format::Json, Box::new(buffer.clone())).unwrap();
+    let outcome = run(settings, sink.as_mut(), &sfconn_collect::NoProgress).await.unwrap();
+    let text = String::from_utf8(buffer.0.lock().unwrap().clone()).unwrap();
+    let value: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let errors: Vec<String> =
+        schema().iter_errors(&value).map(|e| format!("{e} at {}", e.instance_path)).collect();
+    assert!(errors.is_empty(), "schema violations: {errors:#?}");
+    (serde_json::from_value(value).unwrap(), outcome)
+}
+
+/// Runs the connector expecting failure; checks that nothing was written.
+async fn collect_error(settings: &Settings) -> CollectError {
+    let buffer = SharedBuffer::default();
+    let mut sink = open_sink_to_writer(Format::Json, Box::new(buffer.clone())).unwrap();
+    let error = run(settings, sink.as_mut(), &sfconn_collect::NoProgress).await.unwrap_err();
+    drop(sink);
+    assert!(buffer.0.lock().unwrap().is_empty(), "a failed run must print nothing");
+    error
+}
+
+fn codes(snapshot: &Snapshot) -> Vec<(&str, Option<&str>)> {
+    snapshot.warnings.iter().map(|w| (w.code.as_str(), w.source.as_deref())).collect()
+}
+
+/// The expected ids of users that `filter` keeps, from the ground truth.
+fn expected_user_ids(org: &SimulatedOrg, filter: &CompanyFilter) -> Vec<String> {
+    let mut ids: Vec<String> =
+        org.data().users().filter(|u| filter.matches(u.email.as_deref())).map(|u| u.id).collect();
+    ids.sort();
+    ids
+}
+
+#[tokio::test]
+async fn everyone_collects_every_user_with_licences_matching_the_org() {
+    let org = small_org().await;
+    let (snapshot, outcome) = collect(&settings(&org, &[])).await;
+    let data = org.data();
+
+    assert!(snapshot.filter.all);
+    assert_eq!(snapshot.organization.id, data.organization.id);
+    assert_eq!(snapshot.organization.name, data.organization.name);
+    assert_eq!(snapshot.organization.edition.as_deref(), Some(data.organization.organization_type.as_str()));
+    assert_eq!(snapshot.source.login_url, org.login_url().trim_end_matches('/'));
+    assert_eq!(snapshot.source.instance_url, org.instance_url().trim_end_matches('/'));
+
+    // Users: all of them, in id order, each mapped from its row.
+    let ids: Vec<&str> = snapshot.users.iter().map(|u| u.id.as_str()).collect();
+    let mut sorted = ids.clone();
+    sorted.sort();
+    assert_eq!(ids, sorted, "users in ascending id order");
+    assert_eq!(ids.len(), data.user_count());
+
+    let mut psl_by_user: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for row in data.psl_assignments() {
+        psl_by_user.entry(row.assignee_id).or_default().push(row.permission_set_license_id);
+    }
+    let mut packages_by_user: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for row in data.user_package_licenses() {
+        packages_by_user.entry(row.user_id).or_default().push(row.package_license_id);
+    }
+    let written: BTreeMap<&str, _> = snapshot.users.iter().map(|u| (u.id.as_str(), u)).collect();
+    for truth in data.users() {
+        let user = written[truth.id.as_str()];
+        assert_eq!(user.username, truth.username);
+        assert_eq!(user.email, truth.email.clone().filter(|e| !e.trim().is_empty()), "{}", truth.id);
+        assert_eq!(user.active, truth.is_active);
+        assert_eq!(user.user_type.as_deref(), Some(truth.user_type.as_str()));
+        assert_eq!(user.account_kind, AccountKind::from_user_type(Some(&truth.user_type)));
+        assert_eq!(user.profile_id, truth.profile_id);
+        assert_eq!(user.user_license_id, data.license_of(&truth).map(|l| l.id.clone()), "{}", truth.id);
+        assert_eq!(user.last_login_at, truth.last_login_date.map(|d| d.rfc3339()));
+        assert_eq!(user.created_at, Some(truth.created_date.rfc3339()));
+        assert_eq!(user.federation_id, truth.federation_identifier);
+        let mut psl = psl_by_user.remove(&truth.id).unwrap_or_default();
+        psl.sort();
+        assert_eq!(user.permission_set_license_ids, psl, "{}", truth.id);
+        let mut packages = packages_by_user.remove(&truth.id).unwrap_or_default();
+        packages.sort();
+        assert_eq!(user.package_license_ids, packages, "{}", truth.id);
+    }
+
+    // Subscriptions: every row of the three objects, grouped by source then id.
+    let expected_subscriptions =
+        data.user_licenses.len() + data.permission_set_licenses.len() + data.package_licenses.len();
+    assert_eq!(snapshot.subscriptions.len(), expected_subscriptions);
+    let order: Vec<_> = snapshot.subscriptions.iter().map(|s| (s.source, s.id.clone())).collect();
+    let mut sorted_order = order.clone();
+    sorted_order.sort();
+    assert_eq!(order, sorted_order);
+    for truth in &data.package_licenses {
+        let subscription = snapshot.subscriptions.iter().find(|s| s.id == truth.id).unwrap();
+        assert_eq!(subscription.source, SubscriptionSource::PackageLicense);
+        assert_eq!(subscription.unlimited, truth.allowed_licenses == -1);
+        assert_eq!(subscription.total, (truth.allowed_licenses != -1).then_some(truth.allowed_licenses));
+        assert_eq!(subscription.expires_at, truth.expiration_date.map(|d| d.rfc3339()));
+    }
+    assert!(snapshot.subscriptions.iter().any(|s| s.unlimited), "the org has a site licence");
+    for truth in &data.permission_set_licenses {
+        let subscription = snapshot.subscriptions.iter().find(|s| s.id == truth.id).unwrap();
+        assert_eq!(subscription.name, truth.developer_name);
+        assert_eq!(subscription.expires_at, truth.expiration_date.map(|d| d.iso()));
+    }
+    for truth in &data.user_licenses {
+        let subscription = snapshot.subscriptions.iter().find(|s| s.id == truth.id).unwrap();
+        assert_eq!(
+            (subscription.total, subscription.used),
+            (Some(truth.total_licenses), Some(truth.used_licenses))
+        );
+    }
+    assert_eq!(snapshot.profiles.len(), data.profiles.len());
+
+    // Summary from the ground truth.
+    let summary = &snapshot.summary;
+    assert_eq!(usize::try_from(summary.users_total).unwrap(), data.user_count());
+    assert_eq!(usize::try_from(summary.users_active).unwrap(), data.users().filter(|u| u.is_active).count());
+    let without_email =
+        data.users().filter(|u| u.email.as_deref().is_none_or(|e| e.trim().is_empty())).count();
+    assert!(without_email > 0, "the small org has users without email");
+    assert_eq!(usize::try_from(summary.users_without_email).unwrap(), without_email);
+    assert_eq!(
+        usize::try_from(summary.users_by_domain[""]).unwrap(),
+        data.users()
+            .filter(|u| sfconn_filter::email_domain(u.email.as_deref().unwrap_or("")).is_none())
+            .count()
+    );
+    assert_eq!(summary.users_excluded_by_filter, 0);
+    assert_eq!(usize::try_from(summary.subscriptions_total).unwrap(), expected_subscriptions);
+    assert_eq!(summary.users_by_kind.values().sum::<u64>(), summary.users_total);
+    assert_eq!(usize::try_from(summary.api_requests).unwrap(), org.requests().len(), "every request counted");
+    let before = summary.api_usage_before.unwrap();
+    assert_eq!(before.max, org.api_usage().1);
+    let after = summary.api_usage_after.unwrap();
+    assert!(after.used > before.used);
+    assert!(snapshot.warnings.is_empty(), "{:?}", snapshot.warnings);
+    assert_eq!(outcome.summary, snapshot.summary);
+}
+
+#[tokio::test]
+async fn every_user_type_gets_its_account_kind() {
+    let org = small_org().await;
+    let (snapshot, _) = collect(&settings(&org, &[])).await;
+    let kinds: BTreeMap<&str, AccountKind> =
+        snapshot.users.iter().map(|u| (u.user_type.as_deref().unwrap(), u.account_kind)).collect();
+    let expected = [
+        ("Standard", AccountKind::Internal),
+        ("PowerPartner", AccountKind::Partner),
+        ("PowerCustomerSuccess", AccountKind::Customer),
+        ("CustomerSuccess", AccountKind::Customer),
+        ("CspLitePortal", AccountKind::Customer),
+        ("CsnOnly", AccountKind::Chatter),
+        ("Guest", AccountKind::Guest),
+        ("AutomatedProcess", AccountKind::System),
+        ("CloudIntegrationUser", AccountKind::System),
+    ];
+    for (user_type, kind) in expected {
+        assert_eq!(kinds.get(user_type), Some(&kind), "{user_type} in the org and mapped");
+    }
+    let other: Vec<_> = snapshot.users.iter().filter(|u| u.account_kind == AccountKind::Other).collect();
+    assert!(!other.is_empty(), "the small org has an unknown user type");
+    for user in other {
+        assert!(user.user_type.is_some(), "raw value kept");
+    }
+}
+
+#[tokio::test]
+async fn one_domain_writes_only_its_users_and_pushes_the_filter_into_the_query() {
+    let org = small_org().await;
+    let (snapshot, _) = collect(&settings(&org, &[("SFCONN_COMPANY_NAMES", "acme.com")])).await;
+    let filter = CompanyFilter::parse(["acme.com"]).unwrap();
+    let expected = expected_user_ids(&org, &filter);
+    let ids: Vec<String> = snapshot.users.iter().map(|u| u.id.clone()).collect();
+    assert_eq!(ids, expected);
+    assert!(!ids.is_empty());
+    for user in &snapshot.users {
+        let domain = user.email_domain.as_deref().unwrap();
+        assert!(domain == "acme.com" || domain.ends_with(".acme.com"), "{domain}");
+    }
+    assert!(!snapshot.filter.all);
+    assert_eq!(snapshot.filter.company_names, ["acme.com"]);
+    assert_eq!(snapshot.summary.users_without_email, 0);
+    assert_eq!(
+        usize::try_from(snapshot.summary.users_excluded_by_filter).unwrap(),
+        org.data().user_count() - expected.len(),
+    );
+    assert_eq!(codes(&snapshot), [("company_filter_mismatch", None)]);
+    // Subscriptions stay org-wide.
+    let all = org.data().user_licenses.len()
+        + org.data().permission_set_licenses.len()
+        + org.data().package_licenses.len();
+    assert_eq!(snapshot.subscriptions.len(), all);
+    let user_query =
+        org.requests().into_iter().map(|r| r.url).find(|url| url.contains("+FROM+User+")).unwrap_or_default();
+    assert!(user_query.contains("LIKE"), "domain pushed into the User query: {user_query}");
+}
+
+#[tokio::test]
+async fn several_domains_write_the_union() {
+    let org = small_org().await;
+    let (snapshot, _) = collect(&settings(&org, &[("SFCONN_COMPANY_NAMES", "acme.com,acme.io")])).await;
+    let filter = CompanyFilter::parse(["acme.com", "acme.io"]).unwrap();
+    let expected = expected_user_ids(&org, &filter);
+    let ids: Vec<String> = snapshot.users.iter().map(|u| u.id.clone()).collect();
+    assert_eq!(ids, expected);
+    let domains: BTreeSet<String> = snapshot.users.iter().filter_map(|u| u.email_domain.clone()).collect();
+    assert!(domains.contains("acme.io"), "{domains:?}");
+    assert!(domains.iter().any(|d| d == "acme.com" || d.ends_with(".acme.com")), "{domains:?}");
+    assert_eq!(
+        usize::try_from(snapshot.summary.users_excluded_by_filter).unwrap(),
+        org.data().user_count() - expected.len(),
+    );
+}
+
+#[tokio::test]
+async fn star_with_names_collects_everyone_without_the_mismatch_warning() {
+    let org = small_org().await;
+    let (snapshot, _) = collect(&settings(&org, &[("SFCONN_COMPANY_NAMES", "acme.com,*")])).await;
+    assert!(snapshot.filter.all);
+    assert_eq!(snapshot.users.len(), org.data().user_count());
+    assert!(snapshot.summary.users_without_email > 0, "users without email are kept with *");
+    assert!(codes(&snapshot).is_empty());
+}
+
+#[tokio::test]
+async fn hidden_optional_sources_are_skipped_with_a_warning() {
+    let org = small_org().await;
+    org.faults().hide_object("PackageLicense", HiddenAs::InvalidType);
+    org.faults().hide_object("PermissionSetLicenseAssign", HiddenAs::InsufficientAccess);
+    let progress = RecordingProgress::default();
+    let buffer = SharedBuffer::default();
+    let mut sink = open_sink_to_writer(Format::Json, Box::new(buffer.clone())).unwrap();
+    run(&settings(&org, &[]), sink.as_mut(), &progress).await.unwrap();
+    let snapshot: Snapshot = serde_json::from_slice(&buffer.0.lock().unwrap()).unwrap();
+
+    assert_eq!(
+        codes(&snapshot),
+        [("source_skipped", Some("PackageLicense")), ("source_skipped", Some("PermissionSetLicenseAssign"))]
+    );
+    // A missing object answers describe with 404 NOT_FOUND; Salesforce's code is quoted.
+    assert!(snapshot.warnings[0].message.contains("NOT_FOUND"), "{}", snapshot.warnings[0].message);
+    assert!(snapshot.warnings[1].message.contains("INSUFFICIENT_ACCESS"), "{}", snapshot.warnings[1].message);
+    assert!(snapshot.subscriptions.iter().all(|s| s.source != SubscriptionSource::PackageLicense));
+    assert!(snapshot.subscriptions.iter().any(|s| s.source == SubscriptionSource::PermissionSetLicense));
+    assert!(snapshot.users.iter().all(|u| u.permission_set_license_ids.is_empty()));
+    assert!(snapshot.users.iter().any(|u| !u.package_license_ids.is_empty()));
+    assert_eq!(snapshot.users.len(), org.data().user_count());
+
+    let finished = progress.finished.lock().unwrap();
+    assert_eq!(finished["PackageLicense"], SourceStatus::Skipped);
+    assert_eq!(finished["User"], SourceStatus::Read { records: org.data().user_count() as u64 });
+    let advanced = progress.advanced.lock().unwrap();
+    let (done, total) = advanced["User"];
+    assert_eq!((done, total), (org.data().user_count() as u64, org.data().user_count() as u64));
+}
+
+#[tokio::test]
+async fn hidden_optional_fields_are_null_with_a_warning() {
+    let org = small_org().await;
+    org.faults().hide_field("User", "FederationIdentifier");
+    org.faults().hide_field("PermissionSetLicense", "ExpirationDate");
+    let (snapshot, _) = collect(&settings(&org, &[])).await;
+    assert_eq!(
+        codes(&snapshot),
+        [
+            ("field_unavailable", Some("PermissionSetLicense.ExpirationDate")),
+            ("field_unavailable", Some("User.FederationIdentifier")),
+        ]
+    );
+    assert!(snapshot.users.iter().all(|u| u.federation_id.is_none()));
+    assert!(
+        snapshot
+            .subscriptions
+            .iter()
+            .filter(|s| s.source == SubscriptionSource::PermissionSetLicense)
+            .all(|s| s.expires_at.is_none())
+    );
+    assert!(org.data().users().any(|u| u.federation_identifier.is_some()), "the org has federation ids");
+}
+
+#[tokio::test]
+async fn hidden_required_source_or_field_fails_with_a_clear_error() {
+    let org = small_org().await;
+    org.faults().hide_object("Profile", HiddenAs::InsufficientAccess);
+    let error = collect_error(&settings(&org, &[])).await;
+    assert_eq!(error.exit_code(), 69);
+    assert!(error.to_string().contains("Profile"), "{error}");
+
+    let org = small_org().await;
+    org.faults().hide_field("User", "UserType");
+    let error = collect_error(&settings(&org, &[])).await;
+    assert_eq!(error.exit_code(), 69);
+    assert!(error.to_string().contains("UserType"), "{error}");
+}
+
+#[tokio::test]
+async fn usage_guard_refuses_to_start_and_queries_nothing() {
+    let org = small_org().await;
+    org.faults().set_api_usage(95_000, 100_000);
+    let error = collect_error(&settings(&org, &[("SFCONN_LIMITS__MAX_API_USAGE_PERCENT", "90")])).await;
+    assert_eq!(error.exit_code(), 75);
+    let message = error.to_string();
+    // The /limits call itself is one more request: 95001.
+    assert!(message.contains("used 95001 of its 100000"), "{message}");
+    assert!(message.contains("limits.max_api_usage_percent = 90%"), "{message}");
+    assert!(org.requests().iter().all(|r| !r.url.contains("/query")), "no query after the refusal");
+
+    // Below the limit the run goes ahead.
+    org.faults().set_api_usage(89_000, 100_000);
+    let (snapshot, _) = collect(&settings(&org, &[("SFCONN_LIMITS__MAX_API_USAGE_PERCENT", "90")])).await;
+    assert_eq!(snapshot.summary.api_usage_before.unwrap().max, 100_000);
+}
+
+#[tokio::test]
+async fn rotated_refresh_token_without_a_file_is_a_warning() {
+    let org = small_org().await;
+    org.faults().rotate_refresh_tokens(true);
+    let (snapshot, outcome) = collect(&settings(&org, &[])).await;
+    assert_eq!(codes(&snapshot), [("refresh_token_rotated", None)]);
+    assert!(snapshot.warnings[0].message.contains("refresh_token_file"));
+    assert_eq!(outcome.rotation, sfconn_auth::Rotation::NotPersisted);
+}
