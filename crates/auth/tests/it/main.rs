@@ -7,3 +7,4 @@ mod flows;
 mod refresh;
 mod retries;
 mod secrets;
+mod simulated_org;
