@@ -60,6 +60,9 @@ pub(crate) fn exit_code(err: &anyhow::Error) -> u8 {
         if let Some(config) = cause.downcast_ref::<sfconn_config::ConfigError>() {
             return config.exit_code();
         }
+        if let Some(store) = cause.downcast_ref::<sfconn_store::StoreError>() {
+            return store.exit_code();
+        }
         if let Some(auth) = cause.downcast_ref::<sfconn_auth::AuthError>() {
             return auth.exit_code();
         }

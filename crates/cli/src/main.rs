@@ -14,6 +14,7 @@
 mod auth_cmd;
 mod config_cmd;
 mod exit;
+mod history_cmd;
 mod output;
 mod settings_args;
 
@@ -39,6 +40,12 @@ enum Commands {
     /// Check the settings, or write a template config file
     #[command(subcommand)]
     Config(config_cmd::ConfigCommand),
+    /// Snapshot history: import snapshot files, list them, compare two
+    #[command(subcommand)]
+    History(history_cmd::HistoryCommand),
+    /// Licence report of a stored snapshot: seats, reclaim candidates, third parties,
+    /// over-assigned licences
+    Report(history_cmd::ReportArgs),
 }
 
 fn main() -> ExitCode {
@@ -67,6 +74,8 @@ fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Commands::Auth(command) => auth_cmd::run(command),
         Commands::Config(command) => config_cmd::run(command),
+        Commands::History(command) => history_cmd::run(command),
+        Commands::Report(args) => history_cmd::run_report(args),
     }
 }
 

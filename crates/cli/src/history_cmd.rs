@@ -1,0 +1,246 @@
+//! `sfconn history import|list|diff` and `sfconn report`: the snapshot store (issue 8).
+//! The work is in `sfconn_store`; this module turns arguments into calls and prints.
+
+use std::path::PathBuf;
+
+use clap::{Args, Subcommand, ValueEnum};
+use sfconn_store::{ReportOptions, Selector, SnapshotInfo, Store, StoreError};
+
+use crate::exit::{Failure, code};
+use crate::output;
+
+/// Where the snapshot store is: `--store`, else the `store.path` setting.
+#[derive(Debug, Clone, Default, Args)]
+pub(crate) struct StoreArgs {
+    /// Snapshot store, an SQLite file [setting: store.path, env: SFCONN_STORE__PATH]
+    #[arg(long = "store", value_name = "PATH")]
+    pub store: Option<PathBuf>,
+
+    /// Config file [default: ./sfconn.toml, else $XDG_CONFIG_HOME/sfconn/config.toml]
+    #[arg(short = 'c', long = "config", value_name = "FILE")]
+    pub config: Option<PathBuf>,
+}
+
+/// `sfconn history ...`
+#[derive(Debug, Subcommand)]
+pub(crate) enum HistoryCommand {
+    /// Store a snapshot written earlier by `sfconn collect -f json` (`-` reads standard input)
+    Import(ImportArgs),
+    /// List the stored snapshots: id, org, time, users, subscriptions
+    List(ListArgs),
+    /// What changed between two snapshots of one org [default: the two latest]
+    Diff(DiffArgs),
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct ImportArgs {
+    /// Snapshot file (JSON, schema_version 1), or `-` for standard input
+    #[arg(value_name = "FILE.json")]
+    pub file: PathBuf,
+
+    #[command(flatten)]
+    pub store: StoreArgs,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, ValueEnum)]
+pub(crate) enum ListFormat {
+    #[default]
+    Table,
+    Json,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct ListArgs {
+    /// Output format
+    #[arg(short = 'f', long = "format", value_enum, default_value_t)]
+    pub format: ListFormat,
+
+    #[command(flatten)]
+    pub store: StoreArgs,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct DiffArgs {
+    /// Older snapshot: an id from `sfconn history list`, or a date (YYYY-MM-DD, meaning the
+    /// latest snapshot up to the end of that day, UTC) [default: the one before --to]
+    #[arg(long, value_name = "ID|DATE")]
+    pub from: Option<String>,
+
+    /// Newer snapshot: an id or a date [default: the latest]
+    #[arg(long, value_name = "ID|DATE")]
+    pub to: Option<String>,
+
+    /// Only snapshots of this org (Organization Id), when the store holds several orgs
+    #[arg(long, value_name = "ORG_ID")]
+    pub org: Option<String>,
+
+    /// Output format
+    #[arg(short = 'f', long = "format", value_enum, default_value_t)]
+    pub format: ListFormat,
+
+    #[command(flatten)]
+    pub store: StoreArgs,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, ValueEnum)]
+pub(crate) enum ReportFormat {
+    #[default]
+    Table,
+    Json,
+    Csv,
+}
+
+/// `sfconn report`
+#[derive(Debug, Args)]
+pub(crate) struct ReportArgs {
+    /// Snapshot to report on: an id from `sfconn history list`, or a date [default: the latest]
+    #[arg(long, value_name = "ID")]
+    pub snapshot: Option<String>,
+
+    /// Only snapshots of this org (Organization Id), when the store holds several orgs
+    #[arg(long, value_name = "ORG_ID")]
+    pub org: Option<String>,
+
+    /// An active user with no login within this many days before the snapshot was collected
+    /// is a reclaim candidate
+    #[arg(long, value_name = "DAYS", default_value_t = sfconn_store::DEFAULT_INACTIVE_DAYS)]
+    pub inactive_days: u32,
+
+    /// Output format
+    #[arg(short = 'f', long = "format", value_enum, default_value_t)]
+    pub format: ReportFormat,
+
+    #[command(flatten)]
+    pub store: StoreArgs,
+}
+
+/// A store error as the CLI reports it: its own message (which already carries the cause)
+/// and its exit code (contract §6).
+#[allow(clippy::needless_pass_by_value)] // the shape `map_err` takes
+fn failure(err: StoreError) -> anyhow::Error {
+    anyhow::Error::new(Failure::new(err.exit_code(), err.to_string()))
+}
+
+/// The store's path: `--store`, else `store.path` from the config file or SFCONN_STORE__PATH.
+fn store_path(args: &StoreArgs) -> anyhow::Result<PathBuf> {
+    if let Some(path) = &args.store {
+        return Ok(path.clone());
+    }
+    let flags = sfconn_config::Flags { config: args.config.clone(), ..sfconn_config::Flags::default() };
+    let loaded = sfconn_config::load(&flags, sfconn_config::Need::StoreOnly)?;
+    for warning in &loaded.warnings {
+        output::warning(warning);
+    }
+    loaded.settings.store_path.ok_or_else(|| {
+        anyhow::Error::new(Failure::new(
+            code::CONFIG,
+            "no snapshot store given: use --store PATH, or set store.path in the config file or SFCONN_STORE__PATH",
+        ))
+    })
+}
+
+fn selector(text: Option<&str>) -> anyhow::Result<Option<Selector>> {
+    text.map(Selector::parse).transpose().map_err(failure)
+}
+
+fn print(buffer: &[u8]) -> anyhow::Result<()> {
+    output::data(&String::from_utf8_lossy(buffer))?;
+    Ok(())
+}
+
+pub(crate) fn run(command: HistoryCommand) -> anyhow::Result<()> {
+    match command {
+        HistoryCommand::Import(args) => {
+            let path = store_path(&args.store)?;
+            let mut store = Store::open(&path).map_err(failure)?;
+            let id = store.import_file(&args.file).map_err(failure)?;
+            let info = store.resolve(&Selector::Id(id.0), None).map_err(failure)?;
+            print(imported_line(&info).as_bytes())
+        }
+        HistoryCommand::List(args) => {
+            let store = Store::open_existing(&store_path(&args.store)?).map_err(failure)?;
+            let snapshots = store.list().map_err(failure)?;
+            let mut out = Vec::new();
+            match args.format {
+                ListFormat::Table => SnapshotInfo::write_list_table(&snapshots, &mut out).map_err(failure)?,
+                ListFormat::Json => {
+                    serde_json::to_writer_pretty(&mut out, &snapshots)?;
+                    out.push(b'\n');
+                }
+            }
+            print(&out)
+        }
+        HistoryCommand::Diff(args) => {
+            let store = Store::open_existing(&store_path(&args.store)?).map_err(failure)?;
+            let from = selector(args.from.as_deref())?;
+            let to = selector(args.to.as_deref())?;
+            let (from, to) =
+                store.resolve_pair(from.as_ref(), to.as_ref(), args.org.as_deref()).map_err(failure)?;
+            let diff = store.diff(&from, &to).map_err(failure)?;
+            let mut out = Vec::new();
+            match args.format {
+                ListFormat::Table => diff.write_table(&mut out),
+                ListFormat::Json => diff.write_json(&mut out),
+            }
+            .map_err(failure)?;
+            print(&out)
+        }
+    }
+}
+
+/// What `history import` prints: the new snapshot's id first, for scripts.
+fn imported_line(info: &SnapshotInfo) -> String {
+    format!(
+        "{}\timported: org {} ({}), collected {}, {} users, {} subscriptions\n",
+        info.id, info.org_name, info.org_id, info.collected_at, info.users, info.subscriptions
+    )
+}
+
+pub(crate) fn run_report(args: ReportArgs) -> anyhow::Result<()> {
+    let ReportArgs { snapshot, org, inactive_days, format, store } = args;
+    let store = Store::open_existing(&store_path(&store)?).map_err(failure)?;
+    let selector = selector(snapshot.as_deref())?.unwrap_or(Selector::Latest);
+    let snapshot = store.resolve(&selector, org.as_deref()).map_err(failure)?;
+    let report = store.report(&snapshot, ReportOptions { inactive_days }).map_err(failure)?;
+    let mut out = Vec::new();
+    match format {
+        ReportFormat::Table => report.write_table(&mut out),
+        ReportFormat::Json => report.write_json(&mut out),
+        ReportFormat::Csv => report.write_csv(&mut out),
+    }
+    .map_err(failure)?;
+    print(&out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn store_errors_keep_their_exit_code_wrapped_or_not() {
+        let missing = || StoreError::Missing { path: "h.db".into() };
+        assert_eq!(crate::exit::exit_code(&anyhow::Error::new(missing()).context("report")), 78);
+        assert_eq!(crate::exit::exit_code(&failure(missing())), 78);
+        let bad = StoreError::BadSelector { selector: "x".into() };
+        assert_eq!(crate::exit::exit_code(&failure(bad)), 2);
+    }
+
+    #[test]
+    fn the_import_line_starts_with_the_id() {
+        let info = SnapshotInfo {
+            id: sfconn_store::SnapshotId(7),
+            org_id: "00D000000000001AAA".into(),
+            org_name: "Acme Corp".into(),
+            is_sandbox: false,
+            collected_at: "2024-06-01T08:00:00Z".into(),
+            users: 14,
+            subscriptions: 3,
+            filter_all: true,
+            company_names: vec!["*".into()],
+        };
+        assert_eq!(
+            imported_line(&info),
+            "7\timported: org Acme Corp (00D000000000001AAA), collected 2024-06-01T08:00:00Z, 14 users, 3 subscriptions\n"
+        );
+    }
+}

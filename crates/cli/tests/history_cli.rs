@@ -1,0 +1,293 @@
+//! `sfconn history import|list|diff` and `sfconn report`, run as the real binary on the
+//! store's test snapshots (crates/store/tests/fixtures: one org, three weeks), in an empty
+//! environment with a temporary home.
+
+// Test helpers outside #[test] functions panic on purpose when the sandbox cannot be set up.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use assert_cmd::Command;
+use assert_cmd::cargo::cargo_bin_cmd;
+use tempfile::TempDir;
+
+const WEEKS: [&str; 3] = ["acme-2024-06-01.json", "acme-2024-06-08.json", "acme-2024-06-15.json"];
+
+fn fixture(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../store/tests/fixtures").join(name)
+}
+
+struct Sandbox {
+    dir: TempDir,
+}
+
+impl Sandbox {
+    fn new() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        for sub in ["work", "home", "xdg"] {
+            fs::create_dir_all(dir.path().join(sub)).unwrap();
+        }
+        Sandbox { dir }
+    }
+
+    fn work(&self) -> PathBuf {
+        self.dir.path().join("work")
+    }
+
+    fn db(&self) -> PathBuf {
+        self.work().join("history.db")
+    }
+
+    /// `sfconn` with nothing but HOME and XDG_CONFIG_HOME set, in the work directory.
+    fn sfconn(&self) -> Command {
+        let mut cmd = cargo_bin_cmd!("sfconn");
+        cmd.env_clear()
+            .env("HOME", self.dir.path().join("home"))
+            .env("XDG_CONFIG_HOME", self.dir.path().join("xdg"))
+            .current_dir(self.work());
+        cmd
+    }
+
+    /// `sfconn ARGS --store history.db`, expected to succeed; returns stdout.
+    fn ok(&self, args: &[&str]) -> String {
+        let output = self.sfconn().args(args).arg("--store").arg(self.db()).output().unwrap();
+        assert!(
+            output.status.success(),
+            "sfconn {args:?} failed ({}): {}",
+            output.status,
+            String::from_utf8_lossy(&output.stderr)
+        );
+        String::from_utf8(output.stdout).unwrap()
+    }
+
+    /// `sfconn ARGS --store history.db`, expected to fail with `code`; returns stderr.
+    fn fails(&self, args: &[&str], code: i32) -> String {
+        let output = self.sfconn().args(args).arg("--store").arg(self.db()).output().unwrap();
+        assert_eq!(
+            output.status.code(),
+            Some(code),
+            "sfconn {args:?}: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        assert!(output.stdout.is_empty(), "nothing on stdout on failure");
+        String::from_utf8(output.stderr).unwrap()
+    }
+
+    /// A store with the three weeks imported (ids 1, 2, 3).
+    fn with_weeks() -> Self {
+        let sandbox = Sandbox::new();
+        for (index, week) in WEEKS.iter().enumerate() {
+            let out = sandbox.ok(&["history", "import", fixture(week).to_str().unwrap()]);
+            assert!(out.starts_with(&format!("{}\timported: org Acme Corp", index + 1)), "{out}");
+        }
+        sandbox
+    }
+}
+
+#[test]
+fn import_prints_the_new_id_and_list_shows_every_snapshot() {
+    let sandbox = Sandbox::new();
+    let out = sandbox.ok(&["history", "import", fixture(WEEKS[0]).to_str().unwrap()]);
+    assert_eq!(
+        out,
+        "1\timported: org Acme Corp (00D000000000001AAA), collected 2024-06-01T08:00:00Z, 14 users, 14 subscriptions\n"
+    );
+    // Standard input works too.
+    let out = sandbox
+        .sfconn()
+        .args(["history", "import", "-", "--store"])
+        .arg(sandbox.db())
+        .write_stdin(fs::read(fixture(WEEKS[1])).unwrap())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8(out.stdout).unwrap().starts_with("2\timported:"));
+    sandbox.ok(&["history", "import", fixture(WEEKS[2]).to_str().unwrap()]);
+
+    insta::assert_snapshot!("history_list_table", sandbox.ok(&["history", "list"]));
+    let listed: serde_json::Value =
+        serde_json::from_str(&sandbox.ok(&["history", "list", "-f", "json"])).unwrap();
+    let ids: Vec<i64> = listed.as_array().unwrap().iter().map(|s| s["id"].as_i64().unwrap()).collect();
+    assert_eq!(ids, [1, 2, 3]);
+    assert_eq!(listed[2]["users"], 15);
+}
+
+#[test]
+fn importing_the_same_snapshot_twice_fails_and_adds_nothing() {
+    let sandbox = Sandbox::with_weeks();
+    let err = sandbox.fails(&["history", "import", fixture(WEEKS[1]).to_str().unwrap()], 65);
+    assert_eq!(
+        err,
+        "error: this snapshot (org 00D000000000001AAA, collected at 2024-06-08T08:00:00Z) is already stored as snapshot 2; nothing was imported\n"
+    );
+    assert_eq!(sandbox.ok(&["history", "list"]).lines().count(), 1 + 3);
+}
+
+#[test]
+fn importing_a_file_that_is_not_a_snapshot_fails_with_65() {
+    let sandbox = Sandbox::new();
+    let bad = sandbox.work().join("bad.json");
+    fs::write(&bad, r#"{"schema_version": "1", "generator": {"name": "sfconn"}}"#).unwrap();
+    let err = sandbox.fails(&["history", "import", bad.to_str().unwrap()], 65);
+    assert!(
+        err.starts_with(
+            "error: not a valid sfconn snapshot document (at generator): missing field `version`"
+        ),
+        "{err}"
+    );
+    let err = sandbox.fails(&["history", "import", "missing.json"], 65);
+    assert!(err.starts_with("error: cannot read the snapshot file missing.json: "), "{err}");
+}
+
+#[test]
+fn report_table_on_the_latest_snapshot() {
+    let sandbox = Sandbox::with_weeks();
+    let out = sandbox.ok(&["report"]);
+    assert!(out.starts_with("Licence report: Acme Corp (00D000000000001AAA), snapshot 3 collected"), "{out}");
+    insta::assert_snapshot!("report_latest_table", out);
+}
+
+#[test]
+fn report_chooses_the_snapshot_and_the_inactivity_window() {
+    let sandbox = Sandbox::with_weeks();
+    let out = sandbox.ok(&["report", "--snapshot", "1", "--inactive-days", "30", "-f", "json"]);
+    let report: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(report["snapshot"]["id"], 1);
+    assert_eq!(report["inactive_before"], "2024-05-02T08:00:00Z");
+    let candidates: Vec<&str> = report["reclaim_candidates"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["username"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        candidates,
+        [
+            "bob@acme.com",
+            "carol@acme.com",
+            "frank@consultco.io",
+            "ivan@gmail.com.acmecommunity",
+            "judy@acme.com",
+            "mallory@eu.acme.com"
+        ]
+    );
+    // By date: the latest snapshot up to the end of 2024-06-10 is week 2.
+    let out = sandbox.ok(&["report", "--snapshot", "2024-06-10", "-f", "json"]);
+    assert_eq!(serde_json::from_str::<serde_json::Value>(&out).unwrap()["snapshot"]["id"], 2);
+}
+
+#[test]
+fn report_csv_has_one_block_per_section() {
+    let sandbox = Sandbox::with_weeks();
+    let out = sandbox.ok(&["report", "-f", "csv", "--snapshot", "2"]);
+    let headers: Vec<&str> = out.split("\n\n").map(|block| block.lines().next().unwrap()).collect();
+    assert_eq!(
+        headers,
+        [
+            "section,source,id,name,label,status,total,used,free,utilisation_percent,unlimited,paid,reclaimable",
+            "section,user_id,username,email,name,account_kind,profile,last_login_at,days_since_login,reason,paid_licence_ids,paid_licences",
+            "section,domain,users,active",
+            "section,account_kind,users,active",
+            "section,source,id,name,total,used,over_by",
+        ]
+    );
+    assert!(
+        out.contains("\nover_assigned,UserLicense,100000000000002AAA,Salesforce Platform,5,6,1\n"),
+        "{out}"
+    );
+    let mut reader = csv::ReaderBuilder::new().flexible(true).has_headers(false).from_reader(out.as_bytes());
+    let rows = reader.records().map(Result::unwrap).filter(|r| &r[0] == "reclaim_candidate").count();
+    assert_eq!(rows, 3);
+}
+
+#[test]
+fn diff_defaults_to_the_two_latest_snapshots() {
+    let sandbox = Sandbox::with_weeks();
+    let out = sandbox.ok(&["history", "diff"]);
+    assert!(out.starts_with("Changes in Acme Corp (00D000000000001AAA) from snapshot 2"), "{out}");
+    insta::assert_snapshot!("diff_latest_table", out);
+}
+
+#[test]
+fn diff_by_id_and_date() {
+    let sandbox = Sandbox::with_weeks();
+    let by_id = sandbox.ok(&["history", "diff", "--from", "1", "--to", "2"]);
+    let by_date = sandbox.ok(&["history", "diff", "--from", "2024-06-01", "--to", "2024-06-08"]);
+    assert_eq!(by_id, by_date);
+    assert!(
+        by_id.contains("Users added (1)\n  USERNAME       EMAIL          KIND      ACTIVE\n  kate@acme.com"),
+        "{by_id}"
+    );
+    let json: serde_json::Value =
+        serde_json::from_str(&sandbox.ok(&["history", "diff", "--from", "1", "-f", "json"])).unwrap();
+    assert_eq!((json["from"]["id"].as_i64(), json["to"]["id"].as_i64()), (Some(1), Some(3)));
+    let removed: Vec<&str> =
+        json["users_removed"].as_array().unwrap().iter().map(|u| u["username"].as_str().unwrap()).collect();
+    assert_eq!(removed, ["frank@consultco.io"]);
+}
+
+#[test]
+fn bad_selections_are_command_line_errors() {
+    let sandbox = Sandbox::with_weeks();
+    let err = sandbox.fails(&["history", "diff", "--from", "last week"], 2);
+    assert_eq!(
+        err,
+        "error: \"last week\" is neither a snapshot id nor a date (YYYY-MM-DD or RFC 3339 date-time)\n"
+    );
+    let err = sandbox.fails(&["report", "--snapshot", "7"], 2);
+    assert_eq!(err, "error: no stored snapshot matches snapshot id 7: see `sfconn history list`\n");
+}
+
+#[test]
+fn a_store_with_one_snapshot_has_nothing_to_diff() {
+    let sandbox = Sandbox::new();
+    sandbox.ok(&["history", "import", fixture(WEEKS[0]).to_str().unwrap()]);
+    let err = sandbox.fails(&["history", "diff"], 65);
+    assert_eq!(
+        err,
+        "error: a diff needs two snapshots of the same org; the store holds only snapshot 1 for org 00D000000000001AAA\n"
+    );
+}
+
+#[test]
+fn reading_a_store_that_does_not_exist_is_a_config_error_and_creates_nothing() {
+    let sandbox = Sandbox::new();
+    for args in [&["report"][..], &["history", "list"][..], &["history", "diff"][..]] {
+        let err = sandbox.fails(args, 78);
+        assert!(err.starts_with("error: no snapshot store at "), "{err}");
+        assert!(err.contains("check `store.path` / `--store`"), "{err}");
+    }
+    assert!(!sandbox.db().exists());
+}
+
+#[test]
+fn the_store_path_comes_from_the_environment_or_the_config_file() {
+    let sandbox = Sandbox::with_weeks();
+    // No --store, no setting.
+    let out = sandbox.sfconn().args(["history", "list"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(78));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        "error: no snapshot store given: use --store PATH, or set store.path in the config file or SFCONN_STORE__PATH\n"
+    );
+    // SFCONN_STORE__PATH, relative to the working directory; no credentials needed.
+    let out =
+        sandbox.sfconn().args(["history", "list"]).env("SFCONN_STORE__PATH", "history.db").output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(String::from_utf8(out.stdout).unwrap().lines().count(), 1 + 3);
+    // store.path in the config file, relative to the file.
+    let config = sandbox.work().join("conf/sfconn.toml");
+    fs::create_dir_all(config.parent().unwrap()).unwrap();
+    fs::write(&config, "[store]\npath = \"../history.db\"\n").unwrap();
+    let out = sandbox.sfconn().args(["report", "-f", "json", "-c"]).arg(&config).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    // --store wins over the setting.
+    let out = sandbox
+        .sfconn()
+        .args(["history", "list", "--store", "elsewhere.db"])
+        .env("SFCONN_STORE__PATH", "history.db")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(78), "{}", String::from_utf8_lossy(&out.stderr));
+}
