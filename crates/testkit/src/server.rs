@@ -492,12 +492,12 @@ impl Shared {
                 if !route.hit_by(&active.fault.target) {
                     continue;
                 }
+                // Every matching fault counts the request; the first one due answers it.
                 active.seen += 1;
                 let occ = active.fault.occurrence;
-                if active.seen > occ.skip && occ.count.is_none_or(|c| active.fired < c) {
+                if hit.is_none() && active.seen > occ.skip && occ.count.is_none_or(|c| active.fired < c) {
                     active.fired += 1;
                     hit = Some(active.fault.kind.clone());
-                    break;
                 }
             }
             hit
