@@ -391,3 +391,30 @@ async fn rotated_refresh_token_without_a_file_is_a_warning() {
     assert!(snapshot.warnings[0].message.contains("refresh_token_file"));
     assert_eq!(outcome.rotation, sfconn_auth::Rotation::NotPersisted);
 }
+
+/// The requests of a run, as `METHOD path [SOQL]`, sorted (the org-wide sources run
+/// concurrently, so arrival order varies). Pins what `docs/api-calls.md` lists.
+fn calls(org: &SimulatedOrg) -> Vec<String> {
+    let mut calls: Vec<String> = org
+        .requests()
+        .iter()
+        .map(|request| {
+            let url = sfconn_auth::Url::parse(&request.url).unwrap();
+            let soql = url.query_pairs().find(|(key, _)| key == "q").map(|(_, q)| format!(" {q}"));
+            format!("{} {}{}", request.method, url.path(), soql.unwrap_or_default())
+        })
+        .collect();
+    calls.sort();
+    calls
+}
+
+#[tokio::test]
+async fn api_calls_of_a_run() {
+    let org = small_org().await;
+    collect(&settings(&org, &[])).await;
+    insta::assert_snapshot!("calls_everyone", calls(&org).join("\n"));
+
+    let org = small_org().await;
+    collect(&settings(&org, &[("SFCONN_COMPANY_NAMES", "acme.com")])).await;
+    insta::assert_snapshot!("calls_one_domain", calls(&org).join("\n"));
+}
