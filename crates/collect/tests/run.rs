@@ -418,3 +418,55 @@ async fn api_calls_of_a_run() {
     collect(&settings(&org, &[("SFCONN_COMPANY_NAMES", "acme.com")])).await;
     insta::assert_snapshot!("calls_one_domain", calls(&org).join("\n"));
 }
+
+#[tokio::test]
+async fn users_stream_across_pages_in_id_order() {
+    /// Keeps every progress report of the User source.
+    #[derive(Default)]
+    struct UserSteps(Mutex<Vec<(u64, u64)>>);
+    impl Progress for UserSteps {
+        fn advanced(&self, source: &str, done: u64, total: u64) {
+            if source == "User" {
+                self.0.lock().unwrap().push((done, total));
+            }
+        }
+        fn finished(&self, _source: &str, _status: SourceStatus) {}
+    }
+
+    let org = SimulatedOrg::start(OrgSpec::with_users(4_500)).await;
+    let steps = UserSteps::default();
+    let buffer = SharedBuffer::default();
+    let mut sink = open_sink_to_writer(Format::Ndjson, Box::new(buffer.clone())).unwrap();
+    let outcome = Box::pin(run(&settings(&org, &[]), sink.as_mut(), &steps)).await.unwrap();
+    assert_eq!(outcome.summary.users_total, 4_500);
+    assert_eq!(*steps.0.lock().unwrap(), [(2_000, 4_500), (4_000, 4_500), (4_500, 4_500)]);
+    let text = String::from_utf8(buffer.0.lock().unwrap().clone()).unwrap();
+    let ids: Vec<String> = text
+        .lines()
+        .map(|line| serde_json::from_str::<serde_json::Value>(line).unwrap())
+        .filter(|line| line["type"] == "user")
+        .map(|line| line["id"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(ids.len(), 4_500);
+    assert!(ids.windows(2).all(|pair| pair[0] < pair[1]), "ascending id order across pages");
+}
+
+#[tokio::test]
+async fn a_run_failing_mid_stream_leaves_the_existing_output_untouched() {
+    let org = SimulatedOrg::start(OrgSpec::with_users(2_500)).await;
+    org.faults().server_unavailable(
+        sfconn_testkit::Target::Query { object: Some("User".into()), page: Some(2) },
+        sfconn_testkit::Occurrence::always(),
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let target = dir.path().join("snapshot.json");
+    std::fs::write(&target, "previous snapshot").unwrap();
+    let mut sink = sfconn_collect::open_sink(Format::Json, &target).unwrap();
+    let settings = settings(&org, &[("SFCONN_HTTP__MAX_RETRIES", "0")]);
+    let error = run(&settings, sink.as_mut(), &sfconn_collect::NoProgress).await.unwrap_err();
+    drop(sink);
+    assert_eq!(error.exit_code(), 75, "{error}");
+    assert_eq!(std::fs::read_to_string(&target).unwrap(), "previous snapshot");
+    let names: Vec<_> = std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
+    assert_eq!(names, ["snapshot.json"], "no temporary file left behind");
+}
