@@ -16,6 +16,7 @@ async fn the_first_token_comes_from_a_form_encoded_refresh_grant() {
         .and(path("/services/oauth2/token"))
         .and(header("content-type", "application/x-www-form-urlencoded"))
         .and(header("accept", "application/json"))
+        .and(wiremock::matchers::header_regex("accept-encoding", "gzip"))
         .and(body_string_contains("grant_type=refresh_token"))
         .and(body_string_contains(format!("client_id={CLIENT_ID}")))
         .and(body_string_contains(format!("client_secret={CLIENT_SECRET}")))
@@ -231,4 +232,21 @@ async fn an_identity_url_error_keeps_its_plain_code() {
         "identity_403",
         format!("exit {}: {}", error.exit_code(), error).replace(&server.uri(), "http://127.0.0.1:PORT")
     );
+}
+
+#[tokio::test]
+async fn a_rotated_token_that_cannot_be_written_is_reported_not_persisted_and_the_run_goes_on() {
+    let server = MockServer::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("missing-dir").join("refresh_token");
+    let mut body = token_body(&server, ACCESS_TOKEN);
+    body["refresh_token"] = ROTATED_REFRESH_TOKEN.into();
+    mount_token(&server, wiremock::ResponseTemplate::new(200).set_body_json(body)).await;
+    let mut credentials = credentials(&server);
+    credentials.refresh_token_file = Some(file.clone());
+    let source = TokenSource::new(credentials, options(0), sfconn_auth::RequestCounter::default()).unwrap();
+    let token = source.token().await.unwrap();
+    assert_eq!(token.secret().expose_secret(), ACCESS_TOKEN);
+    assert_eq!(source.rotation(), Rotation::NotPersisted);
+    assert!(!file.exists());
 }
