@@ -5,6 +5,7 @@
 //! Everything is deterministic in [`OrgSpec`](crate::OrgSpec): the same spec always yields the
 //! same records, ids and dates.
 
+use std::collections::BTreeSet;
 use std::fmt;
 
 use time::OffsetDateTime;
@@ -201,42 +202,18 @@ struct LicenseDef {
     min_total: i64,
 }
 
+#[rustfmt::skip]
 const LICENSES: &[LicenseDef] = &[
     LicenseDef { name: "Salesforce", key: "SFDC", status: "Active", min_total: 25 },
     LicenseDef { name: "Salesforce Platform", key: "AUL", status: "Active", min_total: 10 },
-    LicenseDef {
-        name: "Customer Community",
-        key: "PID_Customer_Community",
-        status: "Active",
-        min_total: 100,
-    },
-    LicenseDef {
-        name: "Customer Community Plus",
-        key: "PID_Customer_Community_Plus",
-        status: "Active",
-        min_total: 20,
-    },
+    LicenseDef { name: "Customer Community", key: "PID_Customer_Community", status: "Active", min_total: 100 },
+    LicenseDef { name: "Customer Community Plus", key: "PID_Customer_Community_Plus", status: "Active", min_total: 20 },
     LicenseDef { name: "Partner Community", key: "PID_Partner_Community", status: "Active", min_total: 20 },
-    LicenseDef {
-        name: "Customer Portal Manager Standard",
-        key: "PID_Customer_Portal_Standard",
-        status: "Active",
-        min_total: 10,
-    },
+    LicenseDef { name: "Customer Portal Manager Standard", key: "PID_Customer_Portal_Standard", status: "Active", min_total: 10 },
     LicenseDef { name: "Chatter Free", key: "CSN_User", status: "Active", min_total: 5000 },
     LicenseDef { name: "Guest User License", key: "PID_Guest_User", status: "Active", min_total: 25 },
-    LicenseDef {
-        name: "Salesforce Integration",
-        key: "CLOUD_INTEGRATION_USER",
-        status: "Active",
-        min_total: 5,
-    },
-    LicenseDef {
-        name: "High Volume Customer Portal",
-        key: "High Volume Customer Portal_User",
-        status: "Active",
-        min_total: 0,
-    },
+    LicenseDef { name: "Salesforce Integration", key: "CLOUD_INTEGRATION_USER", status: "Active", min_total: 5 },
+    LicenseDef { name: "High Volume Customer Portal", key: "High Volume Customer Portal_User", status: "Active", min_total: 0 },
     LicenseDef { name: "Identity", key: "PID_Identity", status: "Active", min_total: 10 },
     LicenseDef { name: "Work.com Only", key: "PID_Work_com_Only", status: "Disabled", min_total: 0 },
 ];
@@ -248,39 +225,20 @@ struct ProfileDef {
     description: Option<&'static str>,
 }
 
+#[rustfmt::skip]
 const PROFILES: &[ProfileDef] = &[
     ProfileDef { name: "System Administrator", user_type: "Standard", license: 0, description: None },
     ProfileDef { name: "Standard User", user_type: "Standard", license: 0, description: None },
     ProfileDef { name: "Standard Platform User", user_type: "Standard", license: 1, description: None },
     ProfileDef { name: "Partner Community User", user_type: "PowerPartner", license: 4, description: None },
-    ProfileDef {
-        name: "Customer Community Plus User",
-        user_type: "PowerCustomerSuccess",
-        license: 3,
-        description: None,
-    },
+    ProfileDef { name: "Customer Community Plus User", user_type: "PowerCustomerSuccess", license: 3, description: None },
     ProfileDef { name: "Customer Portal User", user_type: "CustomerSuccess", license: 5, description: None },
     ProfileDef { name: "Customer Community User", user_type: "CspLitePortal", license: 2, description: None },
     ProfileDef { name: "Chatter Free User", user_type: "CsnOnly", license: 6, description: None },
-    ProfileDef {
-        name: "Acme Help Site Profile",
-        user_type: "Guest",
-        license: 7,
-        description: Some("Guest user profile of the Acme help site"),
-    },
-    ProfileDef {
-        name: "Minimum Access - API Only Integrations",
-        user_type: "CloudIntegrationUser",
-        license: 8,
-        description: Some("Platform integration user"),
-    },
+    ProfileDef { name: "Acme Help Site Profile", user_type: "Guest", license: 7, description: Some("Guest user profile of the Acme help site") },
+    ProfileDef { name: "Minimum Access - API Only Integrations", user_type: "CloudIntegrationUser", license: 8, description: Some("Platform integration user") },
     ProfileDef { name: "Legacy Self-Service User", user_type: "SelfService", license: 9, description: None },
-    ProfileDef {
-        name: "Identity User",
-        user_type: "SomethingNew",
-        license: 10,
-        description: Some("A user type this connector has never seen"),
-    },
+    ProfileDef { name: "Identity User", user_type: "SomethingNew", license: 10, description: Some("A user type this connector has never seen") },
 ];
 
 const P_ADMIN: usize = 0;
@@ -305,35 +263,12 @@ struct PslDef {
     percent: u64,
 }
 
+#[rustfmt::skip]
 const PSLS: &[PslDef] = &[
-    PslDef {
-        developer_name: "SalesforceCPQ_CPQStandardPerm",
-        label: "Salesforce CPQ License",
-        status: "Active",
-        expiration: None,
-        percent: 35,
-    },
-    PslDef {
-        developer_name: "SalesConsoleUser",
-        label: "Sales Console User",
-        status: "Active",
-        expiration: None,
-        percent: 20,
-    },
-    PslDef {
-        developer_name: "IdentityConnect",
-        label: "Identity Connect",
-        status: "Active",
-        expiration: Some(1_774_915_200),
-        percent: 10,
-    }, // 2026-03-31
-    PslDef {
-        developer_name: "EinsteinAnalyticsPlusPsl",
-        label: "Einstein Analytics Plus",
-        status: "Disabled",
-        expiration: None,
-        percent: 0,
-    },
+    PslDef { developer_name: "SalesforceCPQ_CPQStandardPerm", label: "Salesforce CPQ License", status: "Active", expiration: None, percent: 35 },
+    PslDef { developer_name: "SalesConsoleUser", label: "Sales Console User", status: "Active", expiration: None, percent: 20 },
+    PslDef { developer_name: "IdentityConnect", label: "Identity Connect", status: "Active", expiration: Some(1_774_915_200), percent: 10 }, // 2026-03-31
+    PslDef { developer_name: "EinsteinAnalyticsPlusPsl", label: "Einstein Analytics Plus", status: "Disabled", expiration: None, percent: 0 },
 ];
 
 struct PackageDef {
@@ -344,29 +279,12 @@ struct PackageDef {
     percent: u64,
 }
 
+#[rustfmt::skip]
 const PACKAGES: &[PackageDef] = &[
-    PackageDef {
-        namespace: "SBQQ",
-        status: "Active",
-        site_licence: false,
-        expiration: Some(1_798_675_200),
-        percent: 30,
-    }, // 2026-12-31
+    PackageDef { namespace: "SBQQ", status: "Active", site_licence: false, expiration: Some(1_798_675_200), percent: 30 }, // 2026-12-31
     PackageDef { namespace: "dlrs", status: "Free", site_licence: true, expiration: None, percent: 3 },
-    PackageDef {
-        namespace: "et4ae5",
-        status: "Expired",
-        site_licence: false,
-        expiration: Some(1_719_705_600),
-        percent: 5,
-    }, // 2024-06-30
-    PackageDef {
-        namespace: "FinServ",
-        status: "Trial",
-        site_licence: false,
-        expiration: Some(1_759_190_400),
-        percent: 15,
-    }, // 2025-09-30
+    PackageDef { namespace: "et4ae5", status: "Expired", site_licence: false, expiration: Some(1_719_705_600), percent: 5 }, // 2024-06-30
+    PackageDef { namespace: "FinServ", status: "Trial", site_licence: false, expiration: Some(1_759_190_400), percent: 15 }, // 2025-09-30
 ];
 
 /// Assignment rows are indexed `user_index * SLOTS + k`, so their ids sort by user.
@@ -401,369 +319,101 @@ const fn su(
 
 /// Users 0.. of every org: each edge case at least once. User 0 is the integration user that
 /// the connected app's refresh token belongs to.
+// su(FirstName, LastName, Email, UserType, profile, IsActive, last login (days ago), CompanyName)
+#[rustfmt::skip]
 const SPECIAL_USERS: &[SpecialUser] = &[
-    su(
-        Some("Sam"),
-        "Admin",
-        Some("sam.admin@acme.com"),
-        "Standard",
-        Some(P_ADMIN),
-        true,
-        Some(0),
-        Some("Acme"),
-    ),
+    su(Some("Sam"), "Admin", Some("sam.admin@acme.com"), "Standard", Some(P_ADMIN), true, Some(0), Some("Acme")),
     su(Some("Jo"), "Bloggs", Some("Jo@ACME.com"), "Standard", Some(P_STANDARD), true, Some(1), Some("Acme")),
-    su(
-        Some("Ana"),
-        "Lopez",
-        Some("ana.lopez@eu.acme.com"),
-        "Standard",
-        Some(P_STANDARD),
-        true,
-        Some(3),
-        Some("Acme Europe"),
-    ),
-    su(
-        Some("Raj"),
-        "Patel",
-        Some("raj.patel@acme.io"),
-        "Standard",
-        Some(P_PLATFORM),
-        true,
-        Some(7),
-        Some("Acme"),
-    ),
-    su(
-        Some("Wei"),
-        "Chen",
-        Some("wei.chen@acme.com"),
-        "Standard",
-        Some(P_STANDARD),
-        false,
-        Some(400),
-        Some("Acme"),
-    ),
-    su(
-        Some("Olga"),
-        "Ivanova",
-        Some("olga.ivanova@acme.com"),
-        "Standard",
-        Some(P_STANDARD),
-        true,
-        None,
-        Some("Acme"),
-    ),
-    su(
-        Some("Tom"),
-        "Consultant",
-        Some("tom@partnerco.com"),
-        "Standard",
-        Some(P_STANDARD),
-        true,
-        Some(2),
-        Some("PartnerCo"),
-    ),
-    su(
-        Some("Lisa"),
-        "Freelance",
-        Some("lisa.freelance@gmail.com"),
-        "Standard",
-        Some(P_STANDARD),
-        true,
-        Some(12),
-        None,
-    ),
-    su(
-        Some("Eve"),
-        "Lookalike",
-        Some("eve@notacme.com"),
-        "Standard",
-        Some(P_STANDARD),
-        true,
-        Some(5),
-        Some("NotAcme"),
-    ),
-    su(
-        Some("Mal"),
-        "Suffix",
-        Some("mal@acme.com.evil.io"),
-        "Standard",
-        Some(P_STANDARD),
-        true,
-        Some(9),
-        None,
-    ),
-    su(
-        Some("Paula"),
-        "Partner",
-        Some("paula@partnerco.com"),
-        "PowerPartner",
-        Some(P_PARTNER),
-        true,
-        Some(4),
-        Some("PartnerCo"),
-    ),
-    su(
-        Some("Pete"),
-        "Reseller",
-        Some("pete@resellers.example"),
-        "PowerPartner",
-        Some(P_PARTNER),
-        false,
-        Some(200),
-        Some("Resellers Ltd"),
-    ),
-    su(
-        Some("Carla"),
-        "Customer",
-        Some("carla@customer-corp.com"),
-        "PowerCustomerSuccess",
-        Some(P_CC_PLUS),
-        true,
-        Some(6),
-        Some("Customer Corp"),
-    ),
-    su(
-        Some("Cody"),
-        "Portal",
-        Some("cody@portal-client.com"),
-        "CustomerSuccess",
-        Some(P_PORTAL),
-        true,
-        Some(30),
-        Some("Portal Client"),
-    ),
-    su(
-        Some("Hank"),
-        "Volume",
-        Some("hank@bigretail.example"),
-        "CspLitePortal",
-        Some(P_COMMUNITY),
-        true,
-        Some(8),
-        Some("Big Retail"),
-    ),
-    su(
-        Some("Kim"),
-        "Community",
-        Some("kim@acme.com"),
-        "CspLitePortal",
-        Some(P_COMMUNITY),
-        true,
-        Some(10),
-        Some("Acme"),
-    ),
-    su(
-        Some("Chad"),
-        "Chatter",
-        Some("chad@acme.com"),
-        "CsnOnly",
-        Some(P_CHATTER),
-        true,
-        Some(11),
-        Some("Acme"),
-    ),
-    su(
-        Some("Chris"),
-        "External",
-        Some("chris@vendor.example"),
-        "CsnOnly",
-        Some(P_CHATTER),
-        true,
-        None,
-        Some("Vendor"),
-    ),
+    su(Some("Ana"), "Lopez", Some("ana.lopez@eu.acme.com"), "Standard", Some(P_STANDARD), true, Some(3), Some("Acme Europe")),
+    su(Some("Raj"), "Patel", Some("raj.patel@acme.io"), "Standard", Some(P_PLATFORM), true, Some(7), Some("Acme")),
+    su(Some("Wei"), "Chen", Some("wei.chen@acme.com"), "Standard", Some(P_STANDARD), false, Some(400), Some("Acme")),
+    su(Some("Olga"), "Ivanova", Some("olga.ivanova@acme.com"), "Standard", Some(P_STANDARD), true, None, Some("Acme")),
+    su(Some("Tom"), "Consultant", Some("tom@partnerco.com"), "Standard", Some(P_STANDARD), true, Some(2), Some("PartnerCo")),
+    su(Some("Lisa"), "Freelance", Some("lisa.freelance@gmail.com"), "Standard", Some(P_STANDARD), true, Some(12), None),
+    su(Some("Eve"), "Lookalike", Some("eve@notacme.com"), "Standard", Some(P_STANDARD), true, Some(5), Some("NotAcme")),
+    su(Some("Mal"), "Suffix", Some("mal@acme.com.evil.io"), "Standard", Some(P_STANDARD), true, Some(9), None),
+    su(Some("Paula"), "Partner", Some("paula@partnerco.com"), "PowerPartner", Some(P_PARTNER), true, Some(4), Some("PartnerCo")),
+    su(Some("Pete"), "Reseller", Some("pete@resellers.example"), "PowerPartner", Some(P_PARTNER), false, Some(200), Some("Resellers Ltd")),
+    su(Some("Carla"), "Customer", Some("carla@customer-corp.com"), "PowerCustomerSuccess", Some(P_CC_PLUS), true, Some(6), Some("Customer Corp")),
+    su(Some("Cody"), "Portal", Some("cody@portal-client.com"), "CustomerSuccess", Some(P_PORTAL), true, Some(30), Some("Portal Client")),
+    su(Some("Hank"), "Volume", Some("hank@bigretail.example"), "CspLitePortal", Some(P_COMMUNITY), true, Some(8), Some("Big Retail")),
+    su(Some("Kim"), "Community", Some("kim@acme.com"), "CspLitePortal", Some(P_COMMUNITY), true, Some(10), Some("Acme")),
+    su(Some("Chad"), "Chatter", Some("chad@acme.com"), "CsnOnly", Some(P_CHATTER), true, Some(11), Some("Acme")),
+    su(Some("Chris"), "External", Some("chris@vendor.example"), "CsnOnly", Some(P_CHATTER), true, None, Some("Vendor")),
     su(None, "Site Guest User", None, "Guest", Some(P_GUEST), true, None, None),
-    su(
-        Some("Sally"),
-        "Selfservice",
-        Some("sally@oldportal.example"),
-        "SelfService",
-        Some(P_SELF_SERVICE),
-        false,
-        Some(900),
-        None,
-    ),
+    su(Some("Sally"), "Selfservice", Some("sally@oldportal.example"), "SelfService", Some(P_SELF_SERVICE), false, Some(900), None),
     su(None, "Automated Process", None, "AutomatedProcess", None, true, None, None),
-    su(
-        Some("Platform"),
-        "Integration",
-        Some("integration@acme.com"),
-        "CloudIntegrationUser",
-        Some(P_INTEGRATION),
-        true,
-        Some(0),
-        Some("Acme"),
-    ),
+    su(Some("Platform"), "Integration", Some("integration@acme.com"), "CloudIntegrationUser", Some(P_INTEGRATION), true, Some(0), Some("Acme")),
     su(Some("License"), "Manager", Some("noreply@salesforce.com"), "LicenseManager", None, true, None, None),
-    su(
-        Some("Nova"),
-        "Newkind",
-        Some("nova.newkind@acme.com"),
-        "SomethingNew",
-        Some(P_NEW_KIND),
-        true,
-        Some(15),
-        Some("Acme"),
-    ),
-    su(
-        Some("Dana"),
-        "Upper",
-        Some("DANA.UPPER@ACME.COM"),
-        "Standard",
-        Some(P_STANDARD),
-        true,
-        Some(2),
-        Some("Acme"),
-    ),
-    su(
-        Some("Ben"),
-        "Deep",
-        Some("ben.deep@a.b.eu.acme.com"),
-        "Standard",
-        Some(P_STANDARD),
-        true,
-        Some(4),
-        Some("Acme Europe"),
-    ),
+    su(Some("Nova"), "Newkind", Some("nova.newkind@acme.com"), "SomethingNew", Some(P_NEW_KIND), true, Some(15), Some("Acme")),
+    su(Some("Dana"), "Upper", Some("DANA.UPPER@ACME.COM"), "Standard", Some(P_STANDARD), true, Some(2), Some("Acme")),
+    su(Some("Ben"), "Deep", Some("ben.deep@a.b.eu.acme.com"), "Standard", Some(P_STANDARD), true, Some(4), Some("Acme Europe")),
     su(Some("Zed"), "Nodot", Some("zed@acmecom.net"), "Standard", Some(P_STANDARD), true, Some(21), None),
-    SpecialUser {
-        federation: Some("frank.federated@idp.acme.com"),
-        ..su(
-            Some("Frank"),
-            "Federated",
-            Some("frank.federated@acme.com"),
-            "Standard",
-            Some(P_STANDARD),
-            true,
-            Some(1),
-            Some("Acme"),
-        )
-    },
-    su(
-        Some("Gina"),
-        "Platform",
-        Some("gina.platform@acme.io"),
-        "Standard",
-        Some(P_PLATFORM),
-        false,
-        None,
-        Some("Acme"),
-    ),
-    su(
-        Some("Lee"),
-        "Mixedcase",
-        Some("lee@Acme.Io"),
-        "Standard",
-        Some(P_STANDARD),
-        true,
-        Some(3),
-        Some("Acme"),
-    ),
-    su(
-        Some("Max"),
-        "O'Neil",
-        Some("max_o'neil@acme.com"),
-        "Standard",
-        Some(P_STANDARD),
-        true,
-        Some(5),
-        Some("Acme"),
-    ),
-    su(
-        Some("Nora"),
-        "Percent",
-        Some("nora%sales@acme.com"),
-        "Standard",
-        Some(P_STANDARD),
-        true,
-        Some(6),
-        Some("Acme"),
-    ),
-    su(
-        Some("Oscar"),
-        "Evil",
-        Some("oscar@ACME.COM.evil.io"),
-        "Standard",
-        Some(P_STANDARD),
-        true,
-        Some(40),
-        None,
-    ),
-    su(
-        Some("Quinn"),
-        "Partner",
-        Some("quinn@acme.com"),
-        "PowerPartner",
-        Some(P_PARTNER),
-        true,
-        Some(13),
-        Some("Acme"),
-    ),
-    su(
-        Some("Rita"),
-        "Neverlogged",
-        Some("rita@customer-corp.com"),
-        "CspLitePortal",
-        Some(P_COMMUNITY),
-        false,
-        None,
-        Some("Customer Corp"),
-    ),
-    su(
-        Some("Uma"),
-        "Chatter",
-        Some("uma@acme.com"),
-        "CsnOnly",
-        Some(P_CHATTER),
-        false,
-        Some(365),
-        Some("Acme"),
-    ),
-    su(
-        Some("Victor"),
-        "Vendor",
-        Some("victor@vendor.example"),
-        "PowerCustomerSuccess",
-        Some(P_CC_PLUS),
-        false,
-        None,
-        Some("Vendor"),
-    ),
+    SpecialUser { federation: Some("frank.federated@idp.acme.com"), ..su(Some("Frank"), "Federated", Some("frank.federated@acme.com"), "Standard", Some(P_STANDARD), true, Some(1), Some("Acme")) },
+    su(Some("Gina"), "Platform", Some("gina.platform@acme.io"), "Standard", Some(P_PLATFORM), false, None, Some("Acme")),
+    su(Some("Lee"), "Mixedcase", Some("lee@Acme.Io"), "Standard", Some(P_STANDARD), true, Some(3), Some("Acme")),
+    su(Some("Max"), "O'Neil", Some("max_o'neil@acme.com"), "Standard", Some(P_STANDARD), true, Some(5), Some("Acme")),
+    su(Some("Nora"), "Percent", Some("nora%sales@acme.com"), "Standard", Some(P_STANDARD), true, Some(6), Some("Acme")),
+    su(Some("Oscar"), "Evil", Some("oscar@ACME.COM.evil.io"), "Standard", Some(P_STANDARD), true, Some(40), None),
+    su(Some("Quinn"), "Partner", Some("quinn@acme.com"), "PowerPartner", Some(P_PARTNER), true, Some(13), Some("Acme")),
+    su(Some("Rita"), "Neverlogged", Some("rita@customer-corp.com"), "CspLitePortal", Some(P_COMMUNITY), false, None, Some("Customer Corp")),
+    su(Some("Uma"), "Chatter", Some("uma@acme.com"), "CsnOnly", Some(P_CHATTER), false, Some(365), Some("Acme")),
+    su(Some("Victor"), "Vendor", Some("victor@vendor.example"), "PowerCustomerSuccess", Some(P_CC_PLUS), false, None, Some("Vendor")),
     su(Some("Wendy"), "Guest", Some("help-site@acme.com"), "Guest", Some(P_GUEST), true, None, None),
-    su(
-        Some("Xia"),
-        "Admin",
-        Some("xia.admin@acme.com"),
-        "Standard",
-        Some(P_ADMIN),
-        true,
-        Some(0),
-        Some("Acme"),
-    ),
-    su(
-        Some("Yuri"),
-        "Inactive",
-        Some("yuri@gmail.com"),
-        "Standard",
-        Some(P_STANDARD),
-        false,
-        Some(700),
-        None,
-    ),
+    su(Some("Xia"), "Admin", Some("xia.admin@acme.com"), "Standard", Some(P_ADMIN), true, Some(0), Some("Acme")),
+    su(Some("Yuri"), "Inactive", Some("yuri@gmail.com"), "Standard", Some(P_STANDARD), false, Some(700), None),
 ];
 
 /// How many users every org starts with (the edge cases); `OrgSpec::small()` has exactly these.
 pub const SPECIAL_USER_COUNT: usize = SPECIAL_USERS.len();
 
+#[rustfmt::skip]
 const FIRST_NAMES: &[&str] = &[
-    "Alex", "Maria", "John", "Aisha", "Kenji", "Laura", "Mateo", "Priya", "Noah", "Fatima", "Lukas", "Chloe",
-    "Omar", "Sofia", "Ethan", "Mei", "Jonas", "Amara", "Leo", "Ingrid",
+    "Alex",
+    "Maria",
+    "John",
+    "Aisha",
+    "Kenji",
+    "Laura",
+    "Mateo",
+    "Priya",
+    "Noah",
+    "Fatima",
+    "Lukas",
+    "Chloe",
+    "Omar",
+    "Sofia",
+    "Ethan",
+    "Mei",
+    "Jonas",
+    "Amara",
+    "Leo",
+    "Ingrid",
 ];
+#[rustfmt::skip]
 const LAST_NAMES: &[&str] = &[
-    "Smith", "Garcia", "Müller", "Nakamura", "Okafor", "Rossi", "Dubois", "Kowalski", "Silva", "Haddad",
-    "Jensen", "Kim", "Novak", "Costa", "Singh", "Larsen", "Moreau", "Ahmed", "Fischer", "Brown",
+    "Smith",
+    "Garcia",
+    "Müller",
+    "Nakamura",
+    "Okafor",
+    "Rossi",
+    "Dubois",
+    "Kowalski",
+    "Silva",
+    "Haddad",
+    "Jensen",
+    "Kim",
+    "Novak",
+    "Costa",
+    "Singh",
+    "Larsen",
+    "Moreau",
+    "Ahmed",
+    "Fischer",
+    "Brown",
 ];
+#[rustfmt::skip]
 const CITIES: &[(&str, &str, &str)] = &[
     ("San Francisco", "United States", "US"),
     ("London", "United Kingdom", "GB"),
@@ -824,11 +474,22 @@ fn generic_kind(h: u64) -> (Option<usize>, &'static str, Option<&'static str>) {
     }
 }
 
+/// Changes to the generated users, to model the same org at a later run (add users by raising
+/// `OrgSpec::users`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct UserChanges {
+    /// Indexes of users deleted from the org: gone from queries and seat counts, ids not reused.
+    pub removed: BTreeSet<usize>,
+    /// Indexes of users deactivated since (`IsActive` false; they stop counting as used seats).
+    pub deactivated: BTreeSet<usize>,
+}
+
 /// The generated ground truth of a simulated org.
 #[derive(Debug, Clone)]
 pub struct OrgData {
     seed: u64,
-    user_count: usize,
+    user_slots: usize,
+    changes: UserChanges,
     company_domains: Vec<String>,
     pub organization: Organization,
     pub user_licenses: Vec<UserLicense>,
@@ -852,7 +513,8 @@ impl OrgData {
         };
         let mut data = OrgData {
             seed: spec.seed,
-            user_count: spec.users,
+            user_slots: spec.users,
+            changes: spec.user_changes.clone(),
             company_domains: spec.company_domains.clone(),
             organization,
             user_licenses: Vec::new(),
@@ -863,7 +525,7 @@ impl OrgData {
         let mut license_used = vec![0i64; LICENSES.len()];
         let mut psl_used = vec![0i64; PSLS.len()];
         let mut package_used = vec![0i64; PACKAGES.len()];
-        for i in 0..spec.users {
+        for i in (0..spec.users).filter(|i| !spec.user_changes.removed.contains(i)) {
             let shape = data.shape(i);
             if let Some(p) = shape.profile
                 && shape.active
@@ -951,9 +613,24 @@ impl OrgData {
         data
     }
 
-    /// Number of users.
+    /// Number of users (removed ones not counted).
     pub fn user_count(&self) -> usize {
-        self.user_count
+        self.user_slots - self.changes.removed.range(..self.user_slots).count()
+    }
+
+    /// Size of the user index space: `OrgSpec::users`, removed users included. Valid indexes
+    /// for [`OrgData::user`] are `0..user_slots()`.
+    pub fn user_slots(&self) -> usize {
+        self.user_slots
+    }
+
+    /// Whether no user has been removed (then every index is a user).
+    pub(crate) fn users_are_dense(&self) -> bool {
+        self.changes.removed.range(..self.user_slots).next().is_none()
+    }
+
+    fn exists(&self, index: usize) -> bool {
+        index < self.user_slots && !self.changes.removed.contains(&index)
     }
 
     /// The company domains the org's own staff use (e.g. `acme.com`, `acme.io`).
@@ -963,10 +640,13 @@ impl OrgData {
 
     fn shape(&self, index: usize) -> Shape {
         if let Some(s) = SPECIAL_USERS.get(index) {
-            return Shape { profile: s.profile, user_type: s.user_type, active: s.active };
+            let active = s.active && !self.changes.deactivated.contains(&index);
+            return Shape { profile: s.profile, user_type: s.user_type, active };
         }
         let (profile, user_type, _) = generic_kind(mix(self.seed, index as u64, 1));
-        Shape { profile, user_type, active: !mix(self.seed, index as u64, 2).is_multiple_of(10) }
+        let active =
+            !mix(self.seed, index as u64, 2).is_multiple_of(10) && !self.changes.deactivated.contains(&index);
+        Shape { profile, user_type, active }
     }
 
     fn has_psl(&self, index: usize, shape: Shape, k: usize) -> bool {
@@ -983,9 +663,9 @@ impl OrgData {
         index == 0 || mix(self.seed, index as u64, 20 + k as u64) % 100 < PACKAGES[k].percent
     }
 
-    /// User number `index` (`0..user_count()`), or `None` past the end.
+    /// User number `index` (`0..user_slots()`), or `None` past the end or when removed.
     pub fn user(&self, index: usize) -> Option<User> {
-        (index < self.user_count).then(|| self.build_user(index))
+        self.exists(index).then(|| self.build_user(index))
     }
 
     fn build_user(&self, index: usize) -> User {
@@ -1000,7 +680,7 @@ impl OrgData {
                     s.email.map(String::from),
                     s.user_type,
                     s.profile,
-                    s.active,
+                    s.active && !self.changes.deactivated.contains(&index),
                     s.last_login_days,
                     s.company.map(String::from),
                     s.federation.map(String::from),
@@ -1089,13 +769,14 @@ impl OrgData {
 
     /// All users in id order, generated one at a time.
     pub fn users(&self) -> impl Iterator<Item = User> + '_ {
-        (0..self.user_count).filter_map(|i| self.user(i))
+        (0..self.user_slots).filter_map(|i| self.user(i))
     }
 
     /// The index of the user with this 15- or 18-character id.
     pub fn user_index(&self, id: &str) -> Option<usize> {
         let n = usize::try_from(parse_id("005", id)?).ok()?;
-        (1..=self.user_count).contains(&n).then(|| n - 1)
+        let index = n.checked_sub(1)?;
+        self.exists(index).then_some(index)
     }
 
     /// The user the connected app's tokens belong to (user 0, a System Administrator; it exists
@@ -1122,14 +803,14 @@ impl OrgData {
 
     /// Size of the index space of `PermissionSetLicenseAssign` rows (most slots are empty).
     pub(crate) fn psl_assignment_slots(&self) -> u64 {
-        self.user_count as u64 * PSL_SLOTS
+        self.user_slots as u64 * PSL_SLOTS
     }
 
     /// The assignment in slot `slot`, if that slot holds one.
     pub(crate) fn psl_assignment_at(&self, slot: u64) -> Option<PermissionSetLicenseAssign> {
         let index = usize::try_from(slot / PSL_SLOTS).ok()?;
         let k = (slot % PSL_SLOTS) as usize;
-        if index >= self.user_count || k >= PSLS.len() || !self.has_psl(index, self.shape(index), k) {
+        if !self.exists(index) || k >= PSLS.len() || !self.has_psl(index, self.shape(index), k) {
             return None;
         }
         Some(PermissionSetLicenseAssign {
@@ -1146,13 +827,13 @@ impl OrgData {
     }
 
     pub(crate) fn package_assignment_slots(&self) -> u64 {
-        self.user_count as u64 * PACKAGE_SLOTS
+        self.user_slots as u64 * PACKAGE_SLOTS
     }
 
     pub(crate) fn user_package_license_at(&self, slot: u64) -> Option<UserPackageLicense> {
         let index = usize::try_from(slot / PACKAGE_SLOTS).ok()?;
         let k = (slot % PACKAGE_SLOTS) as usize;
-        if index >= self.user_count || k >= PACKAGES.len() || !self.has_package(index, self.shape(index), k) {
+        if !self.exists(index) || k >= PACKAGES.len() || !self.has_package(index, self.shape(index), k) {
             return None;
         }
         Some(UserPackageLicense {
@@ -1258,5 +939,30 @@ mod tests {
         assert_eq!(SfDateTime(REFERENCE_TIME).salesforce(), "2025-06-01T12:00:00.000+0000");
         assert_eq!(SfDateTime(REFERENCE_TIME).rfc3339(), "2025-06-01T12:00:00Z");
         assert_eq!(SfDate(1_774_915_200).iso(), "2026-03-31");
+    }
+
+    #[test]
+    fn removed_and_deactivated_users_change_rows_and_seat_counts() {
+        let before = OrgData::generate(&OrgSpec::with_users(200));
+        let mut spec = OrgSpec::with_users(210);
+        spec.user_changes.removed.extend([1, 150]);
+        spec.user_changes.deactivated.insert(0);
+        let after = OrgData::generate(&spec);
+        assert_eq!(after.user_count(), 208);
+        assert_eq!(after.user_slots(), 210);
+        assert!(after.user(1).is_none() && after.user(150).is_none());
+        assert_eq!(after.users().count(), 208);
+        let removed_id = before.user(1).map(|u| u.id).unwrap_or_default();
+        assert_eq!(after.user_index(&removed_id), None);
+        assert!(after.user(0).is_some_and(|u| !u.is_active));
+        assert!(after.psl_assignments().all(|a| a.assignee_id != removed_id));
+        for licence in &after.user_licenses {
+            let active = after
+                .users()
+                .filter(|u| u.is_active && after.license_of(u).map(|l| &l.id) == Some(&licence.id))
+                .count() as i64;
+            assert_eq!(licence.used_licenses, active, "{}", licence.name);
+        }
+        assert_eq!(before.user(5), after.user(5), "untouched users stay identical");
     }
 }

@@ -3,7 +3,9 @@
 //! Two kinds: *switches* (persistent settings such as refresh-token rotation, hidden objects or
 //! fields, API usage, disabled API) and *injected faults* (a [`Fault`] = which requests
 //! ([`Target`]) × which occurrences ([`Occurrence`]) → what happens ([`FaultKind`])). Injected
-//! faults are checked before any normal processing, in the order they were added.
+//! faults are checked before any normal processing. Every fault counts each request its target
+//! matches (whether or not another fault answered it); the first fault, in the order added, that
+//! is due answers the request. A fault whose occurrences are used up stays registered but idle.
 
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;

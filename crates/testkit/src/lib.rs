@@ -26,7 +26,8 @@ use wiremock::{Mock, MockServer, matchers::any};
 
 pub use data::{
     OrgData, Organization, PackageLicense, PermissionSetLicense, PermissionSetLicenseAssign, Profile,
-    REFERENCE_TIME, SPECIAL_USER_COUNT, SfDate, SfDateTime, User, UserLicense, UserPackageLicense,
+    REFERENCE_TIME, SPECIAL_USER_COUNT, SfDate, SfDateTime, User, UserChanges, UserLicense,
+    UserPackageLicense,
 };
 pub use faults::{
     DeviceFlowPlan, Fault, FaultId, FaultKind, Faults, HiddenAs, Occurrence, Target, TokenError,
@@ -55,6 +56,8 @@ pub struct OrgSpec {
     pub newest_api_version: u32,
     /// How many requests [`SimulatedOrg::requests`] keeps (oldest dropped first); 0 = none.
     pub request_log_limit: usize,
+    /// Users removed or deactivated since an earlier run of the same org.
+    pub user_changes: UserChanges,
 }
 
 impl OrgSpec {
@@ -83,6 +86,7 @@ impl OrgSpec {
             oldest_api_version: 31,
             newest_api_version: 66,
             request_log_limit: 10_000,
+            user_changes: UserChanges::default(),
         }
     }
 }

@@ -102,13 +102,17 @@ impl SObject {
             SObject::PermissionSetLicenseAssign => data.psl_assignment_slots(),
             SObject::PackageLicense => data.package_licenses.len() as u64,
             SObject::UserPackageLicense => data.package_assignment_slots(),
-            SObject::User => data.user_count() as u64,
+            SObject::User => data.user_slots() as u64,
         }
     }
 
     /// Whether every slot of the index space holds a record.
-    pub(crate) fn is_dense(self) -> bool {
-        !matches!(self, SObject::PermissionSetLicenseAssign | SObject::UserPackageLicense)
+    pub(crate) fn is_dense(self, data: &OrgData) -> bool {
+        match self {
+            SObject::PermissionSetLicenseAssign | SObject::UserPackageLicense => false,
+            SObject::User => data.users_are_dense(),
+            _ => true,
+        }
     }
 
     /// The id a record in slot `slot` has (or would have); monotone in `slot`.

@@ -758,7 +758,7 @@ impl Shared {
         };
         let data = &self.data;
         let (lo, hi) = query.slot_range(data);
-        let mut total = if query.object.is_dense() && query.filter_is_id_range_only() {
+        let mut total = if query.object.is_dense(data) && query.filter_is_id_range_only() {
             hi - lo
         } else {
             (lo..hi)

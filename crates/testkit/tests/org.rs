@@ -923,3 +923,19 @@ async fn client_credentials_in_a_basic_header_are_accepted() {
     assert!(token_call.header("Authorization").unwrap().starts_with("Basic "));
     assert!(token_call.body.contains("grant_type=refresh_token"));
 }
+
+#[tokio::test]
+async fn a_later_run_of_the_same_org_sees_removed_and_deactivated_users() {
+    let mut spec = OrgSpec::with_users(650);
+    spec.user_changes.removed.extend([3, 250, 251]);
+    spec.user_changes.deactivated.insert(10);
+    let org = SimulatedOrg::start(spec).await;
+    let (token, instance) = login(&org).await;
+    let pages = all_pages(&instance, &token, "SELECT Id, IsActive FROM User ORDER BY Id", Some(200)).await;
+    assert_eq!(pages[0]["totalSize"], 647);
+    let got: Vec<Value> = records(&pages);
+    let expected: Vec<String> = org.data().users().map(|u| u.id).collect();
+    assert_eq!(got.iter().map(|r| r["Id"].as_str().unwrap().to_string()).collect::<Vec<_>>(), expected);
+    let ten = org.data().user(10).unwrap();
+    assert!(got.iter().any(|r| r["Id"] == ten.id.as_str() && r["IsActive"] == Value::Bool(false)));
+}
