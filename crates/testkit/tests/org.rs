@@ -890,7 +890,7 @@ async fn device_flow_pends_slows_down_then_grants() {
 #[tokio::test]
 async fn concurrent_refreshes_with_one_token_are_refused_while_in_flight() {
     let mut spec = OrgSpec::small();
-    spec.latency = std::time::Duration::from_millis(300);
+    spec.latency = std::time::Duration::from_secs(1);
     let org = SimulatedOrg::start(spec).await;
     let (a, b) =
         tokio::join!(refresh(&org, SimulatedOrg::REFRESH_TOKEN), refresh(&org, SimulatedOrg::REFRESH_TOKEN));
