@@ -15,9 +15,17 @@ pub enum Rotation {
         /// The `refresh_token_file` that now holds the new token.
         path: PathBuf,
     },
-    /// Salesforce rotated it and there was no `refresh_token_file` to write it to (or writing
-    /// failed): the old refresh token no longer works. The caller tells the user what to do and
-    /// puts the warning `refresh_token_rotated` in the snapshot.
+    /// Salesforce rotated it, no `refresh_token_file` is configured (or writing it failed), and
+    /// the new token was saved to this file in sfconn's state directory instead (mode 0600): the
+    /// old refresh token no longer works. The caller tells the user to point `refresh_token_file`
+    /// at it and puts the warning `refresh_token_rotated` in the snapshot.
+    SavedAside {
+        /// The file in the state directory that now holds the new token.
+        path: PathBuf,
+    },
+    /// Salesforce rotated it and there was nowhere to write it (no `refresh_token_file`, no
+    /// state directory, or writing failed): the old refresh token no longer works. The caller
+    /// tells the user what to do and puts the warning `refresh_token_rotated` in the snapshot.
     NotPersisted,
 }
 
@@ -25,6 +33,11 @@ impl Rotation {
     /// Whether Salesforce rotated the refresh token during this run.
     pub fn rotated(&self) -> bool {
         !matches!(self, Rotation::NotRotated)
+    }
+
+    /// Whether the user must act: the new token is not where the settings will look next time.
+    pub fn needs_action(&self) -> bool {
+        matches!(self, Rotation::SavedAside { .. } | Rotation::NotPersisted)
     }
 
     /// The next step for the user, or `None` when there is nothing to do.
@@ -35,9 +48,38 @@ impl Rotation {
                 "Salesforce rotated the refresh token; the new one was written to {}",
                 path.display()
             )),
+            Rotation::SavedAside { path } => Some(saved_aside_step(path)),
             Rotation::NotPersisted => Some(NOT_PERSISTED_STEP.to_string()),
         }
     }
+}
+
+/// What to do after the rotated token went to the state directory.
+fn saved_aside_step(path: &Path) -> String {
+    let path = path.display();
+    format!(
+        "Salesforce rotated the refresh token (refresh token rotation is on for this connected app), so the old \
+         refresh token no longer works; no refresh_token_file is configured (or it could not be written), so the \
+         new one was saved to {path} (mode 0600). Next step: set refresh_token_file = \"{path}\" (or \
+         SFCONN_REFRESH_TOKEN_FILE={path} / --refresh-token-file {path}) and remove refresh_token / \
+         SFCONN_REFRESH_TOKEN, so that later runs use it and keep future rotations"
+    )
+}
+
+/// Saves a rotated token in the state directory: creates the directory (mode 0700) if needed,
+/// then writes the file atomically (mode 0600).
+pub(crate) fn save_aside(path: &Path, secret: &SecretString) -> std::io::Result<()> {
+    if let Some(directory) = path.parent().filter(|parent| !parent.as_os_str().is_empty()) {
+        let mut builder = std::fs::DirBuilder::new();
+        builder.recursive(true);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::DirBuilderExt;
+            builder.mode(0o700);
+        }
+        builder.create(directory)?;
+    }
+    write_secret_file(path, secret)
 }
 
 pub(crate) const NOT_PERSISTED_STEP: &str = "Salesforce rotated the refresh token (refresh token rotation is on \
@@ -103,7 +145,29 @@ mod tests {
     }
 
     #[test]
+    fn saving_aside_creates_a_private_directory() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("state").join("sfconn").join("refresh_token");
+        save_aside(&path, &SecretString::from("rotated")).unwrap();
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), "rotated\n");
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+            assert_eq!(mode(&path), 0o600);
+            assert_eq!(mode(path.parent().unwrap()), 0o700);
+        }
+    }
+
+    #[test]
     fn next_steps() {
+        let aside = Rotation::SavedAside { path: "/st/sfconn/refresh_token".into() };
+        let step = aside.next_step().unwrap();
+        assert!(step.contains("saved to /st/sfconn/refresh_token"), "{step}");
+        assert!(step.contains("set refresh_token_file = \"/st/sfconn/refresh_token\""), "{step}");
+        assert!(aside.needs_action() && Rotation::NotPersisted.needs_action());
+        assert!(!Rotation::NotRotated.needs_action());
+        assert!(!Rotation::Persisted { path: "/x".into() }.needs_action());
         assert_eq!(Rotation::NotRotated.next_step(), None);
         assert!(
             Rotation::NotPersisted.next_step().unwrap().contains("sfconn auth device --refresh-token-file")

@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex as StdMutex, PoisonError};
 use secrecy::{ExposeSecret, SecretString};
 
 use crate::client::OAuthHttp;
-use crate::rotation::{NOT_PERSISTED_STEP, write_secret_file};
+use crate::rotation::{NOT_PERSISTED_STEP, save_aside, write_secret_file};
 use crate::token::{AccessToken, TokenResponse};
 use crate::urls::{check_configured_url, oauth_endpoint};
 use crate::{AuthError, AuthOptions, Credentials, RequestCounter, Rotation};
@@ -20,6 +20,8 @@ pub struct TokenSource {
     client_id: String,
     client_secret: Option<SecretString>,
     refresh_token_file: Option<std::path::PathBuf>,
+    /// Where a rotated token goes when there is no `refresh_token_file` (or it cannot be written).
+    rotation_fallback: Option<std::path::PathBuf>,
     state: tokio::sync::Mutex<State>,
     /// Refresh attempts finished so far (read without the lock to tell whether a failure that
     /// the lock holder saw happened while we waited).
@@ -49,6 +51,7 @@ impl TokenSource {
             client_id: credentials.client_id,
             client_secret: credentials.client_secret,
             refresh_token_file: credentials.refresh_token_file,
+            rotation_fallback: None,
             state: tokio::sync::Mutex::new(State {
                 refresh_token: credentials.refresh_token,
                 current: None,
@@ -58,6 +61,15 @@ impl TokenSource {
             attempts: AtomicU64::new(0),
             rotation: StdMutex::new(Rotation::NotRotated),
         })
+    }
+
+    /// Where to save a rotated refresh token when no `refresh_token_file` is configured or
+    /// writing it fails (e.g. `<state_dir>/refresh_token`): the file is written atomically with
+    /// mode 0600, its directory created with mode 0700, and the rotation is reported as
+    /// [`Rotation::SavedAside`]. Without it such a token is reported [`Rotation::NotPersisted`].
+    pub fn keep_rotated_tokens_in(mut self, fallback: Option<std::path::PathBuf>) -> Self {
+        self.rotation_fallback = fallback;
+        self
     }
 
     /// The current access token; the first call performs the refresh grant.
@@ -170,8 +182,7 @@ impl TokenSource {
 
     fn keep_rotated(&self, new_refresh_token: &SecretString) -> Rotation {
         let Some(path) = &self.refresh_token_file else {
-            tracing::warn!("{NOT_PERSISTED_STEP}");
-            return Rotation::NotPersisted;
+            return self.save_aside(new_refresh_token);
         };
         match write_secret_file(path, new_refresh_token) {
             Ok(()) => {
@@ -186,6 +197,25 @@ impl TokenSource {
                      `sfconn auth device --refresh-token-file {}`",
                     path.display()
                 );
+                self.save_aside(new_refresh_token)
+            }
+        }
+    }
+
+    /// Keeps the token in the fallback file, if there is one.
+    fn save_aside(&self, new_refresh_token: &SecretString) -> Rotation {
+        let Some(fallback) = &self.rotation_fallback else {
+            tracing::warn!("{NOT_PERSISTED_STEP}");
+            return Rotation::NotPersisted;
+        };
+        match save_aside(fallback, new_refresh_token) {
+            Ok(()) => {
+                let rotation = Rotation::SavedAside { path: fallback.clone() };
+                tracing::warn!("{}", rotation.next_step().unwrap_or_default());
+                rotation
+            }
+            Err(error) => {
+                tracing::warn!(path = %fallback.display(), "cannot save the rotated refresh token: {error}; {NOT_PERSISTED_STEP}");
                 Rotation::NotPersisted
             }
         }

@@ -20,6 +20,10 @@ use crate::snapshot::{
     WARNING_SOURCE_SKIPPED, Warning,
 };
 
+/// File name, in the state directory, of a rotated refresh token that had no
+/// `refresh_token_file` to go to.
+pub const ROTATED_REFRESH_TOKEN_FILE: &str = "refresh_token";
+
 /// Records per query page asked of Salesforce (`Sforce-Query-Options: batchSize`).
 pub const BATCH_SIZE: u32 = 2000;
 
@@ -384,12 +388,11 @@ pub async fn run(
     }
     progress.finished("User", SourceStatus::Read { records: read });
 
-    match tokens.rotation() {
-        Rotation::NotPersisted => {
-            let step = Rotation::NotPersisted.next_step().unwrap_or_default();
-            warnings.push(Warning::new(WARNING_REFRESH_TOKEN_ROTATED, step));
-        }
-        Rotation::NotRotated | Rotation::Persisted { .. } => {}
+    let rotation = tokens.rotation();
+    if rotation.needs_action()
+        && let Some(step) = rotation.next_step()
+    {
+        warnings.push(Warning::new(WARNING_REFRESH_TOKEN_ROTATED, step));
     }
 
     let mut summary = tally.summary(
@@ -430,7 +433,9 @@ fn token_source(settings: &Settings) -> Result<TokenSource, CollectError> {
         timeout: settings.http.timeout(),
         retry: RetryPolicy::with_max_retries(settings.http.max_retries),
     };
-    Ok(TokenSource::new(credentials, options, RequestCounter::default())?)
+    // A rotated token is never lost: without a refresh_token_file it goes to the state directory.
+    let fallback = settings.state_dir.as_ref().map(|dir| dir.join(ROTATED_REFRESH_TOKEN_FILE));
+    Ok(TokenSource::new(credentials, options, RequestCounter::default())?.keep_rotated_tokens_in(fallback))
 }
 
 /// Reads the org's daily API usage and refuses to start above `max_percent`. `/limits` needs

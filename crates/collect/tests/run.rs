@@ -392,6 +392,27 @@ async fn rotated_refresh_token_without_a_file_is_a_warning() {
     assert_eq!(outcome.rotation, sfconn_auth::Rotation::NotPersisted);
 }
 
+#[tokio::test]
+async fn rotated_refresh_token_without_a_file_is_saved_in_the_state_directory() {
+    let org = small_org().await;
+    org.faults().rotate_refresh_tokens(true);
+    let state = tempfile::tempdir().unwrap();
+    let settings = settings(&org, &[("XDG_STATE_HOME", state.path().to_str().unwrap())]);
+    let (snapshot, outcome) = collect(&settings).await;
+    let saved = state.path().join("sfconn").join(sfconn_collect::ROTATED_REFRESH_TOKEN_FILE);
+    assert_eq!(outcome.rotation, sfconn_auth::Rotation::SavedAside { path: saved.clone() });
+    let token = std::fs::read_to_string(&saved).unwrap().trim().to_owned();
+    assert_eq!(
+        org.valid_refresh_tokens(),
+        std::slice::from_ref(&token),
+        "the saved token is the one that works now"
+    );
+    assert_eq!(codes(&snapshot), [("refresh_token_rotated", None)]);
+    let message = &snapshot.warnings[0].message;
+    assert!(message.contains(&format!("set refresh_token_file = \"{}\"", saved.display())), "{message}");
+    assert!(!message.contains(&token), "the warning never holds the token");
+}
+
 /// The requests of a run, as `METHOD path [SOQL]`, sorted (the org-wide sources run
 /// concurrently, so arrival order varies). Pins what `docs/api-calls.md` lists.
 fn calls(org: &SimulatedOrg) -> Vec<String> {

@@ -57,6 +57,9 @@ pub struct Settings {
     /// `store.path`: the snapshot store (SQLite file, absolute) for `collect --store`,
     /// `report` and `history`; the CLI's `--store` flag overrides it.
     pub store_path: Option<PathBuf>,
+    /// sfconn's state directory ([`state_dir`]), where a rotated refresh token is saved when no
+    /// `refresh_token_file` is configured; `None` when no home directory is known.
+    pub state_dir: Option<PathBuf>,
 }
 
 /// The `[http]` table.
@@ -183,6 +186,7 @@ pub fn load_with(flags: &Flags, need: Need, env: &dyn Environment) -> Result<Loa
         figment = figment.merge(layer);
     }
     let mut loaded = resolve::resolve(&figment, need, env, problems)?;
+    loaded.settings.state_dir = state_dir_with(env);
     if let Some(file) = config_file {
         if let Some(warning) = resolve::exposed_config_file(&file) {
             loaded.warnings.insert(0, warning);

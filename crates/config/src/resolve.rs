@@ -397,6 +397,7 @@ pub(crate) fn resolve(
         http: HttpSettings { timeout_secs, max_retries, concurrency },
         limits: LimitSettings { max_api_usage_percent },
         store_path: store_path.map(|(p, _)| p),
+        state_dir: None,
     };
     Ok(Loaded { settings, entries, warnings, config_file: None })
 }

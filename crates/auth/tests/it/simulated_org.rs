@@ -79,6 +79,37 @@ async fn after_a_rotation_the_next_run_uses_the_file_and_the_old_token_is_refuse
 }
 
 #[tokio::test]
+async fn without_a_refresh_token_file_a_rotated_token_is_saved_aside_and_works_next_time() {
+    let org = SimulatedOrg::start(OrgSpec::small()).await;
+    org.faults().rotate_refresh_tokens(true);
+    let dir = tempfile::tempdir().unwrap();
+    let fallback = dir.path().join("state").join("sfconn").join("refresh_token");
+    let run = TokenSource::new(
+        credentials(&org, SimulatedOrg::REFRESH_TOKEN, None),
+        options(0),
+        RequestCounter::default(),
+    )
+    .unwrap()
+    .keep_rotated_tokens_in(Some(fallback.clone()));
+    run.token().await.unwrap();
+    assert_eq!(run.rotation(), Rotation::SavedAside { path: fallback.clone() });
+    let saved = std::fs::read_to_string(&fallback).unwrap().trim().to_string();
+    assert_eq!(org.valid_refresh_tokens(), std::slice::from_ref(&saved), "the saved token is the live one");
+
+    // A refresh_token_file that cannot be written also falls back to the state directory.
+    let unwritable = dir.path().join("absent-dir").join("refresh_token");
+    let next =
+        TokenSource::new(credentials(&org, &saved, Some(unwritable)), options(0), RequestCounter::default())
+            .unwrap()
+            .keep_rotated_tokens_in(Some(fallback.clone()));
+    next.token().await.unwrap();
+    assert_eq!(next.rotation(), Rotation::SavedAside { path: fallback.clone() });
+    let newest = std::fs::read_to_string(&fallback).unwrap().trim().to_string();
+    assert_ne!(newest, saved);
+    assert_eq!(org.valid_refresh_tokens(), [newest]);
+}
+
+#[tokio::test]
 async fn twenty_callers_never_refresh_concurrently() {
     let org = SimulatedOrg::start(OrgSpec::small()).await;
     org.faults().reject_concurrent_refresh(true);
