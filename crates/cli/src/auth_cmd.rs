@@ -276,7 +276,13 @@ async fn check(args: &CheckArgs) -> anyhow::Result<()> {
         refresh_token,
         refresh_token_file: settings.refresh_token_file.clone(),
     };
-    let tokens = Arc::new(TokenSource::new(credentials, auth_options(settings), RequestCounter::default())?);
+    // A rotated token is never lost: without a refresh_token_file it goes to the state directory.
+    let fallback =
+        settings.state_dir.as_ref().map(|dir| dir.join(sfconn_collect::ROTATED_REFRESH_TOKEN_FILE));
+    let tokens = Arc::new(
+        TokenSource::new(credentials, auth_options(settings), RequestCounter::default())?
+            .keep_rotated_tokens_in(fallback),
+    );
     let token = tokens.token().await?;
     let identity = tokens.identity(&token).await?;
     let has_api = token.has_scope("api") || token.has_scope("full");
@@ -318,6 +324,9 @@ async fn check(args: &CheckArgs) -> anyhow::Result<()> {
     let rotation_text = match &rotation {
         Rotation::NotRotated => "not rotated".to_string(),
         Rotation::Persisted { path } => format!("rotated; the new token was written to {}", path.display()),
+        Rotation::SavedAside { path } => {
+            format!("rotated; no refresh_token_file, so the new token was saved to {}", path.display())
+        }
         Rotation::NotPersisted => "rotated, and the new token was NOT kept".to_string(),
     };
     line("refresh token:", &rotation_text);
@@ -328,7 +337,7 @@ async fn check(args: &CheckArgs) -> anyhow::Result<()> {
         output::warning(&missing_scope_warning("refresh_token", &token.scopes));
     }
     if let Some(step) = rotation.next_step()
-        && rotation == Rotation::NotPersisted
+        && rotation.needs_action()
     {
         output::warning(&step);
     }
