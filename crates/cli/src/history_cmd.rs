@@ -233,6 +233,7 @@ mod tests {
             org_name: "Acme Corp".into(),
             is_sandbox: false,
             collected_at: "2024-06-01T08:00:00Z".into(),
+            collected_at_ms: 1_717_228_800_000,
             users: 14,
             subscriptions: 3,
             filter_all: true,

@@ -17,7 +17,8 @@ pub fn latest_version() -> i64 {
 }
 
 /// Migration 1, the first schema. Date-times are stored as RFC 3339 UTC text with whole seconds
-/// (`2024-01-15T10:30:00Z`), so text order is time order.
+/// (`2024-01-15T10:30:00Z`), so text order is time order; a snapshot's `collected_at` is also
+/// kept in Unix milliseconds, which orders the snapshots.
 const MIGRATION_1: &str = r#"
 CREATE TABLE snapshots (
     id               INTEGER PRIMARY KEY,
@@ -26,7 +27,8 @@ CREATE TABLE snapshots (
     edition          TEXT,
     is_sandbox       INTEGER NOT NULL,
     instance_name    TEXT,
-    collected_at     TEXT    NOT NULL,
+    collected_at     TEXT    NOT NULL, -- as shown: whole seconds, milliseconds when there are some
+    collected_at_ms  INTEGER NOT NULL, -- Unix milliseconds: orders snapshots, tells them apart
     imported_at      TEXT    NOT NULL,
     generator        TEXT    NOT NULL,
     login_url        TEXT    NOT NULL,
@@ -38,7 +40,7 @@ CREATE TABLE snapshots (
     subscriptions    INTEGER NOT NULL,
     summary_json     TEXT    NOT NULL, -- the snapshot's summary object, verbatim
     warnings_json    TEXT    NOT NULL, -- the snapshot's warnings array
-    UNIQUE (org_id, collected_at)
+    UNIQUE (org_id, collected_at_ms)
 );
 
 CREATE TABLE subscriptions (

@@ -25,8 +25,11 @@ pub struct SnapshotInfo {
     pub org_id: String,
     pub org_name: String,
     pub is_sandbox: bool,
-    /// RFC 3339 UTC, whole seconds.
+    /// RFC 3339 UTC: whole seconds, with milliseconds when there are some.
     pub collected_at: String,
+    /// The same instant in Unix milliseconds (orders snapshots).
+    #[serde(skip)]
+    pub collected_at_ms: i64,
     /// Users written to the snapshot (after the company filter).
     pub users: i64,
     pub subscriptions: i64,
@@ -42,9 +45,9 @@ pub enum Selector {
     Latest,
     /// A snapshot id from `sfconn history list`.
     Id(i64),
-    /// The newest snapshot collected at or before this moment (stored form). `YYYY-MM-DD` means
-    /// the end of that day, UTC.
-    AtOrBefore { at: String, given: String },
+    /// The newest snapshot collected at or before this moment (Unix milliseconds, inclusive).
+    /// `YYYY-MM-DD` means the end of that day, UTC.
+    AtOrBefore { until_ms: i64, given: String },
 }
 
 impl Selector {
@@ -59,7 +62,7 @@ impl Selector {
                 .map_err(|_| StoreError::BadSelector { selector: text.to_owned() });
         }
         match timefmt::selector_upper_bound(trimmed) {
-            Some(at) => Ok(Selector::AtOrBefore { at, given: trimmed.to_owned() }),
+            Some(until_ms) => Ok(Selector::AtOrBefore { until_ms, given: trimmed.to_owned() }),
             None => Err(StoreError::BadSelector { selector: text.to_owned() }),
         }
     }
@@ -96,8 +99,7 @@ impl std::fmt::Debug for Store {
     }
 }
 
-const SNAPSHOT_COLUMNS: &str =
-    "id, org_id, org_name, is_sandbox, collected_at, users, subscriptions, filter_all, company_names";
+const SNAPSHOT_COLUMNS: &str = "id, org_id, org_name, is_sandbox, collected_at, users, subscriptions, filter_all, company_names, collected_at_ms";
 
 fn snapshot_info(row: &rusqlite::Row<'_>) -> rusqlite::Result<SnapshotInfo> {
     let company_names: String = row.get(8)?;
@@ -111,6 +113,7 @@ fn snapshot_info(row: &rusqlite::Row<'_>) -> rusqlite::Result<SnapshotInfo> {
         subscriptions: row.get(6)?,
         filter_all: row.get(7)?,
         company_names: serde_json::from_str(&company_names).unwrap_or_default(),
+        collected_at_ms: row.get(9)?,
     })
 }
 
@@ -189,12 +192,14 @@ impl Store {
     /// of it. A snapshot of the same org with the same `collected_at` is refused
     /// ([`StoreError::AlreadyStored`]).
     pub fn insert_snapshot(&mut self, doc: &SnapshotDoc) -> Result<SnapshotId, StoreError> {
-        let collected_at = timefmt::normalise("collected_at", &doc.collected_at)?;
+        let collected = timefmt::parse("collected_at", &doc.collected_at)?;
+        let (collected_at, collected_at_ms) =
+            (timefmt::format_collected(collected), timefmt::unix_ms(collected));
         let tx = self.conn.transaction().map_err(StoreError::sqlite("starting a transaction"))?;
         let existing: Option<i64> = tx
             .query_row(
-                "SELECT id FROM snapshots WHERE org_id = ?1 AND collected_at = ?2",
-                params![doc.organization.id, collected_at],
+                "SELECT id FROM snapshots WHERE org_id = ?1 AND collected_at_ms = ?2",
+                params![doc.organization.id, collected_at_ms],
                 |row| row.get(0),
             )
             .optional()
@@ -203,10 +208,10 @@ impl Store {
             return Err(StoreError::AlreadyStored { id, org_id: doc.organization.id.clone(), collected_at });
         }
         tx.execute(
-            "INSERT INTO snapshots (org_id, org_name, edition, is_sandbox, instance_name, collected_at, imported_at,
-                 generator, login_url, instance_url, api_version, filter_all, company_names, users, subscriptions,
-                 summary_json, warnings_json)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)",
+            "INSERT INTO snapshots (org_id, org_name, edition, is_sandbox, instance_name, collected_at, collected_at_ms,
+                 imported_at, generator, login_url, instance_url, api_version, filter_all, company_names, users,
+                 subscriptions, summary_json, warnings_json)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)",
             params![
                 doc.organization.id,
                 doc.organization.name,
@@ -214,6 +219,7 @@ impl Store {
                 doc.organization.is_sandbox,
                 doc.organization.instance_name,
                 collected_at,
+                collected_at_ms,
                 timefmt::now(),
                 format!("{} {}", doc.generator.name, doc.generator.version),
                 doc.source.login_url,
@@ -333,7 +339,7 @@ impl Store {
     pub fn list(&self) -> Result<Vec<SnapshotInfo>, StoreError> {
         let mut statement = self
             .conn
-            .prepare(&format!("SELECT {SNAPSHOT_COLUMNS} FROM snapshots ORDER BY collected_at, id"))
+            .prepare(&format!("SELECT {SNAPSHOT_COLUMNS} FROM snapshots ORDER BY collected_at_ms, id"))
             .map_err(StoreError::sqlite("listing snapshots"))?;
         let rows = statement.query_map([], snapshot_info).map_err(StoreError::sqlite("listing snapshots"))?;
         rows.collect::<Result<Vec<_>, _>>().map_err(StoreError::sqlite("listing snapshots"))
@@ -345,7 +351,7 @@ impl Store {
             Selector::Latest => self.query_snapshot(
                 &format!(
                     "SELECT {SNAPSHOT_COLUMNS} FROM snapshots WHERE (?1 IS NULL OR org_id = ?1)
-                     ORDER BY collected_at DESC, id DESC LIMIT 1"
+                     ORDER BY collected_at_ms DESC, id DESC LIMIT 1"
                 ),
                 params![org_id],
             )?,
@@ -353,12 +359,12 @@ impl Store {
                 &format!("SELECT {SNAPSHOT_COLUMNS} FROM snapshots WHERE id = ?2 AND (?1 IS NULL OR org_id = ?1)"),
                 params![org_id, id],
             )?,
-            Selector::AtOrBefore { at, .. } => self.query_snapshot(
+            Selector::AtOrBefore { until_ms, .. } => self.query_snapshot(
                 &format!(
-                    "SELECT {SNAPSHOT_COLUMNS} FROM snapshots WHERE (?1 IS NULL OR org_id = ?1) AND collected_at <= ?2
-                     ORDER BY collected_at DESC, id DESC LIMIT 1"
+                    "SELECT {SNAPSHOT_COLUMNS} FROM snapshots WHERE (?1 IS NULL OR org_id = ?1) AND collected_at_ms <= ?2
+                     ORDER BY collected_at_ms DESC, id DESC LIMIT 1"
                 ),
-                params![org_id, at],
+                params![org_id, until_ms],
             )?,
         };
         match found {
@@ -386,10 +392,10 @@ impl Store {
                 .query_snapshot(
                     &format!(
                         "SELECT {SNAPSHOT_COLUMNS} FROM snapshots
-                         WHERE org_id = ?1 AND (collected_at < ?2 OR (collected_at = ?2 AND id < ?3))
-                         ORDER BY collected_at DESC, id DESC LIMIT 1"
+                         WHERE org_id = ?1 AND (collected_at_ms < ?2 OR (collected_at_ms = ?2 AND id < ?3))
+                         ORDER BY collected_at_ms DESC, id DESC LIMIT 1"
                     ),
-                    params![to.org_id, to.collected_at, to.id.0],
+                    params![to.org_id, to.collected_at_ms, to.id.0],
                 )?
                 .ok_or_else(|| StoreError::NothingToCompare { only: to.id.0, org_id: to.org_id.clone() })?,
         };

@@ -35,15 +35,31 @@ pub(crate) fn normalise_opt(field: &'static str, value: Option<&str>) -> Result<
     value.map(|value| normalise(field, value)).transpose()
 }
 
-/// Reads a `--from`/`--to` date: `YYYY-MM-DD` means the end of that day (UTC), an RFC 3339
-/// date-time means that instant. Returns the stored form, or None when the text is neither.
-pub(crate) fn selector_upper_bound(text: &str) -> Option<String> {
+/// Milliseconds since the Unix epoch: how the store orders snapshots and tells them apart.
+pub(crate) fn unix_ms(at: OffsetDateTime) -> i64 {
+    i64::try_from(at.unix_timestamp_nanos() / 1_000_000).unwrap_or(i64::MAX)
+}
+
+/// A snapshot's `collected_at` as shown: UTC, whole seconds, with milliseconds only when there
+/// are some (as `sfconn collect` writes it).
+pub(crate) fn format_collected(at: OffsetDateTime) -> String {
+    let utc = at.to_offset(UtcOffset::UTC);
+    match utc.millisecond() {
+        0 => format(utc),
+        ms => format!("{}.{ms:03}Z", format(utc).trim_end_matches('Z')),
+    }
+}
+
+/// Reads a `--from`/`--to` date: `YYYY-MM-DD` means up to the end of that day (UTC), an
+/// RFC 3339 date-time means up to that instant. Returns the inclusive bound in Unix
+/// milliseconds, or None when the text is neither.
+pub(crate) fn selector_upper_bound(text: &str) -> Option<i64> {
     if let Ok(at) = OffsetDateTime::parse(text, &Rfc3339) {
-        return Some(format(at));
+        return Some(unix_ms(at));
     }
     let date = Date::parse(text, format_description!("[year]-[month]-[day]")).ok()?;
-    let end_of_day = Time::from_hms(23, 59, 59).ok()?;
-    Some(format(PrimitiveDateTime::new(date, end_of_day).assume_utc()))
+    let next_day = date.next_day()?;
+    Some(unix_ms(PrimitiveDateTime::new(next_day, Time::MIDNIGHT).assume_utc()) - 1)
 }
 
 /// Now, in the stored form.
@@ -72,9 +88,18 @@ mod tests {
 
     #[test]
     fn selector_dates_mean_end_of_day() {
-        assert_eq!(selector_upper_bound("2024-03-01").as_deref(), Some("2024-03-01T23:59:59Z"));
-        assert_eq!(selector_upper_bound("2024-03-01T08:00:00Z").as_deref(), Some("2024-03-01T08:00:00Z"));
+        let ms = |text: &str| unix_ms(parse("t", text).unwrap());
+        assert_eq!(selector_upper_bound("2024-03-01"), Some(ms("2024-03-01T23:59:59.999Z")));
+        assert_eq!(selector_upper_bound("2024-03-01T08:00:00Z"), Some(ms("2024-03-01T08:00:00Z")));
         assert_eq!(selector_upper_bound("last week"), None);
         assert_eq!(selector_upper_bound("2024-13-01"), None);
+    }
+
+    #[test]
+    fn collected_at_keeps_milliseconds_only_when_there_are_some() {
+        let shown = |text: &str| format_collected(parse("t", text).unwrap());
+        assert_eq!(shown("2024-01-15T10:30:00Z"), "2024-01-15T10:30:00Z");
+        assert_eq!(shown("2024-01-15T10:30:00.25Z"), "2024-01-15T10:30:00.250Z");
+        assert_eq!(shown("2024-01-15T12:30:00.0004+02:00"), "2024-01-15T10:30:00Z");
     }
 }

@@ -102,6 +102,25 @@ fn assert_only_the_three_weeks(db: &std::path::Path) {
 }
 
 #[test]
+fn snapshots_a_few_milliseconds_apart_are_two_snapshots() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut store = Store::open(&dir.path().join("history.db")).unwrap();
+    let at = |time: &str| {
+        let mut doc = value(WEEK_1);
+        doc["collected_at"] = json!(time);
+        bytes(&doc)
+    };
+    store.insert_snapshot_json(&at("2024-06-01T08:00:00.250Z")).unwrap();
+    store.insert_snapshot_json(&at("2024-06-01T08:00:00Z")).unwrap();
+    let err = store.insert_snapshot_json(&at("2024-06-01T10:00:00.25+02:00")).unwrap_err();
+    assert!(matches!(err, StoreError::AlreadyStored { id: 1, .. }), "{err:?}");
+    let listed: Vec<(i64, String)> =
+        store.list().unwrap().into_iter().map(|s| (s.id.0, s.collected_at)).collect();
+    assert_eq!(listed, [(2, "2024-06-01T08:00:00Z".to_owned()), (1, "2024-06-01T08:00:00.250Z".to_owned())]);
+    assert_eq!(store.resolve(&Selector::Latest, None).unwrap().id.0, 1);
+}
+
+#[test]
 fn a_failure_after_rows_were_written_leaves_no_partial_snapshot() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("history.db");
@@ -160,10 +179,11 @@ fn a_store_created_at_schema_version_1_migrates_forward_and_keeps_its_data() {
         conn.execute_batch(include_str!("fixtures/schema-v1.sql")).unwrap();
         conn.pragma_update(None, "user_version", 1).unwrap();
         conn.execute_batch(
-            "INSERT INTO snapshots (id, org_id, org_name, edition, is_sandbox, instance_name, collected_at, imported_at,
-                 generator, login_url, instance_url, api_version, filter_all, company_names, users, subscriptions,
-                 summary_json, warnings_json)
-             VALUES (1, '00D000000000009AAA', 'Old Org', NULL, 0, NULL, '2023-01-01T00:00:00Z', '2023-01-01T00:00:00Z',
+            "INSERT INTO snapshots (id, org_id, org_name, edition, is_sandbox, instance_name, collected_at,
+                 collected_at_ms, imported_at, generator, login_url, instance_url, api_version, filter_all,
+                 company_names, users, subscriptions, summary_json, warnings_json)
+             VALUES (1, '00D000000000009AAA', 'Old Org', NULL, 0, NULL, '2023-01-01T00:00:00Z', 1672531200000,
+                 '2023-01-01T00:00:00Z',
                  'sfconn 0.1.0', 'https://login.salesforce.com', 'https://old.my.salesforce.com', '58.0', 1, '[\"*\"]',
                  1, 1, '{}', '[]');
              INSERT INTO subscriptions VALUES (1, '100000000000001AAA', 'UserLicense', 'Salesforce', 'Salesforce', 'SFDC',
@@ -264,7 +284,7 @@ fn selectors_are_ids_or_dates() {
     assert_eq!(Selector::parse("3").unwrap(), Selector::Id(3));
     assert_eq!(
         Selector::parse("2024-06-08").unwrap(),
-        Selector::AtOrBefore { at: "2024-06-08T23:59:59Z".into(), given: "2024-06-08".into() }
+        Selector::AtOrBefore { until_ms: 1_717_891_199_999, given: "2024-06-08".into() }
     );
     let err = Selector::parse("last week").unwrap_err();
     assert_eq!(
