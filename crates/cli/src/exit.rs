@@ -66,15 +66,35 @@ pub(crate) fn exit_code(err: &anyhow::Error) -> u8 {
         if let Some(auth) = cause.downcast_ref::<sfconn_auth::AuthError>() {
             return auth.exit_code();
         }
-        // Other library errors go here, e.g.
-        // if let Some(e) = cause.downcast_ref::<sfconn_api::ApiError>() { return e.exit_code(); }
-        if let Some(io) = cause.downcast_ref::<std::io::Error>()
-            && io.kind() == std::io::ErrorKind::BrokenPipe
-        {
-            return 0;
+        if let Some(collect) = cause.downcast_ref::<sfconn_collect::CollectError>() {
+            return match collect {
+                sfconn_collect::CollectError::Output(output) => output_exit_code(output),
+                other => other.exit_code(),
+            };
         }
+        if let Some(output) = cause.downcast_ref::<sfconn_collect::OutputError>() {
+            return output_exit_code(output);
+        }
+        if let Some(api) = cause.downcast_ref::<sfconn_api::ApiError>() {
+            return api.exit_code();
+        }
+        // Other library errors go here.
     }
     code::INTERNAL
+}
+
+/// An output error's code, except that a closed stdout pipe while the staged output is copied
+/// is success, as for `sfconn collect | head`. (Only there: a closed connection to Salesforce
+/// is no success.)
+fn output_exit_code(output: &sfconn_collect::OutputError) -> u8 {
+    match output {
+        sfconn_collect::OutputError::Write { source, .. }
+            if source.kind() == std::io::ErrorKind::BrokenPipe =>
+        {
+            0
+        }
+        other => other.exit_code(),
+    }
 }
 
 /// Prints the error (with its causes) on stderr and returns its exit code.
@@ -163,6 +183,29 @@ mod tests {
     fn a_closed_stdout_pipe_is_success() {
         let err = anyhow::Error::new(std::io::Error::from(std::io::ErrorKind::BrokenPipe));
         assert_eq!(exit_code(&err), 0);
+        // Also when the collect run reports it while copying the staged output to stdout.
+        let output = sfconn_collect::OutputError::Write {
+            format: "json",
+            source: std::io::Error::from(std::io::ErrorKind::BrokenPipe),
+        };
+        let err = anyhow::Error::new(sfconn_collect::CollectError::Output(output));
+        assert_eq!(exit_code(&err), 0);
+    }
+
+    #[test]
+    fn collect_errors_keep_their_exit_code() {
+        let budget = sfconn_collect::CollectError::ApiBudgetExceeded {
+            used: 95,
+            max: 100,
+            percent: 95.0,
+            max_percent: 90,
+        };
+        assert_eq!(exit_code(&anyhow::Error::new(budget).context("collect")), 75);
+        let err = anyhow::Error::new(sfconn_collect::CollectError::Output(
+            sfconn_collect::OutputError::CsvNeedsDirectory,
+        ));
+        assert_eq!(exit_code(&err), 2);
+        assert_eq!(exit_code(&anyhow::Error::new(sfconn_collect::OutputError::CsvNeedsDirectory)), 2);
     }
 
     #[test]

@@ -12,10 +12,14 @@
 //! library error type gets one `downcast_ref` line in [`exit::exit_code`].
 
 mod auth_cmd;
+mod collect_cmd;
+mod completions_cmd;
 mod config_cmd;
 mod exit;
 mod history_cmd;
+mod logging;
 mod output;
+mod progress;
 mod settings_args;
 
 use std::ffi::OsString;
@@ -34,6 +38,8 @@ struct Cli {
 /// The command groups; one module each.
 #[derive(Debug, Subcommand)]
 enum Commands {
+    /// Run the connector: authenticate, collect, write one snapshot
+    Collect(collect_cmd::CollectArgs),
     /// Get a refresh token (url + exchange, or device) and check what it reaches
     #[command(subcommand)]
     Auth(auth_cmd::AuthCommand),
@@ -46,6 +52,8 @@ enum Commands {
     /// Licence report of a stored snapshot: seats, reclaim candidates, third parties,
     /// over-assigned licences
     Report(history_cmd::ReportArgs),
+    /// Print the shell completion script (bash, zsh or fish) on stdout
+    Completions(completions_cmd::CompletionsArgs),
 }
 
 fn main() -> ExitCode {
@@ -72,10 +80,12 @@ fn main() -> ExitCode {
 /// Runs one parsed command.
 fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
+        Commands::Collect(args) => collect_cmd::run(&args),
         Commands::Auth(command) => auth_cmd::run(command),
         Commands::Config(command) => config_cmd::run(command),
         Commands::History(command) => history_cmd::run(command),
         Commands::Report(args) => history_cmd::run_report(args),
+        Commands::Completions(args) => completions_cmd::run(args),
     }
 }
 

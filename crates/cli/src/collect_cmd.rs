@@ -1,0 +1,308 @@
+//! `sfconn collect` (contract §3): load the settings, run the connector into the chosen output
+//! format, show progress and warnings on stderr, and stop cleanly on Ctrl-C. The run itself is
+//! `sfconn_collect::run`; this module only wires it to the command line.
+
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+use clap::{ArgAction, Args, ValueEnum};
+use sfconn_auth::Rotation;
+use sfconn_collect::snapshot::{SnapshotHeader, Summary, User, WARNING_REFRESH_TOKEN_ROTATED, Warning};
+use sfconn_collect::{
+    CollectError, Format, NoProgress, OutputError, Progress, RunOutcome, SnapshotSink, open_sink,
+};
+use sfconn_config::{Need, Settings};
+use sfconn_store::Store;
+
+use crate::exit::{Failure, code};
+use crate::logging::{self, Verbosity};
+use crate::output;
+use crate::progress::Bars;
+use crate::settings_args::SettingArgs;
+
+/// Exit code of a run stopped by Ctrl-C (128 + SIGINT, as shells report it).
+pub(crate) const INTERRUPTED: u8 = 130;
+
+/// Flags of `sfconn collect`.
+#[derive(Debug, Args)]
+pub(crate) struct CollectArgs {
+    /// Output format: json (one document, snapshot.schema.json), ndjson (one object per line),
+    /// csv (a directory of files), table (a summary for people)
+    #[arg(short = 'f', long = "format", value_enum, default_value_t = FormatArg::Json)]
+    pub format: FormatArg,
+
+    /// Where to write: a file, or `-` for stdout; for csv a directory (created if missing).
+    /// Files are written atomically: complete or not at all
+    #[arg(short = 'o', long = "output", value_name = "PATH", default_value = "-")]
+    pub output: PathBuf,
+
+    /// Do not show progress bars (they only show when stderr is a terminal anyway)
+    #[arg(long)]
+    pub no_progress: bool,
+
+    /// More diagnostics on stderr: -v info, -vv debug, -vvv trace (RUST_LOG overrides)
+    #[arg(short = 'v', long = "verbose", action = ArgAction::Count, conflicts_with = "quiet")]
+    pub verbose: u8,
+
+    /// Errors only on stderr: no progress, no warnings list, no summary line (a rotated refresh
+    /// token that could not be saved is still reported)
+    #[arg(short = 'q', long = "quiet")]
+    pub quiet: bool,
+
+    /// Also keep the snapshot in the snapshot store (an SQLite file) for `sfconn report` and
+    /// `sfconn history`; without PATH, the store.path setting
+    #[arg(long = "store", value_name = "PATH", num_args = 0..=1)]
+    pub store: Option<Option<PathBuf>>,
+
+    #[command(flatten)]
+    pub settings: SettingArgs,
+}
+
+/// `--format` values, as clap lists them in `--help` and completions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum FormatArg {
+    Json,
+    Ndjson,
+    Csv,
+    Table,
+}
+
+impl From<FormatArg> for Format {
+    fn from(format: FormatArg) -> Self {
+        match format {
+            FormatArg::Json => Format::Json,
+            FormatArg::Ndjson => Format::Ndjson,
+            FormatArg::Csv => Format::Csv,
+            FormatArg::Table => Format::Table,
+        }
+    }
+}
+
+pub(crate) fn run(args: &CollectArgs) -> anyhow::Result<()> {
+    let verbosity = Verbosity::from_flags(args.verbose, args.quiet);
+    let format = Format::from(args.format);
+    let to_stdout = args.output.as_os_str() == sfconn_collect::output::STDOUT;
+    if format == Format::Csv && to_stdout {
+        return Err(Failure::new(code::USAGE, OutputError::CsvNeedsDirectory.to_string()).into());
+    }
+    logging::init(verbosity);
+
+    let loaded = sfconn_config::load(&args.settings.to_flags(), Need::Everything)?;
+    if verbosity != Verbosity::Quiet {
+        for warning in &loaded.warnings {
+            output::warning(warning);
+        }
+    }
+    let settings = loaded.settings;
+    let store_path = match &args.store {
+        None => None,
+        Some(Some(path)) => Some(path.clone()),
+        Some(None) => Some(settings.store_path.clone().ok_or_else(|| {
+            Failure::new(
+                code::CONFIG,
+                "--store without a path needs the store.path setting (config file or SFCONN_STORE__PATH); \
+                 or give the path: --store PATH",
+            )
+        })?),
+    };
+
+    // Opened before the run so that a bad --output fails before any API request is spent.
+    let sink = open_sink(format, &args.output).map_err(CollectError::Output)?;
+    // With --store, a JSON copy goes to a private temporary directory, removed on every exit.
+    let copy_dir = match store_path {
+        None => None,
+        Some(_) => Some(
+            tempfile::Builder::new()
+                .prefix("sfconn-collect-")
+                .tempdir()
+                .context("creating a temporary directory for the snapshot store's copy")?,
+        ),
+    };
+    let mut sink: Box<dyn SnapshotSink> = match &copy_dir {
+        None => sink,
+        Some(dir) => Box::new(TeeSink::new(sink, &dir.path().join(COPY_FILE))?),
+    };
+
+    let show_progress = !args.no_progress && verbosity != Verbosity::Quiet && std::io::stderr().is_terminal();
+    let bars = show_progress.then(Bars::on_stderr);
+    if let Some(bars) = &bars {
+        logging::attach_progress(bars.multi());
+    }
+    let progress: &dyn Progress = match &bars {
+        Some(bars) => bars,
+        None => &NoProgress,
+    };
+
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    let result = runtime.block_on(run_until_interrupted(&settings, sink.as_mut(), progress));
+    if let Some(bars) = &bars {
+        bars.clear();
+    }
+    let outcome = match result {
+        Some(Ok(outcome)) => outcome,
+        Some(Err(error)) => {
+            // Dropping the sink removes its temporary files; existing output stays untouched.
+            drop(sink);
+            return Err(error.into());
+        }
+        None => {
+            drop(sink);
+            return Err(Failure::new(
+                INTERRUPTED,
+                "interrupted: the run was stopped and nothing was written (no partial output, no \
+                 temporary files)",
+            )
+            .into());
+        }
+    };
+
+    drop(sink);
+    report_outcome(&outcome, verbosity, &args.output, format);
+    if let (Some(store_path), Some(dir)) = (store_path, copy_dir) {
+        store(&dir.path().join(COPY_FILE), &store_path, verbosity)?;
+    }
+    Ok(())
+}
+
+/// Runs the connector, or stops at Ctrl-C (`None`). Stopping drops the run's future, so no
+/// more requests are sent; the caller then drops the sink, which discards the staged output.
+async fn run_until_interrupted(
+    settings: &Settings,
+    sink: &mut dyn SnapshotSink,
+    progress: &dyn Progress,
+) -> Option<Result<RunOutcome, CollectError>> {
+    let interrupted = async {
+        if tokio::signal::ctrl_c().await.is_err() {
+            // No signal handler could be installed: Ctrl-C then ends the process the default
+            // way, which also leaves no output behind (temporary files excepted).
+            std::future::pending::<()>().await;
+        }
+    };
+    tokio::select! {
+        result = Box::pin(sfconn_collect::run(settings, sink, progress)) => Some(result),
+        () = interrupted => None,
+    }
+}
+
+/// Warnings, the rotated-token alarm and a one-line summary on stderr.
+fn report_outcome(outcome: &RunOutcome, verbosity: Verbosity, output_path: &Path, format: Format) {
+    let quiet = verbosity == Verbosity::Quiet;
+    if !quiet {
+        for warning in outcome.warnings.iter().filter(|w| w.code != WARNING_REFRESH_TOKEN_ROTATED) {
+            output::warning(&warning_line(warning));
+        }
+    }
+    match &outcome.rotation {
+        Rotation::NotRotated => {}
+        Rotation::Persisted { .. } => {
+            if let (false, Some(step)) = (quiet, outcome.rotation.next_step()) {
+                output::note(&step);
+            }
+        }
+        // The new token is not where the settings look next time: the user must act.
+        needs_action => rotated_token_alarm(needs_action),
+    }
+    if !quiet {
+        output::note(&summary_line(&outcome.summary, output_path, format));
+    }
+}
+
+/// `[code] message`, with the source when the message does not already name it.
+fn warning_line(warning: &Warning) -> String {
+    match &warning.source {
+        Some(source) if !warning.message.contains(source.as_str()) => {
+            format!("[{}] {source}: {}", warning.code, warning.message)
+        }
+        _ => format!("[{}] {}", warning.code, warning.message),
+    }
+}
+
+/// Printed even with `-q`: the token that works now is not where the next run looks.
+fn rotated_token_alarm(rotation: &Rotation) {
+    let step = rotation.next_step().unwrap_or_default();
+    output::warning("!!! Salesforce rotated the refresh token: the old one no longer works !!!");
+    output::warning(&format!("[{WARNING_REFRESH_TOKEN_ROTATED}] {step}"));
+}
+
+fn summary_line(summary: &Summary, output_path: &Path, format: Format) -> String {
+    let mut line = format!("collected {} users ({} active", summary.users_total, summary.users_active);
+    if summary.users_excluded_by_filter > 0 {
+        line.push_str(&format!(", {} left out by the company filter", summary.users_excluded_by_filter));
+    }
+    line.push_str(&format!(
+        ") and {} subscriptions with {} API requests",
+        summary.subscriptions_total, summary.api_requests
+    ));
+    if let Some(after) = summary.api_usage_after {
+        line.push_str(&format!(" (org's daily usage now {} of {})", after.used, after.max));
+    }
+    let target = if output_path.as_os_str() == sfconn_collect::output::STDOUT {
+        "stdout".to_owned()
+    } else if format == Format::Csv {
+        format!("the directory {}", output_path.display())
+    } else {
+        output_path.display().to_string()
+    };
+    line.push_str(&format!("; {format} written to {target}"));
+    line
+}
+
+/// Puts the JSON copy the [`TeeSink`] wrote into the snapshot store. The output is already
+/// written at this point; a failure says so.
+fn store(copy: &Path, store_path: &Path, verbosity: Verbosity) -> anyhow::Result<()> {
+    let stored = std::fs::read(copy)
+        .map_err(anyhow::Error::new)
+        .and_then(|json| {
+            let mut store = Store::open(store_path)?;
+            Ok(store.insert_snapshot_json(&json)?)
+        })
+        .with_context(|| {
+            format!(
+                "the snapshot was written, but keeping it in the snapshot store {} failed",
+                store_path.display()
+            )
+        })?;
+    if verbosity != Verbosity::Quiet {
+        output::note(&format!("stored as snapshot {stored} in {}", store_path.display()));
+    }
+    Ok(())
+}
+
+/// Writes every snapshot event to the chosen output and to a JSON copy in a private temporary
+/// directory (for `--store`). The copy finishes first, so the output is only published when
+/// both succeeded.
+struct TeeSink {
+    primary: Box<dyn SnapshotSink>,
+    copy: Box<dyn SnapshotSink>,
+}
+
+/// File name of the JSON copy inside [`TeeSink`]'s directory.
+const COPY_FILE: &str = "snapshot.json";
+
+impl TeeSink {
+    fn new(primary: Box<dyn SnapshotSink>, copy: &Path) -> Result<Self, CollectError> {
+        let copy = open_sink(Format::Json, copy)?;
+        Ok(Self { primary, copy })
+    }
+}
+
+impl SnapshotSink for TeeSink {
+    fn begin(&mut self, header: &SnapshotHeader) -> Result<(), OutputError> {
+        self.copy.begin(header)?;
+        self.primary.begin(header)
+    }
+
+    fn user(&mut self, user: &User) -> Result<(), OutputError> {
+        self.copy.user(user)?;
+        self.primary.user(user)
+    }
+
+    fn finish(&mut self, summary: &Summary, warnings: &[Warning]) -> Result<(), OutputError> {
+        self.copy.finish(summary, warnings)?;
+        self.primary.finish(summary, warnings)
+    }
+}
