@@ -2,6 +2,8 @@
 //!
 //! - `ci`: format check, clippy with `-D warnings` on all targets, all tests.
 //! - `demo`: a full collection by the real `sfconn` binary against the simulated org.
+//! - `bench`: the release binary against the simulated org at 10k/100k/1M users beside a
+//!   simple-salesforce peer (`docs/benchmarks.md`).
 //!
 //! Owns: how the project is checked and shown. Must not: contact any host but loopback.
 
@@ -12,6 +14,7 @@ use std::process::{Command, ExitCode};
 
 use anyhow::{Context, Result, bail};
 
+mod bench;
 mod demo;
 
 fn main() -> ExitCode {
@@ -19,8 +22,9 @@ fn main() -> ExitCode {
     let result = match args.first().map(String::as_str) {
         Some("ci") => ci(),
         Some("demo") => demo::run(&args[1..]),
+        Some("bench") => bench::run(&args[1..]),
         _ => {
-            eprintln!("usage: cargo xtask <ci|demo>");
+            eprintln!("usage: cargo xtask <ci|demo|bench>");
             return ExitCode::from(2);
         }
     };
@@ -38,6 +42,7 @@ pub(crate) fn project_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).parent().map(Path::to_path_buf).unwrap_or_default()
 }
 
+#[allow(clippy::disallowed_methods)] // cargo tells xtask which cargo runs it; not a setting
 pub(crate) fn cargo() -> Command {
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let mut cmd = Command::new(cargo);
