@@ -2,8 +2,6 @@
 //!
 //! - `ci`: format check, clippy with `-D warnings` on all targets, all tests.
 //! - `demo`: a full collection by the real `sfconn` binary against the simulated org.
-//! - `bench`: the release binary against the simulated org at 10k/100k/1M users beside a
-//!   simple-salesforce peer (`docs/benchmarks.md`).
 //!
 //! Owns: how the project is checked and shown. Must not: contact any host but loopback.
 
@@ -14,7 +12,6 @@ use std::process::{Command, ExitCode};
 
 use anyhow::{Context, Result, bail};
 
-mod bench;
 mod demo;
 
 fn main() -> ExitCode {
@@ -22,9 +19,8 @@ fn main() -> ExitCode {
     let result = match args.first().map(String::as_str) {
         Some("ci") => ci(),
         Some("demo") => demo::run(&args[1..]),
-        Some("bench") => bench::run(&args[1..]),
         _ => {
-            eprintln!("usage: cargo xtask <ci|demo|bench>");
+            eprintln!("usage: cargo xtask <ci|demo>");
             return ExitCode::from(2);
         }
     };
