@@ -32,7 +32,16 @@ pub struct ClientOptions {
     /// Records per query page asked for with `Sforce-Query-Options: batchSize=N`; Salesforce
     /// accepts 200..=2000, values outside are clamped.
     pub batch_size: u32,
+    /// Largest response body read, after gzip decoding ([`MAX_RESPONSE_BYTES`] by default); a
+    /// larger one fails the request with [`ApiError::ResponseTooLarge`] (exit 65) instead of
+    /// filling memory. 0 is taken as the default.
+    pub max_response_bytes: usize,
 }
+
+/// The default cap on one response body: 64 MiB. A full query page (2,000 users with every
+/// field sfconn reads) is a few MiB; anything near the cap is not a Salesforce answer sfconn
+/// should hold in memory.
+pub const MAX_RESPONSE_BYTES: usize = 64 * 1024 * 1024;
 
 impl Default for ClientOptions {
     fn default() -> Self {
@@ -42,6 +51,7 @@ impl Default for ClientOptions {
             retry: RetryPolicy::default(),
             concurrency: 4,
             batch_size: 2000,
+            max_response_bytes: MAX_RESPONSE_BYTES,
         }
     }
 }
@@ -322,9 +332,16 @@ impl ApiClient {
             let location = header_text(&headers, LOCATION).map(|to| format!(" to {to}")).unwrap_or_default();
             return Err(ApiError::Redirected { request: call.label.to_owned(), status, location });
         }
-        let body = match response.text().await {
+        let cap = match inner.options.max_response_bytes {
+            0 => MAX_RESPONSE_BYTES,
+            cap => cap,
+        };
+        let body = match read_body(response, cap).await {
             Ok(body) => body,
-            Err(error) => return Ok(Err(Attempt::Transport(error))),
+            Err(BodyError::Transport(error)) => return Ok(Err(Attempt::Transport(error))),
+            Err(BodyError::TooLarge) => {
+                return Err(ApiError::ResponseTooLarge { request: call.label.to_owned(), limit_bytes: cap });
+            }
         };
         if (200..300).contains(&status) {
             return Ok(Ok(body));
@@ -350,6 +367,32 @@ impl ApiClient {
         };
         *self.inner.latest_usage.lock().unwrap_or_else(PoisonError::into_inner) = Some(usage);
     }
+}
+
+enum BodyError {
+    Transport(reqwest::Error),
+    TooLarge,
+}
+
+/// Reads a body (gzip already decoded) chunk by chunk, giving up as soon as it exceeds `cap`
+/// bytes, or before reading at all when `Content-Length` says it will. Invalid UTF-8 is
+/// replaced, as `Response::text` does.
+async fn read_body(mut response: reqwest::Response, cap: usize) -> Result<String, BodyError> {
+    let announced = response.content_length().and_then(|length| usize::try_from(length).ok());
+    if announced.is_some_and(|length| length > cap) {
+        return Err(BodyError::TooLarge);
+    }
+    let mut bytes: Vec<u8> = Vec::with_capacity(announced.unwrap_or(0).min(cap));
+    while let Some(chunk) = response.chunk().await.map_err(BodyError::Transport)? {
+        if bytes.len().saturating_add(chunk.len()) > cap {
+            return Err(BodyError::TooLarge);
+        }
+        bytes.extend_from_slice(&chunk);
+    }
+    Ok(match String::from_utf8(bytes) {
+        Ok(text) => text,
+        Err(error) => String::from_utf8_lossy(error.as_bytes()).into_owned(),
+    })
 }
 
 fn header_text(headers: &HeaderMap, name: reqwest::header::HeaderName) -> Option<String> {

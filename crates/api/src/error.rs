@@ -308,6 +308,20 @@ pub enum ApiError {
         body: ErrorBody,
     },
 
+    /// A response body larger than [`crate::ClientOptions::max_response_bytes`]: not read further.
+    #[error(
+        "Salesforce answered {request} with a response larger than {} MiB, more than sfconn reads from one \
+         response; this is not a normal Salesforce answer (a proxy or the instance URL may be wrong): check the \
+         instance URL with `sfconn auth check`",
+        limit_bytes / (1024 * 1024)
+    )]
+    ResponseTooLarge {
+        /// The request.
+        request: String,
+        /// The cap in bytes.
+        limit_bytes: usize,
+    },
+
     /// A `nextRecordsUrl` that leaves the instance (another host, port or scheme).
     #[error(
         "refused to follow the nextRecordsUrl `{url}` returned by {request}: it leaves the instance {instance}, \
@@ -442,7 +456,10 @@ impl ApiError {
             | ApiError::RetriesExhausted { .. }
             | ApiError::QueryNotResumable { .. }
             | ApiError::UsageAboveThreshold { .. } => 75,
-            ApiError::Decode { .. } | ApiError::NotJson { .. } | ApiError::ForeignUrl { .. } => 65,
+            ApiError::Decode { .. }
+            | ApiError::NotJson { .. }
+            | ApiError::ForeignUrl { .. }
+            | ApiError::ResponseTooLarge { .. } => 65,
             ApiError::Rejected { body, .. } => {
                 if OUR_BUG_CODES.iter().any(|code| body.code_is(code)) {
                     70

@@ -19,7 +19,7 @@ mod query;
 pub mod records;
 pub mod soql;
 
-pub use client::{ApiClient, ClientOptions};
+pub use client::{ApiClient, ClientOptions, MAX_RESPONSE_BYTES};
 pub use describe::{FieldDescribe, FieldSelection, SObjectDescribe, select_fields};
 pub use error::{ApiError, ErrorBody, SalesforceError};
 pub use limits::{ApiUsage, parse_limit_info};

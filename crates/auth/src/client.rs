@@ -197,8 +197,17 @@ impl OAuthHttp {
             .get(RETRY_AFTER)
             .and_then(|value| value.to_str().ok())
             .and_then(parse_retry_after);
-        let body = match response.bytes().await {
-            Ok(body) => body,
+        let body = match read_capped(response).await {
+            Ok(Some(body)) => body,
+            Ok(None) => {
+                return Attempt::Done(Err(AuthError::Unreadable {
+                    what: what.to_string(),
+                    detail: format!(
+                        "the response is larger than {} KiB, which no OAuth answer is; check login_url",
+                        MAX_OAUTH_RESPONSE_BYTES / 1024
+                    ),
+                }));
+            }
             Err(error) => {
                 return Attempt::Again(Transient {
                     last: format!("the response body was cut off: {}", describe_transport_error(&error)),
@@ -271,6 +280,24 @@ impl OAuthHttp {
             content_type: body_kind(content_type, body),
         }
     }
+}
+
+/// The largest OAuth or identity response read (token responses are well under 4 KiB).
+const MAX_OAUTH_RESPONSE_BYTES: usize = 1024 * 1024;
+
+/// The body, or `None` when it is larger than [`MAX_OAUTH_RESPONSE_BYTES`] (not read further).
+async fn read_capped(mut response: reqwest::Response) -> Result<Option<Vec<u8>>, reqwest::Error> {
+    if response.content_length().is_some_and(|length| length > MAX_OAUTH_RESPONSE_BYTES as u64) {
+        return Ok(None);
+    }
+    let mut body = Vec::new();
+    while let Some(chunk) = response.chunk().await? {
+        if body.len() + chunk.len() > MAX_OAUTH_RESPONSE_BYTES {
+            return Ok(None);
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(Some(body))
 }
 
 /// The URL without query or fragment (OAuth URLs never carry secrets, but stay safe).

@@ -233,6 +233,7 @@ pub async fn run(
             retry,
             concurrency: settings.http.concurrency,
             batch_size: BATCH_SIZE,
+            max_response_bytes: sfconn_api::MAX_RESPONSE_BYTES,
         },
     )
     .await?;

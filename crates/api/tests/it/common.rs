@@ -29,6 +29,7 @@ pub fn options() -> ClientOptions {
         retry: quick_retry(3),
         concurrency: 4,
         batch_size: 2000,
+        max_response_bytes: sfconn_api::MAX_RESPONSE_BYTES,
     }
 }
 

@@ -11,4 +11,5 @@ mod queries;
 mod records;
 mod retries;
 mod session;
+mod size;
 mod versions;

@@ -128,7 +128,7 @@ async fn gzip_is_asked_for_and_decoded() {
 
 /// A gzip member holding `data` in stored (uncompressed) deflate blocks: valid gzip that any
 /// decoder must read, built without a compression library.
-fn gzip_stored(data: &[u8]) -> Vec<u8> {
+pub(crate) fn gzip_stored(data: &[u8]) -> Vec<u8> {
     let mut out = vec![0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 0xff];
     let mut chunks = data.chunks(65_535).peekable();
     if chunks.peek().is_none() {

@@ -225,3 +225,13 @@ fn an_http_login_url_off_loopback_is_a_configuration_error() {
     assert_eq!(error.exit_code(), 78);
     insta::assert_snapshot!("http_login_url", shown(&error));
 }
+
+#[tokio::test]
+async fn a_token_response_above_one_mib_is_not_read() {
+    let huge = format!(r#"{{"access_token":"a","padding":"{}"}}"#, "x".repeat(1024 * 1024));
+    let error = refusal_of(ResponseTemplate::new(200).set_body_raw(huge, "application/json")).await;
+    assert_eq!(error.exit_code(), 65);
+    let message = error.to_string();
+    assert!(message.contains("larger than 1024 KiB"), "{message}");
+    assert!(!message.contains("xxxx"), "{message}");
+}
