@@ -108,7 +108,12 @@ pub(crate) fn migrate(conn: &mut Connection, path: &std::path::Path) -> Result<i
     for (index, sql) in MIGRATIONS.iter().enumerate().skip(usize::try_from(current).unwrap_or(0)) {
         let version = i64::try_from(index + 1).unwrap_or(i64::MAX);
         let apply = |conn: &mut Connection| -> rusqlite::Result<()> {
-            let tx = conn.transaction()?;
+            let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+            // Another sfconn may have migrated the store while this one waited for the lock.
+            let now: i64 = tx.query_row("PRAGMA user_version", [], |row| row.get(0))?;
+            if now >= version {
+                return tx.commit();
+            }
             tx.execute_batch(sql)?;
             tx.pragma_update(None, "user_version", version)?;
             tx.commit()

@@ -351,3 +351,24 @@ fn a_diff_compares_the_two_latest_snapshots_of_one_org_by_default() {
     assert!(matches!(err, StoreError::DifferentOrgs { from: 3, to: 4, .. }), "{err:?}");
     assert_eq!(err.exit_code(), 2);
 }
+
+#[test]
+fn writers_at_once_on_a_new_store_all_get_their_snapshot_in() {
+    // Three processes (here threads, each with its own connection) create, migrate and write
+    // to the same new store at once: each waits for the others' locks.
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("history.db");
+    let writers: Vec<_> = WEEKS
+        .iter()
+        .map(|week| {
+            let db = db.clone();
+            std::thread::spawn(move || {
+                Store::open(&db).unwrap().insert_snapshot_json(week.as_bytes()).unwrap()
+            })
+        })
+        .collect();
+    let mut ids: Vec<i64> = writers.into_iter().map(|w| w.join().unwrap().0).collect();
+    ids.sort_unstable();
+    assert_eq!(ids, [1, 2, 3]);
+    assert_only_the_three_weeks(&db);
+}
