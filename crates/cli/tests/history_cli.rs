@@ -291,3 +291,73 @@ fn the_store_path_comes_from_the_environment_or_the_config_file() {
         .unwrap();
     assert_eq!(out.status.code(), Some(78), "{}", String::from_utf8_lossy(&out.stderr));
 }
+
+/// A snapshot document of week 3 with `users` users (copies of its users with new ids).
+fn big_snapshot(users: usize) -> Vec<u8> {
+    let mut doc: serde_json::Value = serde_json::from_slice(&fs::read(fixture(WEEKS[2])).unwrap()).unwrap();
+    let templates = doc["users"].as_array().unwrap().clone();
+    let many: Vec<serde_json::Value> = (0..users)
+        .map(|i| {
+            let mut user = templates[i % templates.len()].clone();
+            user["id"] = serde_json::json!(format!("005{i:012}ZZZ"));
+            user["username"] = serde_json::json!(format!("user{i}@acme.com"));
+            user
+        })
+        .collect();
+    doc["users"] = serde_json::Value::Array(many);
+    doc["collected_at"] = serde_json::json!("2024-06-22T08:00:00Z");
+    serde_json::to_vec(&doc).unwrap()
+}
+
+#[test]
+fn an_import_killed_while_writing_leaves_no_partial_snapshot() {
+    let sandbox = Sandbox::with_weeks();
+    let big = sandbox.work().join("big.json");
+    fs::write(&big, big_snapshot(60_000)).unwrap();
+    let wal = sandbox.work().join("history.db-wal");
+    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin!("sfconn"))
+        .args(["history", "import"])
+        .arg(&big)
+        .arg("--store")
+        .arg(sandbox.db())
+        .env_clear()
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    // Kill it once the transaction has written a few MB to the write-ahead log (or when it has
+    // ended by itself: then the snapshot must be there whole). Bounded: 60 s at most.
+    for _ in 0..6000 {
+        if fs::metadata(&wal).is_ok_and(|m| m.len() > 4 << 20) || child.try_wait().unwrap().is_some() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    let _ = child.kill();
+    let status = child.wait().unwrap();
+    eprintln!("import ended with {status}");
+
+    let conn = rusqlite::Connection::open(sandbox.db()).unwrap();
+    let integrity: String = conn.query_row("PRAGMA integrity_check", [], |r| r.get(0)).unwrap();
+    assert_eq!(integrity, "ok");
+    // Every stored snapshot is whole: as many user rows as the snapshot says it has.
+    let mut statement = conn
+        .prepare("SELECT s.id, s.users, (SELECT COUNT(*) FROM users u WHERE u.snapshot_id = s.id) FROM snapshots s")
+        .unwrap();
+    let rows: Vec<(i64, i64, i64)> = statement
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    for (id, said, stored) in &rows {
+        assert_eq!(said, stored, "snapshot {id} is partial");
+    }
+    let ids: Vec<i64> = rows.iter().map(|r| r.0).collect();
+    if status.success() {
+        assert_eq!(ids, [1, 2, 3, 4], "the import ended before the kill: stored whole");
+    } else {
+        assert_eq!(ids, [1, 2, 3], "killed mid-write: nothing of it is stored");
+    }
+    // The store still works.
+    assert!(sandbox.ok(&["report"]).starts_with("Licence report: Acme Corp"));
+}
