@@ -361,3 +361,76 @@ fn an_import_killed_while_writing_leaves_no_partial_snapshot() {
     // The store still works.
     assert!(sandbox.ok(&["report"]).starts_with("Licence report: Acme Corp"));
 }
+
+/// A simulated org served on its own runtime while the binary talks to it.
+struct RunningOrg {
+    org: sfconn_testkit::SimulatedOrg,
+    _runtime: tokio::runtime::Runtime,
+}
+
+impl RunningOrg {
+    fn start(spec: sfconn_testkit::OrgSpec) -> RunningOrg {
+        let runtime =
+            tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().unwrap();
+        let org = runtime.block_on(sfconn_testkit::SimulatedOrg::start(spec));
+        RunningOrg { org, _runtime: runtime }
+    }
+}
+
+#[test]
+fn collect_store_twice_then_diff_and_report() {
+    use sfconn_testkit::{OrgSpec, SPECIAL_USER_COUNT, UserChanges};
+    let sandbox = Sandbox::new();
+    let collect = |org: &RunningOrg| {
+        let output = sandbox
+            .sfconn()
+            .env("XDG_STATE_HOME", sandbox.dir.path().join("state"))
+            .envs(org.org.sfconn_env())
+            .env("SFCONN_STORE__PATH", "history.db")
+            .args(["collect", "-o", "snapshot.json", "--store"])
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+        assert!(output.status.success(), "collect failed: {stderr}");
+        stderr
+    };
+
+    let before = RunningOrg::start(OrgSpec::with_users(60));
+    assert!(collect(&before).contains("stored as snapshot 1 in "));
+    drop(before);
+    // The same org later: 5 more users, one removed, one deactivated.
+    let removed = SPECIAL_USER_COUNT + 2;
+    let mut spec = OrgSpec::with_users(65);
+    let deactivated = (SPECIAL_USER_COUNT + 3..60).find(|&i| spec_user_is_active(&spec, i)).unwrap();
+    spec.user_changes = UserChanges {
+        removed: std::collections::BTreeSet::from([removed]),
+        deactivated: [deactivated].into(),
+    };
+    let after = RunningOrg::start(spec);
+    assert!(collect(&after).contains("stored as snapshot 2 in "));
+
+    let list = sandbox.ok(&["history", "list", "-f", "json"]);
+    let list: serde_json::Value = serde_json::from_str(&list).unwrap();
+    let users: Vec<i64> = list.as_array().unwrap().iter().map(|s| s["users"].as_i64().unwrap()).collect();
+    assert_eq!(users, [60, 64]);
+
+    let diff: serde_json::Value =
+        serde_json::from_str(&sandbox.ok(&["history", "diff", "-f", "json"])).unwrap();
+    let ids = |key: &str| -> Vec<String> {
+        diff[key].as_array().unwrap().iter().map(|u| u["id"].as_str().unwrap().to_owned()).collect()
+    };
+    let data = after.org.data();
+    let added: Vec<String> = (60..65).map(|i| data.user(i).unwrap().id).collect();
+    assert_eq!(ids("users_added"), added);
+    assert_eq!(ids("users_removed").len(), 1);
+    assert_eq!(ids("users_deactivated"), [data.user(deactivated).unwrap().id]);
+
+    let report = sandbox.ok(&["report"]);
+    assert!(report.starts_with("Licence report: Acme Corporation"), "{report}");
+    assert!(report.contains("snapshot 2 collected"), "{report}");
+}
+
+/// Whether generated user `index` of an org with this spec is active (before any change).
+fn spec_user_is_active(spec: &sfconn_testkit::OrgSpec, index: usize) -> bool {
+    sfconn_testkit::OrgData::generate(spec).user(index).is_some_and(|user| user.is_active)
+}
