@@ -79,6 +79,11 @@ pub(crate) fn exit_code(err: &anyhow::Error) -> u8 {
             return api.exit_code();
         }
         // Other library errors go here.
+        if let Some(io) = cause.downcast_ref::<std::io::Error>()
+            && io.kind() == std::io::ErrorKind::BrokenPipe
+        {
+            return 0;
+        }
     }
     code::INTERNAL
 }
