@@ -143,6 +143,7 @@ fn selector(text: Option<&str>) -> anyhow::Result<Option<Selector>> {
     text.map(Selector::parse).transpose().map_err(failure)
 }
 
+/// Writes the data to stdout (a reader that stops early is success: see `exit::exit_code`).
 fn print(buffer: &[u8]) -> anyhow::Result<()> {
     output::data(&String::from_utf8_lossy(buffer))?;
     Ok(())

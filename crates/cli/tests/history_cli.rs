@@ -434,3 +434,26 @@ fn collect_store_twice_then_diff_and_report() {
 fn spec_user_is_active(spec: &sfconn_testkit::OrgSpec, index: usize) -> bool {
     sfconn_testkit::OrgData::generate(spec).user(index).is_some_and(|user| user.is_active)
 }
+
+#[test]
+fn a_reader_that_stops_early_is_no_error() {
+    let sandbox = Sandbox::with_weeks();
+    let big = sandbox.work().join("big.json");
+    fs::write(&big, big_snapshot(5_000)).unwrap();
+    sandbox.ok(&["history", "import", big.to_str().unwrap()]);
+    // The JSON report (thousands of candidates) is far larger than a pipe's buffer.
+    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin!("sfconn"))
+        .args(["report", "-f", "json", "--store"])
+        .arg(sandbox.db())
+        .env_clear()
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut first = [0u8; 16];
+    std::io::Read::read_exact(child.stdout.as_mut().unwrap(), &mut first).unwrap();
+    drop(child.stdout.take());
+    let output = child.wait_with_output().unwrap();
+    assert_eq!(output.status.code(), Some(0), "{}", String::from_utf8_lossy(&output.stderr));
+    assert!(output.stderr.is_empty(), "{}", String::from_utf8_lossy(&output.stderr));
+}
