@@ -2,6 +2,7 @@
 //! far of Salesforce's `totalSize`. Shown only when stderr is a terminal (the caller decides).
 
 use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use sfconn_collect::{Progress, SOURCES, SourceStatus};
@@ -9,29 +10,39 @@ use sfconn_collect::{Progress, SOURCES, SourceStatus};
 /// One bar per source of [`SOURCES`], in that order.
 pub(crate) struct Bars {
     multi: MultiProgress,
-    bars: BTreeMap<&'static str, ProgressBar>,
+    bars: BTreeMap<&'static str, Bar>,
+    running: ProgressStyle,
 }
 
-const RUNNING: &str = "{prefix:>27} [{bar:30}] {human_pos:>9}/{human_len:<9} {msg}";
-const DONE: &str = "{prefix:>27} {msg}";
+/// One source's line: text only until the first page arrives, then a bar.
+struct Bar {
+    bar: ProgressBar,
+    started: AtomicBool,
+}
+
+/// A source being read: records so far of `totalSize`. The bar takes the terminal's width.
+const RUNNING: &str = "{prefix:>26} [{wide_bar}] {human_pos:>9}/{human_len:<9}";
+/// A source waiting, done or skipped: its name and a word.
+const TEXT: &str = "{prefix:>26} {msg}";
+
+fn style(template: &str) -> ProgressStyle {
+    ProgressStyle::with_template(template).unwrap_or_else(|_| ProgressStyle::default_bar())
+}
 
 impl Bars {
     /// Bars drawn on stderr.
     pub(crate) fn on_stderr() -> Self {
         let multi = MultiProgress::with_draw_target(ProgressDrawTarget::stderr());
-        let running = ProgressStyle::with_template(RUNNING)
-            .unwrap_or_else(|_| ProgressStyle::default_bar())
-            .progress_chars("=> ");
         let bars = SOURCES
             .iter()
             .map(|&source| {
-                let bar = multi.add(ProgressBar::new(0).with_style(running.clone()));
+                let bar = multi.add(ProgressBar::new(0).with_style(style(TEXT)));
                 bar.set_prefix(source);
                 bar.set_message("waiting");
-                (source, bar)
+                (source, Bar { bar, started: AtomicBool::new(false) })
             })
             .collect();
-        Self { multi, bars }
+        Self { multi, bars, running: style(RUNNING).progress_chars("=> ") }
     }
 
     /// The bars, for the logger to print around.
@@ -47,19 +58,21 @@ impl Bars {
 
 impl Progress for Bars {
     fn advanced(&self, source: &str, done: u64, total: u64) {
-        if let Some(bar) = self.bars.get(source) {
+        if let Some(Bar { bar, started }) = self.bars.get(source) {
+            if !started.swap(true, Ordering::Relaxed) {
+                bar.set_style(self.running.clone());
+            }
             // totalSize is what Salesforce counted when the query started; rows added since
             // can make `done` run past it.
             bar.set_length(total.max(done));
             bar.set_position(done);
-            bar.set_message("");
         }
     }
 
     fn finished(&self, source: &str, status: SourceStatus) {
-        if let Some(bar) = self.bars.get(source) {
-            let done = ProgressStyle::with_template(DONE).unwrap_or_else(|_| ProgressStyle::default_bar());
-            bar.set_style(done);
+        if let Some(Bar { bar, started }) = self.bars.get(source) {
+            started.store(true, Ordering::Relaxed);
+            bar.set_style(style(TEXT));
             match status {
                 SourceStatus::Read { records } => bar.finish_with_message(format!("{records} records")),
                 SourceStatus::Skipped => bar.finish_with_message("skipped (not readable)"),
@@ -81,26 +94,31 @@ mod tests {
     #[test]
     fn templates_are_valid() {
         assert!(ProgressStyle::with_template(RUNNING).is_ok());
-        assert!(ProgressStyle::with_template(DONE).is_ok());
+        assert!(ProgressStyle::with_template(TEXT).is_ok());
     }
 
     #[test]
     fn bars_follow_the_sources() {
         let bars = Bars {
             multi: MultiProgress::with_draw_target(ProgressDrawTarget::hidden()),
-            bars: SOURCES.iter().map(|&s| (s, ProgressBar::hidden())).collect(),
+            bars: SOURCES
+                .iter()
+                .map(|&s| (s, Bar { bar: ProgressBar::hidden(), started: AtomicBool::new(false) }))
+                .collect(),
+            running: style(RUNNING),
         };
         bars.advanced("User", 2000, 5000);
-        assert_eq!(bars.bars["User"].position(), 2000);
-        assert_eq!(bars.bars["User"].length(), Some(5000));
+        assert!(bars.bars["User"].started.load(Ordering::Relaxed));
+        assert_eq!(bars.bars["User"].bar.position(), 2000);
+        assert_eq!(bars.bars["User"].bar.length(), Some(5000));
         // More rows than totalSize announced: the bar grows rather than overflowing.
         bars.advanced("User", 5002, 5000);
-        assert_eq!(bars.bars["User"].length(), Some(5002));
+        assert_eq!(bars.bars["User"].bar.length(), Some(5002));
         bars.finished("PackageLicense", SourceStatus::Skipped);
-        assert!(bars.bars["PackageLicense"].is_finished());
-        assert_eq!(bars.bars["PackageLicense"].message(), "skipped (not readable)");
+        assert!(bars.bars["PackageLicense"].bar.is_finished());
+        assert_eq!(bars.bars["PackageLicense"].bar.message(), "skipped (not readable)");
         bars.finished("Profile", SourceStatus::Read { records: 12 });
-        assert_eq!(bars.bars["Profile"].message(), "12 records");
+        assert_eq!(bars.bars["Profile"].bar.message(), "12 records");
         // Unknown sources are ignored rather than panicking.
         bars.advanced("Nothing", 1, 1);
     }
