@@ -103,7 +103,8 @@ pub(crate) struct ReportArgs {
 
     /// An active user with no login within this many days before the snapshot was collected
     /// is a reclaim candidate
-    #[arg(long, value_name = "DAYS", default_value_t = sfconn_store::DEFAULT_INACTIVE_DAYS)]
+    #[arg(long, value_name = "DAYS", default_value_t = sfconn_store::DEFAULT_INACTIVE_DAYS,
+          value_parser = clap::value_parser!(u32).range(0..=36_500))]
     pub inactive_days: u32,
 
     /// Output format

@@ -203,8 +203,11 @@ impl Store {
     /// The licence report of one stored snapshot.
     pub fn report(&self, snapshot: &SnapshotInfo, options: ReportOptions) -> Result<Report, StoreError> {
         let collected_at = timefmt::parse("collected_at", &snapshot.collected_at)?;
-        let inactive_before =
-            timefmt::format(collected_at - Duration::days(i64::from(options.inactive_days)));
+        // A window reaching before year -9999 means: since the beginning of time.
+        let cutoff = collected_at
+            .checked_sub(Duration::days(i64::from(options.inactive_days)))
+            .unwrap_or(time::PrimitiveDateTime::MIN.assume_utc());
+        let inactive_before = timefmt::format(cutoff);
         let subscriptions = self.stored_subscriptions(snapshot.id)?;
         let by_id: BTreeMap<&str, &StoredSubscription> =
             subscriptions.iter().map(|s| (s.id.as_str(), s)).collect();

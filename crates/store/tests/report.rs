@@ -8,7 +8,7 @@ mod common;
 use common::*;
 use sfconn_store::{Report, ReportOptions, Store};
 
-fn report(store: &Store, id: i64, inactive_days: u32) -> Report {
+fn report_of(store: &Store, id: i64, inactive_days: u32) -> Report {
     store.report(&snapshot(store, id), ReportOptions { inactive_days }).unwrap()
 }
 
@@ -26,14 +26,14 @@ fn usernames(report: &Report) -> Vec<&str> {
 fn week_1_table() {
     let dir = tempfile::tempdir().unwrap();
     let store = store_with_weeks(dir.path());
-    insta::assert_snapshot!(table(&report(&store, 1, 90)));
+    insta::assert_snapshot!(table(&report_of(&store, 1, 90)));
 }
 
 #[test]
 fn week_3_table() {
     let dir = tempfile::tempdir().unwrap();
     let store = store_with_weeks(dir.path());
-    insta::assert_snapshot!(table(&report(&store, 3, 90)));
+    insta::assert_snapshot!(table(&report_of(&store, 3, 90)));
 }
 
 #[test]
@@ -41,7 +41,7 @@ fn week_1_json() {
     let dir = tempfile::tempdir().unwrap();
     let store = store_with_weeks(dir.path());
     let mut out = Vec::new();
-    report(&store, 1, 90).write_json(&mut out).unwrap();
+    report_of(&store, 1, 90).write_json(&mut out).unwrap();
     insta::assert_snapshot!(String::from_utf8(out).unwrap());
 }
 
@@ -50,7 +50,7 @@ fn week_1_csv() {
     let dir = tempfile::tempdir().unwrap();
     let store = store_with_weeks(dir.path());
     let mut out = Vec::new();
-    report(&store, 1, 90).write_csv(&mut out).unwrap();
+    report_of(&store, 1, 90).write_csv(&mut out).unwrap();
     insta::assert_snapshot!(String::from_utf8(out).unwrap());
 }
 
@@ -62,7 +62,7 @@ fn reclaim_candidates_follow_logins_and_activations_between_weeks() {
     // community login) never; mallory's 2024-02-15 login is 106 days old. Not: grace (Chatter
     // Free is free), dave (inactive), guest and system users, the others logged in recently.
     assert_eq!(
-        usernames(&report(&store, 1, 90)),
+        usernames(&report_of(&store, 1, 90)),
         [
             "bob@acme.com",
             "carol@acme.com",
@@ -74,11 +74,11 @@ fn reclaim_candidates_follow_logins_and_activations_between_weeks() {
     // Week 2: bob logged in, carol was deactivated, frank left; dave was reactivated with an old
     // login; kate never logged in but her account is 3 days old.
     assert_eq!(
-        usernames(&report(&store, 2, 90)),
+        usernames(&report_of(&store, 2, 90)),
         ["dave@acme.com", "ivan@gmail.com.acmecommunity", "mallory@eu.acme.com"]
     );
     // A shorter window catches more people, counted from the snapshot's collected_at.
-    let short = report(&store, 2, 7);
+    let short = report_of(&store, 2, 7);
     assert_eq!(
         usernames(&short),
         [
@@ -98,7 +98,7 @@ fn reclaim_candidates_follow_logins_and_activations_between_weeks() {
 fn a_reclaim_candidate_lists_only_the_paid_licences_held() {
     let dir = tempfile::tempdir().unwrap();
     let store = store_with_weeks(dir.path());
-    let report = report(&store, 1, 90);
+    let report = report_of(&store, 1, 90);
     let carol = report.reclaim_candidates.iter().find(|c| c.username == "carol@acme.com").unwrap();
     let held: Vec<&str> = carol.paid_licences.iter().map(|l| l.name.as_str()).collect();
     assert_eq!(held, ["Salesforce", "Salesforce CPQ License", "SBQQ", "dsfs"]);
@@ -112,7 +112,7 @@ fn a_reclaim_candidate_lists_only_the_paid_licences_held() {
 fn seats_free_utilisation_and_over_assignment() {
     let dir = tempfile::tempdir().unwrap();
     let store = store_with_weeks(dir.path());
-    let week2 = report(&store, 2, 90);
+    let week2 = report_of(&store, 2, 90);
     let platform = week2.subscriptions.iter().find(|s| s.name == "Salesforce Platform").unwrap();
     assert_eq!((platform.total, platform.used, platform.free), (Some(5), Some(6), Some(0)));
     assert_eq!(platform.utilisation_percent, Some(120.0));
@@ -149,4 +149,16 @@ fn with_company_names_only_domains_outside_them_are_third_party() {
     assert_eq!(domains, [(Some("consultco.io"), 2)]);
     let text = table(&report);
     assert!(text.contains("Users by email domain outside acme.com (1)\n"), "{text}");
+}
+
+#[test]
+fn an_inactivity_window_longer_than_history_finds_nobody_and_does_not_overflow() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = store_with_weeks(dir.path());
+    let report = report_of(&store, 1, u32::MAX);
+    assert!(report.reclaim_candidates.is_empty());
+    assert!(report.inactive_before.starts_with('-'), "{}", report.inactive_before);
+    // And a window of 0 days: every active user with a paid licence and any earlier login.
+    // (week 1: all but dave, inactive; grace, Chatter Free only; the guest and system users).
+    assert_eq!(report_of(&store, 1, 0).reclaim_candidates.len(), 9);
 }
