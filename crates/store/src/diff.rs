@@ -348,32 +348,3 @@ impl Diff {
         Ok(())
     }
 }
-
-impl SnapshotInfo {
-    /// `sfconn history list` as a table.
-    pub fn write_list_table(snapshots: &[SnapshotInfo], out: &mut dyn Write) -> Result<(), StoreError> {
-        let mut table = Table::new(&[
-            "#ID",
-            "ORG ID",
-            "ORG",
-            "COLLECTED AT",
-            "#USERS",
-            "#SUBSCRIPTIONS",
-            "COMPANY NAMES",
-        ]);
-        for s in snapshots {
-            table.row(vec![
-                s.id.to_string(),
-                s.org_id.clone(),
-                if s.is_sandbox { format!("{} (sandbox)", s.org_name) } else { s.org_name.clone() },
-                s.collected_at.clone(),
-                s.users.to_string(),
-                s.subscriptions.to_string(),
-                s.company_names.join(", "),
-            ]);
-        }
-        let result =
-            if table.is_empty() { writeln!(out, "no snapshots stored") } else { table.write(out, "") };
-        result.map_err(|source| StoreError::Write { what: "snapshot list", source })
-    }
-}

@@ -6,6 +6,12 @@
 //! `sfconn report` and `sfconn history list/diff`.
 //! Must not: talk to Salesforce, read the environment, or depend on `collect`'s Rust types: it
 //! reads the snapshot as the JSON document of `snapshot.schema.json`, the public contract.
+//!
+//! Entry points: [`Store::open`] (creates and migrates) or [`Store::open_existing`];
+//! [`Store::insert_snapshot_json`] (what `sfconn collect --store` and `history import` call);
+//! [`Store::list`], [`Store::resolve`] / [`Store::resolve_pair`] with a [`Selector`];
+//! [`Store::report`] and [`Store::diff`], each rendered by `write_table`, `write_json` (and
+//! `write_csv` for the report). docs/report.md defines every figure.
 
 mod diff;
 mod doc;

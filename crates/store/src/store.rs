@@ -1,3 +1,4 @@
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -5,6 +6,7 @@ use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
 use serde::Serialize;
 
 use crate::doc::{SnapshotDoc, SubscriptionSource};
+use crate::table::Table;
 use crate::{StoreError, schema, timefmt};
 
 /// A stored snapshot's id (`snapshots.id`), shown by `sfconn history list`.
@@ -84,6 +86,35 @@ impl std::str::FromStr for Selector {
     type Err = StoreError;
     fn from_str(text: &str) -> Result<Selector, StoreError> {
         Selector::parse(text)
+    }
+}
+
+impl SnapshotInfo {
+    /// `sfconn history list` as a table.
+    pub fn write_list_table(snapshots: &[SnapshotInfo], out: &mut dyn Write) -> Result<(), StoreError> {
+        let mut table = Table::new(&[
+            "#ID",
+            "ORG ID",
+            "ORG",
+            "COLLECTED AT",
+            "#USERS",
+            "#SUBSCRIPTIONS",
+            "COMPANY NAMES",
+        ]);
+        for s in snapshots {
+            table.row(vec![
+                s.id.to_string(),
+                s.org_id.clone(),
+                if s.is_sandbox { format!("{} (sandbox)", s.org_name) } else { s.org_name.clone() },
+                s.collected_at.clone(),
+                s.users.to_string(),
+                s.subscriptions.to_string(),
+                s.company_names.join(", "),
+            ]);
+        }
+        let result =
+            if table.is_empty() { writeln!(out, "no snapshots stored") } else { table.write(out, "") };
+        result.map_err(|source| StoreError::Write { what: "snapshot list", source })
     }
 }
 
