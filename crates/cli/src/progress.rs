@@ -73,9 +73,15 @@ impl Progress for Bars {
         if let Some(Bar { bar, started }) = self.bars.get(source) {
             started.store(true, Ordering::Relaxed);
             bar.set_style(style(TEXT));
+            let was_finished = bar.is_finished();
             match status {
                 SourceStatus::Read { records } => bar.finish_with_message(format!("{records} records")),
                 SourceStatus::Skipped => bar.finish_with_message("skipped (not readable)"),
+            }
+            // Every source read: the output comes next, possibly on the same terminal (a
+            // table on stdout), so the bars leave the screen now rather than redraw over it.
+            if !was_finished && self.bars.values().all(|b| b.bar.is_finished()) {
+                self.clear();
             }
         }
     }
@@ -119,6 +125,10 @@ mod tests {
         assert_eq!(bars.bars["PackageLicense"].bar.message(), "skipped (not readable)");
         bars.finished("Profile", SourceStatus::Read { records: 12 });
         assert_eq!(bars.bars["Profile"].bar.message(), "12 records");
+        for source in SOURCES {
+            bars.finished(source, SourceStatus::Read { records: 1 });
+        }
+        assert!(bars.bars.values().all(|b| b.bar.is_finished()));
         // Unknown sources are ignored rather than panicking.
         bars.advanced("Nothing", 1, 1);
     }
