@@ -117,8 +117,7 @@ fn text(bytes: &[u8]) -> String {
 }
 
 fn schema() -> jsonschema::Validator {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/spec/snapshot.schema.json");
-    let schema: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    let schema: serde_json::Value = serde_json::from_str(sfconn_collect::SNAPSHOT_SCHEMA).unwrap();
     jsonschema::validator_for(&schema).unwrap()
 }
 

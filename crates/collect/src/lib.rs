@@ -22,3 +22,35 @@ pub use run::{
     SourceStatus, run, user_query,
 };
 pub use snapshot::{Snapshot, SnapshotHeader, Summary, User, Warning};
+
+/// The JSON Schema that every `json` snapshot validates against (contract §5,
+/// `schema_version` "1"). A copy of the product's `spec/snapshot.schema.json`, kept identical
+/// by a test.
+pub const SNAPSHOT_SCHEMA: &str = include_str!("../snapshot.schema.json");
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    /// The copy must not drift from the product spec. The spec lives beside the checkout
+    /// (`../shared/spec/`), where CI and developers have it; a bare clone without it has only
+    /// the copy, and the check says so instead of failing.
+    #[test]
+    fn schema_copy_matches_the_product_spec() {
+        let spec = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/spec/snapshot.schema.json");
+        let copy: serde_json::Value = serde_json::from_str(super::SNAPSHOT_SCHEMA).unwrap();
+        assert_eq!(copy["properties"]["schema_version"]["const"], "1");
+        match std::fs::read_to_string(&spec) {
+            Ok(text) => {
+                let original: serde_json::Value = serde_json::from_str(&text).unwrap();
+                assert_eq!(
+                    copy,
+                    original,
+                    "crates/collect/snapshot.schema.json differs from {}",
+                    spec.display()
+                );
+            }
+            Err(_) => eprintln!("note: {} not found; checked the copy only", spec.display()),
+        }
+    }
+}

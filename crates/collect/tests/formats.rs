@@ -234,10 +234,8 @@ fn render(format: Format, snapshot: &Snapshot) -> String {
 }
 
 fn schema() -> jsonschema::Validator {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/spec/snapshot.schema.json");
-    let text = std::fs::read_to_string(&path)
-        .unwrap_or_else(|e| panic!("cannot read the schema at {}: {e}", path.display()));
-    jsonschema::validator_for(&serde_json::from_str(&text).unwrap()).unwrap()
+    let schema: serde_json::Value = serde_json::from_str(sfconn_collect::SNAPSHOT_SCHEMA).unwrap();
+    jsonschema::validator_for(&schema).unwrap()
 }
 
 fn assert_valid(document: &str) {

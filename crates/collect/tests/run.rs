@@ -5,7 +5,6 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::Write;
-use std::path::Path;
 use std::sync::{Arc, Mutex};
 
 use sfconn_collect::output::{Format, open_sink_to_writer};
@@ -63,9 +62,8 @@ fn settings(org: &SimulatedOrg, extra: &[(&str, &str)]) -> Settings {
 }
 
 fn schema() -> jsonschema::Validator {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/spec/snapshot.schema.json");
-    let text = std::fs::read_to_string(&path).unwrap();
-    jsonschema::validator_for(&serde_json::from_str(&text).unwrap()).unwrap()
+    let schema: serde_json::Value = serde_json::from_str(sfconn_collect::SNAPSHOT_SCHEMA).unwrap();
+    jsonschema::validator_for(&schema).unwrap()
 }
 
 /// Runs the connector into a json sink; checks the document against the schema.

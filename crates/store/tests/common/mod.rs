@@ -35,12 +35,10 @@ pub fn snapshot(store: &Store, id: i64) -> SnapshotInfo {
     store.resolve(&sfconn_store::Selector::Id(id), None).unwrap()
 }
 
-/// The JSON Schema of the snapshot document (contract §5), from the shared spec beside the checkout.
+/// The JSON Schema of the snapshot document (contract §5).
 pub fn schema() -> jsonschema::Validator {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/spec/snapshot.schema.json");
-    let text = std::fs::read_to_string(&path)
-        .unwrap_or_else(|e| panic!("cannot read the schema at {}: {e}", path.display()));
-    jsonschema::validator_for(&serde_json::from_str(&text).unwrap()).unwrap()
+    let schema: serde_json::Value = serde_json::from_str(sfconn_collect::SNAPSHOT_SCHEMA).unwrap();
+    jsonschema::validator_for(&schema).unwrap()
 }
 
 pub fn assert_valid(document: &Value) {
