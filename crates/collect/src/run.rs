@@ -326,30 +326,45 @@ pub async fn run(
     let mut subscriptions: Vec<Subscription> =
         user_licenses.records.into_iter().map(mapping::user_license).collect();
     field_warnings(&mut warnings, "UserLicense", &user_licenses.missing_optional);
-    match permission_set_licenses? {
+    let permission_set_licenses_read = match permission_set_licenses? {
         Optional::Read(fetched) => {
             field_warnings(&mut warnings, "PermissionSetLicense", &fetched.missing_optional);
             subscriptions.extend(fetched.records.into_iter().map(mapping::permission_set_license));
+            true
         }
-        Optional::Skipped(warning) => warnings.push(warning),
-    }
-    match package_licenses? {
+        Optional::Skipped(warning) => {
+            warnings.push(warning);
+            false
+        }
+    };
+    let package_licenses_read = match package_licenses? {
         Optional::Read(fetched) => {
             field_warnings(&mut warnings, "PackageLicense", &fetched.missing_optional);
             subscriptions.extend(fetched.records.into_iter().map(mapping::package_license));
+            true
         }
-        Optional::Skipped(warning) => warnings.push(warning),
-    }
+        Optional::Skipped(warning) => {
+            warnings.push(warning);
+            false
+        }
+    };
     field_warnings(&mut warnings, "Profile", &profiles.missing_optional);
     let profiles: Vec<Profile> = profiles.records.into_iter().map(mapping::profile).collect();
 
     let mut context = UserContext::with_profiles(&profiles);
+    // A user's licence ids must point at subscriptions in the snapshot: when the licence
+    // object itself was skipped, its assignments are left out as well (its `source_skipped`
+    // warning already says the snapshot has none of its data).
     match psl_assignments? {
-        Optional::Read(assignments) => context.permission_set_licenses = assignments,
+        Optional::Read(assignments) if permission_set_licenses_read => {
+            context.permission_set_licenses = assignments;
+        }
+        Optional::Read(_) => {}
         Optional::Skipped(warning) => warnings.push(warning),
     }
     match package_assignments? {
-        Optional::Read(assignments) => context.package_licenses = assignments,
+        Optional::Read(assignments) if package_licenses_read => context.package_licenses = assignments,
+        Optional::Read(_) => {}
         Optional::Skipped(warning) => warnings.push(warning),
     }
     field_warnings(&mut warnings, "User", &user_selection.missing_optional);
