@@ -1,7 +1,9 @@
 //! Project automation, run as `cargo xtask <task>`:
 //!
-//! - `ci`: format check, clippy with `-D warnings` on all targets, all tests.
+//! - `ci`: format check, clippy with `-D warnings` on all targets, all tests, a bench smoke run.
 //! - `demo`: a full collection by the real `sfconn` binary against the simulated org.
+//! - `bench`: the release binary against the simulated org at 10k/100k/1M users beside a
+//!   simple-salesforce peer (`docs/benchmarks.md`).
 //!
 //! Owns: how the project is checked and shown. Must not: contact any host but loopback.
 
@@ -12,6 +14,7 @@ use std::process::{Command, ExitCode};
 
 use anyhow::{Context, Result, bail};
 
+mod bench;
 mod demo;
 
 fn main() -> ExitCode {
@@ -19,8 +22,9 @@ fn main() -> ExitCode {
     let result = match args.first().map(String::as_str) {
         Some("ci") => ci(),
         Some("demo") => demo::run(&args[1..]),
+        Some("bench") => bench::run(&args[1..]),
         _ => {
-            eprintln!("usage: cargo xtask <ci|demo>");
+            eprintln!("usage: cargo xtask <ci|demo|bench>");
             return ExitCode::from(2);
         }
     };
@@ -67,6 +71,9 @@ fn ci() -> Result<()> {
     let mut test = cargo();
     test.args(["test", "--workspace", "--locked"]).env("INSTA_UPDATE", "no");
     run_step("test", test)?;
+
+    eprintln!("xtask: bench smoke: 2000 users, no latency, debug build (timing targets are not checked)");
+    bench::run(&["--smoke".to_owned()])?;
     eprintln!("xtask: ci passed");
     Ok(())
 }

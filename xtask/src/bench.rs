@@ -1,0 +1,719 @@
+//! `cargo xtask bench`: the release `sfconn` binary against the simulated org at several sizes
+//! with a per-request latency, beside the same collection written with Python's
+//! simple-salesforce. Prints per size and tool: wall time, the latency floor, requests against
+//! the minimum, CPU time, peak RSS, and the targets of `docs/benchmarks.md`. Writes
+//! `target/bench/results.json` and `target/bench/results.md`.
+//!
+//! It is a benchmark, not a test: missed targets are shown, not failed. Only `--smoke` (what
+//! `cargo xtask ci` runs) fails, and only on things that do not depend on timing: the run must
+//! succeed, write every user, and stay within the request target.
+
+mod measure;
+mod plan;
+
+use std::fmt::Write as _;
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Duration;
+
+use anyhow::{Context, Result, bail, ensure};
+use serde_json::{Value, json};
+use sfconn_testkit::{OrgSpec, SimulatedOrg};
+
+use crate::{cargo, project_root, run_step};
+use measure::{Usage, run_measured};
+use plan::Workload;
+
+/// The pinned peer, installed into `target/bench/venv`.
+const PEER_PACKAGE: &str = "simple-salesforce==1.12.10";
+const MIB: f64 = 1024.0 * 1024.0;
+
+// Targets (docs/benchmarks.md).
+const TARGET_EXTRA_REQUESTS: u64 = 2;
+const TARGET_WALL_OVER_FLOOR: f64 = 1.25;
+const TARGET_PEAK_RSS_MIB: f64 = 64.0;
+const TARGET_RSS_GROWTH_OVER_10K: f64 = 1.5;
+const TARGET_CPU_SECONDS_PER_100K_USERS: f64 = 2.0;
+
+#[derive(Debug, Clone, PartialEq)]
+struct Options {
+    sizes: Vec<usize>,
+    latency: Duration,
+    peer: bool,
+    release: bool,
+    smoke: bool,
+    /// Extra arguments for `sfconn collect` (`--verbose`: `-vv`, logs in target/bench/sfconn-N.stderr).
+    sfconn_args: Vec<String>,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            sizes: vec![10_000, 100_000, 1_000_000],
+            latency: Duration::from_millis(100),
+            peer: true,
+            release: true,
+            smoke: false,
+            sfconn_args: Vec::new(),
+        }
+    }
+}
+
+const USAGE: &str = "usage: cargo xtask bench [--sizes 10000,100000,1000000] [--latency-ms 100] [--quick] [--no-peer] [--verbose] [--smoke]
+  --quick   sizes 10000,100000 (skips the minutes-long million-user run)
+  --verbose sfconn logs at debug level into target/bench/sfconn-N.stderr
+  --smoke   what `cargo xtask ci` runs: 2000 users, no latency, debug binary, no peer;
+            fails if the run fails, loses users or exceeds the request target";
+
+fn parse_options(args: &[String]) -> Result<Options> {
+    let mut options = Options::default();
+    let mut args = args.iter();
+    while let Some(arg) = args.next() {
+        let mut value = |name: &str| args.next().with_context(|| format!("{name} needs a value\n{USAGE}"));
+        match arg.as_str() {
+            "--sizes" => {
+                options.sizes = value("--sizes")?
+                    .split(',')
+                    .map(|s| s.trim().replace('_', "").parse::<usize>())
+                    .collect::<Result<_, _>>()
+                    .context("--sizes takes user counts separated by commas, e.g. 10000,100000")?;
+                ensure!(
+                    !options.sizes.is_empty() && options.sizes.iter().all(|n| *n > 0),
+                    "--sizes needs at least one user count above 0"
+                );
+            }
+            "--latency-ms" => {
+                let ms: u64 = value("--latency-ms")?
+                    .parse()
+                    .context("--latency-ms takes whole milliseconds, e.g. 100")?;
+                options.latency = Duration::from_millis(ms);
+            }
+            "--quick" => options.sizes = vec![10_000, 100_000],
+            "--no-peer" => options.peer = false,
+            "--verbose" => options.sfconn_args.push("-vv".into()),
+            "--smoke" => {
+                options = Options {
+                    sizes: vec![2_000],
+                    latency: Duration::ZERO,
+                    peer: false,
+                    release: false,
+                    smoke: true,
+                    sfconn_args: Vec::new(),
+                };
+            }
+            "-h" | "--help" => bail!("{USAGE}"),
+            other => bail!("unknown argument `{other}`\n{USAGE}"),
+        }
+    }
+    Ok(options)
+}
+
+/// One measured collection.
+#[derive(Debug, Clone)]
+struct Run {
+    tool: &'static str,
+    users: u64,
+    usage: Usage,
+    /// Requests the simulated org received from this run.
+    requests: u64,
+    /// The requests this run cannot do without.
+    minimum_requests: u64,
+    /// `summary.api_requests` of sfconn's snapshot (what sfconn says it sent).
+    reported_requests: Option<u64>,
+}
+
+/// One org size: the floor and the runs against it.
+#[derive(Debug, Clone)]
+struct SizeResult {
+    workload: Workload,
+    floor: Duration,
+    design_floor: Duration,
+    sfconn: Run,
+    peer: Option<Run>,
+}
+
+pub(crate) fn run(args: &[String]) -> Result<()> {
+    let options = parse_options(args)?;
+    if cfg!(debug_assertions) && !options.smoke {
+        // The simulated org runs inside this process and renders every page of 2,000 users:
+        // unoptimised, it would add its own seconds to sfconn's wall time. Measure with an
+        // optimised xtask (the smoke run measures nothing and keeps the debug build).
+        let mut release = cargo();
+        release.args(["run", "--quiet", "--release", "--package", "xtask", "--", "bench"]).args(args);
+        return run_step("bench (optimised xtask)", release);
+    }
+    // The smoke run keeps out of the way of real results.
+    let bench_dir = project_root().join(if options.smoke { "target/bench/smoke" } else { "target/bench" });
+    let home = bench_dir.join("home");
+    fs::create_dir_all(&home).with_context(|| format!("cannot create {}", home.display()))?;
+
+    let sfconn = build_sfconn(options.release)?;
+    let python = if options.peer { peer_python(&bench_dir) } else { None };
+    if !options.peer {
+        eprintln!("xtask bench: peer comparison skipped (--no-peer / --smoke)");
+    }
+
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+
+    let mut results = Vec::new();
+    for &users in &options.sizes {
+        let mut spec = OrgSpec::with_users(users);
+        spec.latency = options.latency;
+        spec.request_log_limit = usize::MAX;
+        eprintln!(
+            "xtask bench: {users} users, {} ms latency: generating the org",
+            options.latency.as_millis()
+        );
+        let org = runtime.block_on(SimulatedOrg::start(spec));
+        let workload = Workload::of(org.data());
+        let latency = options.latency;
+        let floor = latency * u32::try_from(workload.sfconn_floor_round_trips()).unwrap_or(u32::MAX);
+        let design_floor = latency * u32::try_from(workload.sfconn_design_round_trips()).unwrap_or(u32::MAX);
+
+        let sfconn_run = run_sfconn(&sfconn, &options.sfconn_args, &org, &bench_dir, &home, workload)?;
+        let peer_run = match &python {
+            Some(python) => Some(run_peer(python, &org, &bench_dir, &home, workload)?),
+            None => None,
+        };
+        drop(org);
+        let result = SizeResult { workload, floor, design_floor, sfconn: sfconn_run, peer: peer_run };
+        eprint!("{}", size_report(&result));
+        results.push(result);
+    }
+
+    let machine = machine();
+    let markdown = markdown(&options, &machine, &results);
+    let document = results_json(&options, &machine, &results);
+    fs::write(bench_dir.join("results.md"), &markdown).context("cannot write results.md")?;
+    let text = serde_json::to_string_pretty(&document).context("cannot encode the results")?;
+    fs::write(bench_dir.join("results.json"), text + "\n").context("cannot write results.json")?;
+    println!("{markdown}");
+    eprintln!("xtask bench: wrote results.json and results.md in {}", bench_dir.display());
+
+    if options.smoke {
+        for result in &results {
+            let run = &result.sfconn;
+            ensure!(
+                run.requests <= run.minimum_requests + TARGET_EXTRA_REQUESTS,
+                "smoke: sfconn sent {} requests for {} users, more than the minimum {} + {TARGET_EXTRA_REQUESTS}",
+                run.requests,
+                run.users,
+                run.minimum_requests
+            );
+        }
+        eprintln!("xtask bench: smoke passed");
+    }
+    Ok(())
+}
+
+fn build_sfconn(release: bool) -> Result<PathBuf> {
+    let mut build = cargo();
+    build.args(["build", "--package", "sfconn-cli", "--bin", "sfconn"]);
+    if release {
+        build.arg("--release");
+    }
+    run_step("build sfconn", build)?;
+    Ok(project_root().join(if release { "target/release/sfconn" } else { "target/debug/sfconn" }))
+}
+
+/// A child with nothing of this process's environment but `PATH` and a scratch `HOME`.
+fn isolated(program: &Path, home: &Path) -> Command {
+    let mut command = Command::new(program);
+    command.env_clear().env("HOME", home).current_dir(home);
+    #[allow(clippy::disallowed_methods)] // the child needs PATH; xtask is not the product
+    if let Some(path) = std::env::var_os("PATH") {
+        command.env("PATH", path);
+    }
+    command
+}
+
+fn run_sfconn(
+    binary: &Path,
+    extra_args: &[String],
+    org: &SimulatedOrg,
+    bench_dir: &Path,
+    home: &Path,
+    workload: Workload,
+) -> Result<Run> {
+    let users = workload.users;
+    let output = bench_dir.join(format!("out-{users}.json"));
+    let stderr = bench_dir.join(format!("sfconn-{users}.stderr"));
+    let mut command = isolated(binary, home);
+    command.args(["collect", "-f", "json", "--no-progress", "-o"]).arg(&output).args(extra_args);
+    command.envs(org.sfconn_env());
+    org.clear_requests();
+    eprintln!("xtask bench: {users} users: sfconn collect");
+    let finished = run_measured(command, &bench_dir.join(format!("sfconn-{users}.stdout")), &stderr)?;
+    let requests = org.requests().len() as u64;
+    if !finished.status.success() {
+        bail!(
+            "sfconn collect failed at {users} users ({}); its stderr is in {}:\n{}",
+            finished.status,
+            stderr.display(),
+            fs::read_to_string(&stderr).unwrap_or_default()
+        );
+    }
+    let summary = snapshot_summary(&output)?;
+    let written = summary["users_total"].as_u64().unwrap_or(0);
+    ensure!(written == users, "sfconn wrote {written} users of {users} (see {})", output.display());
+    Ok(Run {
+        tool: "sfconn",
+        users,
+        usage: finished.usage,
+        requests,
+        minimum_requests: workload.sfconn_minimum_requests(),
+        reported_requests: summary["api_requests"].as_u64(),
+    })
+}
+
+/// The `summary` of a snapshot, read from the end of the file so that a million users need
+/// not be parsed again.
+fn snapshot_summary(path: &Path) -> Result<Value> {
+    use std::io::{Read, Seek, SeekFrom};
+    let mut file = fs::File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
+    let len = file.metadata()?.len();
+    let tail = len.min(4 * 1024 * 1024);
+    file.seek(SeekFrom::Start(len - tail))?;
+    let mut text = String::new();
+    file.read_to_string(&mut text).with_context(|| format!("{} is not UTF-8 at its end", path.display()))?;
+    let start =
+        text.rfind("\n  \"summary\": ").with_context(|| format!("no summary in {}", path.display()))?;
+    let value = text[start..].trim_start().trim_start_matches("\"summary\":");
+    let mut values = serde_json::Deserializer::from_str(value).into_iter::<Value>();
+    values
+        .next()
+        .with_context(|| format!("empty summary in {}", path.display()))?
+        .with_context(|| format!("unreadable summary in {}", path.display()))
+}
+
+/// `target/bench/venv/bin/python` with simple-salesforce installed, or `None` (with a
+/// message) when Python or the package cannot be had.
+fn peer_python(bench_dir: &Path) -> Option<PathBuf> {
+    let venv = bench_dir.join("venv");
+    let python = venv.join("bin/python");
+    let has_peer = |python: &Path| {
+        Command::new(python)
+            .args(["-c", "import simple_salesforce, requests"])
+            .output()
+            .is_ok_and(|out| out.status.success())
+    };
+    if !python.exists() {
+        let created = Command::new("python3").args(["-m", "venv"]).arg(&venv).status();
+        if !created.is_ok_and(|s| s.success()) {
+            eprintln!("xtask bench: peer comparison skipped: `python3 -m venv` is not available");
+            return None;
+        }
+    }
+    if !has_peer(&python) {
+        eprintln!("xtask bench: installing {PEER_PACKAGE} into {}", venv.display());
+        let installed = Command::new(&python)
+            .args(["-m", "pip", "install", "--quiet", "--disable-pip-version-check", PEER_PACKAGE])
+            .status();
+        if !installed.is_ok_and(|s| s.success()) || !has_peer(&python) {
+            eprintln!("xtask bench: peer comparison skipped: pip could not install {PEER_PACKAGE}");
+            return None;
+        }
+    }
+    Some(python)
+}
+
+fn run_peer(
+    python: &Path,
+    org: &SimulatedOrg,
+    bench_dir: &Path,
+    home: &Path,
+    workload: Workload,
+) -> Result<Run> {
+    let users = workload.users;
+    let script = project_root().join("xtask/bench/peer_simple_salesforce.py");
+    let output = bench_dir.join(format!("peer-{users}.json"));
+    let stdout = bench_dir.join(format!("peer-{users}.stdout"));
+    let stderr = bench_dir.join(format!("peer-{users}.stderr"));
+    let mut command = isolated(python, home);
+    command.arg(&script).arg(&output).envs(org.sfconn_env());
+    org.clear_requests();
+    eprintln!("xtask bench: {users} users: simple-salesforce");
+    let finished = run_measured(command, &stdout, &stderr)?;
+    let requests = org.requests().len() as u64;
+    if !finished.status.success() {
+        bail!(
+            "the simple-salesforce peer failed at {users} users ({}); its stderr is in {}:\n{}",
+            finished.status,
+            stderr.display(),
+            fs::read_to_string(&stderr).unwrap_or_default()
+        );
+    }
+    let report: Value = serde_json::from_str(&fs::read_to_string(&stdout)?)
+        .with_context(|| format!("the peer printed no summary (see {})", stdout.display()))?;
+    let written = report["users"].as_u64().unwrap_or(0);
+    ensure!(written == users, "the peer wrote {written} users of {users} (see {})", output.display());
+    Ok(Run {
+        tool: "simple-salesforce",
+        users,
+        usage: finished.usage,
+        requests,
+        minimum_requests: workload.peer_minimum_requests(),
+        reported_requests: None,
+    })
+}
+
+// ---- targets and reports ----
+
+/// A target's verdict.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Verdict {
+    Met,
+    Missed,
+    /// Not measurable in this run (no latency, no 10k baseline).
+    NotApplicable,
+}
+
+impl Verdict {
+    fn of(met: bool) -> Verdict {
+        if met { Verdict::Met } else { Verdict::Missed }
+    }
+
+    fn mark(self) -> &'static str {
+        match self {
+            Verdict::Met => "✅",
+            Verdict::Missed => "❌",
+            Verdict::NotApplicable => "–",
+        }
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            Verdict::Met => "met",
+            Verdict::Missed => "missed",
+            Verdict::NotApplicable => "n/a",
+        }
+    }
+}
+
+struct Targets {
+    requests: Verdict,
+    wall: Verdict,
+    rss_absolute: Verdict,
+    rss_growth: Verdict,
+    cpu: Verdict,
+}
+
+fn wall_over_floor(result: &SizeResult) -> Option<f64> {
+    (!result.floor.is_zero()).then(|| result.sfconn.usage.wall.as_secs_f64() / result.floor.as_secs_f64())
+}
+
+fn targets(result: &SizeResult, baseline_10k_rss: Option<u64>) -> Targets {
+    let run = &result.sfconn;
+    let rss_mib = run.usage.peak_rss as f64 / MIB;
+    Targets {
+        requests: Verdict::of(run.requests <= run.minimum_requests + TARGET_EXTRA_REQUESTS),
+        wall: wall_over_floor(result)
+            .map_or(Verdict::NotApplicable, |r| Verdict::of(r <= TARGET_WALL_OVER_FLOOR)),
+        rss_absolute: Verdict::of(rss_mib <= TARGET_PEAK_RSS_MIB),
+        rss_growth: match baseline_10k_rss {
+            Some(base) if run.users > 10_000 => {
+                Verdict::of(run.usage.peak_rss as f64 <= TARGET_RSS_GROWTH_OVER_10K * base as f64)
+            }
+            _ => Verdict::NotApplicable,
+        },
+        cpu: Verdict::of(
+            run.usage.cpu.as_secs_f64() <= TARGET_CPU_SECONDS_PER_100K_USERS * run.users as f64 / 100_000.0,
+        ),
+    }
+}
+
+fn baseline_rss(results: &[SizeResult]) -> Option<u64> {
+    results.iter().find(|r| r.sfconn.users == 10_000).map(|r| r.sfconn.usage.peak_rss)
+}
+
+fn size_report(result: &SizeResult) -> String {
+    let mut text = String::new();
+    for run in std::iter::once(&result.sfconn).chain(&result.peer) {
+        let _ = writeln!(
+            text,
+            "xtask bench: {:>9} users {:<17} wall {:>7.2} s  CPU {:>7.2} s  peak RSS {:>8.1} MiB  requests {} (minimum {})",
+            run.users,
+            run.tool,
+            run.usage.wall.as_secs_f64(),
+            run.usage.cpu.as_secs_f64(),
+            run.usage.peak_rss as f64 / MIB,
+            run.requests,
+            run.minimum_requests
+        );
+    }
+    text
+}
+
+fn ratio(a: f64, b: f64) -> String {
+    if b > 0.0 { format!("{:.2}", a / b) } else { "–".into() }
+}
+
+fn markdown(options: &Options, machine: &Machine, results: &[SizeResult]) -> String {
+    let baseline = baseline_rss(results);
+    let mut md = String::new();
+    let _ = writeln!(
+        md,
+        "Latency {} ms per request; {}; machine: {}.\n",
+        options.latency.as_millis(),
+        if options.release { "release build" } else { "debug build" },
+        machine.describe()
+    );
+    md.push_str(
+        "| users | wall s | floor s | wall ÷ floor | requests (min) | CPU s | peak RSS MiB | \
+         requests ≤ min+2 | wall ≤ 1.25×floor | RSS ≤ 64 MiB | RSS ≤ 1.5×10k | CPU ≤ 2 s/100k |\n\
+         |---:|---:|---:|---:|---:|---:|---:|:-:|:-:|:-:|:-:|:-:|\n",
+    );
+    for result in results {
+        let run = &result.sfconn;
+        let t = targets(result, baseline);
+        let _ = writeln!(
+            md,
+            "| {} | {:.2} | {:.2} | {} | {} ({}) | {:.2} | {:.1} | {} | {} | {} | {} | {} |",
+            run.users,
+            run.usage.wall.as_secs_f64(),
+            result.floor.as_secs_f64(),
+            wall_over_floor(result).map_or("–".into(), |r| format!("{r:.2}")),
+            run.requests,
+            run.minimum_requests,
+            run.usage.cpu.as_secs_f64(),
+            run.usage.peak_rss as f64 / MIB,
+            t.requests.mark(),
+            t.wall.mark(),
+            t.rss_absolute.mark(),
+            t.rss_growth.mark(),
+            t.cpu.mark(),
+        );
+    }
+    let peers: Vec<&SizeResult> = results.iter().filter(|r| r.peer.is_some()).collect();
+    if peers.is_empty() {
+        md.push_str("\nPeer comparison: skipped.\n");
+    } else {
+        md.push_str(
+            "\nsfconn ÷ simple-salesforce (below 1 = sfconn better):\n\n\
+             | users | peer wall s | peer CPU s | peer peak RSS MiB | peer requests (min) | wall ratio | CPU ratio | RSS ratio |\n\
+             |---:|---:|---:|---:|---:|---:|---:|---:|\n",
+        );
+        for result in peers {
+            let (ours, theirs) = (
+                &result.sfconn.usage,
+                &result.peer.as_ref().map(|p| (p.usage, p.requests, p.minimum_requests)),
+            );
+            let Some((peer, requests, minimum)) = theirs else { continue };
+            let _ = writeln!(
+                md,
+                "| {} | {:.2} | {:.2} | {:.1} | {} ({}) | {} | {} | {} |",
+                result.sfconn.users,
+                peer.wall.as_secs_f64(),
+                peer.cpu.as_secs_f64(),
+                peer.peak_rss as f64 / MIB,
+                requests,
+                minimum,
+                ratio(ours.wall.as_secs_f64(), peer.wall.as_secs_f64()),
+                ratio(ours.cpu.as_secs_f64(), peer.cpu.as_secs_f64()),
+                ratio(ours.peak_rss as f64, peer.peak_rss as f64),
+            );
+        }
+    }
+    md
+}
+
+fn run_json(run: &Run) -> Value {
+    json!({
+        "tool": run.tool,
+        "wall_s": run.usage.wall.as_secs_f64(),
+        "cpu_s": run.usage.cpu.as_secs_f64(),
+        "peak_rss_bytes": run.usage.peak_rss,
+        "requests": run.requests,
+        "minimum_requests": run.minimum_requests,
+        "reported_requests": run.reported_requests,
+    })
+}
+
+fn results_json(options: &Options, machine: &Machine, results: &[SizeResult]) -> Value {
+    let baseline = baseline_rss(results);
+    let sizes: Vec<Value> = results
+        .iter()
+        .map(|result| {
+            let t = targets(result, baseline);
+            let w = &result.workload;
+            json!({
+                "users": w.users,
+                "rows": {
+                    "PermissionSetLicenseAssign": w.permission_set_license_assignments,
+                    "UserPackageLicense": w.package_license_assignments,
+                    "UserLicense": w.user_licenses,
+                    "Profile": w.profiles,
+                    "PermissionSetLicense": w.permission_set_licenses,
+                    "PackageLicense": w.package_licenses,
+                },
+                "floor_s": result.floor.as_secs_f64(),
+                "floor_round_trips": w.sfconn_floor_round_trips(),
+                "design_round_trips": w.sfconn_design_round_trips(),
+                "design_floor_s": result.design_floor.as_secs_f64(),
+                "wall_over_floor": wall_over_floor(result),
+                "sfconn": run_json(&result.sfconn),
+                "peer": result.peer.as_ref().map(run_json),
+                "targets": {
+                    "requests_at_most_minimum_plus_2": t.requests.name(),
+                    "wall_at_most_1_25_floor": t.wall.name(),
+                    "peak_rss_at_most_64_mib": t.rss_absolute.name(),
+                    "peak_rss_at_most_1_5_times_10k": t.rss_growth.name(),
+                    "cpu_at_most_2_s_per_100k_users": t.cpu.name(),
+                },
+            })
+        })
+        .collect();
+    json!({
+        "latency_ms": options.latency.as_millis(),
+        "build": if options.release { "release" } else { "debug" },
+        "machine": { "cpu": machine.cpu, "cores": machine.cores, "memory_mib": machine.memory_mib },
+        "sizes": sizes,
+    })
+}
+
+struct Machine {
+    cpu: String,
+    cores: usize,
+    memory_mib: u64,
+}
+
+impl Machine {
+    fn describe(&self) -> String {
+        format!("{} × {}, {} MiB memory", self.cores, self.cpu, self.memory_mib)
+    }
+}
+
+fn machine() -> Machine {
+    let cpuinfo = fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
+    let cpu = cpuinfo
+        .lines()
+        .find_map(|l| {
+            l.strip_prefix("model name").and_then(|r| r.split_once(':')).map(|(_, v)| v.trim().to_owned())
+        })
+        .unwrap_or_else(|| "unknown CPU".into());
+    let cores = std::thread::available_parallelism().map_or(1, usize::from);
+    let memory_mib = fs::read_to_string("/proc/meminfo")
+        .ok()
+        .and_then(|m| {
+            m.lines()
+                .find_map(|l| l.strip_prefix("MemTotal:"))
+                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+        })
+        .map_or(0, |kib| kib / 1024);
+    Machine { cpu, cores, memory_mib }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(list: &[&str]) -> Vec<String> {
+        list.iter().map(|s| (*s).to_owned()).collect()
+    }
+
+    #[test]
+    fn defaults_are_the_three_sizes_at_100_ms_with_the_peer() {
+        let options = parse_options(&[]).unwrap();
+        assert_eq!(options.sizes, [10_000, 100_000, 1_000_000]);
+        assert_eq!(options.latency, Duration::from_millis(100));
+        assert!(options.peer && options.release && !options.smoke);
+    }
+
+    #[test]
+    fn flags_set_sizes_latency_and_modes() {
+        let options =
+            parse_options(&args(&["--sizes", "2000, 50_000", "--latency-ms", "5", "--no-peer"])).unwrap();
+        assert_eq!(options.sizes, [2_000, 50_000]);
+        assert_eq!(options.latency, Duration::from_millis(5));
+        assert!(!options.peer);
+        assert_eq!(parse_options(&args(&["--quick"])).unwrap().sizes, [10_000, 100_000]);
+        let smoke = parse_options(&args(&["--smoke"])).unwrap();
+        assert_eq!(
+            (smoke.sizes.as_slice(), smoke.latency, smoke.peer, smoke.release),
+            (&[2_000][..], Duration::ZERO, false, false)
+        );
+    }
+
+    #[test]
+    fn bad_flags_say_what_is_wrong() {
+        let error = parse_options(&args(&["--sizes", "10k"])).unwrap_err().to_string();
+        assert!(error.contains("--sizes takes user counts"), "{error}");
+        let error = parse_options(&args(&["--latency-ms"])).unwrap_err().to_string();
+        assert!(error.contains("--latency-ms needs a value"), "{error}");
+        let error = parse_options(&args(&["--fast"])).unwrap_err().to_string();
+        assert!(error.contains("unknown argument `--fast`"), "{error}");
+        assert!(parse_options(&args(&["--sizes", "0"])).is_err());
+    }
+
+    #[test]
+    fn the_summary_is_read_from_the_end_of_a_snapshot() {
+        let dir = std::env::temp_dir().join(format!("xtask-bench-{}", std::process::id()));
+        fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("snapshot.json");
+        let users: Vec<Value> =
+            (0..3).map(|i| json!({"id": format!("005{i}"), "summary": "decoy"})).collect();
+        let snapshot = json!({"schema_version": "1", "users": users, "summary": {"users_total": 3, "api_requests": 17}, "warnings": []});
+        fs::write(&path, serde_json::to_string_pretty(&snapshot).unwrap() + "\n").unwrap();
+        let summary = snapshot_summary(&path).unwrap();
+        assert_eq!(summary["users_total"], 3);
+        assert_eq!(summary["api_requests"], 17);
+        let _ = fs::remove_dir_all(dir);
+    }
+
+    fn result(
+        users: u64,
+        wall_ms: u64,
+        floor_ms: u64,
+        requests: u64,
+        cpu_ms: u64,
+        rss_mib: u64,
+    ) -> SizeResult {
+        let workload = Workload {
+            users,
+            organizations: 1,
+            user_licenses: 1,
+            profiles: 1,
+            permission_set_licenses: 1,
+            package_licenses: 1,
+            permission_set_license_assignments: 1,
+            package_license_assignments: 1,
+        };
+        SizeResult {
+            workload,
+            floor: Duration::from_millis(floor_ms),
+            design_floor: Duration::from_millis(floor_ms),
+            sfconn: Run {
+                tool: "sfconn",
+                users,
+                usage: Usage {
+                    wall: Duration::from_millis(wall_ms),
+                    cpu: Duration::from_millis(cpu_ms),
+                    peak_rss: rss_mib * 1024 * 1024,
+                },
+                requests,
+                minimum_requests: 100,
+                reported_requests: Some(requests),
+            },
+            peer: None,
+        }
+    }
+
+    #[test]
+    fn targets_are_judged_against_their_limits() {
+        let t = targets(&result(100_000, 1_250, 1_000, 102, 2_000, 64), Some(43 * 1024 * 1024));
+        assert_eq!(
+            [t.requests, t.wall, t.rss_absolute, t.rss_growth, t.cpu],
+            [Verdict::Met; 5],
+            "exactly at every limit is met"
+        );
+        let t = targets(&result(100_000, 1_260, 1_000, 103, 2_010, 65), Some(40 * 1024 * 1024));
+        assert_eq!([t.requests, t.wall, t.rss_absolute, t.rss_growth, t.cpu], [Verdict::Missed; 5]);
+        let t = targets(&result(10_000, 500, 0, 100, 100, 20), Some(20 * 1024 * 1024));
+        assert_eq!((t.wall, t.rss_growth), (Verdict::NotApplicable, Verdict::NotApplicable));
+    }
+}

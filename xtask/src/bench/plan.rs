@@ -1,0 +1,152 @@
+//! What a collection of a given org must cost at least: the requests it cannot avoid and the
+//! longest chain of requests that must wait for one another (the latency floor). Both come from
+//! the simulated org's ground truth, so they follow the data, not the tool being measured.
+
+use sfconn_testkit::OrgData;
+
+/// Records per query page (Salesforce's maximum, what sfconn asks for).
+pub(crate) const PAGE_SIZE: u64 = 2000;
+
+/// Row counts of every object a collection reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Workload {
+    pub users: u64,
+    pub organizations: u64,
+    pub user_licenses: u64,
+    pub profiles: u64,
+    pub permission_set_licenses: u64,
+    pub package_licenses: u64,
+    pub permission_set_license_assignments: u64,
+    pub package_license_assignments: u64,
+}
+
+/// Pages one query over `rows` rows takes: an empty result is still one request.
+pub(crate) fn pages(rows: u64) -> u64 {
+    rows.div_ceil(PAGE_SIZE).max(1)
+}
+
+impl Workload {
+    pub(crate) fn of(data: &OrgData) -> Workload {
+        Workload {
+            users: data.user_count() as u64,
+            organizations: 1,
+            user_licenses: data.user_licenses.len() as u64,
+            profiles: data.profiles.len() as u64,
+            permission_set_licenses: data.permission_set_licenses.len() as u64,
+            package_licenses: data.package_licenses.len() as u64,
+            permission_set_license_assignments: data.psl_assignments().count() as u64,
+            package_license_assignments: data.user_package_licenses().count() as u64,
+        }
+    }
+
+    /// The org-wide sources that sfconn describes before querying them.
+    fn described_sources(&self) -> [u64; 5] {
+        [
+            self.organizations,
+            self.user_licenses,
+            self.profiles,
+            self.permission_set_licenses,
+            self.package_licenses,
+        ]
+    }
+
+    fn assignment_sources(&self) -> [u64; 2] {
+        [self.permission_set_license_assignments, self.package_license_assignments]
+    }
+
+    /// Pages of all eight queries.
+    pub(crate) fn query_pages(&self) -> u64 {
+        self.described_sources()
+            .iter()
+            .chain(&self.assignment_sources())
+            .map(|rows| pages(*rows))
+            .sum::<u64>()
+            + pages(self.users)
+    }
+
+    /// Requests sfconn cannot do without (contract §7, docs/api-calls.md): token, versions,
+    /// limits (the budget guard), six describes (five sources and User: the field set comes
+    /// from describe) and every page of the eight queries.
+    pub(crate) fn sfconn_minimum_requests(&self) -> u64 {
+        3 + 6 + self.query_pages()
+    }
+
+    /// Requests the peer cannot do without: the token and every page (it neither discovers
+    /// the version, nor guards the budget, nor describes).
+    pub(crate) fn peer_minimum_requests(&self) -> u64 {
+        1 + self.query_pages()
+    }
+
+    /// The latency floor of sfconn, in round trips: token → versions → limits, then the
+    /// independent chains side by side, the longest of which decides: describe User and every
+    /// User page; describe and every page of each org-wide source; every page of each
+    /// assignment object.
+    pub(crate) fn sfconn_floor_round_trips(&self) -> u64 {
+        let user_chain = 1 + pages(self.users);
+        let described = self.described_sources().iter().map(|rows| 1 + pages(*rows)).max().unwrap_or(0);
+        let assignments = self.assignment_sources().iter().map(|rows| pages(*rows)).max().unwrap_or(0);
+        3 + user_chain.max(described).max(assignments)
+    }
+
+    /// The round trips of sfconn's present design, in which the User query starts only once
+    /// every other source (assignments included) has been read: the chains before the User
+    /// query, then the User pages.
+    pub(crate) fn sfconn_design_round_trips(&self) -> u64 {
+        let described = self.described_sources().iter().map(|rows| 1 + pages(*rows)).max().unwrap_or(0);
+        let assignments = self.assignment_sources().iter().map(|rows| pages(*rows)).max().unwrap_or(0);
+        3 + described.max(assignments).max(1) + pages(self.users)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn workload(users: u64, psla: u64, upl: u64) -> Workload {
+        Workload {
+            users,
+            organizations: 1,
+            user_licenses: 12,
+            profiles: 20,
+            permission_set_licenses: 4,
+            package_licenses: 4,
+            permission_set_license_assignments: psla,
+            package_license_assignments: upl,
+        }
+    }
+
+    #[test]
+    fn an_empty_query_is_one_page_and_a_full_page_does_not_spill() {
+        assert_eq!(pages(0), 1);
+        assert_eq!(pages(2000), 1);
+        assert_eq!(pages(2001), 2);
+        assert_eq!(pages(1_000_000), 500);
+    }
+
+    #[test]
+    fn minimum_requests_count_every_fixed_call_and_every_page() {
+        // 40 users and small joins: 3 fixed + 6 describes + 8 one-page queries (docs/api-calls.md: 17).
+        assert_eq!(workload(40, 10, 10).sfconn_minimum_requests(), 17);
+        assert_eq!(workload(40, 10, 10).peer_minimum_requests(), 9);
+        // 1M users, 400k and 300k assignment rows: 500 + 200 + 150 pages + 5 one-page sources.
+        let big = workload(1_000_000, 400_000, 300_000);
+        assert_eq!(big.query_pages(), 855);
+        assert_eq!(big.sfconn_minimum_requests(), 864);
+    }
+
+    #[test]
+    fn the_floor_is_the_longest_independent_chain() {
+        // Small org: token, versions, limits, then describe + one page.
+        assert_eq!(workload(40, 10, 10).sfconn_floor_round_trips(), 5);
+        // Users dominate: describe User + 500 pages.
+        assert_eq!(workload(1_000_000, 400_000, 300_000).sfconn_floor_round_trips(), 3 + 501);
+        // An assignment object larger than the users dominates on its own.
+        assert_eq!(workload(2_000, 10_000, 0).sfconn_floor_round_trips(), 3 + 5);
+    }
+
+    #[test]
+    fn the_present_design_puts_the_assignments_before_the_users() {
+        assert_eq!(workload(1_000_000, 400_000, 300_000).sfconn_design_round_trips(), 3 + 200 + 500);
+        assert_eq!(workload(40, 10, 10).sfconn_design_round_trips(), 3 + 2 + 1);
+    }
+}
