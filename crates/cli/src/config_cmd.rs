@@ -97,7 +97,9 @@ fn render_text(loaded: &Loaded) -> String {
         if entry.value.is_null() {
             out.push_str(&left);
         } else {
-            out.push_str(&format!("{left:<width$}  # {}", entry.origin));
+            // Padded by hand: a format width above u16::MAX panics, and a value can be long.
+            let padding = width.saturating_sub(left.chars().count());
+            out.push_str(&format!("{left}{}  # {}", " ".repeat(padding), entry.origin));
         }
         out.push('\n');
     }

@@ -106,9 +106,26 @@ fn output_exit_code(output: &sfconn_collect::OutputError) -> u8 {
 pub(crate) fn report(err: &anyhow::Error) -> ExitCode {
     let code = exit_code(err);
     if code != 0 {
-        output::error(&format!("{err:#}"));
+        output::error(&message(err));
     }
     ExitCode::from(code)
+}
+
+/// The error and its causes joined by `: ` (as `{:#}` does), leaving out a cause whose text the
+/// message already holds: many library errors print their source in their own message.
+pub(crate) fn message(err: &anyhow::Error) -> String {
+    let mut message = String::new();
+    for cause in err.chain() {
+        let text = cause.to_string();
+        if text.is_empty() || message.contains(&text) {
+            continue;
+        }
+        if !message.is_empty() {
+            message.push_str(": ");
+        }
+        message.push_str(&text);
+    }
+    message
 }
 
 /// Secret flags that do not exist on purpose, with what to use instead.
@@ -182,6 +199,19 @@ mod tests {
         assert_eq!(exit_code(&err), 70);
         let io: anyhow::Result<()> = Err(std::io::Error::other("disk full")).context("writing output");
         assert_eq!(exit_code(&io.unwrap_err()), 70);
+    }
+
+    #[test]
+    fn a_cause_already_in_the_message_is_not_repeated() {
+        let source = serde_json::from_str::<u8>("x").unwrap_err();
+        let text = source.to_string();
+        let err = anyhow::Error::new(Failure::new(65, format!("cannot read the page: {text}")));
+        assert_eq!(message(&err), format!("cannot read the page: {text}"));
+        let wrapped: anyhow::Result<()> = Err(std::io::Error::other("disk full")).context("writing output");
+        assert_eq!(message(&wrapped.unwrap_err()), "writing output: disk full");
+        let decode = sfconn_api::ApiError::Decode { request: "the list".into(), path: ".".into(), source };
+        let shown = message(&anyhow::Error::new(decode));
+        assert_eq!(shown.matches(&text).count(), 1, "{shown}");
     }
 
     #[test]

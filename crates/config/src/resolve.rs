@@ -3,6 +3,10 @@
 
 use std::path::{Path, PathBuf};
 
+/// The longest text setting accepted: a path may be 4096 bytes (PATH_MAX); Consumer Keys,
+/// secrets, tokens, URLs and versions are far shorter.
+const MAX_TEXT_CHARS: usize = 4096;
+
 use figment::value::{Dict, Value};
 use figment::{Figment, Provider};
 use secrecy::SecretString;
@@ -50,11 +54,25 @@ impl Reader<'_> {
     }
 
     /// A string setting, trimmed; blank counts as not set.
+    /// A text setting; longer than [`MAX_TEXT_CHARS`] is a problem (never echoed).
     fn text(&mut self, name: &str) -> Option<(String, Origin)> {
         let key = keys::find(name)?;
         let value = self.lookup(name)?.clone();
         match &value {
             Value::String(_, s) if s.trim().is_empty() => None,
+            Value::String(_, s) if s.trim().chars().count() > MAX_TEXT_CHARS => {
+                let origin = self.origin(&value);
+                let length = s.trim().chars().count();
+                self.problem(
+                    name,
+                    Some(origin),
+                    format!(
+                        "the value is {length} characters long, more than any valid value (at most \
+                         {MAX_TEXT_CHARS}); check what was pasted there"
+                    ),
+                );
+                None
+            }
             Value::String(_, s) => Some((s.trim().to_string(), self.origin(&value))),
             _ => {
                 let expected = match key.kind {

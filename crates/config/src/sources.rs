@@ -116,6 +116,15 @@ pub(crate) fn environment(env: &dyn Environment, problems: &mut Vec<Problem>) ->
             });
             continue;
         }
+        if text.contains(char::REPLACEMENT_CHARACTER) {
+            // The process environment is read lossily: the value held bytes that are not UTF-8.
+            problems.push(Problem {
+                key: key.clone(),
+                origin: Some(Origin::Env { var }),
+                message: "the value is not valid UTF-8 text; set it again as plain text".into(),
+            });
+            continue;
+        }
         let value = match keys::find(&key).map(|k| k.kind) {
             Some(Kind::List) => {
                 Value::from(split_list(&text).into_iter().map(Value::from).collect::<Vec<_>>())

@@ -814,3 +814,22 @@ fn the_template_as_written_parses_and_sets_nothing() {
     let loaded = sandbox.load_ok(&Flags::default());
     assert!(loaded.entries.iter().all(|e| !matches!(e.origin, Origin::File { .. })));
 }
+
+#[test]
+fn environment_values_that_were_not_utf8_are_refused_naming_the_variable() {
+    // The process environment is read lossily, so non-UTF-8 bytes arrive as U+FFFD.
+    let message = error_for("", &[("SFCONN_CLIENT_ID", "3MVG9\u{FFFD}\u{FFFD}")]);
+    assert!(message.contains("`client_id` (env SFCONN_CLIENT_ID)"), "{message}");
+    assert!(message.contains("not valid UTF-8"), "{message}");
+}
+
+#[test]
+fn a_huge_text_value_is_refused_without_being_echoed() {
+    let huge = "k".repeat(5000);
+    let message = error_for(&format!("client_id = \"{huge}\"\n"), &[]);
+    assert!(message.contains("`client_id` (file"), "{message}");
+    assert!(message.contains("5000 characters long"), "{message}");
+    assert!(!message.contains(&huge[..100]), "the value is not echoed");
+    let message = error_for("", &[("SFCONN_REFRESH_TOKEN", &huge)]);
+    assert!(message.contains("`refresh_token` (env SFCONN_REFRESH_TOKEN)"), "{message}");
+}

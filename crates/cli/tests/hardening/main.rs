@@ -1,0 +1,16 @@
+//! Hardening (issue 6): the real `sfconn` binary against the simulated org under every fault,
+//! with broken input, and with known secrets that must never leak.
+//!
+//! - `faults`: the fault matrix (stage × fault → exit code, message, complete data or
+//!   untouched output), connection resets, SIGINT, oversized responses.
+//! - `bad_input`: broken config files, environment values, flags and company names.
+//! - `secrets`: every command at the highest verbosity through its failure paths, checked for
+//!   leaked secrets in output, files and request URLs.
+
+// Test helpers outside #[test] functions panic on purpose when the sandbox cannot be set up.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod bad_input;
+mod common;
+mod faults;
+mod secrets;

@@ -1,0 +1,1 @@
+//! Secrets (filled in below).
