@@ -361,3 +361,132 @@ mod tests {
         assert!(err.to_string().contains("Id"), "{err}");
     }
 }
+
+#[cfg(test)]
+mod properties {
+    use proptest::prelude::*;
+    use serde_json::{Value, json};
+    use time::{Month, PrimitiveDateTime, Time};
+
+    use super::*;
+
+    /// A valid instant with a Salesforce-style offset (whole quarter hours, -12:00..=+14:00).
+    fn instant() -> impl Strategy<Value = (OffsetDateTime, String)> {
+        (1i32..=9999, 1u8..=12, 1u8..=28, 0u8..24, 0u8..60, 0u8..60, 0u16..1000, -48i32..=56).prop_map(
+            |(year, month, day, hour, minute, second, milli, quarters)| {
+                let date = Date::from_calendar_date(year, Month::try_from(month).unwrap(), day).unwrap();
+                let time = Time::from_hms_milli(hour, minute, second, milli).unwrap();
+                let offset_minutes = quarters * 15;
+                let offset = UtcOffset::from_whole_seconds(offset_minutes * 60).unwrap();
+                let instant = PrimitiveDateTime::new(date, time).assume_offset(offset);
+                let sign = if offset_minutes < 0 { '-' } else { '+' };
+                let text = format!(
+                    "{year:04}-{month:02}-{day:02}T{hour:02}:{minute:02}:{second:02}.{milli:03}{sign}{:02}{:02}",
+                    offset_minutes.abs() / 60,
+                    offset_minutes.abs() % 60
+                );
+                (instant, text)
+            },
+        )
+    }
+
+    fn text_field() -> impl Strategy<Value = Option<String>> {
+        proptest::option::of(any::<String>())
+    }
+
+    proptest! {
+        #[test]
+        fn salesforce_datetimes_parse_to_the_same_instant_in_utc((instant, text) in instant()) {
+            let parsed = SfDateTime::parse(&text).unwrap();
+            prop_assert_eq!(parsed.0, instant);
+            let written = parsed.to_rfc3339_utc();
+            prop_assert!(written.ends_with('Z'), "{}", written);
+            // What is written reads back as the same instant.
+            prop_assert_eq!(SfDateTime::parse(&written).unwrap().0, instant);
+        }
+
+        #[test]
+        fn any_text_either_parses_or_is_refused_naming_it(text in ".{0,40}") {
+            match SfDateTime::parse(&text) {
+                Ok(parsed) => prop_assert!(parsed.to_rfc3339_utc().ends_with('Z')),
+                Err(error) => prop_assert_eq!(&error.text, &text),
+            }
+            let _ = SfDate::parse(&text);
+        }
+
+        #[test]
+        fn user_records_keep_every_text_field_as_sent(
+            id in "005[A-Za-z0-9]{15}",
+            email in text_field(), title in text_field(), company in text_field(), federation in text_field(),
+            active in proptest::option::of(any::<bool>()),
+        ) {
+            let mut record = json!({"attributes": {"type": "User"}, "Id": id, "Username": "u@x.test"});
+            for (field, value) in [("Email", &email), ("Title", &title), ("CompanyName", &company), ("FederationIdentifier", &federation)] {
+                record[field] = value.as_ref().map_or(Value::Null, |text| Value::from(text.as_str()));
+            }
+            record["IsActive"] = active.map_or(Value::Null, Value::from);
+            let user: User = serde_json::from_value(record).unwrap();
+            prop_assert_eq!(user.id, id);
+            prop_assert_eq!(user.email, email);
+            prop_assert_eq!(user.title, title);
+            prop_assert_eq!(user.company_name, company);
+            prop_assert_eq!(user.federation_identifier, federation);
+            prop_assert_eq!(user.is_active, active.unwrap_or(false));
+            prop_assert_eq!(user.last_login_date, None);
+        }
+
+        #[test]
+        fn decoding_arbitrary_json_never_panics(json in arbitrary_json()) {
+            let _ = serde_json::from_value::<User>(json.clone());
+            let _ = serde_json::from_value::<PackageLicense>(json.clone());
+            let _ = serde_json::from_value::<PermissionSetLicense>(json.clone());
+            let _ = serde_json::from_value::<UserLicense>(json);
+        }
+
+        #[test]
+        fn a_wrong_type_in_any_user_field_is_an_error_not_a_panic(
+            field in prop::sample::select(vec!["Email", "IsActive", "LastLoginDate", "CreatedDate", "Profile", "Username"]),
+            value in prop_oneof![Just(json!(17)), Just(json!([1])), Just(json!({"a": 1})), Just(json!("not a date"))],
+        ) {
+            let text_field = matches!(field, "Email" | "Username");
+            let fits = (value.is_string() && text_field) || (value.is_object() && field == "Profile");
+            let mut record = json!({"Id": "005000000000001AAA"});
+            record[field] = value;
+            prop_assert_eq!(serde_json::from_value::<User>(record).is_ok(), fits);
+        }
+    }
+
+    /// JSON shaped like a record: an object with Salesforce-looking keys and any values.
+    fn arbitrary_json() -> impl Strategy<Value = Value> {
+        let leaf = prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::from),
+            any::<i64>().prop_map(Value::from),
+            any::<f64>().prop_map(|n| serde_json::Number::from_f64(n).map_or(Value::Null, Value::Number)),
+            ".{0,12}".prop_map(Value::from),
+        ];
+        let value = leaf.prop_recursive(3, 16, 4, |inner| {
+            prop_oneof![
+                proptest::collection::vec(inner.clone(), 0..4).prop_map(Value::from),
+                proptest::collection::btree_map("[A-Za-z]{1,8}", inner, 0..4)
+                    .prop_map(|map| Value::Object(map.into_iter().collect())),
+            ]
+        });
+        let keys = prop::sample::select(vec![
+            "Id",
+            "Username",
+            "Email",
+            "IsActive",
+            "LastLoginDate",
+            "ExpirationDate",
+            "AllowedLicenses",
+            "UsedLicenses",
+            "TotalLicenses",
+            "Profile",
+            "Name",
+            "Status",
+        ]);
+        proptest::collection::btree_map(keys, value, 0..8)
+            .prop_map(|map| Value::Object(map.into_iter().map(|(k, v)| (k.to_owned(), v)).collect()))
+    }
+}

@@ -494,6 +494,24 @@ mod tests {
             }
 
             #[test]
+            fn any_input_is_accepted_or_refused_naming_it_and_never_panics(names in proptest::collection::vec(".{0,24}", 0..4), email in proptest::option::of(".{0,40}")) {
+                match CompanyFilter::parse(&names) {
+                    Ok(filter) => {
+                        let _ = filter.matches(email.as_deref());
+                        // Every accepted domain matches an address at itself and at a subdomain.
+                        for domain in filter.domains() {
+                            let at_itself = format!("jo@{domain}");
+                            let at_subdomain = format!("jo@eu.{domain}");
+                            prop_assert!(filter.matches(Some(&at_itself)), "{}", domain);
+                            prop_assert!(filter.matches(Some(&at_subdomain)), "{}", domain);
+                        }
+                    }
+                    Err(error) => prop_assert!(names.contains(&error.name), "{:?} not in {:?}", error.name, names),
+                }
+                let _ = email.as_deref().map(email_domain);
+            }
+
+            #[test]
             fn names_with_inner_white_space_are_refused(a in label(), b in domain(1, 2), ws in "[ \t\n]{1,3}") {
                 let name = format!("{a}{ws}{b}");
                 let err = CompanyFilter::parse([&name]).unwrap_err();
