@@ -80,10 +80,42 @@ pub fn profile(record: records::Profile) -> Profile {
 }
 
 /// Licence assignments of users, from `PermissionSetLicenseAssign` or `UserPackageLicense`:
-/// user id to licence ids. Memory: one entry per assignment.
+/// user id to licence ids.
+///
+/// Memory: an org has a handful of distinct licences but up to millions of assignments, so
+/// each assignment is one 20-byte entry (the user id packed into 18 bytes, the licence as an
+/// index into the list of distinct licence ids), not two heap strings in a map: about 20 MB for
+/// a million assignments instead of about 200 MB. Entries are sorted by user on the first
+/// [`Assignments::take`] and looked up by binary search.
 #[derive(Debug, Default)]
 pub struct Assignments {
-    by_user: HashMap<String, Vec<String>>,
+    /// The distinct licence ids, in the order first seen.
+    licenses: Vec<String>,
+    license_index: HashMap<String, u16>,
+    /// `(packed user id, licence index)`; sorted and deduplicated once taking starts.
+    entries: Vec<(PackedId, u16)>,
+    sorted: bool,
+    /// Assignments whose user id does not pack (longer than 18 bytes), or beyond 65,536
+    /// distinct licences: kept as strings. Salesforce ids never end up here.
+    other: HashMap<String, Vec<String>>,
+    /// Users with at least one assignment not yet taken (counted when sorting).
+    users_left: usize,
+}
+
+/// A Salesforce id (15 or 18 characters) in a fixed array, zero-padded: no heap allocation.
+type PackedId = [u8; 18];
+
+/// Marks an entry that has been taken.
+const TAKEN: u16 = u16::MAX;
+
+fn pack(id: &str) -> Option<PackedId> {
+    let bytes = id.as_bytes();
+    if bytes.len() > 18 || bytes.contains(&0) {
+        return None;
+    }
+    let mut packed = [0u8; 18];
+    packed[..bytes.len()].copy_from_slice(bytes);
+    Some(packed)
 }
 
 impl Assignments {
@@ -92,26 +124,82 @@ impl Assignments {
         if user_id.is_empty() || license_id.is_empty() {
             return;
         }
-        self.by_user.entry(user_id).or_default().push(license_id);
+        let index = match self.license_index.get(&license_id) {
+            Some(index) => Some(*index),
+            None => u16::try_from(self.licenses.len()).ok().filter(|i| *i != TAKEN).inspect(|index| {
+                self.license_index.insert(license_id.clone(), *index);
+                self.licenses.push(license_id.clone());
+            }),
+        };
+        match (pack(&user_id), index) {
+            (Some(user), Some(index)) => {
+                self.entries.push((user, index));
+                self.sorted = false;
+            }
+            _ => {
+                self.other.entry(user_id).or_default().push(license_id);
+                self.sorted = false;
+            }
+        }
+    }
+
+    /// Sorts the entries by user (then licence) and drops duplicates, once.
+    fn sort(&mut self) {
+        if self.sorted {
+            return;
+        }
+        self.entries.sort_unstable();
+        self.entries.dedup();
+        self.entries.shrink_to_fit();
+        let mut users = 0;
+        let mut previous = None;
+        for (user, license) in &self.entries {
+            if *license != TAKEN && previous != Some(user) {
+                users += 1;
+                previous = Some(user);
+            }
+        }
+        self.users_left = users + self.other.len();
+        self.sorted = true;
     }
 
     /// Takes the licence ids of one user, sorted and without duplicates (each user is written
     /// once, so the entry is not needed again).
     pub fn take(&mut self, user_id: &str) -> Vec<String> {
-        let mut ids = self.by_user.remove(user_id).unwrap_or_default();
+        self.sort();
+        let mut ids: Vec<String> = Vec::new();
+        if let Some(user) = pack(user_id) {
+            let start = self.entries.partition_point(|(u, _)| *u < user);
+            for (u, license) in &mut self.entries[start..] {
+                if *u != user {
+                    break;
+                }
+                if *license != TAKEN {
+                    ids.extend(self.licenses.get(usize::from(*license)).cloned());
+                    *license = TAKEN;
+                }
+            }
+        }
+        if let Some(more) = self.other.remove(user_id) {
+            ids.extend(more);
+        }
+        if !ids.is_empty() {
+            self.users_left = self.users_left.saturating_sub(1);
+        }
         ids.sort_unstable();
         ids.dedup();
         ids
     }
 
     /// Users with at least one assignment not yet taken.
-    pub fn len(&self) -> usize {
-        self.by_user.len()
+    pub fn len(&mut self) -> usize {
+        self.sort();
+        self.users_left
     }
 
     /// Whether no assignment is left.
-    pub fn is_empty(&self) -> bool {
-        self.by_user.is_empty()
+    pub fn is_empty(&mut self) -> bool {
+        self.len() == 0
     }
 }
 
@@ -322,5 +410,49 @@ mod tests {
         assert_eq!(mapped.package_license_ids, ["0500X0000000001AAA"]);
         assert!(context.permission_set_licenses.is_empty());
         assert_eq!(context.package_licenses.len(), 1);
+    }
+
+    #[test]
+    fn assignments_cost_twenty_bytes_each_and_keep_every_id_shape() {
+        assert_eq!(std::mem::size_of::<(PackedId, u16)>(), 20);
+        let mut assignments = Assignments::default();
+        // 18- and 15-character ids of the same record are different keys, as in Salesforce's
+        // responses (always 18) they never mix; an id too long to pack still works.
+        let long = "0050X0000000001AAA-not-a-salesforce-id";
+        assignments.add("0050X0000000001AAA".into(), "0PL0X0000000002AAA".into());
+        assignments.add("0050X0000000001".into(), "0PL0X0000000001AAA".into());
+        assignments.add(long.into(), "0PL0X0000000003AAA".into());
+        assignments.add("0050X0000000003AAA".into(), "0PL0X0000000001AAA".into());
+        assignments.add("".into(), "0PL0X0000000001AAA".into());
+        assert_eq!(assignments.len(), 4);
+        assert_eq!(assignments.take("0050X0000000001AAA"), ["0PL0X0000000002AAA"]);
+        assert_eq!(assignments.take("0050X0000000001"), ["0PL0X0000000001AAA"]);
+        assert_eq!(assignments.take(long), ["0PL0X0000000003AAA"]);
+        assert_eq!(assignments.take("0050X0000000002AAA"), Vec::<String>::new());
+        assert_eq!(assignments.len(), 1);
+        assert_eq!(assignments.take("0050X0000000003AAA"), ["0PL0X0000000001AAA"]);
+        assert!(assignments.is_empty());
+        assert_eq!(assignments.take("0050X0000000003AAA"), Vec::<String>::new(), "taken once");
+    }
+
+    #[test]
+    fn many_users_each_get_exactly_their_licences_in_any_arrival_order() {
+        let mut assignments = Assignments::default();
+        let users = 5_000u32;
+        // Arrival order is by assignment id, not by user: interleave users from both ends.
+        for k in 0..3u32 {
+            for n in 0..users {
+                let user = if n % 2 == 0 { n } else { users - n };
+                if (user + k) % 3 != 0 {
+                    assignments.add(format!("005{user:015}"), format!("0PL{k:015}"));
+                }
+            }
+        }
+        for user in 0..users {
+            let expected: Vec<String> =
+                (0..3u32).filter(|k| (user + k) % 3 != 0).map(|k| format!("0PL{k:015}")).collect();
+            assert_eq!(assignments.take(&format!("005{user:015}")), expected, "user {user}");
+        }
+        assert!(assignments.is_empty());
     }
 }
