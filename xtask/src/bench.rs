@@ -45,6 +45,8 @@ struct Options {
     smoke: bool,
     /// Extra arguments for `sfconn collect` (`--verbose`: `-vv`, logs in target/bench/sfconn-N.stderr).
     sfconn_args: Vec<String>,
+    /// Run sfconn under `perf record` (its figures then include perf's overhead).
+    perf: bool,
 }
 
 impl Default for Options {
@@ -56,13 +58,16 @@ impl Default for Options {
             release: true,
             smoke: false,
             sfconn_args: Vec::new(),
+            perf: false,
         }
     }
 }
 
-const USAGE: &str = "usage: cargo xtask bench [--sizes 10000,100000,1000000] [--latency-ms 100] [--quick] [--no-peer] [--verbose] [--smoke]
+const USAGE: &str = "usage: cargo xtask bench [--sizes 10000,100000,1000000] [--latency-ms 100] [--quick] [--no-peer] [--verbose] [--perf] [--smoke]
   --quick   sizes 10000,100000 (skips the minutes-long million-user run)
   --verbose sfconn logs at debug level into target/bench/sfconn-N.stderr
+  --perf    profile sfconn with `perf record` into target/bench/perf-N.data (no peer; figures
+            include perf's own overhead)
   --smoke   what `cargo xtask ci` runs: 2000 users, no latency, debug binary, no peer;
             fails if the run fails, loses users or exceeds the request target";
 
@@ -92,6 +97,10 @@ fn parse_options(args: &[String]) -> Result<Options> {
             "--quick" => options.sizes = vec![10_000, 100_000],
             "--no-peer" => options.peer = false,
             "--verbose" => options.sfconn_args.push("-vv".into()),
+            "--perf" => {
+                options.perf = true;
+                options.peer = false;
+            }
             "--smoke" => {
                 options = Options {
                     sizes: vec![2_000],
@@ -100,6 +109,7 @@ fn parse_options(args: &[String]) -> Result<Options> {
                     release: false,
                     smoke: true,
                     sfconn_args: Vec::new(),
+                    perf: false,
                 };
             }
             "-h" | "--help" => bail!("{USAGE}"),
@@ -175,7 +185,7 @@ pub(crate) fn run(args: &[String]) -> Result<()> {
         let floor = latency * u32::try_from(workload.sfconn_floor_round_trips()).unwrap_or(u32::MAX);
         let design_floor = latency * u32::try_from(workload.sfconn_design_round_trips()).unwrap_or(u32::MAX);
 
-        let sfconn_run = run_sfconn(&sfconn, &options.sfconn_args, &org, &bench_dir, &home, workload)?;
+        let sfconn_run = run_sfconn(&sfconn, &options, &org, &bench_dir, &home, workload)?;
         let peer_run = match &python {
             Some(python) => Some(run_peer(python, &org, &bench_dir, &home, workload)?),
             None => None,
@@ -234,7 +244,7 @@ fn isolated(program: &Path, home: &Path) -> Command {
 
 fn run_sfconn(
     binary: &Path,
-    extra_args: &[String],
+    options: &Options,
     org: &SimulatedOrg,
     bench_dir: &Path,
     home: &Path,
@@ -243,8 +253,17 @@ fn run_sfconn(
     let users = workload.users;
     let output = bench_dir.join(format!("out-{users}.json"));
     let stderr = bench_dir.join(format!("sfconn-{users}.stderr"));
-    let mut command = isolated(binary, home);
-    command.args(["collect", "-f", "json", "--no-progress", "-o"]).arg(&output).args(extra_args);
+    let mut command = if options.perf {
+        let mut perf = isolated(Path::new("perf"), home);
+        perf.args(["record", "--quiet", "-e", "cpu-clock", "-F", "999", "--call-graph", "dwarf,32768", "-o"])
+            .arg(bench_dir.join(format!("perf-{users}.data")))
+            .arg("--")
+            .arg(binary);
+        perf
+    } else {
+        isolated(binary, home)
+    };
+    command.args(["collect", "-f", "json", "--no-progress", "-o"]).arg(&output).args(&options.sfconn_args);
     command.envs(org.sfconn_env());
     org.clear_requests();
     eprintln!("xtask bench: {users} users: sfconn collect");
