@@ -85,13 +85,16 @@ fn write_indented<T: Serialize + ?Sized>(
     value: &T,
     indent: usize,
 ) -> Result<(), OutputError> {
-    let text = serde_json::to_string_pretty(value)?;
-    let mut lines = text.split('\n');
-    if let Some(first) = lines.next() {
-        out.write_all(first.as_bytes()).map_err(OutputError::write(NAME))?;
+    // Byte slices, not `write!` with padding: this runs once per user, and the formatting
+    // machinery cost more than the serialisation itself (cargo xtask bench --perf).
+    let text = serde_json::to_vec_pretty(value)?;
+    let mut indented = Vec::with_capacity(text.len() + text.len() / 8);
+    let mut rest = text.as_slice();
+    while let Some(newline) = rest.iter().position(|b| *b == b'\n') {
+        indented.extend_from_slice(&rest[..=newline]);
+        indented.resize(indented.len() + indent, b' ');
+        rest = &rest[newline + 1..];
     }
-    for line in lines {
-        write!(out, "\n{:indent$}{line}", "").map_err(OutputError::write(NAME))?;
-    }
-    Ok(())
+    indented.extend_from_slice(rest);
+    out.write_all(&indented).map_err(OutputError::write(NAME))
 }
