@@ -9,11 +9,10 @@ use std::time::Duration;
 
 use anyhow::Context;
 use clap::{Args, Subcommand};
-use secrecy::{ExposeSecret, SecretString};
-use sfconn_auth::retry::RetryPolicy;
+use secrecy::ExposeSecret;
 use sfconn_auth::{
-    AuthOptions, AuthorizeParams, Credentials, DevicePolling, Grant, OAuthClient, PendingAuthorization,
-    RequestCounter, Rotation, TokenSource, Url, parse_code_input,
+    AuthorizeParams, DevicePolling, Grant, OAuthClient, PendingAuthorization, RequestCounter, Rotation, Url,
+    parse_code_input,
 };
 use sfconn_config::{Loaded, Need, Settings};
 
@@ -116,19 +115,12 @@ fn load(settings: &SettingArgs, need: Need) -> anyhow::Result<Loaded> {
     Ok(loaded)
 }
 
-fn auth_options(settings: &Settings) -> AuthOptions {
-    AuthOptions {
-        timeout: settings.http.timeout(),
-        retry: RetryPolicy::with_max_retries(settings.http.max_retries),
-    }
-}
-
 fn oauth_client(settings: &Settings) -> anyhow::Result<OAuthClient> {
     Ok(OAuthClient::new(
         settings.login_url.clone(),
         settings.client_id.clone(),
         settings.client_secret.clone(),
-        auth_options(settings),
+        sfconn_collect::auth_options(settings),
         RequestCounter::default(),
     )?)
 }
@@ -262,38 +254,12 @@ fn deliver(grant: &Grant, flags: &SettingArgs, settings: &Settings) -> anyhow::R
 async fn check(args: &CheckArgs) -> anyhow::Result<()> {
     let loaded = load(&args.settings, Need::Everything)?;
     let settings = &loaded.settings;
-    let refresh_token: SecretString = settings.refresh_token.clone().ok_or_else(|| {
-        Failure::new(
-            code::CONFIG,
-            "refresh_token is not set: set refresh_token_file (or SFCONN_REFRESH_TOKEN); get a \
-             token with `sfconn auth device`",
-        )
-    })?;
-    let credentials = Credentials {
-        login_url: settings.login_url.clone(),
-        client_id: settings.client_id.clone(),
-        client_secret: settings.client_secret.clone(),
-        refresh_token,
-        refresh_token_file: settings.refresh_token_file.clone(),
-    };
-    // A rotated token is never lost: without a refresh_token_file it goes to the state directory.
-    let fallback =
-        settings.state_dir.as_ref().map(|dir| dir.join(sfconn_collect::ROTATED_REFRESH_TOKEN_FILE));
-    let tokens = Arc::new(
-        TokenSource::new(credentials, auth_options(settings), RequestCounter::default())?
-            .keep_rotated_tokens_in(fallback),
-    );
+    let tokens = Arc::new(sfconn_collect::token_source(settings)?);
     let token = tokens.token().await?;
     let identity = tokens.identity(&token).await?;
     let has_api = token.has_scope("api") || token.has_scope("full");
     let usage = if has_api {
-        let options = sfconn_api::ClientOptions {
-            api_version: settings.api_version.clone(),
-            timeout: settings.http.timeout(),
-            retry: RetryPolicy::with_max_retries(settings.http.max_retries),
-            concurrency: settings.http.concurrency,
-            ..sfconn_api::ClientOptions::default()
-        };
+        let options = sfconn_collect::client_options(settings);
         let api = sfconn_api::ApiClient::connect(Arc::clone(&tokens), options).await?;
         let usage = api.limits().await?;
         Some((api.api_version().to_string(), usage))

@@ -19,7 +19,7 @@ pub mod snapshot;
 pub use output::{Format, OutputError, SnapshotSink, open_sink};
 pub use run::{
     BATCH_SIZE, CollectError, NoProgress, Progress, ROTATED_REFRESH_TOKEN_FILE, RunOutcome, SOURCES,
-    SourceStatus, run, user_query,
+    SourceStatus, auth_options, client_options, run, token_source, user_query,
 };
 pub use snapshot::{Snapshot, SnapshotHeader, Summary, User, Warning};
 

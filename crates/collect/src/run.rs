@@ -224,19 +224,7 @@ pub async fn run(
 ) -> Result<RunOutcome, CollectError> {
     let collected_at = OffsetDateTime::now_utc();
     let tokens = Arc::new(token_source(settings)?);
-    let retry = RetryPolicy::with_max_retries(settings.http.max_retries);
-    let client = ApiClient::connect(
-        Arc::clone(&tokens),
-        ClientOptions {
-            api_version: settings.api_version.clone(),
-            timeout: settings.http.timeout(),
-            retry,
-            concurrency: settings.http.concurrency,
-            batch_size: BATCH_SIZE,
-            max_response_bytes: sfconn_api::MAX_RESPONSE_BYTES,
-        },
-    )
-    .await?;
+    let client = ApiClient::connect(Arc::clone(&tokens), client_options(settings)).await?;
 
     let usage_before = usage_guard(&client, settings.limits.max_api_usage_percent).await?;
 
@@ -430,7 +418,29 @@ fn figures(usage: ApiUsage) -> ApiUsageFigures {
     ApiUsageFigures { used: usage.used, max: usage.max }
 }
 
-fn token_source(settings: &Settings) -> Result<TokenSource, CollectError> {
+/// The token client's options from `http.*` settings.
+pub fn auth_options(settings: &Settings) -> AuthOptions {
+    AuthOptions {
+        timeout: settings.http.timeout(),
+        retry: RetryPolicy::with_max_retries(settings.http.max_retries),
+    }
+}
+
+/// The REST client's options from settings: `api_version`, `http.*` and [`BATCH_SIZE`].
+pub fn client_options(settings: &Settings) -> ClientOptions {
+    ClientOptions {
+        api_version: settings.api_version.clone(),
+        timeout: settings.http.timeout(),
+        retry: RetryPolicy::with_max_retries(settings.http.max_retries),
+        concurrency: settings.http.concurrency,
+        batch_size: BATCH_SIZE,
+        ..ClientOptions::default()
+    }
+}
+
+/// The run's token source from settings. A rotated refresh token is never lost: it goes to
+/// `refresh_token_file`, or else to [`ROTATED_REFRESH_TOKEN_FILE`] in the state directory.
+pub fn token_source(settings: &Settings) -> Result<TokenSource, CollectError> {
     let refresh_token = settings.refresh_token.clone().ok_or_else(|| {
         CollectError::Settings(
             "no refresh token: set refresh_token_file (or SFCONN_REFRESH_TOKEN); get one with \
@@ -445,13 +455,9 @@ fn token_source(settings: &Settings) -> Result<TokenSource, CollectError> {
         refresh_token,
         refresh_token_file: settings.refresh_token_file.clone(),
     };
-    let options = AuthOptions {
-        timeout: settings.http.timeout(),
-        retry: RetryPolicy::with_max_retries(settings.http.max_retries),
-    };
-    // A rotated token is never lost: without a refresh_token_file it goes to the state directory.
     let fallback = settings.state_dir.as_ref().map(|dir| dir.join(ROTATED_REFRESH_TOKEN_FILE));
-    Ok(TokenSource::new(credentials, options, RequestCounter::default())?.keep_rotated_tokens_in(fallback))
+    Ok(TokenSource::new(credentials, auth_options(settings), RequestCounter::default())?
+        .keep_rotated_tokens_in(fallback))
 }
 
 /// Reads the org's daily API usage and refuses to start above `max_percent`. `/limits` needs
