@@ -87,6 +87,20 @@ mod tests {
     }
 
     #[test]
+    fn backoff_is_jittered_and_grows_with_the_retry() {
+        let policy = RetryPolicy {
+            max_retries: 10,
+            base_delay: Duration::from_millis(100),
+            max_delay: Duration::from_secs(60),
+        };
+        // Retry 4's ceiling is 800 ms; with full jitter, 200 draws all at or below retry 1's
+        // ceiling (100 ms) would have a probability of (1/8)^200.
+        let draws: Vec<Duration> = (0..200).map(|_| policy.delay(4, None)).collect();
+        assert!(draws.iter().any(|d| *d > Duration::from_millis(100)), "backoff does not grow");
+        assert!(draws.iter().any(|d| *d != draws[0]), "backoff is not jittered");
+    }
+
+    #[test]
     fn allows_exactly_max_retries() {
         let policy = RetryPolicy::with_max_retries(2);
         assert!(policy.allows(1) && policy.allows(2) && !policy.allows(3));
