@@ -82,3 +82,22 @@ async fn a_refusal_is_never_retried() {
     let source = TokenSource::new(credentials(&server), options(5), RequestCounter::default()).unwrap();
     assert_eq!(source.token().await.unwrap_err().exit_code(), 77);
 }
+
+#[tokio::test]
+async fn a_token_endpoint_slower_than_the_timeout_is_retried_then_exit_75() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(token_ok(&server, ACCESS_TOKEN).set_delay(std::time::Duration::from_secs(5)))
+        .expect(2)
+        .mount(&server)
+        .await;
+    let counter = RequestCounter::default();
+    let mut options = options(1);
+    options.timeout = std::time::Duration::from_millis(200);
+    let source = TokenSource::new(credentials(&server), options, counter.clone()).unwrap();
+    let error = source.token().await.unwrap_err();
+    assert!(matches!(error.root(), AuthError::RetriesExhausted { attempts: 2, .. }), "{error:?}");
+    assert_eq!(error.exit_code(), 75);
+    assert!(error.to_string().contains("timed out"), "{error}");
+    assert_eq!(counter.get(), 2);
+}
