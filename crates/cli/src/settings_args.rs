@@ -9,7 +9,8 @@ use clap::Args;
 #[derive(Debug, Clone, Default, Args)]
 #[command(next_help_heading = "Settings (override the config file and SFCONN_* variables)")]
 pub(crate) struct SettingArgs {
-    /// Config file [default: ./sfconn.toml, else $XDG_CONFIG_HOME/sfconn/config.toml]
+    /// Config file [default: $SFCONN_CONFIG, else ./sfconn.toml, else
+    /// $XDG_CONFIG_HOME/sfconn/config.toml]
     #[arg(short = 'c', long = "config", value_name = "FILE")]
     pub config: Option<PathBuf>,
 
