@@ -562,3 +562,32 @@ fn bad_output_paths_are_refused_before_the_run() {
     assert!(error.to_string().contains("no-such-dir"), "{error}");
     assert_eq!(error.exit_code(), 2);
 }
+
+/// Snapshots hold personal data: docs/data.md promises owner-only files (0600) and, for a new
+/// csv directory, an owner-only directory (0700), whatever the umask.
+#[cfg(unix)]
+#[test]
+fn outputs_are_readable_by_their_owner_only() {
+    use std::os::unix::fs::PermissionsExt;
+    let mode = |path: &Path| std::fs::metadata(path).unwrap().permissions().mode() & 0o777;
+    let dir = tempfile::tempdir().unwrap();
+    let snapshot = sample();
+
+    for (format, name) in
+        [(Format::Json, "snapshot.json"), (Format::Ndjson, "s.ndjson"), (Format::Table, "t.txt")]
+    {
+        let target = dir.path().join(name);
+        std::fs::write(&target, "previous").unwrap();
+        std::fs::set_permissions(&target, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let mut sink = open_sink(format, &target).unwrap();
+        output::write_snapshot(sink.as_mut(), &snapshot).unwrap();
+        assert_eq!(mode(&target), 0o600, "{name}");
+    }
+
+    let csv = dir.path().join("csv");
+    write_csv(&snapshot, &csv);
+    assert_eq!(mode(&csv), 0o700);
+    for file in ["users.csv", "subscriptions.csv", "profiles.csv", "snapshot.json"] {
+        assert_eq!(mode(&csv.join(file)), 0o600, "{file}");
+    }
+}

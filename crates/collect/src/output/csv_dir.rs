@@ -83,14 +83,18 @@ impl CsvDirSink {
             return Err(OutputError::MissingParent { path: target.to_owned(), parent });
         }
         let name = target.file_name().map(|n| n.to_string_lossy().into_owned());
-        let dir = tempfile::Builder::new()
-            .prefix(&format!(".{}.", name.as_deref().unwrap_or("sfconn-csv")))
-            .tempdir_in(&parent)
-            .map_err(|source| OutputError::Io {
-                action: "create a temporary directory in",
-                path: parent.clone(),
-                source,
-            })?;
+        let prefix = format!(".{}.", name.as_deref().unwrap_or("sfconn-csv"));
+        let mut builder = tempfile::Builder::new();
+        builder.prefix(&prefix);
+        // The files hold personal data: the directory (renamed to the target when it does not
+        // exist yet) is the owner's only, like the files in it (`create_private`).
+        #[cfg(unix)]
+        builder.permissions(std::os::unix::fs::PermissionsExt::from_mode(0o700));
+        let dir = builder.tempdir_in(&parent).map_err(|source| OutputError::Io {
+            action: "create a temporary directory in",
+            path: parent.clone(),
+            source,
+        })?;
         Ok(Self {
             target: target.to_owned(),
             staging: Some(Staging { dir, users: None, header: None }),
@@ -121,9 +125,19 @@ impl CsvDirSink {
     }
 }
 
+/// Creates a new file readable and writable by its owner only (0600), like the single-file
+/// outputs (tempfile creates those 0600): snapshots hold personal data.
+fn create_private(path: &Path) -> std::io::Result<File> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    options.open(path)
+}
+
 fn create_csv(dir: &Path, file: &'static str) -> Result<csv::Writer<BufWriter<File>>, OutputError> {
     let path = dir.join(file);
-    let handle = File::create(&path).map_err(|source| OutputError::Io {
+    let handle = create_private(&path).map_err(|source| OutputError::Io {
         action: "create",
         path: path.clone(),
         source,
@@ -278,7 +292,7 @@ fn write_snapshot_json(
 ) -> Result<(), OutputError> {
     let path = dir.join("snapshot.json");
     let io_error = |source| OutputError::Io { action: "write", path: path.clone(), source };
-    let handle = File::create(&path).map_err(io_error)?;
+    let handle = create_private(&path).map_err(io_error)?;
     let mut out = BufWriter::new(handle);
     json::write_header(&mut out, header)?;
     out.write_all(b",\n  \"users\": []").map_err(io_error)?;
