@@ -138,6 +138,18 @@ fn auth_check_without_the_api_scope_exits_77() {
 }
 
 #[test]
+fn auth_check_warns_when_the_refresh_token_scope_is_missing() {
+    let org = Org::start();
+    org.org.faults().missing_refresh_token_scope(true);
+    let output = org.everything().args(["auth", "check"]).output().unwrap();
+    let (stdout, stderr) = (stdout_of(&output), stderr_of(&output));
+    assert!(output.status.success(), "a warning, not a failure:\n{stderr}");
+    assert!(stdout.lines().any(|line| line.starts_with("scopes:") && line.ends_with("api id")), "{stdout}");
+    assert!(stderr.contains("lacks the `refresh_token` scope (granted: api id)"), "{stderr}");
+    assert!(!stdout.contains("lacks"), "warnings go to stderr:\n{stdout}");
+}
+
+#[test]
 fn auth_device_prints_only_the_refresh_token_on_stdout() {
     let org = Org::start();
     org.org.faults().device_flow(DeviceFlowPlan { interval_secs: 0, slow_down: 0, pending: 2 });

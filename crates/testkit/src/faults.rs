@@ -346,6 +346,12 @@ impl Faults {
         self.shared.with_state(|s| s.switches.missing_api_scope = on);
     }
 
+    /// Token responses grant `api id` but not `refresh_token` (an app whose selected scopes
+    /// lack "Perform requests at any time"); data requests still work.
+    pub fn missing_refresh_token_scope(&self, on: bool) {
+        self.shared.with_state(|s| s.switches.missing_refresh_token_scope = on);
+    }
+
     /// Pacing of the device flow.
     pub fn device_flow(&self, plan: DeviceFlowPlan) {
         self.shared.with_state(|s| s.switches.device = plan);

@@ -29,6 +29,7 @@ pub(crate) struct Switches {
     pub reject_concurrent_refresh: bool,
     pub instance_url_override: Option<String>,
     pub missing_api_scope: bool,
+    pub missing_refresh_token_scope: bool,
     pub device: DeviceFlowPlan,
     pub oauth_flow_disabled: bool,
     pub request_limit_exceeded: bool,
@@ -110,6 +111,7 @@ impl Shared {
                 reject_concurrent_refresh: true,
                 instance_url_override: None,
                 missing_api_scope: false,
+                missing_refresh_token_scope: false,
                 device: DeviceFlowPlan::default(),
                 oauth_flow_disabled: false,
                 request_limit_exceeded: false,
@@ -968,7 +970,11 @@ impl Shared {
             SimulatedOrg::CLIENT_SECRET.as_bytes(),
             format!("{id}{issued_at}").as_bytes(),
         ));
-        let scope = if s.switches.missing_api_scope { "refresh_token id" } else { "api refresh_token" };
+        let scope = match (s.switches.missing_api_scope, s.switches.missing_refresh_token_scope) {
+            (true, _) => "refresh_token id",
+            (false, true) => "api id",
+            (false, false) => "api refresh_token",
+        };
         let instance_url =
             s.switches.instance_url_override.clone().unwrap_or_else(|| self.instance_url.clone());
         let mut body = json!({
