@@ -492,3 +492,24 @@ async fn a_run_failing_mid_stream_leaves_the_existing_output_untouched() {
     let names: Vec<_> = std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
     assert_eq!(names, ["snapshot.json"], "no temporary file left behind");
 }
+
+/// Without "View Setup and Configuration" `/limits` is refused: the run does not fail on that
+/// (docs/api-calls.md, step 3), and the summary's usage comes from `Sforce-Limit-Info`.
+#[tokio::test]
+async fn refused_limits_do_not_stop_the_run() {
+    let org = small_org().await;
+    org.faults().on(
+        sfconn_testkit::Target::Limits,
+        sfconn_testkit::Occurrence::always(),
+        sfconn_testkit::FaultKind::Json {
+            status: 403,
+            body: sfconn_testkit::rest_error_body("INSUFFICIENT_ACCESS", "insufficient access rights"),
+        },
+    );
+    let (snapshot, _) = collect(&settings(&org, &[])).await;
+    assert_eq!(snapshot.users.len(), org.data().user_count());
+    assert!(snapshot.warnings.is_empty(), "{:?}", snapshot.warnings);
+    // Only the version discovery came before /limits, and it carries no usage header.
+    assert_eq!(snapshot.summary.api_usage_before, None);
+    assert!(snapshot.summary.api_usage_after.is_some_and(|usage| usage.max == 100_000));
+}
