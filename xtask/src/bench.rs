@@ -483,20 +483,21 @@ fn markdown(options: &Options, machine: &Machine, results: &[SizeResult]) -> Str
         machine.describe()
     );
     md.push_str(
-        "| users | wall s | floor s | wall ÷ floor | requests (min) | CPU s | peak RSS MiB | \
+        "| users | wall s | floor s | wall ÷ floor | design floor s | requests (min) | CPU s | peak RSS MiB | \
          requests ≤ min+2 | wall ≤ 1.25×floor | RSS ≤ 64 MiB | RSS ≤ 1.5×10k | CPU ≤ 2 s/100k |\n\
-         |---:|---:|---:|---:|---:|---:|---:|:-:|:-:|:-:|:-:|:-:|\n",
+         |---:|---:|---:|---:|---:|---:|---:|---:|:-:|:-:|:-:|:-:|:-:|\n",
     );
     for result in results {
         let run = &result.sfconn;
         let t = targets(result, baseline);
         let _ = writeln!(
             md,
-            "| {} | {:.2} | {:.2} | {} | {} ({}) | {:.2} | {:.1} | {} | {} | {} | {} | {} |",
+            "| {} | {:.2} | {:.2} | {} | {:.2} | {} ({}) | {:.2} | {:.1} | {} | {} | {} | {} | {} |",
             run.users,
             run.usage.wall.as_secs_f64(),
             result.floor.as_secs_f64(),
             wall_over_floor(result).map_or("–".into(), |r| format!("{r:.2}")),
+            result.design_floor.as_secs_f64(),
             run.requests,
             run.minimum_requests,
             run.usage.cpu.as_secs_f64(),
