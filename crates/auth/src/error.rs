@@ -160,7 +160,10 @@ impl AuthError {
     pub fn exit_code(&self) -> u8 {
         match self {
             AuthError::Refused(refusal) => refusal.exit_code(),
-            AuthError::Redirected { .. } | AuthError::NotAuthorizationServer { .. } => 78,
+            // Issue 3: an HTML or non-JSON answer from the token endpoint is a refusal (77) whose
+            // message says the login URL is not a Salesforce authorization server.
+            AuthError::NotAuthorizationServer { .. } => 77,
+            AuthError::Redirected { .. } => 78,
             AuthError::Unreadable { .. } => 65,
             AuthError::InsecureUrl { from_settings, .. } => {
                 if *from_settings {

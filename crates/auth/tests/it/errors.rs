@@ -139,7 +139,7 @@ async fn an_html_page_means_the_login_url_is_not_an_authorization_server() {
         .await;
     let error = source(&server).token().await.unwrap_err();
     assert!(matches!(error.root(), AuthError::NotAuthorizationServer { .. }), "{error:?}");
-    assert_eq!(error.exit_code(), 78);
+    assert_eq!(error.exit_code(), 77);
     insta::assert_snapshot!("html_page", shown_stable(&error, &server.uri()));
 }
 
@@ -153,6 +153,7 @@ async fn a_404_with_plain_text_is_not_an_authorization_server_either() {
         .await;
     let error = source(&server).token().await.unwrap_err();
     assert!(matches!(error.root(), AuthError::NotAuthorizationServer { status: 404, .. }), "{error:?}");
+    assert_eq!(error.exit_code(), 77);
     insta::assert_snapshot!("plain_text_404", shown_stable(&error, &server.uri()));
 }
 
