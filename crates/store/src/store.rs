@@ -1,6 +1,6 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
 use serde::Serialize;
@@ -148,6 +148,43 @@ fn snapshot_info(row: &rusqlite::Row<'_>) -> rusqlite::Result<SnapshotInfo> {
     })
 }
 
+/// How long opening or writing the store waits for another sfconn's lock.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// `PRAGMA journal_mode = WAL`. While another connection opens or switches the same new store,
+/// SQLite answers it with SQLITE_BUSY at once, without calling the busy handler, so the busy
+/// timeout does not cover it: try again until [`BUSY_TIMEOUT`] has passed.
+fn switch_to_wal(conn: &Connection) -> Result<(), StoreError> {
+    let deadline = Instant::now() + BUSY_TIMEOUT;
+    loop {
+        match conn.query_row("PRAGMA journal_mode = WAL", [], |row| row.get::<_, String>(0)) {
+            Ok(_) => return Ok(()),
+            Err(error)
+                if matches!(
+                    error.sqlite_error_code(),
+                    Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked)
+                ) && Instant::now() < deadline =>
+            {
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            Err(error) => return Err(StoreError::sqlite("switching to WAL mode")(error)),
+        }
+    }
+}
+
+/// Creates `path` as an empty file only its owner can read and write (0600) when it does not
+/// exist yet: the store holds personal data (names, emails, last logins), like the snapshot
+/// files. SQLite takes an empty file as a new database and gives its `-wal` and `-shm` files
+/// the same permissions. Errors are left to SQLite's open, which reports them with the path
+/// (an existing file is simply opened).
+fn create_private(path: &Path) {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    drop(options.open(path));
+}
+
 impl Store {
     /// Opens the store at `path`, creating the database when the file does not exist (as
     /// `sfconn collect --store` and `sfconn history import` do), and migrates it to the latest
@@ -156,6 +193,7 @@ impl Store {
         let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
             | OpenFlags::SQLITE_OPEN_CREATE
             | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+        create_private(path);
         Store::open_with(path, flags)
     }
 
@@ -172,14 +210,13 @@ impl Store {
         let mut conn = Connection::open_with_flags(path, flags)
             .map_err(|source| StoreError::Open { path: path.to_path_buf(), source })?;
         // Wait for another writer rather than failing at once.
-        conn.busy_timeout(Duration::from_secs(10))
+        conn.busy_timeout(BUSY_TIMEOUT)
             .map_err(|source| StoreError::Open { path: path.to_path_buf(), source })?;
         let not_a_database = |source| StoreError::NotADatabase { path: path.to_path_buf(), source };
         conn.query_row("PRAGMA user_version", [], |row| row.get::<_, i64>(0)).map_err(not_a_database)?;
         // WAL: readers never block the writer and a crash mid-write leaves the last commit
         // intact. A file system that cannot do WAL keeps its journal mode, which is still safe.
-        conn.query_row("PRAGMA journal_mode = WAL", [], |row| row.get::<_, String>(0))
-            .map_err(StoreError::sqlite("switching to WAL mode"))?;
+        switch_to_wal(&conn)?;
         conn.pragma_update(None, "foreign_keys", true)
             .map_err(StoreError::sqlite("enabling foreign keys"))?;
         schema::migrate(&mut conn, path)?;

@@ -60,6 +60,24 @@ fn the_store_survives_reopening_and_uses_wal_mode() {
     assert_eq!(mode, "wal");
 }
 
+/// The store holds names, emails and last logins: a new one is its owner's only, like the
+/// snapshot files `sfconn collect` writes, and so are SQLite's `-wal` and `-shm` beside it.
+#[cfg(unix)]
+#[test]
+fn a_new_store_is_readable_by_its_owner_only() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("history.db");
+    let mut store = Store::open(&db).unwrap();
+    store.insert_snapshot_json(WEEK_1.as_bytes()).unwrap();
+    let mode = |name: &str| std::fs::metadata(dir.path().join(name)).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode("history.db"), 0o600);
+    assert_eq!(mode("history.db-wal"), 0o600);
+    assert_eq!(mode("history.db-shm"), 0o600);
+    drop(store);
+    assert_eq!(Store::open_existing(&db).unwrap().list().unwrap().len(), 1);
+}
+
 #[test]
 fn the_same_snapshot_twice_is_refused_and_nothing_is_added() {
     let dir = tempfile::tempdir().unwrap();
