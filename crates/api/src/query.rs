@@ -1,4 +1,5 @@
-//! SOQL queries as streams of pages or records, following `nextRecordsUrl`.
+//! SOQL queries as streams of pages or records, following `nextRecordsUrl`, pipelined one page
+//! ahead (page `n + 1` travels while the consumer works on page `n`).
 //!
 //! # Restarting after `INVALID_QUERY_LOCATOR`
 //!
@@ -242,13 +243,77 @@ fn queried_object(soql: &str) -> Option<String> {
     None
 }
 
+/// A page fetch running on its own task: the query's state comes back with the page.
+type PageTask<T> = AbortOnDrop<(QueryRun, Result<Option<Page<T>>, ApiError>)>;
+
+/// A spawned task that is aborted when its handle is dropped (a stream dropped half-way must
+/// not leave a request running behind the caller's back).
+struct AbortOnDrop<R>(tokio::task::JoinHandle<R>);
+
+impl<R> Drop for AbortOnDrop<R> {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+impl<R> AbortOnDrop<R> {
+    async fn join(mut self) -> Result<R, ApiError> {
+        match (&mut self.0).await {
+            Ok(value) => Ok(value),
+            Err(error) if error.is_panic() => std::panic::resume_unwind(error.into_panic()),
+            Err(error) => Err(ApiError::Internal(format!("a query page task was cancelled: {error}"))),
+        }
+    }
+}
+
+/// Starts fetching the query's next page on its own task, so that it travels while the
+/// consumer is still busy with the page it has.
+fn fetch_next_page<T>(mut run: QueryRun) -> PageTask<T>
+where
+    T: DeserializeOwned + Send + 'static,
+{
+    AbortOnDrop(tokio::spawn(async move {
+        let page = run.next_page::<T>().await;
+        (run, page)
+    }))
+}
+
+/// Where a pipelined query stands between two pages handed out.
+enum Pipeline<T> {
+    /// Nothing requested yet.
+    Start(QueryRun),
+    /// The next page is being fetched.
+    Fetching(PageTask<T>),
+    /// The last page has been handed out (or an error ended the query).
+    Finished,
+}
+
+/// The query's pages, pipelined: as soon as page `n` has arrived and is handed to the
+/// consumer, page `n + 1` is requested on a task of its own, so the round trip overlaps the
+/// consumer's work on page `n`. Never more than one page ahead: page `n + 2` is requested only
+/// when the consumer takes page `n + 1`. Retries, session refresh, locator restarts and the
+/// request count all live in [`QueryRun::next_page`], unchanged; a dropped stream aborts the
+/// page in flight.
 fn pages<T>(run: QueryRun) -> impl Stream<Item = Result<Page<T>, ApiError>> + Send + 'static
 where
     T: DeserializeOwned + Send + 'static,
 {
-    stream::try_unfold(run, |mut run| async move {
-        let page = run.next_page::<T>().await?;
-        Ok(page.map(|page| (page, run)))
+    stream::try_unfold(Pipeline::Start(run), |state| async move {
+        let task = match state {
+            Pipeline::Start(run) => fetch_next_page::<T>(run),
+            Pipeline::Fetching(task) => task,
+            Pipeline::Finished => return Ok(None),
+        };
+        let (run, page) = task.join().await?;
+        let Some(page) = page? else {
+            return Ok(None);
+        };
+        let next = if matches!(run.cursor, Cursor::Done) {
+            Pipeline::Finished
+        } else {
+            Pipeline::Fetching(fetch_next_page::<T>(run))
+        };
+        Ok(Some((page, next)))
     })
 }
 

@@ -260,3 +260,71 @@ async fn not_done_without_a_next_url_is_unreadable() {
     assert_eq!(error.exit_code(), 65);
     assert!(error.to_string().contains("nextRecordsUrl"), "{error}");
 }
+
+/// Which of the three pages of [`mount_three_pages`] the server has been asked for.
+async fn pages_requested(server: &MockServer) -> Vec<String> {
+    server
+        .received_requests()
+        .await
+        .unwrap()
+        .iter()
+        .filter(|request| request.url.path().contains("/query"))
+        .map(|request| request.url.path().to_owned())
+        .collect()
+}
+
+/// Waits (without asking the stream for anything) until the server has seen `count` query
+/// requests; gives up after 10 s, which only a missing request can take.
+async fn until_requested(server: &MockServer, count: usize) -> Vec<String> {
+    let started = std::time::Instant::now();
+    loop {
+        let seen = pages_requested(server).await;
+        if seen.len() >= count || started.elapsed() > std::time::Duration::from_secs(10) {
+            return seen;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
+}
+
+#[tokio::test]
+async fn the_next_page_is_requested_while_the_consumer_works_and_never_two_ahead() {
+    let server = org().await;
+    let ids = mount_three_pages(&server, "query").await;
+    let client = connect(&server).await;
+    let mut pages = std::pin::pin!(client.query_pages::<User>(SOQL.to_owned()));
+    let first = pages.try_next().await.unwrap().unwrap();
+    assert_eq!(first.records.len(), 2);
+    // A slow consumer: it has page 1 and has not asked for more, yet page 2 is on its way.
+    let seen = until_requested(&server, 2).await;
+    assert_eq!(seen, [format!("{V}/query"), format!("{V}/query/0r8xx3dDhQ5FgYAAA-2")]);
+    // ... but not page 3: at most one page ahead.
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    assert_eq!(pages_requested(&server).await.len(), 2, "page 3 was requested before page 2 was taken");
+    let second = pages.try_next().await.unwrap().unwrap();
+    let seen = until_requested(&server, 3).await;
+    assert_eq!(seen.last().map(String::as_str), Some(format!("{V}/query/0r8xx3dDhQ5FgYAAA-4").as_str()));
+    let third = pages.try_next().await.unwrap().unwrap();
+    assert!(pages.try_next().await.unwrap().is_none());
+    let got: Vec<String> =
+        [first, second, third].into_iter().flat_map(|page| page.records).map(|user| user.id).collect();
+    assert_eq!(got, ids);
+    // Token, versions, three pages: the prefetch adds no request.
+    assert_eq!(client.requests_sent(), 5);
+}
+
+#[tokio::test]
+async fn a_stream_dropped_after_the_last_page_requests_nothing_more() {
+    let server = org().await;
+    let ids = user_ids(1, 2);
+    Mock::given(method("GET"))
+        .and(path(format!("{V}/query")))
+        .respond_with(json_ok(&page(2, None, users(&ids))))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let client = connect(&server).await;
+    let mut pages = std::pin::pin!(client.query_pages::<User>(SOQL.to_owned()));
+    assert_eq!(pages.try_next().await.unwrap().unwrap().records.len(), 2);
+    assert!(pages.try_next().await.unwrap().is_none());
+    assert_eq!(client.requests_sent(), 3, "a done page starts no prefetch");
+}
