@@ -1,4 +1,4 @@
-//! A small SOQL subset: `SELECT f, Rel.f | COUNT() FROM Object [WHERE …] [ORDER BY Id [ASC]]
+//! A small SOQL subset: `SELECT f, Rel.f | COUNT() FROM Object [WHERE …] [ORDER BY f [ASC] [, …]]
 //! [LIMIT n]`, where `WHERE` combines `=`, `!=`, `<`, `<=`, `>`, `>=`, `LIKE`, `IN`, `NOT IN`
 //! comparisons with `AND`, `OR`, `NOT` and parentheses. Errors carry Salesforce's error codes and
 //! message shapes (`INVALID_FIELD`, `INVALID_TYPE`, `MALFORMED_QUERY`).
@@ -321,7 +321,7 @@ impl Parser<'_> {
 }
 
 fn is_keyword(w: &str) -> bool {
-    ["SELECT", "FROM", "WHERE", "ORDER", "BY", "LIMIT", "AND", "OR", "NOT", "LIKE", "IN", "ASC"]
+    ["SELECT", "FROM", "WHERE", "ORDER", "BY", "LIMIT", "AND", "OR", "NOT", "LIKE", "IN", "ASC", "DESC"]
         .iter()
         .any(|k| k.eq_ignore_ascii_case(w))
 }
@@ -370,6 +370,20 @@ pub(crate) struct Visibility<'a> {
 impl Visibility<'_> {
     fn field_visible(&self, object: SObject, field: &str) -> bool {
         !self.hidden_fields.contains(&(object, field.to_string()))
+    }
+}
+
+/// Whether records of `object`, returned in slot order (the order of every answer), are also
+/// in ascending order of `field`: `Id` always (ids encode the slot); the user id of the
+/// assignment objects too, because their slots are numbered user by user
+/// (`user index × slots per user + k`). So `ORDER BY AssigneeId, Id` needs no sorting and
+/// paging stays a stateless scan of slots, even at a million users.
+fn follows_record_order(object: SObject, field: &str) -> bool {
+    match field {
+        "Id" => true,
+        "AssigneeId" => object == SObject::PermissionSetLicenseAssign,
+        "UserId" => object == SObject::UserPackageLicense,
+        _ => false,
     }
 }
 
@@ -431,18 +445,24 @@ pub(crate) fn parse(soql: &str, visibility: &Visibility<'_>) -> Result<Query, So
     } else {
         None
     };
+    let mut raw_order = Vec::new();
     if p.is_word("ORDER") {
         p.pos += 1;
         p.expect_word("BY")?;
-        let by = p.path()?;
-        if !by.text.eq_ignore_ascii_case("Id") {
-            return Err(malformed(
-                soql,
-                by.column,
-                "the simulated org supports ORDER BY Id only (records are always returned in Id order)",
-            ));
-        }
-        if p.is_word("ASC") {
+        loop {
+            raw_order.push(p.path()?);
+            if p.is_word("ASC") {
+                p.pos += 1;
+            } else if p.is_word("DESC") {
+                return Err(malformed(
+                    soql,
+                    p.column(),
+                    "the simulated org supports ascending ORDER BY only",
+                ));
+            }
+            if p.peek() != Some(&Tok::Sym(",")) {
+                break;
+            }
             p.pos += 1;
         }
     }
@@ -465,6 +485,18 @@ pub(crate) fn parse(soql: &str, visibility: &Visibility<'_>) -> Result<Query, So
     let resolve = |raw: &RawPath| resolve_path(soql, object, raw, visibility);
     let select = raw_select.iter().map(resolve).collect::<Result<Vec<_>, _>>()?;
     let filter = raw_filter.map(|f| resolve_expr(f, &resolve)).transpose()?;
+    for raw in &raw_order {
+        let by = resolve(raw)?;
+        if !by.hops.is_empty() || !follows_record_order(object, &by.field) {
+            return Err(malformed(
+                soql,
+                raw.column,
+                "the simulated org supports ORDER BY only on fields that follow its record order: Id, and \
+                 AssigneeId on PermissionSetLicenseAssign, UserId on UserPackageLicense (records are always \
+                 returned in that order)",
+            ));
+        }
+    }
     Ok(Query { object, count_only, select, filter, limit })
 }
 
@@ -891,6 +923,32 @@ mod tests {
             "SELECT Id FROM User extra",
         ] {
             assert!(q(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn order_by_accepts_fields_that_follow_record_order_only() {
+        for good in [
+            "SELECT Id FROM User ORDER BY Id",
+            "SELECT Id FROM User ORDER BY id ASC",
+            "SELECT Id, AssigneeId FROM PermissionSetLicenseAssign ORDER BY AssigneeId, Id",
+            "SELECT Id FROM PermissionSetLicenseAssign ORDER BY assigneeid ASC, Id ASC",
+            "SELECT Id, UserId FROM UserPackageLicense ORDER BY UserId, Id",
+            "SELECT Id FROM UserPackageLicense ORDER BY UserId LIMIT 5",
+        ] {
+            assert!(q(good).is_ok(), "{good}: {:?}", q(good).err());
+        }
+        for (bad, what) in [
+            ("SELECT Id FROM User ORDER BY Username", "follow its record order"),
+            ("SELECT Id FROM User ORDER BY Id, Username", "follow its record order"),
+            ("SELECT Id FROM UserPackageLicense ORDER BY AssigneeId", "No such column"),
+            ("SELECT Id FROM PermissionSetLicenseAssign ORDER BY PermissionSetLicenseId, Id", "record order"),
+            ("SELECT Id FROM User ORDER BY Profile.Id", "follow its record order"),
+            ("SELECT Id FROM PermissionSetLicenseAssign ORDER BY AssigneeId DESC", "ascending"),
+            ("SELECT Id FROM User ORDER BY Id,", "unexpected"),
+        ] {
+            let error = q(bad).unwrap_err();
+            assert!(error.message.contains(what), "{bad}: {error:?}");
         }
     }
 }

@@ -231,6 +231,39 @@ async fn user_query_pages_with_same_total_and_no_next_url_on_last_page() {
     assert_eq!(ids, expected);
 }
 
+/// `ORDER BY AssigneeId, Id` / `ORDER BY UserId, Id` page through the assignments sorted by
+/// user (what a merge join with the User query needs), every row once.
+#[tokio::test]
+async fn assignments_page_in_user_order() {
+    let org = SimulatedOrg::start(OrgSpec::with_users(1_500)).await;
+    let (token, instance) = login(&org).await;
+    let data = org.data();
+    for (soql, user_field, expected) in [
+        (
+            "SELECT Id, AssigneeId, PermissionSetLicenseId FROM PermissionSetLicenseAssign ORDER BY AssigneeId, Id",
+            "AssigneeId",
+            data.psl_assignments().map(|a| (a.assignee_id, a.id)).collect::<Vec<_>>(),
+        ),
+        (
+            "SELECT Id, UserId, PackageLicenseId FROM UserPackageLicense ORDER BY UserId ASC, Id ASC",
+            "UserId",
+            data.user_package_licenses().map(|a| (a.user_id, a.id)).collect::<Vec<_>>(),
+        ),
+    ] {
+        let pages = all_pages(&instance, &token, soql, Some(300)).await;
+        assert!(pages.len() > 2, "{soql}: several pages");
+        let rows: Vec<(String, String)> = records(&pages)
+            .iter()
+            .map(|r| (r[user_field].as_str().unwrap().to_owned(), r["Id"].as_str().unwrap().to_owned()))
+            .collect();
+        assert!(rows.windows(2).all(|pair| pair[0] < pair[1]), "{soql}: ascending by (user, Id)");
+        let mut sorted = expected.clone();
+        sorted.sort();
+        assert_eq!(rows, sorted, "{soql}");
+        assert!(rows.windows(2).any(|pair| pair[0].0 == pair[1].0), "{soql}: some user holds several");
+    }
+}
+
 #[tokio::test]
 async fn batch_size_defaults_to_2000_and_is_clamped() {
     let org = SimulatedOrg::start(OrgSpec::with_users(2_300)).await;
