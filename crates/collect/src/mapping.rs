@@ -1,7 +1,8 @@
 //! From Salesforce records (`sfconn_api::records`) to the snapshot model. Pure functions; the
 //! rules are in `docs/data.md`.
 
-use std::collections::HashMap;
+use std::cmp::Ordering;
+use std::collections::{HashMap, VecDeque};
 
 use sfconn_api::records;
 
@@ -79,127 +80,147 @@ pub fn profile(record: records::Profile) -> Profile {
     }
 }
 
-/// Licence assignments of users, from `PermissionSetLicenseAssign` or `UserPackageLicense`:
-/// user id to licence ids.
-///
-/// Memory: an org has a handful of distinct licences but up to millions of assignments, so
-/// each assignment is one 20-byte entry (the user id packed into 18 bytes, the licence as an
-/// index into the list of distinct licence ids), not two heap strings in a map: about 20 MB for
-/// a million assignments instead of about 200 MB. Entries are sorted by user on the first
-/// [`Assignments::take`] and looked up by binary search.
-#[derive(Debug, Default)]
-pub struct Assignments {
-    /// The distinct licence ids, in the order first seen.
-    licenses: Vec<String>,
-    license_index: HashMap<String, u16>,
-    /// `(packed user id, licence index)`; sorted and deduplicated once taking starts.
-    entries: Vec<(PackedId, u16)>,
-    sorted: bool,
-    /// Assignments whose user id does not pack (longer than 18 bytes), or beyond 65,536
-    /// distinct licences: kept as strings. Salesforce ids never end up here.
-    other: HashMap<String, Vec<String>>,
-    /// Users with at least one assignment not yet taken (counted when sorting).
-    users_left: usize,
+/// Compares two Salesforce ids (or user ids of assignment rows) byte by byte. The one
+/// comparator of the merge join: the order guards ([`IdOrder`]) and the merge
+/// ([`AssignmentMerge::take`]) both use it, so a stream the merge would mis-join is a stream the
+/// guard refuses. Salesforce ids are ASCII (`0-9A-Za-z`), and `ORDER BY Id` sorts them in this
+/// order (docs/architecture.md, "the collector's invariants").
+pub fn compare_ids(a: &str, b: &str) -> Ordering {
+    a.as_bytes().cmp(b.as_bytes())
 }
 
-/// A Salesforce id (15 or 18 characters) in a fixed array, zero-padded: no heap allocation.
-type PackedId = [u8; 18];
-
-/// Marks an entry that has been taken.
-const TAKEN: u16 = u16::MAX;
-
-fn pack(id: &str) -> Option<PackedId> {
-    let bytes = id.as_bytes();
-    if bytes.len() > 18 || bytes.contains(&0) {
-        return None;
-    }
-    let mut packed = [0u8; 18];
-    packed[..bytes.len()].copy_from_slice(bytes);
-    Some(packed)
+/// A stream that came back in an order the merge join cannot use: Salesforce sorted it
+/// differently from [`compare_ids`]. The run stops rather than write users with assignments
+/// silently missing.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "Salesforce returned {object} rows out of the order sfconn asked for (ORDER BY {field}): `{next}` came \
+     after `{previous}`. sfconn joins licence assignments to users by merging streams sorted by id and stops \
+     rather than risk dropping assignments; nothing was written. Please report this, with the two ids, as \
+     an sfconn bug"
+)]
+pub struct OutOfOrder {
+    /// The queried object (`User`, `PermissionSetLicenseAssign`, `UserPackageLicense`).
+    pub object: &'static str,
+    /// The field the stream is sorted by.
+    pub field: &'static str,
+    /// The value before.
+    pub previous: String,
+    /// The value after it that sorts lower (or, for unique ids, equal).
+    pub next: String,
 }
 
-impl Assignments {
-    /// Records that `user_id` holds `license_id`.
-    pub fn add(&mut self, user_id: String, license_id: String) {
-        if user_id.is_empty() || license_id.is_empty() {
-            return;
-        }
-        let index = match self.license_index.get(&license_id) {
-            Some(index) => Some(*index),
-            None => u16::try_from(self.licenses.len()).ok().filter(|i| *i != TAKEN).inspect(|index| {
-                self.license_index.insert(license_id.clone(), *index);
-                self.licenses.push(license_id.clone());
-            }),
-        };
-        match (pack(&user_id), index) {
-            (Some(user), Some(index)) => {
-                self.entries.push((user, index));
-                self.sorted = false;
-            }
-            _ => {
-                self.other.entry(user_id).or_default().push(license_id);
-                self.sorted = false;
-            }
-        }
+/// Checks that a stream's sort key never goes down ([`compare_ids`]); with `unique`, that it
+/// always goes up.
+#[derive(Debug, Clone)]
+pub struct IdOrder {
+    object: &'static str,
+    field: &'static str,
+    unique: bool,
+    last: Option<String>,
+}
+
+impl IdOrder {
+    /// A guard for `object` sorted by `field`.
+    pub fn new(object: &'static str, field: &'static str, unique: bool) -> Self {
+        Self { object, field, unique, last: None }
     }
 
-    /// Sorts the entries by user (then licence) and drops duplicates, once.
-    fn sort(&mut self) {
-        if self.sorted {
-            return;
-        }
-        self.entries.sort_unstable();
-        self.entries.dedup();
-        self.entries.shrink_to_fit();
-        let mut users = 0;
-        let mut previous = None;
-        for (user, license) in &self.entries {
-            if *license != TAKEN && previous != Some(user) {
-                users += 1;
-                previous = Some(user);
+    /// Accepts the next key of the stream, or says why it is out of order.
+    pub fn check(&mut self, next: &str) -> Result<(), OutOfOrder> {
+        if let Some(previous) = &self.last {
+            let order = compare_ids(previous, next);
+            if order == Ordering::Greater || (self.unique && order == Ordering::Equal) {
+                return Err(OutOfOrder {
+                    object: self.object,
+                    field: self.field,
+                    previous: previous.clone(),
+                    next: next.to_owned(),
+                });
+            }
+            if order == Ordering::Equal {
+                return Ok(());
             }
         }
-        self.users_left = users + self.other.len();
-        self.sorted = true;
+        self.last = Some(next.to_owned());
+        Ok(())
+    }
+}
+
+/// What [`AssignmentMerge::take`] needs next.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Merge {
+    /// Every assignment of the user has been taken.
+    Done,
+    /// The buffered rows end at or before the user: push the stream's next page (or end it).
+    NeedPage,
+}
+
+/// One side of the merge join of users with their licence assignments
+/// (`PermissionSetLicenseAssign` by `AssigneeId`, `UserPackageLicense` by `UserId`), read
+/// sorted by user: the users, in ascending id, take their rows as the pages arrive. Rows of
+/// users that were not fetched (filtered out by the pushed-down email filter) are skipped.
+/// Memory: the rows of about one page, whatever the org's size.
+#[derive(Debug)]
+pub struct AssignmentMerge {
+    order: IdOrder,
+    /// `(user id, licence id)` rows pushed and not yet passed.
+    rows: VecDeque<(String, String)>,
+    ended: bool,
+}
+
+impl AssignmentMerge {
+    /// A merge over `object`, whose rows are sorted by `user_field`.
+    pub fn new(object: &'static str, user_field: &'static str) -> Self {
+        Self { order: IdOrder::new(object, user_field, false), rows: VecDeque::new(), ended: false }
     }
 
-    /// Takes the licence ids of one user, sorted and without duplicates (each user is written
-    /// once, so the entry is not needed again).
-    pub fn take(&mut self, user_id: &str) -> Vec<String> {
-        self.sort();
-        let mut ids: Vec<String> = Vec::new();
-        if let Some(user) = pack(user_id) {
-            let start = self.entries.partition_point(|(u, _)| *u < user);
-            for (u, license) in &mut self.entries[start..] {
-                if *u != user {
-                    break;
+    /// Adds the stream's next page of `(user id, licence id)` rows, checking that the user ids
+    /// never go down.
+    pub fn push_page(&mut self, rows: impl IntoIterator<Item = (String, String)>) -> Result<(), OutOfOrder> {
+        for (user, license) in rows {
+            self.order.check(&user)?;
+            self.rows.push_back((user, license));
+        }
+        Ok(())
+    }
+
+    /// The stream has no more pages.
+    pub fn end(&mut self) {
+        self.ended = true;
+    }
+
+    /// Whether the stream has no more pages.
+    pub fn is_ended(&self) -> bool {
+        self.ended
+    }
+
+    /// Drops the buffered rows (after the last user: nobody will take them).
+    pub fn discard(&mut self) {
+        self.rows.clear();
+    }
+
+    /// Moves the licence ids of `user_id` into `ids`, skipping rows of lower user ids. Users
+    /// must come in ascending order (the run checks that with [`IdOrder`]); when the buffered
+    /// rows may not hold all of the user's, the ones found so far are in `ids` and the answer
+    /// is [`Merge::NeedPage`]: push a page, or end, and call again with the same `ids`.
+    pub fn take(&mut self, user_id: &str, ids: &mut Vec<String>) -> Merge {
+        while let Some((user, _)) = self.rows.front() {
+            match compare_ids(user, user_id) {
+                Ordering::Less => {
+                    self.rows.pop_front();
                 }
-                if *license != TAKEN {
-                    ids.extend(self.licenses.get(usize::from(*license)).cloned());
-                    *license = TAKEN;
+                Ordering::Equal => {
+                    if let Some((_, license)) = self.rows.pop_front()
+                        && !license.is_empty()
+                    {
+                        ids.push(license);
+                    }
                 }
+                Ordering::Greater => return Merge::Done,
             }
         }
-        if let Some(more) = self.other.remove(user_id) {
-            ids.extend(more);
-        }
-        if !ids.is_empty() {
-            self.users_left = self.users_left.saturating_sub(1);
-        }
-        ids.sort_unstable();
-        ids.dedup();
-        ids
-    }
-
-    /// Users with at least one assignment not yet taken.
-    pub fn len(&mut self) -> usize {
-        self.sort();
-        self.users_left
-    }
-
-    /// Whether no assignment is left.
-    pub fn is_empty(&mut self) -> bool {
-        self.len() == 0
+        if self.ended { Merge::Done } else { Merge::NeedPage }
     }
 }
 
@@ -209,23 +230,39 @@ pub struct UserContext {
     /// Profile id to the profile's `UserLicenseId` (the fallback when `Profile.UserLicenseId`
     /// is not on the user row).
     pub profile_licenses: HashMap<String, Option<String>>,
-    /// `PermissionSetLicenseAssign` by assignee.
-    pub permission_set_licenses: Assignments,
-    /// `UserPackageLicense` by user.
-    pub package_licenses: Assignments,
 }
 
 impl UserContext {
     /// Builds the profile-to-licence lookup from the profile list.
     pub fn with_profiles(profiles: &[Profile]) -> Self {
         let profile_licenses = profiles.iter().map(|p| (p.id.clone(), p.user_license_id.clone())).collect();
-        Self { profile_licenses, ..Self::default() }
+        Self { profile_licenses }
+    }
+}
+
+/// The licence ids assigned to one user, each list sorted and without duplicates.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct UserLicences {
+    /// From `PermissionSetLicenseAssign`.
+    pub permission_set_license_ids: Vec<String>,
+    /// From `UserPackageLicense`.
+    pub package_license_ids: Vec<String>,
+}
+
+impl UserLicences {
+    /// Sorts each list and drops duplicates.
+    pub fn new(mut permission_set_license_ids: Vec<String>, mut package_license_ids: Vec<String>) -> Self {
+        for ids in [&mut permission_set_license_ids, &mut package_license_ids] {
+            ids.sort_unstable();
+            ids.dedup();
+        }
+        Self { permission_set_license_ids, package_license_ids }
     }
 }
 
 /// `User` row to a user. A blank `Email` is written as null; `email_domain` is its lower-case
 /// domain; `user_license_id` comes through the profile.
-pub fn user(record: records::User, context: &mut UserContext) -> User {
+pub fn user(record: records::User, context: &UserContext, licences: UserLicences) -> User {
     let email = record.email.map(|e| e.trim().to_owned()).filter(|e| !e.is_empty());
     let email_domain = email.as_deref().and_then(sfconn_filter::email_domain);
     let user_license_id = record.profile.and_then(|profile| profile.user_license_id).or_else(|| {
@@ -234,8 +271,8 @@ pub fn user(record: records::User, context: &mut UserContext) -> User {
     });
     let account_kind = AccountKind::from_user_type(record.user_type.as_deref());
     User {
-        permission_set_license_ids: context.permission_set_licenses.take(&record.id),
-        package_license_ids: context.package_licenses.take(&record.id),
+        permission_set_license_ids: licences.permission_set_license_ids,
+        package_license_ids: licences.package_license_ids,
         id: record.id,
         username: record.username,
         email,
@@ -341,7 +378,7 @@ mod tests {
 
     #[test]
     fn user_fields_dates_and_domain() {
-        let mut context = UserContext::default();
+        let context = UserContext::default();
         let mapped = user(
             user_record(&json!({
                 "Email": "Jo.Smith@EU.Acme.COM", "Name": "Jo Smith", "FirstName": "Jo", "LastName": "Smith",
@@ -350,7 +387,8 @@ mod tests {
                 "FederationIdentifier": "jo-123", "CountryCode": "DE",
                 "Profile": {"attributes": {"type": "Profile"}, "UserLicenseId": "1000X0000000001AAA"}
             })),
-            &mut context,
+            &context,
+            UserLicences::default(),
         );
         assert_eq!(mapped.email.as_deref(), Some("Jo.Smith@EU.Acme.COM"));
         assert_eq!(mapped.email_domain.as_deref(), Some("eu.acme.com"));
@@ -366,7 +404,11 @@ mod tests {
 
     #[test]
     fn unknown_user_type_is_other_and_kept_raw() {
-        let mapped = user(user_record(&json!({"UserType": "Einstein"})), &mut UserContext::default());
+        let mapped = user(
+            user_record(&json!({"UserType": "Einstein"})),
+            &UserContext::default(),
+            UserLicences::default(),
+        );
         assert_eq!(mapped.account_kind, AccountKind::Other);
         assert_eq!(mapped.user_type.as_deref(), Some("Einstein"));
     }
@@ -374,7 +416,8 @@ mod tests {
     #[test]
     fn blank_or_missing_email_is_null_and_never_logged_in_is_null() {
         for email in [json!(null), json!(""), json!("  ")] {
-            let mapped = user(user_record(&json!({"Email": email})), &mut UserContext::default());
+            let mapped =
+                user(user_record(&json!({"Email": email})), &UserContext::default(), UserLicences::default());
             assert_eq!((mapped.email, mapped.email_domain), (None, None));
             assert_eq!(mapped.last_login_at, None);
         }
@@ -389,70 +432,140 @@ mod tests {
             user_license_id: Some("1000X0000000009AAA".into()),
             description: None,
         }];
-        let mut context = UserContext::with_profiles(&profiles);
-        let mapped = user(user_record(&json!({})), &mut context);
+        let context = UserContext::with_profiles(&profiles);
+        let mapped = user(user_record(&json!({})), &context, UserLicences::default());
         assert_eq!(mapped.user_license_id.as_deref(), Some("1000X0000000009AAA"));
-        let mapped = user(user_record(&json!({"ProfileId": null})), &mut context);
+        let mapped = user(user_record(&json!({"ProfileId": null})), &context, UserLicences::default());
         assert_eq!(mapped.user_license_id, None);
     }
 
-    #[test]
-    fn assignments_are_sorted_deduplicated_and_taken_once() {
-        let mut context = UserContext::default();
-        let user_id = "0050X0000000001AAA";
-        context.permission_set_licenses.add(user_id.into(), "0PL0X0000000002AAA".into());
-        context.permission_set_licenses.add(user_id.into(), "0PL0X0000000001AAA".into());
-        context.permission_set_licenses.add(user_id.into(), "0PL0X0000000001AAA".into());
-        context.package_licenses.add(user_id.into(), "0500X0000000001AAA".into());
-        context.package_licenses.add("0050X0000000002AAA".into(), "0500X0000000001AAA".into());
-        let mapped = user(user_record(&json!({})), &mut context);
-        assert_eq!(mapped.permission_set_license_ids, ["0PL0X0000000001AAA", "0PL0X0000000002AAA"]);
-        assert_eq!(mapped.package_license_ids, ["0500X0000000001AAA"]);
-        assert!(context.permission_set_licenses.is_empty());
-        assert_eq!(context.package_licenses.len(), 1);
+    fn rows(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs.iter().map(|(user, license)| ((*user).to_owned(), (*license).to_owned())).collect()
     }
 
-    #[test]
-    fn assignments_cost_twenty_bytes_each_and_keep_every_id_shape() {
-        assert_eq!(std::mem::size_of::<(PackedId, u16)>(), 20);
-        let mut assignments = Assignments::default();
-        // 18- and 15-character ids of the same record are different keys, as in Salesforce's
-        // responses (always 18) they never mix; an id too long to pack still works.
-        let long = "0050X0000000001AAA-not-a-salesforce-id";
-        assignments.add("0050X0000000001AAA".into(), "0PL0X0000000002AAA".into());
-        assignments.add("0050X0000000001".into(), "0PL0X0000000001AAA".into());
-        assignments.add(long.into(), "0PL0X0000000003AAA".into());
-        assignments.add("0050X0000000003AAA".into(), "0PL0X0000000001AAA".into());
-        assignments.add("".into(), "0PL0X0000000001AAA".into());
-        assert_eq!(assignments.len(), 4);
-        assert_eq!(assignments.take("0050X0000000001AAA"), ["0PL0X0000000002AAA"]);
-        assert_eq!(assignments.take("0050X0000000001"), ["0PL0X0000000001AAA"]);
-        assert_eq!(assignments.take(long), ["0PL0X0000000003AAA"]);
-        assert_eq!(assignments.take("0050X0000000002AAA"), Vec::<String>::new());
-        assert_eq!(assignments.len(), 1);
-        assert_eq!(assignments.take("0050X0000000003AAA"), ["0PL0X0000000001AAA"]);
-        assert!(assignments.is_empty());
-        assert_eq!(assignments.take("0050X0000000003AAA"), Vec::<String>::new(), "taken once");
-    }
-
-    #[test]
-    fn many_users_each_get_exactly_their_licences_in_any_arrival_order() {
-        let mut assignments = Assignments::default();
-        let users = 5_000u32;
-        // Arrival order is by assignment id, not by user: interleave users from both ends.
-        for k in 0..3u32 {
-            for n in 0..users {
-                let user = if n % 2 == 0 { n } else { users - n };
-                if (user + k) % 3 != 0 {
-                    assignments.add(format!("005{user:015}"), format!("0PL{k:015}"));
-                }
+    /// Takes the licences of `user`, pushing pages from `pages` as the merge asks for them.
+    fn take_all(
+        merge: &mut AssignmentMerge,
+        pages: &mut Vec<Vec<(String, String)>>,
+        user: &str,
+    ) -> Vec<String> {
+        let mut ids = Vec::new();
+        while merge.take(user, &mut ids) == Merge::NeedPage {
+            if pages.is_empty() {
+                merge.end();
+            } else {
+                merge.push_page(pages.remove(0)).unwrap();
             }
         }
-        for user in 0..users {
-            let expected: Vec<String> =
-                (0..3u32).filter(|k| (user + k) % 3 != 0).map(|k| format!("0PL{k:015}")).collect();
-            assert_eq!(assignments.take(&format!("005{user:015}")), expected, "user {user}");
+        UserLicences::new(ids, Vec::new()).permission_set_license_ids
+    }
+
+    #[test]
+    fn the_merge_gives_each_user_exactly_its_rows_across_pages() {
+        let mut merge = AssignmentMerge::new("PermissionSetLicenseAssign", "AssigneeId");
+        // Sorted by user; user 2 was filtered out of the User query, user 3 holds three
+        // licences (one twice) split over a page boundary, user 4 holds none, rows past the
+        // last user are never needed.
+        let mut pages = vec![
+            rows(&[("", "0PL0X0000000009AAA"), ("0050X0000000001AAA", "0PL0X0000000002AAA")]),
+            rows(&[
+                ("0050X0000000001AAA", "0PL0X0000000001AAA"),
+                ("0050X0000000002AAA", "0PL0X0000000001AAA"),
+            ]),
+            rows(&[
+                ("0050X0000000003AAA", "0PL0X0000000003AAA"),
+                ("0050X0000000003AAA", "0PL0X0000000001AAA"),
+            ]),
+            rows(&[
+                ("0050X0000000003AAA", "0PL0X0000000003AAA"),
+                ("0050X0000000005AAA", "0PL0X0000000002AAA"),
+            ]),
+            rows(&[("0050X0000000009AAA", "0PL0X0000000002AAA")]),
+        ];
+        assert_eq!(
+            take_all(&mut merge, &mut pages, "0050X0000000001AAA"),
+            ["0PL0X0000000001AAA", "0PL0X0000000002AAA"]
+        );
+        assert_eq!(
+            take_all(&mut merge, &mut pages, "0050X0000000003AAA"),
+            ["0PL0X0000000001AAA", "0PL0X0000000003AAA"]
+        );
+        assert_eq!(take_all(&mut merge, &mut pages, "0050X0000000004AAA"), Vec::<String>::new());
+        assert_eq!(take_all(&mut merge, &mut pages, "0050X0000000005AAA"), ["0PL0X0000000002AAA"]);
+        // User 5's row ends page 4, so only the next page can tell that it has no more.
+        assert!(pages.is_empty());
+        assert_eq!(take_all(&mut merge, &mut pages, "0050X0000000010AAA"), Vec::<String>::new());
+        assert!(merge.is_ended());
+    }
+
+    #[test]
+    fn a_user_with_no_rows_at_the_end_of_the_stream_gets_none() {
+        let mut merge = AssignmentMerge::new("UserPackageLicense", "UserId");
+        let mut pages = vec![];
+        assert_eq!(take_all(&mut merge, &mut pages, "0050X0000000001AAA"), Vec::<String>::new());
+        assert!(merge.is_ended());
+    }
+
+    #[test]
+    fn the_merge_follows_byte_order_like_the_guard() {
+        // Upper case sorts before lower case in byte order ('Z' < 'a'); the guard and the
+        // merge agree on it.
+        let mut merge = AssignmentMerge::new("UserPackageLicense", "UserId");
+        merge.push_page(rows(&[("005Z", "050A"), ("005a", "050B")])).unwrap();
+        merge.end();
+        let mut ids = Vec::new();
+        assert_eq!(merge.take("005Z", &mut ids), Merge::Done);
+        assert_eq!(ids, ["050A"]);
+        ids.clear();
+        assert_eq!(merge.take("005a", &mut ids), Merge::Done);
+        assert_eq!(ids, ["050B"]);
+        assert_eq!(compare_ids("005Z", "005a"), Ordering::Less);
+    }
+
+    #[test]
+    fn rows_out_of_order_are_refused_naming_the_object_and_both_ids() {
+        let mut merge = AssignmentMerge::new("PermissionSetLicenseAssign", "AssigneeId");
+        merge.push_page(rows(&[("0050X0000000002AAA", "0PL1"), ("0050X0000000002AAA", "0PL2")])).unwrap();
+        // Across a page boundary, as within a page.
+        let error = merge.push_page(rows(&[("0050X0000000001AAA", "0PL1")])).unwrap_err();
+        assert_eq!(
+            error,
+            OutOfOrder {
+                object: "PermissionSetLicenseAssign",
+                field: "AssigneeId",
+                previous: "0050X0000000002AAA".into(),
+                next: "0050X0000000001AAA".into(),
+            }
+        );
+        let message = error.to_string();
+        assert!(message.contains("PermissionSetLicenseAssign"), "{message}");
+        assert!(message.contains("`0050X0000000001AAA` came after `0050X0000000002AAA`"), "{message}");
+    }
+
+    #[test]
+    fn unique_ids_must_go_up() {
+        let mut users = IdOrder::new("User", "Id", true);
+        users.check("0050X0000000001AAA").unwrap();
+        users.check("0050X0000000002AAA").unwrap();
+        assert!(users.check("0050X0000000002AAA").is_err(), "a repeated user id");
+        let mut users = IdOrder::new("User", "Id", true);
+        users.check("0050X0000000002AAA").unwrap();
+        let error = users.check("0050X0000000001AAA").unwrap_err();
+        assert_eq!((error.object, error.field), ("User", "Id"));
+        let mut assignees = IdOrder::new("UserPackageLicense", "UserId", false);
+        for id in ["a", "a", "b", "b"] {
+            assignees.check(id).unwrap();
         }
-        assert!(assignments.is_empty());
+        assert!(assignees.check("a").is_err());
+    }
+
+    #[test]
+    fn licence_lists_are_sorted_and_deduplicated() {
+        let licences = UserLicences::new(
+            vec!["0PL2".into(), "0PL1".into(), "0PL2".into()],
+            vec!["0502".into(), "0501".into()],
+        );
+        assert_eq!(licences.permission_set_license_ids, ["0PL1", "0PL2"]);
+        assert_eq!(licences.package_license_ids, ["0501", "0502"]);
     }
 }

@@ -1,18 +1,25 @@
-//! One connector run: settings → token → API version → budget guard → the org-wide sources
-//! (concurrently) → users streamed through the company filter into a [`SnapshotSink`].
+//! One connector run: settings → token → API version → budget guard → the org-wide sources,
+//! the first User page and the first page of each assignment query (concurrently) → users
+//! streamed through the company filter into a [`SnapshotSink`], each joined with its licence
+//! assignments by a merge of the User stream (`ORDER BY Id`) with the assignment streams
+//! (`ORDER BY AssigneeId, Id` / `ORDER BY UserId, Id`), all three read at once.
 //! Every call it makes is listed, in order, in `docs/api-calls.md`.
 
 use std::sync::Arc;
 
-use futures_util::{StreamExt, TryStreamExt};
+use std::pin::Pin;
+
+use futures_util::{Stream, StreamExt, TryStreamExt};
 use serde::de::DeserializeOwned;
-use sfconn_api::{ApiClient, ApiError, ApiUsage, ClientOptions, RetryPolicy, records, select_fields, soql};
+use sfconn_api::{
+    ApiClient, ApiError, ApiUsage, ClientOptions, Page, RetryPolicy, records, select_fields, soql,
+};
 use sfconn_auth::{AuthError, AuthOptions, Credentials, RequestCounter, Rotation, TokenSource};
 use sfconn_config::Settings;
 use sfconn_filter::CompanyFilter;
 use time::OffsetDateTime;
 
-use crate::mapping::{self, Assignments, UserContext};
+use crate::mapping::{self, AssignmentMerge, IdOrder, Merge, OutOfOrder, UserContext, UserLicences};
 use crate::output::{OutputError, SnapshotSink};
 use crate::snapshot::{
     ApiUsageFigures, Filter, Profile, SnapshotHeader, Source, Subscription, Summary, UserTally,
@@ -119,6 +126,10 @@ pub enum CollectError {
          integration user can read Organization"
     )]
     NoOrganization,
+    /// A query came back in an order the merge join of users and licence assignments cannot
+    /// use (docs/architecture.md, "the collector's invariants").
+    #[error(transparent)]
+    OutOfOrder(#[from] OutOfOrder),
     /// Writing the snapshot failed.
     #[error(transparent)]
     Output(#[from] OutputError),
@@ -136,6 +147,7 @@ impl CollectError {
             CollectError::Api(error) => error.exit_code(),
             CollectError::ApiBudgetExceeded { .. } => 75,
             CollectError::NoOrganization => 65,
+            CollectError::OutOfOrder(_) => 65,
             CollectError::Output(error) => error.exit_code(),
             CollectError::Internal(_) => 70,
         }
@@ -241,9 +253,15 @@ pub async fn run(
         ));
     }
 
-    // The org-wide sources, the assignment joins, the User describe and (with company names)
-    // the org's user count are independent: run them together; the client's concurrency cap
-    // (http.concurrency) bounds the requests in flight.
+    // Everything that does not depend on another source runs at once; the client's
+    // concurrency cap (http.concurrency) bounds the requests in flight:
+    // - the org-wide sources (needed before the snapshot header is written);
+    // - the first page of the User query (after its describe) and of both assignment queries,
+    //   sorted by user for the merge join below. Their later pages are requested one ahead by
+    //   the query streams, so these chains keep moving while the header waits for the rest;
+    //   the first assignment page also tells whether the object is readable (source_skipped)
+    //   before any user is written;
+    // - with company names, the org's user count.
     let user_required: Vec<&str> = if filter.is_everyone() {
         USER_REQUIRED.to_vec()
     } else {
@@ -257,47 +275,50 @@ pub async fn run(
         package_licenses,
         psl_assignments,
         package_assignments,
-        user_describe,
+        users,
         org_user_count,
     ) = Box::pin(async {
         tokio::join!(
-        fetch::<records::Organization>(&client, &ORGANIZATION, progress),
-        fetch::<records::UserLicense>(&client, &USER_LICENSE, progress),
-        fetch::<records::Profile>(&client, &PROFILE, progress),
-        optional(
-            fetch::<records::PermissionSetLicense>(&client, &PERMISSION_SET_LICENSE, progress),
-            "PermissionSetLicense",
-            progress,
-        ),
-        optional(
-            fetch::<records::PackageLicense>(&client, &PACKAGE_LICENSE, progress),
-            "PackageLicense",
-            progress,
-        ),
-        optional(
-            assignments::<records::PermissionSetLicenseAssign>(
-                &client,
+            fetch::<records::Organization>(&client, &ORGANIZATION, progress),
+            fetch::<records::UserLicense>(&client, &USER_LICENSE, progress),
+            fetch::<records::Profile>(&client, &PROFILE, progress),
+            optional(
+                fetch::<records::PermissionSetLicense>(&client, &PERMISSION_SET_LICENSE, progress),
+                "PermissionSetLicense",
+                progress,
+            ),
+            optional(
+                fetch::<records::PackageLicense>(&client, &PACKAGE_LICENSE, progress),
+                "PackageLicense",
+                progress,
+            ),
+            optional(
+                AssignmentSource::open(
+                    &client,
+                    "PermissionSetLicenseAssign",
+                    "AssigneeId",
+                    PERMISSION_SET_LICENSE_ASSIGN_SOQL,
+                    |row: records::PermissionSetLicenseAssign| (
+                        row.assignee_id,
+                        row.permission_set_license_id
+                    ),
+                ),
                 "PermissionSetLicenseAssign",
-                "SELECT Id, AssigneeId, PermissionSetLicenseId FROM PermissionSetLicenseAssign ORDER BY Id",
-                |row| (row.assignee_id, row.permission_set_license_id),
                 progress,
             ),
-            "PermissionSetLicenseAssign",
-            progress,
-        ),
-        optional(
-            assignments::<records::UserPackageLicense>(
-                &client,
+            optional(
+                AssignmentSource::open(
+                    &client,
+                    "UserPackageLicense",
+                    "UserId",
+                    USER_PACKAGE_LICENSE_SOQL,
+                    |row: records::UserPackageLicense| (row.user_id, row.package_license_id),
+                ),
                 "UserPackageLicense",
-                "SELECT Id, UserId, PackageLicenseId FROM UserPackageLicense ORDER BY Id",
-                |row| (row.user_id, row.package_license_id),
                 progress,
             ),
-            "UserPackageLicense",
-            progress,
-        ),
-        client.describe("User"),
-        count_users(&client, filter),
+            open_users(&client, &user_required, filter),
+            count_users(&client, filter),
         )
     })
     .await;
@@ -305,7 +326,7 @@ pub async fn run(
     let organization = organization?;
     let user_licenses = user_licenses?;
     let profiles = profiles?;
-    let user_selection = select_fields(&user_describe?, &user_required, USER_OPTIONAL)?;
+    let (user_selection, mut user_pages, first_user_page) = users?;
     let org_user_count = org_user_count?;
 
     let organization_row = organization.records.into_iter().next().ok_or(CollectError::NoOrganization)?;
@@ -338,23 +359,26 @@ pub async fn run(
     };
     field_warnings(&mut warnings, "Profile", &profiles.missing_optional);
     let profiles: Vec<Profile> = profiles.records.into_iter().map(mapping::profile).collect();
+    let context = UserContext::with_profiles(&profiles);
 
-    let mut context = UserContext::with_profiles(&profiles);
     // A user's licence ids must point at subscriptions in the snapshot: when the licence
-    // object itself was skipped, its assignments are left out as well (its `source_skipped`
-    // warning already says the snapshot has none of its data).
-    match psl_assignments? {
-        Optional::Read(assignments) if permission_set_licenses_read => {
-            context.permission_set_licenses = assignments;
+    // object itself was skipped, its assignments are still read (the same requests, the same
+    // order checks) but not attached (its `source_skipped` warning already says the snapshot
+    // has none of its data).
+    let mut psl_assignments = match psl_assignments? {
+        Optional::Read(source) => Some(source.start(permission_set_licenses_read, progress)?),
+        Optional::Skipped(warning) => {
+            warnings.push(warning);
+            None
         }
-        Optional::Read(_) => {}
-        Optional::Skipped(warning) => warnings.push(warning),
-    }
-    match package_assignments? {
-        Optional::Read(assignments) if package_licenses_read => context.package_licenses = assignments,
-        Optional::Read(_) => {}
-        Optional::Skipped(warning) => warnings.push(warning),
-    }
+    };
+    let mut package_assignments = match package_assignments? {
+        Optional::Read(source) => Some(source.start(package_licenses_read, progress)?),
+        Optional::Skipped(warning) => {
+            warnings.push(warning);
+            None
+        }
+    };
     field_warnings(&mut warnings, "User", &user_selection.missing_optional);
 
     let header = SnapshotHeader::new(
@@ -373,14 +397,23 @@ pub async fn run(
     sink.begin(&header)?;
     drop(header);
 
-    let soql = user_query(&user_selection.select_list(), filter);
+    // The merge join: users arrive in ascending Id, each assignment stream sorted by user id;
+    // every user takes the rows with its id, rows of users not fetched are skipped. Memory
+    // stays at about one page per stream.
     let mut tally = UserTally::default();
     let mut read = 0u64;
-    let mut pages = std::pin::pin!(client.query_pages::<records::User>(soql));
-    while let Some(page) = pages.try_next().await? {
+    let mut user_order = IdOrder::new("User", "Id", true);
+    let mut next_page = first_user_page;
+    while let Some(page) = next_page {
         read += page.records.len() as u64;
         for record in page.records {
-            let user = mapping::user(record, &mut context);
+            user_order.check(&record.id)?;
+            let (permission_set_license_ids, package_license_ids) = tokio::try_join!(
+                licences_of(psl_assignments.as_mut(), &record.id, progress),
+                licences_of(package_assignments.as_mut(), &record.id, progress),
+            )?;
+            let licences = UserLicences::new(permission_set_license_ids, package_license_ids);
+            let user = mapping::user(record, &context, licences);
             if filter.matches(user.email.as_deref()) {
                 tally.count_written(&user);
                 sink.user(&user)?;
@@ -389,8 +422,16 @@ pub async fn run(
             }
         }
         progress.advanced("User", read, page.total_size);
+        next_page = user_pages.try_next().await?;
     }
     progress.finished("User", SourceStatus::Read { records: read });
+    // The rows after the last user belong to nobody in the snapshot; they are still read to
+    // the end (both streams at once), so that every page is order-checked, progress is
+    // complete and the requests are those of a full read.
+    tokio::try_join!(
+        drain(psl_assignments.as_mut(), progress),
+        drain(package_assignments.as_mut(), progress)
+    )?;
 
     let rotation = tokens.rotation();
     if rotation.needs_action()
@@ -509,30 +550,141 @@ where
     Ok(Fetched { records, missing_optional: selection.missing_optional })
 }
 
-/// Reads an assignment object into user id → licence ids.
-async fn assignments<T>(
+/// `PermissionSetLicenseAssign` sorted by user for the merge join; `Id` last makes the order
+/// total, which the `INVALID_QUERY_LOCATOR` restart needs (it re-runs the query and checks the
+/// `Id` of the last row already read).
+pub const PERMISSION_SET_LICENSE_ASSIGN_SOQL: &str =
+    "SELECT Id, AssigneeId, PermissionSetLicenseId FROM PermissionSetLicenseAssign ORDER BY AssigneeId, Id";
+/// `UserPackageLicense` sorted by user for the merge join (see above).
+pub const USER_PACKAGE_LICENSE_SOQL: &str =
+    "SELECT Id, UserId, PackageLicenseId FROM UserPackageLicense ORDER BY UserId, Id";
+
+/// A query's remaining pages.
+type PageStream<T> = Pin<Box<dyn Stream<Item = Result<Page<T>, ApiError>> + Send>>;
+
+/// The User selection, the User query's remaining pages and its first page.
+type OpenUsers = (sfconn_api::FieldSelection, PageStream<records::User>, Option<Page<records::User>>);
+
+/// Describes `User`, starts the User query and reads its first page.
+async fn open_users(
     client: &ApiClient,
+    required: &[&str],
+    filter: &CompanyFilter,
+) -> Result<OpenUsers, ApiError> {
+    let describe = client.describe("User").await?;
+    let selection = select_fields(&describe, required, USER_OPTIONAL)?;
+    let soql = user_query(&selection.select_list(), filter);
+    let mut pages: PageStream<records::User> = Box::pin(client.query_pages::<records::User>(soql));
+    let first = pages.try_next().await?;
+    Ok((selection, pages, first))
+}
+
+/// One assignment object, read as a stream sorted by user and merged with the users.
+struct AssignmentSource {
     object: &'static str,
-    soql: &str,
-    pair: impl Fn(T) -> (String, String),
-    progress: &dyn Progress,
-) -> Result<Assignments, ApiError>
-where
-    T: DeserializeOwned + Send + 'static,
-{
-    let mut assignments = Assignments::default();
-    let mut read = 0u64;
-    let mut pages = std::pin::pin!(client.query_pages::<T>(soql.to_owned()));
-    while let Some(page) = pages.try_next().await? {
-        read += page.records.len() as u64;
-        for row in page.records {
-            let (user_id, license_id) = pair(row);
-            assignments.add(user_id, license_id);
-        }
-        progress.advanced(object, read, page.total_size);
+    pages: PageStream<(String, String)>,
+    /// The first page, read while the org-wide sources were, until the merge starts.
+    first: Option<Option<Page<(String, String)>>>,
+    merge: AssignmentMerge,
+    read: u64,
+    /// Whether the licence ids go into the snapshot (the licence object itself was read).
+    attach: bool,
+}
+
+impl AssignmentSource {
+    /// Starts the query and takes its first page, so that an unreadable object is known
+    /// (`source_skipped`) before any user is written.
+    async fn open<T>(
+        client: &ApiClient,
+        object: &'static str,
+        user_field: &'static str,
+        soql: &str,
+        pair: fn(T) -> (String, String),
+    ) -> Result<AssignmentSource, ApiError>
+    where
+        T: DeserializeOwned + Send + 'static,
+    {
+        let pages: PageStream<(String, String)> =
+            Box::pin(client.query_pages::<T>(soql.to_owned()).map_ok(move |page| Page {
+                total_size: page.total_size,
+                records: page.records.into_iter().map(pair).collect(),
+            }));
+        let mut pages = pages;
+        let first = pages.try_next().await?;
+        Ok(AssignmentSource {
+            object,
+            pages,
+            first: Some(first),
+            merge: AssignmentMerge::new(object, user_field),
+            read: 0,
+            attach: true,
+        })
     }
-    progress.finished(object, SourceStatus::Read { records: read });
-    Ok(assignments)
+
+    /// Ready for the merge: the first page goes in (order-checked); `attach` says whether
+    /// the licence ids go into the snapshot.
+    fn start(mut self, attach: bool, progress: &dyn Progress) -> Result<Self, OutOfOrder> {
+        self.attach = attach;
+        if let Some(first) = self.first.take() {
+            self.accept(first, progress)?;
+        }
+        Ok(self)
+    }
+
+    /// Feeds the stream's next page (or its end) to the merge.
+    fn accept(
+        &mut self,
+        page: Option<Page<(String, String)>>,
+        progress: &dyn Progress,
+    ) -> Result<(), OutOfOrder> {
+        match page {
+            Some(page) => {
+                self.read += page.records.len() as u64;
+                self.merge.push_page(page.records)?;
+                progress.advanced(self.object, self.read, page.total_size);
+            }
+            None => {
+                self.merge.end();
+                progress.finished(self.object, SourceStatus::Read { records: self.read });
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The licence ids of `user_id` from one assignment source (none when it was skipped or its
+/// licence object was), reading further pages as the merge needs them.
+async fn licences_of(
+    source: Option<&mut AssignmentSource>,
+    user_id: &str,
+    progress: &dyn Progress,
+) -> Result<Vec<String>, CollectError> {
+    let Some(source) = source else {
+        return Ok(Vec::new());
+    };
+    let mut ids = Vec::new();
+    while source.merge.take(user_id, &mut ids) == Merge::NeedPage {
+        let page = source.pages.try_next().await?;
+        source.accept(page, progress)?;
+    }
+    if !source.attach {
+        ids.clear();
+    }
+    Ok(ids)
+}
+
+/// Reads an assignment source to its end after the last user, discarding its rows.
+async fn drain(source: Option<&mut AssignmentSource>, progress: &dyn Progress) -> Result<(), CollectError> {
+    let Some(source) = source else {
+        return Ok(());
+    };
+    source.merge.discard();
+    while !source.merge.is_ended() {
+        let page = source.pages.try_next().await?;
+        source.accept(page, progress)?;
+        source.merge.discard();
+    }
+    Ok(())
 }
 
 /// Turns "cannot read this optional object" into a `source_skipped` warning; other errors

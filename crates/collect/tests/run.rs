@@ -513,3 +513,169 @@ async fn refused_limits_do_not_stop_the_run() {
     assert_eq!(snapshot.summary.api_usage_before, None);
     assert!(snapshot.summary.api_usage_after.is_some_and(|usage| usage.max == 100_000));
 }
+
+/// Each user's licence ids in the org's ground truth, sorted.
+fn licences_by_user(org: &SimulatedOrg) -> (BTreeMap<String, Vec<String>>, BTreeMap<String, Vec<String>>) {
+    let data = org.data();
+    let mut psl: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for row in data.psl_assignments() {
+        psl.entry(row.assignee_id).or_default().push(row.permission_set_license_id);
+    }
+    let mut packages: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for row in data.user_package_licenses() {
+        packages.entry(row.user_id).or_default().push(row.package_license_id);
+    }
+    for ids in psl.values_mut().chain(packages.values_mut()) {
+        ids.sort();
+        ids.dedup();
+    }
+    (psl, packages)
+}
+
+/// Checks every written user's licence ids against the ground truth.
+fn assert_licences_match(org: &SimulatedOrg, snapshot: &Snapshot) {
+    let (psl, packages) = licences_by_user(org);
+    for user in &snapshot.users {
+        assert_eq!(
+            user.permission_set_license_ids,
+            psl.get(&user.id).cloned().unwrap_or_default(),
+            "{}",
+            user.id
+        );
+        assert_eq!(
+            user.package_license_ids,
+            packages.get(&user.id).cloned().unwrap_or_default(),
+            "{}",
+            user.id
+        );
+    }
+}
+
+/// The merge join over several pages of users and of assignments: with a company filter, the
+/// assignment rows of users the User query did not fetch are skipped, never attached to the
+/// next user; users with several licences get all of them, users with none get none.
+#[tokio::test]
+async fn the_merge_join_attaches_exactly_each_users_licences_across_pages() {
+    let org = SimulatedOrg::start(OrgSpec::with_users(4_500)).await;
+    let assignments = org.data().psl_assignments().count();
+    assert!(assignments > 2_000, "PermissionSetLicenseAssign spans pages: {assignments}");
+    for names in ["*", "acme.com"] {
+        let progress = RecordingProgress::default();
+        let buffer = SharedBuffer::default();
+        let mut sink = open_sink_to_writer(Format::Json, Box::new(buffer.clone())).unwrap();
+        let settings = settings(&org, &[("SFCONN_COMPANY_NAMES", names)]);
+        Box::pin(run(&settings, sink.as_mut(), &progress)).await.unwrap();
+        let snapshot: Snapshot = serde_json::from_slice(&buffer.0.lock().unwrap()).unwrap();
+        let filter = CompanyFilter::parse([names]).unwrap();
+        let ids: Vec<String> = snapshot.users.iter().map(|u| u.id.clone()).collect();
+        assert_eq!(ids, expected_user_ids(&org, &filter), "{names}");
+        assert_licences_match(&org, &snapshot);
+        assert!(snapshot.users.iter().any(|u| u.permission_set_license_ids.len() >= 2), "{names}: several");
+        assert!(snapshot.users.iter().any(|u| u.package_license_ids.len() >= 2), "{names}: several packages");
+        assert!(snapshot.users.iter().any(|u| u.permission_set_license_ids.is_empty()), "{names}: none");
+        if names != "*" {
+            let (psl, _) = licences_by_user(&org);
+            let skipped = psl.keys().filter(|user| !ids.contains(user)).count();
+            assert!(skipped > 100, "rows of users not fetched were there to skip: {skipped}");
+        }
+        // Both assignment streams are read to the end and reported.
+        let finished = progress.finished.lock().unwrap();
+        assert_eq!(
+            finished["PermissionSetLicenseAssign"],
+            SourceStatus::Read { records: assignments as u64 }
+        );
+        assert_eq!(
+            finished["UserPackageLicense"],
+            SourceStatus::Read { records: org.data().user_package_licenses().count() as u64 }
+        );
+    }
+}
+
+/// `INVALID_QUERY_LOCATOR` in the middle of an assignment stream: the query runs again from
+/// the start (`ORDER BY AssigneeId, Id` is a total order), the rows already merged are skipped.
+#[tokio::test]
+async fn an_expired_assignment_cursor_restarts_without_losing_or_repeating_rows() {
+    let org = SimulatedOrg::start(OrgSpec::with_users(4_500)).await;
+    let fault = org.faults().on(
+        sfconn_testkit::Target::Query { object: Some("PermissionSetLicenseAssign".into()), page: Some(2) },
+        sfconn_testkit::Occurrence::times(1),
+        sfconn_testkit::FaultKind::ExpireQueryLocator,
+    );
+    let (snapshot, _) = Box::pin(collect(&settings(&org, &[]))).await;
+    assert_eq!(org.faults().fired(fault), 1, "the cursor expired once");
+    assert_eq!(snapshot.users.len(), 4_500);
+    assert_licences_match(&org, &snapshot);
+}
+
+/// A page of an assignment object that fails after users were written is a failure, not a
+/// skipped source: the snapshot would otherwise lack some users' licences without saying so.
+#[tokio::test]
+async fn an_assignment_page_refused_after_the_first_fails_the_run() {
+    let org = SimulatedOrg::start(OrgSpec::with_users(4_500)).await;
+    org.faults().on(
+        sfconn_testkit::Target::Query { object: Some("PermissionSetLicenseAssign".into()), page: Some(2) },
+        sfconn_testkit::Occurrence::always(),
+        sfconn_testkit::FaultKind::Json {
+            status: 403,
+            body: sfconn_testkit::rest_error_body(
+                "INSUFFICIENT_ACCESS",
+                "insufficient access rights on object id",
+            ),
+        },
+    );
+    let error = Box::pin(collect_error(&settings(&org, &[]))).await;
+    assert!(error.to_string().contains("PermissionSetLicenseAssign"), "{error}");
+    assert!(error.to_string().contains("INSUFFICIENT_ACCESS"), "{error}");
+}
+
+/// A query page served in place of the org's own.
+fn served_page(org: &SimulatedOrg, object: &str, records: &serde_json::Value) {
+    let total = records.as_array().unwrap().len();
+    org.faults().on(
+        sfconn_testkit::Target::Query { object: Some(object.into()), page: Some(1) },
+        sfconn_testkit::Occurrence::always(),
+        sfconn_testkit::FaultKind::Json {
+            status: 200,
+            body: serde_json::json!({"totalSize": total, "done": true, "records": records}),
+        },
+    );
+}
+
+/// Salesforce sorting assignments differently from sfconn's byte order must stop the run
+/// with a message naming the object and the two ids, never drop assignments silently.
+#[tokio::test]
+async fn assignments_out_of_order_fail_the_run_naming_both_ids() {
+    let org = small_org().await;
+    let users: Vec<String> = org.data().users().take(2).map(|u| u.id).collect();
+    let package = org.data().package_licenses[0].id.clone();
+    served_page(
+        &org,
+        "UserPackageLicense",
+        &serde_json::json!([
+            {"attributes": {"type": "UserPackageLicense"}, "Id": "0514W0000000001AAA", "UserId": users[1], "PackageLicenseId": package},
+            {"attributes": {"type": "UserPackageLicense"}, "Id": "0514W0000000002AAA", "UserId": users[0], "PackageLicenseId": package},
+        ]),
+    );
+    let error = collect_error(&settings(&org, &[])).await;
+    assert_eq!(error.exit_code(), 65, "{error}");
+    let message = error.to_string();
+    assert!(message.contains("UserPackageLicense rows out of the order"), "{message}");
+    assert!(message.contains(&format!("`{}` came after `{}`", users[0], users[1])), "{message}");
+}
+
+/// The same guard on the User stream: users must come in strictly ascending Id.
+#[tokio::test]
+async fn users_out_of_order_fail_the_run_naming_both_ids() {
+    let org = small_org().await;
+    let users: Vec<String> = org.data().users().take(2).map(|u| u.id).collect();
+    let user = |id: &str| {
+        serde_json::json!({"attributes": {"type": "User"}, "Id": id, "Username": format!("{id}@example.test"),
+            "IsActive": true, "UserType": "Standard"})
+    };
+    served_page(&org, "User", &serde_json::json!([user(&users[1]), user(&users[0])]));
+    let error = collect_error(&settings(&org, &[])).await;
+    assert_eq!(error.exit_code(), 65, "{error}");
+    let message = error.to_string();
+    assert!(message.contains("User rows out of the order sfconn asked for (ORDER BY Id)"), "{message}");
+    assert!(message.contains(&format!("`{}` came after `{}`", users[0], users[1])), "{message}");
+}
