@@ -31,26 +31,100 @@ pub struct Page<T> {
     pub records: Vec<T>,
 }
 
+/// A page decoded fully. The paging fields are used from [`PageHead`]; they are declared here
+/// too so that a page is checked, and its errors worded, exactly as a whole.
 #[derive(Deserialize)]
 struct PageBody<T> {
+    #[serde(rename = "totalSize")]
+    _total_size: u64,
+    #[serde(rename = "done")]
+    _done: bool,
+    #[serde(rename = "nextRecordsUrl", default)]
+    _next_records_url: Option<String>,
+    records: Vec<T>,
+}
+
+/// A page read lightly: the paging fields and each record's `Id`, every other field skipped
+/// without being built. Enough to follow the cursor and keep the restart bookkeeping, so the
+/// next page can be requested before the records are decoded.
+#[derive(Deserialize)]
+struct PageHead {
     #[serde(rename = "totalSize")]
     total_size: u64,
     done: bool,
     #[serde(rename = "nextRecordsUrl", default)]
     next_records_url: Option<String>,
-    records: Vec<T>,
+    records: Vec<MaybeId>,
 }
 
-#[derive(Deserialize)]
-struct IdOnly {
-    #[serde(rename = "Id", default)]
-    id: Option<String>,
+/// A record's `Id` when it is an object with a string `Id`; anything else reads as `None`.
+struct MaybeId(Option<String>);
+
+impl<'de> Deserialize<'de> for MaybeId {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Visit;
+        impl<'de> serde::de::Visitor<'de> for Visit {
+            type Value = MaybeId;
+            fn expecting(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                formatter.write_str("a record")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<MaybeId, A::Error> {
+                let mut id = None;
+                while let Some(key) = map.next_key::<std::borrow::Cow<'de, str>>()? {
+                    if key == "Id" {
+                        id = map.next_value::<Option<String>>().ok().flatten();
+                    } else {
+                        map.next_value::<serde::de::IgnoredAny>()?;
+                    }
+                }
+                Ok(MaybeId(id))
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<MaybeId, A::Error> {
+                while seq.next_element::<serde::de::IgnoredAny>()?.is_some() {}
+                Ok(MaybeId(None))
+            }
+            fn visit_unit<E>(self) -> Result<MaybeId, E> {
+                Ok(MaybeId(None))
+            }
+            fn visit_bool<E>(self, _: bool) -> Result<MaybeId, E> {
+                Ok(MaybeId(None))
+            }
+            fn visit_i64<E>(self, _: i64) -> Result<MaybeId, E> {
+                Ok(MaybeId(None))
+            }
+            fn visit_u64<E>(self, _: u64) -> Result<MaybeId, E> {
+                Ok(MaybeId(None))
+            }
+            fn visit_f64<E>(self, _: f64) -> Result<MaybeId, E> {
+                Ok(MaybeId(None))
+            }
+            fn visit_str<E>(self, _: &str) -> Result<MaybeId, E> {
+                Ok(MaybeId(None))
+            }
+        }
+        deserializer.deserialize_any(Visit)
+    }
 }
 
-#[derive(Deserialize)]
-struct PageIds {
-    #[serde(default)]
-    records: Vec<IdOnly>,
+/// A page fetched and read lightly ([`PageHead`]); its records are decoded when the consumer
+/// takes it.
+struct RawPage {
+    body: String,
+    label: String,
+    total_size: u64,
+    /// Records at the start of the page already handed out before a restart.
+    first_kept: usize,
+}
+
+impl RawPage {
+    /// Decodes the records (the same decoding, and so the same error messages, as a page
+    /// always had) and drops those already handed out.
+    fn decode<T: DeserializeOwned>(self) -> Result<Page<T>, ApiError> {
+        let page: PageBody<T> = decode_json(&self.body, &self.label)?;
+        let mut records = page.records;
+        records.drain(..self.first_kept.min(records.len()));
+        Ok(Page { total_size: self.total_size, records })
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -115,9 +189,10 @@ impl QueryRun {
         Ok(url)
     }
 
-    /// The next page that has records to hand out (or the final, possibly empty, page);
-    /// `None` once the query is done.
-    async fn next_page<T: DeserializeOwned>(&mut self) -> Result<Option<Page<T>>, ApiError> {
+    /// The next page that has records to hand out (or the final, possibly empty, page), read
+    /// lightly; `None` once the query is done. `T` only serves the error message of a page that
+    /// cannot even be read lightly (it is decoded fully to say where it is broken, as before).
+    async fn next_raw_page<T: DeserializeOwned>(&mut self) -> Result<Option<RawPage>, ApiError> {
         loop {
             let (url, label) = match &self.cursor {
                 Cursor::Done => return Ok(None),
@@ -149,7 +224,13 @@ impl QueryRun {
                 Err(error) => return Err(error),
             };
             self.page_number += 1;
-            let page: PageBody<T> = decode_json(&body, &label)?;
+            let page: PageHead = match decode_json(&body, &label) {
+                Ok(page) => page,
+                Err(light) => {
+                    decode_json::<PageBody<T>>(&body, &label)?;
+                    return Err(light);
+                }
+            };
             self.cursor = match (page.done, page.next_records_url) {
                 (true, _) => Cursor::Done,
                 (false, Some(next)) => Cursor::Next(next),
@@ -161,13 +242,10 @@ impl QueryRun {
                     });
                 }
             };
-            let ids: Vec<Option<String>> = serde_json::from_str::<PageIds>(&body)
-                .map(|page| page.records.into_iter().map(|record| record.id).collect())
-                .unwrap_or_default();
-            let mut records = page.records;
+            let ids: Vec<Option<String>> = page.records.into_iter().map(|record| record.0).collect();
             let mut first_kept = 0usize;
             if self.skip > 0 {
-                let skipped = usize::try_from(self.skip).unwrap_or(usize::MAX).min(records.len());
+                let skipped = usize::try_from(self.skip).unwrap_or(usize::MAX).min(ids.len());
                 self.skip -= skipped as u64;
                 if self.skip == 0 {
                     self.check_resume_point(
@@ -176,17 +254,17 @@ impl QueryRun {
                 } else if matches!(self.cursor, Cursor::Done) {
                     return Err(self.not_resumable("the query now returns fewer rows than were already read"));
                 }
-                records.drain(..skipped);
                 first_kept = skipped;
-                if records.is_empty() && !matches!(self.cursor, Cursor::Done) {
+                if first_kept == ids.len() && !matches!(self.cursor, Cursor::Done) {
                     continue;
                 }
             }
-            if !records.is_empty() {
-                self.last_id = ids.get(first_kept + records.len() - 1).cloned().flatten();
+            let kept = ids.len() - first_kept;
+            if kept > 0 {
+                self.last_id = ids.get(first_kept + kept - 1).cloned().flatten();
             }
-            self.yielded += records.len() as u64;
-            return Ok(Some(Page { total_size: page.total_size, records }));
+            self.yielded += kept as u64;
+            return Ok(Some(RawPage { body, label, total_size: page.total_size, first_kept }));
         }
     }
 
@@ -244,7 +322,7 @@ fn queried_object(soql: &str) -> Option<String> {
 }
 
 /// A page fetch running on its own task: the query's state comes back with the page.
-type PageTask<T> = AbortOnDrop<(QueryRun, Result<Option<Page<T>>, ApiError>)>;
+type PageTask = AbortOnDrop<(QueryRun, Result<Option<RawPage>, ApiError>)>;
 
 /// A spawned task that is aborted when its handle is dropped (a stream dropped half-way must
 /// not leave a request running behind the caller's back).
@@ -268,32 +346,33 @@ impl<R> AbortOnDrop<R> {
 
 /// Starts fetching the query's next page on its own task, so that it travels while the
 /// consumer is still busy with the page it has.
-fn fetch_next_page<T>(mut run: QueryRun) -> PageTask<T>
+fn fetch_next_page<T>(mut run: QueryRun) -> PageTask
 where
     T: DeserializeOwned + Send + 'static,
 {
     AbortOnDrop(tokio::spawn(async move {
-        let page = run.next_page::<T>().await;
+        let page = run.next_raw_page::<T>().await;
         (run, page)
     }))
 }
 
 /// Where a pipelined query stands between two pages handed out.
-enum Pipeline<T> {
+enum Pipeline {
     /// Nothing requested yet.
     Start(QueryRun),
     /// The next page is being fetched.
-    Fetching(PageTask<T>),
+    Fetching(PageTask),
     /// The last page has been handed out (or an error ended the query).
     Finished,
 }
 
-/// The query's pages, pipelined: as soon as page `n` has arrived and is handed to the
-/// consumer, page `n + 1` is requested on a task of its own, so the round trip overlaps the
-/// consumer's work on page `n`. Never more than one page ahead: page `n + 2` is requested only
-/// when the consumer takes page `n + 1`. Retries, session refresh, locator restarts and the
-/// request count all live in [`QueryRun::next_page`], unchanged; a dropped stream aborts the
-/// page in flight.
+/// The query's pages, pipelined: when the consumer takes page `n` (it has arrived and been
+/// read lightly, [`PageHead`]), page `n + 1` is requested on a task of its own before page
+/// `n`'s records are even decoded, so the round trip overlaps decoding and the consumer's work
+/// on page `n`. Never more than one page ahead: page `n + 2` is requested only when the
+/// consumer takes page `n + 1`. Retries, session refresh, locator restarts and the request
+/// count all live in [`QueryRun::next_raw_page`], unchanged; a dropped stream aborts the page
+/// in flight.
 fn pages<T>(run: QueryRun) -> impl Stream<Item = Result<Page<T>, ApiError>> + Send + 'static
 where
     T: DeserializeOwned + Send + 'static,
@@ -304,8 +383,8 @@ where
             Pipeline::Fetching(task) => task,
             Pipeline::Finished => return Ok(None),
         };
-        let (run, page) = task.join().await?;
-        let Some(page) = page? else {
+        let (run, raw) = task.join().await?;
+        let Some(raw) = raw? else {
             return Ok(None);
         };
         let next = if matches!(run.cursor, Cursor::Done) {
@@ -313,7 +392,7 @@ where
         } else {
             Pipeline::Fetching(fetch_next_page::<T>(run))
         };
-        Ok(Some((page, next)))
+        Ok(Some((raw.decode::<T>()?, next)))
     })
 }
 
@@ -381,6 +460,27 @@ impl ApiClient {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_light_read_keeps_paging_fields_and_ids_only() {
+        let body = r#"{"totalSize":5,"done":false,"nextRecordsUrl":"/services/data/v62.0/query/01g-2",
+            "records":[{"attributes":{"type":"User"},"Id":"005A","Name":{"deep":[1,2]}},
+                       {"Name":"no id"},{"Id":null},{"Id":7},"not a record"]}"#;
+        let head: PageHead = decode_json(body, "test").unwrap();
+        assert_eq!((head.total_size, head.done), (5, false));
+        assert_eq!(head.next_records_url.as_deref(), Some("/services/data/v62.0/query/01g-2"));
+        let ids: Vec<Option<String>> = head.records.into_iter().map(|record| record.0).collect();
+        assert_eq!(ids, [Some("005A".to_owned()), None, None, None, None]);
+    }
+
+    #[test]
+    fn a_raw_page_decodes_its_records_without_those_already_handed_out() {
+        let body = r#"{"totalSize":3,"done":true,"records":[{"Id":"a"},{"Id":"b"},{"Id":"c"}]}"#;
+        let raw = RawPage { body: body.to_owned(), label: "test".to_owned(), total_size: 3, first_kept: 2 };
+        let page: Page<serde_json::Value> = raw.decode().unwrap();
+        assert_eq!(page.total_size, 3);
+        assert_eq!(page.records, [serde_json::json!({"Id": "c"})]);
+    }
 
     #[test]
     fn the_queried_object_is_found() {
