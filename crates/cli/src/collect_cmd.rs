@@ -134,7 +134,10 @@ pub(crate) fn run(args: &CollectArgs) -> anyhow::Result<()> {
         None => &NoProgress,
     };
 
-    let runtime = tokio::runtime::Builder::new_current_thread()
+    // Worker threads: the query streams fetch and decode their next page on tasks of their
+    // own while this thread maps and writes the page it has (docs/benchmarks.md).
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
         .enable_all()
         .build()
         .context("starting the async runtime")?;
