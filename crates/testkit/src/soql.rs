@@ -356,7 +356,11 @@ enum Expr {
 pub(crate) struct Query {
     pub object: SObject,
     pub count_only: bool,
+    /// The `SELECT` list (the tests read it; serving uses the tree).
+    #[cfg(test)]
     select: Vec<Path>,
+    /// The `SELECT` list as written out: built once.
+    tree: Node,
     filter: Option<Expr>,
     pub limit: Option<u64>,
 }
@@ -497,7 +501,16 @@ pub(crate) fn parse(soql: &str, visibility: &Visibility<'_>) -> Result<Query, So
             ));
         }
     }
-    Ok(Query { object, count_only, select, filter, limit })
+    let tree = Query::tree(&select);
+    Ok(Query {
+        object,
+        count_only,
+        #[cfg(test)]
+        select,
+        tree,
+        filter,
+        limit,
+    })
 }
 
 fn resolve_expr(
@@ -733,12 +746,13 @@ impl Query {
 
     /// Writes one record as Salesforce JSON (attributes first, then fields in `SELECT` order).
     pub fn write_record(&self, out: &mut String, data: &OrgData, rec: &Rec<'_>, version: &str) {
-        write_node(out, data, Some(rec), &self.tree(), version);
+        write_node(out, data, Some(rec), &self.tree, version);
     }
 
-    fn tree(&self) -> Node {
+    /// The `SELECT` list as a tree of relationships, built once per query (not per record).
+    fn tree(select: &[Path]) -> Node {
         let mut root = Node::default();
-        for path in &self.select {
+        for path in select {
             let mut node = &mut root;
             for hop in &path.hops {
                 let at = match node.children.iter().position(|(h, _)| h.relationship == hop.relationship) {
@@ -760,13 +774,14 @@ impl Query {
     }
 }
 
-#[derive(Default)]
+#[derive(Debug, Clone, Default)]
 struct Node {
     order: Vec<Item>,
     fields: Vec<String>,
     children: Vec<(Hop, Node)>,
 }
 
+#[derive(Debug, Clone)]
 enum Item {
     Field(usize),
     Child(usize),
@@ -777,22 +792,42 @@ fn write_node(out: &mut String, data: &OrgData, rec: Option<&Rec<'_>>, node: &No
         out.push_str("null");
         return;
     };
+    // Plain pushes and serde_json's serialiser rather than `format!` and `Value`'s `Display`:
+    // a page of 2,000 users is rendered while the client waits, on the bench's shared cores.
     let object = rec.object().name();
-    out.push_str(&format!(
-        "{{\"attributes\":{{\"type\":\"{object}\",\"url\":\"/services/data/v{version}/sobjects/{object}/{}\"}}",
-        rec.id()
-    ));
+    for part in [
+        "{\"attributes\":{\"type\":\"",
+        object,
+        "\",\"url\":\"/services/data/v",
+        version,
+        "/sobjects/",
+        object,
+        "/",
+    ] {
+        out.push_str(part);
+    }
+    out.push_str(rec.id());
+    out.push_str("\"}");
     for item in &node.order {
         out.push(',');
         match item {
             Item::Field(i) => {
                 let name = &node.fields[*i];
-                let value = rec.field(name).unwrap_or(Value::Null);
-                out.push_str(&format!("\"{name}\":{value}"));
+                out.push('"');
+                out.push_str(name);
+                out.push_str("\":");
+                match rec.field(name) {
+                    Some(value) => {
+                        out.push_str(&serde_json::to_string(&value).unwrap_or_else(|_| "null".to_owned()));
+                    }
+                    None => out.push_str("null"),
+                }
             }
             Item::Child(i) => {
                 let (hop, child) = &node.children[*i];
-                out.push_str(&format!("\"{}\":", hop.relationship));
+                out.push('"');
+                out.push_str(&hop.relationship);
+                out.push_str("\":");
                 let parent_rec = parent(data, rec, hop);
                 write_node(out, data, parent_rec.as_ref(), child, version);
             }
