@@ -267,7 +267,10 @@ pub async fn run(
     } else {
         USER_REQUIRED.iter().copied().chain(["Email"]).collect()
     };
+    // The User chain is the longest: it is polled first, so that its describe is among the
+    // first requests through the concurrency cap.
     let (
+        users,
         organization,
         user_licenses,
         profiles,
@@ -275,10 +278,10 @@ pub async fn run(
         package_licenses,
         psl_assignments,
         package_assignments,
-        users,
         org_user_count,
     ) = Box::pin(async {
         tokio::join!(
+            open_users(&client, &user_required, filter),
             fetch::<records::Organization>(&client, &ORGANIZATION, progress),
             fetch::<records::UserLicense>(&client, &USER_LICENSE, progress),
             fetch::<records::Profile>(&client, &PROFILE, progress),
@@ -317,7 +320,6 @@ pub async fn run(
                 "UserPackageLicense",
                 progress,
             ),
-            open_users(&client, &user_required, filter),
             count_users(&client, filter),
         )
     })
