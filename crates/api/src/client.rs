@@ -168,7 +168,8 @@ impl ApiClient {
         &self.inner.options
     }
 
-    /// The last `Sforce-Limit-Info: api-usage=U/M` seen on any response.
+    /// The latest `Sforce-Limit-Info: api-usage=U/M` seen on any response: the highest count
+    /// (answers to concurrent requests arrive in any order).
     pub fn latest_usage(&self) -> Option<ApiUsage> {
         *self.inner.latest_usage.lock().unwrap_or_else(PoisonError::into_inner)
     }
@@ -365,7 +366,12 @@ impl ApiClient {
         else {
             return;
         };
-        *self.inner.latest_usage.lock().unwrap_or_else(PoisonError::into_inner) = Some(usage);
+        // Concurrent requests answer out of order, and the org's count only grows during a
+        // run: an answer that reports fewer requests used than one already seen is older news.
+        let mut latest = self.inner.latest_usage.lock().unwrap_or_else(PoisonError::into_inner);
+        if latest.is_none_or(|seen| seen.max != usage.max || seen.used <= usage.used) {
+            *latest = Some(usage);
+        }
     }
 }
 

@@ -37,6 +37,34 @@ async fn every_limit_info_header_is_read_and_the_latest_kept() {
     assert_eq!(client.latest_usage(), Some(ApiUsage { used: 26, max: 5000 }));
 }
 
+/// Answers to concurrent requests arrive in any order: a header reporting fewer requests than
+/// one already seen does not turn the figure back.
+#[tokio::test]
+async fn an_older_usage_figure_arriving_late_is_not_kept() {
+    let server = org().await;
+    let next = format!("{V}/query/0r8xx-1");
+    Mock::given(method("GET"))
+        .and(path(format!("{V}/query")))
+        .respond_with(
+            json_ok(&page(2, Some(&next), users(&user_ids(1, 1))))
+                .insert_header("Sforce-Limit-Info", "api-usage=31/5000"),
+        )
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path(&next))
+        .respond_with(
+            json_ok(&page(2, None, users(&user_ids(2, 1))))
+                .insert_header("Sforce-Limit-Info", "api-usage=30/5000"),
+        )
+        .mount(&server)
+        .await;
+    let client = connect(&server).await;
+    let pages: Vec<_> = client.query_pages::<User>("SELECT Id FROM User".into()).try_collect().await.unwrap();
+    assert_eq!(pages.len(), 2);
+    assert_eq!(client.latest_usage(), Some(ApiUsage { used: 31, max: 5000 }));
+}
+
 #[tokio::test]
 async fn limits_reads_daily_api_requests() {
     let server = org().await;
