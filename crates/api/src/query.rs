@@ -6,10 +6,10 @@
 //! Salesforce may expire a query cursor between pages. The query then runs again from its
 //! first page, and the first `N` records (the `N` already handed out) are skipped, so nothing
 //! is yielded twice. This is safe when the query returns rows in a stable order, which is why
-//! every sfconn query ends with `ORDER BY Id` (Id is unique, so the order is total). It is also
-//! checked: when the records carry an `Id`, the last skipped record must have the `Id` of the
-//! last record handed out before the restart; if not (rows were added or deleted before that
-//! point, or the order is not stable), the query fails with
+//! every sfconn query ends with `ORDER BY Id` or `ORDER BY <user id>, Id` (Id is unique, so the
+//! order is total). It is also checked: when the records carry an `Id`, the last skipped
+//! record must have the `Id` of the last record handed out before the restart; if not (rows
+//! were added or deleted before that point, or the order is not stable), the query fails with
 //! [`ApiError::QueryNotResumable`] (exit 75, try again) instead of silently losing or
 //! repeating rows. Rewriting the SOQL to `WHERE Id > 'last'` was rejected: it means parsing
 //! and editing arbitrary SOQL (existing `WHERE`, `LIMIT`, relationship queries).
