@@ -396,6 +396,12 @@ pub async fn run(
         profiles,
     );
     let subscriptions_total = header.subscriptions.len() as u64;
+    if usage_before.is_none() {
+        // `/limits` was refused, so the guard had no figure before the run. The requests of
+        // the org-wide sources carried `Sforce-Limit-Info`: check that before any user is
+        // written, so an org over its budget costs a dozen requests, not a full read.
+        refuse_above(client.latest_usage(), settings.limits.max_api_usage_percent)?;
+    }
     sink.begin(&header)?;
     drop(header);
 
@@ -517,17 +523,21 @@ async fn usage_guard(client: &ApiClient, max_percent: u8) -> Result<Option<ApiUs
         }
         Err(error) => return Err(error.into()),
     };
-    if let Some(usage) = usage
-        && usage.is_above_percent(max_percent)
-    {
-        return Err(CollectError::ApiBudgetExceeded {
+    refuse_above(usage, max_percent)?;
+    Ok(usage)
+}
+
+/// [`CollectError::ApiBudgetExceeded`] when `usage` is known and above `max_percent`.
+fn refuse_above(usage: Option<ApiUsage>, max_percent: u8) -> Result<(), CollectError> {
+    match usage {
+        Some(usage) if usage.is_above_percent(max_percent) => Err(CollectError::ApiBudgetExceeded {
             used: usage.used,
             max: usage.max,
             percent: usage.percent(),
             max_percent,
-        });
+        }),
+        _ => Ok(()),
     }
-    Ok(usage)
 }
 
 /// Describes `spec.object`, selects the visible fields and reads every row, `ORDER BY Id`.

@@ -514,6 +514,30 @@ async fn refused_limits_do_not_stop_the_run() {
     assert!(snapshot.summary.api_usage_after.is_some_and(|usage| usage.max == 100_000));
 }
 
+/// With `/limits` refused, the usage headers of the org-wide sources still guard the budget:
+/// the run stops before any user is written.
+#[tokio::test]
+async fn refused_limits_still_guard_the_budget_before_users_are_written() {
+    let org = small_org().await;
+    org.faults().set_api_usage(95_000, 100_000);
+    org.faults().on(
+        sfconn_testkit::Target::Limits,
+        sfconn_testkit::Occurrence::always(),
+        sfconn_testkit::FaultKind::Json {
+            status: 403,
+            body: sfconn_testkit::rest_error_body("INSUFFICIENT_ACCESS", "insufficient access rights"),
+        },
+    );
+    let buffer = SharedBuffer::default();
+    let mut sink = open_sink_to_writer(Format::Json, Box::new(buffer.clone())).unwrap();
+    let settings = settings(&org, &[("SFCONN_LIMITS__MAX_API_USAGE_PERCENT", "90")]);
+    let error = run(&settings, sink.as_mut(), &sfconn_collect::NoProgress).await.unwrap_err();
+    drop(sink);
+    assert_eq!(error.exit_code(), 75, "{error}");
+    assert!(error.to_string().contains("limits.max_api_usage_percent = 90%"), "{error}");
+    assert!(buffer.0.lock().unwrap().is_empty(), "nothing is written when the budget is exceeded");
+}
+
 /// Each user's licence ids in the org's ground truth, sorted.
 fn licences_by_user(org: &SimulatedOrg) -> (BTreeMap<String, Vec<String>>, BTreeMap<String, Vec<String>>) {
     let data = org.data();
