@@ -4,33 +4,14 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a test binary: panicking is failing
 
 use std::collections::BTreeMap;
-use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
 
 use sfconn_collect::output::{self, Format, OutputError, SnapshotSink, open_sink, open_sink_to_writer};
 use sfconn_collect::snapshot::*;
 use time::macros::datetime;
 
-/// A `Write` whose bytes the test can read after the sink is done with it.
-#[derive(Clone, Default)]
-struct SharedBuffer(Arc<Mutex<Vec<u8>>>);
-
-impl Write for SharedBuffer {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-impl SharedBuffer {
-    fn text(&self) -> String {
-        String::from_utf8(self.0.lock().unwrap().clone()).unwrap()
-    }
-}
+mod common;
+use common::{SharedBuffer, schema};
 
 fn subscription(id: &str, source: SubscriptionSource, name: &str) -> Subscription {
     Subscription {
@@ -233,16 +214,8 @@ fn render(format: Format, snapshot: &Snapshot) -> String {
     buffer.text()
 }
 
-fn schema() -> jsonschema::Validator {
-    let schema: serde_json::Value = serde_json::from_str(sfconn_collect::SNAPSHOT_SCHEMA).unwrap();
-    jsonschema::validator_for(&schema).unwrap()
-}
-
 fn assert_valid(document: &str) {
-    let value: serde_json::Value = serde_json::from_str(document).unwrap();
-    let errors: Vec<String> =
-        schema().iter_errors(&value).map(|e| format!("{e} at {}", e.instance_path)).collect();
-    assert!(errors.is_empty(), "schema violations: {errors:#?}");
+    common::assert_valid(&serde_json::from_str(document).unwrap());
 }
 
 /// Names in a directory, sorted.

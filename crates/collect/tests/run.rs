@@ -4,8 +4,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a test binary: panicking is failing
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::io::Write;
-use std::sync::{Arc, Mutex};
+use std::sync::Mutex;
 
 use sfconn_collect::output::{Format, open_sink_to_writer};
 use sfconn_collect::snapshot::{AccountKind, Snapshot, SubscriptionSource};
@@ -14,18 +13,8 @@ use sfconn_config::{MapEnvironment, Need, Settings};
 use sfconn_filter::CompanyFilter;
 use sfconn_testkit::{HiddenAs, OrgSpec, SimulatedOrg};
 
-#[derive(Clone, Default)]
-struct SharedBuffer(Arc<Mutex<Vec<u8>>>);
-
-impl Write for SharedBuffer {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
+mod common;
+use common::SharedBuffer;
 
 /// Records what the run reports, per source.
 #[derive(Default)]
@@ -61,21 +50,13 @@ fn settings(org: &SimulatedOrg, extra: &[(&str, &str)]) -> Settings {
     sfconn_config::load_with(&sfconn_config::Flags::default(), Need::Everything, &env).unwrap().settings
 }
 
-fn schema() -> jsonschema::Validator {
-    let schema: serde_json::Value = serde_json::from_str(sfconn_collect::SNAPSHOT_SCHEMA).unwrap();
-    jsonschema::validator_for(&schema).unwrap()
-}
-
 /// Runs the connector into a json sink; checks the document against the schema.
 async fn collect(settings: &Settings) -> (Snapshot, RunOutcome) {
     let buffer = SharedBuffer::default();
     let mut sink = open_sink_to_writer(Format::Json, Box::new(buffer.clone())).unwrap();
     let outcome = run(settings, sink.as_mut(), &sfconn_collect::NoProgress).await.unwrap();
-    let text = String::from_utf8(buffer.0.lock().unwrap().clone()).unwrap();
-    let value: serde_json::Value = serde_json::from_str(&text).unwrap();
-    let errors: Vec<String> =
-        schema().iter_errors(&value).map(|e| format!("{e} at {}", e.instance_path)).collect();
-    assert!(errors.is_empty(), "schema violations: {errors:#?}");
+    let value: serde_json::Value = serde_json::from_str(&buffer.text()).unwrap();
+    common::assert_valid(&value);
     (serde_json::from_value(value).unwrap(), outcome)
 }
 
@@ -85,7 +66,7 @@ async fn collect_error(settings: &Settings) -> CollectError {
     let mut sink = open_sink_to_writer(Format::Json, Box::new(buffer.clone())).unwrap();
     let error = run(settings, sink.as_mut(), &sfconn_collect::NoProgress).await.unwrap_err();
     drop(sink);
-    assert!(buffer.0.lock().unwrap().is_empty(), "a failed run must print nothing");
+    assert!(buffer.is_empty(), "a failed run must print nothing");
     error
 }
 
@@ -300,7 +281,7 @@ async fn hidden_optional_sources_are_skipped_with_a_warning() {
     let buffer = SharedBuffer::default();
     let mut sink = open_sink_to_writer(Format::Json, Box::new(buffer.clone())).unwrap();
     run(&settings(&org, &[]), sink.as_mut(), &progress).await.unwrap();
-    let snapshot: Snapshot = serde_json::from_slice(&buffer.0.lock().unwrap()).unwrap();
+    let snapshot: Snapshot = serde_json::from_slice(&buffer.bytes()).unwrap();
 
     assert_eq!(
         codes(&snapshot),
@@ -462,7 +443,7 @@ async fn users_stream_across_pages_in_id_order() {
     let outcome = Box::pin(run(&settings(&org, &[]), sink.as_mut(), &steps)).await.unwrap();
     assert_eq!(outcome.summary.users_total, 4_500);
     assert_eq!(*steps.0.lock().unwrap(), [(2_000, 4_500), (4_000, 4_500), (4_500, 4_500)]);
-    let text = String::from_utf8(buffer.0.lock().unwrap().clone()).unwrap();
+    let text = buffer.text();
     let ids: Vec<String> = text
         .lines()
         .map(|line| serde_json::from_str::<serde_json::Value>(line).unwrap())
@@ -535,7 +516,7 @@ async fn refused_limits_still_guard_the_budget_before_users_are_written() {
     drop(sink);
     assert_eq!(error.exit_code(), 75, "{error}");
     assert!(error.to_string().contains("limits.max_api_usage_percent = 90%"), "{error}");
-    assert!(buffer.0.lock().unwrap().is_empty(), "nothing is written when the budget is exceeded");
+    assert!(buffer.is_empty(), "nothing is written when the budget is exceeded");
 }
 
 /// Each user's licence ids in the org's ground truth, sorted.
@@ -589,7 +570,7 @@ async fn the_merge_join_attaches_exactly_each_users_licences_across_pages() {
         let mut sink = open_sink_to_writer(Format::Json, Box::new(buffer.clone())).unwrap();
         let settings = settings(&org, &[("SFCONN_COMPANY_NAMES", names)]);
         Box::pin(run(&settings, sink.as_mut(), &progress)).await.unwrap();
-        let snapshot: Snapshot = serde_json::from_slice(&buffer.0.lock().unwrap()).unwrap();
+        let snapshot: Snapshot = serde_json::from_slice(&buffer.bytes()).unwrap();
         let filter = CompanyFilter::parse([names]).unwrap();
         let ids: Vec<String> = snapshot.users.iter().map(|u| u.id.clone()).collect();
         assert_eq!(ids, expected_user_ids(&org, &filter), "{names}");
