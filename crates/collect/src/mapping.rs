@@ -142,7 +142,11 @@ impl IdOrder {
                 return Ok(());
             }
         }
-        self.last = Some(next.to_owned());
+        // Reuses the buffer: this runs once per user and per assignment row.
+        match &mut self.last {
+            Some(last) => next.clone_into(last),
+            None => self.last = Some(next.to_owned()),
+        }
         Ok(())
     }
 }

@@ -5,9 +5,8 @@
 //! (`ORDER BY AssigneeId, Id` / `ORDER BY UserId, Id`), all three read at once.
 //! Every call it makes is listed, in order, in `docs/api-calls.md`.
 
-use std::sync::Arc;
-
 use std::pin::Pin;
+use std::sync::Arc;
 
 use futures_util::{Stream, StreamExt, TryStreamExt};
 use serde::de::DeserializeOwned;
@@ -616,12 +615,11 @@ impl AssignmentSource {
     where
         T: DeserializeOwned + Send + 'static,
     {
-        let pages: PageStream<(String, String)> =
+        let mut pages: PageStream<(String, String)> =
             Box::pin(client.query_pages::<T>(soql.to_owned()).map_ok(move |page| Page {
                 total_size: page.total_size,
                 records: page.records.into_iter().map(pair).collect(),
             }));
-        let mut pages = pages;
         let first = pages.try_next().await?;
         Ok(AssignmentSource {
             object,
