@@ -5,12 +5,15 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use assert_cmd::Command;
 use assert_cmd::cargo::cargo_bin_cmd;
 use sfconn_testkit::{DeviceFlowPlan, OrgSpec, SimulatedOrg};
 use tempfile::TempDir;
+
+mod common;
+use common::{assert_no_secrets, mode};
 
 /// A simulated org kept alive on its own runtime while the binary talks to it.
 struct Org {
@@ -61,19 +64,6 @@ fn stdout_of(output: &std::process::Output) -> String {
 
 fn stderr_of(output: &std::process::Output) -> String {
     String::from_utf8(output.stderr.clone()).unwrap()
-}
-
-fn assert_no_secrets(texts: &[&str]) {
-    for secret in [SimulatedOrg::CLIENT_SECRET, SimulatedOrg::REFRESH_TOKEN] {
-        for text in texts {
-            assert!(!text.contains(secret), "a secret was printed:\n{text}");
-        }
-    }
-}
-
-fn mode(path: &Path) -> u32 {
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::metadata(path).unwrap().permissions().mode() & 0o777
 }
 
 #[test]

@@ -16,6 +16,9 @@ use serde_json::Value;
 use sfconn_testkit::{FaultKind, HiddenAs, Occurrence, OrgSpec, SimulatedOrg, Target};
 use tempfile::TempDir;
 
+mod common;
+use common::assert_no_secrets;
+
 // ---------------------------------------------------------------------------------------------
 // Harness
 
@@ -125,14 +128,6 @@ fn assert_valid(document: &Value) {
     let errors: Vec<String> =
         schema().iter_errors(document).map(|e| format!("{e} at {}", e.instance_path)).collect();
     assert!(errors.is_empty(), "schema violations: {errors:#?}");
-}
-
-fn assert_no_secrets(texts: &[&str]) {
-    for secret in [SimulatedOrg::CLIENT_SECRET, SimulatedOrg::REFRESH_TOKEN] {
-        for text in texts {
-            assert!(!text.contains(secret), "a secret was printed:\n{text}");
-        }
-    }
 }
 
 fn user_ids(document: &Value) -> Vec<String> {

@@ -8,41 +8,14 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 use assert_cmd::Command;
-use assert_cmd::cargo::cargo_bin_cmd;
 use serde_json::{Value, json};
-use tempfile::TempDir;
 
-struct Sandbox {
-    dir: TempDir,
-}
+mod common;
+use common::Sandbox;
+#[cfg(unix)]
+use common::mode;
 
 impl Sandbox {
-    fn new() -> Self {
-        let dir = tempfile::tempdir().unwrap();
-        for sub in ["work", "home", "xdg"] {
-            fs::create_dir_all(dir.path().join(sub)).unwrap();
-        }
-        Sandbox { dir }
-    }
-
-    fn root(&self) -> &Path {
-        self.dir.path()
-    }
-
-    fn work(&self) -> PathBuf {
-        self.root().join("work")
-    }
-
-    /// `sfconn` with nothing but HOME and XDG_CONFIG_HOME set, in the work directory.
-    fn sfconn(&self) -> Command {
-        let mut cmd = cargo_bin_cmd!("sfconn");
-        cmd.env_clear()
-            .env("HOME", self.root().join("home"))
-            .env("XDG_CONFIG_HOME", self.root().join("xdg"))
-            .current_dir(self.work());
-        cmd
-    }
-
     /// `sfconn` with valid credentials in the environment.
     fn sfconn_with_credentials(&self) -> Command {
         let mut cmd = self.sfconn();
@@ -72,12 +45,6 @@ fn set_mode(path: &Path, mode: u32) {
         use std::os::unix::fs::PermissionsExt;
         fs::set_permissions(path, fs::Permissions::from_mode(mode)).unwrap();
     }
-}
-
-#[cfg(unix)]
-fn mode(path: &Path) -> u32 {
-    use std::os::unix::fs::PermissionsExt;
-    fs::metadata(path).unwrap().permissions().mode() & 0o777
 }
 
 const GOOD_FILE: &str = r#"

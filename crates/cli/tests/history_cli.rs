@@ -8,9 +8,8 @@
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use assert_cmd::Command;
-use assert_cmd::cargo::cargo_bin_cmd;
-use tempfile::TempDir;
+mod common;
+use common::Sandbox;
 
 const WEEKS: [&str; 3] = ["acme-2024-06-01.json", "acme-2024-06-08.json", "acme-2024-06-15.json"];
 
@@ -18,35 +17,9 @@ fn fixture(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../store/tests/fixtures").join(name)
 }
 
-struct Sandbox {
-    dir: TempDir,
-}
-
 impl Sandbox {
-    fn new() -> Self {
-        let dir = tempfile::tempdir().unwrap();
-        for sub in ["work", "home", "xdg"] {
-            fs::create_dir_all(dir.path().join(sub)).unwrap();
-        }
-        Sandbox { dir }
-    }
-
-    fn work(&self) -> PathBuf {
-        self.dir.path().join("work")
-    }
-
     fn db(&self) -> PathBuf {
         self.work().join("history.db")
-    }
-
-    /// `sfconn` with nothing but HOME and XDG_CONFIG_HOME set, in the work directory.
-    fn sfconn(&self) -> Command {
-        let mut cmd = cargo_bin_cmd!("sfconn");
-        cmd.env_clear()
-            .env("HOME", self.dir.path().join("home"))
-            .env("XDG_CONFIG_HOME", self.dir.path().join("xdg"))
-            .current_dir(self.work());
-        cmd
     }
 
     /// `sfconn ARGS --store history.db`, expected to succeed; returns stdout.
@@ -384,7 +357,7 @@ fn collect_store_twice_then_diff_and_report() {
     let collect = |org: &RunningOrg| {
         let output = sandbox
             .sfconn()
-            .env("XDG_STATE_HOME", sandbox.dir.path().join("state"))
+            .env("XDG_STATE_HOME", sandbox.root().join("state"))
             .envs(org.org.sfconn_env())
             .env("SFCONN_STORE__PATH", "history.db")
             .args(["collect", "-o", "snapshot.json", "--store"])
