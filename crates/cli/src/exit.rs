@@ -6,23 +6,14 @@ use std::process::ExitCode;
 
 use crate::output;
 
-/// The contract's exit codes.
+/// The contract's exit codes the CLI raises itself; the others (65, 69, 75, ...) come from
+/// the library errors' own `exit_code()`.
 pub(crate) mod code {
     /// Bad command line.
     pub(crate) const USAGE: u8 = 2;
-    /// Salesforce returned data that sfconn cannot read.
-    #[allow(dead_code)]
-    pub(crate) const DATA: u8 = 65;
-    /// Salesforce unavailable for this org.
-    #[allow(dead_code)]
-    pub(crate) const UNAVAILABLE: u8 = 69;
     /// Internal error: anything not classified otherwise.
     pub(crate) const INTERNAL: u8 = 70;
-    /// Temporary failure; try again later.
-    #[allow(dead_code)]
-    pub(crate) const TEMPORARY: u8 = 75;
     /// Authentication refused.
-    #[allow(dead_code)]
     pub(crate) const AUTH_REFUSED: u8 = 77;
     /// Configuration invalid.
     pub(crate) const CONFIG: u8 = 78;
