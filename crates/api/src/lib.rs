@@ -1,5 +1,5 @@
 //! Salesforce REST (contract §2, §6, §7): version discovery, SOQL queries as paged streams,
-//! describe, limits, error decoding and the retry policy.
+//! describe, limits, error decoding and retries (with `auth`'s retry policy).
 //!
 //! Owns: every request to the instance URL and its classification into typed errors
 //! ([`ApiError`], each with its exit code), the typed [`records`], SOQL literal escaping
