@@ -10,11 +10,11 @@ use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use sfconn_auth::TokenSource;
 use sfconn_auth::retry::{RetryPolicy, parse_retry_after};
-use tokio::sync::Semaphore;
 use url::Url;
 
 use crate::describe::SObjectDescribe;
 use crate::error::{ErrorBody, FailureContext, Verdict, classify_status};
+use crate::limiter::{Limiter, Reservation};
 use crate::limits::{ApiUsage, LimitsBody, parse_limit_info};
 use crate::{ApiError, SalesforceError};
 
@@ -61,6 +61,9 @@ impl Default for ClientOptions {
 #[derive(Clone)]
 pub struct ApiClient {
     inner: Arc<Inner>,
+    /// Set on the handles of [`ApiClient::first_in_line`]: their requests are first in line
+    /// for the concurrency cap, which keeps a permit for them while any such handle lives.
+    reservation: Option<Arc<Reservation>>,
 }
 
 impl std::fmt::Debug for ApiClient {
@@ -68,6 +71,7 @@ impl std::fmt::Debug for ApiClient {
         f.debug_struct("ApiClient")
             .field("instance_url", &self.inner.instance_url.as_str())
             .field("api_version", &self.inner.api_version)
+            .field("first_in_line", &self.reservation.is_some())
             .finish_non_exhaustive()
     }
 }
@@ -79,7 +83,7 @@ struct Inner {
     api_version: String,
     offered_versions: Vec<String>,
     options: ClientOptions,
-    permits: Semaphore,
+    permits: Arc<Limiter>,
     latest_usage: Mutex<Option<ApiUsage>>,
 }
 
@@ -127,10 +131,11 @@ impl ApiClient {
                 instance_url,
                 api_version: String::new(),
                 offered_versions: Vec::new(),
-                permits: Semaphore::new(options.concurrency.max(1)),
+                permits: Limiter::new(options.concurrency),
                 options,
                 latest_usage: Mutex::new(None),
             }),
+            reservation: None,
         };
         let versions_url = client.instance_join("/services/data")?;
         let label = format!("the API version list (GET {})", versions_url.path());
@@ -146,6 +151,20 @@ impl ApiClient {
         inner.api_version = chosen;
         inner.offered_versions = offered;
         Ok(client)
+    }
+
+    /// The same client (same token, cap, count and usage) for the run's longest chain of
+    /// dependent requests (the User query), so that it never queues behind requests that could
+    /// wait. While this handle, its clones or the query streams they start live, one of the
+    /// `http.concurrency` permits is kept for their requests (with a cap of 2 or more: the
+    /// others share `cap − 1`), and when they do wait they get the next freed permit first.
+    /// The cap itself is unchanged: never more requests in flight than `http.concurrency`.
+    pub fn first_in_line(&self) -> ApiClient {
+        let reservation = match &self.reservation {
+            Some(reservation) => Arc::clone(reservation),
+            None => Arc::new(self.inner.permits.reserve()),
+        };
+        ApiClient { inner: Arc::clone(&self.inner), reservation: Some(reservation) }
     }
 
     /// The API version in use, e.g. `62.0`.
@@ -310,7 +329,7 @@ impl ApiClient {
         let inner = &*self.inner;
         let _permit = inner
             .permits
-            .acquire()
+            .acquire(self.reservation.is_some())
             .await
             .map_err(|_| ApiError::Internal("the request limiter was closed".to_owned()))?;
         let mut request =

@@ -14,6 +14,7 @@
 mod client;
 mod describe;
 mod error;
+mod limiter;
 mod limits;
 mod query;
 pub mod records;
