@@ -5,10 +5,11 @@
 //! (`ORDER BY AssigneeId, Id` / `ORDER BY UserId, Id`), all three read at once.
 //! Every call it makes is listed, in order, in `docs/api-calls.md`.
 
+use std::collections::VecDeque;
 use std::pin::Pin;
 use std::sync::Arc;
 
-use futures_util::{Stream, StreamExt, TryStreamExt};
+use futures_util::{FutureExt, Stream, StreamExt, TryStreamExt};
 use serde::de::DeserializeOwned;
 use sfconn_api::{
     ApiClient, ApiError, ApiUsage, ClientOptions, Page, RetryPolicy, records, select_fields, soql,
@@ -266,68 +267,75 @@ pub async fn run(
     } else {
         USER_REQUIRED.iter().copied().chain(["Email"]).collect()
     };
-    // The User chain is the longest: it is polled first, so that its describe is among the
-    // first requests through the concurrency cap.
+    // The User chain is the longest: it is polled first, its requests are first in line for
+    // the concurrency cap, which keeps a permit for them (`open_users`), and it reads ahead
+    // while the header waits for the org-wide sources (`UserPages`).
+    let (header_sources_read, header_wait) = tokio::sync::oneshot::channel::<()>();
     let (
         users,
-        organization,
-        user_licenses,
-        profiles,
-        permission_set_licenses,
-        package_licenses,
-        psl_assignments,
-        package_assignments,
-        org_user_count,
+        (
+            organization,
+            user_licenses,
+            profiles,
+            permission_set_licenses,
+            package_licenses,
+            psl_assignments,
+            package_assignments,
+            org_user_count,
+        ),
     ) = Box::pin(async {
-        tokio::join!(
-            open_users(&client, &user_required, filter),
-            fetch::<records::Organization>(&client, &ORGANIZATION, progress),
-            fetch::<records::UserLicense>(&client, &USER_LICENSE, progress),
-            fetch::<records::Profile>(&client, &PROFILE, progress),
-            optional(
-                fetch::<records::PermissionSetLicense>(&client, &PERMISSION_SET_LICENSE, progress),
-                "PermissionSetLicense",
-                progress,
-            ),
-            optional(
-                fetch::<records::PackageLicense>(&client, &PACKAGE_LICENSE, progress),
-                "PackageLicense",
-                progress,
-            ),
-            optional(
-                AssignmentSource::open(
-                    &client,
-                    "PermissionSetLicenseAssign",
-                    "AssigneeId",
-                    PERMISSION_SET_LICENSE_ASSIGN_SOQL,
-                    |row: records::PermissionSetLicenseAssign| (
-                        row.assignee_id,
-                        row.permission_set_license_id
+        tokio::join!(UserPages::open(open_users(&client, &user_required, filter), header_wait), async {
+            let sources = tokio::join!(
+                fetch::<records::Organization>(&client, &ORGANIZATION, progress),
+                fetch::<records::UserLicense>(&client, &USER_LICENSE, progress),
+                fetch::<records::Profile>(&client, &PROFILE, progress),
+                optional(
+                    fetch::<records::PermissionSetLicense>(&client, &PERMISSION_SET_LICENSE, progress),
+                    "PermissionSetLicense",
+                    progress,
+                ),
+                optional(
+                    fetch::<records::PackageLicense>(&client, &PACKAGE_LICENSE, progress),
+                    "PackageLicense",
+                    progress,
+                ),
+                optional(
+                    AssignmentSource::open(
+                        &client,
+                        "PermissionSetLicenseAssign",
+                        "AssigneeId",
+                        PERMISSION_SET_LICENSE_ASSIGN_SOQL,
+                        |row: records::PermissionSetLicenseAssign| (
+                            row.assignee_id,
+                            row.permission_set_license_id
+                        ),
                     ),
+                    "PermissionSetLicenseAssign",
+                    progress,
                 ),
-                "PermissionSetLicenseAssign",
-                progress,
-            ),
-            optional(
-                AssignmentSource::open(
-                    &client,
+                optional(
+                    AssignmentSource::open(
+                        &client,
+                        "UserPackageLicense",
+                        "UserId",
+                        USER_PACKAGE_LICENSE_SOQL,
+                        |row: records::UserPackageLicense| (row.user_id, row.package_license_id),
+                    ),
                     "UserPackageLicense",
-                    "UserId",
-                    USER_PACKAGE_LICENSE_SOQL,
-                    |row: records::UserPackageLicense| (row.user_id, row.package_license_id),
+                    progress,
                 ),
-                "UserPackageLicense",
-                progress,
-            ),
-            count_users(&client, filter),
-        )
+                count_users(&client, filter),
+            );
+            drop(header_sources_read);
+            sources
+        },)
     })
     .await;
 
     let organization = organization?;
     let user_licenses = user_licenses?;
     let profiles = profiles?;
-    let (user_selection, mut user_pages, first_user_page) = users?;
+    let mut users = users?;
     let org_user_count = org_user_count?;
 
     let organization_row = organization.records.into_iter().next().ok_or(CollectError::NoOrganization)?;
@@ -380,7 +388,7 @@ pub async fn run(
             None
         }
     };
-    field_warnings(&mut warnings, "User", &user_selection.missing_optional);
+    field_warnings(&mut warnings, "User", &users.selection.missing_optional);
 
     let header = SnapshotHeader::new(
         collected_at,
@@ -410,8 +418,7 @@ pub async fn run(
     let mut tally = UserTally::default();
     let mut read = 0u64;
     let mut user_order = IdOrder::new("User", "Id", true);
-    let mut next_page = first_user_page;
-    while let Some(page) = next_page {
+    while let Some(page) = users.next().await? {
         read += page.records.len() as u64;
         for record in page.records {
             user_order.check(&record.id)?;
@@ -429,7 +436,6 @@ pub async fn run(
             }
         }
         progress.advanced("User", read, page.total_size);
-        next_page = user_pages.try_next().await?;
     }
     progress.finished("User", SourceStatus::Read { records: read });
     // The rows after the last user belong to nobody in the snapshot; they are still read to
@@ -576,18 +582,92 @@ type PageStream<T> = Pin<Box<dyn Stream<Item = Result<Page<T>, ApiError>> + Send
 /// The User selection, the User query's remaining pages and its first page.
 type OpenUsers = (sfconn_api::FieldSelection, PageStream<records::User>, Option<Page<records::User>>);
 
-/// Describes `User`, starts the User query and reads its first page.
+/// Describes `User`, starts the User query and reads its first page. The User chain is the
+/// longest, so its requests are first in line for the concurrency cap, which keeps a permit
+/// for them while the query runs ([`ApiClient::first_in_line`]).
 async fn open_users(
     client: &ApiClient,
     required: &[&str],
     filter: &CompanyFilter,
 ) -> Result<OpenUsers, ApiError> {
+    let client = client.first_in_line();
     let describe = client.describe("User").await?;
     let selection = select_fields(&describe, required, USER_OPTIONAL)?;
     let soql = user_query(&selection.select_list(), filter);
     let mut pages: PageStream<records::User> = Box::pin(client.query_pages::<records::User>(soql));
     let first = pages.try_next().await?;
     Ok((selection, pages, first))
+}
+
+/// Pages of the User query held, at most, before the run takes them: enough that the User
+/// chain keeps moving while the snapshot header waits for the org-wide sources, few enough
+/// that memory stays a constant number of pages (besides these, the one in flight).
+const USER_PAGES_HELD: usize = 2;
+
+/// The User query as the run reads it: the field selection, the pages read ahead, then the
+/// rest of the stream.
+struct UserPages {
+    selection: sfconn_api::FieldSelection,
+    held: VecDeque<Page<records::User>>,
+    /// `None` once the stream has ended.
+    rest: Option<PageStream<records::User>>,
+    /// A failure while reading ahead, reported after the pages held (where it would have come).
+    failed: Option<ApiError>,
+}
+
+impl UserPages {
+    /// Opens the User query, then takes its pages, up to [`USER_PAGES_HELD`], until
+    /// `header_wait` resolves (the org-wide sources are read; their sender was dropped).
+    async fn open(
+        opening: impl Future<Output = Result<OpenUsers, ApiError>>,
+        header_wait: tokio::sync::oneshot::Receiver<()>,
+    ) -> Result<UserPages, ApiError> {
+        let (selection, rest, first) = opening.await?;
+        let mut users =
+            UserPages { selection, held: first.into_iter().collect(), rest: Some(rest), failed: None };
+        let mut header_wait = std::pin::pin!(header_wait);
+        while users.held.len() < USER_PAGES_HELD && users.failed.is_none() {
+            let Some(rest) = users.rest.as_mut() else {
+                break;
+            };
+            tokio::select! {
+                biased;
+                _ = &mut header_wait => break,
+                page = rest.try_next() => users.keep(page),
+            }
+        }
+        Ok(users)
+    }
+
+    fn keep(&mut self, page: Result<Option<Page<records::User>>, ApiError>) {
+        match page {
+            Ok(Some(page)) => self.held.push_back(page),
+            Ok(None) => self.rest = None,
+            Err(error) => self.failed = Some(error),
+        }
+    }
+
+    /// The next page: the held ones first, then the stream's. Taking a held page also takes
+    /// the stream's next one if it has already arrived (without waiting), so that the page
+    /// after it is requested at once.
+    async fn next(&mut self) -> Result<Option<Page<records::User>>, ApiError> {
+        if let Some(page) = self.held.pop_front() {
+            while self.held.len() < USER_PAGES_HELD && self.failed.is_none() {
+                let Some(arrived) = self.rest.as_mut().and_then(|rest| rest.try_next().now_or_never()) else {
+                    break;
+                };
+                self.keep(arrived);
+            }
+            return Ok(Some(page));
+        }
+        if let Some(error) = self.failed.take() {
+            return Err(error);
+        }
+        match self.rest.as_mut() {
+            Some(rest) => rest.try_next().await,
+            None => Ok(None),
+        }
+    }
 }
 
 /// One assignment object, read as a stream sorted by user and merged with the users.
@@ -791,6 +871,62 @@ mod tests {
             "SELECT Id FROM User WHERE Email LIKE '%@acme.com' OR Email LIKE '%.acme.com' \
              OR Email LIKE '%@my\\_co.io' OR Email LIKE '%.my\\_co.io' ORDER BY Id"
         );
+    }
+
+    fn user_page(id: &str) -> Page<records::User> {
+        Page {
+            total_size: 4,
+            records: vec![serde_json::from_value(serde_json::json!({ "Id": id })).unwrap()],
+        }
+    }
+
+    /// A User query whose first page has been taken, the rest as `rest`.
+    fn opened(
+        rest: Vec<Result<Page<records::User>, ApiError>>,
+    ) -> std::future::Ready<Result<OpenUsers, ApiError>> {
+        let selection =
+            sfconn_api::FieldSelection { fields: vec!["Id".to_owned()], missing_optional: Vec::new() };
+        std::future::ready(Ok((selection, Box::pin(futures_util::stream::iter(rest)), Some(user_page("1")))))
+    }
+
+    async fn ids(users: &mut UserPages) -> Result<Vec<String>, ApiError> {
+        let mut ids = Vec::new();
+        while let Some(page) = users.next().await? {
+            ids.extend(page.records.into_iter().map(|user| user.id));
+        }
+        Ok(ids)
+    }
+
+    #[tokio::test]
+    async fn user_pages_are_read_ahead_while_the_header_waits_but_no_further_than_the_limit() {
+        let rest = ["2", "3", "4"].into_iter().map(|id| Ok(user_page(id))).collect();
+        let (_header_not_ready, header_wait) = tokio::sync::oneshot::channel();
+        let mut users = UserPages::open(opened(rest), header_wait).await.unwrap();
+        assert_eq!(users.held.len(), USER_PAGES_HELD);
+        // Taking a page takes the next one already arrived, still within the limit.
+        assert_eq!(users.next().await.unwrap().unwrap().records[0].id, "1");
+        assert_eq!(users.held.len(), USER_PAGES_HELD);
+        assert_eq!(ids(&mut users).await.unwrap(), ["2", "3", "4"]);
+    }
+
+    #[tokio::test]
+    async fn user_pages_are_not_read_ahead_once_the_header_can_be_written() {
+        let rest = ["2", "3"].into_iter().map(|id| Ok(user_page(id))).collect();
+        let (header_ready, header_wait) = tokio::sync::oneshot::channel::<()>();
+        drop(header_ready);
+        let mut users = UserPages::open(opened(rest), header_wait).await.unwrap();
+        assert_eq!(users.held.len(), 1);
+        assert_eq!(ids(&mut users).await.unwrap(), ["1", "2", "3"]);
+    }
+
+    #[tokio::test]
+    async fn a_failure_while_reading_ahead_comes_after_the_pages_before_it() {
+        let rest = vec![Err(ApiError::Internal("page 2 failed".to_owned())), Ok(user_page("3"))];
+        let (_header_not_ready, header_wait) = tokio::sync::oneshot::channel();
+        let mut users = UserPages::open(opened(rest), header_wait).await.unwrap();
+        assert_eq!(users.next().await.unwrap().unwrap().records[0].id, "1");
+        let error = users.next().await.unwrap_err();
+        assert!(error.to_string().contains("page 2 failed"), "{error}");
     }
 
     #[test]
