@@ -92,11 +92,11 @@ impl Workload {
     /// after the budget guard, the assignment queries run beside the User query and are merged
     /// with it, and each query stream fetches one page ahead of its consumer. The one wait left
     /// is the snapshot header: it needs the org-wide sources, and until it is written the run
-    /// takes no User page beyond the first, so the stream holds at most page 2 and page 3 is
-    /// requested once the header is out. With one-page org-wide sources this is the floor.
+    /// holds at most two User pages (read ahead) with page 3 in flight, so page 4 is requested
+    /// once the header is out. With one-page org-wide sources this is the floor.
     pub(crate) fn sfconn_design_round_trips(&self) -> u64 {
         let described = self.described_sources().iter().map(|rows| 1 + pages(*rows)).max().unwrap_or(0);
-        let header_then_users = 3 + described + pages(self.users).saturating_sub(1);
+        let header_then_users = 3 + described + pages(self.users).saturating_sub(2);
         self.sfconn_floor_round_trips().max(header_then_users)
     }
 }
@@ -154,10 +154,10 @@ mod tests {
         assert_eq!(workload(40, 10, 10).sfconn_design_round_trips(), 5);
         // Assignments larger than the users are their own chain, as in the floor.
         assert_eq!(workload(2_000, 10_000, 0).sfconn_design_round_trips(), 3 + 5);
-        // A profile list of 5 pages holds the header back: User pages 3.. wait for it.
+        // A profile list of 5 pages holds the header back: User pages 4.. wait for it.
         let mut many_profiles = workload(100_000, 10, 10);
         many_profiles.profiles = 9_000;
         assert_eq!(many_profiles.sfconn_floor_round_trips(), 3 + 51);
-        assert_eq!(many_profiles.sfconn_design_round_trips(), 3 + 6 + 49);
+        assert_eq!(many_profiles.sfconn_design_round_trips(), 3 + 6 + 48);
     }
 }
