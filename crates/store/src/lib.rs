@@ -8,7 +8,8 @@
 //! reads the snapshot as the JSON document of `snapshot.schema.json`, the public contract.
 //!
 //! Entry points: [`Store::open`] (creates and migrates) or [`Store::open_existing`];
-//! [`Store::insert_snapshot_json`] (what `sfconn collect --store` and `history import` call);
+//! [`Store::import_file`] (what `sfconn collect --store` and `history import` call; it streams
+//! the users, so memory stays flat) or [`Store::insert_snapshot_json`] for a document in memory;
 //! [`Store::list`], [`Store::resolve`] / [`Store::resolve_pair`] with a [`Selector`];
 //! [`Store::report`] and [`Store::diff`], each rendered by `write_table`, `write_json` (and
 //! `write_csv` for the report). docs/report.md defines every figure.
@@ -16,6 +17,7 @@
 mod diff;
 mod doc;
 mod error;
+mod import;
 mod paid;
 mod report;
 mod schema;

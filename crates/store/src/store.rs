@@ -1,11 +1,12 @@
-use std::io::Write;
+use std::io::{BufReader, Write};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
 use serde::Serialize;
 
-use crate::doc::{SnapshotDoc, SubscriptionSource};
+use crate::doc::SnapshotDoc;
+use crate::import::{self, Collected, Header, SnapshotWriter};
 use crate::table::Table;
 use crate::{StoreError, schema, timefmt};
 
@@ -236,176 +237,77 @@ impl Store {
     }
 
     /// Stores a snapshot document given as JSON bytes (what `sfconn collect -f json` writes).
-    /// This is the one call `sfconn collect --store` needs.
     pub fn insert_snapshot_json(&mut self, json: &[u8]) -> Result<SnapshotId, StoreError> {
-        let doc = SnapshotDoc::from_json(json)?;
-        self.insert_snapshot(&doc)
+        self.insert_streamed(&mut serde_json::Deserializer::from_slice(json))
     }
 
-    /// Reads a snapshot file (`-` for standard input) and stores it (`sfconn history import`).
+    /// Reads a snapshot file (`-` for standard input) and stores it (`sfconn history import`,
+    /// `sfconn collect --store`). The file is streamed: the users are stored as they are read,
+    /// so memory stays flat however many users the snapshot holds.
     pub fn import_file(&mut self, path: &Path) -> Result<SnapshotId, StoreError> {
-        let bytes = if path == Path::new("-") {
-            let mut buffer = Vec::new();
-            std::io::Read::read_to_end(&mut std::io::stdin().lock(), &mut buffer)
-                .map_err(|source| StoreError::ReadSnapshotFile { path: path.to_path_buf(), source })?;
-            buffer
+        let read_error = |source| StoreError::ReadSnapshotFile { path: path.to_path_buf(), source };
+        let result = if path == Path::new("-") {
+            let stdin = std::io::stdin().lock();
+            self.insert_streamed(&mut serde_json::Deserializer::from_reader(BufReader::new(stdin)))
         } else {
-            std::fs::read(path)
-                .map_err(|source| StoreError::ReadSnapshotFile { path: path.to_path_buf(), source })?
+            let file = std::fs::File::open(path).map_err(read_error)?;
+            self.insert_streamed(&mut serde_json::Deserializer::from_reader(BufReader::new(file)))
         };
-        self.insert_snapshot_json(&bytes)
+        // A read that fails half-way is the file's problem, not the document's.
+        result.map_err(|error| match error {
+            StoreError::InvalidSnapshot { source, .. } if source.is_io() => read_error(source.into()),
+            other => other,
+        })
+    }
+
+    /// Stores a parsed snapshot document, like [`Store::insert_snapshot_json`].
+    pub fn insert_snapshot(&mut self, doc: &SnapshotDoc) -> Result<SnapshotId, StoreError> {
+        let collected = Collected::parse(&doc.collected_at)?;
+        let tx = self.begin()?;
+        let mut writer = SnapshotWriter::new(&tx)?;
+        writer.check_not_stored(&doc.organization.id, &collected)?;
+        for sub in &doc.subscriptions {
+            writer.subscription(sub)?;
+        }
+        for profile in &doc.profiles {
+            writer.profile(profile)?;
+        }
+        for user in &doc.users {
+            writer.user(user)?;
+        }
+        let id = writer.finish(&Header {
+            generator: &doc.generator,
+            collected: &collected,
+            source: &doc.source,
+            organization: &doc.organization,
+            filter: &doc.filter,
+            summary: &doc.summary,
+            warnings: &doc.warnings,
+        })?;
+        tx.commit().map_err(StoreError::sqlite("committing the snapshot"))?;
+        Ok(id)
     }
 
     /// Stores a snapshot in one transaction: either all of it is stored, or (on any error) none
     /// of it. A snapshot of the same org with the same `collected_at` is refused
     /// ([`StoreError::AlreadyStored`]).
-    pub fn insert_snapshot(&mut self, doc: &SnapshotDoc) -> Result<SnapshotId, StoreError> {
-        let collected = timefmt::parse("collected_at", &doc.collected_at)?;
-        let (collected_at, collected_at_ms) =
-            (timefmt::format_collected(collected), timefmt::unix_ms(collected));
-        // IMMEDIATE: take the write lock first (waiting for another writer up to the busy
-        // timeout), so that the read below cannot go stale and fail the later writes.
-        let tx = self
-            .conn
-            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
-            .map_err(StoreError::sqlite("starting a transaction"))?;
-        let existing: Option<i64> = tx
-            .query_row(
-                "SELECT id FROM snapshots WHERE org_id = ?1 AND collected_at_ms = ?2",
-                params![doc.organization.id, collected_at_ms],
-                |row| row.get(0),
-            )
-            .optional()
-            .map_err(StoreError::sqlite("looking for the same snapshot"))?;
-        if let Some(id) = existing {
-            return Err(StoreError::AlreadyStored { id, org_id: doc.organization.id.clone(), collected_at });
-        }
-        tx.execute(
-            "INSERT INTO snapshots (org_id, org_name, edition, is_sandbox, instance_name, collected_at, collected_at_ms,
-                 imported_at, generator, login_url, instance_url, api_version, filter_all, company_names, users,
-                 subscriptions, summary_json, warnings_json)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)",
-            params![
-                doc.organization.id,
-                doc.organization.name,
-                doc.organization.edition,
-                doc.organization.is_sandbox,
-                doc.organization.instance_name,
-                collected_at,
-                collected_at_ms,
-                timefmt::now(),
-                format!("{} {}", doc.generator.name, doc.generator.version),
-                doc.source.login_url,
-                doc.source.instance_url,
-                doc.source.api_version,
-                doc.filter.all,
-                to_json(&doc.filter.company_names),
-                i64::try_from(doc.users.len()).unwrap_or(i64::MAX),
-                i64::try_from(doc.subscriptions.len()).unwrap_or(i64::MAX),
-                to_json(&doc.summary),
-                to_json(&doc.warnings),
-            ],
-        )
-        .map_err(StoreError::sqlite("storing the snapshot row"))?;
-        let snapshot_id = tx.last_insert_rowid();
-
-        {
-            let mut insert = tx
-                .prepare(
-                    "INSERT INTO subscriptions (snapshot_id, id, source, name, label, key, status, total, used, unlimited, expires_at)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
-                )
-                .map_err(StoreError::sqlite("preparing the subscription insert"))?;
-            for sub in &doc.subscriptions {
-                insert
-                    .execute(params![
-                        snapshot_id,
-                        sub.id,
-                        sub.source.as_str(),
-                        sub.name,
-                        sub.label,
-                        sub.key,
-                        sub.status,
-                        sub.total,
-                        sub.used,
-                        sub.unlimited,
-                        sub.expires_at,
-                    ])
-                    .map_err(duplicate_or("subscription", &sub.id, "storing a subscription"))?;
-            }
-
-            let mut insert = tx
-                .prepare(
-                    "INSERT INTO profiles (snapshot_id, id, name, user_type, user_license_id) VALUES (?1, ?2, ?3, ?4, ?5)",
-                )
-                .map_err(StoreError::sqlite("preparing the profile insert"))?;
-            for profile in &doc.profiles {
-                insert
-                    .execute(params![
-                        snapshot_id,
-                        profile.id,
-                        profile.name,
-                        profile.user_type,
-                        profile.user_license_id
-                    ])
-                    .map_err(duplicate_or("profile", &profile.id, "storing a profile"))?;
-            }
-
-            let mut insert_user = tx
-                .prepare(
-                    "INSERT INTO users (snapshot_id, id, username, email, email_domain, name, active, user_type,
-                         account_kind, profile_id, last_login_at, created_at)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
-                )
-                .map_err(StoreError::sqlite("preparing the user insert"))?;
-            // A licence listed twice for one user is one assignment.
-            let mut insert_licence = tx
-                .prepare(
-                    "INSERT OR IGNORE INTO user_licences (snapshot_id, user_id, subscription_id, source)
-                     VALUES (?1, ?2, ?3, ?4)",
-                )
-                .map_err(StoreError::sqlite("preparing the licence insert"))?;
-            for user in &doc.users {
-                let last_login_at = timefmt::normalise_opt("last_login_at", user.last_login_at.as_deref())?;
-                let created_at = timefmt::normalise_opt("created_at", user.created_at.as_deref())?;
-                let email_domain = user.email_domain.as_deref().map(str::to_ascii_lowercase);
-                insert_user
-                    .execute(params![
-                        snapshot_id,
-                        user.id,
-                        user.username,
-                        user.email,
-                        email_domain,
-                        user.name,
-                        user.active,
-                        user.user_type,
-                        user.account_kind,
-                        user.profile_id,
-                        last_login_at,
-                        created_at,
-                    ])
-                    .map_err(duplicate_or("user", &user.id, "storing a user"))?;
-                let held = user
-                    .user_license_id
-                    .iter()
-                    .map(|id| (id, SubscriptionSource::UserLicense))
-                    .chain(
-                        user.permission_set_license_ids
-                            .iter()
-                            .map(|id| (id, SubscriptionSource::PermissionSetLicense)),
-                    )
-                    .chain(
-                        user.package_license_ids.iter().map(|id| (id, SubscriptionSource::PackageLicense)),
-                    );
-                for (subscription_id, source) in held {
-                    insert_licence
-                        .execute(params![snapshot_id, user.id, subscription_id, source.as_str()])
-                        .map_err(StoreError::sqlite("storing a licence assignment"))?;
-                }
-            }
-        }
+    fn insert_streamed<'de, R: serde_json::de::Read<'de>>(
+        &mut self,
+        deserializer: &mut serde_json::Deserializer<R>,
+    ) -> Result<SnapshotId, StoreError> {
+        let tx = self.begin()?;
+        let id = import::stream_document(deserializer, SnapshotWriter::new(&tx)?)?;
         tx.commit().map_err(StoreError::sqlite("committing the snapshot"))?;
-        Ok(SnapshotId(snapshot_id))
+        Ok(id)
+    }
+
+    /// IMMEDIATE: take the write lock first (waiting for another writer up to the busy
+    /// timeout), so that the reads of the insert (the same snapshot, the next id) cannot go
+    /// stale and fail the later writes.
+    fn begin(&mut self) -> Result<rusqlite::Transaction<'_>, StoreError> {
+        self.conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+            .map_err(StoreError::sqlite("starting a transaction"))
     }
 
     /// Every stored snapshot, oldest first.
@@ -493,30 +395,4 @@ impl Store {
             .optional()
             .map_err(StoreError::sqlite("finding a snapshot"))
     }
-}
-
-/// A primary-key violation is a record listed twice in the document; anything else is an SQLite
-/// error.
-fn duplicate_or<'a>(
-    what: &'static str,
-    id: &'a str,
-    context: &'static str,
-) -> impl FnOnce(rusqlite::Error) -> StoreError + 'a {
-    move |source| {
-        let is_duplicate = matches!(
-            &source,
-            rusqlite::Error::SqliteFailure(error, _)
-                if error.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_PRIMARYKEY
-        );
-        if is_duplicate {
-            StoreError::DuplicateRecord { what, id: id.to_owned() }
-        } else {
-            StoreError::sqlite(context)(source)
-        }
-    }
-}
-
-/// JSON text for a TEXT column; the values come from a parsed document, so this cannot fail.
-fn to_json<T: Serialize>(value: &T) -> String {
-    serde_json::to_string(value).unwrap_or_else(|_| "null".to_owned())
 }

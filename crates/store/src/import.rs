@@ -1,0 +1,488 @@
+//! Storing one snapshot document, streamed: the `users` array is read and stored one user at a
+//! time, so an import holds one user in memory, not the whole document (a million users is about
+//! 500 MB of JSON). The small parts (organization, subscriptions, profiles, summary, ...) are
+//! kept until the end. Keys may come in any order; the snapshot row, which needs them all, is
+//! written last, and the users' foreign keys are checked at commit (`PRAGMA defer_foreign_keys`).
+//! Everything happens in the caller's one transaction.
+
+use std::fmt;
+use std::marker::PhantomData;
+
+use rusqlite::{OptionalExtension, Statement, Transaction, params};
+use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use serde::{Deserialize, Serialize};
+
+use crate::doc::{
+    Filter, Generator, Organization, Profile, SUPPORTED_SCHEMA_VERSION, Source, Subscription,
+    SubscriptionSource, User, Warning,
+};
+use crate::store::SnapshotId;
+use crate::{StoreError, timefmt};
+
+/// A snapshot's `collected_at`, as shown and in Unix milliseconds.
+pub(crate) struct Collected {
+    text: String,
+    ms: i64,
+}
+
+impl Collected {
+    pub(crate) fn parse(value: &str) -> Result<Collected, StoreError> {
+        let at = timefmt::parse("collected_at", value)?;
+        Ok(Collected { text: timefmt::format_collected(at), ms: timefmt::unix_ms(at) })
+    }
+}
+
+/// What the `snapshots` row holds besides the counts.
+pub(crate) struct Header<'a> {
+    pub generator: &'a Generator,
+    pub collected: &'a Collected,
+    pub source: &'a Source,
+    pub organization: &'a Organization,
+    pub filter: &'a Filter,
+    pub summary: &'a serde_json::Map<String, serde_json::Value>,
+    pub warnings: &'a [Warning],
+}
+
+/// Writes one snapshot's rows inside a transaction, with its statements prepared once.
+pub(crate) struct SnapshotWriter<'t> {
+    tx: &'t Transaction<'t>,
+    snapshot_id: i64,
+    insert_subscription: Statement<'t>,
+    insert_profile: Statement<'t>,
+    insert_user: Statement<'t>,
+    insert_licence: Statement<'t>,
+    users: i64,
+    subscriptions: i64,
+}
+
+impl<'t> SnapshotWriter<'t> {
+    /// Takes the next snapshot id (the transaction holds the write lock, so it stays free) and
+    /// defers the foreign-key checks to the commit: users may be written before the snapshot row.
+    pub(crate) fn new(tx: &'t Transaction<'t>) -> Result<SnapshotWriter<'t>, StoreError> {
+        tx.pragma_update(None, "defer_foreign_keys", true)
+            .map_err(StoreError::sqlite("deferring foreign keys"))?;
+        let snapshot_id: i64 = tx
+            .query_row("SELECT COALESCE(MAX(id), 0) + 1 FROM snapshots", [], |row| row.get(0))
+            .map_err(StoreError::sqlite("choosing the snapshot id"))?;
+        let prepare = |context: &'static str, sql: &str| tx.prepare(sql).map_err(StoreError::sqlite(context));
+        Ok(SnapshotWriter {
+            tx,
+            snapshot_id,
+            insert_subscription: prepare(
+                "preparing the subscription insert",
+                "INSERT INTO subscriptions (snapshot_id, id, source, name, label, key, status, total, used, unlimited, expires_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+            )?,
+            insert_profile: prepare(
+                "preparing the profile insert",
+                "INSERT INTO profiles (snapshot_id, id, name, user_type, user_license_id) VALUES (?1, ?2, ?3, ?4, ?5)",
+            )?,
+            insert_user: prepare(
+                "preparing the user insert",
+                "INSERT INTO users (snapshot_id, id, username, email, email_domain, name, active, user_type,
+                     account_kind, profile_id, last_login_at, created_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+            )?,
+            // A licence listed twice for one user is one assignment.
+            insert_licence: prepare(
+                "preparing the licence insert",
+                "INSERT OR IGNORE INTO user_licences (snapshot_id, user_id, subscription_id, source)
+                 VALUES (?1, ?2, ?3, ?4)",
+            )?,
+            users: 0,
+            subscriptions: 0,
+        })
+    }
+
+    /// Refuses a snapshot of the same org with the same `collected_at`.
+    pub(crate) fn check_not_stored(&self, org_id: &str, collected: &Collected) -> Result<(), StoreError> {
+        let existing: Option<i64> = self
+            .tx
+            .query_row(
+                "SELECT id FROM snapshots WHERE org_id = ?1 AND collected_at_ms = ?2",
+                params![org_id, collected.ms],
+                |row| row.get(0),
+            )
+            .optional()
+            .map_err(StoreError::sqlite("looking for the same snapshot"))?;
+        match existing {
+            Some(id) => Err(StoreError::AlreadyStored {
+                id,
+                org_id: org_id.to_owned(),
+                collected_at: collected.text.clone(),
+            }),
+            None => Ok(()),
+        }
+    }
+
+    pub(crate) fn subscription(&mut self, sub: &Subscription) -> Result<(), StoreError> {
+        self.insert_subscription
+            .execute(params![
+                self.snapshot_id,
+                sub.id,
+                sub.source.as_str(),
+                sub.name,
+                sub.label,
+                sub.key,
+                sub.status,
+                sub.total,
+                sub.used,
+                sub.unlimited,
+                sub.expires_at,
+            ])
+            .map_err(duplicate_or("subscription", &sub.id, "storing a subscription"))?;
+        self.subscriptions += 1;
+        Ok(())
+    }
+
+    pub(crate) fn profile(&mut self, profile: &Profile) -> Result<(), StoreError> {
+        self.insert_profile
+            .execute(params![
+                self.snapshot_id,
+                profile.id,
+                profile.name,
+                profile.user_type,
+                profile.user_license_id
+            ])
+            .map_err(duplicate_or("profile", &profile.id, "storing a profile"))?;
+        Ok(())
+    }
+
+    pub(crate) fn user(&mut self, user: &User) -> Result<(), StoreError> {
+        let last_login_at = timefmt::normalise_opt("last_login_at", user.last_login_at.as_deref())?;
+        let created_at = timefmt::normalise_opt("created_at", user.created_at.as_deref())?;
+        let email_domain = user.email_domain.as_deref().map(str::to_ascii_lowercase);
+        self.insert_user
+            .execute(params![
+                self.snapshot_id,
+                user.id,
+                user.username,
+                user.email,
+                email_domain,
+                user.name,
+                user.active,
+                user.user_type,
+                user.account_kind,
+                user.profile_id,
+                last_login_at,
+                created_at,
+            ])
+            .map_err(duplicate_or("user", &user.id, "storing a user"))?;
+        let held = user
+            .user_license_id
+            .iter()
+            .map(|id| (id, SubscriptionSource::UserLicense))
+            .chain(
+                user.permission_set_license_ids
+                    .iter()
+                    .map(|id| (id, SubscriptionSource::PermissionSetLicense)),
+            )
+            .chain(user.package_license_ids.iter().map(|id| (id, SubscriptionSource::PackageLicense)));
+        for (subscription_id, source) in held {
+            self.insert_licence
+                .execute(params![self.snapshot_id, user.id, subscription_id, source.as_str()])
+                .map_err(StoreError::sqlite("storing a licence assignment"))?;
+        }
+        self.users += 1;
+        Ok(())
+    }
+
+    /// Writes the snapshot row, once every user, subscription and profile is written.
+    pub(crate) fn finish(self, header: &Header<'_>) -> Result<SnapshotId, StoreError> {
+        self.tx
+            .execute(
+                "INSERT INTO snapshots (id, org_id, org_name, edition, is_sandbox, instance_name, collected_at,
+                     collected_at_ms, imported_at, generator, login_url, instance_url, api_version, filter_all,
+                     company_names, users, subscriptions, summary_json, warnings_json)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19)",
+                params![
+                    self.snapshot_id,
+                    header.organization.id,
+                    header.organization.name,
+                    header.organization.edition,
+                    header.organization.is_sandbox,
+                    header.organization.instance_name,
+                    header.collected.text,
+                    header.collected.ms,
+                    timefmt::now(),
+                    format!("{} {}", header.generator.name, header.generator.version),
+                    header.source.login_url,
+                    header.source.instance_url,
+                    header.source.api_version,
+                    header.filter.all,
+                    to_json(&header.filter.company_names),
+                    self.users,
+                    self.subscriptions,
+                    to_json(header.summary),
+                    to_json(&header.warnings),
+                ],
+            )
+            .map_err(StoreError::sqlite("storing the snapshot row"))?;
+        Ok(SnapshotId(self.snapshot_id))
+    }
+}
+
+/// Reads a snapshot document from `deserializer` and writes it with `writer`, user by user. A
+/// decoding error names the JSON path of the bad field, as [`crate::SnapshotDoc::from_json`] does.
+pub(crate) fn stream_document<'de, R: serde_json::de::Read<'de>>(
+    deserializer: &mut serde_json::Deserializer<R>,
+    mut writer: SnapshotWriter<'_>,
+) -> Result<SnapshotId, StoreError> {
+    let mut failure = None;
+    let mut track = serde_path_to_error::Track::new();
+    let parsed = DocumentSeed { writer: &mut writer, failure: &mut failure }
+        .deserialize(serde_path_to_error::Deserializer::new(&mut *deserializer, &mut track));
+    let parts = match (parsed, failure) {
+        (_, Some(failure)) => return Err(failure),
+        (Ok(parts), None) => parts,
+        (Err(source), None) => {
+            return Err(StoreError::InvalidSnapshot { at: track.path().to_string(), source });
+        }
+    };
+    deserializer
+        .end()
+        .map_err(|source| StoreError::InvalidSnapshot { at: "(after the document)".into(), source })?;
+    writer.finish(&Header {
+        generator: &parts.generator,
+        collected: &parts.collected,
+        source: &parts.source,
+        organization: &parts.organization,
+        filter: &parts.filter,
+        summary: &parts.summary,
+        warnings: &parts.warnings,
+    })
+}
+
+/// The parts of the document kept until the end.
+struct Parts {
+    generator: Generator,
+    collected: Collected,
+    source: Source,
+    organization: Organization,
+    filter: Filter,
+    summary: serde_json::Map<String, serde_json::Value>,
+    warnings: Vec<Warning>,
+}
+
+#[derive(Deserialize)]
+#[serde(field_identifier, rename_all = "snake_case")]
+enum Field {
+    SchemaVersion,
+    Generator,
+    CollectedAt,
+    Source,
+    Organization,
+    Filter,
+    Subscriptions,
+    Profiles,
+    Users,
+    Summary,
+    Warnings,
+    #[serde(other)]
+    Other,
+}
+
+/// The top-level object. A store error met on the way (a duplicate user, a bad date-time, an
+/// SQLite failure) is put in `failure` and stops the parse with a placeholder serde error.
+struct DocumentSeed<'a, 't> {
+    writer: &'a mut SnapshotWriter<'t>,
+    failure: &'a mut Option<StoreError>,
+}
+
+fn stop<E: de::Error>(failure: &mut Option<StoreError>, error: StoreError) -> E {
+    *failure = Some(error);
+    E::custom("stopped by a store error")
+}
+
+impl<'de> DeserializeSeed<'de> for DocumentSeed<'_, '_> {
+    type Value = Parts;
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Parts, D::Error> {
+        deserializer.deserialize_map(self)
+    }
+}
+
+impl<'de> Visitor<'de> for DocumentSeed<'_, '_> {
+    type Value = Parts;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("struct SnapshotDoc")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Parts, A::Error> {
+        let DocumentSeed { writer, failure } = self;
+        let mut schema_version: Option<String> = None;
+        let mut generator: Option<Generator> = None;
+        let mut collected: Option<Collected> = None;
+        let mut source: Option<Source> = None;
+        let mut organization: Option<Organization> = None;
+        let mut filter: Option<Filter> = None;
+        let mut subscriptions = false;
+        let mut profiles = false;
+        let mut users = false;
+        let mut summary: Option<serde_json::Map<String, serde_json::Value>> = None;
+        let mut warnings: Option<Vec<Warning>> = None;
+        let mut checked_not_stored = false;
+
+        fn once<E: de::Error>(seen: bool, name: &'static str) -> Result<(), E> {
+            if seen { Err(E::duplicate_field(name)) } else { Ok(()) }
+        }
+
+        while let Some(field) = map.next_key::<Field>()? {
+            match field {
+                Field::SchemaVersion => {
+                    once(schema_version.is_some(), "schema_version")?;
+                    let found: String = map.next_value()?;
+                    if found != SUPPORTED_SCHEMA_VERSION {
+                        return Err(stop(failure, StoreError::UnsupportedSchemaVersion { found }));
+                    }
+                    schema_version = Some(found);
+                }
+                Field::Generator => {
+                    once(generator.is_some(), "generator")?;
+                    generator = Some(map.next_value()?);
+                }
+                Field::CollectedAt => {
+                    once(collected.is_some(), "collected_at")?;
+                    let text: String = map.next_value()?;
+                    collected = Some(Collected::parse(&text).map_err(|error| stop(failure, error))?);
+                }
+                Field::Source => {
+                    once(source.is_some(), "source")?;
+                    source = Some(map.next_value()?);
+                }
+                Field::Organization => {
+                    once(organization.is_some(), "organization")?;
+                    organization = Some(map.next_value()?);
+                }
+                Field::Filter => {
+                    once(filter.is_some(), "filter")?;
+                    filter = Some(map.next_value()?);
+                }
+                Field::Subscriptions => {
+                    once(subscriptions, "subscriptions")?;
+                    map.next_value_seed(Each::new(&mut *failure, |sub: Subscription| {
+                        writer.subscription(&sub)
+                    }))?;
+                    subscriptions = true;
+                }
+                Field::Profiles => {
+                    once(profiles, "profiles")?;
+                    map.next_value_seed(Each::new(&mut *failure, |profile: Profile| {
+                        writer.profile(&profile)
+                    }))?;
+                    profiles = true;
+                }
+                Field::Users => {
+                    once(users, "users")?;
+                    map.next_value_seed(Each::new(&mut *failure, |user: User| writer.user(&user)))?;
+                    users = true;
+                }
+                Field::Summary => {
+                    once(summary.is_some(), "summary")?;
+                    summary = Some(map.next_value()?);
+                }
+                Field::Warnings => {
+                    once(warnings.is_some(), "warnings")?;
+                    warnings = Some(map.next_value()?);
+                }
+                Field::Other => {
+                    map.next_value::<IgnoredAny>()?;
+                }
+            }
+            // As soon as the org and the time are known: before the users, in a usual document.
+            if let (false, Some(organization), Some(collected)) =
+                (checked_not_stored, &organization, &collected)
+            {
+                writer.check_not_stored(&organization.id, collected).map_err(|error| stop(failure, error))?;
+                checked_not_stored = true;
+            }
+        }
+
+        // Missing fields are reported in the order of the document's schema.
+        fn required<T, E: de::Error>(value: Option<T>, name: &'static str) -> Result<T, E> {
+            value.ok_or_else(|| E::missing_field(name))
+        }
+        let present = |seen: bool, name: &'static str| required(seen.then_some(()), name);
+        required(schema_version, "schema_version")?;
+        let generator = required(generator, "generator")?;
+        let collected = required(collected, "collected_at")?;
+        let source = required(source, "source")?;
+        let organization = required(organization, "organization")?;
+        let filter = required(filter, "filter")?;
+        present(subscriptions, "subscriptions")?;
+        present(profiles, "profiles")?;
+        present(users, "users")?;
+        let summary = required(summary, "summary")?;
+        let warnings = required(warnings, "warnings")?;
+        Ok(Parts { generator, collected, source, organization, filter, summary, warnings })
+    }
+}
+
+/// An array whose elements are handed to `each` one at a time as they are read.
+struct Each<'a, T, F> {
+    failure: &'a mut Option<StoreError>,
+    each: F,
+    element: PhantomData<fn() -> T>,
+}
+
+impl<'a, T, F> Each<'a, T, F> {
+    fn new(failure: &'a mut Option<StoreError>, each: F) -> Self {
+        Each { failure, each, element: PhantomData }
+    }
+}
+
+impl<'de, T, F> DeserializeSeed<'de> for Each<'_, T, F>
+where
+    T: Deserialize<'de>,
+    F: FnMut(T) -> Result<(), StoreError>,
+{
+    type Value = ();
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
+        deserializer.deserialize_seq(self)
+    }
+}
+
+impl<'de, T, F> Visitor<'de> for Each<'_, T, F>
+where
+    T: Deserialize<'de>,
+    F: FnMut(T) -> Result<(), StoreError>,
+{
+    type Value = ();
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a sequence")
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(mut self, mut seq: A) -> Result<(), A::Error> {
+        while let Some(element) = seq.next_element::<T>()? {
+            (self.each)(element).map_err(|error| stop(self.failure, error))?;
+        }
+        Ok(())
+    }
+}
+
+/// A primary-key violation is a record listed twice in the document; anything else is an SQLite
+/// error.
+fn duplicate_or<'a>(
+    what: &'static str,
+    id: &'a str,
+    context: &'static str,
+) -> impl FnOnce(rusqlite::Error) -> StoreError + 'a {
+    move |source| {
+        let is_duplicate = matches!(
+            &source,
+            rusqlite::Error::SqliteFailure(error, _)
+                if error.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_PRIMARYKEY
+        );
+        if is_duplicate {
+            StoreError::DuplicateRecord { what, id: id.to_owned() }
+        } else {
+            StoreError::sqlite(context)(source)
+        }
+    }
+}
+
+/// JSON text for a TEXT column; the values come from a parsed document, so this cannot fail.
+fn to_json<T: Serialize + ?Sized>(value: &T) -> String {
+    serde_json::to_string(value).unwrap_or_else(|_| "null".to_owned())
+}
