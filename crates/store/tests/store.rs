@@ -390,3 +390,135 @@ fn writers_at_once_on_a_new_store_all_get_their_snapshot_in() {
     assert_eq!(ids, [1, 2, 3]);
     assert_only_the_three_weeks(&db);
 }
+
+/// Writes WEEK_1 with `users` users to `path` as a stream (the test holds one user at a time,
+/// like the import): ids and usernames are made unique, the rest cycles through week 1's users.
+/// Returns the number of licence assignments the file holds.
+fn write_large_snapshot(path: &std::path::Path, users: usize) -> i64 {
+    use std::io::Write;
+    let mut week = value(WEEK_1);
+    let base = week.as_object_mut().unwrap().remove("users").unwrap();
+    let base = base.as_array().unwrap();
+    let mut out = std::io::BufWriter::new(std::fs::File::create(path).unwrap());
+    let header = serde_json::to_string(&week).unwrap();
+    // The header object without its closing brace, then the users array.
+    write!(out, "{},\"users\":[", header.strip_suffix('}').unwrap()).unwrap();
+    let mut assignments = 0;
+    for n in 0..users {
+        let mut user = base[n % base.len()].clone();
+        user["id"] = json!(format!("005{n:015}"));
+        user["username"] = json!(format!("user{n}@acme.com"));
+        let mut held = std::collections::BTreeSet::new();
+        held.extend(user["user_license_id"].as_str().map(str::to_owned));
+        for list in ["permission_set_license_ids", "package_license_ids"] {
+            held.extend(user[list].as_array().unwrap().iter().map(|id| id.as_str().unwrap().to_owned()));
+        }
+        assignments += i64::try_from(held.len()).unwrap();
+        if n > 0 {
+            out.write_all(b",").unwrap();
+        }
+        serde_json::to_writer(&mut out, &user).unwrap();
+    }
+    out.write_all(b"]}").unwrap();
+    out.flush().unwrap();
+    assignments
+}
+
+#[test]
+fn a_large_snapshot_file_is_imported_with_every_user() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("large.json");
+    let assignments = write_large_snapshot(&file, 50_000);
+    let db = dir.path().join("history.db");
+    let mut store = Store::open(&db).unwrap();
+    assert_eq!(store.import_file(&file).unwrap(), SnapshotId(1));
+    let info = snapshot(&store, 1);
+    assert_eq!((info.users, info.subscriptions), (50_000, 14));
+    assert_eq!(count(&db, "users", Some(1)), 50_000);
+    assert_eq!(count(&db, "profiles", Some(1)), 8);
+    assert_eq!(count(&db, "user_licences", Some(1)), assignments);
+    let conn = rusqlite::Connection::open(&db).unwrap();
+    let last: String =
+        conn.query_row("SELECT username FROM users ORDER BY id DESC LIMIT 1", [], |r| r.get(0)).unwrap();
+    assert_eq!(last, "user49999@acme.com");
+
+    // The same file again: refused, nothing added.
+    let err = store.import_file(&file).unwrap_err();
+    assert!(matches!(err, StoreError::AlreadyStored { id: 1, .. }), "{err:?}");
+    assert_eq!(count(&db, "users", None), 50_000);
+}
+
+/// WEEK_1 with its keys in the given order (serde_json's map would sort them).
+fn reordered(doc: &serde_json::Value, keys: &[&str]) -> Vec<u8> {
+    let fields: Vec<String> = keys
+        .iter()
+        .map(|key| format!("{}:{}", json!(key), serde_json::to_string(&doc[*key]).unwrap()))
+        .collect();
+    format!("{{{}}}", fields.join(",")).into_bytes()
+}
+
+const USERS_FIRST: [&str; 11] = [
+    "users",
+    "subscriptions",
+    "profiles",
+    "summary",
+    "warnings",
+    "filter",
+    "source",
+    "generator",
+    "collected_at",
+    "organization",
+    "schema_version",
+];
+
+#[test]
+fn users_before_the_organization_are_stored_the_same() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("history.db");
+    let mut store = Store::open(&db).unwrap();
+    let doc = value(WEEK_1);
+    let file = dir.path().join("users-first.json");
+    std::fs::write(&file, reordered(&doc, &USERS_FIRST)).unwrap();
+    assert_eq!(store.import_file(&file).unwrap(), SnapshotId(1));
+    let info = snapshot(&store, 1);
+    assert_eq!((info.org_name.as_str(), info.users, info.subscriptions), ("Acme Corp", 14, 14));
+    assert_eq!(info.collected_at, "2024-06-01T08:00:00Z");
+    assert_eq!(count(&db, "user_licences", Some(1)), 13 + 5 + 6);
+    let conn = rusqlite::Connection::open(&db).unwrap();
+    let orphans: i64 =
+        conn.query_row("SELECT COUNT(*) FROM pragma_foreign_key_check", [], |r| r.get(0)).unwrap();
+    assert_eq!(orphans, 0);
+
+    // Known only at the end of the document, the same snapshot is still refused as a whole.
+    let err = store.import_file(&file).unwrap_err();
+    assert!(matches!(err, StoreError::AlreadyStored { id: 1, .. }), "{err:?}");
+    assert_eq!(count(&db, "users", None), 14);
+
+    // A missing part after the users: nothing is stored, and the message names the part.
+    let mut keys = USERS_FIRST.to_vec();
+    keys.retain(|key| *key != "organization");
+    let mut other = doc.clone();
+    other["collected_at"] = json!("2024-06-02T08:00:00Z");
+    let err = store.insert_snapshot_json(&reordered(&other, &keys)).unwrap_err();
+    assert!(matches!(err, StoreError::InvalidSnapshot { .. }), "{err:?}");
+    assert!(err.to_string().contains("missing field `organization`"), "{err}");
+    assert_eq!(err.exit_code(), 65);
+    assert_eq!(store.list().unwrap().len(), 1);
+    assert_eq!(count(&db, "users", None), 14);
+}
+
+#[test]
+fn a_part_given_twice_or_a_file_that_cannot_be_read_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut store = Store::open(&dir.path().join("history.db")).unwrap();
+    let mut keys = USERS_FIRST.to_vec();
+    keys.push("users");
+    let err = store.insert_snapshot_json(&reordered(&value(WEEK_1), &keys)).unwrap_err();
+    assert!(err.to_string().contains("duplicate field `users`"), "{err}");
+    assert!(store.list().unwrap().is_empty());
+
+    // A directory opens but cannot be read: that is the file's problem, not the document's.
+    let err = store.import_file(dir.path()).unwrap_err();
+    assert!(matches!(err, StoreError::ReadSnapshotFile { .. }), "{err:?}");
+    assert_eq!(err.exit_code(), 65);
+}
