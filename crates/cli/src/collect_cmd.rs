@@ -257,12 +257,10 @@ fn summary_line(summary: &Summary, output_path: &Path, format: Format) -> String
 /// Puts the JSON copy the [`TeeSink`] wrote into the snapshot store. The output is already
 /// written at this point; a failure says so.
 fn store(copy: &Path, store_path: &Path, verbosity: Verbosity) -> anyhow::Result<()> {
-    let stored = std::fs::read(copy)
+    // Streamed from the file: the users are stored as they are read, never all in memory.
+    let stored = Store::open(store_path)
+        .and_then(|mut store| store.import_file(copy))
         .map_err(anyhow::Error::new)
-        .and_then(|json| {
-            let mut store = Store::open(store_path)?;
-            Ok(store.insert_snapshot_json(&json)?)
-        })
         .with_context(|| {
             format!(
                 "the snapshot was written, but keeping it in the snapshot store {} failed",
