@@ -236,7 +236,9 @@ impl Store {
             .map_err(StoreError::sqlite("reading the schema version"))
     }
 
-    /// Stores a snapshot document given as JSON bytes (what `sfconn collect -f json` writes).
+    /// Stores a snapshot document given as JSON bytes (what `sfconn collect -f json` writes), in
+    /// one transaction: either all of it is stored, or (on any error) none of it. A snapshot of
+    /// the same org with the same `collected_at` is refused ([`StoreError::AlreadyStored`]).
     pub fn insert_snapshot_json(&mut self, json: &[u8]) -> Result<SnapshotId, StoreError> {
         self.insert_streamed(&mut serde_json::Deserializer::from_slice(json))
     }
@@ -288,9 +290,7 @@ impl Store {
         Ok(id)
     }
 
-    /// Stores a snapshot in one transaction: either all of it is stored, or (on any error) none
-    /// of it. A snapshot of the same org with the same `collected_at` is refused
-    /// ([`StoreError::AlreadyStored`]).
+    /// The one transaction of [`Store::insert_snapshot_json`] and [`Store::import_file`].
     fn insert_streamed<'de, R: serde_json::de::Read<'de>>(
         &mut self,
         deserializer: &mut serde_json::Deserializer<R>,
