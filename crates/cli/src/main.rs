@@ -141,6 +141,43 @@ mod tests {
         );
     }
 
+    /// Contract §3 fixes the `collect` flag names, long and short; scripts depend on both.
+    #[test]
+    fn collect_flags_have_the_contract_names() {
+        for (format, output, verbose, config) in
+            [("--format", "--output", "--verbose", "--config"), ("-f", "-o", "-v", "-c")]
+        {
+            let cli = Cli::try_parse_from([
+                "sfconn",
+                "collect",
+                config,
+                "x.toml",
+                format,
+                "csv",
+                output,
+                "out",
+                verbose,
+                verbose,
+                "--no-progress",
+                "--company-name",
+                "acme.com",
+            ])
+            .unwrap();
+            let Commands::Collect(args) = cli.command else {
+                panic!("parsed as another command");
+            };
+            assert!(matches!(args.format, collect_cmd::FormatArg::Csv));
+            assert_eq!(args.output, std::path::PathBuf::from("out"));
+            assert_eq!(args.verbose, 2);
+            assert!(args.no_progress && !args.quiet);
+            assert_eq!(args.settings.to_flags().config, Some("x.toml".into()));
+        }
+        let quiet = Cli::try_parse_from(["sfconn", "collect", "--quiet"]).unwrap();
+        let Commands::Collect(args) = quiet.command else { panic!("parsed as another command") };
+        assert!(args.quiet && matches!(args.format, collect_cmd::FormatArg::Json));
+        assert_eq!(args.output, std::path::PathBuf::from("-"), "stdout is the default output");
+    }
+
     #[test]
     fn no_setting_flags_means_empty_flags() {
         let cli = Cli::try_parse_from(["sfconn", "config", "check"]).unwrap();
