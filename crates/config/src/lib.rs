@@ -12,6 +12,7 @@
 mod environment;
 mod error;
 pub mod keys;
+mod login_url;
 mod resolve;
 mod sources;
 

@@ -11,11 +11,11 @@ use figment::value::{Dict, Value};
 use figment::{Figment, Provider};
 use secrecy::SecretString;
 use sfconn_filter::CompanyFilter;
-use url::{Host, Url};
 
 use crate::environment::Environment;
 use crate::error::{ConfigError, Origin, Problem};
 use crate::keys::{self, Kind};
+use crate::login_url::{LOGIN_URL_CHOICES, check_login_url};
 use crate::sources::{self, ConfigFile};
 use crate::{Entry, HttpSettings, LimitSettings, Loaded, Need, Settings};
 
@@ -511,61 +511,6 @@ fn resolve_path(text: &str, origin: &Origin, cwd: Option<&Path>, home: Option<&P
         _ => cwd,
     };
     sources::absolute(&path, base)
-}
-
-const LOGIN_URL_CHOICES: &str = "use https://login.salesforce.com (production), https://test.salesforce.com (sandbox) \
-     or your My Domain URL https://NAME.my.salesforce.com";
-
-/// A login URL must be https (or http on loopback), not a Lightning URL, and the server's
-/// address rather than the token endpoint.
-pub(crate) fn check_login_url(text: &str) -> Result<Url, String> {
-    let url = Url::parse(text).map_err(|e| format!("{text:?} is not a URL ({e}); {LOGIN_URL_CHOICES}"))?;
-    let host = url.host_str().unwrap_or_default().to_ascii_lowercase();
-    if host == "lightning.force.com" || host.ends_with(".lightning.force.com") {
-        return Err(format!(
-            "{text:?} is a Lightning Experience address, which cannot log in; {LOGIN_URL_CHOICES}"
-        ));
-    }
-    match url.scheme() {
-        "https" => {}
-        "http" if is_loopback(&url) => {}
-        "http" => {
-            return Err(format!(
-                "{text:?} must use https (http is allowed only on loopback hosts: 127.0.0.0/8, ::1, localhost)"
-            ));
-        }
-        other => {
-            return Err(format!(
-                "{text:?} has scheme {other:?}; it must be an https URL: {LOGIN_URL_CHOICES}"
-            ));
-        }
-    }
-    if url.host().is_none() {
-        return Err(format!("{text:?} has no host; {LOGIN_URL_CHOICES}"));
-    }
-    if !url.username().is_empty() || url.password().is_some() {
-        return Err("must not contain a user name or password".into());
-    }
-    if url.query().is_some() || url.fragment().is_some() {
-        return Err(format!("{text:?} must not have a query or fragment; give the server's address only"));
-    }
-    if url.path().contains("/services/") {
-        return Err(format!(
-            "{text:?} points at an endpoint; give the server's address only, e.g. https://login.salesforce.com \
-             (sfconn adds /services/oauth2/token itself)"
-        ));
-    }
-    Ok(url)
-}
-
-/// 127.0.0.0/8, ::1 or `localhost`.
-fn is_loopback(url: &Url) -> bool {
-    match url.host() {
-        Some(Host::Ipv4(ip)) => ip.is_loopback(),
-        Some(Host::Ipv6(ip)) => ip.is_loopback(),
-        Some(Host::Domain(name)) => name.eq_ignore_ascii_case("localhost"),
-        None => false,
-    }
 }
 
 /// `62.0`: a major version, a dot, a minor version.

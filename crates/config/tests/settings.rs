@@ -437,7 +437,7 @@ fn loopback_hosts_may_use_http() {
         "http://localhost:99",
         "http://[::1]:8080",
         "https://acme.my.salesforce.com",
-        "https://acme.my.site.com/partners",
+        "https://acme--uat.sandbox.my.salesforce.com",
     ] {
         let sandbox = Sandbox::with_credentials();
         let flags = Flags { login_url: Some(url.into()), ..Flags::default() };
@@ -603,6 +603,11 @@ fn error_login_url() {
         ("login_url_scheme", "ftp://login.salesforce.com"),
         ("login_url_endpoint", "https://login.salesforce.com/services/oauth2/token"),
         ("login_url_query", "https://login.salesforce.com/?x=1"),
+        ("login_url_path", "https://acme.my.salesforce.com/lightning/setup/SetupOneHome/home"),
+        ("login_url_lightning_sandbox", "https://acme--uat.sandbox.lightning.force.com"),
+        ("login_url_setup", "https://acme-dev-ed.develop.my.salesforce-setup.com"),
+        ("login_url_site", "https://acme.my.site.com/partners"),
+        ("login_url_force_site", "https://acme.force.com/customers"),
         ("login_url_empty", ""),
         ("login_url_http_lookalike", "http://127.0.0.1.example.com"),
     ];
