@@ -137,6 +137,7 @@ mod tests {
                 login_url: Some("https://test.salesforce.com".into()),
                 company_names: vec!["a.com".into(), "b.io".into()],
                 api_version: Some("62.0".into()),
+                csv_raw: false,
             }
         );
     }

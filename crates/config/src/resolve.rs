@@ -110,6 +110,22 @@ impl Reader<'_> {
         }
     }
 
+    fn boolean(&mut self, name: &str) -> Option<(bool, Origin)> {
+        let key = keys::find(name)?;
+        let value = self.lookup(name)?.clone();
+        match &value {
+            Value::Bool(_, b) => Some((*b, self.origin(&value))),
+            _ => {
+                let expected = match self.origin(&value) {
+                    Origin::Env { .. } => "true or false (also 1/0, yes/no, on/off)",
+                    _ => "true or false (in TOML, without quotes)",
+                };
+                self.wrong_type(key, &value, expected);
+                None
+            }
+        }
+    }
+
     fn list(&mut self, name: &str) -> Option<(Vec<String>, Origin)> {
         let key = keys::find(name)?;
         let value = self.lookup(name)?.clone();
@@ -235,6 +251,7 @@ pub(crate) fn resolve(
     let login_url_setting = r.text("login_url");
     let company_names = r.list("company_names");
     let api_version = r.text("api_version");
+    let csv_raw = r.boolean("csv_raw");
     let timeout_secs = r.integer("http.timeout_secs");
     let max_retries = r.integer("http.max_retries");
     let concurrency = r.integer("http.concurrency");
@@ -358,6 +375,7 @@ pub(crate) fn resolve(
     let (concurrency, concurrency_origin) = number(concurrency, keys::DEFAULT_CONCURRENCY as i128);
     let (max_api_usage_percent, usage_origin) =
         number(max_api_usage_percent, keys::DEFAULT_MAX_API_USAGE_PERCENT.into());
+    let (csv_raw, csv_raw_origin) = csv_raw.unwrap_or((keys::DEFAULT_CSV_RAW, Origin::Default));
 
     let timeout_secs = u64::try_from(timeout_secs).unwrap_or(keys::DEFAULT_TIMEOUT_SECS);
     let max_retries = u32::try_from(max_retries).unwrap_or(keys::DEFAULT_MAX_RETRIES);
@@ -392,6 +410,7 @@ pub(crate) fn resolve(
                 None => (serde_json::Value::Null, Origin::Default),
             },
         ),
+        ("csv_raw", (serde_json::Value::from(csv_raw), csv_raw_origin)),
         ("http.timeout_secs", (serde_json::Value::from(timeout_secs), timeout_origin)),
         ("http.max_retries", (serde_json::Value::from(max_retries), retries_origin)),
         ("http.concurrency", (serde_json::Value::from(concurrency), concurrency_origin)),
@@ -412,6 +431,7 @@ pub(crate) fn resolve(
         company_names: names,
         company_filter,
         api_version: api_version.map(|(v, _)| v),
+        csv_raw,
         http: HttpSettings { timeout_secs, max_retries, concurrency },
         limits: LimitSettings { max_api_usage_percent },
         store_path: store_path.map(|(p, _)| p),
