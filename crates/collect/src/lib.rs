@@ -16,7 +16,7 @@ pub mod output;
 mod run;
 pub mod snapshot;
 
-pub use output::{Format, OutputError, SnapshotSink, open_sink};
+pub use output::{CsvCells, Format, OutputError, OutputOptions, SnapshotSink, open_sink, open_sink_with};
 pub use run::{
     BATCH_SIZE, CollectError, NoProgress, Progress, ROTATED_REFRESH_TOKEN_FILE, RunOutcome, SOURCES,
     SourceStatus, auth_options, client_options, run, token_source, user_query,
