@@ -6,8 +6,8 @@ use std::io::Write;
 use rusqlite::params;
 use serde::Serialize;
 
-use crate::table::{Table, opt};
 use crate::{SnapshotInfo, Store, StoreError, SubscriptionSource};
+use sfconn_text::{Table, opt};
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Diff {

@@ -22,7 +22,6 @@ mod paid;
 mod report;
 mod schema;
 mod store;
-mod table;
 mod timefmt;
 
 pub use diff::{AssignmentChange, Diff, SubscriptionChange, UserChange};

@@ -10,8 +10,8 @@ use sfconn_filter::CompanyFilter;
 use time::Duration;
 
 use crate::paid::{LicenceFacts, is_paid};
-use crate::table::{Table, opt};
 use crate::{SnapshotId, SnapshotInfo, Store, StoreError, SubscriptionSource, timefmt};
+use sfconn_text::{Table, opt};
 
 /// The default of `--inactive-days`.
 pub const DEFAULT_INACTIVE_DAYS: u32 = 90;

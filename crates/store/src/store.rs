@@ -7,8 +7,8 @@ use serde::Serialize;
 
 use crate::doc::SnapshotDoc;
 use crate::import::{self, Collected, Header, SnapshotWriter};
-use crate::table::Table;
 use crate::{StoreError, schema, timefmt};
+use sfconn_text::Table;
 
 /// A stored snapshot's id (`snapshots.id`), shown by `sfconn history list`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
