@@ -19,6 +19,7 @@ mod doc;
 mod error;
 mod import;
 mod paid;
+mod render;
 mod report;
 mod schema;
 mod store;
