@@ -7,7 +7,7 @@ use serde::Serialize;
 
 use crate::doc::SnapshotDoc;
 use crate::import::{self, Collected, Header, SnapshotWriter};
-use crate::{StoreError, schema, timefmt};
+use crate::{StoreError, render, schema, timefmt};
 use sfconn_text::Table;
 
 /// A stored snapshot's id (`snapshots.id`), shown by `sfconn history list`.
@@ -113,9 +113,7 @@ impl SnapshotInfo {
                 s.company_names.join(", "),
             ]);
         }
-        let result =
-            if table.is_empty() { writeln!(out, "no snapshots stored") } else { table.write(out, "") };
-        result.map_err(|source| StoreError::Write { what: "snapshot list", source })
+        render::write("snapshot list", || table.write_or(out, "", "no snapshots stored"))
     }
 }
 
