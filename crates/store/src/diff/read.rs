@@ -7,7 +7,8 @@ use rusqlite::params;
 
 use super::compute::{self, SubscriptionRow};
 use super::model::{AssignmentChange, Diff, UserChange};
-use crate::{SnapshotInfo, Store, StoreError, SubscriptionSource};
+use crate::store::source_column;
+use crate::{SnapshotInfo, Store, StoreError};
 
 impl Store {
     /// What changed from one snapshot to another (normally older to newer, of the same org).
@@ -57,76 +58,58 @@ impl Store {
     }
 
     fn users(&self, sql: &str, a: i64, b: i64, context: &'static str) -> Result<Vec<UserChange>, StoreError> {
-        let mut statement = self.conn.prepare(sql).map_err(StoreError::sqlite(context))?;
-        let rows = statement
-            .query_map(params![a, b], |row| {
-                Ok(UserChange {
-                    id: row.get(0)?,
-                    username: row.get(1)?,
-                    email: row.get(2)?,
-                    account_kind: row.get(3)?,
-                    active: row.get(4)?,
-                })
+        self.rows(context, sql, params![a, b], |row| {
+            Ok(UserChange {
+                id: row.get(0)?,
+                username: row.get(1)?,
+                email: row.get(2)?,
+                account_kind: row.get(3)?,
+                active: row.get(4)?,
             })
-            .map_err(StoreError::sqlite(context))?;
-        rows.collect::<Result<_, _>>().map_err(StoreError::sqlite(context))
+        })
     }
 
     fn assignments_only_in(&self, a: i64, b: i64) -> Result<Vec<AssignmentChange>, StoreError> {
-        let context = "comparing licence assignments";
-        let mut statement = self
-            .conn
-            .prepare(
-                "SELECT l.user_id, u.username, l.source, l.subscription_id, COALESCE(s.label, s.name, l.subscription_id)
-                 FROM user_licences l
-                 JOIN users u ON u.snapshot_id = l.snapshot_id AND u.id = l.user_id
-                 LEFT JOIN subscriptions s ON s.snapshot_id = l.snapshot_id AND s.id = l.subscription_id
-                 WHERE l.snapshot_id = ?1
-                   AND NOT EXISTS (SELECT 1 FROM user_licences o
-                                   WHERE o.snapshot_id = ?2 AND o.user_id = l.user_id
-                                     AND o.subscription_id = l.subscription_id)
-                 ORDER BY CASE l.source WHEN 'UserLicense' THEN 0 WHEN 'PermissionSetLicense' THEN 1 ELSE 2 END,
-                          l.subscription_id, l.user_id",
-            )
-            .map_err(StoreError::sqlite(context))?;
-        let rows = statement
-            .query_map(params![a, b], |row| {
-                let source: String = row.get(2)?;
+        self.rows(
+            "comparing licence assignments",
+            "SELECT l.user_id, u.username, l.source, l.subscription_id, COALESCE(s.label, s.name, l.subscription_id)
+             FROM user_licences l
+             JOIN users u ON u.snapshot_id = l.snapshot_id AND u.id = l.user_id
+             LEFT JOIN subscriptions s ON s.snapshot_id = l.snapshot_id AND s.id = l.subscription_id
+             WHERE l.snapshot_id = ?1
+               AND NOT EXISTS (SELECT 1 FROM user_licences o
+                               WHERE o.snapshot_id = ?2 AND o.user_id = l.user_id
+                                 AND o.subscription_id = l.subscription_id)
+             ORDER BY CASE l.source WHEN 'UserLicense' THEN 0 WHEN 'PermissionSetLicense' THEN 1 ELSE 2 END,
+                      l.subscription_id, l.user_id",
+            params![a, b],
+            |row| {
                 Ok(AssignmentChange {
                     user_id: row.get(0)?,
                     username: row.get(1)?,
-                    source: SubscriptionSource::parse(&source).unwrap_or(SubscriptionSource::UserLicense),
+                    source: source_column(row, 2)?,
                     subscription_id: row.get(3)?,
                     subscription: row.get(4)?,
                 })
-            })
-            .map_err(StoreError::sqlite(context))?;
-        rows.collect::<Result<_, _>>().map_err(StoreError::sqlite(context))
+            },
+        )
     }
 
     fn subscription_rows(&self, snapshot: i64) -> Result<BTreeMap<String, SubscriptionRow>, StoreError> {
-        let context = "comparing subscriptions";
-        let mut statement = self
-            .conn
-            .prepare(
-                "SELECT id, source, COALESCE(label, name), total, used, unlimited FROM subscriptions WHERE snapshot_id = ?1",
-            )
-            .map_err(StoreError::sqlite(context))?;
-        let rows = statement
-            .query_map(params![snapshot], |row| {
-                let source: String = row.get(1)?;
-                Ok((
-                    row.get::<_, String>(0)?,
-                    SubscriptionRow {
-                        source: SubscriptionSource::parse(&source).unwrap_or(SubscriptionSource::UserLicense),
-                        name: row.get(2)?,
-                        total: row.get(3)?,
-                        used: row.get(4)?,
-                        unlimited: row.get(5)?,
-                    },
-                ))
-            })
-            .map_err(StoreError::sqlite(context))?;
-        rows.collect::<Result<_, _>>().map_err(StoreError::sqlite(context))
+        self.rows(
+            "comparing subscriptions",
+            "SELECT id, source, COALESCE(label, name), total, used, unlimited FROM subscriptions WHERE snapshot_id = ?1",
+            params![snapshot],
+            |row| {
+                let subscription = SubscriptionRow {
+                    source: source_column(row, 1)?,
+                    name: row.get(2)?,
+                    total: row.get(3)?,
+                    used: row.get(4)?,
+                    unlimited: row.get(5)?,
+                };
+                Ok((row.get::<_, String>(0)?, subscription))
+            },
+        )
     }
 }

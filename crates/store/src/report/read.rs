@@ -6,7 +6,8 @@ use rusqlite::params;
 use super::ReportOptions;
 use super::compute::{self, CandidateGrouper, StoredSubscription};
 use super::model::{DomainCount, KindCount, ReclaimCandidate, Report};
-use crate::{SnapshotId, SnapshotInfo, Store, StoreError, SubscriptionSource, timefmt};
+use crate::store::source_column;
+use crate::{SnapshotId, SnapshotInfo, Store, StoreError, timefmt};
 
 impl Store {
     /// The licence report of one stored snapshot.
@@ -34,20 +35,15 @@ impl Store {
 
     /// Subscriptions of a snapshot, by source then id (the snapshot's own order).
     fn stored_subscriptions(&self, snapshot: SnapshotId) -> Result<Vec<StoredSubscription>, StoreError> {
-        let context = "reading subscriptions";
-        let mut statement = self
-            .conn
-            .prepare(
-                "SELECT source, id, name, label, key, status, total, used, unlimited FROM subscriptions
-                 WHERE snapshot_id = ?1
-                 ORDER BY CASE source WHEN 'UserLicense' THEN 0 WHEN 'PermissionSetLicense' THEN 1 ELSE 2 END, id",
-            )
-            .map_err(StoreError::sqlite(context))?;
-        let rows = statement
-            .query_map(params![snapshot.0], |row| {
-                let source: String = row.get(0)?;
+        self.rows(
+            "reading subscriptions",
+            "SELECT source, id, name, label, key, status, total, used, unlimited FROM subscriptions
+             WHERE snapshot_id = ?1
+             ORDER BY CASE source WHEN 'UserLicense' THEN 0 WHEN 'PermissionSetLicense' THEN 1 ELSE 2 END, id",
+            params![snapshot.0],
+            |row| {
                 Ok(StoredSubscription {
-                    source: SubscriptionSource::parse(&source).unwrap_or(SubscriptionSource::UserLicense),
+                    source: source_column(row, 0)?,
                     id: row.get(1)?,
                     name: row.get(2)?,
                     label: row.get(3)?,
@@ -57,9 +53,8 @@ impl Store {
                     used: row.get(7)?,
                     unlimited: row.get(8)?,
                 })
-            })
-            .map_err(StoreError::sqlite(context))?;
-        rows.collect::<Result<_, _>>().map_err(StoreError::sqlite(context))
+            },
+        )
     }
 
     /// Calls `each` with every licence of every active person (not a guest or system account)
@@ -144,11 +139,8 @@ impl Store {
         snapshot: SnapshotId,
         make: impl Fn(K, i64, i64) -> T,
     ) -> Result<Vec<T>, StoreError> {
-        let context = "counting users by domain and kind";
-        let mut statement = self.conn.prepare(sql).map_err(StoreError::sqlite(context))?;
-        let rows = statement
-            .query_map(params![snapshot.0], |row| Ok(make(row.get(0)?, row.get(1)?, row.get(2)?)))
-            .map_err(StoreError::sqlite(context))?;
-        rows.collect::<Result<_, _>>().map_err(StoreError::sqlite(context))
+        self.rows("counting users by domain and kind", sql, params![snapshot.0], |row| {
+            Ok(make(row.get(0)?, row.get(1)?, row.get(2)?))
+        })
     }
 }
