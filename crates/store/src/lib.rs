@@ -20,11 +20,10 @@ mod doc;
 mod error;
 mod import;
 mod paid;
+mod render;
 mod report;
-mod report_csv;
 mod schema;
 mod store;
-mod table;
 mod timefmt;
 
 pub use diff::{AssignmentChange, Diff, SubscriptionChange, UserChange};

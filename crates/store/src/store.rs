@@ -7,8 +7,8 @@ use serde::Serialize;
 
 use crate::doc::SnapshotDoc;
 use crate::import::{self, Collected, Header, SnapshotWriter};
-use crate::table::Table;
-use crate::{StoreError, schema, timefmt};
+use crate::{StoreError, SubscriptionSource, render, schema, timefmt};
+use sfconn_text::Table;
 
 /// A stored snapshot's id (`snapshots.id`), shown by `sfconn history list`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
@@ -113,9 +113,7 @@ impl SnapshotInfo {
                 s.company_names.join(", "),
             ]);
         }
-        let result =
-            if table.is_empty() { writeln!(out, "no snapshots stored") } else { table.write(out, "") };
-        result.map_err(|source| StoreError::Write { what: "snapshot list", source })
+        render::write("snapshot list", || table.write_or(out, "", "no snapshots stored"))
     }
 }
 
@@ -132,6 +130,13 @@ impl std::fmt::Debug for Store {
 }
 
 const SNAPSHOT_COLUMNS: &str = "id, org_id, org_name, is_sandbox, collected_at, users, subscriptions, filter_all, company_names, collected_at_ms";
+
+/// A `source` column. The store writes only the three known names, so anything else (a database
+/// changed by hand) is read as a user licence rather than failing the whole command.
+pub(crate) fn source_column(row: &rusqlite::Row<'_>, index: usize) -> rusqlite::Result<SubscriptionSource> {
+    let source: String = row.get(index)?;
+    Ok(SubscriptionSource::parse(&source).unwrap_or(SubscriptionSource::UserLicense))
+}
 
 fn snapshot_info(row: &rusqlite::Row<'_>) -> rusqlite::Result<SnapshotInfo> {
     let company_names: String = row.get(8)?;
@@ -312,12 +317,25 @@ impl Store {
 
     /// Every stored snapshot, oldest first.
     pub fn list(&self) -> Result<Vec<SnapshotInfo>, StoreError> {
-        let mut statement = self
-            .conn
-            .prepare(&format!("SELECT {SNAPSHOT_COLUMNS} FROM snapshots ORDER BY collected_at_ms, id"))
-            .map_err(StoreError::sqlite("listing snapshots"))?;
-        let rows = statement.query_map([], snapshot_info).map_err(StoreError::sqlite("listing snapshots"))?;
-        rows.collect::<Result<Vec<_>, _>>().map_err(StoreError::sqlite("listing snapshots"))
+        self.rows(
+            "listing snapshots",
+            &format!("SELECT {SNAPSHOT_COLUMNS} FROM snapshots ORDER BY collected_at_ms, id"),
+            [],
+            snapshot_info,
+        )
+    }
+
+    /// Runs a read query and maps every row; an error names `context`.
+    pub(crate) fn rows<T, C: FromIterator<T>>(
+        &self,
+        context: &'static str,
+        sql: &str,
+        params: impl rusqlite::Params,
+        map: impl FnMut(&rusqlite::Row<'_>) -> rusqlite::Result<T>,
+    ) -> Result<C, StoreError> {
+        let mut statement = self.conn.prepare(sql).map_err(StoreError::sqlite(context))?;
+        let rows = statement.query_map(params, map).map_err(StoreError::sqlite(context))?;
+        rows.collect::<Result<C, _>>().map_err(StoreError::sqlite(context))
     }
 
     /// The snapshot a selector means, optionally only among one org's snapshots.

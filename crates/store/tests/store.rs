@@ -49,6 +49,23 @@ fn stored_snapshots_are_listed_oldest_first_with_their_counts() {
 }
 
 #[test]
+fn the_list_table_has_no_indent_and_says_so_when_nothing_is_stored() {
+    let mut out = Vec::new();
+    sfconn_store::SnapshotInfo::write_list_table(&[], &mut out).unwrap();
+    assert_eq!(String::from_utf8(out).unwrap(), "no snapshots stored\n");
+
+    let dir = tempfile::tempdir().unwrap();
+    let store = store_with_weeks(dir.path());
+    let mut out = Vec::new();
+    sfconn_store::SnapshotInfo::write_list_table(&store.list().unwrap(), &mut out).unwrap();
+    let text = String::from_utf8(out).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 4, "{text}");
+    assert!(lines[0].starts_with("ID  ORG ID "), "{text}");
+    assert_eq!(lines[3], " 3  00D000000000001AAA  Acme Corp  2024-06-15T08:00:00Z     15             14  *");
+}
+
+#[test]
 fn the_store_survives_reopening_and_uses_wal_mode() {
     let dir = tempfile::tempdir().unwrap();
     drop(store_with_weeks(dir.path()));

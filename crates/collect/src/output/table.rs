@@ -4,11 +4,16 @@
 
 use std::io::Write;
 
+use sfconn_text::{Table, opt};
+
 use super::{Encoder, OutputError};
 use crate::snapshot::{AccountKind, ApiUsageFigures, SnapshotHeader, Summary, User, Warning};
 
 /// How many email domains the table lists before folding the rest into one line.
 pub const TOP_DOMAINS: usize = 10;
+
+/// Before every line of a table.
+const INDENT: &str = "  ";
 
 #[derive(Debug, Default)]
 pub(crate) struct TableEncoder {
@@ -44,52 +49,11 @@ impl Encoder for TableEncoder {
     }
 }
 
-#[derive(Clone, Copy, PartialEq)]
-enum Align {
-    Left,
-    Right,
-}
-
-/// Lays out rows under a heading row, columns padded to their widest cell, two spaces apart,
-/// each line indented by two spaces.
-fn columns(text: &mut String, align: &[Align], rows: &[Vec<String>]) {
-    let mut widths = vec![0; align.len()];
-    for row in rows {
-        for (width, cell) in widths.iter_mut().zip(row) {
-            *width = (*width).max(cell.chars().count());
-        }
-    }
-    for row in rows {
-        let mut line = String::from(" ");
-        for ((cell, width), align) in row.iter().zip(&widths).zip(align) {
-            let pad = width - cell.chars().count();
-            line.push(' ');
-            match align {
-                Align::Left => {
-                    line.push_str(cell);
-                    line.push_str(&" ".repeat(pad));
-                }
-                Align::Right => {
-                    line.push_str(&" ".repeat(pad));
-                    line.push_str(cell);
-                }
-            }
-            line.push(' ');
-        }
-        text.push_str(line.trim_end());
-        text.push('\n');
-    }
-}
-
 fn usage(figures: Option<ApiUsageFigures>) -> String {
     match figures {
         Some(ApiUsageFigures { used, max }) => format!("{used} of {max}"),
         None => "unknown".to_owned(),
     }
-}
-
-fn or_dash(value: Option<String>) -> String {
-    value.unwrap_or_else(|| "-".to_owned())
 }
 
 pub(crate) fn render(header: &SnapshotHeader, summary: &Summary, warnings: &[Warning]) -> String {
@@ -121,27 +85,20 @@ pub(crate) fn render(header: &SnapshotHeader, summary: &Summary, warnings: &[War
     if header.subscriptions.is_empty() {
         text.push_str("  none readable\n");
     } else {
-        let mut rows = vec![
-            ["SOURCE", "NAME", "USED", "TOTAL", "FREE", "STATUS", "EXPIRES"].map(str::to_owned).to_vec(),
-        ];
+        let mut table = Table::new(&["SOURCE", "NAME", "#USED", "#TOTAL", "#FREE", "STATUS", "EXPIRES"]);
         for subscription in &header.subscriptions {
-            let total = if subscription.unlimited {
-                "unlimited".to_owned()
-            } else {
-                or_dash(subscription.total.map(|n| n.to_string()))
-            };
-            rows.push(vec![
+            let total = if subscription.unlimited { "unlimited".to_owned() } else { opt(subscription.total) };
+            table.row(vec![
                 subscription.source.as_str().to_owned(),
                 subscription.label.clone().unwrap_or_else(|| subscription.name.clone()),
-                or_dash(subscription.used.map(|n| n.to_string())),
+                opt(subscription.used),
                 total,
-                or_dash(subscription.free().map(|n| n.to_string())),
-                or_dash(subscription.status.clone()),
-                or_dash(subscription.expires_at.clone()),
+                opt(subscription.free()),
+                opt(subscription.status.as_deref()),
+                opt(subscription.expires_at.as_deref()),
             ]);
         }
-        use Align::{Left, Right};
-        columns(&mut text, &[Left, Left, Right, Right, Right, Left, Left], &rows);
+        text.push_str(&table.render(INDENT));
     }
 
     text.push_str(&format!(
@@ -151,32 +108,32 @@ pub(crate) fn render(header: &SnapshotHeader, summary: &Summary, warnings: &[War
         summary.users_without_email,
         summary.users_excluded_by_filter
     ));
-    let mut kinds = vec![vec!["KIND".to_owned(), "USERS".to_owned()]];
+    let mut kinds = Table::new(&["KIND", "#USERS"]);
     for kind in AccountKind::ALL {
         let count = summary.users_by_kind.get(kind.as_str()).copied().unwrap_or_default();
         if count > 0 {
-            kinds.push(vec![kind.as_str().to_owned(), count.to_string()]);
+            kinds.row(vec![kind.as_str().to_owned(), count.to_string()]);
         }
     }
-    if kinds.len() > 1 {
-        columns(&mut text, &[Align::Left, Align::Right], &kinds);
+    if !kinds.is_empty() {
+        text.push_str(&kinds.render(INDENT));
     }
 
     let mut domains: Vec<(&String, &u64)> = summary.users_by_domain.iter().collect();
     domains.sort_by(|a, b| b.1.cmp(a.1).then_with(|| a.0.cmp(b.0)));
     if !domains.is_empty() {
         text.push_str("\nTop email domains\n");
-        let mut rows = vec![vec!["DOMAIN".to_owned(), "USERS".to_owned()]];
+        let mut table = Table::new(&["DOMAIN", "#USERS"]);
         for (domain, count) in domains.iter().take(TOP_DOMAINS) {
             let name = if domain.is_empty() { "(no email)".to_owned() } else { (*domain).clone() };
-            rows.push(vec![name, count.to_string()]);
+            table.row(vec![name, count.to_string()]);
         }
         if domains.len() > TOP_DOMAINS {
             let rest = &domains[TOP_DOMAINS..];
             let users: u64 = rest.iter().map(|(_, count)| **count).sum();
-            rows.push(vec![format!("({} more domains)", rest.len()), users.to_string()]);
+            table.row(vec![format!("({} more domains)", rest.len()), users.to_string()]);
         }
-        columns(&mut text, &[Align::Left, Align::Right], &rows);
+        text.push_str(&table.render(INDENT));
     }
 
     text.push_str(&format!(

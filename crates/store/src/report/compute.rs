@@ -1,0 +1,376 @@
+//! The report's figures from what the store read: pure functions and a grouping of rows, no
+//! SQL and no output, so each rule can be tested on its own.
+
+use std::collections::BTreeMap;
+
+use sfconn_filter::CompanyFilter;
+use time::{Duration, OffsetDateTime};
+
+use super::model::{
+    DomainCount, HeldLicence, KindCount, OverAssigned, ReclaimCandidate, SubscriptionUse, ThirdPartyFootprint,
+};
+use crate::paid::{LicenceFacts, is_paid};
+use crate::{SnapshotInfo, StoreError, SubscriptionSource, timefmt};
+
+/// A subscription as the store holds it.
+pub(super) struct StoredSubscription {
+    pub(super) source: SubscriptionSource,
+    pub(super) id: String,
+    pub(super) name: String,
+    pub(super) label: Option<String>,
+    pub(super) key: Option<String>,
+    pub(super) status: Option<String>,
+    pub(super) total: Option<i64>,
+    pub(super) used: Option<i64>,
+    pub(super) unlimited: bool,
+}
+
+impl StoredSubscription {
+    fn paid(&self) -> bool {
+        is_paid(&LicenceFacts {
+            source: self.source,
+            name: &self.name,
+            label: self.label.as_deref(),
+            key: self.key.as_deref(),
+            status: self.status.as_deref(),
+            unlimited: self.unlimited,
+        })
+    }
+
+    fn display_name(&self) -> String {
+        self.label.clone().unwrap_or_else(|| self.name.clone())
+    }
+}
+
+/// `collected_at` minus `inactive_days`, in the stored form: a last login before it is too old.
+pub(super) fn inactive_before(collected_at: OffsetDateTime, inactive_days: u32) -> String {
+    // A window reaching before year -9999 means: since the beginning of time.
+    let cutoff = collected_at
+        .checked_sub(Duration::days(i64::from(inactive_days)))
+        .unwrap_or(time::PrimitiveDateTime::MIN.assume_utc());
+    timefmt::format(cutoff)
+}
+
+/// Builds the reclaim candidates from the rows of the inactive users' licences, in user order:
+/// one candidate per user holding at least one paid licence, with the paid licences it holds.
+pub(super) struct CandidateGrouper<'a> {
+    collected_at: OffsetDateTime,
+    subscriptions: BTreeMap<&'a str, &'a StoredSubscription>,
+    candidates: Vec<ReclaimCandidate>,
+}
+
+impl<'a> CandidateGrouper<'a> {
+    pub(super) fn new(collected_at: OffsetDateTime, subscriptions: &'a [StoredSubscription]) -> Self {
+        CandidateGrouper {
+            collected_at,
+            subscriptions: subscriptions.iter().map(|s| (s.id.as_str(), s)).collect(),
+            candidates: Vec::new(),
+        }
+    }
+
+    /// One row: a user (with no licences yet) and one licence it holds. Rows of one user come
+    /// together.
+    pub(super) fn push(
+        &mut self,
+        mut candidate: ReclaimCandidate,
+        subscription_id: &str,
+    ) -> Result<(), StoreError> {
+        // A licence the snapshot has no subscription for is unknown, so not counted as paid.
+        let Some(subscription) = self.subscriptions.get(subscription_id).filter(|s| s.paid()) else {
+            return Ok(());
+        };
+        let held = HeldLicence {
+            source: subscription.source,
+            id: subscription.id.clone(),
+            name: subscription.display_name(),
+        };
+        match self.candidates.last_mut() {
+            Some(last) if last.user_id == candidate.user_id => last.paid_licences.push(held),
+            _ => {
+                if let Some(last_login) = &candidate.last_login_at {
+                    let last_login = timefmt::parse("last_login_at", last_login)?;
+                    candidate.days_since_login = Some((self.collected_at - last_login).whole_days());
+                }
+                candidate.paid_licences.push(held);
+                self.candidates.push(candidate);
+            }
+        }
+        Ok(())
+    }
+
+    pub(super) fn finish(self) -> Vec<ReclaimCandidate> {
+        self.candidates
+    }
+}
+
+fn utilisation(used: Option<i64>, total: Option<i64>) -> Option<f64> {
+    let (used, total) = (used?, total?);
+    if total <= 0 {
+        return None;
+    }
+    #[allow(clippy::cast_precision_loss)] // seat counts are far below 2^52
+    let percent = used as f64 * 100.0 / total as f64;
+    Some((percent * 10.0).round() / 10.0)
+}
+
+/// Each subscription's seats, and how many of them the reclaim candidates hold.
+pub(super) fn subscription_uses(
+    subscriptions: &[StoredSubscription],
+    candidates: &[ReclaimCandidate],
+) -> Vec<SubscriptionUse> {
+    let mut reclaimable: BTreeMap<&str, i64> = BTreeMap::new();
+    for candidate in candidates {
+        for licence in &candidate.paid_licences {
+            *reclaimable.entry(licence.id.as_str()).or_default() += 1;
+        }
+    }
+    subscriptions
+        .iter()
+        .map(|s| {
+            let bounded = !s.unlimited;
+            SubscriptionUse {
+                source: s.source,
+                id: s.id.clone(),
+                name: s.name.clone(),
+                label: s.label.clone(),
+                status: s.status.clone(),
+                total: s.total.filter(|_| bounded),
+                // A site licence may report -1 used: unknown, not a count.
+                used: s.used.filter(|used| *used >= 0 || !s.unlimited),
+                free: match (s.total, s.used) {
+                    (Some(total), Some(used)) if bounded => Some((total - used).max(0)),
+                    _ => None,
+                },
+                utilisation_percent: if bounded { utilisation(s.used, s.total) } else { None },
+                unlimited: s.unlimited,
+                paid: s.paid(),
+                reclaimable: reclaimable.get(s.id.as_str()).copied().unwrap_or(0),
+            }
+        })
+        .collect()
+}
+
+/// Subscriptions with more seats used than bought.
+pub(super) fn over_assigned(subscriptions: &[StoredSubscription]) -> Vec<OverAssigned> {
+    subscriptions
+        .iter()
+        .filter_map(|s| match (s.total, s.used) {
+            (Some(total), Some(used)) if !s.unlimited && used > total => Some(OverAssigned {
+                source: s.source,
+                id: s.id.clone(),
+                name: s.display_name(),
+                total,
+                used,
+                over_by: used - total,
+            }),
+            _ => None,
+        })
+        .collect()
+}
+
+const KIND_ORDER: &[&str] = &["partner", "customer", "chatter", "guest", "system", "other"];
+
+/// The users outside the snapshot's company names: `domains` are all users by email domain
+/// (most first), `kinds` the users of every kind but `internal`.
+pub(super) fn third_party(
+    snapshot: &SnapshotInfo,
+    domains: Vec<DomainCount>,
+    mut kinds: Vec<KindCount>,
+) -> ThirdPartyFootprint {
+    let company = if snapshot.filter_all {
+        CompanyFilter::Everyone
+    } else {
+        // The names were validated when the snapshot was collected; if they no longer
+        // parse, treat them as no company domain at all (every domain is shown).
+        CompanyFilter::parse(&snapshot.company_names).unwrap_or(CompanyFilter::Everyone)
+    };
+    let all_domains_shown = company.is_everyone();
+    let domains = domains
+        .into_iter()
+        .filter(|count| {
+            all_domains_shown
+                || !company.matches(count.domain.as_deref().map(|domain| format!("user@{domain}")).as_deref())
+        })
+        .collect();
+    kinds.sort_by_key(|kind| {
+        (
+            KIND_ORDER.iter().position(|k| *k == kind.account_kind).unwrap_or(KIND_ORDER.len()),
+            kind.account_kind.clone(),
+        )
+    });
+    ThirdPartyFootprint {
+        company_names: snapshot.company_names.clone(),
+        all_domains_shown,
+        domains,
+        external_by_kind: kinds,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::SnapshotId;
+
+    fn subscription(source: SubscriptionSource, id: &str, name: &str) -> StoredSubscription {
+        StoredSubscription {
+            source,
+            id: id.to_owned(),
+            name: name.to_owned(),
+            label: None,
+            key: None,
+            status: Some("Active".to_owned()),
+            total: Some(10),
+            used: Some(4),
+            unlimited: false,
+        }
+    }
+
+    fn user(id: &str, last_login_at: Option<&str>) -> ReclaimCandidate {
+        ReclaimCandidate {
+            user_id: id.to_owned(),
+            username: format!("{id}@acme.com"),
+            email: None,
+            name: None,
+            account_kind: "internal".to_owned(),
+            profile: None,
+            last_login_at: last_login_at.map(str::to_owned),
+            days_since_login: None,
+            created_at: None,
+            reason: if last_login_at.is_some() { "inactive" } else { "never_logged_in" },
+            paid_licences: Vec::new(),
+        }
+    }
+
+    fn at(text: &str) -> OffsetDateTime {
+        timefmt::parse("t", text).unwrap()
+    }
+
+    #[test]
+    fn utilisation_rounds_to_one_decimal_and_skips_empty_pools() {
+        assert_eq!(utilisation(Some(2), Some(3)), Some(66.7));
+        assert_eq!(utilisation(Some(6), Some(5)), Some(120.0));
+        assert_eq!(utilisation(Some(0), Some(0)), None);
+        assert_eq!(utilisation(None, Some(5)), None);
+    }
+
+    #[test]
+    fn inactive_before_counts_back_whole_days_and_stops_at_the_earliest_date() {
+        assert_eq!(inactive_before(at("2024-03-31T12:00:00.250Z"), 90), "2024-01-01T12:00:00Z");
+        assert_eq!(inactive_before(at("2024-03-31T12:00:00Z"), u32::MAX), "-9999-01-01T00:00:00Z");
+    }
+
+    #[test]
+    fn candidates_keep_only_paid_licences_and_group_them_by_user() {
+        let subscriptions = [
+            subscription(SubscriptionSource::UserLicense, "100A", "Salesforce"),
+            subscription(SubscriptionSource::UserLicense, "100B", "Chatter Free"),
+            subscription(SubscriptionSource::PermissionSetLicense, "0PLA", "Sales Cloud Einstein"),
+        ];
+        let mut grouper = CandidateGrouper::new(at("2024-03-31T00:00:00Z"), &subscriptions);
+        let rows = [
+            (user("005A", Some("2023-12-01T00:00:00Z")), "100A"),
+            (user("005A", Some("2023-12-01T00:00:00Z")), "0PLA"),
+            (user("005B", None), "100B"),
+            (user("005C", None), "100X"),
+            (user("005C", None), "0PLA"),
+        ];
+        for (candidate, subscription_id) in rows {
+            grouper.push(candidate, subscription_id).unwrap();
+        }
+        let candidates = grouper.finish();
+        let summary: Vec<(&str, Option<i64>, Vec<&str>)> = candidates
+            .iter()
+            .map(|c| {
+                (
+                    c.user_id.as_str(),
+                    c.days_since_login,
+                    c.paid_licences.iter().map(|l| l.id.as_str()).collect(),
+                )
+            })
+            .collect();
+        // 005B holds only a free licence; 100X is not a subscription of the snapshot.
+        assert_eq!(summary, [("005A", Some(121), vec!["100A", "0PLA"]), ("005C", None, vec!["0PLA"])]);
+    }
+
+    #[test]
+    fn a_last_login_that_is_not_a_date_time_is_an_error_naming_the_field() {
+        let subscriptions = [subscription(SubscriptionSource::UserLicense, "100A", "Salesforce")];
+        let mut grouper = CandidateGrouper::new(at("2024-03-31T00:00:00Z"), &subscriptions);
+        let error = grouper.push(user("005A", Some("yesterday")), "100A").unwrap_err();
+        assert!(matches!(error, StoreError::InvalidTimestamp { field: "last_login_at", .. }), "{error:?}");
+    }
+
+    #[test]
+    fn seats_free_reclaimable_and_over_assigned() {
+        let mut over = subscription(SubscriptionSource::UserLicense, "100A", "Salesforce");
+        over.label = Some("Salesforce Platform".to_owned());
+        over.used = Some(12);
+        let mut site = subscription(SubscriptionSource::PackageLicense, "050A", "acmepkg");
+        site.unlimited = true;
+        site.total = Some(-1);
+        site.used = Some(-1);
+        let subscriptions = [over, site];
+        let mut candidate = user("005A", None);
+        candidate.paid_licences.push(HeldLicence {
+            source: SubscriptionSource::UserLicense,
+            id: "100A".to_owned(),
+            name: "Salesforce".to_owned(),
+        });
+
+        let uses = subscription_uses(&subscriptions, &[candidate]);
+        let figures: Vec<_> = uses
+            .iter()
+            .map(|u| (u.total, u.used, u.free, u.utilisation_percent, u.paid, u.reclaimable))
+            .collect();
+        assert_eq!(
+            figures,
+            [(Some(10), Some(12), Some(0), Some(120.0), true, 1), (None, None, None, None, false, 0)]
+        );
+
+        let over = over_assigned(&subscriptions);
+        assert_eq!(over.len(), 1);
+        assert_eq!(
+            (over[0].name.as_str(), over[0].total, over[0].used, over[0].over_by),
+            ("Salesforce Platform", 10, 12, 2)
+        );
+    }
+
+    fn snapshot(filter_all: bool, company_names: &[&str]) -> SnapshotInfo {
+        SnapshotInfo {
+            id: SnapshotId(1),
+            org_id: "00D".to_owned(),
+            org_name: "Acme".to_owned(),
+            is_sandbox: false,
+            collected_at: "2024-03-31T00:00:00Z".to_owned(),
+            collected_at_ms: 0,
+            users: 0,
+            subscriptions: 0,
+            filter_all,
+            company_names: company_names.iter().map(|n| (*n).to_owned()).collect(),
+        }
+    }
+
+    fn domains() -> Vec<DomainCount> {
+        [Some("acme.com"), Some("eu.acme.com"), None, Some("partner.io")]
+            .into_iter()
+            .map(|domain| DomainCount { domain: domain.map(str::to_owned), users: 1, active: 1 })
+            .collect()
+    }
+
+    #[test]
+    fn the_footprint_leaves_out_company_domains_and_orders_kinds() {
+        let kinds = ["other", "guest", "partner", "zeta", "customer"]
+            .map(|kind| KindCount { account_kind: kind.to_owned(), users: 1, active: 0 })
+            .to_vec();
+        let footprint = third_party(&snapshot(false, &["acme.com"]), domains(), kinds);
+        assert!(!footprint.all_domains_shown);
+        let shown: Vec<_> = footprint.domains.iter().map(|d| d.domain.as_deref()).collect();
+        assert_eq!(shown, [None, Some("partner.io")]);
+        let kinds: Vec<_> = footprint.external_by_kind.iter().map(|k| k.account_kind.as_str()).collect();
+        assert_eq!(kinds, ["partner", "customer", "guest", "other", "zeta"]);
+
+        let everyone = third_party(&snapshot(true, &["*"]), domains(), Vec::new());
+        assert!(everyone.all_domains_shown);
+        assert_eq!(everyone.domains.len(), 4);
+    }
+}

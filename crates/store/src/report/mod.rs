@@ -1,0 +1,45 @@
+//! `sfconn report`: seat use per subscription, reclaim candidates, the third-party footprint and
+//! over-assigned licences of one stored snapshot. Every figure is explained in docs/report.md.
+//!
+//! Computing and rendering are apart: [`Store::report`](crate::Store::report) (`read`: the SQL,
+//! `compute`: the rules) builds a [`Report`] (`model`: plain, serialisable data), and each
+//! format renders that model and nothing else (`table`, `csv`, and `-f json` below). A new
+//! format is one more module over the model.
+
+mod compute;
+mod csv;
+mod model;
+mod read;
+mod table;
+
+use std::io::Write;
+
+pub use model::{
+    DomainCount, HeldLicence, KindCount, OverAssigned, ReclaimCandidate, Report, SubscriptionUse,
+    ThirdPartyFootprint,
+};
+
+use crate::{StoreError, render};
+
+/// The default of `--inactive-days`.
+pub const DEFAULT_INACTIVE_DAYS: u32 = 90;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ReportOptions {
+    /// A user who has not logged in within this many days before the snapshot was collected is
+    /// inactive.
+    pub inactive_days: u32,
+}
+
+impl Default for ReportOptions {
+    fn default() -> Self {
+        ReportOptions { inactive_days: DEFAULT_INACTIVE_DAYS }
+    }
+}
+
+impl Report {
+    /// `-f json`: the report as one JSON document.
+    pub fn write_json(&self, out: &mut dyn Write) -> Result<(), StoreError> {
+        render::json("report", self, out)
+    }
+}

@@ -1,0 +1,107 @@
+//! The licence report as data: what [`Store::report`](crate::Store::report) computes and every
+//! renderer (`table`, `json`, `csv`) reads. Plain values only, so that a new format (HTML is
+//! next) needs nothing but these types. docs/report.md defines every figure.
+
+use serde::Serialize;
+
+use crate::{SnapshotInfo, SubscriptionSource};
+
+/// The licence report of one stored snapshot.
+#[derive(Debug, Clone, Serialize)]
+pub struct Report {
+    pub snapshot: SnapshotInfo,
+    pub inactive_days: u32,
+    /// `collected_at` minus `inactive_days`: a last login before this is too old.
+    pub inactive_before: String,
+    pub subscriptions: Vec<SubscriptionUse>,
+    pub reclaim_candidates: Vec<ReclaimCandidate>,
+    pub third_party: ThirdPartyFootprint,
+    pub over_assigned: Vec<OverAssigned>,
+}
+
+/// One subscription's seats.
+#[derive(Debug, Clone, Serialize)]
+pub struct SubscriptionUse {
+    pub source: SubscriptionSource,
+    pub id: String,
+    pub name: String,
+    pub label: Option<String>,
+    pub status: Option<String>,
+    /// Seats bought; None when unlimited or unknown.
+    pub total: Option<i64>,
+    pub used: Option<i64>,
+    /// `total - used`, never below 0 (see `over_assigned`); None when unlimited or unknown.
+    pub free: Option<i64>,
+    /// `used / total` in percent, one decimal; None when unlimited, unknown or `total` is 0.
+    pub utilisation_percent: Option<f64>,
+    pub unlimited: bool,
+    /// Whether holding it counts as paid (see docs/report.md).
+    pub paid: bool,
+    /// Reclaim candidates holding it: seats that could be freed.
+    pub reclaimable: i64,
+}
+
+/// An active user holding at least one paid licence with no recent login.
+#[derive(Debug, Clone, Serialize)]
+pub struct ReclaimCandidate {
+    pub user_id: String,
+    pub username: String,
+    pub email: Option<String>,
+    pub name: Option<String>,
+    pub account_kind: String,
+    pub profile: Option<String>,
+    pub last_login_at: Option<String>,
+    /// Whole days between the last login and `collected_at`; None when never logged in.
+    pub days_since_login: Option<i64>,
+    pub created_at: Option<String>,
+    /// `never_logged_in` or `inactive`.
+    pub reason: &'static str,
+    /// The paid licences the user holds: what reclaiming frees.
+    pub paid_licences: Vec<HeldLicence>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct HeldLicence {
+    pub source: SubscriptionSource,
+    pub id: String,
+    pub name: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ThirdPartyFootprint {
+    /// The snapshot's company names.
+    pub company_names: Vec<String>,
+    /// True when the snapshot was collected with `*`: there are no company domains to leave
+    /// out, so every domain is listed.
+    pub all_domains_shown: bool,
+    /// Users by email domain outside the company names, most users first. Users without an
+    /// email are counted under `domain: null`.
+    pub domains: Vec<DomainCount>,
+    /// Users whose `account_kind` is not `internal`.
+    pub external_by_kind: Vec<KindCount>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct DomainCount {
+    pub domain: Option<String>,
+    pub users: i64,
+    pub active: i64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct KindCount {
+    pub account_kind: String,
+    pub users: i64,
+    pub active: i64,
+}
+
+/// A subscription with more seats used than bought.
+#[derive(Debug, Clone, Serialize)]
+pub struct OverAssigned {
+    pub source: SubscriptionSource,
+    pub id: String,
+    pub name: String,
+    pub total: i64,
+    pub used: i64,
+    pub over_by: i64,
+}

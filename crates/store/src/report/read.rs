@@ -1,0 +1,146 @@
+//! [`Store::report`]: reads what the report needs from the store and hands it to
+//! [`compute`](super::compute). The SQL lives here; the rules live there.
+
+use rusqlite::params;
+
+use super::ReportOptions;
+use super::compute::{self, CandidateGrouper, StoredSubscription};
+use super::model::{DomainCount, KindCount, ReclaimCandidate, Report};
+use crate::store::source_column;
+use crate::{SnapshotId, SnapshotInfo, Store, StoreError, timefmt};
+
+impl Store {
+    /// The licence report of one stored snapshot.
+    pub fn report(&self, snapshot: &SnapshotInfo, options: ReportOptions) -> Result<Report, StoreError> {
+        let collected_at = timefmt::parse("collected_at", &snapshot.collected_at)?;
+        let inactive_before = compute::inactive_before(collected_at, options.inactive_days);
+        let subscriptions = self.stored_subscriptions(snapshot.id)?;
+        let mut grouper = CandidateGrouper::new(collected_at, &subscriptions);
+        self.inactive_licence_rows(snapshot.id, &inactive_before, |candidate, subscription_id| {
+            grouper.push(candidate, subscription_id)
+        })?;
+        let reclaim_candidates = grouper.finish();
+        let third_party =
+            compute::third_party(snapshot, self.domain_counts(snapshot.id)?, self.kind_counts(snapshot.id)?);
+        Ok(Report {
+            snapshot: snapshot.clone(),
+            inactive_days: options.inactive_days,
+            inactive_before,
+            subscriptions: compute::subscription_uses(&subscriptions, &reclaim_candidates),
+            reclaim_candidates,
+            third_party,
+            over_assigned: compute::over_assigned(&subscriptions),
+        })
+    }
+
+    /// Subscriptions of a snapshot, by source then id (the snapshot's own order).
+    fn stored_subscriptions(&self, snapshot: SnapshotId) -> Result<Vec<StoredSubscription>, StoreError> {
+        self.rows(
+            "reading subscriptions",
+            "SELECT source, id, name, label, key, status, total, used, unlimited FROM subscriptions
+             WHERE snapshot_id = ?1
+             ORDER BY CASE source WHEN 'UserLicense' THEN 0 WHEN 'PermissionSetLicense' THEN 1 ELSE 2 END, id",
+            params![snapshot.0],
+            |row| {
+                Ok(StoredSubscription {
+                    source: source_column(row, 0)?,
+                    id: row.get(1)?,
+                    name: row.get(2)?,
+                    label: row.get(3)?,
+                    key: row.get(4)?,
+                    status: row.get(5)?,
+                    total: row.get(6)?,
+                    used: row.get(7)?,
+                    unlimited: row.get(8)?,
+                })
+            },
+        )
+    }
+
+    /// Calls `each` with every licence of every active person (not a guest or system account)
+    /// whose last login is before `inactive_before`, or who never logged in although their
+    /// account is older than that: one row per (user, licence), a user's rows together. The
+    /// rows are streamed, not collected, so memory does not grow with inactive users' free
+    /// licences.
+    fn inactive_licence_rows(
+        &self,
+        snapshot: SnapshotId,
+        inactive_before: &str,
+        mut each: impl FnMut(ReclaimCandidate, &str) -> Result<(), StoreError>,
+    ) -> Result<(), StoreError> {
+        let context = "finding reclaim candidates";
+        let mut statement = self
+            .conn
+            .prepare(
+                "SELECT u.id, u.username, u.email, u.name, u.account_kind, p.name, u.last_login_at, u.created_at,
+                        l.subscription_id
+                 FROM users u
+                 JOIN user_licences l ON l.snapshot_id = u.snapshot_id AND l.user_id = u.id
+                 LEFT JOIN profiles p ON p.snapshot_id = u.snapshot_id AND p.id = u.profile_id
+                 WHERE u.snapshot_id = ?1 AND u.active = 1 AND u.account_kind NOT IN ('guest', 'system')
+                   AND (u.last_login_at < ?2
+                        OR (u.last_login_at IS NULL AND (u.created_at IS NULL OR u.created_at < ?2)))
+                 ORDER BY u.id, CASE l.source WHEN 'UserLicense' THEN 0 WHEN 'PermissionSetLicense' THEN 1 ELSE 2 END,
+                          l.subscription_id",
+            )
+            .map_err(StoreError::sqlite(context))?;
+        let mut rows =
+            statement.query(params![snapshot.0, inactive_before]).map_err(StoreError::sqlite(context))?;
+        while let Some(row) = rows.next().map_err(StoreError::sqlite(context))? {
+            let read = || -> rusqlite::Result<(ReclaimCandidate, String)> {
+                let last_login_at: Option<String> = row.get(6)?;
+                Ok((
+                    ReclaimCandidate {
+                        user_id: row.get(0)?,
+                        username: row.get(1)?,
+                        email: row.get(2)?,
+                        name: row.get(3)?,
+                        account_kind: row.get(4)?,
+                        profile: row.get(5)?,
+                        days_since_login: None,
+                        reason: if last_login_at.is_some() { "inactive" } else { "never_logged_in" },
+                        last_login_at,
+                        created_at: row.get(7)?,
+                        paid_licences: Vec::new(),
+                    },
+                    row.get(8)?,
+                ))
+            };
+            let (candidate, subscription_id) = read().map_err(StoreError::sqlite(context))?;
+            each(candidate, &subscription_id)?;
+        }
+        Ok(())
+    }
+
+    /// All users by email domain, most users first (`domain: null` for users without email).
+    fn domain_counts(&self, snapshot: SnapshotId) -> Result<Vec<DomainCount>, StoreError> {
+        self.counts(
+            "SELECT email_domain, COUNT(*), SUM(active) FROM users WHERE snapshot_id = ?1
+             GROUP BY email_domain ORDER BY COUNT(*) DESC, email_domain IS NULL, email_domain",
+            snapshot,
+            |domain, users, active| DomainCount { domain, users, active },
+        )
+    }
+
+    /// Users of every kind but `internal`, in no particular order.
+    fn kind_counts(&self, snapshot: SnapshotId) -> Result<Vec<KindCount>, StoreError> {
+        self.counts(
+            "SELECT account_kind, COUNT(*), SUM(active) FROM users
+             WHERE snapshot_id = ?1 AND account_kind <> 'internal' GROUP BY account_kind",
+            snapshot,
+            |account_kind, users, active| KindCount { account_kind, users, active },
+        )
+    }
+
+    /// Rows of (group, users, active users) from `sql`.
+    fn counts<K: rusqlite::types::FromSql, T>(
+        &self,
+        sql: &str,
+        snapshot: SnapshotId,
+        make: impl Fn(K, i64, i64) -> T,
+    ) -> Result<Vec<T>, StoreError> {
+        self.rows("counting users by domain and kind", sql, params![snapshot.0], |row| {
+            Ok(make(row.get(0)?, row.get(1)?, row.get(2)?))
+        })
+    }
+}

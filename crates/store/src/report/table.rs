@@ -1,0 +1,156 @@
+//! `sfconn report -f table`: the report for a person, one section after another.
+
+use std::io::{self, Write};
+
+use sfconn_text::{Table, opt};
+
+use super::model::Report;
+use crate::StoreError;
+use crate::render;
+
+/// Before every line of a table.
+const INDENT: &str = "  ";
+
+fn percent(value: Option<f64>) -> String {
+    value.map_or_else(|| "-".to_owned(), |v| format!("{v:.1}%"))
+}
+
+fn seats(value: Option<i64>, unlimited: bool) -> String {
+    if unlimited { "unlimited".to_owned() } else { opt(value) }
+}
+
+impl Report {
+    /// The human summary (`-f table`).
+    pub fn write_table(&self, out: &mut dyn Write) -> Result<(), StoreError> {
+        render::write("report", || self.table(out))
+    }
+
+    fn table(&self, out: &mut dyn Write) -> io::Result<()> {
+        let s = &self.snapshot;
+        writeln!(
+            out,
+            "Licence report: {} ({}), snapshot {} collected {}",
+            s.org_name, s.org_id, s.id, s.collected_at
+        )?;
+        writeln!(out)?;
+        self.subscriptions_table(out)?;
+        writeln!(out)?;
+        self.candidates_table(out)?;
+        writeln!(out)?;
+        self.third_party_tables(out)?;
+        writeln!(out)?;
+        self.over_assigned_table(out)
+    }
+
+    fn subscriptions_table(&self, out: &mut dyn Write) -> io::Result<()> {
+        let mut table = Table::new(&[
+            "SOURCE",
+            "NAME",
+            "#TOTAL",
+            "#USED",
+            "#FREE",
+            "#UTILISATION",
+            "PAID",
+            "#RECLAIMABLE",
+        ]);
+        let mut hidden = 0;
+        for sub in &self.subscriptions {
+            if !sub.unlimited && sub.total == Some(0) && sub.used.unwrap_or(0) == 0 {
+                hidden += 1;
+                continue;
+            }
+            table.row(vec![
+                sub.source.to_string(),
+                sub.label.clone().unwrap_or_else(|| sub.name.clone()),
+                seats(sub.total, sub.unlimited),
+                opt(sub.used),
+                opt(sub.free),
+                percent(sub.utilisation_percent),
+                if sub.paid { "yes" } else { "no" }.to_owned(),
+                sub.reclaimable.to_string(),
+            ]);
+        }
+        writeln!(out, "Subscriptions ({})", self.subscriptions.len())?;
+        table.write(out, INDENT)?;
+        if hidden > 0 {
+            writeln!(out, "{INDENT}({hidden} with no seats bought or used not shown; see -f json)")?;
+        }
+        Ok(())
+    }
+
+    fn candidates_table(&self, out: &mut dyn Write) -> io::Result<()> {
+        writeln!(
+            out,
+            "Reclaim candidates ({}): active users holding a paid licence, no login since {} ({} days)",
+            self.reclaim_candidates.len(),
+            self.inactive_before,
+            self.inactive_days
+        )?;
+        let mut table = Table::new(&["USERNAME", "KIND", "LAST LOGIN", "#DAYS", "PROFILE", "PAID LICENCES"]);
+        for candidate in &self.reclaim_candidates {
+            table.row(vec![
+                candidate.username.clone(),
+                candidate.account_kind.clone(),
+                candidate.last_login_at.clone().unwrap_or_else(|| "never".to_owned()),
+                opt(candidate.days_since_login),
+                opt(candidate.profile.as_deref()),
+                candidate.paid_licences.iter().map(|l| l.name.as_str()).collect::<Vec<_>>().join(", "),
+            ]);
+        }
+        table.write_or(out, INDENT, "none")
+    }
+
+    fn third_party_tables(&self, out: &mut dyn Write) -> io::Result<()> {
+        let footprint = &self.third_party;
+        if footprint.all_domains_shown {
+            writeln!(
+                out,
+                "Users by email domain ({}): company names were `*`, so every domain is shown",
+                footprint.domains.len()
+            )?;
+        } else {
+            writeln!(
+                out,
+                "Users by email domain outside {} ({})",
+                footprint.company_names.join(", "),
+                footprint.domains.len()
+            )?;
+        }
+        let mut table = Table::new(&["DOMAIN", "#USERS", "#ACTIVE"]);
+        for domain in &footprint.domains {
+            table.row(vec![
+                domain.domain.clone().unwrap_or_else(|| "(no email)".to_owned()),
+                domain.users.to_string(),
+                domain.active.to_string(),
+            ]);
+        }
+        table.write_or(out, INDENT, "none")?;
+        writeln!(out)?;
+
+        writeln!(
+            out,
+            "External users by kind ({})",
+            footprint.external_by_kind.iter().map(|k| k.users).sum::<i64>()
+        )?;
+        let mut table = Table::new(&["KIND", "#USERS", "#ACTIVE"]);
+        for kind in &footprint.external_by_kind {
+            table.row(vec![kind.account_kind.clone(), kind.users.to_string(), kind.active.to_string()]);
+        }
+        table.write_or(out, INDENT, "none")
+    }
+
+    fn over_assigned_table(&self, out: &mut dyn Write) -> io::Result<()> {
+        writeln!(out, "Over-assigned licences ({}): more seats used than bought", self.over_assigned.len())?;
+        let mut table = Table::new(&["SOURCE", "NAME", "#TOTAL", "#USED", "#OVER BY"]);
+        for over in &self.over_assigned {
+            table.row(vec![
+                over.source.to_string(),
+                over.name.clone(),
+                over.total.to_string(),
+                over.used.to_string(),
+                over.over_by.to_string(),
+            ]);
+        }
+        table.write_or(out, INDENT, "none")
+    }
+}
