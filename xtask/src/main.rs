@@ -1,6 +1,8 @@
 //! Project automation, run as `cargo xtask <task>`:
 //!
-//! - `ci`: format check, clippy with `-D warnings` on all targets, all tests, a bench smoke run.
+//! - `ci`: format check, clippy with `-D warnings` on all targets, the Debian packages the tests
+//!   need (installed when missing), all tests, a bench smoke run.
+//! - `deps`: install the Debian packages the tests need (`ci` does it too).
 //! - `demo`: a full collection by the real `sfconn` binary against the simulated org.
 //! - `bench`: the release binary against the simulated org at 10k/100k/1M users beside a
 //!   simple-salesforce peer (`docs/benchmarks.md`).
@@ -16,6 +18,7 @@ use anyhow::{Context, Result, bail};
 
 mod bench;
 mod demo;
+mod deps;
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -23,8 +26,9 @@ fn main() -> ExitCode {
         Some("ci") => ci(),
         Some("demo") => demo::run(&args[1..]),
         Some("bench") => bench::run(&args[1..]),
+        Some("deps") => deps::ensure(deps::FOR_TESTS),
         _ => {
-            eprintln!("usage: cargo xtask <ci|demo|bench>");
+            eprintln!("usage: cargo xtask <ci|demo|bench|deps>");
             return ExitCode::from(2);
         }
     };
@@ -67,6 +71,9 @@ fn ci() -> Result<()> {
     let mut clippy = cargo();
     clippy.args(["clippy", "--workspace", "--all-targets", "--locked", "--", "-D", "warnings"]);
     run_step("clippy", clippy)?;
+
+    // Tests that open the HTML report in a real browser need Debian's chromium.
+    deps::ensure(deps::FOR_TESTS)?;
 
     let mut test = cargo();
     test.args(["test", "--workspace", "--locked"]).env("INSTA_UPDATE", "no");
