@@ -15,6 +15,7 @@
 //! `write_csv` for the report). docs/report.md defines every figure.
 
 mod diff;
+mod disk;
 mod doc;
 mod error;
 mod import;
