@@ -1,0 +1,234 @@
+//! The disk, not only the network (issue 11, item 4): output, snapshot store and rotated
+//! refresh-token file on a full (or read-only) file system. Each case runs the real binary
+//! against a tiny tmpfs that the test mounts and fills, and checks exit 74, a message naming
+//! the path and the cause, the previous content untouched and no temporary file left.
+//!
+//! Mounting needs root: without it (or when mount fails) each test says why on stderr and
+//! returns early.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use sfconn_testkit::SimulatedOrg;
+use tempfile::TempDir;
+
+use crate::common::{Org, code, names_in, set_mode, stderr};
+
+const PREVIOUS: &str = "previous content, must survive\n";
+const FILLER: &str = "filler";
+const NO_SPACE: &str = "No space left on device";
+
+/// A tmpfs mounted on a fresh directory, unmounted (lazily, so that it always goes) on drop.
+struct Tmpfs {
+    _parent: TempDir,
+    root: PathBuf,
+}
+
+impl Tmpfs {
+    /// Mounts a tmpfs of `size` (e.g. `256k`), or says on stderr why it cannot.
+    #[allow(clippy::print_stderr)] // a skipped test must say why
+    fn mount(test: &str, size: &str) -> Option<Tmpfs> {
+        let parent = tempfile::tempdir().unwrap();
+        let root = parent.path().join("fs");
+        std::fs::create_dir(&root).unwrap();
+        let mounted = Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={size},mode=0755"), "tmpfs"])
+            .arg(&root)
+            .output();
+        match mounted {
+            Ok(output) if output.status.success() => Some(Tmpfs { _parent: parent, root }),
+            Ok(output) => {
+                eprintln!(
+                    "{test}: skipped: cannot mount a tmpfs (this needs root): mount said {}",
+                    String::from_utf8_lossy(&output.stderr).trim()
+                );
+                None
+            }
+            Err(error) => {
+                eprintln!("{test}: skipped: cannot run mount to get a tmpfs: {error}");
+                None
+            }
+        }
+    }
+
+    fn path(&self, name: &str) -> PathBuf {
+        self.root.join(name)
+    }
+
+    /// Fills the file system: a file that grows until the disk is full.
+    fn fill(&self) {
+        use std::io::Write;
+        let mut filler = std::fs::File::create(self.path(FILLER)).unwrap();
+        let block = vec![b'x'; 4096];
+        loop {
+            if let Err(error) = filler.write_all(&block).and_then(|()| filler.flush()) {
+                assert_eq!(error.kind(), std::io::ErrorKind::StorageFull, "{error}");
+                break;
+            }
+        }
+    }
+
+    /// Makes the file system read-only.
+    fn remount_read_only(&self) {
+        let status = Command::new("mount").args(["-o", "remount,ro"]).arg(&self.root).status().unwrap();
+        assert!(status.success(), "remount,ro failed");
+    }
+}
+
+impl Drop for Tmpfs {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg("-l").arg(&self.root).status();
+    }
+}
+
+/// Fails unless the run exited 74 with a message naming `path` and `cause`.
+fn assert_storage_failure(output: &Output, path: &Path, cause: &str) -> String {
+    let message = stderr(output);
+    assert_eq!(code(output), 74, "{message}");
+    assert!(
+        message.contains(&path.display().to_string()),
+        "the message must name {}:\n{message}",
+        path.display()
+    );
+    assert!(message.contains(cause), "the message must say {cause:?}:\n{message}");
+    assert!(output.stdout.is_empty(), "stdout is for data only");
+    message
+}
+
+fn collect(org: &Org) -> Command {
+    let mut cmd = org.sfconn();
+    cmd.args(["collect", "--no-progress"]);
+    cmd
+}
+
+#[test]
+fn json_output_on_a_full_disk_exits_74_and_keeps_the_previous_file() {
+    let Some(fs) = Tmpfs::mount("json_output_on_a_full_disk", "256k") else { return };
+    let target = fs.path("snapshot.json");
+    std::fs::write(&target, PREVIOUS).unwrap();
+    fs.fill();
+    let org = Org::small();
+
+    let output = collect(&org).arg("-o").arg(&target).output().unwrap();
+
+    let message = assert_storage_failure(&output, &target, NO_SPACE);
+    assert!(message.contains("the disk is full"), "{message}");
+    assert!(message.contains("no temporary file is left behind"), "{message}");
+    assert_eq!(std::fs::read_to_string(&target).unwrap(), PREVIOUS);
+    assert_eq!(names_in(&fs.root), [FILLER, "snapshot.json"]);
+}
+
+#[test]
+fn csv_directory_on_a_full_disk_exits_74_and_keeps_the_previous_files() {
+    let Some(fs) = Tmpfs::mount("csv_directory_on_a_full_disk", "256k") else { return };
+    let dir = fs.path("csv");
+    std::fs::create_dir(&dir).unwrap();
+    std::fs::write(dir.join("users.csv"), PREVIOUS).unwrap();
+    fs.fill();
+    let org = Org::small();
+
+    let output = collect(&org).args(["-f", "csv", "-o"]).arg(format!("{}/", dir.display())).output().unwrap();
+
+    assert_storage_failure(&output, &dir, NO_SPACE);
+    assert_eq!(std::fs::read_to_string(dir.join("users.csv")).unwrap(), PREVIOUS);
+    assert_eq!(names_in(&dir), ["users.csv"]);
+    assert_eq!(names_in(&fs.root), ["csv", FILLER], "no temporary directory is left beside the target");
+}
+
+#[test]
+fn json_output_on_a_read_only_file_system_exits_74() {
+    let Some(fs) = Tmpfs::mount("json_output_on_a_read_only_file_system", "256k") else { return };
+    let target = fs.path("snapshot.json");
+    std::fs::write(&target, PREVIOUS).unwrap();
+    fs.remount_read_only();
+    let org = Org::small();
+
+    let output = collect(&org).arg("-o").arg(&target).output().unwrap();
+
+    assert_storage_failure(&output, &target, "the file system is read-only");
+    assert_eq!(std::fs::read_to_string(&target).unwrap(), PREVIOUS);
+    assert_eq!(names_in(&fs.root), ["snapshot.json"]);
+}
+
+/// `history list` of a store, as the test compares it before and after a failed write.
+fn history(org: &Org, store: &Path) -> String {
+    let output = org.bare().args(["history", "list", "--store"]).arg(store).output().unwrap();
+    assert_eq!(code(&output), 0, "{}", stderr(&output));
+    String::from_utf8(output.stdout).unwrap()
+}
+
+#[test]
+fn a_store_on_a_full_disk_exits_74_and_keeps_what_it_held() {
+    let Some(fs) = Tmpfs::mount("a_store_on_a_full_disk", "4m") else { return };
+    let org = Org::small();
+    let store = fs.path("store.sqlite");
+    let first = org.work().join("first.json");
+    let output = collect(&org).arg("-o").arg(&first).arg("--store").arg(&store).output().unwrap();
+    assert_eq!(code(&output), 0, "{}", stderr(&output));
+    let before = history(&org, &store);
+    let bytes_before = std::fs::read(&store).unwrap();
+    fs.fill();
+
+    // collect --store: the output (elsewhere) is written, the store is not.
+    let second = org.work().join("second.json");
+    let output = collect(&org).arg("-o").arg(&second).arg("--store").arg(&store).output().unwrap();
+    let message = assert_storage_failure(&output, &store, "the disk is full");
+    assert!(message.contains("the snapshot was written, but keeping it in the snapshot store"), "{message}");
+    assert!(message.contains("the store is as it was before"), "{message}");
+    assert!(second.exists(), "the output itself was written before the store");
+
+    // history import of the snapshot just written: the same.
+    let output =
+        org.bare().args(["history", "import"]).arg(&second).arg("--store").arg(&store).output().unwrap();
+    assert_storage_failure(&output, &store, "the disk is full");
+
+    assert_eq!(std::fs::read(&store).unwrap(), bytes_before, "the database file is untouched");
+    // Nothing of sfconn's is left; SQLite's own -wal and -shm files may stay (they belong to
+    // the database while the disk is full) and go with the next use once there is room.
+    let left: Vec<String> = names_in(&fs.root)
+        .into_iter()
+        .filter(|name| !name.ends_with("-wal") && !name.ends_with("-shm"))
+        .collect();
+    assert_eq!(left, [FILLER, "store.sqlite"]);
+    std::fs::remove_file(fs.path(FILLER)).unwrap();
+    assert_eq!(history(&org, &store), before);
+    assert_eq!(names_in(&fs.root), ["store.sqlite"]);
+}
+
+#[test]
+fn a_rotated_token_whose_file_is_on_a_full_disk_is_kept_aside_and_the_run_exits_74() {
+    let Some(fs) = Tmpfs::mount("a_rotated_token_whose_file_is_on_a_full_disk", "256k") else { return };
+    let token_file = fs.path("refresh_token");
+    let old_token = format!("{}\n", SimulatedOrg::REFRESH_TOKEN);
+    std::fs::write(&token_file, &old_token).unwrap();
+    set_mode(&token_file, 0o600);
+    fs.fill();
+    let org = Org::small();
+    org.org.faults().rotate_refresh_tokens(true);
+    let target = org.work().join("snapshot.json");
+
+    let output = collect(&org)
+        .env_remove("SFCONN_REFRESH_TOKEN")
+        .env("SFCONN_REFRESH_TOKEN_FILE", &token_file)
+        .arg("-o")
+        .arg(&target)
+        .output()
+        .unwrap();
+
+    let saved = org.state_dir().join("sfconn").join("refresh_token");
+    let message = assert_storage_failure(&output, &token_file, NO_SPACE);
+    assert!(message.contains("the old one no longer works"), "{message}");
+    assert!(message.contains(&format!("saved to {}", saved.display())), "{message}");
+    assert!(message.contains(&format!("`mv {} {}`", saved.display(), token_file.display())), "{message}");
+    // The old token stays readable where it was; the new one, which the org accepts, is aside.
+    assert_eq!(std::fs::read_to_string(&token_file).unwrap(), old_token);
+    let new_token = std::fs::read_to_string(&saved).unwrap();
+    assert_eq!(org.org.valid_refresh_tokens(), [new_token.trim().to_owned()]);
+    assert!(!message.contains(new_token.trim()), "the new token is never printed");
+    // The data run itself finished: the output is complete.
+    let snapshot: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&target).unwrap()).unwrap();
+    let users = snapshot["users"].as_array().unwrap().len();
+    assert!(users > 0 && snapshot["summary"]["users_total"] == users, "{snapshot}");
+    assert_eq!(names_in(&fs.root), [FILLER, "refresh_token"], "no temporary token file is left behind");
+}
