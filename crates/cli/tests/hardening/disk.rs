@@ -101,21 +101,36 @@ fn collect(org: &Org) -> Command {
     cmd
 }
 
-#[test]
-fn json_output_on_a_full_disk_exits_74_and_keeps_the_previous_file() {
-    let Some(fs) = Tmpfs::mount("json_output_on_a_full_disk", "256k") else { return };
+/// Writes a previous `snapshot.json` on `fs`, makes `fs` refuse writes with `spoil`, runs
+/// `collect -o` over it and checks the failure names the file and `cause`, the previous content
+/// is untouched and nothing else is left.
+fn json_output_over_a_previous_file(fs: &Tmpfs, spoil: impl Fn(&Tmpfs), cause: &str) -> String {
     let target = fs.path("snapshot.json");
     std::fs::write(&target, PREVIOUS).unwrap();
-    fs.fill();
+    spoil(fs);
     let org = Org::small();
 
     let output = collect(&org).arg("-o").arg(&target).output().unwrap();
 
-    let message = assert_storage_failure(&output, &target, NO_SPACE);
-    assert!(message.contains("the disk is full"), "{message}");
+    let message = assert_storage_failure(&output, &target, cause);
     assert!(message.contains("no temporary file is left behind"), "{message}");
     assert_eq!(std::fs::read_to_string(&target).unwrap(), PREVIOUS);
-    assert_eq!(names_in(&fs.root), [FILLER, "snapshot.json"]);
+    let left: Vec<String> = names_in(&fs.root).into_iter().filter(|name| name != FILLER).collect();
+    assert_eq!(left, ["snapshot.json"]);
+    message
+}
+
+#[test]
+fn json_output_on_a_full_disk_exits_74_and_keeps_the_previous_file() {
+    let Some(fs) = Tmpfs::mount("json_output_on_a_full_disk", "256k") else { return };
+    let message = json_output_over_a_previous_file(&fs, Tmpfs::fill, NO_SPACE);
+    assert!(message.contains("the disk is full"), "{message}");
+}
+
+#[test]
+fn json_output_on_a_read_only_file_system_exits_74() {
+    let Some(fs) = Tmpfs::mount("json_output_on_a_read_only_file_system", "256k") else { return };
+    json_output_over_a_previous_file(&fs, Tmpfs::remount_read_only, "the file system is read-only");
 }
 
 #[test]
@@ -133,21 +148,6 @@ fn csv_directory_on_a_full_disk_exits_74_and_keeps_the_previous_files() {
     assert_eq!(std::fs::read_to_string(dir.join("users.csv")).unwrap(), PREVIOUS);
     assert_eq!(names_in(&dir), ["users.csv"]);
     assert_eq!(names_in(&fs.root), ["csv", FILLER], "no temporary directory is left beside the target");
-}
-
-#[test]
-fn json_output_on_a_read_only_file_system_exits_74() {
-    let Some(fs) = Tmpfs::mount("json_output_on_a_read_only_file_system", "256k") else { return };
-    let target = fs.path("snapshot.json");
-    std::fs::write(&target, PREVIOUS).unwrap();
-    fs.remount_read_only();
-    let org = Org::small();
-
-    let output = collect(&org).arg("-o").arg(&target).output().unwrap();
-
-    assert_storage_failure(&output, &target, "the file system is read-only");
-    assert_eq!(std::fs::read_to_string(&target).unwrap(), PREVIOUS);
-    assert_eq!(names_in(&fs.root), ["snapshot.json"]);
 }
 
 /// `history list` of a store, as the test compares it before and after a failed write.
