@@ -157,14 +157,20 @@ fn history(org: &Org, store: &Path) -> String {
     String::from_utf8(output.stdout).unwrap()
 }
 
+/// A store on `fs` holding one snapshot (also written to `snapshot.json` in the work directory).
+fn store_with_one_snapshot(fs: &Tmpfs, org: &Org) -> PathBuf {
+    let store = fs.path("store.sqlite");
+    let snapshot = org.work().join("snapshot.json");
+    let output = collect(org).arg("-o").arg(&snapshot).arg("--store").arg(&store).output().unwrap();
+    assert_eq!(code(&output), 0, "{}", stderr(&output));
+    store
+}
+
 #[test]
 fn a_store_on_a_full_disk_exits_74_and_keeps_what_it_held() {
     let Some(fs) = Tmpfs::mount("a_store_on_a_full_disk", "4m") else { return };
     let org = Org::small();
-    let store = fs.path("store.sqlite");
-    let first = org.work().join("first.json");
-    let output = collect(&org).arg("-o").arg(&first).arg("--store").arg(&store).output().unwrap();
-    assert_eq!(code(&output), 0, "{}", stderr(&output));
+    let store = store_with_one_snapshot(&fs, &org);
     let before = history(&org, &store);
     let bytes_before = std::fs::read(&store).unwrap();
     fs.fill();
@@ -195,40 +201,114 @@ fn a_store_on_a_full_disk_exits_74_and_keeps_what_it_held() {
     assert_eq!(names_in(&fs.root), ["store.sqlite"]);
 }
 
+/// An org that rotates refresh tokens, with the token file on a full `fs` and the state
+/// directory (where the new token goes instead) on a roomy disk.
+struct RotationOnFullDisk {
+    org: Org,
+    token_file: PathBuf,
+    old_token: String,
+    saved: PathBuf,
+}
+
+impl RotationOnFullDisk {
+    fn new(fs: &Tmpfs) -> Self {
+        let token_file = fs.path("refresh_token");
+        let old_token = format!("{}\n", SimulatedOrg::REFRESH_TOKEN);
+        std::fs::write(&token_file, &old_token).unwrap();
+        set_mode(&token_file, 0o600);
+        fs.fill();
+        let org = Org::small();
+        org.org.faults().rotate_refresh_tokens(true);
+        let saved = org.state_dir().join("sfconn").join("refresh_token");
+        RotationOnFullDisk { org, token_file, old_token, saved }
+    }
+
+    /// `sfconn` with the refresh token in the file on the full disk.
+    fn sfconn(&self) -> Command {
+        let mut cmd = self.org.sfconn();
+        cmd.env_remove("SFCONN_REFRESH_TOKEN").env("SFCONN_REFRESH_TOKEN_FILE", &self.token_file);
+        cmd
+    }
+
+    /// The old token stays readable where it was; the new one, which the org accepts, is aside.
+    /// Returns the new token.
+    fn assert_kept_aside(&self) -> String {
+        assert_eq!(std::fs::read_to_string(&self.token_file).unwrap(), self.old_token);
+        let new_token = std::fs::read_to_string(&self.saved).unwrap().trim().to_owned();
+        assert_eq!(self.org.org.valid_refresh_tokens(), [new_token.clone()]);
+        new_token
+    }
+}
+
 #[test]
 fn a_rotated_token_whose_file_is_on_a_full_disk_is_kept_aside_and_the_run_exits_74() {
     let Some(fs) = Tmpfs::mount("a_rotated_token_whose_file_is_on_a_full_disk", "256k") else { return };
-    let token_file = fs.path("refresh_token");
-    let old_token = format!("{}\n", SimulatedOrg::REFRESH_TOKEN);
-    std::fs::write(&token_file, &old_token).unwrap();
-    set_mode(&token_file, 0o600);
-    fs.fill();
-    let org = Org::small();
-    org.org.faults().rotate_refresh_tokens(true);
-    let target = org.work().join("snapshot.json");
+    let rotation = RotationOnFullDisk::new(&fs);
+    let target = rotation.org.work().join("snapshot.json");
 
-    let output = collect(&org)
-        .env_remove("SFCONN_REFRESH_TOKEN")
-        .env("SFCONN_REFRESH_TOKEN_FILE", &token_file)
-        .arg("-o")
-        .arg(&target)
-        .output()
-        .unwrap();
+    let output = rotation.sfconn().args(["collect", "--no-progress", "-o"]).arg(&target).output().unwrap();
 
-    let saved = org.state_dir().join("sfconn").join("refresh_token");
-    let message = assert_storage_failure(&output, &token_file, NO_SPACE);
+    let (saved, token_file) = (rotation.saved.display(), rotation.token_file.display());
+    let message = assert_storage_failure(&output, &rotation.token_file, NO_SPACE);
     assert!(message.contains("the old one no longer works"), "{message}");
-    assert!(message.contains(&format!("saved to {}", saved.display())), "{message}");
-    assert!(message.contains(&format!("`mv {} {}`", saved.display(), token_file.display())), "{message}");
-    // The old token stays readable where it was; the new one, which the org accepts, is aside.
-    assert_eq!(std::fs::read_to_string(&token_file).unwrap(), old_token);
-    let new_token = std::fs::read_to_string(&saved).unwrap();
-    assert_eq!(org.org.valid_refresh_tokens(), [new_token.trim().to_owned()]);
-    assert!(!message.contains(new_token.trim()), "the new token is never printed");
+    assert!(message.contains(&format!("saved to {saved}")), "{message}");
+    assert!(message.contains(&format!("`mv {saved} {token_file}`")), "{message}");
+    let new_token = rotation.assert_kept_aside();
+    assert!(!message.contains(&new_token), "the new token is never printed");
     // The data run itself finished: the output is complete.
     let snapshot: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(&target).unwrap()).unwrap();
     let users = snapshot["users"].as_array().unwrap().len();
     assert!(users > 0 && snapshot["summary"]["users_total"] == users, "{snapshot}");
     assert_eq!(names_in(&fs.root), [FILLER, "refresh_token"], "no temporary token file is left behind");
+}
+
+#[test]
+fn a_store_on_a_read_only_file_system_exits_74() {
+    let Some(fs) = Tmpfs::mount("a_store_on_a_read_only_file_system", "4m") else { return };
+    let org = Org::small();
+    let store = store_with_one_snapshot(&fs, &org);
+    let snapshot = org.work().join("snapshot.json");
+    let bytes_before = std::fs::read(&store).unwrap();
+    fs.remount_read_only();
+
+    // SQLite sees a database it cannot write (or open for writing): the probe tells why.
+    let output =
+        org.bare().args(["history", "import"]).arg(&snapshot).arg("--store").arg(&store).output().unwrap();
+
+    assert_storage_failure(&output, &store, "the file system is read-only");
+    assert_eq!(std::fs::read(&store).unwrap(), bytes_before);
+    assert_eq!(names_in(&fs.root), ["store.sqlite"]);
+}
+
+#[test]
+fn stdout_output_staged_on_a_full_temporary_directory_exits_74_naming_it() {
+    let Some(fs) = Tmpfs::mount("stdout_output_staged_on_a_full_temporary_directory", "256k") else { return };
+    fs.fill();
+    let org = Org::small();
+
+    let output = collect(&org).env("TMPDIR", &fs.root).args(["-o", "-"]).output().unwrap();
+
+    let message = assert_storage_failure(&output, &fs.root, NO_SPACE);
+    assert!(message.contains("cannot write stdout (staged in a temporary file in"), "{message}");
+    assert_eq!(names_in(&fs.root), [FILLER]);
+}
+
+#[test]
+fn auth_check_with_a_rotated_token_whose_file_is_on_a_full_disk_exits_74() {
+    let Some(fs) = Tmpfs::mount("auth_check_with_a_rotated_token_on_a_full_disk", "256k") else { return };
+    let rotation = RotationOnFullDisk::new(&fs);
+
+    let output = rotation.sfconn().args(["auth", "check"]).output().unwrap();
+
+    let message = stderr(&output);
+    assert_eq!(code(&output), 74, "{message}");
+    let file = rotation.token_file.display();
+    assert!(message.contains(&format!("refresh_token_file {file}: {NO_SPACE}")), "{message}");
+    let report = String::from_utf8(output.stdout).unwrap();
+    assert!(
+        report.contains(&format!("the new token was saved to {}", rotation.saved.display())),
+        "the report on stdout says where the token went:\n{report}"
+    );
+    rotation.assert_kept_aside();
 }
