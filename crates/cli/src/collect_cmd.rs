@@ -10,7 +10,8 @@ use clap::{ArgAction, Args, ValueEnum};
 use sfconn_auth::Rotation;
 use sfconn_collect::snapshot::{SnapshotHeader, Summary, User, WARNING_REFRESH_TOKEN_ROTATED, Warning};
 use sfconn_collect::{
-    CollectError, Format, NoProgress, OutputError, Progress, RunOutcome, SnapshotSink, open_sink,
+    CollectError, CsvCells, Format, NoProgress, OutputError, OutputOptions, Progress, RunOutcome,
+    SnapshotSink, open_sink, open_sink_with,
 };
 use sfconn_config::{Need, Settings};
 use sfconn_store::Store;
@@ -55,6 +56,12 @@ pub(crate) struct CollectArgs {
     #[arg(long = "store", value_name = "PATH", num_args = 0..=1)]
     pub store: Option<Option<PathBuf>>,
 
+    /// With -f csv, write cells as they are. By default a cell of text from the org that starts
+    /// with =, +, -, @, a tab or a carriage return gets a leading ' so that a spreadsheet shows
+    /// it instead of running it as a formula [setting: csv_raw, env: SFCONN_CSV_RAW]
+    #[arg(long)]
+    pub csv_raw: bool,
+
     #[command(flatten)]
     pub settings: SettingArgs,
 }
@@ -88,7 +95,8 @@ pub(crate) fn run(args: &CollectArgs) -> anyhow::Result<()> {
     }
     logging::init(verbosity);
 
-    let loaded = sfconn_config::load(&args.settings.to_flags(), Need::Everything)?;
+    let flags = sfconn_config::Flags { csv_raw: args.csv_raw, ..args.settings.to_flags() };
+    let loaded = sfconn_config::load(&flags, Need::Everything)?;
     if verbosity != Verbosity::Quiet {
         for warning in &loaded.warnings {
             output::warning(warning);
@@ -108,7 +116,8 @@ pub(crate) fn run(args: &CollectArgs) -> anyhow::Result<()> {
     };
 
     // Opened before the run so that a bad --output fails before any API request is spent.
-    let sink = open_sink(format, &args.output).map_err(CollectError::Output)?;
+    let options = OutputOptions { csv_cells: CsvCells::from_raw(settings.csv_raw) };
+    let sink = open_sink_with(format, &args.output, options).map_err(CollectError::Output)?;
     // With --store, a JSON copy goes to a private temporary directory, removed on every exit.
     let copy_dir = match store_path {
         None => None,

@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 
 use clap::{Args, Subcommand, ValueEnum};
-use sfconn_store::{ReportOptions, Selector, SnapshotInfo, Store, StoreError};
+use sfconn_store::{CsvCells, ReportOptions, Selector, SnapshotInfo, Store, StoreError};
 
 use crate::exit::{Failure, code};
 use crate::output;
@@ -111,6 +111,12 @@ pub(crate) struct ReportArgs {
     #[arg(short = 'f', long = "format", value_enum, default_value_t)]
     pub format: ReportFormat,
 
+    /// With -f csv, write cells as they are. By default a cell of text from the org that starts
+    /// with =, +, -, @, a tab or a carriage return gets a leading ' so that a spreadsheet shows
+    /// it instead of running it as a formula [setting: csv_raw, env: SFCONN_CSV_RAW]
+    #[arg(long)]
+    pub csv_raw: bool,
+
     #[command(flatten)]
     pub store: StoreArgs,
 }
@@ -124,20 +130,49 @@ fn failure(err: StoreError) -> anyhow::Error {
 
 /// The store's path: `--store`, else `store.path` from the config file or SFCONN_STORE__PATH.
 fn store_path(args: &StoreArgs) -> anyhow::Result<PathBuf> {
-    if let Some(path) = &args.store {
-        return Ok(path.clone());
+    match &args.store {
+        Some(path) => Ok(path.clone()),
+        None => configured_store_path(store_settings(args, false)?),
     }
-    let flags = sfconn_config::Flags { config: args.config.clone(), ..sfconn_config::Flags::default() };
+}
+
+/// The settings `history` and `report` use (no credentials needed nor read).
+fn store_settings(args: &StoreArgs, csv_raw: bool) -> anyhow::Result<sfconn_config::Settings> {
+    let flags =
+        sfconn_config::Flags { config: args.config.clone(), csv_raw, ..sfconn_config::Flags::default() };
     let loaded = sfconn_config::load(&flags, sfconn_config::Need::StoreOnly)?;
     for warning in &loaded.warnings {
         output::warning(warning);
     }
-    loaded.settings.store_path.ok_or_else(|| {
+    Ok(loaded.settings)
+}
+
+fn configured_store_path(settings: sfconn_config::Settings) -> anyhow::Result<PathBuf> {
+    settings.store_path.ok_or_else(|| {
         anyhow::Error::new(Failure::new(
             code::CONFIG,
             "no snapshot store given: use --store PATH, or set store.path in the config file or SFCONN_STORE__PATH",
         ))
     })
+}
+
+/// `report`'s store path and how `-f csv` writes text from the org: `--csv-raw`, else the
+/// `csv_raw` setting (so `-f csv` reads the settings even with `--store`).
+fn report_settings(
+    args: &StoreArgs,
+    format: ReportFormat,
+    csv_raw: bool,
+) -> anyhow::Result<(PathBuf, CsvCells)> {
+    if format != ReportFormat::Csv || csv_raw {
+        return Ok((store_path(args)?, CsvCells::from_raw(csv_raw)));
+    }
+    let settings = store_settings(args, csv_raw)?;
+    let cells = CsvCells::from_raw(settings.csv_raw);
+    let path = match &args.store {
+        Some(path) => path.clone(),
+        None => configured_store_path(settings)?,
+    };
+    Ok((path, cells))
 }
 
 fn selector(text: Option<&str>) -> anyhow::Result<Option<Selector>> {
@@ -199,8 +234,9 @@ fn imported_line(info: &SnapshotInfo) -> String {
 }
 
 pub(crate) fn run_report(args: ReportArgs) -> anyhow::Result<()> {
-    let ReportArgs { snapshot, org, inactive_days, format, store } = args;
-    let store = Store::open_existing(&store_path(&store)?).map_err(failure)?;
+    let ReportArgs { snapshot, org, inactive_days, format, csv_raw, store } = args;
+    let (path, cells) = report_settings(&store, format, csv_raw)?;
+    let store = Store::open_existing(&path).map_err(failure)?;
     let selector = selector(snapshot.as_deref())?.unwrap_or(Selector::Latest);
     let snapshot = store.resolve(&selector, org.as_deref()).map_err(failure)?;
     let report = store.report(&snapshot, ReportOptions { inactive_days }).map_err(failure)?;
@@ -208,7 +244,7 @@ pub(crate) fn run_report(args: ReportArgs) -> anyhow::Result<()> {
     match format {
         ReportFormat::Table => report.write_table(&mut out),
         ReportFormat::Json => report.write_json(&mut out),
-        ReportFormat::Csv => report.write_csv(&mut out),
+        ReportFormat::Csv => report.write_csv(&mut out, cells),
     }
     .map_err(failure)?;
     print(&out)

@@ -137,6 +137,7 @@ mod tests {
                 login_url: Some("https://test.salesforce.com".into()),
                 company_names: vec!["a.com".into(), "b.io".into()],
                 api_version: Some("62.0".into()),
+                csv_raw: false,
             }
         );
     }
@@ -172,6 +173,9 @@ mod tests {
             assert!(args.no_progress && !args.quiet);
             assert_eq!(args.settings.to_flags().config, Some("x.toml".into()));
         }
+        let raw = Cli::try_parse_from(["sfconn", "collect", "-f", "csv", "-o", "out", "--csv-raw"]).unwrap();
+        let Commands::Collect(args) = raw.command else { panic!("parsed as another command") };
+        assert!(args.csv_raw);
         let quiet = Cli::try_parse_from(["sfconn", "collect", "--quiet"]).unwrap();
         let Commands::Collect(args) = quiet.command else { panic!("parsed as another command") };
         assert!(args.quiet && matches!(args.format, collect_cmd::FormatArg::Json));

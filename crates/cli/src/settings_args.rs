@@ -51,6 +51,8 @@ impl SettingArgs {
             login_url: self.login_url.clone(),
             company_names: self.company_names.clone(),
             api_version: self.api_version.clone(),
+            // Only `collect` and `report` have --csv-raw; they set it themselves.
+            csv_raw: false,
         }
     }
 }

@@ -456,6 +456,27 @@ fn csv_writes_a_directory_that_agrees_with_json() {
 }
 
 #[test]
+fn csv_raw_is_a_setting_that_the_flag_overrides() {
+    let org = Org::start();
+    // A bad SFCONN_CSV_RAW stops collect before any request, naming the key and the variable.
+    let output = org.collect(&["-f", "csv", "-o", "out"]).env("SFCONN_CSV_RAW", "maybe").output().unwrap();
+    assert_eq!(output.status.code(), Some(78));
+    assert!(text(&output.stderr).contains("`csv_raw` (env SFCONN_CSV_RAW)"), "{}", text(&output.stderr));
+    assert_eq!(org.org.token_requests(), 0);
+    // --csv-raw sets it, over the environment.
+    let output = org
+        .collect(&["-f", "csv", "-o", "out", "--csv-raw"])
+        .env("SFCONN_CSV_RAW", "maybe")
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+    assert_eq!(
+        listing(&org.work().join("out")),
+        ["profiles.csv", "snapshot.json", "subscriptions.csv", "users.csv"]
+    );
+}
+
+#[test]
 fn csv_to_stdout_is_a_command_line_error_before_any_request() {
     let org = Org::start();
     let output = org.run(&["-f", "csv"]);

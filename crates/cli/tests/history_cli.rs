@@ -175,6 +175,49 @@ fn report_csv_has_one_block_per_section() {
 }
 
 #[test]
+fn report_csv_neutralises_formulas_unless_csv_raw_is_set() {
+    let sandbox = Sandbox::new();
+    let mut doc: serde_json::Value = serde_json::from_slice(&fs::read(fixture(WEEKS[0])).unwrap()).unwrap();
+    doc["users"][1]["name"] = "=HYPERLINK(\"http://evil.example\",\"Bob\")".into();
+    let hostile = sandbox.work().join("hostile.json");
+    fs::write(&hostile, serde_json::to_vec(&doc).unwrap()).unwrap();
+    sandbox.ok(&["history", "import", hostile.to_str().unwrap()]);
+    let bob_name = |out: &str| {
+        let mut reader =
+            csv::ReaderBuilder::new().flexible(true).has_headers(false).from_reader(out.as_bytes());
+        let bob = reader.records().map(Result::unwrap).find(|r| &r[2] == "bob@acme.com").unwrap();
+        bob[4].to_owned()
+    };
+    let neutralised = "'=HYPERLINK(\"http://evil.example\",\"Bob\")";
+    let raw = "=HYPERLINK(\"http://evil.example\",\"Bob\")";
+    assert_eq!(bob_name(&sandbox.ok(&["report", "-f", "csv"])), neutralised);
+    assert_eq!(bob_name(&sandbox.ok(&["report", "-f", "csv", "--csv-raw"])), raw);
+
+    // The setting, from the environment or the config file, also with --store.
+    let run = |env: Option<&str>, config: Option<&Path>| {
+        let mut command = sandbox.sfconn();
+        command.args(["report", "-f", "csv", "--store"]).arg(sandbox.db());
+        if let Some(value) = env {
+            command.env("SFCONN_CSV_RAW", value);
+        }
+        if let Some(path) = config {
+            command.arg("-c").arg(path);
+        }
+        command.output().unwrap()
+    };
+    let out = run(Some("1"), None);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(bob_name(&String::from_utf8(out.stdout).unwrap()), raw);
+    let config = sandbox.work().join("raw.toml");
+    fs::write(&config, "csv_raw = true\n").unwrap();
+    let out = run(None, Some(&config));
+    assert_eq!(bob_name(&String::from_utf8(out.stdout).unwrap()), raw);
+    let out = run(Some("maybe"), None);
+    assert_eq!(out.status.code(), Some(78));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("`csv_raw` (env SFCONN_CSV_RAW)"));
+}
+
+#[test]
 fn diff_defaults_to_the_two_latest_snapshots() {
     let sandbox = Sandbox::with_weeks();
     let out = sandbox.ok(&["history", "diff"]);

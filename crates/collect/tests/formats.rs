@@ -8,54 +8,9 @@ use std::path::{Path, PathBuf};
 
 use sfconn_collect::output::{self, Format, OutputError, SnapshotSink, open_sink, open_sink_to_writer};
 use sfconn_collect::snapshot::*;
-use time::macros::datetime;
 
 mod common;
-use common::{SharedBuffer, schema};
-
-fn subscription(id: &str, source: SubscriptionSource, name: &str) -> Subscription {
-    Subscription {
-        id: id.into(),
-        source,
-        name: name.into(),
-        label: None,
-        key: None,
-        status: Some("Active".into()),
-        total: None,
-        used: None,
-        unlimited: false,
-        expires_at: None,
-    }
-}
-
-fn blank_user(id: &str, username: &str) -> User {
-    User {
-        id: id.into(),
-        username: username.into(),
-        email: None,
-        email_domain: None,
-        name: None,
-        first_name: None,
-        last_name: None,
-        alias: None,
-        active: true,
-        user_type: None,
-        account_kind: AccountKind::Other,
-        profile_id: None,
-        user_license_id: None,
-        permission_set_license_ids: vec![],
-        package_license_ids: vec![],
-        last_login_at: None,
-        created_at: None,
-        company_name: None,
-        department: None,
-        title: None,
-        city: None,
-        country: None,
-        country_code: None,
-        federation_id: None,
-    }
-}
+use common::{SharedBuffer, acme_header, blank_user, schema, subscription};
 
 fn sample() -> Snapshot {
     let subscriptions = vec![
@@ -111,24 +66,10 @@ fn sample() -> Snapshot {
             description: Some("Full access, \"quoted\", with a comma".into()),
         },
     ];
-    let mut header = SnapshotHeader::new(
-        datetime!(2024-01-15 10:30:00 UTC),
-        Source {
-            login_url: "https://login.salesforce.com".into(),
-            instance_url: "https://acme.my.salesforce.com".into(),
-            api_version: "62.0".into(),
-        },
-        Organization {
-            id: "00D0X0000000001EAA".into(),
-            name: "Acme Corp".into(),
-            edition: Some("Enterprise Edition".into()),
-            is_sandbox: false,
-            instance_name: Some("NA224".into()),
-        },
-        Filter { all: false, company_names: vec!["acme.com".into(), "partner.io".into()] },
-        subscriptions,
-        profiles,
-    );
+    let mut header = acme_header(subscriptions, profiles);
+    header.organization.edition = Some("Enterprise Edition".into());
+    header.organization.instance_name = Some("NA224".into());
+    header.filter = Filter { all: false, company_names: vec!["acme.com".into(), "partner.io".into()] };
     // Pinned so that the snapshots do not change with each release.
     header.generator.version = "0.0.0-test".into();
     let users = vec![

@@ -9,6 +9,8 @@ pub enum Kind {
     Path,
     /// A list of strings (`company_names`).
     List,
+    /// `true` or `false` (in the environment also `1`/`0`, `yes`/`no`, `on`/`off`).
+    Bool,
     /// A whole number within `min..=max`.
     Integer {
         /// Smallest allowed value.
@@ -47,6 +49,8 @@ pub const KEYS: &[Key] = &[
     key("login_url", "SFCONN_LOGIN_URL", Some("--login-url"), Kind::Text),
     key("company_names", "SFCONN_COMPANY_NAMES", Some("--company-name"), Kind::List),
     key("api_version", "SFCONN_API_VERSION", Some("--api-version"), Kind::Text),
+    // `collect --csv-raw` and `report --csv-raw`: CSV cells as they are, formulas included.
+    key("csv_raw", "SFCONN_CSV_RAW", Some("--csv-raw"), Kind::Bool),
     key("http.timeout_secs", "SFCONN_HTTP__TIMEOUT_SECS", None, Kind::Integer { min: 1, max: 3600 }),
     key("http.max_retries", "SFCONN_HTTP__MAX_RETRIES", None, Kind::Integer { min: 0, max: 20 }),
     key("http.concurrency", "SFCONN_HTTP__CONCURRENCY", None, Kind::Integer { min: 1, max: 32 }),
@@ -71,6 +75,8 @@ pub const CONFIG_ENV: &str = "SFCONN_CONFIG";
 
 /// Default `login_url`.
 pub const DEFAULT_LOGIN_URL: &str = "https://login.salesforce.com";
+/// Default `csv_raw`: CSV cells that a spreadsheet would run as a formula are neutralised.
+pub const DEFAULT_CSV_RAW: bool = false;
 /// Default `http.timeout_secs`.
 pub const DEFAULT_TIMEOUT_SECS: u64 = 60;
 /// Default `http.max_retries`.
@@ -79,6 +85,16 @@ pub const DEFAULT_MAX_RETRIES: u32 = 5;
 pub const DEFAULT_CONCURRENCY: usize = 4;
 /// Default `limits.max_api_usage_percent`.
 pub const DEFAULT_MAX_API_USAGE_PERCENT: u8 = 90;
+
+/// A boolean as the environment writes it: `true`/`false`, `1`/`0`, `yes`/`no`, `on`/`off`,
+/// ignoring case and surrounding white space.
+pub fn parse_bool(text: &str) -> Option<bool> {
+    match text.trim().to_ascii_lowercase().as_str() {
+        "true" | "1" | "yes" | "on" => Some(true),
+        "false" | "0" | "no" | "off" => Some(false),
+        _ => None,
+    }
+}
 
 /// The key with this dotted name.
 pub fn find(name: &str) -> Option<&'static Key> {
@@ -154,5 +170,19 @@ mod tests {
         assert_eq!(nearest("http.timeout"), Some("http.timeout_secs"));
         assert_eq!(nearest("loginurl"), Some("login_url"));
         assert_eq!(nearest("colour"), None);
+        assert_eq!(nearest("csv_row"), Some("csv_raw"));
+    }
+
+    #[test]
+    fn booleans_in_the_environment() {
+        for text in ["true", " TRUE ", "1", "yes", "On"] {
+            assert_eq!(parse_bool(text), Some(true), "{text}");
+        }
+        for text in ["false", "0", "No", "off"] {
+            assert_eq!(parse_bool(text), Some(false), "{text}");
+        }
+        for text in ["", "maybe", "2", "t"] {
+            assert_eq!(parse_bool(text), None, "{text}");
+        }
     }
 }

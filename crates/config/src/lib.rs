@@ -12,6 +12,7 @@
 mod environment;
 mod error;
 pub mod keys;
+mod login_url;
 mod resolve;
 mod sources;
 
@@ -50,6 +51,9 @@ pub struct Settings {
     pub company_filter: CompanyFilter,
     /// API version such as `62.0`; `None` means the newest the org offers.
     pub api_version: Option<String>,
+    /// `csv_raw`: write CSV cells as they are; by default a cell of text from the org that a
+    /// spreadsheet would run as a formula gets a leading `'` (docs/security.md).
+    pub csv_raw: bool,
     /// HTTP behaviour.
     pub http: HttpSettings,
     /// API budget guard.
@@ -105,6 +109,8 @@ pub struct Flags {
     pub company_names: Vec<String>,
     /// `--api-version`.
     pub api_version: Option<String>,
+    /// `--csv-raw` (`collect`, `report`): `true` when given.
+    pub csv_raw: bool,
 }
 
 /// Which credentials the command needs.

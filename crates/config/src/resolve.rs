@@ -11,11 +11,11 @@ use figment::value::{Dict, Value};
 use figment::{Figment, Provider};
 use secrecy::SecretString;
 use sfconn_filter::CompanyFilter;
-use url::{Host, Url};
 
 use crate::environment::Environment;
 use crate::error::{ConfigError, Origin, Problem};
 use crate::keys::{self, Kind};
+use crate::login_url::{LOGIN_URL_CHOICES, check_login_url};
 use crate::sources::{self, ConfigFile};
 use crate::{Entry, HttpSettings, LimitSettings, Loaded, Need, Settings};
 
@@ -105,6 +105,22 @@ impl Reader<'_> {
             }
             None => {
                 self.wrong_type(key, &value, &format!("a whole number from {min} to {max}"));
+                None
+            }
+        }
+    }
+
+    fn boolean(&mut self, name: &str) -> Option<(bool, Origin)> {
+        let key = keys::find(name)?;
+        let value = self.lookup(name)?.clone();
+        match &value {
+            Value::Bool(_, b) => Some((*b, self.origin(&value))),
+            _ => {
+                let expected = match self.origin(&value) {
+                    Origin::Env { .. } => "true or false (also 1/0, yes/no, on/off)",
+                    _ => "true or false (in TOML, without quotes)",
+                };
+                self.wrong_type(key, &value, expected);
                 None
             }
         }
@@ -235,6 +251,7 @@ pub(crate) fn resolve(
     let login_url_setting = r.text("login_url");
     let company_names = r.list("company_names");
     let api_version = r.text("api_version");
+    let csv_raw = r.boolean("csv_raw");
     let timeout_secs = r.integer("http.timeout_secs");
     let max_retries = r.integer("http.max_retries");
     let concurrency = r.integer("http.concurrency");
@@ -358,6 +375,7 @@ pub(crate) fn resolve(
     let (concurrency, concurrency_origin) = number(concurrency, keys::DEFAULT_CONCURRENCY as i128);
     let (max_api_usage_percent, usage_origin) =
         number(max_api_usage_percent, keys::DEFAULT_MAX_API_USAGE_PERCENT.into());
+    let (csv_raw, csv_raw_origin) = csv_raw.unwrap_or((keys::DEFAULT_CSV_RAW, Origin::Default));
 
     let timeout_secs = u64::try_from(timeout_secs).unwrap_or(keys::DEFAULT_TIMEOUT_SECS);
     let max_retries = u32::try_from(max_retries).unwrap_or(keys::DEFAULT_MAX_RETRIES);
@@ -392,6 +410,7 @@ pub(crate) fn resolve(
                 None => (serde_json::Value::Null, Origin::Default),
             },
         ),
+        ("csv_raw", (serde_json::Value::from(csv_raw), csv_raw_origin)),
         ("http.timeout_secs", (serde_json::Value::from(timeout_secs), timeout_origin)),
         ("http.max_retries", (serde_json::Value::from(max_retries), retries_origin)),
         ("http.concurrency", (serde_json::Value::from(concurrency), concurrency_origin)),
@@ -412,6 +431,7 @@ pub(crate) fn resolve(
         company_names: names,
         company_filter,
         api_version: api_version.map(|(v, _)| v),
+        csv_raw,
         http: HttpSettings { timeout_secs, max_retries, concurrency },
         limits: LimitSettings { max_api_usage_percent },
         store_path: store_path.map(|(p, _)| p),
@@ -511,61 +531,6 @@ fn resolve_path(text: &str, origin: &Origin, cwd: Option<&Path>, home: Option<&P
         _ => cwd,
     };
     sources::absolute(&path, base)
-}
-
-const LOGIN_URL_CHOICES: &str = "use https://login.salesforce.com (production), https://test.salesforce.com (sandbox) \
-     or your My Domain URL https://NAME.my.salesforce.com";
-
-/// A login URL must be https (or http on loopback), not a Lightning URL, and the server's
-/// address rather than the token endpoint.
-pub(crate) fn check_login_url(text: &str) -> Result<Url, String> {
-    let url = Url::parse(text).map_err(|e| format!("{text:?} is not a URL ({e}); {LOGIN_URL_CHOICES}"))?;
-    let host = url.host_str().unwrap_or_default().to_ascii_lowercase();
-    if host == "lightning.force.com" || host.ends_with(".lightning.force.com") {
-        return Err(format!(
-            "{text:?} is a Lightning Experience address, which cannot log in; {LOGIN_URL_CHOICES}"
-        ));
-    }
-    match url.scheme() {
-        "https" => {}
-        "http" if is_loopback(&url) => {}
-        "http" => {
-            return Err(format!(
-                "{text:?} must use https (http is allowed only on loopback hosts: 127.0.0.0/8, ::1, localhost)"
-            ));
-        }
-        other => {
-            return Err(format!(
-                "{text:?} has scheme {other:?}; it must be an https URL: {LOGIN_URL_CHOICES}"
-            ));
-        }
-    }
-    if url.host().is_none() {
-        return Err(format!("{text:?} has no host; {LOGIN_URL_CHOICES}"));
-    }
-    if !url.username().is_empty() || url.password().is_some() {
-        return Err("must not contain a user name or password".into());
-    }
-    if url.query().is_some() || url.fragment().is_some() {
-        return Err(format!("{text:?} must not have a query or fragment; give the server's address only"));
-    }
-    if url.path().contains("/services/") {
-        return Err(format!(
-            "{text:?} points at an endpoint; give the server's address only, e.g. https://login.salesforce.com \
-             (sfconn adds /services/oauth2/token itself)"
-        ));
-    }
-    Ok(url)
-}
-
-/// 127.0.0.0/8, ::1 or `localhost`.
-fn is_loopback(url: &Url) -> bool {
-    match url.host() {
-        Some(Host::Ipv4(ip)) => ip.is_loopback(),
-        Some(Host::Ipv6(ip)) => ip.is_loopback(),
-        Some(Host::Domain(name)) => name.eq_ignore_ascii_case("localhost"),
-        None => false,
-    }
 }
 
 /// `62.0`: a major version, a dot, a minor version.

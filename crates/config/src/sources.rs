@@ -73,6 +73,7 @@ pub(crate) fn defaults() -> impl Provider {
     let mut dict = Dict::new();
     dict.insert("login_url".into(), Value::from(keys::DEFAULT_LOGIN_URL));
     dict.insert("company_names".into(), Value::from(vec![Value::from("*")]));
+    dict.insert("csv_raw".into(), Value::from(keys::DEFAULT_CSV_RAW));
     let mut http = Dict::new();
     http.insert("timeout_secs".into(), Value::from(keys::DEFAULT_TIMEOUT_SECS));
     http.insert("max_retries".into(), Value::from(keys::DEFAULT_MAX_RETRIES));
@@ -133,6 +134,7 @@ pub(crate) fn environment(env: &dyn Environment, problems: &mut Vec<Problem>) ->
                 Ok(number) => Value::from(number),
                 Err(_) => Value::from(text),
             },
+            Some(Kind::Bool) => keys::parse_bool(&text).map_or_else(|| Value::from(text), Value::from),
             _ => Value::from(text),
         };
         layers.push(Layer {
@@ -164,6 +166,9 @@ pub(crate) fn flags(flags: &Flags) -> Vec<impl Provider> {
     }
     if let Some(v) = &flags.api_version {
         given.push(("api_version", Value::from(v.as_str())));
+    }
+    if flags.csv_raw {
+        given.push(("csv_raw", Value::from(true)));
     }
     given
         .into_iter()

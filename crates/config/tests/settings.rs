@@ -141,6 +141,17 @@ fn defaults_apply_when_nothing_else_is_set() {
     }
     assert_eq!(entry(&loaded, "company_names").0, json!(["*"]));
     assert_eq!(entry(&loaded, "api_version").0, json!(null));
+    assert!(!s.csv_raw, "CSV cells are neutralised unless asked otherwise");
+    assert_eq!(entry(&loaded, "csv_raw"), (json!(false), Origin::Default));
+}
+
+#[test]
+fn csv_raw_reads_the_usual_spellings_of_a_boolean_from_the_environment() {
+    for (text, expected) in [("1", true), ("TRUE", true), ("on", true), ("0", false), ("false", false)] {
+        let mut sandbox = Sandbox::with_credentials();
+        sandbox.set("SFCONN_CSV_RAW", text);
+        assert_eq!(sandbox.load_ok(&Flags::default()).settings.csv_raw, expected, "{text}");
+    }
 }
 
 #[test]
@@ -241,6 +252,14 @@ fn precedence_matrix_default_file_env_flag_for_every_key() {
             file: ("\"60.0\"", json!("60.0")),
             env: ("61.0", json!("61.0")),
             flag: Some((|f| f.api_version = Some("62.0".into()), json!("62.0"))),
+            without: &[],
+        },
+        Row {
+            key: "csv_raw",
+            default: Some(json!(false)),
+            file: ("true", json!(true)),
+            env: ("no", json!(false)),
+            flag: Some((|f| f.csv_raw = true, json!(true))),
             without: &[],
         },
         Row {
@@ -437,7 +456,7 @@ fn loopback_hosts_may_use_http() {
         "http://localhost:99",
         "http://[::1]:8080",
         "https://acme.my.salesforce.com",
-        "https://acme.my.site.com/partners",
+        "https://acme--uat.sandbox.my.salesforce.com",
     ] {
         let sandbox = Sandbox::with_credentials();
         let flags = Flags { login_url: Some(url.into()), ..Flags::default() };
@@ -585,6 +604,8 @@ fn error_wrong_types() {
     insta::assert_snapshot!("type_company_names", error_for("company_names = \"acme.com\"\n", &[]));
     insta::assert_snapshot!("type_api_version", error_for("api_version = 62.0\n", &[]));
     insta::assert_snapshot!("type_path", error_for("refresh_token_file = true\n", &[]));
+    insta::assert_snapshot!("type_csv_raw_file", error_for("csv_raw = \"yes\"\n", &[]));
+    insta::assert_snapshot!("type_csv_raw_env", error_for("", &[("SFCONN_CSV_RAW", "maybe")]));
 }
 
 #[test]
@@ -603,6 +624,11 @@ fn error_login_url() {
         ("login_url_scheme", "ftp://login.salesforce.com"),
         ("login_url_endpoint", "https://login.salesforce.com/services/oauth2/token"),
         ("login_url_query", "https://login.salesforce.com/?x=1"),
+        ("login_url_path", "https://acme.my.salesforce.com/lightning/setup/SetupOneHome/home"),
+        ("login_url_lightning_sandbox", "https://acme--uat.sandbox.lightning.force.com"),
+        ("login_url_setup", "https://acme-dev-ed.develop.my.salesforce-setup.com"),
+        ("login_url_site", "https://acme.my.site.com/partners"),
+        ("login_url_force_site", "https://acme.force.com/customers"),
         ("login_url_empty", ""),
         ("login_url_http_lookalike", "http://127.0.0.1.example.com"),
     ];
@@ -801,6 +827,7 @@ fn the_template_uncommented_is_valid_and_states_the_true_defaults() {
         "http.timeout_secs",
         "http.max_retries",
         "http.concurrency",
+        "csv_raw",
         "limits.max_api_usage_percent",
     ] {
         assert_eq!(entry(&loaded, key).0, entry(&defaults, key).0, "{key}: template shows the default");

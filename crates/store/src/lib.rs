@@ -12,7 +12,8 @@
 //! the users, so memory stays flat) or [`Store::insert_snapshot_json`] for a document in memory;
 //! [`Store::list`], [`Store::resolve`] / [`Store::resolve_pair`] with a [`Selector`];
 //! [`Store::report`] and [`Store::diff`], each rendered by `write_table`, `write_json` (and
-//! `write_csv` for the report). docs/report.md defines every figure.
+//! `write_csv` for the report, whose text from the org is neutralised for spreadsheets unless
+//! [`CsvCells::Raw`]). docs/report.md defines every figure.
 
 mod diff;
 mod disk;
@@ -21,6 +22,7 @@ mod error;
 mod import;
 mod paid;
 mod report;
+mod report_csv;
 mod schema;
 mod store;
 mod table;
@@ -35,4 +37,5 @@ pub use report::{
     ReportOptions, SubscriptionUse, ThirdPartyFootprint,
 };
 pub use schema::{MIGRATIONS, latest_version};
+pub use sfconn_csvcell::CsvCells;
 pub use store::{Selector, SnapshotId, SnapshotInfo, Store};

@@ -6,7 +6,7 @@
 mod common;
 
 use common::*;
-use sfconn_store::{Report, ReportOptions, Store};
+use sfconn_store::{CsvCells, Report, ReportOptions, Store};
 
 fn report_of(store: &Store, id: i64, inactive_days: u32) -> Report {
     store.report(&snapshot(store, id), ReportOptions { inactive_days }).unwrap()
@@ -50,8 +50,59 @@ fn week_1_csv() {
     let dir = tempfile::tempdir().unwrap();
     let store = store_with_weeks(dir.path());
     let mut out = Vec::new();
-    report_of(&store, 1, 90).write_csv(&mut out).unwrap();
+    report_of(&store, 1, 90).write_csv(&mut out, CsvCells::default()).unwrap();
     insta::assert_snapshot!(String::from_utf8(out).unwrap());
+}
+
+/// Week 1 with text that a spreadsheet would run: a package named `=dsfs` (over-assigned), a
+/// user named `-Bob-` and a profile named `+Standard User`.
+fn hostile_week_1_csv(cells: CsvCells) -> Vec<Vec<String>> {
+    let dir = tempfile::tempdir().unwrap();
+    let mut doc = value(WEEK_1);
+    for sub in doc["subscriptions"].as_array_mut().unwrap() {
+        if sub["name"] == "dsfs" {
+            sub["name"] = "=dsfs".into();
+        }
+    }
+    for profile in doc["profiles"].as_array_mut().unwrap() {
+        if profile["name"] == "Standard User" {
+            profile["name"] = "+Standard User".into();
+        }
+    }
+    doc["users"][1]["name"] = "-Bob-".into();
+    let mut store = Store::open(&dir.path().join("history.db")).unwrap();
+    store.insert_snapshot_json(&bytes(&doc)).unwrap();
+    let mut out = Vec::new();
+    report_of(&store, 1, 90).write_csv(&mut out, cells).unwrap();
+    let mut reader = csv::ReaderBuilder::new().has_headers(false).flexible(true).from_reader(out.as_slice());
+    reader.records().map(|r| r.unwrap().iter().map(str::to_owned).collect()).collect()
+}
+
+fn row<'a>(rows: &'a [Vec<String>], section: &str, id: &str) -> &'a [String] {
+    rows.iter().find(|r| r[0] == section && r[1..].iter().any(|c| c == id)).unwrap()
+}
+
+#[test]
+fn csv_text_from_the_org_is_neutralised_and_computed_figures_are_not() {
+    let rows = hostile_week_1_csv(CsvCells::Neutralised);
+    let dsfs = row(&rows, "subscription", "050000000000003AAA");
+    assert_eq!(dsfs[3], "'=dsfs");
+    assert_eq!(&dsfs[6..10], ["3", "4", "0", "133.3"], "figures stay numbers");
+    let over = row(&rows, "over_assigned", "050000000000003AAA");
+    assert_eq!((over[3].as_str(), over[6].as_str()), ("'=dsfs", "1"));
+    let bob = row(&rows, "reclaim_candidate", "005000000000002AAA");
+    assert_eq!((bob[4].as_str(), bob[6].as_str()), ("'-Bob-", "'+Standard User"));
+    // A joined list is one cell: only its first character counts.
+    let carol = row(&rows, "reclaim_candidate", "005000000000003AAA");
+    assert_eq!(carol[11], "Salesforce;Salesforce CPQ License;SBQQ;=dsfs");
+    assert!(rows.iter().flatten().all(|cell| !cell.starts_with(['=', '+', '-', '@'])), "{rows:?}");
+}
+
+#[test]
+fn csv_raw_writes_the_org_text_as_it_is() {
+    let rows = hostile_week_1_csv(CsvCells::Raw);
+    assert_eq!(row(&rows, "subscription", "050000000000003AAA")[3], "=dsfs");
+    assert_eq!(row(&rows, "reclaim_candidate", "005000000000002AAA")[4], "-Bob-");
 }
 
 #[test]

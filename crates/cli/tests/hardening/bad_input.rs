@@ -171,7 +171,69 @@ fn rows() -> Vec<Row> {
             name: "Lightning login_url",
             input: file("login_url = \"https://acme.lightning.force.com\"\n"),
             code: 78,
-            names: &["login_url", "my.salesforce.com"],
+            names: &["login_url", "https://acme.my.salesforce.com"],
+        },
+        Row {
+            name: "Lightning sandbox login_url",
+            input: file("login_url = \"https://acme--uat.sandbox.lightning.force.com\"\n"),
+            code: 78,
+            names: &["login_url", "https://acme--uat.sandbox.my.salesforce.com"],
+        },
+        Row {
+            name: "Lightning Developer Edition login_url",
+            input: file("login_url = \"https://acme-dev-ed.develop.lightning.force.com\"\n"),
+            code: 78,
+            names: &["login_url", "https://acme-dev-ed.develop.my.salesforce.com"],
+        },
+        Row {
+            name: "Lightning scratch org login_url, mixed case",
+            input: file("login_url = \"https://Acme.Scratch.Lightning.Force.com/\"\n"),
+            code: 78,
+            names: &["login_url", "https://acme.scratch.my.salesforce.com"],
+        },
+        Row {
+            name: "Setup domain login_url",
+            input: file(
+                "login_url = \"https://acme.my.salesforce-setup.com/lightning/setup/SetupOneHome/home\"\n",
+            ),
+            code: 78,
+            names: &["login_url", "https://acme.my.salesforce.com"],
+        },
+        Row {
+            name: "Developer Edition Setup domain login_url",
+            input: file("login_url = \"https://acme-dev-ed.develop.my.salesforce-setup.com\"\n"),
+            code: 78,
+            names: &["login_url", "https://acme-dev-ed.develop.my.salesforce.com"],
+        },
+        Row {
+            name: "Experience Cloud site login_url",
+            input: file("login_url = \"https://acme.my.site.com/partners\"\n"),
+            code: 78,
+            names: &["login_url", "https://acme.my.salesforce.com"],
+        },
+        Row {
+            name: "force.com site login_url",
+            input: file("login_url = \"https://acme.force.com/customers\"\n"),
+            code: 78,
+            names: &["login_url", "https://login.salesforce.com"],
+        },
+        Row {
+            name: "login_url with a query",
+            input: file("login_url = \"https://login.salesforce.com/?locale=fr\"\n"),
+            code: 78,
+            names: &["login_url", "give the server's address only: https://login.salesforce.com"],
+        },
+        Row {
+            name: "login_url with a path",
+            input: file("login_url = \"https://acme.my.salesforce.com/lightning/setup/SetupOneHome/home\"\n"),
+            code: 78,
+            names: &["login_url", "give the server's address only: https://acme.my.salesforce.com"],
+        },
+        Row {
+            name: "login_url with a fragment",
+            input: file("login_url = \"https://test.salesforce.com/#login\"\n"),
+            code: 78,
+            names: &["login_url", "give the server's address only: https://test.salesforce.com"],
         },
         Row {
             name: "not a URL",
@@ -349,6 +411,17 @@ fn rows() -> Vec<Row> {
             input: Input::Args(&["collect", "--login-url", "http://example.com"]),
             code: 78,
             names: &["--login-url"],
+        },
+        Row {
+            name: "flag: Lightning login URL",
+            input: Input::Args(&[
+                "config",
+                "check",
+                "--login-url",
+                "https://acme--uat.sandbox.lightning.force.com",
+            ]),
+            code: 78,
+            names: &["--login-url", "https://acme--uat.sandbox.my.salesforce.com"],
         },
         Row {
             name: "flag: bad API version",

@@ -12,11 +12,17 @@
 //!
 //! A run that fails before `finish` leaves the target untouched and removes the temporary
 //! directory.
+//!
+//! Text from the org goes through [`CsvCells::text`]: by default a cell that a spreadsheet would
+//! run as a formula (`=`, `+`, `-`, `@`, tab, carriage return first) gets a leading `'`
+//! (`sfconn-csvcell`). Cells sfconn makes itself (numbers, booleans, `source`, `account_kind`)
+//! are written as they are.
 
 use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 
+use sfconn_csvcell::CsvCells;
 use tempfile::TempDir;
 
 use super::staging::parent_dir;
@@ -63,6 +69,7 @@ pub const PROFILE_COLUMNS: [&str; 5] = ["id", "name", "user_type", "user_license
 
 pub(crate) struct CsvDirSink {
     target: PathBuf,
+    cells: CsvCells,
     staging: Option<Staging>,
     sequence: Sequence,
 }
@@ -74,7 +81,7 @@ struct Staging {
 }
 
 impl CsvDirSink {
-    pub(crate) fn new(target: &Path) -> Result<Self, OutputError> {
+    pub(crate) fn new(target: &Path, cells: CsvCells) -> Result<Self, OutputError> {
         if target.exists() && !target.is_dir() {
             return Err(OutputError::NotADirectory { path: target.to_owned() });
         }
@@ -97,6 +104,7 @@ impl CsvDirSink {
         })?;
         Ok(Self {
             target: target.to_owned(),
+            cells,
             staging: Some(Staging { dir, users: None, header: None }),
             sequence: Sequence::default(),
         })
@@ -159,70 +167,70 @@ fn finish_csv(writer: csv::Writer<BufWriter<File>>, file: &'static str) -> Resul
     handle.sync_all().map_err(|e| OutputError::Csv { file, source: e.into() })
 }
 
-fn text(value: &Option<String>) -> &str {
-    value.as_deref().unwrap_or("")
-}
-
 fn number(value: Option<i64>) -> String {
     value.map(|n| n.to_string()).unwrap_or_default()
 }
 
-fn boolean(value: bool) -> &'static str {
-    if value { "true" } else { "false" }
+fn boolean(value: bool) -> String {
+    value.to_string()
 }
 
 /// The `users.csv` cells of one user, in [`USER_COLUMNS`] order.
-pub(crate) fn user_row(user: &User) -> [String; 24] {
+pub(crate) fn user_row(user: &User, cells: CsvCells) -> [String; 24] {
+    let text = |value: &str| cells.text(value).into_owned();
+    let optional = |value: &Option<String>| cells.optional(value.as_deref());
     [
-        user.id.clone(),
-        user.username.clone(),
-        text(&user.email).to_owned(),
-        text(&user.email_domain).to_owned(),
-        text(&user.name).to_owned(),
-        text(&user.first_name).to_owned(),
-        text(&user.last_name).to_owned(),
-        text(&user.alias).to_owned(),
-        boolean(user.active).to_owned(),
-        text(&user.user_type).to_owned(),
+        text(&user.id),
+        text(&user.username),
+        optional(&user.email),
+        optional(&user.email_domain),
+        optional(&user.name),
+        optional(&user.first_name),
+        optional(&user.last_name),
+        optional(&user.alias),
+        boolean(user.active),
+        optional(&user.user_type),
         user.account_kind.as_str().to_owned(),
-        text(&user.profile_id).to_owned(),
-        text(&user.user_license_id).to_owned(),
-        user.permission_set_license_ids.join(";"),
-        user.package_license_ids.join(";"),
-        text(&user.last_login_at).to_owned(),
-        text(&user.created_at).to_owned(),
-        text(&user.company_name).to_owned(),
-        text(&user.department).to_owned(),
-        text(&user.title).to_owned(),
-        text(&user.city).to_owned(),
-        text(&user.country).to_owned(),
-        text(&user.country_code).to_owned(),
-        text(&user.federation_id).to_owned(),
+        optional(&user.profile_id),
+        optional(&user.user_license_id),
+        text(&user.permission_set_license_ids.join(";")),
+        text(&user.package_license_ids.join(";")),
+        optional(&user.last_login_at),
+        optional(&user.created_at),
+        optional(&user.company_name),
+        optional(&user.department),
+        optional(&user.title),
+        optional(&user.city),
+        optional(&user.country),
+        optional(&user.country_code),
+        optional(&user.federation_id),
     ]
 }
 
-fn subscription_row(subscription: &Subscription) -> [String; 10] {
+fn subscription_row(subscription: &Subscription, cells: CsvCells) -> [String; 10] {
+    let optional = |value: &Option<String>| cells.optional(value.as_deref());
     [
-        subscription.id.clone(),
+        cells.text(&subscription.id).into_owned(),
         subscription.source.as_str().to_owned(),
-        subscription.name.clone(),
-        text(&subscription.label).to_owned(),
-        text(&subscription.key).to_owned(),
-        text(&subscription.status).to_owned(),
+        cells.text(&subscription.name).into_owned(),
+        optional(&subscription.label),
+        optional(&subscription.key),
+        optional(&subscription.status),
         number(subscription.total),
         number(subscription.used),
-        boolean(subscription.unlimited).to_owned(),
-        text(&subscription.expires_at).to_owned(),
+        boolean(subscription.unlimited),
+        optional(&subscription.expires_at),
     ]
 }
 
-fn profile_row(profile: &Profile) -> [String; 5] {
+fn profile_row(profile: &Profile, cells: CsvCells) -> [String; 5] {
+    let optional = |value: &Option<String>| cells.optional(value.as_deref());
     [
-        profile.id.clone(),
-        profile.name.clone(),
-        text(&profile.user_type).to_owned(),
-        text(&profile.user_license_id).to_owned(),
-        text(&profile.description).to_owned(),
+        cells.text(&profile.id).into_owned(),
+        cells.text(&profile.name).into_owned(),
+        optional(&profile.user_type),
+        optional(&profile.user_license_id),
+        optional(&profile.description),
     ]
 }
 
@@ -230,6 +238,7 @@ impl SnapshotSink for CsvDirSink {
     fn begin(&mut self, header: &SnapshotHeader) -> Result<(), OutputError> {
         let checked = self.sequence.begin();
         self.poison_on_error(checked)?;
+        let cells = self.cells;
         self.with_staging(|staging| {
             let dir = staging.dir.path().to_owned();
 
@@ -237,7 +246,7 @@ impl SnapshotSink for CsvDirSink {
             let mut subscriptions = create_csv(&dir, file)?;
             subscriptions.write_record(SUBSCRIPTION_COLUMNS).map_err(csv_error(file))?;
             for subscription in &header.subscriptions {
-                subscriptions.write_record(subscription_row(subscription)).map_err(csv_error(file))?;
+                subscriptions.write_record(subscription_row(subscription, cells)).map_err(csv_error(file))?;
             }
             finish_csv(subscriptions, file)?;
 
@@ -245,7 +254,7 @@ impl SnapshotSink for CsvDirSink {
             let mut profiles = create_csv(&dir, file)?;
             profiles.write_record(PROFILE_COLUMNS).map_err(csv_error(file))?;
             for profile in &header.profiles {
-                profiles.write_record(profile_row(profile)).map_err(csv_error(file))?;
+                profiles.write_record(profile_row(profile, cells)).map_err(csv_error(file))?;
             }
             finish_csv(profiles, file)?;
 
@@ -261,8 +270,9 @@ impl SnapshotSink for CsvDirSink {
     fn user(&mut self, user: &User) -> Result<(), OutputError> {
         let checked = self.sequence.user(&user.id);
         self.poison_on_error(checked)?;
+        let cells = self.cells;
         self.with_staging(|staging| match staging.users.as_mut() {
-            Some(users) => users.write_record(user_row(user)).map_err(csv_error("users.csv")),
+            Some(users) => users.write_record(user_row(user, cells)).map_err(csv_error("users.csv")),
             None => Err(OutputError::Sequence("user written before begin")),
         })
     }

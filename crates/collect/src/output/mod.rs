@@ -25,6 +25,7 @@ use std::str::FromStr;
 
 use crate::snapshot::{Snapshot, SnapshotHeader, Summary, User, Warning};
 
+pub use sfconn_csvcell::CsvCells;
 use staging::Staged;
 
 /// The output formats of `sfconn collect --format`.
@@ -106,6 +107,15 @@ pub fn write_snapshot(sink: &mut dyn SnapshotSink, snapshot: &Snapshot) -> Resul
     sink.finish(&snapshot.summary, &snapshot.warnings)
 }
 
+/// How sinks write, beyond the format. The default is what `collect` does without options.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct OutputOptions {
+    /// How `csv` writes text from the org: cells a spreadsheet would run as a formula are
+    /// neutralised unless [`CsvCells::Raw`] (`--csv-raw`). `json`, `ndjson` and `table` always
+    /// write values as they are.
+    pub csv_cells: CsvCells,
+}
+
 /// The output path meaning stdout.
 pub const STDOUT: &str = "-";
 
@@ -113,11 +123,21 @@ pub const STDOUT: &str = "-";
 /// `csv`, a directory). Checks the path now, so that a bad `--output` fails before the run
 /// spends any API requests.
 pub fn open_sink(format: Format, output: &Path) -> Result<Box<dyn SnapshotSink>, OutputError> {
+    open_sink_with(format, output, OutputOptions::default())
+}
+
+/// [`open_sink`] with [`OutputOptions`].
+pub fn open_sink_with(
+    format: Format,
+    output: &Path,
+    options: OutputOptions,
+) -> Result<Box<dyn SnapshotSink>, OutputError> {
     if output.as_os_str() == STDOUT {
         return open_sink_to_writer(format, Box::new(std::io::stdout()));
     }
     if format.writes_directory() {
-        let sink = csv_dir::CsvDirSink::new(output).map_err(|error| error.on_storage(output.display()))?;
+        let sink = csv_dir::CsvDirSink::new(output, options.csv_cells)
+            .map_err(|error| error.on_storage(output.display()))?;
         return Ok(Box::new(sink));
     }
     let staged = Staged::for_path(output, format).map_err(|error| error.on_storage(output.display()))?;
