@@ -235,7 +235,7 @@ impl RotationOnFullDisk {
     fn assert_kept_aside(&self) -> String {
         assert_eq!(std::fs::read_to_string(&self.token_file).unwrap(), self.old_token);
         let new_token = std::fs::read_to_string(&self.saved).unwrap().trim().to_owned();
-        assert_eq!(self.org.org.valid_refresh_tokens(), [new_token.clone()]);
+        assert_eq!(self.org.org.valid_refresh_tokens(), std::slice::from_ref(&new_token));
         new_token
     }
 }
