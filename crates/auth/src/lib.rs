@@ -8,6 +8,7 @@
 pub mod retry;
 
 mod client;
+mod disk;
 mod error;
 mod flows;
 mod identity;
@@ -21,6 +22,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
+pub use disk::{EXIT_STORAGE, storage_refusal};
 pub use error::{AuthError, Refusal, RefusalKind};
 pub use flows::{
     AuthorizeParams, AuthorizeRequest, CodeInput, DEFAULT_SCOPE, DeviceAuthorization, DevicePolling, Grant,
