@@ -24,8 +24,8 @@ pub(crate) const CHROMIUM: Package = Package { name: "chromium", programs: &["/u
 pub(crate) const FONTS: Package =
     Package { name: "fonts-dejavu-core", programs: &["/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"] };
 
-/// What `cargo xtask ci` needs before the tests run.
-pub(crate) const FOR_TESTS: &[Package] = &[CHROMIUM, FONTS];
+/// What `cargo xtask ci` needs: a browser for the HTML report, buildah for the container image.
+pub(crate) const FOR_TESTS: &[Package] = &[CHROMIUM, FONTS, crate::image::BUILDAH];
 
 /// The first program of `package` that exists, if any.
 pub(crate) fn find(package: &Package) -> Option<PathBuf> {

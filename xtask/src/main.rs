@@ -1,7 +1,9 @@
 //! Project automation, run as `cargo xtask <task>`:
 //!
 //! - `ci`: format check, clippy with `-D warnings` on all targets, the Debian packages the tests
-//!   need (installed when missing), all tests, a bench smoke run.
+//!   need (installed when missing), all tests, the container image built and run, a bench smoke
+//!   run.
+//! - `image`: build the container image with buildah (`--check` runs it against the simulated org).
 //! - `deps`: install the Debian packages the tests need (`ci` does it too).
 //! - `demo`: a full collection by the real `sfconn` binary against the simulated org.
 //! - `bench`: the release binary against the simulated org at 10k/100k/1M users beside a
@@ -19,6 +21,7 @@ use anyhow::{Context, Result, bail};
 mod bench;
 mod demo;
 mod deps;
+mod image;
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -26,9 +29,10 @@ fn main() -> ExitCode {
         Some("ci") => ci(),
         Some("demo") => demo::run(&args[1..]),
         Some("bench") => bench::run(&args[1..]),
+        Some("image") => image::run(&args[1..]),
         Some("deps") => deps::ensure(deps::FOR_TESTS),
         _ => {
-            eprintln!("usage: cargo xtask <ci|demo|bench|deps>");
+            eprintln!("usage: cargo xtask <ci|demo|bench|deps|image>");
             return ExitCode::from(2);
         }
     };
@@ -78,6 +82,9 @@ fn ci() -> Result<()> {
     let mut test = cargo();
     test.args(["test", "--workspace", "--locked"]).env("INSTA_UPDATE", "no");
     run_step("test", test)?;
+
+    eprintln!("xtask: container image: built with buildah and run against the simulated org");
+    image::run(&["--check".to_owned()])?;
 
     eprintln!("xtask: bench smoke: 2000 users, no latency, debug build (timing targets are not checked)");
     bench::run(&["--smoke".to_owned()])?;
