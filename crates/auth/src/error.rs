@@ -141,6 +141,15 @@ pub enum AuthError {
     #[error("{0}")]
     Shared(Arc<AuthError>),
 
+    /// The JWT bearer flow's private key cannot be used (never quotes the key).
+    #[error("{0}")]
+    Key(String),
+
+    /// The settings ask for something the chosen flow cannot do (e.g. revoking a refresh
+    /// token under `client_credentials`).
+    #[error("{0}")]
+    Unsupported(String),
+
     /// An internal error (e.g. the HTTP client could not be built).
     #[error("internal error: {0}")]
     Internal(String),
@@ -182,6 +191,7 @@ impl AuthError {
             AuthError::PersistRotated { .. } => 78,
             AuthError::Flow(_) => 77,
             AuthError::File { .. } => 78,
+            AuthError::Key(_) | AuthError::Unsupported(_) => 78,
             AuthError::Shared(inner) => inner.exit_code(),
             AuthError::Internal(_) => 70,
         }
@@ -223,6 +233,15 @@ pub enum RefusalKind {
     NotApproved,
     /// `invalid_grant` `expired authorization code`: two refreshes at once, or an old code.
     ExpiredAuthorizationCode,
+    /// `invalid_grant` `request not supported on this domain`: client credentials sent to
+    /// login.salesforce.com or test.salesforce.com instead of the org's My Domain.
+    NotMyDomain,
+    /// `invalid_grant` `no client credentials user enabled`: the app has no run-as user.
+    NoRunAsUser,
+    /// `invalid_grant` `audience is invalid`: the JWT's `aud` is not this server.
+    InvalidAudience,
+    /// `invalid_grant` about the JWT assertion itself (signature, expiry, issuer, subject).
+    InvalidAssertion,
     /// `invalid_grant` with another description.
     InvalidGrant,
     /// `invalid_client_id` `client identifier invalid`.
@@ -247,6 +266,10 @@ pub enum RefusalKind {
     AccessDenied,
     /// `redirect_uri_mismatch` / `redirect_uri_missing`.
     RedirectUri,
+    /// `invalid_token` from the revoke endpoint: the token is already revoked or expired.
+    InvalidToken,
+    /// `unsupported_token_type` from the revoke endpoint.
+    UnsupportedTokenType,
     /// Any other code, kept as it came.
     Other,
 }
@@ -290,6 +313,16 @@ impl Refusal {
                     RefusalKind::NotApproved
                 } else if text.starts_with("expired authorization code") {
                     RefusalKind::ExpiredAuthorizationCode
+                } else if text.contains("not supported on this domain") {
+                    RefusalKind::NotMyDomain
+                } else if text.contains("client credentials user") {
+                    RefusalKind::NoRunAsUser
+                } else if text.contains("audience") {
+                    RefusalKind::InvalidAudience
+                } else if text.contains("assertion") || text.contains("signature") {
+                    RefusalKind::InvalidAssertion
+                } else if text.contains("device flow is not enabled") {
+                    RefusalKind::FlowDisabled
                 } else {
                     RefusalKind::InvalidGrant
                 }
@@ -317,6 +350,8 @@ impl Refusal {
             "invalid_scope" => RefusalKind::InvalidScope,
             "access_denied" => RefusalKind::AccessDenied,
             "redirect_uri_mismatch" | "redirect_uri_missing" => RefusalKind::RedirectUri,
+            "invalid_token" => RefusalKind::InvalidToken,
+            "unsupported_token_type" => RefusalKind::UnsupportedTokenType,
             _ => RefusalKind::Other,
         };
         Refusal {
@@ -373,15 +408,41 @@ impl Refusal {
                  \"Relax IP restrictions\") or add this machine's address to the profile's Login IP Ranges, \
                  and check the profile's Login Hours"
                 .to_string(),
-            RefusalKind::NotApproved => "the user has not approved this app, or the app is set to \"Admin \
-                 approved users are pre-authorized\": an admin must add the user's profile or a permission \
-                 set to the connected app (Manage Connected Apps > Profiles / Permission Sets), or set \
-                 Permitted Users to \"All users may self-authorize\""
+            RefusalKind::NotApproved => "the user is not pre-authorized for this app (the JWT bearer flow \
+                 and apps set to \"Admin approved users are pre-authorized\" need that): an admin must assign \
+                 the app to the user's permission set (External Client Apps Manager > the app > Edit Policies: \
+                 Permitted Users and the permission sets; connected app: Manage Connected Apps > Permission Sets) and assign that \
+                 permission set to the user"
                 .to_string(),
             RefusalKind::ExpiredAuthorizationCode => "Salesforce rejects two refreshes with the same refresh \
                  token at the same moment: make sure no other process or scheduled job uses this refresh token, \
                  then retry; if this came from `sfconn auth exchange`, the code was already used or is older than \
                  a few minutes: run `sfconn auth url` again and paste the new URL promptly"
+                .to_string(),
+            RefusalKind::NotMyDomain => "the client credentials flow works only on the org's own My Domain: \
+                 set login_url to https://NAME.my.salesforce.com (sandbox: \
+                 https://NAME--SANDBOX.sandbox.my.salesforce.com), as shown in Setup > My Domain"
+                .to_string(),
+            RefusalKind::NoRunAsUser => "the app has no run-as user for the client credentials flow: an admin \
+                 must tick \"Enable Client Credentials Flow\" and choose the integration user as Run As \
+                 (External Client Apps Manager > the app > Edit Policies > OAuth Policies; the run-as user must have \
+                 the API Only User permission)"
+                .to_string(),
+            RefusalKind::InvalidAudience => "the JWT's audience (aud) is not this authorization server: use \
+                 https://login.salesforce.com (or the production My Domain) as login_url for production and \
+                 https://test.salesforce.com (or the sandbox My Domain) for a sandbox; sfconn derives aud from \
+                 login_url"
+                .to_string(),
+            RefusalKind::InvalidAssertion => "Salesforce did not accept the signed JWT: the certificate uploaded \
+                 to the app (\"Use digital signatures\") must belong to auth.private_key_file, client_id must be \
+                 that app's consumer key, auth.username must be the user's exact Salesforce username, and this \
+                 machine's clock must be right (the assertion expires after 2 minutes)"
+                .to_string(),
+            RefusalKind::InvalidToken => "Salesforce does not know this token: it was already revoked or has \
+                 expired"
+                .to_string(),
+            RefusalKind::UnsupportedTokenType => "the revoke endpoint takes a refresh token or an access token; \
+                 check refresh_token_file holds a refresh token"
                 .to_string(),
             RefusalKind::InvalidGrant => format!("Salesforce refused the grant; {NEW_TOKEN}"),
             RefusalKind::InvalidClientId => "check client_id (the connected app's Consumer Key); a new or \
