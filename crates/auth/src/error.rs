@@ -109,7 +109,7 @@ pub enum AuthError {
     #[error(
         "Salesforce rotated the refresh token but sfconn could not write it to {}: {source}; \
          the old refresh token no longer works: fix the file's directory permissions, then get a new \
-         refresh token with `sfconn auth device --refresh-token-file {}`",
+         refresh token with `sfconn auth url --pkce`, then `sfconn auth exchange --refresh-token-file {}`",
         path.display(), path.display()
     )]
     PersistRotated {
@@ -373,7 +373,7 @@ impl Refusal {
 
     /// What the user or the admin should do.
     pub fn hint(&self) -> String {
-        const NEW_TOKEN: &str = "get a new refresh token with `sfconn auth device`, or `sfconn auth url` then \
+        const NEW_TOKEN: &str = "get a new refresh token with `sfconn auth url --pkce`, then \
                                  `sfconn auth exchange`";
         match self.kind {
             RefusalKind::ExpiredRefreshToken => format!(
@@ -385,7 +385,7 @@ impl Refusal {
                 if self.login_host == "login.salesforce.com" {
                     "the login URL is https://login.salesforce.com: is this a sandbox? use \
                      https://test.salesforce.com or the org's My Domain URL as login_url; otherwise the \
-                     refresh token belongs to another org or user: get a new one with `sfconn auth device`"
+                     refresh token belongs to another org or user: get a new one with `sfconn auth url --pkce`"
                         .to_string()
                 } else {
                     format!(

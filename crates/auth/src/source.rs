@@ -313,7 +313,7 @@ impl TokenSource {
                     path = %path.display(),
                     "Salesforce rotated the refresh token but writing it to the refresh_token_file failed: {error}; \
                      the old refresh token no longer works: fix the file's permissions, then get a new one with \
-                     `sfconn auth device --refresh-token-file {}`",
+                     `sfconn auth url --pkce`, then `sfconn auth exchange --refresh-token-file {}`",
                     path.display()
                 );
                 self.save_aside(new_refresh_token)

@@ -379,12 +379,12 @@ fn missing_scope_warning(scope: &str, granted: &[String]) -> String {
         "api" => format!(
             "the token lacks the `api` scope (granted: {granted}): sfconn cannot call the REST API; \
              add \"Manage user data via APIs (api)\" to the app's selected OAuth scopes, then get a \
-             new refresh token with `sfconn auth device`"
+             new refresh token with `sfconn auth url --pkce`"
         ),
         _ => format!(
             "the token lacks the `refresh_token` scope (granted: {granted}): add \"Perform \
              requests at any time (refresh_token, offline_access)\" to the app's selected OAuth \
-             scopes, then get a new refresh token with `sfconn auth device`"
+             scopes, then get a new refresh token with `sfconn auth url --pkce`"
         ),
     }
 }

@@ -113,7 +113,7 @@ fn auth_check_with_a_revoked_token_exits_77_and_says_what_to_do() {
     let stderr = stderr_of(&output);
     assert_eq!(output.status.code(), Some(77), "{stderr}");
     assert!(stderr.contains("invalid_grant (expired access/refresh token)"), "{stderr}");
-    assert!(stderr.contains("sfconn auth device"), "{stderr}");
+    assert!(stderr.contains("sfconn auth url --pkce"), "{stderr}");
     assert!(output.stdout.is_empty());
     assert_no_secrets(&[&stderr]);
 }

@@ -295,8 +295,8 @@ pub(crate) fn resolve(
             "refresh_token",
             None,
             "missing: set SFCONN_REFRESH_TOKEN, or point refresh_token_file (--refresh-token-file, \
-             SFCONN_REFRESH_TOKEN_FILE) to a file holding it; get one with `sfconn auth device` or \
-             `sfconn auth url` and `sfconn auth exchange`",
+             SFCONN_REFRESH_TOKEN_FILE) to a file holding it; get one with `sfconn auth url --pkce` \
+             and `sfconn auth exchange`, or choose a flow without one (auth.flow, docs/setup.md)",
         );
     }
 
