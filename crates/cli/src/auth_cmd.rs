@@ -339,14 +339,13 @@ async fn revoke(args: &CheckArgs) -> anyhow::Result<()> {
     let loaded = load(&args.settings, Need::Everything)?;
     let settings = &loaded.settings;
     let tokens = sfconn_collect::token_source(settings)?;
-    match tokens.revoke_refresh_token().await? {
-        Revoked::Revoked => {
-            output::note("Salesforce revoked the refresh token and the access tokens issued from it.")
+    let done = match tokens.revoke_refresh_token().await? {
+        Revoked::Revoked => "Salesforce revoked the refresh token and the access tokens issued from it.",
+        Revoked::AlreadyInvalid => {
+            "Salesforce no longer knew this refresh token (already revoked or expired); it cannot be used."
         }
-        Revoked::AlreadyInvalid => output::note(
-            "Salesforce no longer knew this refresh token (already revoked or expired); it cannot be used.",
-        ),
-    }
+    };
+    output::note(done);
     let next = "Get a new one with `sfconn auth url --pkce` and `sfconn auth exchange` when sfconn should run again.";
     match &settings.refresh_token_file {
         Some(path) => {
