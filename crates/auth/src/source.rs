@@ -86,21 +86,41 @@ impl TokenSource {
         check_configured_url(&credentials.login_url, "the login URL (login_url)")?;
         let http = OAuthHttp::new(credentials.login_url, &options, counter)?;
         Ok(TokenSource {
-            http,
-            method: Method::Refresh,
-            client_id: credentials.client_id,
-            client_secret: credentials.client_secret,
             refresh_token_file: credentials.refresh_token_file,
+            ..TokenSource::unstarted(
+                http,
+                Method::Refresh,
+                credentials.client_id,
+                credentials.client_secret,
+                Some(credentials.refresh_token),
+            )
+        })
+    }
+
+    /// A source that has sent nothing yet.
+    fn unstarted(
+        http: OAuthHttp,
+        method: Method,
+        client_id: String,
+        client_secret: Option<SecretString>,
+        refresh_token: Option<SecretString>,
+    ) -> TokenSource {
+        TokenSource {
+            http,
+            method,
+            client_id,
+            client_secret,
+            refresh_token_file: None,
             rotation_fallback: None,
             state: tokio::sync::Mutex::new(State {
-                refresh_token: Some(credentials.refresh_token),
+                refresh_token,
                 current: None,
                 generation: 0,
                 last_failure: None,
             }),
             attempts: AtomicU64::new(0),
             rotation: StdMutex::new(Rotation::NotRotated),
-        })
+        }
     }
 
     /// A source for the client credentials or JWT bearer flow: every access token comes from
@@ -124,22 +144,7 @@ impl TokenSource {
             ServerGrant::JwtBearer(signer) => Method::JwtBearer(signer),
         };
         let http = OAuthHttp::new(credentials.login_url, &options, counter)?;
-        Ok(TokenSource {
-            http,
-            method,
-            client_id: credentials.client_id,
-            client_secret: credentials.client_secret,
-            refresh_token_file: None,
-            rotation_fallback: None,
-            state: tokio::sync::Mutex::new(State {
-                refresh_token: None,
-                current: None,
-                generation: 0,
-                last_failure: None,
-            }),
-            attempts: AtomicU64::new(0),
-            rotation: StdMutex::new(Rotation::NotRotated),
-        })
+        Ok(TokenSource::unstarted(http, method, credentials.client_id, credentials.client_secret, None))
     }
 
     /// Which OAuth flow this source uses.
