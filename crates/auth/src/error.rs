@@ -404,9 +404,10 @@ impl Refusal {
                  refresh token"
                 .to_string(),
             RefusalKind::IpRestricted => "the login was refused by IP restrictions or login hours: an admin \
-                 must relax the connected app's IP Relaxation policy (Manage Connected Apps > Edit Policies > \
-                 \"Relax IP restrictions\") or add this machine's address to the profile's Login IP Ranges, \
-                 and check the profile's Login Hours"
+                 must add this machine's address to the profile's Login IP Ranges (and check its Login Hours), \
+                 or set the app's IP Relaxation policy to \"Enforce IP restrictions, but relax for refresh \
+                 tokens\" (External Client Apps Manager > the app > Edit Policies; connected app: Manage \
+                 Connected Apps > Edit Policies)"
                 .to_string(),
             RefusalKind::NotApproved => "the user is not pre-authorized for this app (the JWT bearer flow \
                  and apps set to \"Admin approved users are pre-authorized\" need that): an admin must assign \
@@ -458,9 +459,9 @@ impl Refusal {
                  enable the device flow in the OAuth settings), or use `sfconn auth url` + `sfconn auth \
                  exchange` instead"
                 .to_string(),
-            RefusalKind::AppAccess => "the user may not use this app: an admin must give the user's profile \
-                 or a permission set access to the connected app (Manage Connected Apps > Profiles / \
-                 Permission Sets)"
+            RefusalKind::AppAccess => "the user may not use this app: an admin must select the user's \
+                 permission set in the app's policies (External Client Apps Manager > the app > Edit Policies; \
+                 connected app: Manage Connected Apps > Permission Sets)"
                 .to_string(),
             RefusalKind::AppBlocked => "the connected app is blocked, not found or not installed in this org: \
                  an admin must install the app (Setup > Connected Apps OAuth Usage > Install) or unblock it, \
@@ -470,7 +471,8 @@ impl Refusal {
                  hour): wait, and do not run sfconn in a tight loop"
                 .to_string(),
             RefusalKind::UnsupportedGrantType => "the app does not allow this grant type: an admin must \
-                 enable OAuth settings and the refresh token flow on the connected app"
+                 enable the flow that auth.flow names in the app's OAuth settings (Enable Client Credentials \
+                 Flow; Enable JWT Bearer Flow with the certificate; for refresh_token the refresh_token scope)"
                 .to_string(),
             RefusalKind::InvalidRequest => format!(
                 "the request was refused; for `auth exchange` with PKCE, run `sfconn auth url --pkce` and \
