@@ -312,6 +312,30 @@ fn each_flow_collects_the_same_org_and_auth_check_names_it() {
 }
 
 #[test]
+fn the_private_key_and_the_assertion_never_reach_the_output_even_at_trace_level() {
+    let org = Org::start();
+    let out = org.home.path().join("snapshot.json");
+    let output = org
+        .jwt_bearer()
+        .env("RUST_LOG", "trace")
+        .args(["collect", "--no-progress", "-vvv", "-o"])
+        .arg(&out)
+        .output()
+        .unwrap();
+    let (stdout, stderr) = (stdout_of(&output), stderr_of(&output));
+    assert!(output.status.success(), "{stderr}");
+    assert!(stderr.contains("requesting an access token"), "debug logging is on: {stderr}");
+    let key_lines = SimulatedOrg::TEST_JWT_PRIVATE_KEY.lines().filter(|line| !line.starts_with("-----"));
+    for line in key_lines {
+        assert!(!stdout.contains(line) && !stderr.contains(line), "a line of the private key was printed");
+    }
+    // Every JWT starts with the base64url of `{"typ":"JWT","alg":...` or `{"alg":...`.
+    for text in [&stdout, &stderr] {
+        assert!(!text.contains("eyJ0eXAi") && !text.contains("eyJhbGci"), "an assertion was printed: {text}");
+    }
+}
+
+#[test]
 fn flow_refusals_exit_77_with_the_fix() {
     let org = Org::start();
     org.org.set_client_credentials_run_as_user(false);
