@@ -6,7 +6,7 @@ use sfconn_auth::{
     AuthError, Credentials, FlowKind, JwtSigner, RefusalKind, RequestCounter, Revoked, Rotation,
     ServerCredentials, ServerGrant, TokenSource,
 };
-use sfconn_testkit::{OrgSpec, SimulatedOrg};
+use sfconn_testkit::{FaultKind, Occurrence, OrgSpec, SimulatedOrg, Target};
 use url::Url;
 
 use crate::common::options;
@@ -93,6 +93,33 @@ async fn client_credentials_errors_are_typed_with_a_hint() {
 
     let (kind, message) = refusal(&client_credentials(&org, Some("wrong")).unwrap()).await;
     assert_eq!(kind, RefusalKind::InvalidClient, "{message}");
+
+    let wrong_app = TokenSource::server_to_server(
+        ServerCredentials {
+            login_url: login_url(&org),
+            client_id: "3MVG9-another-app".to_string(),
+            client_secret: Some(SecretString::from(SimulatedOrg::CLIENT_SECRET)),
+            grant: ServerGrant::ClientCredentials,
+        },
+        options(0),
+        RequestCounter::default(),
+    )
+    .unwrap();
+    assert_eq!(refusal(&wrong_app).await.0, RefusalKind::InvalidClientId);
+
+    // What Salesforce answers on login.salesforce.com (the settings refuse that URL first).
+    org.faults().on(
+        Target::Token,
+        Occurrence::times(1),
+        FaultKind::Json {
+            status: 400,
+            body: serde_json::json!({"error": "invalid_grant", "error_description": "request not supported on this domain"}),
+        },
+    );
+    let (kind, message) =
+        refusal(&client_credentials(&org, Some(SimulatedOrg::CLIENT_SECRET)).unwrap()).await;
+    assert_eq!(kind, RefusalKind::NotMyDomain);
+    assert!(message.contains("My Domain"), "{message}");
 
     org.set_client_credentials_run_as_user(false);
     let (kind, message) =
