@@ -141,6 +141,32 @@ mod tests {
     }
 
     #[test]
+    fn the_assertion_carries_the_claims_salesforce_checks_and_expires_within_three_minutes() {
+        use base64::Engine;
+        let pem = SecretString::from(
+            include_str!("../../../fixtures/test-only-jwt/TEST-ONLY-sfconn-jwt.key").to_string(),
+        );
+        let url = Url::parse("https://acme--uat.sandbox.my.salesforce.com").unwrap();
+        let signer = JwtSigner::new("3MVG9-key", "jo@acme.com.uat", &pem, &url).unwrap();
+        assert!(!format!("{signer:?}").contains("BEGIN"), "Debug hides the key");
+        let assertion = signer.assertion().unwrap();
+        let parts: Vec<&str> = assertion.expose_secret().split('.').collect();
+        assert_eq!(parts.len(), 3);
+        let decode = |part: &str| -> serde_json::Value {
+            serde_json::from_slice(&base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(part).unwrap())
+                .unwrap()
+        };
+        assert_eq!(decode(parts[0])["alg"], "RS256");
+        let claims = decode(parts[1]);
+        assert_eq!(claims["iss"], "3MVG9-key");
+        assert_eq!(claims["sub"], "jo@acme.com.uat");
+        assert_eq!(claims["aud"], "https://test.salesforce.com");
+        let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs();
+        let exp = claims["exp"].as_u64().unwrap();
+        assert!(exp > now && exp <= now + 180, "exp {exp} must be in the next 3 minutes after {now}");
+    }
+
+    #[test]
     fn a_key_that_is_not_rsa_pem_is_a_clear_error_without_its_content() {
         let pem = SecretString::from(
             "-----BEGIN PRIVATE KEY-----\nTk9UQUtFWVNFQ1JFVENPTlRFTlQ=\n-----END PRIVATE KEY-----\n"
