@@ -400,6 +400,11 @@ fn auth_revoke_revokes_the_token_and_deletes_the_file() {
     let output = org.everything().args(["collect", "--no-progress"]).output().unwrap();
     assert_eq!(output.status.code(), Some(77), "{}", stderr_of(&output));
 
+    // A token from the environment cannot be deleted by sfconn: it says where to remove it.
+    let output = org.everything().args(["auth", "revoke"]).output().unwrap();
+    assert!(output.status.success(), "{}", stderr_of(&output));
+    assert!(stderr_of(&output).contains("remove it from there"), "{}", stderr_of(&output));
+
     // A flow without a refresh token has nothing to revoke.
     let output = org.client_credentials().args(["auth", "revoke"]).output().unwrap();
     assert_eq!(output.status.code(), Some(78));
