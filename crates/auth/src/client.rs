@@ -38,6 +38,8 @@ enum Endpoint {
     OAuth,
     /// The identity URL.
     Identity,
+    /// `/services/oauth2/revoke`: success is HTTP 200 with an empty body.
+    Revoke,
 }
 
 enum Attempt<T> {
@@ -93,6 +95,20 @@ impl OAuthHttp {
         self.with_retries(url, || async {
             let sent = self.http.post(url.clone()).header(ACCEPT, "application/json").form(form).send().await;
             self.judge(url, sent, what, Endpoint::OAuth).await
+        })
+        .await
+    }
+
+    /// POSTs a form to the revoke endpoint: `Ok` on HTTP 200 whatever the body; errors as for
+    /// [`OAuthHttp::post_form`].
+    pub(crate) async fn post_form_no_content(
+        &self,
+        url: &Url,
+        form: &[(&str, &str)],
+    ) -> Result<(), AuthError> {
+        self.with_retries(url, || async {
+            let sent = self.http.post(url.clone()).header(ACCEPT, "application/json").form(form).send().await;
+            self.judge(url, sent, "a revoke response", Endpoint::Revoke).await
         })
         .await
     }
@@ -217,6 +233,12 @@ impl OAuthHttp {
             }
         };
         let looks_json = looks_like_json(&body);
+        if status.is_success() && endpoint == Endpoint::Revoke {
+            return Attempt::Done(serde_json::from_slice(b"null").map_err(|error| AuthError::Unreadable {
+                what: what.to_string(),
+                detail: error.to_string(),
+            }));
+        }
         if status.is_success() {
             if !looks_json {
                 return Attempt::Done(Err(self.not_authorization_server(

@@ -109,7 +109,7 @@ pub enum AuthError {
     #[error(
         "Salesforce rotated the refresh token but sfconn could not write it to {}: {source}; \
          the old refresh token no longer works: fix the file's directory permissions, then get a new \
-         refresh token with `sfconn auth device --refresh-token-file {}`",
+         refresh token with `sfconn auth url --pkce`, then `sfconn auth exchange --refresh-token-file {}`",
         path.display(), path.display()
     )]
     PersistRotated {
@@ -140,6 +140,15 @@ pub enum AuthError {
     /// A refresh that another caller started failed; this is its error.
     #[error("{0}")]
     Shared(Arc<AuthError>),
+
+    /// The JWT bearer flow's private key cannot be used (never quotes the key).
+    #[error("{0}")]
+    Key(String),
+
+    /// The settings ask for something the chosen flow cannot do (e.g. revoking a refresh
+    /// token under `client_credentials`).
+    #[error("{0}")]
+    Unsupported(String),
 
     /// An internal error (e.g. the HTTP client could not be built).
     #[error("internal error: {0}")]
@@ -186,6 +195,7 @@ impl AuthError {
                 crate::EXIT_STORAGE
             }
             AuthError::File { .. } => 78,
+            AuthError::Key(_) | AuthError::Unsupported(_) => 78,
             AuthError::Shared(inner) => inner.exit_code(),
             AuthError::Internal(_) => 70,
         }
@@ -227,6 +237,15 @@ pub enum RefusalKind {
     NotApproved,
     /// `invalid_grant` `expired authorization code`: two refreshes at once, or an old code.
     ExpiredAuthorizationCode,
+    /// `invalid_grant` `request not supported on this domain`: client credentials sent to
+    /// login.salesforce.com or test.salesforce.com instead of the org's My Domain.
+    NotMyDomain,
+    /// `invalid_grant` `no client credentials user enabled`: the app has no run-as user.
+    NoRunAsUser,
+    /// `invalid_grant` `audience is invalid`: the JWT's `aud` is not this server.
+    InvalidAudience,
+    /// `invalid_grant` about the JWT assertion itself (signature, expiry, issuer, subject).
+    InvalidAssertion,
     /// `invalid_grant` with another description.
     InvalidGrant,
     /// `invalid_client_id` `client identifier invalid`.
@@ -251,6 +270,10 @@ pub enum RefusalKind {
     AccessDenied,
     /// `redirect_uri_mismatch` / `redirect_uri_missing`.
     RedirectUri,
+    /// `invalid_token` from the revoke endpoint: the token is already revoked or expired.
+    InvalidToken,
+    /// `unsupported_token_type` from the revoke endpoint.
+    UnsupportedTokenType,
     /// Any other code, kept as it came.
     Other,
 }
@@ -294,6 +317,16 @@ impl Refusal {
                     RefusalKind::NotApproved
                 } else if text.starts_with("expired authorization code") {
                     RefusalKind::ExpiredAuthorizationCode
+                } else if text.contains("not supported on this domain") {
+                    RefusalKind::NotMyDomain
+                } else if text.contains("client credentials user") {
+                    RefusalKind::NoRunAsUser
+                } else if text.contains("audience") {
+                    RefusalKind::InvalidAudience
+                } else if text.contains("assertion") || text.contains("signature") {
+                    RefusalKind::InvalidAssertion
+                } else if text.contains("device flow is not enabled") {
+                    RefusalKind::FlowDisabled
                 } else {
                     RefusalKind::InvalidGrant
                 }
@@ -321,6 +354,8 @@ impl Refusal {
             "invalid_scope" => RefusalKind::InvalidScope,
             "access_denied" => RefusalKind::AccessDenied,
             "redirect_uri_mismatch" | "redirect_uri_missing" => RefusalKind::RedirectUri,
+            "invalid_token" => RefusalKind::InvalidToken,
+            "unsupported_token_type" => RefusalKind::UnsupportedTokenType,
             _ => RefusalKind::Other,
         };
         Refusal {
@@ -342,7 +377,7 @@ impl Refusal {
 
     /// What the user or the admin should do.
     pub fn hint(&self) -> String {
-        const NEW_TOKEN: &str = "get a new refresh token with `sfconn auth device`, or `sfconn auth url` then \
+        const NEW_TOKEN: &str = "get a new refresh token with `sfconn auth url --pkce`, then \
                                  `sfconn auth exchange`";
         match self.kind {
             RefusalKind::ExpiredRefreshToken => format!(
@@ -354,7 +389,7 @@ impl Refusal {
                 if self.login_host == "login.salesforce.com" {
                     "the login URL is https://login.salesforce.com: is this a sandbox? use \
                      https://test.salesforce.com or the org's My Domain URL as login_url; otherwise the \
-                     refresh token belongs to another org or user: get a new one with `sfconn auth device`"
+                     refresh token belongs to another org or user: get a new one with `sfconn auth url --pkce`"
                         .to_string()
                 } else {
                     format!(
@@ -373,19 +408,46 @@ impl Refusal {
                  refresh token"
                 .to_string(),
             RefusalKind::IpRestricted => "the login was refused by IP restrictions or login hours: an admin \
-                 must relax the connected app's IP Relaxation policy (Manage Connected Apps > Edit Policies > \
-                 \"Relax IP restrictions\") or add this machine's address to the profile's Login IP Ranges, \
-                 and check the profile's Login Hours"
+                 must add this machine's address to the profile's Login IP Ranges (and check its Login Hours), \
+                 or set the app's IP Relaxation policy to \"Enforce IP restrictions, but relax for refresh \
+                 tokens\" (External Client Apps Manager > the app > Edit Policies; connected app: Manage \
+                 Connected Apps > Edit Policies)"
                 .to_string(),
-            RefusalKind::NotApproved => "the user has not approved this app, or the app is set to \"Admin \
-                 approved users are pre-authorized\": an admin must add the user's profile or a permission \
-                 set to the connected app (Manage Connected Apps > Profiles / Permission Sets), or set \
-                 Permitted Users to \"All users may self-authorize\""
+            RefusalKind::NotApproved => "the user is not pre-authorized for this app (the JWT bearer flow \
+                 and apps set to \"Admin approved users are pre-authorized\" need that): an admin must assign \
+                 the app to the user's permission set (External Client Apps Manager > the app > Edit Policies: \
+                 Permitted Users and the permission sets; connected app: Manage Connected Apps > Permission Sets) and assign that \
+                 permission set to the user"
                 .to_string(),
             RefusalKind::ExpiredAuthorizationCode => "Salesforce rejects two refreshes with the same refresh \
                  token at the same moment: make sure no other process or scheduled job uses this refresh token, \
                  then retry; if this came from `sfconn auth exchange`, the code was already used or is older than \
                  a few minutes: run `sfconn auth url` again and paste the new URL promptly"
+                .to_string(),
+            RefusalKind::NotMyDomain => "the client credentials flow works only on the org's own My Domain: \
+                 set login_url to https://NAME.my.salesforce.com (sandbox: \
+                 https://NAME--SANDBOX.sandbox.my.salesforce.com), as shown in Setup > My Domain"
+                .to_string(),
+            RefusalKind::NoRunAsUser => "the app has no run-as user for the client credentials flow: an admin \
+                 must tick \"Enable Client Credentials Flow\" and choose the integration user as Run As \
+                 (External Client Apps Manager > the app > Edit Policies > OAuth Policies; the run-as user must have \
+                 the API Only User permission)"
+                .to_string(),
+            RefusalKind::InvalidAudience => "the JWT's audience (aud) is not this authorization server: use \
+                 https://login.salesforce.com (or the production My Domain) as login_url for production and \
+                 https://test.salesforce.com (or the sandbox My Domain) for a sandbox; sfconn derives aud from \
+                 login_url"
+                .to_string(),
+            RefusalKind::InvalidAssertion => "Salesforce did not accept the signed JWT: the certificate uploaded \
+                 to the app (\"Use digital signatures\") must belong to auth.private_key_file, client_id must be \
+                 that app's consumer key, auth.username must be the user's exact Salesforce username, and this \
+                 machine's clock must be right (the assertion expires after 2 minutes)"
+                .to_string(),
+            RefusalKind::InvalidToken => "Salesforce does not know this token: it was already revoked or has \
+                 expired"
+                .to_string(),
+            RefusalKind::UnsupportedTokenType => "the revoke endpoint takes a refresh token or an access token; \
+                 check refresh_token_file holds a refresh token"
                 .to_string(),
             RefusalKind::InvalidGrant => format!("Salesforce refused the grant; {NEW_TOKEN}"),
             RefusalKind::InvalidClientId => "check client_id (the connected app's Consumer Key); a new or \
@@ -401,9 +463,9 @@ impl Refusal {
                  enable the device flow in the OAuth settings), or use `sfconn auth url` + `sfconn auth \
                  exchange` instead"
                 .to_string(),
-            RefusalKind::AppAccess => "the user may not use this app: an admin must give the user's profile \
-                 or a permission set access to the connected app (Manage Connected Apps > Profiles / \
-                 Permission Sets)"
+            RefusalKind::AppAccess => "the user may not use this app: an admin must select the user's \
+                 permission set in the app's policies (External Client Apps Manager > the app > Edit Policies; \
+                 connected app: Manage Connected Apps > Permission Sets)"
                 .to_string(),
             RefusalKind::AppBlocked => "the connected app is blocked, not found or not installed in this org: \
                  an admin must install the app (Setup > Connected Apps OAuth Usage > Install) or unblock it, \
@@ -413,7 +475,8 @@ impl Refusal {
                  hour): wait, and do not run sfconn in a tight loop"
                 .to_string(),
             RefusalKind::UnsupportedGrantType => "the app does not allow this grant type: an admin must \
-                 enable OAuth settings and the refresh token flow on the connected app"
+                 enable the flow that auth.flow names in the app's OAuth settings (Enable Client Credentials \
+                 Flow; Enable JWT Bearer Flow with the certificate; for refresh_token the refresh_token scope)"
                 .to_string(),
             RefusalKind::InvalidRequest => format!(
                 "the request was refused; for `auth exchange` with PKCE, run `sfconn auth url --pkce` and \

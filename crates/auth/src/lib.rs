@@ -1,5 +1,6 @@
-//! OAuth 2.0 with Salesforce (contract §2, §3, §6, §7): the refresh grant, the run's shared
-//! [`TokenSource`], refresh-token rotation, and the authorization-code and device flows.
+//! OAuth 2.0 with Salesforce (contract §2, §3, §6, §7): the refresh grant, the client
+//! credentials and JWT bearer grants (issue 17), the run's shared [`TokenSource`],
+//! refresh-token rotation and revocation, and the authorization-code and device flows.
 //!
 //! Owns: every request to `{login_url}/services/oauth2/*`, the only place the refresh token
 //! and client secret are exposed, and the one [`retry::RetryPolicy`].
@@ -7,11 +8,13 @@
 
 pub mod retry;
 
+mod assertion;
 mod client;
 mod disk;
 mod error;
 mod flows;
 mod identity;
+mod revoke;
 mod rotation;
 mod source;
 mod token;
@@ -22,6 +25,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
+pub use assertion::{JwtSigner, audience_for};
 pub use disk::{EXIT_STORAGE, storage_refusal};
 pub use error::{AuthError, Refusal, RefusalKind};
 pub use flows::{
@@ -29,8 +33,9 @@ pub use flows::{
     OAuthClient, PendingAuthorization, parse_code_input, parse_redirect_uri, pkce_challenge,
 };
 pub use identity::Identity;
+pub use revoke::Revoked;
 pub use rotation::{Rotation, write_secret_file};
-pub use source::TokenSource;
+pub use source::{ServerCredentials, ServerGrant, TokenSource};
 pub use token::AccessToken;
 pub use url::Url;
 pub use urls::{check_salesforce_url, is_loopback_host};
@@ -51,6 +56,28 @@ impl RequestCounter {
     /// Requests sent so far.
     pub fn get(&self) -> u64 {
         self.0.load(Ordering::Relaxed)
+    }
+}
+
+/// Which OAuth flow a [`TokenSource`] uses (the settings' `auth.flow`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FlowKind {
+    /// A stored refresh token, refreshed each run.
+    RefreshToken,
+    /// Consumer key and secret; the app's run-as user.
+    ClientCredentials,
+    /// A signed JWT assertion for a named user.
+    JwtBearer,
+}
+
+impl FlowKind {
+    /// The name used in settings and messages: `refresh_token`, `client_credentials`, `jwt_bearer`.
+    pub fn name(self) -> &'static str {
+        match self {
+            FlowKind::RefreshToken => "refresh_token",
+            FlowKind::ClientCredentials => "client_credentials",
+            FlowKind::JwtBearer => "jwt_bearer",
+        }
     }
 }
 

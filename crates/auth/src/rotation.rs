@@ -131,7 +131,7 @@ pub(crate) fn save_aside(path: &Path, secret: &SecretString) -> std::io::Result<
 pub(crate) const NOT_PERSISTED_STEP: &str = "Salesforce rotated the refresh token (refresh token rotation is on \
      for this connected app) and no refresh_token_file is configured, so the old refresh token no longer works \
      and the new one ends with this run. Next step: get a new refresh token straight into a file with \
-     `sfconn auth device --refresh-token-file PATH` and set refresh_token_file = \"PATH\" (or \
+     `sfconn auth url --pkce` then `sfconn auth exchange --refresh-token-file PATH` and set refresh_token_file = \"PATH\" (or \
      SFCONN_REFRESH_TOKEN_FILE / --refresh-token-file) so sfconn can keep rotated tokens";
 
 /// Writes a secret to `path` atomically: a temporary file in the same directory (mode 0600),
@@ -216,7 +216,7 @@ mod tests {
         assert!(!Rotation::Persisted { path: "/x".into() }.needs_action());
         assert_eq!(Rotation::NotRotated.next_step(), None);
         assert!(
-            Rotation::NotPersisted.next_step().unwrap().contains("sfconn auth device --refresh-token-file")
+            Rotation::NotPersisted.next_step().unwrap().contains("sfconn auth exchange --refresh-token-file")
         );
         assert!(Rotation::Persisted { path: "/x/rt".into() }.next_step().unwrap().contains("/x/rt"));
         for rotation in [Rotation::NotRotated, aside, Rotation::NotPersisted] {

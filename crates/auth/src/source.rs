@@ -5,11 +5,48 @@ use std::sync::{Arc, Mutex as StdMutex, PoisonError};
 
 use secrecy::{ExposeSecret, SecretString};
 
+use crate::assertion::JwtSigner;
 use crate::client::OAuthHttp;
 use crate::rotation::{NOT_PERSISTED_STEP, save_aside, write_secret_file};
 use crate::token::{AccessToken, TokenResponse};
 use crate::urls::{check_configured_url, oauth_endpoint};
-use crate::{AuthError, AuthOptions, Credentials, RequestCounter, Rotation};
+use crate::{AuthError, AuthOptions, Credentials, FlowKind, RequestCounter, Rotation};
+
+/// The grant a [`TokenSource`] sends for each access token.
+#[derive(Debug)]
+enum Method {
+    /// `grant_type=refresh_token` with the refresh token in [`State`].
+    Refresh,
+    /// `grant_type=client_credentials` with the consumer key and secret.
+    ClientCredentials,
+    /// `grant_type=urn:ietf:params:oauth:grant-type:jwt-bearer` with a fresh assertion.
+    JwtBearer(JwtSigner),
+}
+
+/// The grant of a flow that needs no refresh token.
+#[derive(Debug)]
+pub enum ServerGrant {
+    /// The client credentials flow: Salesforce runs the session as the app's run-as user.
+    ClientCredentials,
+    /// The JWT bearer flow for the signer's user.
+    JwtBearer(JwtSigner),
+}
+
+/// What the token endpoint needs for the client credentials or JWT bearer flow.
+#[derive(Debug)]
+pub struct ServerCredentials {
+    /// Authorization server: the org's My Domain for client credentials.
+    pub login_url: url::Url,
+    /// Consumer key of the app.
+    pub client_id: String,
+    /// Consumer secret: required for client credentials, not sent for JWT bearer.
+    pub client_secret: Option<SecretString>,
+    /// Which grant.
+    pub grant: ServerGrant,
+}
+
+/// The JWT bearer grant type (RFC 7523).
+const JWT_BEARER_GRANT: &str = "urn:ietf:params:oauth:grant-type:jwt-bearer";
 
 /// The access token shared by every request of a run. The first [`TokenSource::token`] performs
 /// the refresh grant; [`TokenSource::refresh_after`] refreshes after a 401 with at most one
@@ -17,6 +54,7 @@ use crate::{AuthError, AuthOptions, Credentials, RequestCounter, Rotation};
 #[derive(Debug)]
 pub struct TokenSource {
     http: OAuthHttp,
+    method: Method,
     client_id: String,
     client_secret: Option<SecretString>,
     refresh_token_file: Option<std::path::PathBuf>,
@@ -31,7 +69,8 @@ pub struct TokenSource {
 
 #[derive(Debug)]
 struct State {
-    refresh_token: SecretString,
+    /// `Some` for the refresh-token flow only.
+    refresh_token: Option<SecretString>,
     current: Option<Arc<AccessToken>>,
     generation: u64,
     last_failure: Option<Arc<AuthError>>,
@@ -47,20 +86,89 @@ impl TokenSource {
         check_configured_url(&credentials.login_url, "the login URL (login_url)")?;
         let http = OAuthHttp::new(credentials.login_url, &options, counter)?;
         Ok(TokenSource {
-            http,
-            client_id: credentials.client_id,
-            client_secret: credentials.client_secret,
             refresh_token_file: credentials.refresh_token_file,
+            ..TokenSource::unstarted(
+                http,
+                Method::Refresh,
+                credentials.client_id,
+                credentials.client_secret,
+                Some(credentials.refresh_token),
+            )
+        })
+    }
+
+    /// A source that has sent nothing yet.
+    fn unstarted(
+        http: OAuthHttp,
+        method: Method,
+        client_id: String,
+        client_secret: Option<SecretString>,
+        refresh_token: Option<SecretString>,
+    ) -> TokenSource {
+        TokenSource {
+            http,
+            method,
+            client_id,
+            client_secret,
+            refresh_token_file: None,
             rotation_fallback: None,
             state: tokio::sync::Mutex::new(State {
-                refresh_token: credentials.refresh_token,
+                refresh_token,
                 current: None,
                 generation: 0,
                 last_failure: None,
             }),
             attempts: AtomicU64::new(0),
             rotation: StdMutex::new(Rotation::NotRotated),
-        })
+        }
+    }
+
+    /// A source for the client credentials or JWT bearer flow: every access token comes from
+    /// a new grant, so there is no refresh token to store, rotate or lose. Checks the login URL
+    /// and that client credentials has a secret. Sends nothing.
+    pub fn server_to_server(
+        credentials: ServerCredentials,
+        options: AuthOptions,
+        counter: RequestCounter,
+    ) -> Result<TokenSource, AuthError> {
+        check_configured_url(&credentials.login_url, "the login URL (login_url)")?;
+        let method = match credentials.grant {
+            ServerGrant::ClientCredentials if credentials.client_secret.is_none() => {
+                return Err(AuthError::Unsupported(
+                    "the client credentials flow needs the app's consumer secret: set client_secret_file \
+                     (or SFCONN_CLIENT_SECRET)"
+                        .to_string(),
+                ));
+            }
+            ServerGrant::ClientCredentials => Method::ClientCredentials,
+            ServerGrant::JwtBearer(signer) => Method::JwtBearer(signer),
+        };
+        let http = OAuthHttp::new(credentials.login_url, &options, counter)?;
+        Ok(TokenSource::unstarted(http, method, credentials.client_id, credentials.client_secret, None))
+    }
+
+    /// Which OAuth flow this source uses.
+    pub fn flow(&self) -> FlowKind {
+        match self.method {
+            Method::Refresh => FlowKind::RefreshToken,
+            Method::ClientCredentials => FlowKind::ClientCredentials,
+            Method::JwtBearer(_) => FlowKind::JwtBearer,
+        }
+    }
+
+    /// Revokes the refresh token this source started from (`POST /services/oauth2/revoke`),
+    /// which also ends the access tokens issued from it.
+    pub async fn revoke_refresh_token(&self) -> Result<crate::Revoked, AuthError> {
+        let state = self.state.lock().await;
+        let Some(refresh_token) = &state.refresh_token else {
+            return Err(AuthError::Unsupported(format!(
+                "auth.flow = \"{}\" keeps no refresh token, so there is nothing to revoke: each run asks for a \
+                 short-lived access token; to cut access, an admin blocks the app or removes the user's permission \
+                 set (docs/security.md)",
+                self.flow().name()
+            )));
+        };
+        crate::revoke::revoke(&self.http, refresh_token).await
     }
 
     /// Where to save a rotated refresh token when no `refresh_token_file` is configured or
@@ -153,21 +261,37 @@ impl TokenSource {
 
     async fn refresh_grant(&self, state: &mut State) -> Result<Arc<AccessToken>, AuthError> {
         let endpoint = oauth_endpoint(self.http.login_url(), "token");
-        let mut form: Vec<(&str, &str)> =
-            vec![("grant_type", "refresh_token"), ("client_id", &self.client_id)];
-        if let Some(secret) = &self.client_secret {
-            form.push(("client_secret", secret.expose_secret()));
+        let assertion = match &self.method {
+            Method::JwtBearer(signer) => Some(signer.assertion()?),
+            _ => None,
+        };
+        let grant_type = match self.method {
+            Method::Refresh => "refresh_token",
+            Method::ClientCredentials => "client_credentials",
+            Method::JwtBearer(_) => JWT_BEARER_GRANT,
+        };
+        let mut form: Vec<(&str, &str)> = vec![("grant_type", grant_type)];
+        match (&assertion, &state.refresh_token) {
+            (Some(assertion), _) => form.push(("assertion", assertion.expose_secret())),
+            (None, refresh_token) => {
+                form.push(("client_id", &self.client_id));
+                if let Some(secret) = &self.client_secret {
+                    form.push(("client_secret", secret.expose_secret()));
+                }
+                if let Some(refresh_token) = refresh_token {
+                    form.push(("refresh_token", refresh_token.expose_secret()));
+                }
+            }
         }
-        form.push(("refresh_token", state.refresh_token.expose_secret()));
-        tracing::debug!(endpoint = %crate::client::redacted(&endpoint), "refreshing the access token");
+        tracing::debug!(endpoint = %crate::client::redacted(&endpoint), grant_type, "requesting an access token");
         let response: TokenResponse = self.http.post_form(&endpoint, &form, "a token response").await?;
         let (token, rotated) = AccessToken::from_response(response, state.generation + 1)?;
         state.generation += 1;
-        if let Some(new_refresh_token) = rotated
-            && new_refresh_token.expose_secret() != state.refresh_token.expose_secret()
+        if let (Some(new_refresh_token), Some(current)) = (rotated, &state.refresh_token)
+            && new_refresh_token.expose_secret() != current.expose_secret()
         {
             let rotation = self.keep_rotated(&new_refresh_token);
-            state.refresh_token = new_refresh_token;
+            state.refresh_token = Some(new_refresh_token);
             self.record_rotation(rotation);
         }
         let token = Arc::new(token);
@@ -204,7 +328,7 @@ impl TokenSource {
             path = %path.display(),
             "Salesforce rotated the refresh token but writing it to the refresh_token_file failed: {error}; \
              the old refresh token no longer works: fix the file's permissions, then get a new one with \
-             `sfconn auth device --refresh-token-file {}`",
+             `sfconn auth url --pkce`, then `sfconn auth exchange --refresh-token-file {}`",
             path.display()
         );
         self.save_aside(new_refresh_token)

@@ -1,5 +1,5 @@
-//! `sfconn auth url | exchange | device | check` (contract §3): getting a refresh token and
-//! checking what it reaches. The OAuth work is in `sfconn_auth`; this module wires settings,
+//! `sfconn auth url | exchange | device | check | revoke` (contract §3, issue 17): getting a
+//! refresh token, checking what the configured flow reaches, and revoking the stored token. The OAuth work is in `sfconn_auth`; this module wires settings,
 //! prints data (the URL, the refresh token, the check report) on stdout and guidance on stderr.
 
 use std::io::BufRead;
@@ -11,8 +11,8 @@ use anyhow::Context;
 use clap::{Args, Subcommand};
 use secrecy::ExposeSecret;
 use sfconn_auth::{
-    AuthorizeParams, DevicePolling, Grant, OAuthClient, PendingAuthorization, RequestCounter, Rotation, Url,
-    parse_code_input,
+    AuthorizeParams, DevicePolling, FlowKind, Grant, OAuthClient, PendingAuthorization, RequestCounter,
+    Revoked, Rotation, Url, parse_code_input,
 };
 use sfconn_config::{Loaded, Need, Settings};
 
@@ -34,6 +34,8 @@ pub(crate) enum AuthCommand {
     Device(DeviceArgs),
     /// Refresh the access token and show who and what it reaches: org, user, scopes, API usage
     Check(CheckArgs),
+    /// Revoke the stored refresh token at Salesforce and delete the refresh_token_file
+    Revoke(CheckArgs),
 }
 
 /// Flags of `auth url`.
@@ -87,7 +89,7 @@ pub(crate) struct DeviceArgs {
     pub settings: SettingArgs,
 }
 
-/// Flags of `auth check`.
+/// Flags of `auth check` and `auth revoke`.
 #[derive(Debug, Args)]
 pub(crate) struct CheckArgs {
     #[command(flatten)]
@@ -104,6 +106,7 @@ pub(crate) fn run(command: AuthCommand) -> anyhow::Result<()> {
         AuthCommand::Exchange(args) => runtime.block_on(exchange(&args)),
         AuthCommand::Device(args) => runtime.block_on(device(&args)),
         AuthCommand::Check(args) => runtime.block_on(check(&args)),
+        AuthCommand::Revoke(args) => runtime.block_on(revoke(&args)),
     }
 }
 
@@ -203,6 +206,7 @@ async fn exchange(args: &ExchangeArgs) -> anyhow::Result<()> {
 async fn device(args: &DeviceArgs) -> anyhow::Result<()> {
     let loaded = load(&args.settings, Need::ClientOnly)?;
     let settings = &loaded.settings;
+    output::warning(DEVICE_FLOW_WARNING);
     let client = oauth_client(settings)?;
     let device = client.start_device(Some(&args.scope)).await?;
     output::note(&format!(
@@ -269,7 +273,9 @@ async fn check(args: &CheckArgs) -> anyhow::Result<()> {
 
     let mut report = String::new();
     let mut line = |label: &str, value: &str| report.push_str(&format!("{label:<15}{value}\n"));
+    let flow = tokens.flow();
     line("login URL:", settings.login_url.as_str());
+    line("auth flow:", flow.name());
     line("instance URL:", token.instance_url.as_str());
     line("org id:", &identity.organization_id);
     line("user id:", &identity.user_id);
@@ -288,6 +294,9 @@ async fn check(args: &CheckArgs) -> anyhow::Result<()> {
     }
     let rotation = tokens.rotation();
     let rotation_text = match &rotation {
+        Rotation::NotRotated if flow != FlowKind::RefreshToken => {
+            "none (this flow needs no refresh token)".to_string()
+        }
         Rotation::NotRotated => "not rotated".to_string(),
         Rotation::Persisted { path } => format!("rotated; the new token was written to {}", path.display()),
         Rotation::SavedAside { path } => {
@@ -309,7 +318,10 @@ async fn check(args: &CheckArgs) -> anyhow::Result<()> {
     line("requests sent:", &tokens.counter().get().to_string());
     output::data(&report).context("writing to stdout")?;
 
-    if !token.has_scope("refresh_token") && !token.has_scope("offline_access") {
+    if flow == FlowKind::RefreshToken
+        && !token.has_scope("refresh_token")
+        && !token.has_scope("offline_access")
+    {
         output::warning(&missing_scope_warning("refresh_token", &token.scopes));
     }
     // A token file on a full or read-only disk fails the check (74) with the step as message.
@@ -329,18 +341,65 @@ async fn check(args: &CheckArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Printed by `auth device` before it starts (issue 17).
+const DEVICE_FLOW_WARNING: &str = "the device flow is discouraged: whoever gets a user to type a code approves \
+     the app for that user's account (the pattern used in voice-phishing attacks on Salesforce orgs), and \
+     Salesforce blocked it for its own CLI in 2025. Prefer `sfconn auth url --pkce` with a pre-authorized user, \
+     or auth.flow = \"client_credentials\" / \"jwt_bearer\" (docs/setup.md). Approve only a code you started \
+     yourself, on the Salesforce login page you expect";
+
+/// Revokes the stored refresh token, then deletes the refresh_token_file (contract §3 is silent;
+/// docs/security.md records the choice). An `invalid_token` answer still deletes the file: the
+/// token no longer works either way.
+async fn revoke(args: &CheckArgs) -> anyhow::Result<()> {
+    let loaded = load(&args.settings, Need::Everything)?;
+    let settings = &loaded.settings;
+    let tokens = sfconn_collect::token_source(settings)?;
+    let done = match tokens.revoke_refresh_token().await? {
+        Revoked::Revoked => "Salesforce revoked the refresh token and the access tokens issued from it.",
+        Revoked::AlreadyInvalid => {
+            "Salesforce no longer knew this refresh token (already revoked or expired); it cannot be used."
+        }
+    };
+    output::note(done);
+    let next = "Get a new one with `sfconn auth url --pkce` and `sfconn auth exchange` when sfconn should run again.";
+    match &settings.refresh_token_file {
+        Some(path) => {
+            match std::fs::remove_file(path) {
+                Ok(()) => {}
+                Err(error) if error.kind() == std::io::ErrorKind::NotFound => {}
+                Err(error) => {
+                    return Err(Failure::new(
+                        74,
+                        format!(
+                            "the token is revoked, but {} could not be deleted ({error}); delete it yourself",
+                            path.display()
+                        ),
+                    )
+                    .into());
+                }
+            }
+            output::note(&format!("Deleted the refresh_token_file {}. {next}", path.display()));
+        }
+        None => output::note(&format!(
+            "The token came from the refresh_token setting or SFCONN_REFRESH_TOKEN: remove it from there. {next}"
+        )),
+    }
+    Ok(())
+}
+
 fn missing_scope_warning(scope: &str, granted: &[String]) -> String {
     let granted = if granted.is_empty() { "none".to_string() } else { granted.join(" ") };
     match scope {
         "api" => format!(
             "the token lacks the `api` scope (granted: {granted}): sfconn cannot call the REST API; \
              add \"Manage user data via APIs (api)\" to the app's selected OAuth scopes, then get a \
-             new refresh token with `sfconn auth device`"
+             new refresh token with `sfconn auth url --pkce`"
         ),
         _ => format!(
             "the token lacks the `refresh_token` scope (granted: {granted}): add \"Perform \
              requests at any time (refresh_token, offline_access)\" to the app's selected OAuth \
-             scopes, then get a new refresh token with `sfconn auth device`"
+             scopes, then get a new refresh token with `sfconn auth url --pkce`"
         ),
     }
 }

@@ -174,6 +174,11 @@ pub(crate) fn run(args: &CollectArgs) -> anyhow::Result<()> {
 
     drop(sink);
     report_outcome(&outcome, verbosity, &args.output, format);
+    if verbosity != Verbosity::Quiet
+        && let Some(warning) = sfconn_collect::sandbox::invalid_email_warning(&outcome.summary)
+    {
+        output::warning(&warning);
+    }
     if let (Some(store_path), Some(dir)) = (store_path, copy_dir) {
         store(&dir.path().join(COPY_FILE), &store_path, verbosity)?;
     }

@@ -40,7 +40,8 @@ struct Cli {
 enum Commands {
     /// Run the connector: authenticate, collect, write one snapshot
     Collect(collect_cmd::CollectArgs),
-    /// Get a refresh token (url + exchange, or device) and check what it reaches
+    /// Get a refresh token (url + exchange, or device), check what the configured flow reaches,
+    /// revoke the stored token
     #[command(subcommand)]
     Auth(auth_cmd::AuthCommand),
     /// Check the settings, or write a template config file

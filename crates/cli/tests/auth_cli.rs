@@ -1,5 +1,6 @@
-//! `sfconn auth url | exchange | device | check`, run as the real binary against the simulated
-//! org on 127.0.0.1, in an empty environment with a temporary home.
+//! `sfconn auth url | exchange | device | check | revoke` and the three `auth.flow`s end to end
+//! (auth check and collect), run as the real binary against the simulated org on 127.0.0.1, in
+//! an empty environment with a temporary home.
 
 // Test helpers outside #[test] functions panic on purpose when the sandbox cannot be set up.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -112,7 +113,7 @@ fn auth_check_with_a_revoked_token_exits_77_and_says_what_to_do() {
     let stderr = stderr_of(&output);
     assert_eq!(output.status.code(), Some(77), "{stderr}");
     assert!(stderr.contains("invalid_grant (expired access/refresh token)"), "{stderr}");
-    assert!(stderr.contains("sfconn auth device"), "{stderr}");
+    assert!(stderr.contains("sfconn auth url --pkce"), "{stderr}");
     assert!(output.stdout.is_empty());
     assert_no_secrets(&[&stderr]);
 }
@@ -151,6 +152,7 @@ fn auth_device_prints_only_the_refresh_token_on_stdout() {
     assert!(org.org.valid_refresh_tokens().contains(&token.to_string()));
     assert!(stderr.contains("/setup/connect") && stderr.contains("enter the code"), "{stderr}");
     assert!(!stderr.contains(token), "the token is on stdout only");
+    assert!(stderr.contains("warning: the device flow is discouraged"), "{stderr}");
 }
 
 #[test]
@@ -232,4 +234,179 @@ fn auth_exchange_reports_an_error_in_the_pasted_url() {
     let stderr = stderr_of(&output);
     assert_eq!(output.status.code(), Some(77), "{stderr}");
     assert!(stderr.contains("access_denied (end-user denied authorization)"), "{stderr}");
+}
+
+// ---------------------------------------------------------------- auth.flow (issue 17)
+
+impl Org {
+    /// `sfconn` for `auth.flow = "client_credentials"`: client id and secret, no refresh token.
+    fn client_credentials(&self) -> Command {
+        let mut cmd = self.client_only();
+        cmd.env("SFCONN_AUTH__FLOW", "client_credentials");
+        cmd
+    }
+
+    /// `sfconn` for `auth.flow = "jwt_bearer"`: client id, username and the TEST-ONLY key file
+    /// (mode 0600); no secret, no refresh token.
+    fn jwt_bearer(&self) -> Command {
+        let key = self.home.path().join("jwt.key");
+        std::fs::write(&key, SimulatedOrg::TEST_JWT_PRIVATE_KEY).unwrap();
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o600)).unwrap();
+        }
+        let mut cmd = self.client_only();
+        cmd.env_remove("SFCONN_CLIENT_SECRET")
+            .env("SFCONN_AUTH__FLOW", "jwt_bearer")
+            .env("SFCONN_AUTH__USERNAME", self.org.integration_username())
+            .env("SFCONN_AUTH__PRIVATE_KEY_FILE", &key);
+        cmd
+    }
+}
+
+/// Runs `collect` and returns the snapshot's user count; the run must succeed quietly.
+fn collected_users(mut cmd: Command) -> usize {
+    let output = cmd.args(["collect", "--no-progress"]).output().unwrap();
+    let stderr = stderr_of(&output);
+    assert!(output.status.success(), "{stderr}");
+    assert!(!stderr.contains("warning"), "{stderr}");
+    let document: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    document["users"].as_array().unwrap().len()
+}
+
+#[test]
+fn each_flow_collects_the_same_org_and_auth_check_names_it() {
+    let org = Org::start();
+    let expected = org.org.data().user_count();
+    for (flow, mut check, collect) in [
+        ("refresh_token", org.everything(), org.everything()),
+        ("client_credentials", org.client_credentials(), org.client_credentials()),
+        ("jwt_bearer", org.jwt_bearer(), org.jwt_bearer()),
+    ] {
+        let output = check.args(["auth", "check"]).output().unwrap();
+        let (stdout, stderr) = (stdout_of(&output), stderr_of(&output));
+        assert!(output.status.success(), "{flow}: {stderr}");
+        assert!(stdout.contains(&format!("auth flow:     {flow}\n")), "{flow}: {stdout}");
+        assert!(!stderr.contains("refresh_token` scope"), "{flow}: no scope warning: {stderr}");
+        if flow != "refresh_token" {
+            assert!(stdout.contains("refresh token: none (this flow needs no refresh token)"), "{stdout}");
+        }
+        assert_no_secrets(&[&stdout, &stderr]);
+        assert_eq!(collected_users(collect), expected, "{flow}");
+    }
+    let token_forms: Vec<String> = org
+        .org
+        .requests()
+        .into_iter()
+        .filter(|r| r.path() == "/services/oauth2/token")
+        .map(|r| r.body)
+        .collect();
+    assert!(token_forms.iter().any(|b| b.contains("grant_type=client_credentials")));
+    assert!(
+        token_forms
+            .iter()
+            .any(|b| b.contains("grant_type=urn%3Aietf%3Aparams%3Aoauth%3Agrant-type%3Ajwt-bearer"))
+    );
+    assert!(!token_forms.iter().any(|b| b.contains("jwt-bearer") && b.contains("client_secret")));
+}
+
+#[test]
+fn the_private_key_and_the_assertion_never_reach_the_output_even_at_trace_level() {
+    let org = Org::start();
+    let out = org.home.path().join("snapshot.json");
+    let output = org
+        .jwt_bearer()
+        .env("RUST_LOG", "trace")
+        .args(["collect", "--no-progress", "-vvv", "-o"])
+        .arg(&out)
+        .output()
+        .unwrap();
+    let (stdout, stderr) = (stdout_of(&output), stderr_of(&output));
+    assert!(output.status.success(), "{stderr}");
+    assert!(stderr.contains("requesting an access token"), "debug logging is on: {stderr}");
+    let key_lines = SimulatedOrg::TEST_JWT_PRIVATE_KEY.lines().filter(|line| !line.starts_with("-----"));
+    for line in key_lines {
+        assert!(!stdout.contains(line) && !stderr.contains(line), "a line of the private key was printed");
+    }
+    // Every JWT starts with the base64url of `{"typ":"JWT","alg":...` or `{"alg":...`.
+    for text in [&stdout, &stderr] {
+        assert!(!text.contains("eyJ0eXAi") && !text.contains("eyJhbGci"), "an assertion was printed: {text}");
+    }
+}
+
+#[test]
+fn flow_refusals_exit_77_with_the_fix() {
+    let org = Org::start();
+    org.org.set_client_credentials_run_as_user(false);
+    let output = org.client_credentials().args(["collect", "--no-progress"]).output().unwrap();
+    let stderr = stderr_of(&output);
+    assert_eq!(output.status.code(), Some(77), "{stderr}");
+    assert!(stderr.contains("no client credentials user enabled") && stderr.contains("Run As"), "{stderr}");
+    assert!(output.stdout.is_empty());
+
+    org.org.set_jwt_pre_authorized(false);
+    let output = org.jwt_bearer().args(["auth", "check"]).output().unwrap();
+    let stderr = stderr_of(&output);
+    assert_eq!(output.status.code(), Some(77), "{stderr}");
+    assert!(stderr.contains("Admin approved users are pre-authorized"), "{stderr}");
+}
+
+#[test]
+fn client_credentials_on_the_generic_login_host_is_refused_before_any_request() {
+    let org = Org::start();
+    let output = org
+        .client_credentials()
+        .env("SFCONN_LOGIN_URL", "https://login.salesforce.com")
+        .args(["collect"])
+        .output()
+        .unwrap();
+    let stderr = stderr_of(&output);
+    assert_eq!(output.status.code(), Some(78), "{stderr}");
+    assert!(
+        stderr.contains("`login_url` (env SFCONN_LOGIN_URL)") && stderr.contains("My Domain"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn auth_revoke_revokes_the_token_and_deletes_the_file() {
+    let org = Org::start();
+    let file = org.home.path().join("refresh_token");
+    std::fs::write(&file, SimulatedOrg::REFRESH_TOKEN).unwrap();
+    let revoke = || {
+        let mut cmd = org.client_only();
+        cmd.env("SFCONN_REFRESH_TOKEN_FILE", &file).args(["auth", "revoke"]);
+        cmd.output().unwrap()
+    };
+    let output = revoke();
+    let (stdout, stderr) = (stdout_of(&output), stderr_of(&output));
+    assert!(output.status.success(), "{stderr}");
+    assert!(stdout.is_empty(), "messages go to stderr: {stdout}");
+    assert!(stderr.contains("Salesforce revoked the refresh token"), "{stderr}");
+    assert!(stderr.contains(&format!("Deleted the refresh_token_file {}", file.display())), "{stderr}");
+    assert!(!file.exists());
+    assert!(org.org.valid_refresh_tokens().is_empty());
+    assert_no_secrets(&[&stdout, &stderr]);
+
+    // The same token again: Salesforce no longer knows it, and the file still goes.
+    std::fs::write(&file, SimulatedOrg::REFRESH_TOKEN).unwrap();
+    let output = revoke();
+    assert!(output.status.success(), "{}", stderr_of(&output));
+    assert!(stderr_of(&output).contains("no longer knew this refresh token"), "{}", stderr_of(&output));
+    assert!(!file.exists());
+
+    // The revoked token cannot collect.
+    let output = org.everything().args(["collect", "--no-progress"]).output().unwrap();
+    assert_eq!(output.status.code(), Some(77), "{}", stderr_of(&output));
+
+    // A token from the environment cannot be deleted by sfconn: it says where to remove it.
+    let output = org.everything().args(["auth", "revoke"]).output().unwrap();
+    assert!(output.status.success(), "{}", stderr_of(&output));
+    assert!(stderr_of(&output).contains("remove it from there"), "{}", stderr_of(&output));
+
+    // A flow without a refresh token has nothing to revoke.
+    let output = org.client_credentials().args(["auth", "revoke"]).output().unwrap();
+    assert_eq!(output.status.code(), Some(78));
+    assert!(stderr_of(&output).contains("nothing to revoke"), "{}", stderr_of(&output));
 }

@@ -239,6 +239,19 @@ fn one_domain_collects_its_users_and_subdomains_only() {
     assert!(stderr.contains("left out by the company filter"), "{stderr}");
 }
 
+/// Issue 17: a refreshed sandbox appends `.invalid` to every email, so company names match
+/// nobody; the run still succeeds, and stderr says why the snapshot is empty.
+#[test]
+fn company_names_that_match_nobody_draw_the_sandbox_hint() {
+    let org = Org::start();
+    let (document, stderr) = org.json(&["--company-name", "nobody-here.example"]);
+    assert_eq!(document["summary"]["users_total"], 0);
+    assert!(stderr.contains("warning: company_names matched none of the org's"), "{stderr}");
+    assert!(stderr.contains(".invalid"), "{stderr}");
+    let (_, stderr) = org.json(&["--company-name", "acme.com"]);
+    assert!(!stderr.contains(".invalid"), "users matched: no hint: {stderr}");
+}
+
 #[test]
 fn several_domains_from_the_environment_and_flags_add_up() {
     let org = Org::start();

@@ -11,9 +11,11 @@
 //! The fields and their sources are described in `docs/data.md`, the requests in
 //! `docs/api-calls.md`.
 
+mod flow;
 pub mod mapping;
 pub mod output;
 mod run;
+pub mod sandbox;
 pub mod snapshot;
 
 pub use output::{CsvCells, Format, OutputError, OutputOptions, SnapshotSink, open_sink, open_sink_with};

@@ -495,6 +495,9 @@ pub fn client_options(settings: &Settings) -> ClientOptions {
 /// The run's token source from settings. A rotated refresh token is never lost: it goes to
 /// `refresh_token_file`, or else to [`ROTATED_REFRESH_TOKEN_FILE`] in the state directory.
 pub fn token_source(settings: &Settings) -> Result<TokenSource, CollectError> {
+    if !settings.auth.flow.uses_refresh_token() {
+        return crate::flow::server_token_source(settings, auth_options(settings));
+    }
     let refresh_token = settings.refresh_token.clone().ok_or_else(|| {
         CollectError::Settings(
             "no refresh token: set refresh_token_file (or SFCONN_REFRESH_TOKEN); get one with \

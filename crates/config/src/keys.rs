@@ -62,10 +62,14 @@ pub const KEYS: &[Key] = &[
     ),
     // The CLI's `--store` flag overrides it (sfconn_store, issue 8).
     key("store.path", "SFCONN_STORE__PATH", None, Kind::Path),
+    // How sfconn gets its access token (issue 17; docs/configuration.md).
+    key("auth.flow", "SFCONN_AUTH__FLOW", None, Kind::Text),
+    key("auth.username", "SFCONN_AUTH__USERNAME", None, Kind::Text),
+    key("auth.private_key_file", "SFCONN_AUTH__PRIVATE_KEY_FILE", None, Kind::Path),
 ];
 
-/// Tables that group keys: `[http]`, `[limits]`, `[store]`.
-pub const TABLES: &[&str] = &["http", "limits", "store"];
+/// Tables that group keys: `[http]`, `[limits]`, `[store]`, `[auth]`.
+pub const TABLES: &[&str] = &["http", "limits", "store", "auth"];
 
 /// Prefix of every sfconn environment variable.
 pub const ENV_PREFIX: &str = "SFCONN_";

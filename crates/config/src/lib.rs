@@ -9,6 +9,7 @@
 //! [`Environment`], for tests). Both return every problem found at once in
 //! [`ConfigError::Invalid`], each naming its key, where the value came from and what to do.
 
+mod auth;
 mod environment;
 mod error;
 pub mod keys;
@@ -23,6 +24,7 @@ use secrecy::SecretString;
 use sfconn_filter::CompanyFilter;
 use url::Url;
 
+pub use auth::{AuthFlow, AuthSettings};
 pub use environment::{Environment, MapEnvironment, ProcessEnvironment};
 pub use error::{ConfigError, Origin, Problem};
 
@@ -64,6 +66,8 @@ pub struct Settings {
     /// sfconn's state directory ([`state_dir`]), where a rotated refresh token is saved when no
     /// `refresh_token_file` is configured; `None` when no home directory is known.
     pub state_dir: Option<PathBuf>,
+    /// The `[auth]` table: which OAuth flow gets the access token (issue 17).
+    pub auth: AuthSettings,
 }
 
 /// The `[http]` table.
@@ -116,7 +120,9 @@ pub struct Flags {
 /// Which credentials the command needs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Need {
-    /// Client id, client secret and refresh token (collect, auth check, config check).
+    /// What `auth.flow` needs (collect, auth check, config check): the client id, plus the
+    /// client secret and refresh token (`refresh_token`), the client secret (`client_credentials`),
+    /// or `auth.username` and the private key (`jwt_bearer`).
     Everything,
     /// Client id only (auth url/exchange/device): the secret is read if configured, the
     /// refresh token is neither required nor read (`refresh_token_file` may be the output).

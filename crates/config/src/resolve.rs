@@ -12,6 +12,7 @@ use figment::{Figment, Provider};
 use secrecy::SecretString;
 use sfconn_filter::CompanyFilter;
 
+use crate::auth::AuthFlow;
 use crate::environment::Environment;
 use crate::error::{ConfigError, Origin, Problem};
 use crate::keys::{self, Kind};
@@ -20,7 +21,7 @@ use crate::sources::{self, ConfigFile};
 use crate::{Entry, HttpSettings, LimitSettings, Loaded, Need, Settings};
 
 /// Reads typed values out of the merged dictionary, recording problems.
-struct Reader<'a> {
+pub(crate) struct Reader<'a> {
     figment: &'a Figment,
     merged: Dict,
     problems: Vec<Problem>,
@@ -43,8 +44,12 @@ impl Reader<'_> {
         sources::origin_of(self.figment, value)
     }
 
-    fn problem(&mut self, key: &str, origin: Option<Origin>, message: impl Into<String>) {
+    pub(crate) fn problem(&mut self, key: &str, origin: Option<Origin>, message: impl Into<String>) {
         self.problems.push(Problem { key: key.to_string(), origin, message: message.into() });
+    }
+
+    pub(crate) fn has_problem(&self, key: &str) -> bool {
+        self.problems.iter().any(|p| p.key == key)
     }
 
     fn wrong_type(&mut self, key: &keys::Key, value: &Value, expected: &str) {
@@ -55,7 +60,7 @@ impl Reader<'_> {
 
     /// A string setting, trimmed; blank counts as not set.
     /// A text setting; longer than [`MAX_TEXT_CHARS`] is a problem (never echoed).
-    fn text(&mut self, name: &str) -> Option<(String, Origin)> {
+    pub(crate) fn text(&mut self, name: &str) -> Option<(String, Origin)> {
         let key = keys::find(name)?;
         let value = self.lookup(name)?.clone();
         match &value {
@@ -258,6 +263,8 @@ pub(crate) fn resolve(
     let max_api_usage_percent = r.integer("limits.max_api_usage_percent");
     let store_path =
         r.text("store.path").map(|(p, o)| (resolve_path(&p, &o, cwd.as_deref(), home.as_deref()), o));
+    let auth = crate::auth::read(&mut r, need, &mut warnings, cwd.as_deref(), home.as_deref());
+    let flow = auth.settings.flow;
 
     if client_id.is_none() && need != Need::StoreOnly && !r.problems.iter().any(|p| p.key == "client_id") {
         r.problem(
@@ -278,6 +285,7 @@ pub(crate) fn resolve(
     );
     if secret.is_none()
         && need == Need::Everything
+        && flow.needs_client_secret()
         && !r.problems.iter().any(|p| p.key.starts_with("client_secret"))
     {
         r.problem(
@@ -293,23 +301,29 @@ pub(crate) fn resolve(
         SecretKeys { value: "refresh_token", file: "refresh_token_file", what: "refresh token" },
         refresh_token.as_ref(),
         refresh_token_file.as_ref(),
-        need == Need::Everything,
+        need == Need::Everything && flow.uses_refresh_token(),
     );
     if token.is_none()
         && need == Need::Everything
+        && flow.uses_refresh_token()
         && !r.problems.iter().any(|p| p.key.starts_with("refresh_token"))
     {
         r.problem(
             "refresh_token",
             None,
             "missing: set SFCONN_REFRESH_TOKEN, or point refresh_token_file (--refresh-token-file, \
-             SFCONN_REFRESH_TOKEN_FILE) to a file holding it; get one with `sfconn auth device` or \
-             `sfconn auth url` and `sfconn auth exchange`",
+             SFCONN_REFRESH_TOKEN_FILE) to a file holding it; get one with `sfconn auth url --pkce` \
+             and `sfconn auth exchange`, or choose a flow without one (auth.flow, docs/setup.md)",
         );
     }
 
     let url = match &login_url_setting {
-        Some((text, origin)) => match check_login_url(text) {
+        Some((text, origin)) => match check_login_url(text).and_then(|url| {
+            if flow == AuthFlow::ClientCredentials && need == Need::Everything {
+                crate::auth::check_client_credentials_host(&url)?;
+            }
+            Ok(url)
+        }) {
             Ok(url) => Some(url),
             Err(message) => {
                 r.problem("login_url", Some(origin.clone()), message);
@@ -416,6 +430,23 @@ pub(crate) fn resolve(
         ("http.concurrency", (serde_json::Value::from(concurrency), concurrency_origin)),
         ("limits.max_api_usage_percent", (serde_json::Value::from(max_api_usage_percent), usage_origin)),
         ("store.path", shown_path(&store_path)),
+        ("auth.flow", (serde_json::Value::from(flow.as_str()), auth.flow_origin)),
+        (
+            "auth.username",
+            (
+                auth.settings.username.as_deref().map_or(serde_json::Value::Null, serde_json::Value::from),
+                auth.username_origin,
+            ),
+        ),
+        (
+            "auth.private_key_file",
+            (
+                auth.settings.private_key_file.as_ref().map_or(serde_json::Value::Null, |p| {
+                    serde_json::Value::from(p.to_string_lossy().as_ref())
+                }),
+                auth.key_file_origin,
+            ),
+        ),
     ]
     .into_iter()
     .map(|(key, (value, origin))| Entry { key: key.to_string(), value, origin })
@@ -436,26 +467,27 @@ pub(crate) fn resolve(
         limits: LimitSettings { max_api_usage_percent },
         store_path: store_path.map(|(p, _)| p),
         state_dir: None,
+        auth: auth.settings,
     };
     Ok(Loaded { settings, entries, warnings, config_file: None })
 }
 
 /// A secret and where it came from.
-struct SecretValue {
-    value: SecretString,
-    origin: Origin,
+pub(crate) struct SecretValue {
+    pub(crate) value: SecretString,
+    pub(crate) origin: Origin,
 }
 
 /// The pair of keys that can provide one secret.
 #[derive(Clone, Copy)]
-struct SecretKeys {
-    value: &'static str,
-    file: &'static str,
-    what: &'static str,
+pub(crate) struct SecretKeys {
+    pub(crate) value: &'static str,
+    pub(crate) file: &'static str,
+    pub(crate) what: &'static str,
 }
 
 /// The secret from its inline key or its file key (read only when `read_file`).
-fn secret_setting(
+pub(crate) fn secret_setting(
     r: &mut Reader<'_>,
     warnings: &mut Vec<String>,
     keys: SecretKeys,
@@ -518,7 +550,7 @@ fn read_secret_file(path: &Path, what: &str) -> Result<SecretString, String> {
 
 /// Expands a leading `~` and makes a relative path absolute: relative to the config file's
 /// directory for a value from the config file, else to the current directory.
-fn resolve_path(text: &str, origin: &Origin, cwd: Option<&Path>, home: Option<&Path>) -> PathBuf {
+pub(crate) fn resolve_path(text: &str, origin: &Origin, cwd: Option<&Path>, home: Option<&Path>) -> PathBuf {
     let path = match (text.strip_prefix('~'), home) {
         (Some(""), Some(home)) => home.to_path_buf(),
         (Some(rest), Some(home)) if rest.starts_with('/') || rest.starts_with(std::path::MAIN_SEPARATOR) => {

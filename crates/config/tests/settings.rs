@@ -302,6 +302,30 @@ fn precedence_matrix_default_file_env_flag_for_every_key() {
             flag: None,
             without: &[],
         },
+        Row {
+            key: "auth.flow",
+            default: Some(json!("refresh_token")),
+            file: ("\"refresh_token\"", json!("refresh_token")),
+            env: ("Refresh-Token", json!("refresh_token")),
+            flag: None,
+            without: &[],
+        },
+        Row {
+            key: "auth.username",
+            default: Some(json!(null)),
+            file: ("\"file@acme.com\"", json!("file@acme.com")),
+            env: ("env@acme.com", json!("env@acme.com")),
+            flag: None,
+            without: &[],
+        },
+        Row {
+            key: "auth.private_key_file",
+            default: Some(json!(null)),
+            file: ("\"file.key\"", json!("[TMP]/work/file.key")),
+            env: ("env.key", json!("[TMP]/work/env.key")),
+            flag: None,
+            without: &[],
+        },
     ];
     assert_eq!(rows.len(), keys::KEYS.len(), "every key has a row");
 
@@ -859,4 +883,81 @@ fn a_huge_text_value_is_refused_without_being_echoed() {
     assert!(!message.contains(&huge[..100]), "the value is not echoed");
     let message = error_for("", &[("SFCONN_REFRESH_TOKEN", &huge)]);
     assert!(message.contains("`refresh_token` (env SFCONN_REFRESH_TOKEN)"), "{message}");
+}
+
+// ---------------------------------------------------------------- auth flows (issue 17)
+
+/// A throwaway PEM-shaped private key (config only checks the shape; auth parses it).
+const PEM_SHAPE: &str =
+    "-----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBgkqhkiG9w0BAQEFAASC\n-----END PRIVATE KEY-----\n";
+
+#[test]
+fn client_credentials_needs_no_refresh_token_and_a_my_domain() {
+    let mut sandbox = Sandbox::with_credentials();
+    sandbox.unset("SFCONN_REFRESH_TOKEN");
+    sandbox.set("SFCONN_AUTH__FLOW", "client_credentials");
+    sandbox.set("SFCONN_LOGIN_URL", "https://acme.my.salesforce.com");
+    let loaded = sandbox.load_ok(&Flags::default());
+    assert_eq!(loaded.settings.auth.flow, sfconn_config::AuthFlow::ClientCredentials);
+    assert!(loaded.settings.refresh_token.is_none());
+    assert_eq!(entry(&loaded, "auth.flow"), (json!("client_credentials"), env_origin("SFCONN_AUTH__FLOW")));
+
+    sandbox.set("SFCONN_LOGIN_URL", "https://login.salesforce.com");
+    sandbox.unset("SFCONN_CLIENT_SECRET");
+    insta::assert_snapshot!(
+        "client_credentials_generic_host_and_no_secret",
+        sandbox.error(&Flags::default(), Need::Everything)
+    );
+    // `auth url` and friends do not use the flow: the generic host is fine there.
+    assert!(load_with(&Flags::default(), Need::ClientOnly, &sandbox.env).is_ok());
+}
+
+#[test]
+fn jwt_bearer_needs_a_username_and_a_pem_key_but_no_secret_or_token() {
+    let mut sandbox = Sandbox::new();
+    sandbox.set("SFCONN_CLIENT_ID", "env-id");
+    sandbox.set("SFCONN_AUTH__FLOW", "jwt_bearer");
+    insta::assert_snapshot!(
+        "jwt_bearer_missing_username_and_key",
+        sandbox.error(&Flags::default(), Need::Everything)
+    );
+
+    let key = sandbox.file("work/jwt.key", PEM_SHAPE);
+    sandbox.config("[auth]\nusername = \"sfconn@acme.com\"\nprivate_key_file = \"jwt.key\"\n");
+    let loaded = sandbox.load_ok(&Flags::default());
+    let auth = &loaded.settings.auth;
+    assert_eq!(auth.username.as_deref(), Some("sfconn@acme.com"));
+    assert_eq!(auth.private_key_file.as_deref(), Some(key.as_path()));
+    assert_eq!(auth.private_key.as_ref().unwrap().expose_secret(), PEM_SHAPE.trim());
+    assert!(loaded.settings.client_secret.is_none() && loaded.settings.refresh_token.is_none());
+    assert!(loaded.warnings.is_empty(), "{:?}", loaded.warnings);
+    assert!(!format!("{:?}", loaded.settings).contains("MIIEvQ"), "Debug hides the key");
+
+    set_mode(&key, 0o644);
+    let loaded = sandbox.load_ok(&Flags::default());
+    assert!(
+        loaded.warnings.iter().any(|w| w.contains("auth.private_key_file") && w.contains("chmod 600")),
+        "{:?}",
+        loaded.warnings
+    );
+
+    sandbox.file("work/jwt.key", "-----BEGIN CERTIFICATE-----\nMIIC\n-----END CERTIFICATE-----\n");
+    insta::assert_snapshot!(
+        "jwt_bearer_certificate_instead_of_key",
+        sandbox.error(&Flags::default(), Need::Everything)
+    );
+}
+
+#[test]
+fn an_unknown_flow_names_the_choices_and_unused_jwt_keys_warn() {
+    insta::assert_snapshot!("auth_flow_unknown", error_for("[auth]\nflow = \"password\"\n", &[]));
+    let mut sandbox = Sandbox::with_credentials();
+    sandbox.set("SFCONN_AUTH__USERNAME", "jo@acme.com");
+    let loaded = sandbox.load_ok(&Flags::default());
+    assert_eq!(
+        loaded.warnings,
+        [
+            "auth.username is set but only the jwt_bearer flow uses it (auth.flow = \"refresh_token\"); it is ignored"
+        ]
+    );
 }

@@ -17,6 +17,7 @@ mod faults;
 mod ids;
 mod schema;
 mod server;
+mod server_flows;
 mod soql;
 
 use std::sync::Arc;
@@ -130,6 +131,14 @@ impl SimulatedOrg {
     pub const REFRESH_TOKEN: &'static str =
         "5Aep861sfconnSimulatedRefreshToken.Loopback0nly_q8ZrT2vWx9YbN3mKd7LhF4jGs6PcRa1EoUiQw";
 
+    /// The TEST-ONLY private key whose public half the org trusts for the JWT bearer flow
+    /// (`fixtures/test-only-jwt/`; never use it anywhere else).
+    pub const TEST_JWT_PRIVATE_KEY: &'static str =
+        include_str!("../../../fixtures/test-only-jwt/TEST-ONLY-sfconn-jwt.key");
+    /// A TEST-ONLY private key the org does not trust (signature refused).
+    pub const TEST_JWT_OTHER_PRIVATE_KEY: &'static str =
+        include_str!("../../../fixtures/test-only-jwt/TEST-ONLY-other.key");
+
     /// Starts the org on a free loopback port.
     pub async fn start(spec: OrgSpec) -> Self {
         let server = MockServer::builder().disable_request_recording().start().await;
@@ -220,6 +229,22 @@ impl SimulatedOrg {
     /// this `redirect_uri`.
     pub fn issue_authorization_code_for(&self, redirect_uri: &str, code_challenge: Option<&str>) -> String {
         self.shared.issue_code(code_challenge, Some(redirect_uri))
+    }
+
+    /// The username of the integration user: the JWT bearer flow's subject and the client
+    /// credentials flow's run-as user.
+    pub fn integration_username(&self) -> String {
+        self.shared.data.integration_user().username.clone()
+    }
+
+    /// Whether the app has a run-as user for the client credentials flow (default: yes).
+    pub fn set_client_credentials_run_as_user(&self, enabled: bool) {
+        self.shared.flows.update(|switches| switches.run_as_user = enabled);
+    }
+
+    /// Whether the integration user is pre-authorized for the JWT bearer flow (default: yes).
+    pub fn set_jwt_pre_authorized(&self, enabled: bool) {
+        self.shared.flows.update(|switches| switches.jwt_pre_authorized = enabled);
     }
 
     /// The underlying wiremock server (e.g. to mount extra mocks in front of the simulator).

@@ -95,6 +95,7 @@ pub(crate) struct Shared {
     pub spec: OrgSpec,
     pub login_url: String,
     pub instance_url: String,
+    pub flows: crate::server_flows::FlowState,
     state: Mutex<State>,
     log: Mutex<VecDeque<RecordedRequest>>,
 }
@@ -142,6 +143,7 @@ impl Shared {
             spec,
             login_url,
             instance_url,
+            flows: crate::server_flows::FlowState::default(),
             state: Mutex::new(state),
             log: Mutex::new(VecDeque::new()),
         }
@@ -208,7 +210,7 @@ impl Shared {
 }
 
 /// A response before it becomes a wiremock template.
-struct Reply {
+pub(crate) struct Reply {
     status: u16,
     content_type: Option<String>,
     body: Vec<u8>,
@@ -227,7 +229,7 @@ impl Reply {
         }
     }
 
-    fn json(status: u16, body: &Value) -> Reply {
+    pub(crate) fn json(status: u16, body: &Value) -> Reply {
         Reply::json_text(status, body.to_string())
     }
 
@@ -241,7 +243,7 @@ impl Reply {
         }
     }
 
-    fn empty(status: u16) -> Reply {
+    pub(crate) fn empty(status: u16) -> Reply {
         Reply { status, content_type: None, body: Vec::new(), headers: Vec::new(), delay: Duration::ZERO }
     }
 
@@ -551,14 +553,7 @@ impl Shared {
         match route {
             Route::Token => self.token(request),
             Route::Authorize => self.authorize(request),
-            Route::Revoke => {
-                let token = form(&request.body).remove("token").unwrap_or_default();
-                self.with_state(|s| {
-                    s.refresh_tokens.remove(&token);
-                    s.access_tokens.remove(&token);
-                });
-                Reply::empty(200)
-            }
+            Route::Revoke => crate::server_flows::revoke(self, request),
             Route::Versions => self.versions(),
             Route::Identity { org, user } => self.identity(request, org, user),
             Route::NotFound => Reply::rest_error("NOT_FOUND"),
@@ -896,6 +891,9 @@ impl Shared {
             }
         }
         let param = |k: &str| params.get(k).map(String::as_str).filter(|v| !v.is_empty());
+        if let Some(reply) = crate::server_flows::token(self, &params) {
+            return reply;
+        }
         if param("response_type") == Some("device_code") {
             return self.device_code(param("client_id"));
         }
@@ -959,7 +957,7 @@ impl Shared {
     }
 
     /// A success body (facts §1.3): a fresh access token, optionally a refresh token.
-    fn grant(&self, s: &mut State, refresh_token: Option<String>) -> Value {
+    pub(crate) fn grant(&self, s: &mut State, refresh_token: Option<String>) -> Value {
         s.grants += 1;
         let access =
             format!("{}!AQ{}", &self.org_id()[..15], token_chars(self.spec.seed, s.grants, 0xACCE, 94));

@@ -7,4 +7,5 @@ mod flows;
 mod refresh;
 mod retries;
 mod secrets;
+mod server_flows;
 mod simulated_org;

@@ -107,7 +107,7 @@ async fn an_expired_refresh_token_is_refused_with_exit_77() {
     assert_eq!(error.exit_code(), 77);
     let message = error.to_string();
     assert!(message.contains("invalid_grant (expired access/refresh token)"), "{message}");
-    assert!(message.contains("sfconn auth device"), "{message}");
+    assert!(message.contains("sfconn auth url --pkce"), "{message}");
 }
 
 #[tokio::test]
