@@ -15,6 +15,7 @@ pub mod mapping;
 pub mod output;
 mod run;
 pub mod snapshot;
+mod stop;
 
 pub use output::{Format, OutputError, SnapshotSink, open_sink};
 pub use run::{
