@@ -240,9 +240,12 @@ impl QueryRun {
             self.cursor = match (page.done, page.next_records_url) {
                 (true, _) => Cursor::Done,
                 (false, Some(next)) => {
+                    // A nextRecordsUrl off the instance stops the run now, before another
+                    // request can take the permit; this page is still handed out, and the
+                    // query fails where it would follow the URL, with the same failure.
                     let this_page = format!("page {} of the {} query", self.page_number, self.object);
                     if let Err(error) = self.client.resolve_next_url(&next, &this_page) {
-                        return Err(self.client.stop_with(error));
+                        drop(self.client.stop_with(error));
                     }
                     Cursor::Next(next)
                 }
