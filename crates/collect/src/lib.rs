@@ -11,6 +11,7 @@
 //! The fields and their sources are described in `docs/data.md`, the requests in
 //! `docs/api-calls.md`.
 
+mod arrival;
 pub mod mapping;
 pub mod output;
 mod run;

@@ -26,7 +26,7 @@ use crate::snapshot::{
     WARNING_COMPANY_FILTER_MISMATCH, WARNING_FIELD_UNAVAILABLE, WARNING_REFRESH_TOKEN_ROTATED,
     WARNING_SOURCE_SKIPPED, Warning,
 };
-use crate::stop;
+use crate::{arrival, stop};
 
 /// File name, in the state directory, of a rotated refresh token that had no
 /// `refresh_token_file` to go to.
@@ -635,7 +635,8 @@ async fn open_users(
     let describe = client.describe("User").await?;
     let selection = select_fields(&describe, required, USER_OPTIONAL)?;
     let soql = user_query(&selection.select_list(), filter);
-    let mut pages: PageStream<records::User> = Box::pin(client.query_pages::<records::User>(soql));
+    let mut pages: PageStream<records::User> =
+        Box::pin(client.query_pages_checked::<records::User>(soql, arrival::users()));
     let first = pages.try_next().await?;
     Ok((selection, pages, first))
 }
@@ -739,11 +740,14 @@ impl AssignmentSource {
     where
         T: DeserializeOwned + Send + 'static,
     {
-        let mut pages: PageStream<(String, String)> =
-            Box::pin(client.query_pages::<T>(soql.to_owned()).map_ok(move |page| Page {
-                total_size: page.total_size,
-                records: page.records.into_iter().map(pair).collect(),
-            }));
+        let mut pages: PageStream<(String, String)> = Box::pin(
+            client
+                .query_pages_checked::<T>(soql.to_owned(), arrival::assignments(object, user_field))
+                .map_ok(move |page| Page {
+                    total_size: page.total_size,
+                    records: page.records.into_iter().map(pair).collect(),
+                }),
+        );
         let first = pages.try_next().await?;
         Ok(AssignmentSource {
             object,
