@@ -299,6 +299,16 @@ pub enum ApiError {
         source: serde_json::Error,
     },
 
+    /// A query page that the caller's check refused (e.g. rows out of the order asked for);
+    /// the reason says why and what to do.
+    #[error("{reason}")]
+    PageRefused {
+        /// The request of the page.
+        request: String,
+        /// The check's verdict.
+        reason: String,
+    },
+
     /// A successful response that is not JSON at all.
     #[error("Salesforce answered {request} with {body} instead of JSON; sfconn cannot read it")]
     NotJson {
@@ -404,6 +414,11 @@ pub enum ApiError {
         max_percent: u8,
     },
 
+    /// Not sent, or its answer dropped: an earlier fatal failure stopped the run (see
+    /// [`crate::ApiClient::cancellation`]). The run reports that failure, not this one.
+    #[error("not sent: the run was stopped by an earlier failure")]
+    Cancelled,
+
     /// A bug or impossible state inside sfconn.
     #[error("internal error: {0}")]
     Internal(String),
@@ -457,6 +472,7 @@ impl ApiError {
             | ApiError::QueryNotResumable { .. }
             | ApiError::UsageAboveThreshold { .. } => 75,
             ApiError::Decode { .. }
+            | ApiError::PageRefused { .. }
             | ApiError::NotJson { .. }
             | ApiError::ForeignUrl { .. }
             | ApiError::ResponseTooLarge { .. } => 65,
@@ -467,7 +483,16 @@ impl ApiError {
                     69
                 }
             }
-            ApiError::Internal(_) => 70,
+            ApiError::Cancelled | ApiError::Internal(_) => 70,
+        }
+    }
+
+    /// Whether this only says that an earlier failure stopped the run.
+    pub fn is_cancelled(&self) -> bool {
+        match self {
+            ApiError::Cancelled => true,
+            ApiError::Auth(error) => matches!(error.root(), AuthError::Cancelled),
+            _ => false,
         }
     }
 

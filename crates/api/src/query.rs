@@ -127,6 +127,22 @@ impl RawPage {
     }
 }
 
+/// The records of a page not handed out before (after a restart, the first `first_kept`
+/// records of `body` were), for a [`PageCheck`].
+pub struct PageRows<'a> {
+    /// The `Id` of each record handed out with this page (`None` where a record has none).
+    pub ids: &'a [Option<String>],
+    /// The whole page as Salesforce sent it, for checks on other fields.
+    pub body: &'a str,
+    /// Records at the start of `body` that were handed out before (and are not again).
+    pub first_kept: usize,
+}
+
+/// A check of each page of a query, run while the page's request still holds its
+/// concurrency permit: a page it refuses (its text says why) stops the run before any other
+/// request can leave, and the query fails with [`ApiError::PageRefused`].
+pub type PageCheck = Box<dyn FnMut(&PageRows<'_>) -> Result<(), String> + Send>;
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Endpoint {
     Query,
@@ -163,6 +179,7 @@ struct QueryRun {
     skip: u64,
     expected_last_id: Option<String>,
     restarts: u32,
+    check: Option<PageCheck>,
 }
 
 impl QueryRun {
@@ -180,6 +197,7 @@ impl QueryRun {
             skip: 0,
             expected_last_id: None,
             restarts: 0,
+            check: None,
         }
     }
 
@@ -214,9 +232,15 @@ impl QueryRun {
                 }
             };
             let following_locator = matches!(self.cursor, Cursor::Next(_));
-            let call = Call { url, label: &label, object: Some(&self.object), query_options: true };
-            let body = match self.client.execute(&call).await {
-                Ok(body) => body,
+            let call = Call {
+                // An expired cursor is not fatal: the query runs again (see above).
+                caller_decides: if following_locator { is_invalid_query_locator } else { |_| false },
+                ..Call::new(url, &label, Some(&self.object), true)
+            };
+            // The permit is held until the page is read lightly and its nextRecordsUrl checked:
+            // a page that stops the run does so before another request can leave.
+            let (body, permit) = match self.client.execute_holding(&call).await {
+                Ok(answer) => answer,
                 Err(error) if following_locator && is_invalid_query_locator(&error) => {
                     self.restart()?;
                     continue;
@@ -227,19 +251,28 @@ impl QueryRun {
             let page: PageHead = match decode_json(&body, &label) {
                 Ok(page) => page,
                 Err(light) => {
-                    decode_json::<PageBody<T>>(&body, &label)?;
-                    return Err(light);
+                    let error = decode_json::<PageBody<T>>(&body, &label).err().unwrap_or(light);
+                    return Err(self.client.stop_with(error));
                 }
             };
             self.cursor = match (page.done, page.next_records_url) {
                 (true, _) => Cursor::Done,
-                (false, Some(next)) => Cursor::Next(next),
+                (false, Some(next)) => {
+                    // A nextRecordsUrl off the instance stops the run now, before another
+                    // request can take the permit; this page is still handed out, and the
+                    // query fails where it would follow the URL, with the same failure.
+                    let this_page = format!("page {} of the {} query", self.page_number, self.object);
+                    if let Err(error) = self.client.resolve_next_url(&next, &this_page) {
+                        drop(self.client.stop_with(error));
+                    }
+                    Cursor::Next(next)
+                }
                 (false, None) => {
-                    return Err(ApiError::Decode {
+                    return Err(self.client.stop_with(ApiError::Decode {
                         request: label,
                         path: "nextRecordsUrl".to_owned(),
                         source: serde::de::Error::custom("`done` is false but there is no nextRecordsUrl"),
-                    });
+                    }));
                 }
             };
             let ids: Vec<Option<String>> = page.records.into_iter().map(|record| record.0).collect();
@@ -259,6 +292,13 @@ impl QueryRun {
                     continue;
                 }
             }
+            if let Some(check) = &mut self.check {
+                let rows = PageRows { ids: &ids[first_kept..], body: &body, first_kept };
+                if let Err(reason) = check(&rows) {
+                    return Err(self.client.stop_with(ApiError::PageRefused { request: label, reason }));
+                }
+            }
+            drop(permit);
             let kept = ids.len() - first_kept;
             if kept > 0 {
                 self.last_id = ids.get(first_kept + kept - 1).cloned().flatten();
@@ -351,7 +391,7 @@ where
     T: DeserializeOwned + Send + 'static,
 {
     AbortOnDrop(tokio::spawn(async move {
-        let page = run.next_raw_page::<T>().await;
+        let page = run.next_raw_page::<T>().await.map_err(|error| run.client.stop_with(error));
         (run, page)
     }))
 }
@@ -377,6 +417,9 @@ fn pages<T>(run: QueryRun) -> impl Stream<Item = Result<Page<T>, ApiError>> + Se
 where
     T: DeserializeOwned + Send + 'static,
 {
+    // Every failure of the query stops the run where it is found (a page fetched ahead
+    // included), and the consumer is handed the failure that stopped it.
+    let client = run.client.clone();
     stream::try_unfold(Pipeline::Start(run), |state| async move {
         let task = match state {
             Pipeline::Start(run) => fetch_next_page::<T>(run),
@@ -394,6 +437,7 @@ where
         };
         Ok(Some((raw.decode::<T>()?, next)))
     })
+    .map_err(move |error| client.surface(client.stop_with(error)))
 }
 
 fn records<T>(run: QueryRun) -> impl Stream<Item = Result<T, ApiError>> + Send + 'static
@@ -414,6 +458,21 @@ impl ApiClient {
         T: DeserializeOwned + Send + 'static,
     {
         pages(QueryRun::new(self.clone(), soql, Endpoint::Query))
+    }
+
+    /// Like [`ApiClient::query_pages`], each page checked by `check` before it is handed out
+    /// (see [`PageCheck`]).
+    pub fn query_pages_checked<T>(
+        &self,
+        soql: String,
+        check: PageCheck,
+    ) -> impl Stream<Item = Result<Page<T>, ApiError>> + Send + 'static
+    where
+        T: DeserializeOwned + Send + 'static,
+    {
+        let mut run = QueryRun::new(self.clone(), soql, Endpoint::Query);
+        run.check = Some(check);
+        pages(run)
     }
 
     /// Runs a SOQL query and yields its records one by one, page after page.

@@ -149,6 +149,10 @@ pub enum AuthError {
     /// token under `client_credentials`).
     #[error("{0}")]
     Unsupported(String),
+    /// The run was stopped by an earlier fatal failure before this refresh started; the run
+    /// reports that failure, not this.
+    #[error("not sent: the run was stopped by an earlier failure")]
+    Cancelled,
 
     /// An internal error (e.g. the HTTP client could not be built).
     #[error("internal error: {0}")]
@@ -197,7 +201,7 @@ impl AuthError {
             AuthError::File { .. } => 78,
             AuthError::Key(_) | AuthError::Unsupported(_) => 78,
             AuthError::Shared(inner) => inner.exit_code(),
-            AuthError::Internal(_) => 70,
+            AuthError::Cancelled | AuthError::Internal(_) => 70,
         }
     }
 

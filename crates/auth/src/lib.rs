@@ -9,6 +9,7 @@
 pub mod retry;
 
 mod assertion;
+mod cancel;
 mod client;
 mod disk;
 mod error;
@@ -27,6 +28,7 @@ use std::time::Duration;
 
 pub use assertion::{JwtSigner, audience_for};
 pub use disk::{EXIT_STORAGE, storage_refusal};
+pub use cancel::RunCancel;
 pub use error::{AuthError, Refusal, RefusalKind};
 pub use flows::{
     AuthorizeParams, AuthorizeRequest, CodeInput, DEFAULT_SCOPE, DeviceAuthorization, DevicePolling, Grant,

@@ -10,7 +10,7 @@ use crate::client::OAuthHttp;
 use crate::rotation::{NOT_PERSISTED_STEP, save_aside, write_secret_file};
 use crate::token::{AccessToken, TokenResponse};
 use crate::urls::{check_configured_url, oauth_endpoint};
-use crate::{AuthError, AuthOptions, Credentials, FlowKind, RequestCounter, Rotation};
+use crate::{AuthError, AuthOptions, Credentials, FlowKind, RequestCounter, Rotation, RunCancel};
 
 /// The grant a [`TokenSource`] sends for each access token.
 #[derive(Debug)]
@@ -65,6 +65,8 @@ pub struct TokenSource {
     /// the lock holder saw happened while we waited).
     attempts: AtomicU64,
     rotation: StdMutex<Rotation>,
+    /// The run's cancellation: no refresh starts once it is tripped.
+    cancel: RunCancel,
 }
 
 #[derive(Debug)]
@@ -120,6 +122,7 @@ impl TokenSource {
             }),
             attempts: AtomicU64::new(0),
             rotation: StdMutex::new(Rotation::NotRotated),
+            cancel: RunCancel::new(),
         }
     }
 
@@ -169,6 +172,13 @@ impl TokenSource {
             )));
         };
         crate::revoke::revoke(&self.http, refresh_token).await
+    }
+
+    /// The run's cancellation, shared by everything that sends requests with this source's
+    /// tokens: the first fatal failure trips it, and no refresh (nor, in `api`, any REST call)
+    /// starts after that. One per token source, so one per run.
+    pub fn cancellation(&self) -> &RunCancel {
+        &self.cancel
     }
 
     /// Where to save a rotated refresh token when no `refresh_token_file` is configured or
@@ -242,6 +252,11 @@ impl TokenSource {
     }
 
     async fn refresh_locked(&self, state: &mut State) -> Result<Arc<AccessToken>, AuthError> {
+        // A refresh already on the wire finishes (its answer may rotate the refresh token,
+        // which must not be lost); a new one does not start once the run is stopping.
+        if self.cancel.is_tripped() {
+            return Err(AuthError::Cancelled);
+        }
         let outcome = self.refresh_grant(state).await;
         let result = match outcome {
             Ok(token) => {

@@ -12,11 +12,13 @@
 //! `docs/api-calls.md`.
 
 mod flow;
+mod arrival;
 pub mod mapping;
 pub mod output;
 mod run;
 pub mod sandbox;
 pub mod snapshot;
+mod stop;
 
 pub use output::{CsvCells, Format, OutputError, OutputOptions, SnapshotSink, open_sink, open_sink_with};
 pub use run::{

@@ -14,6 +14,7 @@
 
 mod data;
 mod faults;
+mod front;
 mod ids;
 mod schema;
 mod server;
@@ -21,7 +22,7 @@ mod server_flows;
 mod soql;
 
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use wiremock::{Mock, MockServer, matchers::any};
 
@@ -92,9 +93,18 @@ impl OrgSpec {
     }
 }
 
+/// When a request reached the org: its number in arrival order (1 = the first request the org
+/// received, whether or not the log still holds it) and the moment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Arrival {
+    pub number: u64,
+    pub at: Instant,
+}
+
 /// One request the org received.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RecordedRequest {
+    pub arrival: Arrival,
     pub method: String,
     /// Full URL with query string.
     pub url: String,
@@ -196,6 +206,11 @@ impl SimulatedOrg {
         self.shared.requests()
     }
 
+    /// How many requests the org has received (log limit or not).
+    pub fn requests_received(&self) -> u64 {
+        self.shared.requests_received()
+    }
+
     /// Forgets the recorded requests.
     pub fn clear_requests(&self) {
         self.shared.clear_requests();
@@ -245,6 +260,17 @@ impl SimulatedOrg {
     /// Whether the integration user is pre-authorized for the JWT bearer flow (default: yes).
     pub fn set_jwt_pre_authorized(&self, enabled: bool) {
         self.shared.flows.update(|switches| switches.jwt_pre_authorized = enabled);
+    }
+
+    /// Puts a TCP front between sfconn and the org for data requests (token responses then
+    /// send clients to `http://127.0.0.1:FRONT`), so that [`FaultKind::Reset`],
+    /// [`FaultKind::NoAnswer`], [`FaultKind::CutGzip`] and [`FaultKind::Trickle`] can be
+    /// staged. Returns the front's URL. The token endpoint stays direct.
+    pub fn serve_data_through_front(&self) -> std::io::Result<String> {
+        let port = front::start(self.server.address().port())?;
+        let url = format!("http://127.0.0.1:{port}");
+        self.faults.override_instance_url(Some(&url));
+        Ok(url)
     }
 
     /// The underlying wiremock server (e.g. to mount extra mocks in front of the simulator).
