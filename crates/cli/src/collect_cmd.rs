@@ -197,11 +197,16 @@ async fn run_until_interrupted(
     sink: &mut dyn SnapshotSink,
     progress: &dyn Progress,
 ) -> Option<Result<RunOutcome, CollectError>> {
+    // The handler is installed here, before the run starts, not when `select!` first polls.
+    let sigint = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt());
     let interrupted = async {
-        if tokio::signal::ctrl_c().await.is_err() {
+        match sigint {
+            Ok(mut sigint) => {
+                sigint.recv().await;
+            }
             // No signal handler could be installed: Ctrl-C then ends the process the default
             // way, which also leaves no output behind (temporary files excepted).
-            std::future::pending::<()>().await;
+            Err(_) => std::future::pending::<()>().await,
         }
     };
     tokio::select! {
