@@ -18,6 +18,7 @@
 mod diff;
 mod doc;
 mod error;
+mod html;
 mod import;
 mod paid;
 mod render;
@@ -31,8 +32,9 @@ pub use doc::{SUPPORTED_SCHEMA_VERSION, SnapshotDoc, SubscriptionSource};
 pub use error::StoreError;
 pub use paid::{LicenceFacts, is_paid};
 pub use report::{
-    DEFAULT_INACTIVE_DAYS, DomainCount, HeldLicence, KindCount, OverAssigned, ReclaimCandidate, Report,
-    ReportOptions, SubscriptionUse, ThirdPartyFootprint,
+    ApiUsage, DEFAULT_INACTIVE_DAYS, DomainCount, HTML_MAX_CANDIDATES, HTML_MAX_DOMAINS, HeldLicence,
+    HtmlOptions, KindCount, OverAssigned, ReclaimCandidate, Report, ReportContext, ReportOptions,
+    SnapshotWarning, SubscriptionUse, ThirdPartyFootprint, UsagePoint, UsageSeries,
 };
 pub use schema::{MIGRATIONS, latest_version};
 pub use sfconn_csvcell::CsvCells;
