@@ -82,7 +82,7 @@ impl<'o> TableWriter<'o> {
         for header in headers {
             match header.strip_prefix('#') {
                 Some(name) => {
-                    fmt(out, format_args!("<th scope=\"col\" class=\"num\">{}</th>", escape::text(name)))
+                    fmt(out, format_args!("<th scope=\"col\" class=\"num\">{}</th>", escape::text(name)));
                 }
                 None => fmt(out, format_args!("<th scope=\"col\">{}</th>", escape::text(header))),
             }

@@ -19,6 +19,9 @@ struct Details {
     warnings_json: String,
 }
 
+/// One row of the seat history: snapshot id, its `collected_at`, subscription id, used, total.
+type HistoryRow = (i64, String, String, Option<i64>, Option<i64>);
+
 /// The parts of the stored summary the report shows; anything else in it is ignored.
 #[derive(Default, serde::Deserialize)]
 struct StoredSummary {
@@ -46,7 +49,7 @@ impl Store {
             .collect();
         let mut points: BTreeMap<String, Vec<UsagePoint>> = BTreeMap::new();
         let mut snapshots = std::collections::BTreeSet::new();
-        let rows: Vec<(i64, String, String, Option<i64>, Option<i64>)> = self.rows(
+        let rows: Vec<HistoryRow> = self.rows(
             "reading the seat history",
             "SELECT s.id, s.collected_at, sub.id, sub.used, sub.total
              FROM snapshots s JOIN subscriptions sub ON sub.snapshot_id = s.id

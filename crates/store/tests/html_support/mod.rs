@@ -74,6 +74,7 @@ pub fn hostile_store(dir: &Path, beacon: &str) -> Store {
 
 /// The Chromium binary: `$SFCONN_CHROMIUM`, else `chromium` on the PATH. Missing is a test
 /// failure that says how to install it, never a skip.
+#[allow(clippy::disallowed_methods)] // a test finds its browser as a shell would
 pub fn chromium() -> PathBuf {
     if let Some(path) = std::env::var_os("SFCONN_CHROMIUM") {
         return PathBuf::from(path);
@@ -215,11 +216,11 @@ pub fn screenshot(page: &Path, png: &Path, height: u32, proxy: &Recorder) {
     assert!(png.metadata().unwrap().len() > 1000, "no screenshot at {}", png.display());
 }
 
-/// Where the tests put files for a person to look at: `target/html-report/`.
+/// Where the tests put files for a person to look at: `html-report/` in the target directory
+/// the test binary was built in (`target/debug/deps/html_browser-…` is three levels down).
 pub fn target_dir() -> PathBuf {
-    let target = std::env::var_os("CARGO_TARGET_DIR")
-        .map_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target"), PathBuf::from);
-    let dir = target.join("html-report");
+    let exe = std::env::current_exe().unwrap();
+    let dir = exe.ancestors().nth(3).unwrap().join("html-report");
     std::fs::create_dir_all(&dir).unwrap();
     dir
 }
