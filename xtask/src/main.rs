@@ -3,6 +3,8 @@
 //! - `ci`: format check, clippy with `-D warnings` on all targets, the Debian packages the tests
 //!   need (installed when missing), all tests, a bench smoke run.
 //! - `deps`: install the Debian packages the tests need (`ci` does it too).
+//! - `screenshot`: docs/report-html.png, the HTML report of the test snapshots as Chromium
+//!   shows it (and docs/report-html.sha256, the page it shows).
 //! - `demo`: a full collection by the real `sfconn` binary against the simulated org.
 //! - `bench`: the release binary against the simulated org at 10k/100k/1M users beside a
 //!   simple-salesforce peer (`docs/benchmarks.md`).
@@ -17,8 +19,10 @@ use std::process::{Command, ExitCode};
 use anyhow::{Context, Result, bail};
 
 mod bench;
+mod bench_html;
 mod demo;
 mod deps;
+mod screenshot;
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -27,8 +31,9 @@ fn main() -> ExitCode {
         Some("demo") => demo::run(&args[1..]),
         Some("bench") => bench::run(&args[1..]),
         Some("deps") => deps::ensure(deps::FOR_TESTS),
+        Some("screenshot") => screenshot::run(),
         _ => {
-            eprintln!("usage: cargo xtask <ci|demo|bench|deps>");
+            eprintln!("usage: cargo xtask <ci|demo|bench|deps|screenshot>");
             return ExitCode::from(2);
         }
     };

@@ -166,3 +166,23 @@ fn hostile_text_is_escaped_wherever_it_lands() {
     assert!(html.contains("javascript:document.body"), "profile names show as text");
     assert!(!html.contains("href=\"javascript"));
 }
+
+/// docs/report-html.png is taken by `cargo xtask screenshot` from the page of the third test
+/// snapshot, whose SHA-256 it records beside the picture: a change to the page without a new
+/// screenshot fails here.
+#[test]
+fn the_screenshot_in_docs_shows_what_the_code_renders() {
+    use sha2::{Digest, Sha256};
+    let dir = tempfile::tempdir().unwrap();
+    let store = store_with_weeks(dir.path());
+    let (html, _) = render_as(&store, 3, env!("CARGO_PKG_VERSION"));
+    let digest: String = Sha256::digest(html.as_bytes()).iter().map(|b| format!("{b:02x}")).collect();
+    let docs = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs");
+    let recorded = std::fs::read_to_string(docs.join("report-html.sha256")).unwrap_or_default();
+    assert_eq!(
+        recorded.trim(),
+        digest,
+        "docs/report-html.png is not what the code renders now: run `cargo xtask screenshot` and commit docs/"
+    );
+    assert!(docs.join("report-html.png").is_file());
+}

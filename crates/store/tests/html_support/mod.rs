@@ -21,10 +21,15 @@ pub const TEST_VERSION: &str = "0.0.0-test";
 
 /// The report of snapshot `id` as `-f html` writes it, and as `-f json` writes it.
 pub fn render(store: &Store, id: i64) -> (String, Value) {
+    render_as(store, id, TEST_VERSION)
+}
+
+/// [`render`], the page claiming to be written by sfconn `version`.
+pub fn render_as(store: &Store, id: i64, version: &str) -> (String, Value) {
     let report = report(store, id);
     let context = store.report_context(&report).unwrap();
     let mut html = Vec::new();
-    report.write_html(&context, HtmlOptions { sfconn_version: TEST_VERSION }, &mut html).unwrap();
+    report.write_html(&context, HtmlOptions { sfconn_version: version }, &mut html).unwrap();
     let mut json = Vec::new();
     report.write_json(&mut json).unwrap();
     (String::from_utf8(html).unwrap(), serde_json::from_slice(&json).unwrap())
