@@ -10,11 +10,13 @@ mod html_support;
 use common::*;
 use html_support::*;
 
+/// Also the picture in docs: `cargo xtask screenshot` runs this test and copies
+/// `report-week-3.png` to docs/report-html.png (so the page claims the real sfconn version).
 #[test]
 fn the_report_loads_with_no_console_message_no_request_and_the_numbers_in_its_dom() {
     let dir = tempfile::tempdir().unwrap();
     let store = store_with_weeks(dir.path());
-    let (html, json) = render(&store, 3);
+    let (html, json) = render_as(&store, 3, env!("CARGO_PKG_VERSION"));
     let page = target_dir().join("report-week-3.html");
     std::fs::write(&page, &html).unwrap();
     let proxy = Recorder::start();
@@ -38,7 +40,7 @@ fn the_report_loads_with_no_console_message_no_request_and_the_numbers_in_its_do
     );
 
     let png = target_dir().join("report-week-3.png");
-    screenshot(&page, &png, 3000, &proxy);
+    screenshot(&page, &png, 4200, &proxy);
     assert_eq!(proxy.requests(), Vec::<String>::new(), "network requests while taking the screenshot");
 }
 
