@@ -41,6 +41,7 @@ fn the_report_loads_with_no_console_message_no_request_and_the_numbers_in_its_do
 
     let png = target_dir().join("report-week-3.png");
     screenshot(&page, &png, 4200, &proxy);
+    screenshot_in(&page, &target_dir().join("report-week-3-dark.png"), 4200, &proxy, "dark");
     assert_eq!(proxy.requests(), Vec::<String>::new(), "network requests while taking the screenshot");
 }
 

@@ -139,7 +139,7 @@ fn seats(out: &mut String, report: &Report) {
     fmt(
         out,
         format_args!(
-            "<section id=\"seats\">\n<h2>Seats used and bought</h2>\n<p>Each bar is one subscription, scaled to itself: the solid part is seats used, the hatched part seats free; seats used beyond the number bought are cross-hatched after a black marker. {} subscriptions; {} over-assigned.</p>\n",
+            "<section id=\"seats\">\n<h2>Seats used and bought</h2>\n<p>Each bar is one subscription, scaled to itself: the solid part is seats used, the hatched part seats free; seats used beyond the number bought are cross-hatched after a marker at the number bought. {} subscriptions; {} over-assigned.</p>\n",
             report.subscriptions.len(),
             report.over_assigned.len()
         ),

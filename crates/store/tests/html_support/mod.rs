@@ -207,10 +207,17 @@ pub fn load(page: &Path, proxy: &Recorder) -> Loaded {
     Loaded { dom: String::from_utf8(output.stdout).unwrap(), console }
 }
 
-/// Writes a 1280-pixel-wide screenshot of `page` to `png`.
+/// Writes a 1280-pixel-wide screenshot of `page` to `png`, in the light colour scheme.
 pub fn screenshot(page: &Path, png: &Path, height: u32, proxy: &Recorder) {
+    screenshot_in(page, png, height, proxy, "light");
+}
+
+/// [`screenshot`] in the colour scheme `scheme` (`light` or `dark`) the page is asked for.
+pub fn screenshot_in(page: &Path, png: &Path, height: u32, proxy: &Recorder, scheme: &str) {
     let profile = tempfile::tempdir().unwrap();
+    let preferred = if scheme == "dark" { 0 } else { 1 };
     let output = browser(profile.path(), proxy)
+        .arg(format!("--blink-settings=preferredColorScheme={preferred}"))
         .arg("--hide-scrollbars")
         .arg(format!("--window-size=1280,{height}"))
         .arg(format!("--screenshot={}", png.display()))
