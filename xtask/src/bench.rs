@@ -68,6 +68,8 @@ const USAGE: &str = "usage: cargo xtask bench [--sizes 10000,100000,1000000] [--
   --verbose sfconn logs at debug level into target/bench/sfconn-N.stderr
   --perf    profile sfconn with `perf record` into target/bench/perf-N.data (no peer; figures
             include perf's own overhead)
+  --report-html [--users N] [--weeks W]  report -f html against -f json on a store of W weekly
+            snapshots of N users (default 100000, 52), and the page's size
   --smoke   what `cargo xtask ci` runs: 2000 users, no latency, debug binary, no peer;
             fails if the run fails, loses users or exceeds the request target";
 
@@ -144,6 +146,9 @@ struct SizeResult {
 }
 
 pub(crate) fn run(args: &[String]) -> Result<()> {
+    if args.iter().any(|a| a == "--report-html") {
+        return crate::bench_html::run(args);
+    }
     let options = parse_options(args)?;
     if cfg!(debug_assertions) && !options.smoke {
         // The simulated org runs inside this process and renders every page of 2,000 users:

@@ -5,6 +5,8 @@
 //!   run.
 //! - `image`: build the container image with buildah (`--check` runs it against the simulated org).
 //! - `deps`: install the Debian packages the tests need (`ci` does it too).
+//! - `screenshot`: docs/report-html.png, the HTML report of the test snapshots as Chromium
+//!   shows it (and docs/report-html.sha256, the page it shows).
 //! - `demo`: a full collection by the real `sfconn` binary against the simulated org.
 //! - `bench`: the release binary against the simulated org at 10k/100k/1M users beside a
 //!   simple-salesforce peer (`docs/benchmarks.md`).
@@ -19,9 +21,11 @@ use std::process::{Command, ExitCode};
 use anyhow::{Context, Result, bail};
 
 mod bench;
+mod bench_html;
 mod demo;
 mod deps;
 mod image;
+mod screenshot;
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -31,8 +35,9 @@ fn main() -> ExitCode {
         Some("bench") => bench::run(&args[1..]),
         Some("image") => image::run(&args[1..]),
         Some("deps") => deps::ensure(deps::FOR_TESTS),
+        Some("screenshot") => screenshot::run(),
         _ => {
-            eprintln!("usage: cargo xtask <ci|demo|bench|deps|image>");
+            eprintln!("usage: cargo xtask <ci|demo|bench|deps|image|screenshot>");
             return ExitCode::from(2);
         }
     };

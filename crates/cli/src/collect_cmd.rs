@@ -29,7 +29,8 @@ pub(crate) const INTERRUPTED: u8 = 130;
 #[derive(Debug, Args)]
 pub(crate) struct CollectArgs {
     /// Output format: json (one document, snapshot.schema.json), ndjson (one object per line),
-    /// csv (a directory of files), table (a summary for people)
+    /// csv (a directory of files), table (a summary for people), html (the licence report of
+    /// this one snapshot as a self-contained page; see `sfconn report -f html`)
     #[arg(short = 'f', long = "format", value_enum, default_value_t = FormatArg::Json)]
     pub format: FormatArg,
 
@@ -73,15 +74,17 @@ pub(crate) enum FormatArg {
     Ndjson,
     Csv,
     Table,
+    Html,
 }
 
 impl From<FormatArg> for Format {
+    /// The format the run itself writes: `html` is rendered from a JSON snapshot afterwards.
     fn from(format: FormatArg) -> Self {
         match format {
-            FormatArg::Json => Format::Json,
             FormatArg::Ndjson => Format::Ndjson,
             FormatArg::Csv => Format::Csv,
             FormatArg::Table => Format::Table,
+            FormatArg::Json | FormatArg::Html => Format::Json,
         }
     }
 }
@@ -117,7 +120,13 @@ pub(crate) fn run(args: &CollectArgs) -> anyhow::Result<()> {
 
     // Opened before the run so that a bad --output fails before any API request is spent.
     let options = OutputOptions { csv_cells: CsvCells::from_raw(settings.csv_raw) };
-    let sink = open_sink_with(format, &args.output, options).map_err(CollectError::Output)?;
+    // -f html: the run writes JSON to a private temporary directory; the page is made from it.
+    let html_dir = html_scratch(args)?;
+    let sink = match &html_dir {
+        None => open_sink_with(format, &args.output, options),
+        Some(dir) => open_sink(Format::Json, &dir.path().join(COPY_FILE)),
+    }
+    .map_err(CollectError::Output)?;
     // With --store, a JSON copy goes to a private temporary directory, removed on every exit.
     let copy_dir = match store_path {
         None => None,
@@ -173,7 +182,15 @@ pub(crate) fn run(args: &CollectArgs) -> anyhow::Result<()> {
     };
 
     drop(sink);
-    report_outcome(&outcome, verbosity, &args.output, format);
+    if let Some(dir) = &html_dir {
+        write_html(dir.path(), &args.output)?;
+    }
+    report_outcome(
+        &outcome,
+        verbosity,
+        &args.output,
+        if html_dir.is_some() { "html" } else { format.name() },
+    );
     if verbosity != Verbosity::Quiet
         && let Some(warning) = sfconn_collect::sandbox::invalid_email_warning(&outcome.summary)
     {
@@ -216,7 +233,7 @@ async fn run_until_interrupted(
 }
 
 /// Warnings, the rotated-token alarm and a one-line summary on stderr.
-fn report_outcome(outcome: &RunOutcome, verbosity: Verbosity, output_path: &Path, format: Format) {
+fn report_outcome(outcome: &RunOutcome, verbosity: Verbosity, output_path: &Path, format: &str) {
     let quiet = verbosity == Verbosity::Quiet;
     if !quiet {
         for warning in outcome.warnings.iter().filter(|w| w.code != WARNING_REFRESH_TOKEN_ROTATED) {
@@ -259,7 +276,7 @@ fn rotated_token_alarm(rotation: &Rotation) {
     output::warning(&format!("[{WARNING_REFRESH_TOKEN_ROTATED}] {step}"));
 }
 
-fn summary_line(summary: &Summary, output_path: &Path, format: Format) -> String {
+fn summary_line(summary: &Summary, output_path: &Path, format: &str) -> String {
     let mut line = format!("collected {} users ({} active", summary.users_total, summary.users_active);
     if summary.users_excluded_by_filter > 0 {
         line.push_str(&format!(", {} left out by the company filter", summary.users_excluded_by_filter));
@@ -273,13 +290,39 @@ fn summary_line(summary: &Summary, output_path: &Path, format: Format) -> String
     }
     let target = if output_path.as_os_str() == sfconn_collect::output::STDOUT {
         "stdout".to_owned()
-    } else if format == Format::Csv {
+    } else if format == Format::Csv.name() {
         format!("the directory {}", output_path.display())
     } else {
         output_path.display().to_string()
     };
     line.push_str(&format!("; {format} written to {target}"));
     line
+}
+
+/// For `-f html`: checks `--output` and makes the private directory the run's JSON goes to.
+fn html_scratch(args: &CollectArgs) -> anyhow::Result<Option<tempfile::TempDir>> {
+    if args.format != FormatArg::Html {
+        return Ok(None);
+    }
+    output::check_target(&args.output)?;
+    let dir = tempfile::Builder::new()
+        .prefix("sfconn-html-")
+        .tempdir()
+        .context("creating a temporary directory for the HTML report's snapshot")?;
+    Ok(Some(dir))
+}
+
+/// Renders the HTML report of the snapshot the run wrote to `dir` and writes it to `output`.
+fn write_html(dir: &Path, output: &Path) -> anyhow::Result<()> {
+    let options = sfconn_store::HtmlOptions { sfconn_version: env!("CARGO_PKG_VERSION") };
+    let html = sfconn_store::snapshot_file_html(
+        &dir.join(COPY_FILE),
+        dir,
+        sfconn_store::ReportOptions::default(),
+        options,
+    )
+    .map_err(|err| Failure::new(err.exit_code(), err.to_string()))?;
+    output::write_output(output, &html)
 }
 
 /// Puts the JSON copy the [`TeeSink`] wrote into the snapshot store. The output is already

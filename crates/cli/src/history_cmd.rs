@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 
 use clap::{Args, Subcommand, ValueEnum};
-use sfconn_store::{CsvCells, ReportOptions, Selector, SnapshotInfo, Store, StoreError};
+use sfconn_store::{CsvCells, HtmlOptions, ReportOptions, Selector, SnapshotInfo, Store, StoreError};
 
 use crate::exit::{Failure, code};
 use crate::output;
@@ -88,6 +88,8 @@ pub(crate) enum ReportFormat {
     Table,
     Json,
     Csv,
+    /// One self-contained page with charts (docs/report.md, "HTML report")
+    Html,
 }
 
 /// `sfconn report`
@@ -110,6 +112,10 @@ pub(crate) struct ReportArgs {
     /// Output format
     #[arg(short = 'f', long = "format", value_enum, default_value_t)]
     pub format: ReportFormat,
+
+    /// Where to write: a file (written atomically: complete or not at all), or `-` for stdout
+    #[arg(short = 'o', long = "output", value_name = "PATH", default_value = "-")]
+    pub output: PathBuf,
 
     /// With -f csv, write cells as they are. By default a cell of text from the org that starts
     /// with =, +, -, @, a tab or a carriage return gets a leading ' so that a spreadsheet shows
@@ -234,7 +240,8 @@ fn imported_line(info: &SnapshotInfo) -> String {
 }
 
 pub(crate) fn run_report(args: ReportArgs) -> anyhow::Result<()> {
-    let ReportArgs { snapshot, org, inactive_days, format, csv_raw, store } = args;
+    let ReportArgs { snapshot, org, inactive_days, format, output, csv_raw, store } = args;
+    output::check_target(&output)?;
     let (path, cells) = report_settings(&store, format, csv_raw)?;
     let store = Store::open_existing(&path).map_err(failure)?;
     let selector = selector(snapshot.as_deref())?.unwrap_or(Selector::Latest);
@@ -245,9 +252,12 @@ pub(crate) fn run_report(args: ReportArgs) -> anyhow::Result<()> {
         ReportFormat::Table => report.write_table(&mut out),
         ReportFormat::Json => report.write_json(&mut out),
         ReportFormat::Csv => report.write_csv(&mut out, cells),
+        ReportFormat::Html => store.report_context(&report).and_then(|context| {
+            report.write_html(&context, HtmlOptions { sfconn_version: env!("CARGO_PKG_VERSION") }, &mut out)
+        }),
     }
     .map_err(failure)?;
-    print(&out)
+    output::write_output(&output, &out)
 }
 
 #[cfg(test)]

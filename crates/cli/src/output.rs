@@ -29,3 +29,59 @@ fn message_line(label: &str, message: &str) {
     // Nothing sensible is left to do when stderr itself cannot be written.
     let _ = writeln!(io::stderr().lock(), "{label}: {message}");
 }
+
+/// Exit code of an output that could not be written (contract §6).
+const IO_ERROR: u8 = 74;
+
+/// Checks, before any work, that `path` can receive a file: `-` (stdout), or a path whose
+/// directory exists. Bad usage is exit 2.
+pub(crate) fn check_target(path: &std::path::Path) -> anyhow::Result<()> {
+    if path.as_os_str() == "-" {
+        return Ok(());
+    }
+    let dir = target_dir(path);
+    if path.is_dir() || !dir.is_dir() {
+        return Err(crate::exit::Failure::new(
+            crate::exit::code::USAGE,
+            format!(
+                "cannot write {}: give a file path in an existing directory, or `-` for stdout",
+                path.display()
+            ),
+        )
+        .into());
+    }
+    Ok(())
+}
+
+fn target_dir(path: &std::path::Path) -> &std::path::Path {
+    match path.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => dir,
+        _ => std::path::Path::new("."),
+    }
+}
+
+/// Writes `bytes` to stdout (`-`) or to the file `path`, atomically: a temporary file in the
+/// same directory renamed over `path`, so the file is complete or not there (exit 74 when the
+/// disk refuses).
+pub(crate) fn write_output(path: &std::path::Path, bytes: &[u8]) -> anyhow::Result<()> {
+    if path.as_os_str() == "-" {
+        let mut stdout = io::stdout().lock();
+        stdout.write_all(bytes)?;
+        return Ok(stdout.flush()?);
+    }
+    let failed = |e: io::Error| {
+        crate::exit::Failure::new(
+            IO_ERROR,
+            format!("cannot write {}: {e}; nothing was written", path.display()),
+        )
+    };
+    let mut file = tempfile::Builder::new()
+        .prefix(".sfconn-")
+        .suffix(".tmp")
+        .tempfile_in(target_dir(path))
+        .map_err(failed)?;
+    file.write_all(bytes).map_err(failed)?;
+    file.as_file().sync_all().map_err(failed)?;
+    file.persist(path).map_err(|e| failed(e.error))?;
+    Ok(())
+}

@@ -13,13 +13,16 @@
 //! [`Store::list`], [`Store::resolve`] / [`Store::resolve_pair`] with a [`Selector`];
 //! [`Store::report`] and [`Store::diff`], each rendered by `write_table`, `write_json` (and
 //! `write_csv` for the report, whose text from the org is neutralised for spreadsheets unless
-//! [`CsvCells::Raw`]). docs/report.md defines every figure.
+//! [`CsvCells::Raw`]; and `write_html` with [`Store::report_context`]);
+//! [`snapshot_file_html`] for the HTML report of a snapshot file that is in no store. docs/report.md defines every figure.
 
 mod diff;
 mod disk;
 mod doc;
 mod error;
+mod html;
 mod import;
+mod one_off;
 mod paid;
 mod render;
 mod report;
@@ -30,10 +33,12 @@ mod timefmt;
 pub use diff::{AssignmentChange, Diff, SubscriptionChange, UserChange};
 pub use doc::{SUPPORTED_SCHEMA_VERSION, SnapshotDoc, SubscriptionSource};
 pub use error::StoreError;
+pub use one_off::snapshot_file_html;
 pub use paid::{LicenceFacts, is_paid};
 pub use report::{
-    DEFAULT_INACTIVE_DAYS, DomainCount, HeldLicence, KindCount, OverAssigned, ReclaimCandidate, Report,
-    ReportOptions, SubscriptionUse, ThirdPartyFootprint,
+    ApiUsage, DEFAULT_INACTIVE_DAYS, DomainCount, HTML_MAX_CANDIDATES, HTML_MAX_DOMAINS, HeldLicence,
+    HtmlOptions, KindCount, OverAssigned, ReclaimCandidate, Report, ReportContext, ReportOptions,
+    SnapshotWarning, SubscriptionUse, ThirdPartyFootprint, UsagePoint, UsageSeries,
 };
 pub use schema::{MIGRATIONS, latest_version};
 pub use sfconn_csvcell::CsvCells;

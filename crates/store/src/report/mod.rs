@@ -3,20 +3,23 @@
 //!
 //! Computing and rendering are apart: [`Store::report`](crate::Store::report) (`read`: the SQL,
 //! `compute`: the rules) builds a [`Report`] (`model`: plain, serialisable data), and each
-//! format renders that model and nothing else (`table`, `csv`, and `-f json` below). A new
-//! format is one more module over the model.
+//! format renders that model and nothing else (`table`, `csv`, `html`, and `-f json` below).
+//! `html` also shows a [`ReportContext`] (`context`: the snapshot's details and seat history).
 
 mod compute;
+mod context;
 mod csv;
+mod html;
 mod model;
 mod read;
 mod table;
 
 use std::io::Write;
 
+pub use html::{HTML_MAX_CANDIDATES, HTML_MAX_DOMAINS, HtmlOptions};
 pub use model::{
-    DomainCount, HeldLicence, KindCount, OverAssigned, ReclaimCandidate, Report, SubscriptionUse,
-    ThirdPartyFootprint,
+    ApiUsage, DomainCount, HeldLicence, KindCount, OverAssigned, ReclaimCandidate, Report, ReportContext,
+    SnapshotWarning, SubscriptionUse, ThirdPartyFootprint, UsagePoint, UsageSeries,
 };
 
 use crate::{StoreError, render};

@@ -105,3 +105,60 @@ pub struct OverAssigned {
     pub used: i64,
     pub over_by: i64,
 }
+
+/// What the HTML report shows beyond [`Report`] (whose figures it shows unchanged): details of
+/// the snapshot the store keeps, and each paid subscription's seats over time. Kept apart from
+/// [`Report`] so that `-f json`, `-f table` and `-f csv` stay as they are.
+#[derive(Debug, Clone, Serialize)]
+pub struct ReportContext {
+    pub edition: Option<String>,
+    pub instance_name: Option<String>,
+    /// Name and version of the program that collected the snapshot (`sfconn 0.1.0`).
+    pub collected_by: String,
+    pub api_version: String,
+    /// HTTP requests the collecting run sent (the snapshot's `summary.api_requests`).
+    pub api_requests: Option<i64>,
+    pub api_usage_before: Option<ApiUsage>,
+    pub api_usage_after: Option<ApiUsage>,
+    /// The snapshot's warnings (company-name mismatch, skipped sources, ...).
+    pub warnings: Vec<SnapshotWarning>,
+    /// One series per paid subscription with a seat limit in the reported snapshot: its seats in
+    /// every snapshot of the same org collected up to the reported one, oldest first.
+    pub history: Vec<UsageSeries>,
+    /// Snapshots of the org up to the reported one (1 when it is the only one).
+    pub snapshots_in_history: usize,
+}
+
+/// The org's daily API requests: `used` of `max`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
+pub struct ApiUsage {
+    pub used: i64,
+    pub max: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
+pub struct SnapshotWarning {
+    pub code: String,
+    pub message: String,
+    #[serde(default)]
+    pub source: Option<String>,
+}
+
+/// One subscription's seats over time.
+#[derive(Debug, Clone, Serialize)]
+pub struct UsageSeries {
+    pub source: SubscriptionSource,
+    pub id: String,
+    /// The label, else the name, as in the reported snapshot.
+    pub name: String,
+    pub points: Vec<UsagePoint>,
+}
+
+/// A subscription's seats in one snapshot.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct UsagePoint {
+    pub snapshot: crate::SnapshotId,
+    pub collected_at: String,
+    pub used: Option<i64>,
+    pub total: Option<i64>,
+}

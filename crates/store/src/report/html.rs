@@ -1,0 +1,447 @@
+//! `sfconn report -f html`: the report as one self-contained page for people: charts (inline
+//! SVG) with the table of their numbers underneath, readable with JavaScript off, printable,
+//! light and dark. It renders [`Report`] (the same figures as `-f json`) and [`ReportContext`]
+//! (the snapshot's details and seat history) and nothing else. Every value from the org is
+//! escaped by `crate::html::escape`. docs/report.md ("HTML report") describes the page.
+//!
+//! The page is built as one org's sections after the header; a fleet report (`--all-orgs`,
+//! once named orgs exist) is the same page with a fleet overview first and [`org_sections`]
+//! once per org.
+
+use std::io::Write;
+
+use super::model::{Report, ReportContext, SubscriptionUse};
+use crate::html::escape::{self, fmt};
+use crate::html::svg::{self, Line, SeatBar};
+use crate::html::{self, Cell, TableWriter, num};
+use crate::{StoreError, SubscriptionSource, render};
+
+/// Reclaim candidates listed in the page; the rest are counted ("and N more"). `-f json` and
+/// `-f csv` list them all.
+pub const HTML_MAX_CANDIDATES: usize = 500;
+/// Email domains listed in the page's table (the chart shows the first [`DOMAINS_CHARTED`]).
+pub const HTML_MAX_DOMAINS: usize = 200;
+const DOMAINS_CHARTED: usize = 15;
+
+/// What the page says about itself.
+#[derive(Debug, Clone, Copy)]
+pub struct HtmlOptions<'a> {
+    /// The version of sfconn writing the page (shown in the header).
+    pub sfconn_version: &'a str,
+}
+
+const SOURCES: [(SubscriptionSource, &str); 3] = [
+    (SubscriptionSource::UserLicense, "User licences"),
+    (SubscriptionSource::PermissionSetLicense, "Permission set licences"),
+    (SubscriptionSource::PackageLicense, "Package licences"),
+];
+
+fn display_name(sub: &SubscriptionUse) -> &str {
+    sub.label.as_deref().unwrap_or(&sub.name)
+}
+
+fn percent(value: Option<f64>) -> Option<String> {
+    value.map(|v| format!("{v:.1}"))
+}
+
+impl Report {
+    /// `-f html`: the report as one self-contained HTML page.
+    pub fn write_html(
+        &self,
+        context: &ReportContext,
+        options: HtmlOptions<'_>,
+        out: &mut dyn Write,
+    ) -> Result<(), StoreError> {
+        let mut page = String::with_capacity(64 * 1024);
+        html::open_page(&mut page, &format!("Licence report: {}", self.snapshot.org_name));
+        org_sections(&mut page, self, context, options);
+        html::close_page(&mut page);
+        render::write("report", || out.write_all(page.as_bytes()))
+    }
+}
+
+/// One org's part of the page: its header, then a section per topic.
+pub(crate) fn org_sections(
+    out: &mut String,
+    report: &Report,
+    context: &ReportContext,
+    options: HtmlOptions<'_>,
+) {
+    header(out, report, context, options);
+    warnings(out, context);
+    seats(out, report);
+    history(out, context);
+    candidates(out, report);
+    third_party(out, report);
+    api_cost(out, context);
+}
+
+fn fact(out: &mut String, term: &str, value: &str) {
+    fmt(out, format_args!("<dt>{}</dt><dd>{}</dd>", escape::text(term), escape::text(value)));
+}
+
+fn header(out: &mut String, report: &Report, context: &ReportContext, options: HtmlOptions<'_>) {
+    let s = &report.snapshot;
+    fmt(
+        out,
+        format_args!(
+            "<header>\n<h1>Licence report: {}</h1>\n<dl class=\"facts\">",
+            escape::text(&s.org_name)
+        ),
+    );
+    fact(out, "Organization Id", &s.org_id);
+    fact(out, "Edition", context.edition.as_deref().unwrap_or("unknown"));
+    fact(out, "Environment", if s.is_sandbox { "sandbox" } else { "production" });
+    if let Some(instance) = &context.instance_name {
+        fact(out, "Instance", instance);
+    }
+    fact(out, "Snapshot", &format!("{} collected {} by {}", s.id, s.collected_at, context.collected_by));
+    let filter = if s.filter_all {
+        "everyone (company names `*`)".to_owned()
+    } else {
+        format!("users of {}", s.company_names.join(", "))
+    };
+    fact(out, "Company filter", &filter);
+    fact(
+        out,
+        "Reclaim window",
+        &format!("no login since {} ({} days)", report.inactive_before, report.inactive_days),
+    );
+    fact(out, "Written by", &format!("sfconn {}", options.sfconn_version));
+    out.push_str("</dl>\n<nav aria-label=\"Sections\"><ul><li><a href=\"#warnings\">Warnings</a></li><li><a href=\"#seats\">Seats</a></li><li><a href=\"#history\">Over time</a></li><li><a href=\"#reclaim\">Reclaim candidates</a></li><li><a href=\"#third-party\">Third parties</a></li><li><a href=\"#api\">API cost</a></li></ul></nav>\n</header>\n");
+}
+
+fn warnings(out: &mut String, context: &ReportContext) {
+    fmt(
+        out,
+        format_args!(
+            "<section id=\"warnings\" class=\"first warnings\">\n<h2>Warnings ({})</h2>\n",
+            context.warnings.len()
+        ),
+    );
+    if context.warnings.is_empty() {
+        out.push_str("<p>The run that collected this snapshot gave no warnings.</p>\n");
+    } else {
+        out.push_str("<ul>\n");
+        for warning in &context.warnings {
+            fmt(out, format_args!("<li><code>{}</code>", escape::text(&warning.code)));
+            if let Some(source) = &warning.source {
+                fmt(out, format_args!(" <strong>{}</strong>", escape::text(source)));
+            }
+            fmt(out, format_args!(": {}</li>\n", escape::text(&warning.message)));
+        }
+        out.push_str("</ul>\n");
+    }
+    out.push_str("</section>\n");
+}
+
+fn seats(out: &mut String, report: &Report) {
+    fmt(
+        out,
+        format_args!(
+            "<section id=\"seats\">\n<h2>Seats used and bought</h2>\n<p>Each bar is one subscription, scaled to itself: the solid part is seats used, the hatched part seats free; seats used beyond the number bought are cross-hatched after a marker at the number bought. {} subscriptions; {} over-assigned.</p>\n",
+            report.subscriptions.len(),
+            report.over_assigned.len()
+        ),
+    );
+    for (source, title) in SOURCES {
+        let subs: Vec<&SubscriptionUse> =
+            report.subscriptions.iter().filter(|s| s.source == source).collect();
+        let id = source.as_str();
+        fmt(out, format_args!("<h3 id=\"{id}\">{title} ({})</h3>\n", subs.len()));
+        if subs.is_empty() {
+            out.push_str("<p>None in this snapshot.</p>\n");
+            continue;
+        }
+        let bars: Vec<SeatBar<'_>> = subs
+            .iter()
+            .filter_map(|s| match (s.total, s.used) {
+                (Some(total), Some(used)) if !s.unlimited && (total > 0 || used > 0) => {
+                    Some(SeatBar { label: display_name(s), used, total })
+                }
+                _ => None,
+            })
+            .collect();
+        if bars.is_empty() {
+            out.push_str("<p>None of them has a seat limit with seats bought or used: see the table.</p>\n");
+        } else {
+            svg::seat_bars(out, &format!("chart-{id}"), &format!("{title}: seats used and bought"), &bars);
+        }
+        let mut table = TableWriter::open(
+            out,
+            &format!("{title}: the numbers of the chart"),
+            &["Name", "Status", "#Bought", "#Used", "#Free", "#Utilisation %", "Paid", "#Reclaimable"],
+            true,
+        );
+        for sub in subs {
+            table.row(
+                Some(&sub.id),
+                &[
+                    Cell::Text(display_name(sub)),
+                    Cell::Text(sub.status.as_deref().unwrap_or("-")),
+                    if sub.unlimited {
+                        Cell::Num { field: "total", value: Some("unlimited".to_owned()) }
+                    } else {
+                        num("total", sub.total)
+                    },
+                    num("used", sub.used),
+                    num("free", sub.free),
+                    num("utilisation_percent", percent(sub.utilisation_percent)),
+                    Cell::Text(if sub.paid { "yes" } else { "no" }),
+                    num("reclaimable", Some(sub.reclaimable)),
+                ],
+            );
+        }
+        table.close();
+    }
+    out.push_str("<h3 id=\"over-assigned\">Over-assigned</h3>\n");
+    if report.over_assigned.is_empty() {
+        out.push_str("<p>No subscription has more seats used than bought.</p>\n");
+    } else {
+        let mut table = TableWriter::open(
+            out,
+            "Subscriptions with more seats used than bought",
+            &["Source", "Name", "#Bought", "#Used", "#Over by"],
+            false,
+        );
+        for over in &report.over_assigned {
+            table.row(
+                Some(&over.id),
+                &[
+                    Cell::Text(over.source.as_str()),
+                    Cell::Text(&over.name),
+                    num("total", Some(over.total)),
+                    num("used", Some(over.used)),
+                    num("over_by", Some(over.over_by)),
+                ],
+            );
+        }
+        table.close();
+    }
+    out.push_str("</section>\n");
+}
+
+fn utilisation(used: Option<i64>, total: Option<i64>) -> Option<f64> {
+    let (used, total) = (used?, total?);
+    #[allow(clippy::cast_precision_loss)] // seat counts are far below 2^52
+    (total > 0).then(|| used as f64 * 100.0 / total as f64)
+}
+
+fn history(out: &mut String, context: &ReportContext) {
+    out.push_str("<section id=\"history\">\n<h2>Utilisation over time</h2>\n");
+    if context.snapshots_in_history < 2 {
+        out.push_str("<p>The store holds one snapshot of this org up to this one, so there is no change over time to show yet. Each later <code>sfconn collect --store</code> adds a point.</p>\n</section>\n");
+        return;
+    }
+    if context.history.is_empty() {
+        out.push_str("<p>No paid subscription with a seat limit to follow over time.</p>\n</section>\n");
+        return;
+    }
+    // Every date any series has a point for, in order (the series are oldest first).
+    let mut dates: Vec<(&str, i64)> = context
+        .history
+        .iter()
+        .flat_map(|s| s.points.iter().map(|p| (p.collected_at.as_str(), p.snapshot.0)))
+        .collect();
+    dates.sort_by_key(|(at, id)| (*at, *id));
+    dates.dedup();
+    let lines: Vec<Line<'_>> = context
+        .history
+        .iter()
+        .map(|series| Line {
+            label: &series.name,
+            values: dates
+                .iter()
+                .map(|(_, id)| {
+                    series
+                        .points
+                        .iter()
+                        .find(|p| p.snapshot.0 == *id)
+                        .and_then(|p| utilisation(p.used, p.total))
+                })
+                .collect(),
+        })
+        .collect();
+    fmt(
+        out,
+        format_args!(
+            "<p>Seats used as a share of seats bought, for each paid subscription, in the {} snapshots of this org up to this one. Each line has its own dash pattern and marker, repeated in the legend.</p>\n",
+            context.snapshots_in_history
+        ),
+    );
+    let labels: Vec<&str> = dates.iter().map(|(at, _)| *at).collect();
+    svg::utilisation_lines(out, "chart-history", "Utilisation over time, in percent", &labels, &lines);
+    let mut headers = vec!["Collected at"];
+    headers.extend(context.history.iter().map(|s| s.name.as_str()));
+    let mut table = TableWriter::open(out, "Seats used of seats bought, per snapshot", &headers, false);
+    for (at, id) in &dates {
+        let cells: Vec<String> = context
+            .history
+            .iter()
+            .map(|series| match series.points.iter().find(|p| p.snapshot.0 == *id) {
+                Some(p) => format!(
+                    "{} of {}",
+                    p.used.map_or_else(|| "-".to_owned(), |n| n.to_string()),
+                    p.total.map_or_else(|| "-".to_owned(), |n| n.to_string())
+                ),
+                None => "-".to_owned(),
+            })
+            .collect();
+        let mut row = vec![Cell::Text(at)];
+        row.extend(cells.iter().map(|c| Cell::Text(c)));
+        table.row(None, &row);
+    }
+    table.close();
+    out.push_str("</section>\n");
+}
+
+fn candidates(out: &mut String, report: &Report) {
+    let all = &report.reclaim_candidates;
+    let seats: usize = all.iter().map(|c| c.paid_licences.len()).sum();
+    fmt(
+        out,
+        format_args!(
+            "<section id=\"reclaim\">\n<h2>Reclaim candidates ({})</h2>\n<p>Active users holding a paid licence with no login since {} ({} days): reclaiming them frees {seats} paid seats.</p>\n",
+            all.len(),
+            escape::text(&report.inactive_before),
+            report.inactive_days
+        ),
+    );
+    let freed: Vec<(&str, i64)> = report
+        .subscriptions
+        .iter()
+        .filter(|s| s.reclaimable > 0)
+        .map(|s| (display_name(s), s.reclaimable))
+        .collect();
+    if freed.is_empty() {
+        out.push_str("<p>No user would give a paid seat back.</p>\n</section>\n");
+        return;
+    }
+    svg::count_bars(out, "chart-reclaim", "Seats reclaiming would free, per subscription", &freed);
+    let mut table = TableWriter::open(
+        out,
+        "Reclaim candidates and what each frees (click a column to sort)",
+        &["Username", "Name", "Kind", "Profile", "Last login", "#Days", "Frees"],
+        true,
+    );
+    for candidate in all.iter().take(HTML_MAX_CANDIDATES) {
+        let frees: Vec<&str> = candidate.paid_licences.iter().map(|l| l.name.as_str()).collect();
+        table.row(
+            Some(&candidate.user_id),
+            &[
+                Cell::Text(&candidate.username),
+                Cell::Text(candidate.name.as_deref().unwrap_or("")),
+                Cell::Text(&candidate.account_kind),
+                Cell::Text(candidate.profile.as_deref().unwrap_or("")),
+                Cell::Sorted {
+                    text: candidate.last_login_at.clone().unwrap_or_else(|| "never".to_owned()),
+                    sort: candidate.days_since_login.unwrap_or(i64::MAX),
+                },
+                num("days_since_login", candidate.days_since_login),
+                Cell::Text(&frees.join(", ")),
+            ],
+        );
+    }
+    table.close();
+    if all.len() > HTML_MAX_CANDIDATES {
+        fmt(
+            out,
+            format_args!(
+                "<p class=\"more\">… and {} more, not listed here to keep the page small: <code>sfconn report -f csv</code> or <code>-f json</code> lists them all.</p>\n",
+                all.len() - HTML_MAX_CANDIDATES
+            ),
+        );
+    }
+    out.push_str("</section>\n");
+}
+
+fn third_party(out: &mut String, report: &Report) {
+    let footprint = &report.third_party;
+    let external: i64 = footprint.external_by_kind.iter().map(|k| k.users).sum();
+    fmt(
+        out,
+        format_args!(
+            "<section id=\"third-party\">\n<h2>Third-party footprint</h2>\n<h3>External users by kind ({external})</h3>\n"
+        ),
+    );
+    if footprint.external_by_kind.is_empty() {
+        out.push_str("<p>No external users.</p>\n");
+    } else {
+        let kinds: Vec<(&str, i64)> =
+            footprint.external_by_kind.iter().map(|k| (k.account_kind.as_str(), k.users)).collect();
+        svg::count_bars(out, "chart-kinds", "External users by kind", &kinds);
+        let mut table =
+            TableWriter::open(out, "External users by kind", &["Kind", "#Users", "#Active"], false);
+        for kind in &footprint.external_by_kind {
+            table.row(
+                Some(&kind.account_kind),
+                &[
+                    Cell::Text(&kind.account_kind),
+                    num("users", Some(kind.users)),
+                    num("active", Some(kind.active)),
+                ],
+            );
+        }
+        table.close();
+    }
+    let heading = if footprint.all_domains_shown {
+        "Users by email domain (company names were `*`, so every domain is shown)".to_owned()
+    } else {
+        format!("Users by email domain outside {}", footprint.company_names.join(", "))
+    };
+    fmt(out, format_args!("<h3>{} ({})</h3>\n", escape::text(&heading), footprint.domains.len()));
+    if footprint.domains.is_empty() {
+        out.push_str("<p>None.</p>\n");
+    } else {
+        let domains: Vec<(&str, i64)> = footprint
+            .domains
+            .iter()
+            .take(DOMAINS_CHARTED)
+            .map(|d| (d.domain.as_deref().unwrap_or("(no email)"), d.users))
+            .collect();
+        svg::count_bars(out, "chart-domains", "Users per email domain, most first", &domains);
+        let mut table = TableWriter::open(
+            out,
+            "Users by email domain, most first",
+            &["Domain", "#Users", "#Active"],
+            true,
+        );
+        for domain in footprint.domains.iter().take(HTML_MAX_DOMAINS) {
+            let name = domain.domain.as_deref().unwrap_or("(no email)");
+            table.row(
+                Some(name),
+                &[Cell::Text(name), num("users", Some(domain.users)), num("active", Some(domain.active))],
+            );
+        }
+        table.close();
+        if footprint.domains.len() > HTML_MAX_DOMAINS {
+            fmt(
+                out,
+                format_args!(
+                    "<p class=\"more\">… and {} more domains: <code>sfconn report -f csv</code> or <code>-f json</code> lists them all.</p>\n",
+                    footprint.domains.len() - HTML_MAX_DOMAINS
+                ),
+            );
+        }
+    }
+    out.push_str("</section>\n");
+}
+
+fn api_cost(out: &mut String, context: &ReportContext) {
+    out.push_str("<section id=\"api\">\n<h2>API cost of the run</h2>\n<dl class=\"facts\">");
+    fact(
+        out,
+        "Requests sent to Salesforce",
+        &context.api_requests.map_or_else(|| "not recorded".to_owned(), |n| n.to_string()),
+    );
+    for (term, usage) in [
+        ("Org's daily usage before", context.api_usage_before),
+        ("Org's daily usage after", context.api_usage_after),
+    ] {
+        if let Some(usage) = usage {
+            fact(out, term, &format!("{} of {}", usage.used, usage.max));
+        }
+    }
+    fact(out, "API version", &context.api_version);
+    out.push_str("</dl>\n</section>\n");
+}
