@@ -8,13 +8,13 @@ use reqwest::header::{CONTENT_TYPE, HeaderMap, LOCATION, RETRY_AFTER};
 use secrecy::ExposeSecret;
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
-use sfconn_auth::TokenSource;
 use sfconn_auth::retry::{RetryPolicy, parse_retry_after};
+use sfconn_auth::{RunCancel, TokenSource};
 use url::Url;
 
 use crate::describe::SObjectDescribe;
 use crate::error::{ErrorBody, FailureContext, Verdict, classify_status};
-use crate::limiter::{Limiter, Reservation};
+use crate::limiter::{Limiter, Permit, Reservation};
 use crate::limits::{ApiUsage, LimitsBody, parse_limit_info};
 use crate::{ApiError, SalesforceError};
 
@@ -85,6 +85,9 @@ struct Inner {
     options: ClientOptions,
     permits: Arc<Limiter>,
     latest_usage: Mutex<Option<ApiUsage>>,
+    /// The failure that tripped the run's cancellation, until a caller reports it
+    /// ([`ApiClient::take_first_failure`]). Also the lock under which "first" is decided.
+    first_failure: Mutex<Option<ApiError>>,
 }
 
 /// One entry of `GET /services/data`.
@@ -102,6 +105,17 @@ pub(crate) struct Call<'a> {
     pub(crate) object: Option<&'a str>,
     /// Whether to ask `Sforce-Query-Options: batchSize=N`.
     pub(crate) query_options: bool,
+    /// Failures the caller decides about (e.g. a `/limits` refusal the run can do without):
+    /// they do not stop the run here. [`ApiError::ObjectNotReadable`] never does (optional
+    /// sources are skipped); every other failure stops the run where it is classified.
+    pub(crate) caller_decides: fn(&ApiError) -> bool,
+}
+
+impl<'a> Call<'a> {
+    /// A call whose every failure, but an unreadable object, stops the run.
+    pub(crate) fn new(url: Url, label: &'a str, object: Option<&'a str>, query_options: bool) -> Call<'a> {
+        Call { url, label, object, query_options, caller_decides: |_| false }
+    }
 }
 
 enum Attempt {
@@ -134,14 +148,16 @@ impl ApiClient {
                 permits: Limiter::new(options.concurrency),
                 options,
                 latest_usage: Mutex::new(None),
+                first_failure: Mutex::new(None),
             }),
             reservation: None,
         };
         let versions_url = client.instance_join("/services/data")?;
         let label = format!("the API version list (GET {})", versions_url.path());
         let body = client
-            .execute(&Call { url: versions_url, label: &label, object: None, query_options: false })
-            .await?;
+            .execute(&Call::new(versions_url, &label, None, false))
+            .await
+            .map_err(|error| client.surface(error))?;
         let entries: Vec<VersionEntry> = decode_json(&body, &label)?;
         let offered: Vec<String> = entries.into_iter().map(|entry| entry.version).collect();
         let chosen = choose_version(client.inner.options.api_version.as_deref(), &offered, &label)?;
@@ -208,8 +224,11 @@ impl ApiClient {
         }
         let url = self.data_url(&format!("sobjects/{sobject}/describe"))?;
         let label = format!("the {sobject} describe (GET {})", url.path());
-        let call = Call { url, label: &label, object: Some(sobject), query_options: false };
-        match self.execute(&call).await {
+        let call = Call {
+            caller_decides: |error| matches!(error, ApiError::Rejected { status: 404, .. }),
+            ..Call::new(url, &label, Some(sobject), false)
+        };
+        match self.execute(&call).await.map_err(|error| self.surface(error)) {
             Ok(body) => decode_json(&body, &label),
             Err(ApiError::Rejected { request, status: 404, body }) => {
                 let error = body.first().cloned().unwrap_or_else(|| SalesforceError {
@@ -228,7 +247,13 @@ impl ApiClient {
     pub async fn limits(&self) -> Result<ApiUsage, ApiError> {
         let url = self.data_url("limits")?;
         let label = format!("the API limits (GET {})", url.path());
-        let body = self.execute(&Call { url, label: &label, object: None, query_options: false }).await?;
+        // A refusal of `/limits` is the caller's to judge (the run falls back on
+        // `Sforce-Limit-Info`).
+        let call = Call {
+            caller_decides: |error| matches!(error, ApiError::Rejected { .. }) && error.exit_code() == 69,
+            ..Call::new(url, &label, None, false)
+        };
+        let body = self.execute(&call).await.map_err(|error| self.surface(error))?;
         let limits: LimitsBody = decode_json(&body, &label)?;
         Ok(limits.usage())
     }
@@ -266,72 +291,226 @@ impl ApiClient {
         Ok(resolved)
     }
 
+    /// The run's cancellation (shared with the token source): tripped by the run's first
+    /// fatal failure, after which no request of this client leaves.
+    pub fn cancellation(&self) -> &RunCancel {
+        self.inner.tokens.cancellation()
+    }
+
+    /// The failure that stopped the run, if a request of this client stopped it and no caller
+    /// has reported it yet. A run that fails with [`ApiError::Cancelled`] reports this instead.
+    pub fn take_first_failure(&self) -> Option<ApiError> {
+        self.inner.first_failure.lock().unwrap_or_else(PoisonError::into_inner).take()
+    }
+
+    /// For a failure that this client leaves to its caller (an object or required field the
+    /// user cannot read: [`ApiError::is_not_readable_object`],
+    /// [`ApiError::RequiredFieldsMissing`]) when the caller decides it ends the run: stops the
+    /// run and returns the failure if it is the run's first. If the run was already stopped,
+    /// this is either that first failure, handed to this caller by [`ApiClient::surface`], or
+    /// a later one: it goes back where the run looks for the first failure (unless one is
+    /// there) and the caller gets [`ApiError::Cancelled`]. Any other failure stopped the run
+    /// where it was found and is returned as it is.
+    pub fn claim(&self, error: ApiError) -> ApiError {
+        if !matches!(error, ApiError::ObjectNotReadable { .. } | ApiError::RequiredFieldsMissing { .. }) {
+            return error;
+        }
+        let mut first = self.inner.first_failure.lock().unwrap_or_else(PoisonError::into_inner);
+        if self.cancellation().trip() {
+            return error;
+        }
+        if first.is_none() {
+            *first = Some(error);
+        }
+        ApiError::Cancelled
+    }
+
+    /// For a caller that keeps a failure to report later (behind pages read ahead, say): the
+    /// failure that stopped the run goes back to where the run looks for it (so that whichever
+    /// part of the run reports first reports it) and the caller keeps [`ApiError::Cancelled`].
+    /// Any other failure is returned as it is.
+    pub fn hold_back(&self, error: ApiError) -> ApiError {
+        if error.is_cancelled() || !self.cancellation().is_tripped() {
+            return error;
+        }
+        let mut first = self.inner.first_failure.lock().unwrap_or_else(PoisonError::into_inner);
+        if first.is_none() {
+            *first = Some(error);
+        }
+        ApiError::Cancelled
+    }
+
+    /// Stops the run for a failure outside this crate (rows out of order, output failed);
+    /// `true` when it is the run's first failure.
+    pub fn stop_run(&self) -> bool {
+        let _first = self.inner.first_failure.lock().unwrap_or_else(PoisonError::into_inner);
+        self.cancellation().trip()
+    }
+
+    /// A failure as the caller of a public method sees it: [`ApiError::Cancelled`] becomes the
+    /// failure that stopped the run, when a request of this client stopped it and nobody has
+    /// reported it yet.
+    pub(crate) fn surface(&self, error: ApiError) -> ApiError {
+        if !error.is_cancelled() {
+            return error;
+        }
+        self.take_first_failure().unwrap_or(error)
+    }
+
+    /// Settles a failure where it is classified (with the request's permit still held, so no
+    /// other request can leave in between): the run's first fatal failure trips the
+    /// cancellation and is kept for [`ApiClient::surface`]; after that every failure is
+    /// dropped as [`ApiError::Cancelled`]. Failures the caller decides about are returned.
+    fn failed(&self, call: &Call<'_>, error: ApiError) -> ApiError {
+        if (call.caller_decides)(&error) && !self.cancellation().is_tripped() {
+            return error;
+        }
+        self.stop_with(error)
+    }
+
+    /// Like [`ApiClient::failed`] for a failure found after the answer was read (a page that
+    /// cannot be decoded, a `nextRecordsUrl` off the instance). Settling twice is harmless.
+    pub(crate) fn stop_with(&self, error: ApiError) -> ApiError {
+        if error.is_cancelled() {
+            return ApiError::Cancelled;
+        }
+        let mut first = self.inner.first_failure.lock().unwrap_or_else(PoisonError::into_inner);
+        if self.cancellation().is_tripped() {
+            return ApiError::Cancelled;
+        }
+        if error.is_not_readable_object() {
+            return error;
+        }
+        tracing::debug!(%error, "fatal failure: stopping every other request of the run");
+        *first = Some(error);
+        self.cancellation().trip();
+        ApiError::Cancelled
+    }
+
+    /// Waits `delay`, or less if the run is stopped meanwhile.
+    async fn pause(&self, delay: Duration) -> Result<(), ApiError> {
+        tokio::select! {
+            biased;
+            () = self.cancellation().tripped() => Err(ApiError::Cancelled),
+            () = tokio::time::sleep(delay) => Ok(()),
+        }
+    }
+
+    /// A permit of the concurrency cap, unless the run is stopped first.
+    async fn permit(&self) -> Result<Permit, ApiError> {
+        let waiting = self.inner.permits.acquire(self.reservation.is_some());
+        let permit = tokio::select! {
+            biased;
+            () = self.cancellation().tripped() => return Err(ApiError::Cancelled),
+            permit = waiting => permit,
+        };
+        permit.map_err(|_| ApiError::Internal("the request limiter was closed".to_owned()))
+    }
+
     /// Sends a GET with the access token, retrying transient failures, refreshing the token
-    /// once on 401, and returns the body of the 2xx answer.
+    /// once on 401, and returns the body of the 2xx answer. Nothing is sent once the run's
+    /// cancellation is tripped; a request on the wire then is abandoned and its answer dropped.
     pub(crate) async fn execute(&self, call: &Call<'_>) -> Result<String, ApiError> {
+        self.execute_holding(call).await.map(|(body, _permit)| body)
+    }
+
+    /// [`ApiClient::execute`], handing back the request's permit with the body, so that the
+    /// caller can check the answer (a query page's `nextRecordsUrl`, say) before another
+    /// request may take the permit: a failure it finds stops the run before anything else
+    /// leaves.
+    pub(crate) async fn execute_holding(&self, call: &Call<'_>) -> Result<(String, Permit), ApiError> {
         let inner = &*self.inner;
         let policy = inner.options.retry;
-        let mut token = inner.tokens.token().await?;
+        let mut token = match inner.tokens.token().await {
+            Ok(token) => token,
+            Err(error) => return Err(self.failed(call, error.into())),
+        };
         let mut retries = 0u32;
         let mut refreshed = false;
         loop {
-            let attempt = self.attempt(call, token.secret().expose_secret()).await?;
+            // The permit is held until the answer is classified: a fatal answer trips the
+            // cancellation before the permit can go to a waiting request.
+            let permit = self.permit().await?;
+            let attempt = match self.attempt(call, token.secret().expose_secret()).await {
+                Ok(attempt) => attempt,
+                Err(error) => return Err(self.failed(call, error)),
+            };
             let attempts = retries + 1;
             match attempt {
-                Ok(body) => return Ok(body),
+                Ok(body) if self.cancellation().is_tripped() => {
+                    drop(body);
+                    return Err(ApiError::Cancelled);
+                }
+                Ok(body) => return Ok((body, permit)),
                 Err(Attempt::Transport(error)) => {
                     let detail = transport_detail(&error, inner.options.timeout);
                     if is_transient_transport(&error) && policy.allows(retries + 1) {
+                        drop(permit);
                         retries += 1;
                         tracing::debug!(request = call.label, retry = retries, %detail, "transient network failure, retrying");
-                        tokio::time::sleep(policy.delay(retries, None)).await;
+                        self.pause(policy.delay(retries, None)).await?;
                         continue;
                     }
                     // A host that never answered is unreachable (69); one that kept timing out
                     // or cutting responses short is a temporary failure (75).
-                    return Err(if is_transient_transport(&error) && !error.is_connect() {
+                    let error = if is_transient_transport(&error) && !error.is_connect() {
                         ApiError::RetriesExhausted { request: call.label.to_owned(), attempts, last: detail }
                     } else {
                         ApiError::Unreachable { request: call.label.to_owned(), attempts, detail }
-                    });
+                    };
+                    return Err(self.failed(call, error));
                 }
                 Err(Attempt::Answered(Verdict::Retry { seen, retry_after })) => {
                     if policy.allows(retries + 1) {
+                        drop(permit);
                         retries += 1;
                         tracing::debug!(request = call.label, retry = retries, %seen, "transient failure, retrying");
-                        tokio::time::sleep(policy.delay(retries, retry_after)).await;
+                        self.pause(policy.delay(retries, retry_after)).await?;
                         continue;
                     }
-                    return Err(ApiError::RetriesExhausted {
-                        request: call.label.to_owned(),
-                        attempts,
-                        last: seen,
-                    });
+                    let error =
+                        ApiError::RetriesExhausted { request: call.label.to_owned(), attempts, last: seen };
+                    return Err(self.failed(call, error));
                 }
                 Err(Attempt::Answered(Verdict::RefreshSession(error))) => {
                     if refreshed {
-                        return Err(ApiError::SessionRejected { request: call.label.to_owned(), error });
+                        let error = ApiError::SessionRejected { request: call.label.to_owned(), error };
+                        return Err(self.failed(call, error));
                     }
                     refreshed = true;
                     tracing::debug!(
                         request = call.label,
                         "session refused, refreshing the access token once"
                     );
-                    token = inner.tokens.refresh_after(&token).await?;
+                    // Refreshed with the permit held, for the same reason: a refused refresh
+                    // token stops the run before another request leaves.
+                    token = match inner.tokens.refresh_after(&token).await {
+                        Ok(token) => token,
+                        Err(error) => return Err(self.failed(call, error.into())),
+                    };
+                    drop(permit);
                 }
-                Err(Attempt::Answered(Verdict::Fail(error))) => return Err(error),
+                Err(Attempt::Answered(Verdict::Fail(error))) => return Err(self.failed(call, error)),
             }
         }
     }
 
-    /// One request under the concurrency cap. `Ok(Ok(body))` on 2xx.
+    /// One request (the caller holds a permit of the concurrency cap). `Ok(Ok(body))` on 2xx.
+    /// Not sent once the run is stopped; abandoned if it is stopped while on the wire.
     async fn attempt(&self, call: &Call<'_>, bearer: &str) -> Result<Result<String, Attempt>, ApiError> {
+        let cancel = self.cancellation();
+        if cancel.is_tripped() {
+            return Err(ApiError::Cancelled);
+        }
+        tokio::select! {
+            biased;
+            () = cancel.tripped() => Err(ApiError::Cancelled),
+            outcome = self.send(call, bearer) => outcome,
+        }
+    }
+
+    async fn send(&self, call: &Call<'_>, bearer: &str) -> Result<Result<String, Attempt>, ApiError> {
         let inner = &*self.inner;
-        let _permit = inner
-            .permits
-            .acquire(self.reservation.is_some())
-            .await
-            .map_err(|_| ApiError::Internal("the request limiter was closed".to_owned()))?;
         let mut request =
             inner.http.get(call.url.clone()).bearer_auth(bearer).header("Accept", "application/json");
         if call.query_options {

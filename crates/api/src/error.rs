@@ -404,6 +404,11 @@ pub enum ApiError {
         max_percent: u8,
     },
 
+    /// Not sent, or its answer dropped: an earlier fatal failure stopped the run (see
+    /// [`crate::ApiClient::cancellation`]). The run reports that failure, not this one.
+    #[error("not sent: the run was stopped by an earlier failure")]
+    Cancelled,
+
     /// A bug or impossible state inside sfconn.
     #[error("internal error: {0}")]
     Internal(String),
@@ -467,7 +472,16 @@ impl ApiError {
                     69
                 }
             }
-            ApiError::Internal(_) => 70,
+            ApiError::Cancelled | ApiError::Internal(_) => 70,
+        }
+    }
+
+    /// Whether this only says that an earlier failure stopped the run.
+    pub fn is_cancelled(&self) -> bool {
+        match self {
+            ApiError::Cancelled => true,
+            ApiError::Auth(error) => matches!(error.root(), AuthError::Cancelled),
+            _ => false,
         }
     }
 

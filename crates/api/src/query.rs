@@ -214,9 +214,15 @@ impl QueryRun {
                 }
             };
             let following_locator = matches!(self.cursor, Cursor::Next(_));
-            let call = Call { url, label: &label, object: Some(&self.object), query_options: true };
-            let body = match self.client.execute(&call).await {
-                Ok(body) => body,
+            let call = Call {
+                // An expired cursor is not fatal: the query runs again (see above).
+                caller_decides: if following_locator { is_invalid_query_locator } else { |_| false },
+                ..Call::new(url, &label, Some(&self.object), true)
+            };
+            // The permit is held until the page is read lightly and its nextRecordsUrl checked:
+            // a page that stops the run does so before another request can leave.
+            let (body, permit) = match self.client.execute_holding(&call).await {
+                Ok(answer) => answer,
                 Err(error) if following_locator && is_invalid_query_locator(&error) => {
                     self.restart()?;
                     continue;
@@ -227,21 +233,28 @@ impl QueryRun {
             let page: PageHead = match decode_json(&body, &label) {
                 Ok(page) => page,
                 Err(light) => {
-                    decode_json::<PageBody<T>>(&body, &label)?;
-                    return Err(light);
+                    let error = decode_json::<PageBody<T>>(&body, &label).err().unwrap_or(light);
+                    return Err(self.client.stop_with(error));
                 }
             };
             self.cursor = match (page.done, page.next_records_url) {
                 (true, _) => Cursor::Done,
-                (false, Some(next)) => Cursor::Next(next),
+                (false, Some(next)) => {
+                    let this_page = format!("page {} of the {} query", self.page_number, self.object);
+                    if let Err(error) = self.client.resolve_next_url(&next, &this_page) {
+                        return Err(self.client.stop_with(error));
+                    }
+                    Cursor::Next(next)
+                }
                 (false, None) => {
-                    return Err(ApiError::Decode {
+                    return Err(self.client.stop_with(ApiError::Decode {
                         request: label,
                         path: "nextRecordsUrl".to_owned(),
                         source: serde::de::Error::custom("`done` is false but there is no nextRecordsUrl"),
-                    });
+                    }));
                 }
             };
+            drop(permit);
             let ids: Vec<Option<String>> = page.records.into_iter().map(|record| record.0).collect();
             let mut first_kept = 0usize;
             if self.skip > 0 {
@@ -351,7 +364,7 @@ where
     T: DeserializeOwned + Send + 'static,
 {
     AbortOnDrop(tokio::spawn(async move {
-        let page = run.next_raw_page::<T>().await;
+        let page = run.next_raw_page::<T>().await.map_err(|error| run.client.stop_with(error));
         (run, page)
     }))
 }
@@ -377,6 +390,9 @@ fn pages<T>(run: QueryRun) -> impl Stream<Item = Result<Page<T>, ApiError>> + Se
 where
     T: DeserializeOwned + Send + 'static,
 {
+    // Every failure of the query stops the run where it is found (a page fetched ahead
+    // included), and the consumer is handed the failure that stopped it.
+    let client = run.client.clone();
     stream::try_unfold(Pipeline::Start(run), |state| async move {
         let task = match state {
             Pipeline::Start(run) => fetch_next_page::<T>(run),
@@ -394,6 +410,7 @@ where
         };
         Ok(Some((raw.decode::<T>()?, next)))
     })
+    .map_err(move |error| client.surface(client.stop_with(error)))
 }
 
 fn records<T>(run: QueryRun) -> impl Stream<Item = Result<T, ApiError>> + Send + 'static

@@ -141,6 +141,11 @@ pub enum AuthError {
     #[error("{0}")]
     Shared(Arc<AuthError>),
 
+    /// The run was stopped by an earlier fatal failure before this refresh started; the run
+    /// reports that failure, not this.
+    #[error("not sent: the run was stopped by an earlier failure")]
+    Cancelled,
+
     /// An internal error (e.g. the HTTP client could not be built).
     #[error("internal error: {0}")]
     Internal(String),
@@ -183,7 +188,7 @@ impl AuthError {
             AuthError::Flow(_) => 77,
             AuthError::File { .. } => 78,
             AuthError::Shared(inner) => inner.exit_code(),
-            AuthError::Internal(_) => 70,
+            AuthError::Cancelled | AuthError::Internal(_) => 70,
         }
     }
 

@@ -7,6 +7,7 @@
 
 pub mod retry;
 
+mod cancel;
 mod client;
 mod error;
 mod flows;
@@ -21,6 +22,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
+pub use cancel::RunCancel;
 pub use error::{AuthError, Refusal, RefusalKind};
 pub use flows::{
     AuthorizeParams, AuthorizeRequest, CodeInput, DEFAULT_SCOPE, DeviceAuthorization, DevicePolling, Grant,

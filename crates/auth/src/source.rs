@@ -9,7 +9,7 @@ use crate::client::OAuthHttp;
 use crate::rotation::{NOT_PERSISTED_STEP, save_aside, write_secret_file};
 use crate::token::{AccessToken, TokenResponse};
 use crate::urls::{check_configured_url, oauth_endpoint};
-use crate::{AuthError, AuthOptions, Credentials, RequestCounter, Rotation};
+use crate::{AuthError, AuthOptions, Credentials, RequestCounter, Rotation, RunCancel};
 
 /// The access token shared by every request of a run. The first [`TokenSource::token`] performs
 /// the refresh grant; [`TokenSource::refresh_after`] refreshes after a 401 with at most one
@@ -27,6 +27,8 @@ pub struct TokenSource {
     /// the lock holder saw happened while we waited).
     attempts: AtomicU64,
     rotation: StdMutex<Rotation>,
+    /// The run's cancellation: no refresh starts once it is tripped.
+    cancel: RunCancel,
 }
 
 #[derive(Debug)]
@@ -60,7 +62,15 @@ impl TokenSource {
             }),
             attempts: AtomicU64::new(0),
             rotation: StdMutex::new(Rotation::NotRotated),
+            cancel: RunCancel::new(),
         })
+    }
+
+    /// The run's cancellation, shared by everything that sends requests with this source's
+    /// tokens: the first fatal failure trips it, and no refresh (nor, in `api`, any REST call)
+    /// starts after that. One per token source, so one per run.
+    pub fn cancellation(&self) -> &RunCancel {
+        &self.cancel
     }
 
     /// Where to save a rotated refresh token when no `refresh_token_file` is configured or
@@ -134,6 +144,11 @@ impl TokenSource {
     }
 
     async fn refresh_locked(&self, state: &mut State) -> Result<Arc<AccessToken>, AuthError> {
+        // A refresh already on the wire finishes (its answer may rotate the refresh token,
+        // which must not be lost); a new one does not start once the run is stopping.
+        if self.cancel.is_tripped() {
+            return Err(AuthError::Cancelled);
+        }
         let outcome = self.refresh_grant(state).await;
         let result = match outcome {
             Ok(token) => {

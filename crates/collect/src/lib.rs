@@ -15,6 +15,7 @@ pub mod mapping;
 pub mod output;
 mod run;
 pub mod snapshot;
+mod stop;
 
 pub use output::{CsvCells, Format, OutputError, OutputOptions, SnapshotSink, open_sink, open_sink_with};
 pub use run::{

@@ -26,6 +26,7 @@ use crate::snapshot::{
     WARNING_COMPANY_FILTER_MISMATCH, WARNING_FIELD_UNAVAILABLE, WARNING_REFRESH_TOKEN_ROTATED,
     WARNING_SOURCE_SKIPPED, Warning,
 };
+use crate::stop;
 
 /// File name, in the state directory, of a rotated refresh token that had no
 /// `refresh_token_file` to go to.
@@ -237,8 +238,21 @@ pub async fn run(
     let collected_at = OffsetDateTime::now_utc();
     let tokens = Arc::new(token_source(settings)?);
     let client = ApiClient::connect(Arc::clone(&tokens), client_options(settings)).await?;
+    let collected = Box::pin(collect(settings, sink, progress, &client, &tokens, collected_at)).await;
+    collected.map_err(|error| stop::settle(&client, error))
+}
 
-    let usage_before = usage_guard(&client, settings.limits.max_api_usage_percent).await?;
+/// The run once the client is connected. Any failure it returns stops the run's other
+/// requests (see [`stop`]).
+async fn collect(
+    settings: &Settings,
+    sink: &mut dyn SnapshotSink,
+    progress: &dyn Progress,
+    client: &ApiClient,
+    tokens: &TokenSource,
+    collected_at: OffsetDateTime,
+) -> Result<RunOutcome, CollectError> {
+    let usage_before = usage_guard(client, settings.limits.max_api_usage_percent).await?;
 
     let filter = &settings.company_filter;
     let mut warnings = Vec::new();
@@ -284,24 +298,26 @@ pub async fn run(
             org_user_count,
         ),
     ) = Box::pin(async {
-        tokio::join!(UserPages::open(open_users(&client, &user_required, filter), header_wait), async {
+        let users =
+            UserPages::open(open_users(client, &user_required, filter), header_wait, stop::holder(client));
+        tokio::join!(stop::required(client, users), async {
             let sources = tokio::join!(
-                fetch::<records::Organization>(&client, &ORGANIZATION, progress),
-                fetch::<records::UserLicense>(&client, &USER_LICENSE, progress),
-                fetch::<records::Profile>(&client, &PROFILE, progress),
+                stop::required(client, fetch::<records::Organization>(client, &ORGANIZATION, progress)),
+                stop::required(client, fetch::<records::UserLicense>(client, &USER_LICENSE, progress)),
+                stop::required(client, fetch::<records::Profile>(client, &PROFILE, progress)),
                 optional(
-                    fetch::<records::PermissionSetLicense>(&client, &PERMISSION_SET_LICENSE, progress),
+                    fetch::<records::PermissionSetLicense>(client, &PERMISSION_SET_LICENSE, progress),
                     "PermissionSetLicense",
                     progress,
                 ),
                 optional(
-                    fetch::<records::PackageLicense>(&client, &PACKAGE_LICENSE, progress),
+                    fetch::<records::PackageLicense>(client, &PACKAGE_LICENSE, progress),
                     "PackageLicense",
                     progress,
                 ),
                 optional(
                     AssignmentSource::open(
-                        &client,
+                        client,
                         "PermissionSetLicenseAssign",
                         "AssigneeId",
                         PERMISSION_SET_LICENSE_ASSIGN_SOQL,
@@ -315,7 +331,7 @@ pub async fn run(
                 ),
                 optional(
                     AssignmentSource::open(
-                        &client,
+                        client,
                         "UserPackageLicense",
                         "UserId",
                         USER_PACKAGE_LICENSE_SOQL,
@@ -324,7 +340,7 @@ pub async fn run(
                     "UserPackageLicense",
                     progress,
                 ),
-                count_users(&client, filter),
+                stop::required(client, count_users(client, filter)),
             );
             drop(header_sources_read);
             sources
@@ -332,11 +348,36 @@ pub async fn run(
     })
     .await;
 
-    let organization = organization?;
-    let user_licenses = user_licenses?;
-    let profiles = profiles?;
-    let mut users = users?;
-    let org_user_count = org_user_count?;
+    // A failure of any source stopped the others: report it, not theirs ("cancelled").
+    let mut failure = stop::FirstFailure::default();
+    let sources = (
+        failure.keep(organization),
+        failure.keep(user_licenses),
+        failure.keep(profiles),
+        failure.keep(users),
+        failure.keep(org_user_count),
+        failure.keep(permission_set_licenses),
+        failure.keep(package_licenses),
+        failure.keep(psl_assignments),
+        failure.keep(package_assignments),
+    );
+    if let Some(error) = failure.into_error() {
+        return Err(error.into());
+    }
+    let (
+        Some(organization),
+        Some(user_licenses),
+        Some(profiles),
+        Some(mut users),
+        Some(org_user_count),
+        Some(permission_set_licenses),
+        Some(package_licenses),
+        Some(psl_assignments),
+        Some(package_assignments),
+    ) = sources
+    else {
+        return Err(CollectError::Internal("a source ended without a result or a failure".to_owned()));
+    };
 
     let organization_row = organization.records.into_iter().next().ok_or(CollectError::NoOrganization)?;
     field_warnings(&mut warnings, "Organization", &organization.missing_optional);
@@ -344,7 +385,7 @@ pub async fn run(
     let mut subscriptions: Vec<Subscription> =
         user_licenses.records.into_iter().map(mapping::user_license).collect();
     field_warnings(&mut warnings, "UserLicense", &user_licenses.missing_optional);
-    let permission_set_licenses_read = match permission_set_licenses? {
+    let permission_set_licenses_read = match permission_set_licenses {
         Optional::Read(fetched) => {
             field_warnings(&mut warnings, "PermissionSetLicense", &fetched.missing_optional);
             subscriptions.extend(fetched.records.into_iter().map(mapping::permission_set_license));
@@ -355,7 +396,7 @@ pub async fn run(
             false
         }
     };
-    let package_licenses_read = match package_licenses? {
+    let package_licenses_read = match package_licenses {
         Optional::Read(fetched) => {
             field_warnings(&mut warnings, "PackageLicense", &fetched.missing_optional);
             subscriptions.extend(fetched.records.into_iter().map(mapping::package_license));
@@ -374,14 +415,14 @@ pub async fn run(
     // object itself was skipped, its assignments are still read (the same requests, the same
     // order checks) but not attached (its `source_skipped` warning already says the snapshot
     // has none of its data).
-    let mut psl_assignments = match psl_assignments? {
+    let mut psl_assignments = match psl_assignments {
         Optional::Read(source) => Some(source.start(permission_set_licenses_read, progress)?),
         Optional::Skipped(warning) => {
             warnings.push(warning);
             None
         }
     };
-    let mut package_assignments = match package_assignments? {
+    let mut package_assignments = match package_assignments {
         Optional::Read(source) => Some(source.start(package_licenses_read, progress)?),
         Optional::Skipped(warning) => {
             warnings.push(warning);
@@ -613,6 +654,8 @@ struct UserPages {
     rest: Option<PageStream<records::User>>,
     /// A failure while reading ahead, reported after the pages held (where it would have come).
     failed: Option<ApiError>,
+    /// Settles a failure read ahead before it is held ([`stop::holder`]).
+    hold: stop::Holder,
 }
 
 impl UserPages {
@@ -621,10 +664,11 @@ impl UserPages {
     async fn open(
         opening: impl Future<Output = Result<OpenUsers, ApiError>>,
         header_wait: tokio::sync::oneshot::Receiver<()>,
+        hold: stop::Holder,
     ) -> Result<UserPages, ApiError> {
         let (selection, rest, first) = opening.await?;
         let mut users =
-            UserPages { selection, held: first.into_iter().collect(), rest: Some(rest), failed: None };
+            UserPages { selection, held: first.into_iter().collect(), rest: Some(rest), failed: None, hold };
         let mut header_wait = std::pin::pin!(header_wait);
         while users.held.len() < USER_PAGES_HELD && users.failed.is_none() {
             let Some(rest) = users.rest.as_mut() else {
@@ -643,7 +687,7 @@ impl UserPages {
         match page {
             Ok(Some(page)) => self.held.push_back(page),
             Ok(None) => self.rest = None,
-            Err(error) => self.failed = Some(error),
+            Err(error) => self.failed = Some((self.hold)(error)),
         }
     }
 
@@ -778,7 +822,8 @@ async fn drain(source: Option<&mut AssignmentSource>, progress: &dyn Progress) -
 }
 
 /// Turns "cannot read this optional object" into a `source_skipped` warning; other errors
-/// stay errors.
+/// stay errors (among them another object's: the failure that stopped the run, handed to
+/// whichever part of the run asks next, see [`stop`]).
 async fn optional<T>(
     fetching: impl Future<Output = Result<T, ApiError>>,
     object: &'static str,
@@ -786,7 +831,7 @@ async fn optional<T>(
 ) -> Result<Optional<T>, ApiError> {
     match fetching.await {
         Ok(value) => Ok(Optional::Read(value)),
-        Err(error @ (ApiError::ObjectNotReadable { .. } | ApiError::RequiredFieldsMissing { .. })) => {
+        Err(error) if unreadable_object(&error) == Some(object) => {
             progress.finished(object, SourceStatus::Skipped);
             let code = error
                 .salesforce_error()
@@ -802,6 +847,16 @@ async fn optional<T>(
             )))
         }
         Err(error) => Err(error),
+    }
+}
+
+/// The object a failure says the user cannot read (or see required fields of), if it is one.
+fn unreadable_object(error: &ApiError) -> Option<&str> {
+    match error {
+        ApiError::ObjectNotReadable { object, .. } | ApiError::RequiredFieldsMissing { object, .. } => {
+            Some(object)
+        }
+        _ => None,
     }
 }
 
@@ -901,7 +956,7 @@ mod tests {
     async fn user_pages_are_read_ahead_while_the_header_waits_but_no_further_than_the_limit() {
         let rest = ["2", "3", "4"].into_iter().map(|id| Ok(user_page(id))).collect();
         let (_header_not_ready, header_wait) = tokio::sync::oneshot::channel();
-        let mut users = UserPages::open(opened(rest), header_wait).await.unwrap();
+        let mut users = UserPages::open(opened(rest), header_wait, Box::new(|error| error)).await.unwrap();
         assert_eq!(users.held.len(), USER_PAGES_HELD);
         // Taking a page takes the next one already arrived, still within the limit.
         assert_eq!(users.next().await.unwrap().unwrap().records[0].id, "1");
@@ -914,7 +969,7 @@ mod tests {
         let rest = ["2", "3"].into_iter().map(|id| Ok(user_page(id))).collect();
         let (header_ready, header_wait) = tokio::sync::oneshot::channel::<()>();
         drop(header_ready);
-        let mut users = UserPages::open(opened(rest), header_wait).await.unwrap();
+        let mut users = UserPages::open(opened(rest), header_wait, Box::new(|error| error)).await.unwrap();
         assert_eq!(users.held.len(), 1);
         assert_eq!(ids(&mut users).await.unwrap(), ["1", "2", "3"]);
     }
@@ -923,7 +978,7 @@ mod tests {
     async fn a_failure_while_reading_ahead_comes_after_the_pages_before_it() {
         let rest = vec![Err(ApiError::Internal("page 2 failed".to_owned())), Ok(user_page("3"))];
         let (_header_not_ready, header_wait) = tokio::sync::oneshot::channel();
-        let mut users = UserPages::open(opened(rest), header_wait).await.unwrap();
+        let mut users = UserPages::open(opened(rest), header_wait, Box::new(|error| error)).await.unwrap();
         assert_eq!(users.next().await.unwrap().unwrap().records[0].id, "1");
         let error = users.next().await.unwrap_err();
         assert!(error.to_string().contains("page 2 failed"), "{error}");

@@ -9,12 +9,12 @@ use std::sync::Mutex;
 use sfconn_collect::output::{Format, open_sink_to_writer};
 use sfconn_collect::snapshot::{AccountKind, Snapshot, SubscriptionSource};
 use sfconn_collect::{CollectError, Progress, RunOutcome, SourceStatus, run};
-use sfconn_config::{MapEnvironment, Need, Settings};
+use sfconn_config::Settings;
 use sfconn_filter::CompanyFilter;
 use sfconn_testkit::{HiddenAs, OrgSpec, SimulatedOrg};
 
 mod common;
-use common::SharedBuffer;
+use common::{SharedBuffer, settings};
 
 /// Records what the run reports, per source.
 #[derive(Default)]
@@ -34,20 +34,6 @@ impl Progress for RecordingProgress {
 
 async fn small_org() -> SimulatedOrg {
     SimulatedOrg::start(OrgSpec::small()).await
-}
-
-/// Settings as the CLI would load them, from the org's environment plus `extra`.
-fn settings(org: &SimulatedOrg, extra: &[(&str, &str)]) -> Settings {
-    let dir = tempfile::tempdir().unwrap();
-    let mut env = MapEnvironment::in_dir(dir.path());
-    for (name, value) in org.sfconn_env() {
-        env = env.with(&name, &value);
-    }
-    env = env.with("SFCONN_HTTP__MAX_RETRIES", "1");
-    for (name, value) in extra {
-        env = env.with(name, value);
-    }
-    sfconn_config::load_with(&sfconn_config::Flags::default(), Need::Everything, &env).unwrap().settings
 }
 
 /// Runs the connector into a json sink; checks the document against the schema.

@@ -107,6 +107,8 @@ pub enum FaultKind {
     ExpireSessions,
     /// Forget the query cursor, then answer 400 `INVALID_QUERY_LOCATOR`.
     ExpireQueryLocator,
+    /// What `then` answers, sent after this delay.
+    Delayed { delay: Duration, then: Box<FaultKind> },
 }
 
 /// One injected fault.
@@ -284,6 +286,20 @@ impl Faults {
     /// Removes every injected fault (switches stay as they are).
     pub fn clear(&self) {
         self.shared.with_state(|s| s.faults.clear());
+    }
+
+    /// The requests this fault has answered, in arrival order.
+    pub fn firings(&self, id: FaultId) -> Vec<crate::Arrival> {
+        self.shared.with_state(|s| {
+            s.faults.iter().find(|f| f.id == id).map(|f| f.firings.clone()).unwrap_or_default()
+        })
+    }
+
+    /// Once fault `id` has fired, every request arriving afterwards is answered `hold` later
+    /// than it would be (a fault answer included): the org goes quiet, so that what a client
+    /// does after a given answer can be told apart from what it had already started.
+    pub fn hold_after(&self, id: FaultId, hold: Duration) {
+        self.shared.with_state(|s| s.switches.hold_after = Some((id, hold)));
     }
 
     /// How many requests this fault has hit so far.

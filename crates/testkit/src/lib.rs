@@ -20,7 +20,7 @@ mod server;
 mod soql;
 
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use wiremock::{Mock, MockServer, matchers::any};
 
@@ -91,9 +91,18 @@ impl OrgSpec {
     }
 }
 
+/// When a request reached the org: its number in arrival order (1 = the first request the org
+/// received, whether or not the log still holds it) and the moment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Arrival {
+    pub number: u64,
+    pub at: Instant,
+}
+
 /// One request the org received.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RecordedRequest {
+    pub arrival: Arrival,
     pub method: String,
     /// Full URL with query string.
     pub url: String,
@@ -185,6 +194,11 @@ impl SimulatedOrg {
     /// The most recent requests (up to `OrgSpec::request_log_limit`), oldest first.
     pub fn requests(&self) -> Vec<RecordedRequest> {
         self.shared.requests()
+    }
+
+    /// How many requests the org has received (log limit or not).
+    pub fn requests_received(&self) -> u64 {
+        self.shared.requests_received()
     }
 
     /// Forgets the recorded requests.

@@ -18,7 +18,7 @@ use crate::faults::{
 use crate::ids::make_id;
 use crate::schema::SObject;
 use crate::soql::{self, Query, Visibility};
-use crate::{OrgSpec, RecordedRequest, SimulatedOrg};
+use crate::{Arrival, OrgSpec, RecordedRequest, SimulatedOrg};
 
 const JSON: &str = "application/json;charset=UTF-8";
 const MAX_CURSORS: usize = 5_000;
@@ -41,6 +41,8 @@ pub(crate) struct Switches {
     pub newest_version: u32,
     pub retired_versions: BTreeSet<u32>,
     pub next_records_base: Option<String>,
+    /// Once this fault has fired, every later request is answered this much later.
+    pub hold_after: Option<(FaultId, Duration)>,
 }
 
 pub(crate) struct ActiveFault {
@@ -48,6 +50,8 @@ pub(crate) struct ActiveFault {
     pub fault: Fault,
     pub seen: u32,
     pub fired: u32,
+    /// The requests it answered.
+    pub firings: Vec<Arrival>,
 }
 
 struct Cursor {
@@ -85,7 +89,7 @@ impl State {
     pub fn add_fault(&mut self, fault: Fault) -> FaultId {
         self.next_fault += 1;
         let id = FaultId(self.next_fault);
-        self.faults.push(ActiveFault { id, fault, seen: 0, fired: 0 });
+        self.faults.push(ActiveFault { id, fault, seen: 0, fired: 0, firings: Vec::new() });
         id
     }
 }
@@ -97,6 +101,8 @@ pub(crate) struct Shared {
     pub instance_url: String,
     state: Mutex<State>,
     log: Mutex<VecDeque<RecordedRequest>>,
+    /// Requests received so far (also the arrival number of the latest).
+    arrivals: Mutex<u64>,
 }
 
 impl Shared {
@@ -123,6 +129,7 @@ impl Shared {
                 newest_version: spec.newest_api_version,
                 retired_versions: BTreeSet::new(),
                 next_records_base: None,
+                hold_after: None,
             },
             faults: Vec::new(),
             usage_used: spec.api_usage_used,
@@ -144,6 +151,7 @@ impl Shared {
             instance_url,
             state: Mutex::new(state),
             log: Mutex::new(VecDeque::new()),
+            arrivals: Mutex::new(0),
         }
     }
 
@@ -160,12 +168,23 @@ impl Shared {
         self.log.lock().unwrap_or_else(PoisonError::into_inner).clear();
     }
 
-    fn record(&self, request: &Request) {
+    pub fn requests_received(&self) -> u64 {
+        *self.arrivals.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Numbers the request in arrival order and logs it.
+    fn record(&self, request: &Request) -> Arrival {
+        let arrival = {
+            let mut count = self.arrivals.lock().unwrap_or_else(PoisonError::into_inner);
+            *count += 1;
+            Arrival { number: *count, at: Instant::now() }
+        };
         let limit = self.spec.request_log_limit;
         if limit == 0 {
-            return;
+            return arrival;
         }
         let entry = RecordedRequest {
+            arrival,
             method: request.method.to_string(),
             url: request.url.to_string(),
             headers: request
@@ -180,6 +199,7 @@ impl Shared {
             log.pop_front();
         }
         log.push_back(entry);
+        arrival
     }
 
     pub fn org_id(&self) -> &str {
@@ -352,8 +372,8 @@ pub(crate) struct Router {
 
 impl Respond for Router {
     fn respond(&self, request: &Request) -> ResponseTemplate {
-        self.shared.record(request);
-        let reply = self.shared.handle(request);
+        let arrival = self.shared.record(request);
+        let reply = self.shared.handle(request, arrival);
         let mut template = ResponseTemplate::new(reply.status);
         for (name, value) in &reply.headers {
             template = template.insert_header(name.as_str(), value.as_str());
@@ -486,9 +506,12 @@ impl Shared {
         }
     }
 
-    fn handle(&self, request: &Request) -> Reply {
+    fn handle(&self, request: &Request, arrival: Arrival) -> Reply {
         let route = self.route(request);
-        let fault = self.with_state(|s| {
+        let (fault, hold) = self.with_state(|s| {
+            let hold = s.switches.hold_after.and_then(|(id, hold)| {
+                s.faults.iter().any(|active| active.id == id && active.fired > 0).then_some(hold)
+            });
             let mut hit = None;
             for active in &mut s.faults {
                 if !route.hit_by(&active.fault.target) {
@@ -499,15 +522,18 @@ impl Shared {
                 let occ = active.fault.occurrence;
                 if hit.is_none() && active.seen > occ.skip && occ.count.is_none_or(|c| active.fired < c) {
                     active.fired += 1;
+                    active.firings.push(arrival);
                     hit = Some(active.fault.kind.clone());
                 }
             }
-            hit
+            (hit, hold)
         });
-        match fault {
+        let mut reply = match fault {
             None => self.normal(request, &route),
             Some(kind) => self.apply_fault(request, &route, kind),
-        }
+        };
+        reply.delay += hold.unwrap_or_default();
+        reply
     }
 
     fn apply_fault(&self, request: &Request, route: &Route, kind: FaultKind) -> Reply {
@@ -541,6 +567,11 @@ impl Shared {
             }
             FaultKind::Stall(delay) => {
                 let mut reply = self.normal(request, route);
+                reply.delay += delay;
+                reply
+            }
+            FaultKind::Delayed { delay, then } => {
+                let mut reply = self.apply_fault(request, route, *then);
                 reply.delay += delay;
                 reply
             }

@@ -124,3 +124,19 @@ pub fn acme_header(subscriptions: Vec<Subscription>, profiles: Vec<Profile>) -> 
         profiles,
     )
 }
+
+/// Settings as the CLI would load them, from the org's environment plus `extra`.
+pub fn settings(org: &sfconn_testkit::SimulatedOrg, extra: &[(&str, &str)]) -> sfconn_config::Settings {
+    let dir = tempfile::tempdir().unwrap();
+    let mut env = sfconn_config::MapEnvironment::in_dir(dir.path());
+    for (name, value) in org.sfconn_env() {
+        env = env.with(&name, &value);
+    }
+    env = env.with("SFCONN_HTTP__MAX_RETRIES", "1");
+    for (name, value) in extra {
+        env = env.with(name, value);
+    }
+    sfconn_config::load_with(&sfconn_config::Flags::default(), sfconn_config::Need::Everything, &env)
+        .unwrap()
+        .settings
+}
