@@ -8,10 +8,10 @@ use std::path::{Path, PathBuf};
 use anyhow::Context;
 use clap::{ArgAction, Args, ValueEnum};
 use sfconn_auth::Rotation;
-use sfconn_collect::snapshot::{SnapshotHeader, Summary, User, WARNING_REFRESH_TOKEN_ROTATED, Warning};
+use sfconn_collect::snapshot::{Summary, WARNING_REFRESH_TOKEN_ROTATED, Warning};
 use sfconn_collect::{
     CollectError, CsvCells, Format, NoProgress, OutputError, OutputOptions, Progress, RunOutcome,
-    SnapshotSink, open_sink, open_sink_with,
+    SnapshotSink, StoreCopy, open_sink_with,
 };
 use sfconn_config::{Need, Settings};
 use sfconn_store::Store;
@@ -119,18 +119,13 @@ pub(crate) fn run(args: &CollectArgs) -> anyhow::Result<()> {
     let options = OutputOptions { csv_cells: CsvCells::from_raw(settings.csv_raw) };
     let sink = open_sink_with(format, &args.output, options).map_err(CollectError::Output)?;
     // With --store, a JSON copy goes to a private temporary directory, removed on every exit.
-    let copy_dir = match store_path {
+    let to_store = match store_path {
         None => None,
-        Some(_) => Some(
-            tempfile::Builder::new()
-                .prefix("sfconn-collect-")
-                .tempdir()
-                .context("creating a temporary directory for the snapshot store's copy")?,
-        ),
+        Some(path) => Some((path, StoreCopy::new().map_err(CollectError::Output)?)),
     };
-    let mut sink: Box<dyn SnapshotSink> = match &copy_dir {
+    let mut sink = match &to_store {
         None => sink,
-        Some(dir) => Box::new(TeeSink::new(sink, &dir.path().join(COPY_FILE))?),
+        Some((_, copy)) => copy.tee(sink).map_err(CollectError::Output)?,
     };
 
     let show_progress = !args.no_progress && verbosity != Verbosity::Quiet && std::io::stderr().is_terminal();
@@ -174,8 +169,8 @@ pub(crate) fn run(args: &CollectArgs) -> anyhow::Result<()> {
 
     drop(sink);
     report_outcome(&outcome, verbosity, &args.output, format);
-    if let (Some(store_path), Some(dir)) = (store_path, copy_dir) {
-        store(&dir.path().join(COPY_FILE), &store_path, verbosity)?;
+    if let Some((store_path, copy)) = to_store {
+        store(&copy.path(), &store_path, verbosity)?;
     }
     Ok(())
 }
@@ -263,7 +258,7 @@ fn summary_line(summary: &Summary, output_path: &Path, format: Format) -> String
     line
 }
 
-/// Puts the JSON copy the [`TeeSink`] wrote into the snapshot store. The output is already
+/// Puts the JSON copy ([`StoreCopy`]) into the snapshot store. The output is already
 /// written at this point; a failure says so.
 fn store(copy: &Path, store_path: &Path, verbosity: Verbosity) -> anyhow::Result<()> {
     // Streamed from the file: the users are stored as they are read, never all in memory.
@@ -280,39 +275,4 @@ fn store(copy: &Path, store_path: &Path, verbosity: Verbosity) -> anyhow::Result
         output::note(&format!("stored as snapshot {stored} in {}", store_path.display()));
     }
     Ok(())
-}
-
-/// Writes every snapshot event to the chosen output and to a JSON copy in a private temporary
-/// directory (for `--store`). The copy finishes first, so the output is only published when
-/// both succeeded.
-struct TeeSink {
-    primary: Box<dyn SnapshotSink>,
-    copy: Box<dyn SnapshotSink>,
-}
-
-/// File name of the JSON copy inside [`TeeSink`]'s directory.
-const COPY_FILE: &str = "snapshot.json";
-
-impl TeeSink {
-    fn new(primary: Box<dyn SnapshotSink>, copy: &Path) -> Result<Self, CollectError> {
-        let copy = open_sink(Format::Json, copy)?;
-        Ok(Self { primary, copy })
-    }
-}
-
-impl SnapshotSink for TeeSink {
-    fn begin(&mut self, header: &SnapshotHeader) -> Result<(), OutputError> {
-        self.copy.begin(header)?;
-        self.primary.begin(header)
-    }
-
-    fn user(&mut self, user: &User) -> Result<(), OutputError> {
-        self.copy.user(user)?;
-        self.primary.user(user)
-    }
-
-    fn finish(&mut self, summary: &Summary, warnings: &[Warning]) -> Result<(), OutputError> {
-        self.copy.finish(summary, warnings)?;
-        self.primary.finish(summary, warnings)
-    }
 }

@@ -36,7 +36,8 @@ use crate::sources::{Optional, PageStream};
 /// `Id` of the last row already read).
 pub const PERMISSION_SET_LICENSE_ASSIGN_SOQL: &str =
     "SELECT Id, AssigneeId, PermissionSetLicenseId FROM PermissionSetLicenseAssign ORDER BY AssigneeId, Id";
-/// `UserPackageLicense` sorted by user for the merge join (see above).
+/// `UserPackageLicense` sorted by user for the merge join, `Id` last for the same reason as in
+/// [`PERMISSION_SET_LICENSE_ASSIGN_SOQL`].
 pub const USER_PACKAGE_LICENSE_SOQL: &str =
     "SELECT Id, UserId, PackageLicenseId FROM UserPackageLicense ORDER BY UserId, Id";
 
