@@ -75,6 +75,24 @@ pub(crate) enum FormatArg {
     Table,
 }
 
+impl CollectArgs {
+    /// Where `--store` keeps the snapshot: `None` without `--store`; `--store` without a path
+    /// means the `store.path` setting, which must then be set.
+    fn store_path(&self, settings: &Settings) -> Result<Option<PathBuf>, Failure> {
+        match &self.store {
+            None => Ok(None),
+            Some(Some(path)) => Ok(Some(path.clone())),
+            Some(None) => settings.store_path.clone().map(Some).ok_or_else(|| {
+                Failure::new(
+                    code::CONFIG,
+                    "--store without a path needs the store.path setting (config file or SFCONN_STORE__PATH); \
+                     or give the path: --store PATH",
+                )
+            }),
+        }
+    }
+}
+
 impl From<FormatArg> for Format {
     fn from(format: FormatArg) -> Self {
         match format {
@@ -103,22 +121,11 @@ pub(crate) fn run(args: &CollectArgs) -> anyhow::Result<()> {
         }
     }
     let settings = loaded.settings;
-    let store_path = match &args.store {
-        None => None,
-        Some(Some(path)) => Some(path.clone()),
-        Some(None) => Some(settings.store_path.clone().ok_or_else(|| {
-            Failure::new(
-                code::CONFIG,
-                "--store without a path needs the store.path setting (config file or SFCONN_STORE__PATH); \
-                 or give the path: --store PATH",
-            )
-        })?),
-    };
+    let store_path = args.store_path(&settings)?;
 
     // Opened before the run so that a bad --output fails before any API request is spent.
     let options = OutputOptions { csv_cells: CsvCells::from_raw(settings.csv_raw) };
     let sink = open_sink_with(format, &args.output, options).map_err(CollectError::Output)?;
-    // With --store, a JSON copy goes to a private temporary directory, removed on every exit.
     let to_store = match store_path {
         None => None,
         Some(path) => Some((path, StoreCopy::new().map_err(CollectError::Output)?)),
@@ -150,13 +157,13 @@ pub(crate) fn run(args: &CollectArgs) -> anyhow::Result<()> {
         bars.clear();
     }
     let outcome = match result {
-        Some(Ok(outcome)) => outcome,
-        Some(Err(error)) => {
+        Ended::Finished(Ok(outcome)) => outcome,
+        Ended::Finished(Err(error)) => {
             // Dropping the sink removes its temporary files; existing output stays untouched.
             drop(sink);
             return Err(error.into());
         }
-        None => {
+        Ended::Interrupted => {
             drop(sink);
             return Err(Failure::new(
                 INTERRUPTED,
@@ -175,13 +182,21 @@ pub(crate) fn run(args: &CollectArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Runs the connector, or stops at Ctrl-C (`None`). Stopping drops the run's future, so no
-/// more requests are sent; the caller then drops the sink, which discards the staged output.
+/// How a run ended.
+enum Ended {
+    /// The run finished, with its outcome or its failure.
+    Finished(Result<RunOutcome, CollectError>),
+    /// Ctrl-C stopped it.
+    Interrupted,
+}
+
+/// Runs the connector, or stops at Ctrl-C. Stopping drops the run's future, so no more
+/// requests are sent; the caller then drops the sink, which discards the staged output.
 async fn run_until_interrupted(
     settings: &Settings,
     sink: &mut dyn SnapshotSink,
     progress: &dyn Progress,
-) -> Option<Result<RunOutcome, CollectError>> {
+) -> Ended {
     let interrupted = async {
         if tokio::signal::ctrl_c().await.is_err() {
             // No signal handler could be installed: Ctrl-C then ends the process the default
@@ -190,8 +205,8 @@ async fn run_until_interrupted(
         }
     };
     tokio::select! {
-        result = Box::pin(sfconn_collect::run(settings, sink, progress)) => Some(result),
-        () = interrupted => None,
+        result = Box::pin(sfconn_collect::run(settings, sink, progress)) => Ended::Finished(result),
+        () = interrupted => Ended::Interrupted,
     }
 }
 
