@@ -23,7 +23,8 @@ use crate::{ApiError, SalesforceError};
 pub struct ClientOptions {
     /// `api_version`, e.g. `62.0`; `None` uses the newest the org offers.
     pub api_version: Option<String>,
-    /// Per-request timeout (`http.timeout_secs`).
+    /// Per-request deadline (`http.timeout_secs`), covering the connection, the headers and
+    /// reading the whole body.
     pub timeout: Duration,
     /// Retries of transient failures (`http.max_retries`).
     pub retry: RetryPolicy,
@@ -132,6 +133,9 @@ impl ApiClient {
         let token = tokens.token().await?;
         let instance_url = token.instance_url.clone();
         let http = reqwest::Client::builder()
+            // A whole-request deadline: reqwest's `timeout` runs from connecting until the body
+            // has been read to its end, so a server that sends headers and then trickles (or
+            // stops) is cut off too, not only one that never answers.
             .timeout(options.timeout)
             .redirect(reqwest::redirect::Policy::none())
             .gzip(true)
@@ -603,9 +607,12 @@ fn header_text(headers: &HeaderMap, name: reqwest::header::HeaderName) -> Option
     headers.get(name).and_then(|value| value.to_str().ok()).map(str::to_owned)
 }
 
-/// Connection failures, timeouts and bodies cut off mid-way are worth another try.
+/// Connection failures, timeouts and bodies cut off mid-way are worth another try. A gzip body
+/// cut off mid-stream surfaces as a decode error (the decoder is what hits the early end), so
+/// decode errors are retried too: a new attempt fetches the body afresh, and a body that is
+/// corrupt every time still ends in `RetriesExhausted` within `http.max_retries`.
 fn is_transient_transport(error: &reqwest::Error) -> bool {
-    error.is_connect() || error.is_timeout() || error.is_body() || error.is_request()
+    error.is_connect() || error.is_timeout() || error.is_body() || error.is_decode() || error.is_request()
 }
 
 /// The error and its causes, without the URL (which may carry a query string).

@@ -24,5 +24,5 @@ pub use client::{ApiClient, ClientOptions, MAX_RESPONSE_BYTES};
 pub use describe::{FieldDescribe, FieldSelection, SObjectDescribe, select_fields};
 pub use error::{ApiError, ErrorBody, SalesforceError};
 pub use limits::{ApiUsage, parse_limit_info};
-pub use query::Page;
+pub use query::{Page, PageCheck, PageRows};
 pub use sfconn_auth::retry::RetryPolicy;

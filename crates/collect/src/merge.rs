@@ -8,9 +8,9 @@
 //!
 //! **The merge assumes that Salesforce sorts these ids in byte order** ([`compare_ids`]), and
 //! the run checks it with that same comparator on every row ([`IdOrder`]: user ids strictly
-//! ascending, assignment user ids never descending); a disagreement stops the run with exit 65
-//! naming the object and the two ids ([`OutOfOrder`], `CollectError::OutOfOrder`) instead of
-//! dropping assignments.
+//! ascending, assignment user ids never descending), as each page arrives (`crate::arrival`)
+//! and again here; a disagreement stops the run with exit 65 naming the object and the two
+//! ids ([`OutOfOrder`], `CollectError::OutOfOrder`) instead of dropping assignments.
 //!
 //! The first page of each assignment query is read before the snapshot header is written
 //! ([`AssignmentSource::open`]), so an unreadable object is a `source_skipped` warning before
@@ -26,6 +26,7 @@ use futures_util::TryStreamExt;
 use serde::de::DeserializeOwned;
 use sfconn_api::{ApiClient, ApiError, Page};
 
+use crate::arrival;
 use crate::error::CollectError;
 use crate::progress::{Progress, SourceStatus};
 use crate::snapshot::Warning;
@@ -239,11 +240,14 @@ impl AssignmentSource {
     where
         T: DeserializeOwned + Send + 'static,
     {
-        let mut pages: PageStream<(String, String)> =
-            Box::pin(client.query_pages::<T>(soql.to_owned()).map_ok(move |page| Page {
-                total_size: page.total_size,
-                records: page.records.into_iter().map(pair).collect(),
-            }));
+        let mut pages: PageStream<(String, String)> = Box::pin(
+            client
+                .query_pages_checked::<T>(soql.to_owned(), arrival::assignments(object, user_field))
+                .map_ok(move |page| Page {
+                    total_size: page.total_size,
+                    records: page.records.into_iter().map(pair).collect(),
+                }),
+        );
         let first = pages.try_next().await?;
         Ok(AssignmentSource {
             object,
