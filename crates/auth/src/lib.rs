@@ -27,8 +27,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 pub use assertion::{JwtSigner, audience_for};
-pub use disk::{EXIT_STORAGE, storage_refusal};
 pub use cancel::RunCancel;
+pub use disk::{EXIT_STORAGE, storage_refusal};
 pub use error::{AuthError, Refusal, RefusalKind};
 pub use flows::{
     AuthorizeParams, AuthorizeRequest, CodeInput, DEFAULT_SCOPE, DeviceAuthorization, DevicePolling, Grant,

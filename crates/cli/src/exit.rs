@@ -54,6 +54,9 @@ pub(crate) fn exit_code(err: &anyhow::Error) -> u8 {
         if let Some(store) = cause.downcast_ref::<sfconn_store::StoreError>() {
             return store.exit_code();
         }
+        if let Some(session) = cause.downcast_ref::<sfconn_session::SessionError>() {
+            return session.exit_code();
+        }
         if let Some(auth) = cause.downcast_ref::<sfconn_auth::AuthError>() {
             return auth.exit_code();
         }
@@ -181,6 +184,12 @@ mod tests {
         let refusal = sfconn_auth::Refusal::classify("invalid_grant", "inactive user", 400, "x");
         let err = anyhow::Error::new(sfconn_auth::AuthError::Refused(refusal)).context("auth check");
         assert_eq!(exit_code(&err), 77);
+    }
+
+    #[test]
+    fn session_errors_keep_their_exit_code() {
+        let err = anyhow::Error::new(sfconn_session::SessionError::NoRefreshToken).context("auth check");
+        assert_eq!(exit_code(&err), 78);
     }
 
     #[test]

@@ -2,13 +2,13 @@
 //! while its request still holds its concurrency permit ([`sfconn_api::PageCheck`]): rows out
 //! of order stop the run before any other request leaves (docs/security.md, "A failure stops
 //! the whole run"), not only when the merge reaches them. The merge keeps its own check
-//! ([`crate::mapping::AssignmentMerge`], [`IdOrder`]) on the rows it takes.
+//! ([`crate::merge::AssignmentMerge`], [`IdOrder`]) on the rows it takes.
 
 use serde::Deserialize;
 use serde_json::{Map, Value};
 use sfconn_api::PageCheck;
 
-use crate::mapping::IdOrder;
+use crate::merge::IdOrder;
 
 /// User pages: ids strictly ascending (`ORDER BY Id`).
 pub(crate) fn users() -> PageCheck {

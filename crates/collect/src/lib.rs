@@ -3,29 +3,39 @@
 //!
 //! Owns: the order and concurrency of sources, joins, the company filter's application, the
 //! snapshot model and its json/ndjson/csv/table writers.
-//! Must not: parse command lines, read the environment, or speak HTTP itself (that is `api`).
+//! Must not: parse command lines, read the environment, or speak HTTP itself (that is `api`;
+//! the session with the org is set up by `sfconn-session`).
 //!
 //! Entry points: [`output::open_sink`] checks `--output` and opens a [`SnapshotSink`] for a
-//! [`Format`] (before any request is sent); [`run`] then performs one collection into it and
-//! returns the summary and warnings ([`RunOutcome`]) or a [`CollectError`] with its exit code.
+//! [`Format`] (before any request is sent), [`StoreCopy::tee`] adds the `--store` copy; [`run`]
+//! (or [`OrgRun`], one org's run as a value) then performs one collection into it and returns
+//! the summary and warnings ([`RunOutcome`]) or a [`CollectError`] with its exit code.
 //! The fields and their sources are described in `docs/data.md`, the requests in
 //! `docs/api-calls.md`.
 
-mod flow;
 mod arrival;
+mod budget;
+mod error;
 pub mod mapping;
+pub mod merge;
 pub mod output;
+mod progress;
 mod run;
 pub mod sandbox;
 pub mod snapshot;
+mod sources;
 mod stop;
+mod users;
 
-pub use output::{CsvCells, Format, OutputError, OutputOptions, SnapshotSink, open_sink, open_sink_with};
-pub use run::{
-    BATCH_SIZE, CollectError, NoProgress, Progress, ROTATED_REFRESH_TOKEN_FILE, RunOutcome, SOURCES,
-    SourceStatus, auth_options, client_options, run, token_source, user_query,
+pub use error::CollectError;
+pub use output::{
+    CsvCells, Format, OutputError, OutputOptions, SnapshotSink, StoreCopy, open_sink, open_sink_with,
 };
+pub use progress::{NoProgress, Progress, SOURCES, SourceStatus};
+pub use run::{OrgRun, RunOutcome, run};
+pub use sfconn_session::{BATCH_SIZE, ROTATED_REFRESH_TOKEN_FILE};
 pub use snapshot::{Snapshot, SnapshotHeader, Summary, User, Warning};
+pub use users::user_query;
 
 /// The JSON Schema that every `json` snapshot validates against (docs/contract.md §5,
 /// `schema_version` "1"): the repository's copy of the product's `snapshot.schema.json`.
