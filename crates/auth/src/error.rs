@@ -186,6 +186,10 @@ impl AuthError {
             },
             AuthError::PersistRotated { .. } => 78,
             AuthError::Flow(_) => 77,
+            // A full or read-only disk is this machine's problem (74); a wrong path is the setting's.
+            AuthError::File { source, .. } if crate::storage_refusal(source.kind()).is_some() => {
+                crate::EXIT_STORAGE
+            }
             AuthError::File { .. } => 78,
             AuthError::Shared(inner) => inner.exit_code(),
             AuthError::Cancelled | AuthError::Internal(_) => 70,

@@ -9,6 +9,7 @@ pub mod retry;
 
 mod cancel;
 mod client;
+mod disk;
 mod error;
 mod flows;
 mod identity;
@@ -23,6 +24,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 pub use cancel::RunCancel;
+pub use disk::{EXIT_STORAGE, storage_refusal};
 pub use error::{AuthError, Refusal, RefusalKind};
 pub use flows::{
     AuthorizeParams, AuthorizeRequest, CodeInput, DEFAULT_SCOPE, DeviceAuthorization, DevicePolling, Grant,

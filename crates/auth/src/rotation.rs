@@ -27,6 +27,20 @@ pub enum Rotation {
     /// state directory, or writing failed): the old refresh token no longer works. The caller
     /// tells the user what to do and puts the warning `refresh_token_rotated` in the snapshot.
     NotPersisted,
+    /// Salesforce rotated it and the machine's storage refused to write `refresh_token_file`
+    /// (disk full, quota exceeded, read-only file system): the file still holds the old token,
+    /// which no longer works. The new token was saved to `saved_to` in the state directory when
+    /// that worked. The run still finishes its output, then ends with exit 74
+    /// ([`Rotation::exit_code`]) so that a scheduler notices before the next run fails.
+    FileUnwritable {
+        /// The configured `refresh_token_file`, unchanged.
+        file: PathBuf,
+        /// The operating system's error and what it means, e.g. `No space left on device (os
+        /// error 28): no space left on the device: the disk is full`.
+        problem: String,
+        /// Where the new token was saved instead (mode 0600), if anywhere.
+        saved_to: Option<PathBuf>,
+    },
 }
 
 impl Rotation {
@@ -37,7 +51,13 @@ impl Rotation {
 
     /// Whether the user must act: the new token is not where the settings will look next time.
     pub fn needs_action(&self) -> bool {
-        matches!(self, Rotation::SavedAside { .. } | Rotation::NotPersisted)
+        matches!(self, Rotation::SavedAside { .. } | Rotation::NotPersisted | Rotation::FileUnwritable { .. })
+    }
+
+    /// The exit code the run must end with because of the rotation (contract §6): 74 when the
+    /// storage refused the `refresh_token_file`; `None` otherwise (a rotation is no failure).
+    pub fn exit_code(&self) -> Option<u8> {
+        matches!(self, Rotation::FileUnwritable { .. }).then_some(crate::EXIT_STORAGE)
     }
 
     /// The next step for the user, or `None` when there is nothing to do.
@@ -50,7 +70,33 @@ impl Rotation {
             )),
             Rotation::SavedAside { path } => Some(saved_aside_step(path)),
             Rotation::NotPersisted => Some(NOT_PERSISTED_STEP.to_string()),
+            Rotation::FileUnwritable { file, problem, saved_to } => {
+                Some(file_unwritable_step(file, problem, saved_to.as_deref()))
+            }
         }
+    }
+}
+
+/// What to do after the storage refused the `refresh_token_file`.
+fn file_unwritable_step(file: &Path, problem: &str, saved_to: Option<&Path>) -> String {
+    let file = file.display();
+    let head = format!(
+        "Salesforce rotated the refresh token, so the old one no longer works, but sfconn could not write the \
+         new one to the refresh_token_file {file}: {problem}; the file still holds the old token"
+    );
+    match saved_to {
+        Some(saved) => {
+            let saved = saved.display();
+            format!(
+                "{head}. The new token was saved to {saved} (mode 0600) instead. Next step: free some space (or \
+                 make the file system writable), then move it into place: `mv {saved} {file}`"
+            )
+        }
+        None => format!(
+            "{head}, and it could not be saved to the state directory either, so it ends with this run. Next \
+             step: free some space (or make the file system writable), then get a new refresh token with \
+             `sfconn auth device --refresh-token-file {file}`"
+        ),
     }
 }
 
@@ -173,5 +219,31 @@ mod tests {
             Rotation::NotPersisted.next_step().unwrap().contains("sfconn auth device --refresh-token-file")
         );
         assert!(Rotation::Persisted { path: "/x/rt".into() }.next_step().unwrap().contains("/x/rt"));
+        for rotation in [Rotation::NotRotated, aside, Rotation::NotPersisted] {
+            assert_eq!(rotation.exit_code(), None, "{rotation:?}");
+        }
+    }
+
+    #[test]
+    fn an_unwritable_token_file_ends_the_run_with_74_and_says_where_the_token_went() {
+        let problem = "No space left on device (os error 28): no space left on the device: the disk is full";
+        let saved = Rotation::FileUnwritable {
+            file: "/full/rt".into(),
+            problem: problem.into(),
+            saved_to: Some("/st/sfconn/refresh_token".into()),
+        };
+        assert_eq!(saved.exit_code(), Some(74));
+        assert!(saved.needs_action() && saved.rotated());
+        let step = saved.next_step().unwrap();
+        assert!(step.contains("could not write the new one to the refresh_token_file /full/rt"), "{step}");
+        assert!(step.contains(problem), "{step}");
+        assert!(step.contains("saved to /st/sfconn/refresh_token (mode 0600)"), "{step}");
+        assert!(step.contains("`mv /st/sfconn/refresh_token /full/rt`"), "{step}");
+        let lost =
+            Rotation::FileUnwritable { file: "/full/rt".into(), problem: problem.into(), saved_to: None };
+        assert_eq!(lost.exit_code(), Some(74));
+        let step = lost.next_step().unwrap();
+        assert!(step.contains("could not be saved to the state directory either"), "{step}");
+        assert!(step.contains("`sfconn auth device --refresh-token-file /full/rt`"), "{step}");
     }
 }

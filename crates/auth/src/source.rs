@@ -199,39 +199,55 @@ impl TokenSource {
         let Some(path) = &self.refresh_token_file else {
             return self.save_aside(new_refresh_token);
         };
-        match write_secret_file(path, new_refresh_token) {
+        let error = match write_secret_file(path, new_refresh_token) {
             Ok(()) => {
                 tracing::info!(path = %path.display(), "Salesforce rotated the refresh token; the new one was written to the refresh_token_file");
-                Rotation::Persisted { path: path.clone() }
+                return Rotation::Persisted { path: path.clone() };
             }
-            Err(error) => {
-                tracing::warn!(
-                    path = %path.display(),
-                    "Salesforce rotated the refresh token but writing it to the refresh_token_file failed: {error}; \
-                     the old refresh token no longer works: fix the file's permissions, then get a new one with \
-                     `sfconn auth device --refresh-token-file {}`",
-                    path.display()
-                );
-                self.save_aside(new_refresh_token)
-            }
+            Err(error) => error,
+        };
+        if let Some(reason) = crate::storage_refusal(error.kind()) {
+            // The storage, not the setting, is at fault: keep the token aside and end the run
+            // with 74 (`Rotation::exit_code`) once its output is written.
+            let saved_to = self.write_aside(new_refresh_token);
+            let problem = format!("{error}: {reason}");
+            let rotation = Rotation::FileUnwritable { file: path.clone(), problem, saved_to };
+            tracing::error!("{}", rotation.next_step().unwrap_or_default());
+            return rotation;
         }
+        tracing::warn!(
+            path = %path.display(),
+            "Salesforce rotated the refresh token but writing it to the refresh_token_file failed: {error}; \
+             the old refresh token no longer works: fix the file's permissions, then get a new one with \
+             `sfconn auth device --refresh-token-file {}`",
+            path.display()
+        );
+        self.save_aside(new_refresh_token)
     }
 
     /// Keeps the token in the fallback file, if there is one.
     fn save_aside(&self, new_refresh_token: &SecretString) -> Rotation {
-        let Some(fallback) = &self.rotation_fallback else {
-            tracing::warn!("{NOT_PERSISTED_STEP}");
-            return Rotation::NotPersisted;
-        };
-        match save_aside(fallback, new_refresh_token) {
-            Ok(()) => {
-                let rotation = Rotation::SavedAside { path: fallback.clone() };
+        match self.write_aside(new_refresh_token) {
+            Some(path) => {
+                let rotation = Rotation::SavedAside { path };
                 tracing::warn!("{}", rotation.next_step().unwrap_or_default());
                 rotation
             }
-            Err(error) => {
-                tracing::warn!(path = %fallback.display(), "cannot save the rotated refresh token: {error}; {NOT_PERSISTED_STEP}");
+            None => {
+                tracing::warn!("{NOT_PERSISTED_STEP}");
                 Rotation::NotPersisted
+            }
+        }
+    }
+
+    /// Writes the token to the fallback file; its path when that worked.
+    fn write_aside(&self, new_refresh_token: &SecretString) -> Option<std::path::PathBuf> {
+        let fallback = self.rotation_fallback.as_ref()?;
+        match save_aside(fallback, new_refresh_token) {
+            Ok(()) => Some(fallback.clone()),
+            Err(error) => {
+                tracing::warn!(path = %fallback.display(), "cannot save the rotated refresh token: {error}");
+                None
             }
         }
     }

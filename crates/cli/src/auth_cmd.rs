@@ -294,6 +294,16 @@ async fn check(args: &CheckArgs) -> anyhow::Result<()> {
             format!("rotated; no refresh_token_file, so the new token was saved to {}", path.display())
         }
         Rotation::NotPersisted => "rotated, and the new token was NOT kept".to_string(),
+        Rotation::FileUnwritable { file, saved_to, .. } => match saved_to {
+            Some(saved) => format!(
+                "rotated; {} could not be written, so the new token was saved to {}",
+                file.display(),
+                saved.display()
+            ),
+            None => {
+                format!("rotated; {} could not be written and the new token was NOT kept", file.display())
+            }
+        },
     };
     line("refresh token:", &rotation_text);
     line("requests sent:", &tokens.counter().get().to_string());
@@ -302,13 +312,19 @@ async fn check(args: &CheckArgs) -> anyhow::Result<()> {
     if !token.has_scope("refresh_token") && !token.has_scope("offline_access") {
         output::warning(&missing_scope_warning("refresh_token", &token.scopes));
     }
+    // A token file on a full or read-only disk fails the check (74) with the step as message.
+    let storage_failure = rotation.exit_code().zip(rotation.next_step()).filter(|_| has_api);
     if let Some(step) = rotation.next_step()
         && rotation.needs_action()
+        && storage_failure.is_none()
     {
         output::warning(&step);
     }
     if !has_api {
         return Err(Failure::new(code::AUTH_REFUSED, missing_scope_warning("api", &token.scopes)).into());
+    }
+    if let Some((code, step)) = storage_failure {
+        return Err(Failure::new(code, step).into());
     }
     Ok(())
 }

@@ -177,6 +177,11 @@ pub(crate) fn run(args: &CollectArgs) -> anyhow::Result<()> {
     if let (Some(store_path), Some(dir)) = (store_path, copy_dir) {
         store(&dir.path().join(COPY_FILE), &store_path, verbosity)?;
     }
+    // The output is complete, but the refresh_token_file still holds the revoked token: fail
+    // (74) so that a scheduler notices now rather than at the next run's invalid_grant.
+    if let (Some(code), Some(step)) = (outcome.rotation.exit_code(), outcome.rotation.next_step()) {
+        return Err(Failure::new(code, step).into());
+    }
     Ok(())
 }
 
@@ -215,6 +220,8 @@ fn report_outcome(outcome: &RunOutcome, verbosity: Verbosity, output_path: &Path
                 output::note(&step);
             }
         }
+        // The run fails at the end with the next step as its message (see `run`).
+        Rotation::FileUnwritable { .. } => output::warning(ROTATED_ALARM),
         // The new token is not where the settings look next time: the user must act.
         needs_action => rotated_token_alarm(needs_action),
     }
@@ -233,10 +240,12 @@ fn warning_line(warning: &Warning) -> String {
     }
 }
 
+const ROTATED_ALARM: &str = "!!! Salesforce rotated the refresh token: the old one no longer works !!!";
+
 /// Printed even with `-q`: the token that works now is not where the next run looks.
 fn rotated_token_alarm(rotation: &Rotation) {
     let step = rotation.next_step().unwrap_or_default();
-    output::warning("!!! Salesforce rotated the refresh token: the old one no longer works !!!");
+    output::warning(ROTATED_ALARM);
     output::warning(&format!("[{WARNING_REFRESH_TOKEN_ROTATED}] {step}"));
 }
 

@@ -70,10 +70,15 @@ pub(crate) fn exit_code(err: &anyhow::Error) -> u8 {
             return api.exit_code();
         }
         // Other library errors go here.
-        if let Some(io) = cause.downcast_ref::<std::io::Error>()
-            && io.kind() == std::io::ErrorKind::BrokenPipe
-        {
-            return 0;
+        if let Some(io) = cause.downcast_ref::<std::io::Error>() {
+            if io.kind() == std::io::ErrorKind::BrokenPipe {
+                return 0;
+            }
+            // A file the CLI writes itself (`config init`, `auth device --refresh-token-file`)
+            // on a full or read-only disk.
+            if sfconn_auth::storage_refusal(io.kind()).is_some() {
+                return sfconn_auth::EXIT_STORAGE;
+            }
         }
     }
     code::INTERNAL
@@ -232,6 +237,32 @@ mod tests {
         ));
         assert_eq!(exit_code(&err), 2);
         assert_eq!(exit_code(&anyhow::Error::new(sfconn_collect::OutputError::CsvNeedsDirectory)), 2);
+    }
+
+    #[test]
+    fn a_full_or_read_only_disk_is_74_and_a_wrong_path_keeps_its_code() {
+        let full = || std::io::Error::from(std::io::ErrorKind::StorageFull);
+        let written: anyhow::Result<()> = Err(full()).context("writing the refresh token to /x/rt");
+        assert_eq!(exit_code(&written.unwrap_err()), 74);
+        let read_only = std::io::Error::from(std::io::ErrorKind::ReadOnlyFilesystem);
+        assert_eq!(exit_code(&anyhow::Error::new(read_only)), 74);
+        let output = sfconn_collect::OutputError::Storage {
+            target: "/x/out.json".into(),
+            reason: "no space left on the device: the disk is full",
+            source: full(),
+        };
+        assert_eq!(exit_code(&anyhow::Error::new(sfconn_collect::CollectError::Output(output))), 74);
+        let file =
+            sfconn_auth::AuthError::File { what: "cannot write".into(), path: "/x/p".into(), source: full() };
+        assert_eq!(exit_code(&anyhow::Error::new(file)), 74);
+        // A permission denied is a setting to fix, not the disk: it keeps its code.
+        let denied = std::io::Error::from(std::io::ErrorKind::PermissionDenied);
+        let file =
+            sfconn_auth::AuthError::File { what: "cannot write".into(), path: "/x/p".into(), source: denied };
+        assert_eq!(exit_code(&anyhow::Error::new(file)), 78);
+        let denied: anyhow::Result<()> =
+            Err(std::io::Error::from(std::io::ErrorKind::PermissionDenied)).context("writing /x/rt");
+        assert_eq!(exit_code(&denied.unwrap_err()), 70);
     }
 
     #[test]

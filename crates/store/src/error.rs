@@ -1,5 +1,7 @@
 use std::path::PathBuf;
 
+use crate::disk::EXIT_STORAGE;
+
 /// Everything that can go wrong with the snapshot store. Each message says what happened and
 /// what to do; [`StoreError::exit_code`] maps it to contract §6.
 #[derive(Debug, thiserror::Error)]
@@ -78,6 +80,14 @@ pub enum StoreError {
 
     #[error("cannot write the {what}: {source}")]
     Write { what: &'static str, source: std::io::Error },
+
+    /// The machine's storage refused the store: disk full, quota exceeded, read-only file
+    /// system. The transaction was rolled back, so the store holds what it held before.
+    #[error(
+        "cannot write the snapshot store {path}: {reason} ({source}); the store is as it was before \
+         (nothing of this snapshot was stored). Free some space (or make the file system writable), then try again"
+    )]
+    Storage { path: PathBuf, reason: &'static str, source: Box<dyn std::error::Error + Send + Sync> },
 }
 
 fn org_suffix(org_id: &Option<String>) -> String {
@@ -91,7 +101,7 @@ impl StoreError {
     /// The exit code of contract §6: 65 for data sfconn cannot read or use (a bad snapshot file,
     /// a store of a newer version, a selection with nothing in it), 2 for a selection that names
     /// nothing (the command line was wrong), 75 for a busy store, 78 for a store path that leads
-    /// nowhere, 70 for the rest.
+    /// nowhere, 74 when the disk is full or read-only, 70 for the rest.
     pub fn exit_code(&self) -> u8 {
         match self {
             StoreError::Missing { .. } | StoreError::Open { .. } => 78,
@@ -109,6 +119,7 @@ impl StoreError {
             | StoreError::BadSelector { .. }
             | StoreError::DifferentOrgs { .. } => 2,
             StoreError::Busy { .. } => 75,
+            StoreError::Storage { .. } => EXIT_STORAGE,
             StoreError::Migration { .. } | StoreError::Sqlite { .. } | StoreError::Write { .. } => 70,
         }
     }

@@ -16,6 +16,7 @@
 //! [`CsvCells::Raw`]). docs/report.md defines every figure.
 
 mod diff;
+mod disk;
 mod doc;
 mod error;
 mod import;

@@ -182,13 +182,22 @@ fn switch_to_wal(conn: &Connection) -> Result<(), StoreError> {
 /// exist yet: the store holds personal data (names, emails, last logins), like the snapshot
 /// files. SQLite takes an empty file as a new database and gives its `-wal` and `-shm` files
 /// the same permissions. Errors are left to SQLite's open, which reports them with the path
-/// (an existing file is simply opened).
-fn create_private(path: &Path) {
+/// (an existing file is simply opened), except a full or read-only disk, which is reported
+/// here with its real cause (SQLite would only say that it cannot open the file).
+fn create_private(path: &Path) -> Result<(), StoreError> {
     let mut options = std::fs::OpenOptions::new();
     options.write(true).create_new(true);
     #[cfg(unix)]
     std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    drop(options.open(path));
+    let Err(error) = options.open(path) else {
+        return Ok(());
+    };
+    match crate::disk::storage_refusal(&error) {
+        Some(reason) => {
+            Err(StoreError::Storage { path: path.to_path_buf(), reason, source: Box::new(error) })
+        }
+        None => Ok(()),
+    }
 }
 
 impl Store {
@@ -199,8 +208,8 @@ impl Store {
         let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
             | OpenFlags::SQLITE_OPEN_CREATE
             | OpenFlags::SQLITE_OPEN_NO_MUTEX;
-        create_private(path);
-        Store::open_with(path, flags)
+        create_private(path)?;
+        Store::open_with(path, flags).map_err(|error| error.on_storage(path))
     }
 
     /// Opens an existing store (for `report`, `history list`, `history diff`): a path with no
@@ -246,6 +255,7 @@ impl Store {
     /// the same org with the same `collected_at` is refused ([`StoreError::AlreadyStored`]).
     pub fn insert_snapshot_json(&mut self, json: &[u8]) -> Result<SnapshotId, StoreError> {
         self.insert_streamed(&mut serde_json::Deserializer::from_slice(json))
+            .map_err(|error| error.on_storage(&self.path))
     }
 
     /// Reads a snapshot file (`-` for standard input) and stores it (`sfconn history import`,
@@ -263,12 +273,16 @@ impl Store {
         // A read that fails half-way is the file's problem, not the document's.
         result.map_err(|error| match error {
             StoreError::InvalidSnapshot { source, .. } if source.is_io() => read_error(source.into()),
-            other => other,
+            other => other.on_storage(&self.path),
         })
     }
 
     /// Stores a parsed snapshot document, like [`Store::insert_snapshot_json`].
     pub fn insert_snapshot(&mut self, doc: &SnapshotDoc) -> Result<SnapshotId, StoreError> {
+        self.insert_parsed(doc).map_err(|error| error.on_storage(&self.path))
+    }
+
+    fn insert_parsed(&mut self, doc: &SnapshotDoc) -> Result<SnapshotId, StoreError> {
         let collected = Collected::parse(&doc.collected_at)?;
         let tx = self.begin()?;
         let mut writer = SnapshotWriter::new(&tx)?;

@@ -4,6 +4,7 @@
 //! - `faults`: the fault matrix (stage × fault → exit code, message, complete data or
 //!   untouched output), connection resets, SIGINT, oversized responses.
 //! - `bad_input`: broken config files, environment values, flags and company names.
+//! - `disk`: output, snapshot store and rotated token file on a full or read-only disk (exit 74).
 //! - `secrets`: every command at the highest verbosity through its failure paths, checked for
 //!   leaked secrets in output, files and request URLs.
 
@@ -12,5 +13,6 @@
 
 mod bad_input;
 mod common;
+mod disk;
 mod faults;
 mod secrets;

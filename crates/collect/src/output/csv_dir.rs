@@ -125,7 +125,7 @@ impl CsvDirSink {
         let Some(staging) = self.staging.as_mut() else {
             return Err(OutputError::Sequence("the sink already failed or finished"));
         };
-        let result = step(staging);
+        let result = step(staging).map_err(|error| error.on_storage(self.target.display()));
         if result.is_err() {
             self.staging = None;
         }
@@ -288,7 +288,9 @@ impl SnapshotSink for CsvDirSink {
             write_snapshot_json(staging.dir.path(), &header, summary, warnings)
         })?;
         match self.staging.take() {
-            Some(staging) => publish(staging.dir, &self.target),
+            Some(staging) => {
+                publish(staging.dir, &self.target).map_err(|error| error.on_storage(self.target.display()))
+            }
             None => Err(OutputError::Sequence("the sink already failed or finished")),
         }
     }

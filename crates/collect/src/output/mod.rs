@@ -136,9 +136,11 @@ pub fn open_sink_with(
         return open_sink_to_writer(format, Box::new(std::io::stdout()));
     }
     if format.writes_directory() {
-        return Ok(Box::new(csv_dir::CsvDirSink::new(output, options.csv_cells)?));
+        let sink = csv_dir::CsvDirSink::new(output, options.csv_cells)
+            .map_err(|error| error.on_storage(output.display()))?;
+        return Ok(Box::new(sink));
     }
-    let staged = Staged::for_path(output, format)?;
+    let staged = Staged::for_path(output, format).map_err(|error| error.on_storage(output.display()))?;
     stream_sink(format, staged)
 }
 
@@ -227,6 +229,22 @@ pub enum OutputError {
         #[source]
         source: csv::Error,
     },
+    /// The machine's storage refused the output: the disk is full, the quota is exceeded or the
+    /// file system is read-only. Nothing was published and the temporary files are gone.
+    #[error(
+        "cannot write {target}: {source} ({reason}); nothing was written: an existing output is left as it \
+         was and no temporary file is left behind. Free some space (or make the file system writable), or \
+         choose another --output, then run again"
+    )]
+    Storage {
+        /// The output path (or what stood for it, e.g. the staging file of stdout output).
+        target: String,
+        /// What the error means, from [`sfconn_auth::storage_refusal`].
+        reason: &'static str,
+        /// The operating system's error.
+        #[source]
+        source: std::io::Error,
+    },
     /// Users came out of id order: a bug in sfconn or data Salesforce did not sort.
     #[error("users must be written in ascending id order, but {next} came after {previous}")]
     UsersOutOfOrder {
@@ -249,8 +267,40 @@ impl OutputError {
             | OutputError::MissingParent { .. }
             | OutputError::IsADirectory { .. }
             | OutputError::NotADirectory { .. } => 2,
+            OutputError::Storage { .. } => sfconn_auth::EXIT_STORAGE,
             _ => 70,
         }
+    }
+
+    /// This error as [`OutputError::Storage`] for `target` when the operating system's error
+    /// behind it is a full disk, an exceeded quota or a read-only file system; unchanged
+    /// otherwise (a missing directory or a permission denied keeps its message and code).
+    pub(crate) fn on_storage(self, target: impl fmt::Display) -> OutputError {
+        let kind = match &self {
+            OutputError::Io { source, .. } | OutputError::Write { source, .. } => source.kind(),
+            OutputError::Json(error) => match error.io_error_kind() {
+                Some(kind) => kind,
+                None => return self,
+            },
+            OutputError::Csv { source, .. } => match source.kind() {
+                csv::ErrorKind::Io(error) => error.kind(),
+                _ => return self,
+            },
+            _ => return self,
+        };
+        let Some(reason) = sfconn_auth::storage_refusal(kind) else {
+            return self;
+        };
+        let source = match self {
+            OutputError::Io { source, .. } | OutputError::Write { source, .. } => source,
+            OutputError::Json(error) => std::io::Error::from(error),
+            OutputError::Csv { source, .. } => match source.into_kind() {
+                csv::ErrorKind::Io(error) => error,
+                _ => std::io::Error::from(kind),
+            },
+            _ => std::io::Error::from(kind),
+        };
+        OutputError::Storage { target: target.to_string(), reason, source }
     }
 
     fn write(format: &'static str) -> impl FnOnce(std::io::Error) -> OutputError {
@@ -339,7 +389,8 @@ impl<E: Encoder> StreamSink<E> {
         let Some(staged) = self.staged.as_mut() else {
             return Err(OutputError::Sequence("the sink already failed or finished"));
         };
-        let result = step(&mut self.encoder, staged.writer());
+        let result =
+            step(&mut self.encoder, staged.writer()).map_err(|error| error.on_storage(staged.target()));
         if result.is_err() {
             self.staged = None;
         }
@@ -366,7 +417,10 @@ impl<E: Encoder> SnapshotSink for StreamSink<E> {
         self.with_output(|encoder, out| encoder.finish(out, summary, warnings))?;
         let name = self.encoder.name();
         match self.staged.take() {
-            Some(staged) => staged.commit(name),
+            Some(staged) => {
+                let target = staged.target();
+                staged.commit(name).map_err(|error| error.on_storage(target))
+            }
             None => Err(OutputError::Sequence("the sink already failed or finished")),
         }
     }
@@ -401,6 +455,46 @@ mod tests {
         assert_eq!(error.exit_code(), 70);
         sequence.finish().unwrap();
         assert!(sequence.finish().is_err());
+    }
+
+    #[test]
+    fn a_full_or_read_only_disk_is_exit_74_naming_the_target() {
+        let full = || std::io::Error::from(std::io::ErrorKind::StorageFull);
+        let cases = [
+            OutputError::Write { format: "json", source: full() },
+            OutputError::Io { action: "replace", path: "/x/out.json".into(), source: full() },
+            OutputError::Json(serde_json::Error::io(full())),
+            OutputError::Csv { file: "users.csv", source: csv::Error::from(full()) },
+        ];
+        for error in cases {
+            let error = error.on_storage("/x/out.json");
+            assert_eq!(error.exit_code(), 74, "{error}");
+            let message = error.to_string();
+            assert!(message.starts_with("cannot write /x/out.json: "), "{message}");
+            assert!(message.contains("the disk is full"), "{message}");
+            assert!(message.contains("no temporary file is left behind"), "{message}");
+            assert!(std::error::Error::source(&error).is_some(), "the OS error is kept as the source");
+        }
+        let read_only = OutputError::Write {
+            format: "csv",
+            source: std::io::Error::from(std::io::ErrorKind::ReadOnlyFilesystem),
+        };
+        let message = read_only.on_storage("/ro/dir").to_string();
+        assert!(message.contains("the file system is read-only"), "{message}");
+    }
+
+    #[test]
+    fn other_write_failures_keep_their_message_and_code() {
+        let denied = OutputError::Io {
+            action: "create a temporary file in",
+            path: "/x".into(),
+            source: std::io::Error::from(std::io::ErrorKind::PermissionDenied),
+        };
+        let kept = denied.on_storage("/x/out.json");
+        assert!(matches!(kept, OutputError::Io { action: "create a temporary file in", .. }), "{kept:?}");
+        assert_eq!(kept.exit_code(), 70);
+        let missing = OutputError::MissingParent { path: "/no/out.json".into(), parent: "/no".into() };
+        assert_eq!(missing.on_storage("/no/out.json").exit_code(), 2);
     }
 
     #[test]

@@ -47,12 +47,24 @@ impl Staged {
     /// Stages output for a stream (stdout) in an anonymous temporary file, which the operating
     /// system removes however the process ends.
     pub(crate) fn for_writer(out: Box<dyn Write + Send>) -> Result<Self, OutputError> {
-        let file = tempfile::tempfile().map_err(|source| OutputError::Io {
-            action: "create a temporary file in",
-            path: std::env::temp_dir(),
-            source,
-        })?;
+        let file = tempfile::tempfile()
+            .map_err(|source| OutputError::Io {
+                action: "create a temporary file in",
+                path: std::env::temp_dir(),
+                source,
+            })
+            .map_err(|error| error.on_storage(std::env::temp_dir().display()))?;
         Ok(Self { file: BufWriter::with_capacity(64 * 1024, file), publish: Publish::Copy { out } })
+    }
+
+    /// What the output goes to, for messages: the target file, or stdout and where it is staged.
+    pub(crate) fn target(&self) -> String {
+        match &self.publish {
+            Publish::Rename { target, .. } => target.display().to_string(),
+            Publish::Copy { .. } => {
+                format!("stdout (staged in a temporary file in {})", std::env::temp_dir().display())
+            }
+        }
     }
 
     /// Where the encoder writes.
