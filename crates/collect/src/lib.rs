@@ -11,16 +11,18 @@
 //! The fields and their sources are described in `docs/data.md`, the requests in
 //! `docs/api-calls.md`.
 
+mod error;
 pub mod mapping;
 pub mod output;
 mod run;
 pub mod snapshot;
 mod stop;
 
+pub use error::CollectError;
 pub use output::{CsvCells, Format, OutputError, OutputOptions, SnapshotSink, open_sink, open_sink_with};
 pub use run::{
-    BATCH_SIZE, CollectError, NoProgress, Progress, ROTATED_REFRESH_TOKEN_FILE, RunOutcome, SOURCES,
-    SourceStatus, auth_options, client_options, run, token_source, user_query,
+    BATCH_SIZE, NoProgress, Progress, ROTATED_REFRESH_TOKEN_FILE, RunOutcome, SOURCES, SourceStatus,
+    auth_options, client_options, run, token_source, user_query,
 };
 pub use snapshot::{Snapshot, SnapshotHeader, Summary, User, Warning};
 

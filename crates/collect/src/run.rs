@@ -14,13 +14,14 @@ use serde::de::DeserializeOwned;
 use sfconn_api::{
     ApiClient, ApiError, ApiUsage, ClientOptions, Page, RetryPolicy, records, select_fields, soql,
 };
-use sfconn_auth::{AuthError, AuthOptions, Credentials, RequestCounter, Rotation, TokenSource};
+use sfconn_auth::{AuthOptions, Credentials, RequestCounter, Rotation, TokenSource};
 use sfconn_config::Settings;
 use sfconn_filter::CompanyFilter;
 use time::OffsetDateTime;
 
+use crate::error::CollectError;
 use crate::mapping::{self, AssignmentMerge, IdOrder, Merge, OutOfOrder, UserContext, UserLicences};
-use crate::output::{OutputError, SnapshotSink};
+use crate::output::SnapshotSink;
 use crate::snapshot::{
     ApiUsageFigures, Filter, Profile, SnapshotHeader, Source, Subscription, Summary, UserTally,
     WARNING_COMPANY_FILTER_MISMATCH, WARNING_FIELD_UNAVAILABLE, WARNING_REFRESH_TOKEN_ROTATED,
@@ -89,70 +90,6 @@ pub struct RunOutcome {
     /// What happened to the refresh token (a `Persisted` rotation is not a warning, but the
     /// CLI may say where the new token went).
     pub rotation: Rotation,
-}
-
-/// Why a run failed.
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum CollectError {
-    /// Settings that cannot start a run (the config crate normally catches these first).
-    #[error("{0}")]
-    Settings(String),
-    /// Getting the access token failed.
-    #[error(transparent)]
-    Auth(#[from] AuthError),
-    /// A Salesforce REST call failed.
-    #[error(transparent)]
-    Api(#[from] ApiError),
-    /// The org has used more of its daily API requests than `limits.max_api_usage_percent`.
-    #[error(
-        "not starting: the org has used {used} of its {max} daily API requests ({percent:.1}%), more than \
-         limits.max_api_usage_percent = {max_percent}%. Try again later when the rolling 24-hour usage is \
-         lower, or raise limits.max_api_usage_percent (SFCONN_LIMITS__MAX_API_USAGE_PERCENT) if the org \
-         can spare the requests"
-    )]
-    ApiBudgetExceeded {
-        /// Requests used.
-        used: u64,
-        /// The allowance.
-        max: u64,
-        /// `used / max * 100`.
-        percent: f64,
-        /// The configured limit.
-        max_percent: u8,
-    },
-    /// Salesforce returned no `Organization` row.
-    #[error(
-        "the Organization query returned no row: Salesforce always has exactly one; check that the \
-         integration user can read Organization"
-    )]
-    NoOrganization,
-    /// A query came back in an order the merge join of users and licence assignments cannot
-    /// use (docs/architecture.md, "the collector's invariants").
-    #[error(transparent)]
-    OutOfOrder(#[from] OutOfOrder),
-    /// Writing the snapshot failed.
-    #[error(transparent)]
-    Output(#[from] OutputError),
-    /// A bug in sfconn.
-    #[error("internal error: {0}")]
-    Internal(String),
-}
-
-impl CollectError {
-    /// The process exit code (contract §6).
-    pub fn exit_code(&self) -> u8 {
-        match self {
-            CollectError::Settings(_) => 78,
-            CollectError::Auth(error) => error.exit_code(),
-            CollectError::Api(error) => error.exit_code(),
-            CollectError::ApiBudgetExceeded { .. } => 75,
-            CollectError::NoOrganization => 65,
-            CollectError::OutOfOrder(_) => 65,
-            CollectError::Output(error) => error.exit_code(),
-            CollectError::Internal(_) => 70,
-        }
-    }
 }
 
 /// One source's description for the generic fetch.

@@ -10,7 +10,7 @@
 
 use sfconn_api::{ApiClient, ApiError};
 
-use crate::run::CollectError;
+use crate::error::CollectError;
 
 /// A required source: a failure of it ends the run, so the run stops at once.
 pub(crate) async fn required<T>(
