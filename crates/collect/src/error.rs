@@ -2,6 +2,7 @@
 
 use sfconn_api::ApiError;
 use sfconn_auth::AuthError;
+use sfconn_errors::{Classify, ErrorClass};
 
 use crate::mapping::OutOfOrder;
 use crate::output::OutputError;
@@ -54,18 +55,16 @@ pub enum CollectError {
     Internal(String),
 }
 
-impl CollectError {
-    /// The process exit code (contract §6).
-    pub fn exit_code(&self) -> u8 {
+impl Classify for CollectError {
+    fn class(&self) -> ErrorClass {
         match self {
-            CollectError::Settings(_) => 78,
-            CollectError::Auth(error) => error.exit_code(),
-            CollectError::Api(error) => error.exit_code(),
-            CollectError::ApiBudgetExceeded { .. } => 75,
-            CollectError::NoOrganization => 65,
-            CollectError::OutOfOrder(_) => 65,
-            CollectError::Output(error) => error.exit_code(),
-            CollectError::Internal(_) => 70,
+            CollectError::Settings(_) => ErrorClass::Configuration,
+            CollectError::Auth(error) => error.class(),
+            CollectError::Api(error) => error.class(),
+            CollectError::ApiBudgetExceeded { .. } => ErrorClass::Temporary,
+            CollectError::NoOrganization | CollectError::OutOfOrder(_) => ErrorClass::BadData,
+            CollectError::Output(error) => error.class(),
+            CollectError::Internal(_) => ErrorClass::Internal,
         }
     }
 }

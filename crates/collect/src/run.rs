@@ -16,6 +16,7 @@ use sfconn_api::{
 };
 use sfconn_auth::{AuthOptions, Credentials, RequestCounter, Rotation, TokenSource};
 use sfconn_config::Settings;
+use sfconn_errors::{Classify, ErrorClass};
 use sfconn_filter::CompanyFilter;
 use time::OffsetDateTime;
 
@@ -499,7 +500,7 @@ async fn usage_guard(client: &ApiClient, max_percent: u8) -> Result<Option<ApiUs
     let usage = match client.limits().await {
         Ok(usage) => Some(usage),
         Err(error @ (ApiError::ObjectNotReadable { .. } | ApiError::Rejected { .. }))
-            if error.exit_code() == 69 =>
+            if error.class() == ErrorClass::Unavailable =>
         {
             tracing::warn!(%error, "cannot read /limits; using the Sforce-Limit-Info header");
             client.latest_usage()
@@ -924,7 +925,7 @@ mod tests {
     #[test]
     fn budget_error_names_the_figures_and_the_setting() {
         let error = CollectError::ApiBudgetExceeded { used: 95, max: 100, percent: 95.0, max_percent: 90 };
-        assert_eq!(error.exit_code(), 75);
+        assert_eq!(error.class(), ErrorClass::Temporary);
         let message = error.to_string();
         assert!(message.contains("95 of its 100"), "{message}");
         assert!(message.contains("limits.max_api_usage_percent = 90%"), "{message}");

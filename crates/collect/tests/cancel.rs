@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use sfconn_collect::output::{Format, open_sink_to_writer};
 use sfconn_collect::{CollectError, run};
+use sfconn_errors::{Classify, ErrorClass};
 use sfconn_testkit::{
     FaultKind, HiddenAs, Occurrence, OrgSpec, SimulatedOrg, Target, TokenError, rest_error_body,
 };
@@ -35,7 +36,7 @@ struct Case {
     before: Vec<(Target, Occurrence, FaultKind)>,
     /// The fatal answer.
     fatal: (Target, Occurrence, FaultKind),
-    exit_code: u8,
+    class: ErrorClass,
     message: &'static str,
 }
 
@@ -57,7 +58,7 @@ fn cases() -> Vec<Case> {
                 Occurrence::always(),
                 rest_error(403, "REQUEST_LIMIT_EXCEEDED", "TotalRequests Limit exceeded."),
             ),
-            exit_code: 75,
+            class: ErrorClass::Temporary,
             message: "REQUEST_LIMIT_EXCEEDED: TotalRequests Limit exceeded.",
         },
         Case {
@@ -69,7 +70,7 @@ fn cases() -> Vec<Case> {
                 Occurrence::after(1),
                 FaultKind::Json { status: 400, body: TokenError::ExpiredRefreshToken.body() },
             ),
-            exit_code: 77,
+            class: ErrorClass::AuthRefused,
             message: "expired access/refresh token",
         },
         Case {
@@ -80,7 +81,7 @@ fn cases() -> Vec<Case> {
                 Occurrence::always(),
                 rest_error(403, "API_DISABLED_FOR_ORG", "The REST API is not enabled for this Organization."),
             ),
-            exit_code: 69,
+            class: ErrorClass::Unavailable,
             message: "API_DISABLED_FOR_ORG",
         },
         Case {
@@ -91,7 +92,7 @@ fn cases() -> Vec<Case> {
                 Occurrence::always(),
                 rest_error(403, "INSUFFICIENT_ACCESS", "insufficient access rights on object id"),
             ),
-            exit_code: 69,
+            class: ErrorClass::Unavailable,
             message: "the integration user cannot read User",
         },
         Case {
@@ -102,7 +103,7 @@ fn cases() -> Vec<Case> {
                 Occurrence::always(),
                 rest_error(403, "INSUFFICIENT_ACCESS", "insufficient access rights on object id"),
             ),
-            exit_code: 69,
+            class: ErrorClass::Unavailable,
             message: "INSUFFICIENT_ACCESS",
         },
         Case {
@@ -119,7 +120,7 @@ fn cases() -> Vec<Case> {
                     }),
                 },
             ),
-            exit_code: 65,
+            class: ErrorClass::BadData,
             message: "refused to follow the nextRecordsUrl `https://evil.example.com/services/data/",
         },
     ]
@@ -141,12 +142,12 @@ async fn check(case: &Case, concurrency: usize) -> Result<(), String> {
     let settings = settings(&org, &[("SFCONN_HTTP__CONCURRENCY", &concurrency.to_string())]);
     let error = collect_error(&settings).await;
     let message = error.to_string();
-    if error.exit_code() != case.exit_code || !message.contains(case.message) {
+    if error.class() != case.class || !message.contains(case.message) {
         return Err(format!(
-            "expected exit {} naming {:?}, got exit {}: {message}",
-            case.exit_code,
+            "expected {:?} naming {:?}, got {:?}: {message}",
+            case.class,
             case.message,
-            error.exit_code()
+            error.class()
         ));
     }
     let firings = org.faults().firings(fatal);
