@@ -16,7 +16,7 @@ use sfconn_collect::{
 use sfconn_config::{Need, Settings};
 use sfconn_store::Store;
 
-use crate::exit::{Failure, code};
+use crate::exit::{Failure, code, code_of};
 use crate::logging::{self, Verbosity};
 use crate::output;
 use crate::progress::Bars;
@@ -179,7 +179,8 @@ pub(crate) fn run(args: &CollectArgs) -> anyhow::Result<()> {
     }
     // The output is complete, but the refresh_token_file still holds the revoked token: fail
     // (74) so that a scheduler notices now rather than at the next run's invalid_grant.
-    if let (Some(code), Some(step)) = (outcome.rotation.exit_code(), outcome.rotation.next_step()) {
+    if let (Some(class), Some(step)) = (outcome.rotation.failure_class(), outcome.rotation.next_step()) {
+        let code = code_of(class);
         return Err(Failure::new(code, step).into());
     }
     Ok(())
