@@ -271,6 +271,7 @@ mod tests {
         }
     }
 
+    #[allow(clippy::needless_pass_by_value)] // the shape `give_up` takes
     fn worded(stopped: HttpError) -> String {
         format!("{:?}: {stopped}", stopped.class())
     }
