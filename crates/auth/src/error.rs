@@ -66,7 +66,7 @@ pub enum AuthError {
         url: String,
         /// Extra advice, empty or starting with `; `.
         hint: String,
-        /// Whether the URL came from the user's settings (exit 78) or from Salesforce (exit 65).
+        /// Whether the URL came from the user's settings (configuration) or from Salesforce (bad data).
         from_settings: bool,
     },
 

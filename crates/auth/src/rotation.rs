@@ -31,7 +31,7 @@ pub enum Rotation {
     /// Salesforce rotated it and the machine's storage refused to write `refresh_token_file`
     /// (disk full, quota exceeded, read-only file system): the file still holds the old token,
     /// which no longer works. The new token was saved to `saved_to` in the state directory when
-    /// that worked. The run still finishes its output, then ends with exit 74
+    /// that worked. The run still finishes its output, then ends with an I/O failure
     /// ([`Rotation::failure_class`]) so that a scheduler notices before the next run fails.
     FileUnwritable {
         /// The configured `refresh_token_file`, unchanged.

@@ -38,7 +38,7 @@ pub fn check_salesforce_url(url: &Url, what: &str) -> Result<(), AuthError> {
     Err(AuthError::InsecureUrl { what: what.to_string(), url: url.to_string(), hint, from_settings: false })
 }
 
-/// Like [`check_salesforce_url`] for a URL from the user's settings (exit 78 instead of 65).
+/// Like [`check_salesforce_url`] for a URL from the user's settings (a configuration error instead of bad data).
 pub(crate) fn check_configured_url(url: &Url, what: &str) -> Result<(), AuthError> {
     check_salesforce_url(url, what).map_err(|error| match error {
         AuthError::InsecureUrl { what, url, .. } => AuthError::InsecureUrl {

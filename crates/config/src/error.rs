@@ -65,7 +65,7 @@ impl fmt::Display for Problem {
     }
 }
 
-/// Settings could not be loaded. Every variant means exit code 78 (configuration invalid).
+/// Settings could not be loaded. Every variant is a configuration error ([`ErrorClass::Configuration`]).
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum ConfigError {
