@@ -4,7 +4,6 @@
 
 use std::io::BufRead;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
@@ -120,7 +119,7 @@ fn oauth_client(settings: &Settings) -> anyhow::Result<OAuthClient> {
         settings.login_url.clone(),
         settings.client_id.clone(),
         settings.client_secret.clone(),
-        sfconn_collect::auth_options(settings),
+        sfconn_session::auth_options(settings),
         RequestCounter::default(),
     )?)
 }
@@ -254,13 +253,13 @@ fn deliver(grant: &Grant, flags: &SettingArgs, settings: &Settings) -> anyhow::R
 async fn check(args: &CheckArgs) -> anyhow::Result<()> {
     let loaded = load(&args.settings, Need::Everything)?;
     let settings = &loaded.settings;
-    let tokens = Arc::new(sfconn_collect::token_source(settings)?);
+    let session = sfconn_session::Session::new(settings)?;
+    let tokens = session.tokens();
     let token = tokens.token().await?;
     let identity = tokens.identity(&token).await?;
     let has_api = token.has_scope("api") || token.has_scope("full");
     let usage = if has_api {
-        let options = sfconn_collect::client_options(settings);
-        let api = sfconn_api::ApiClient::connect(Arc::clone(&tokens), options).await?;
+        let api = session.connect().await?;
         let usage = api.limits().await?;
         Some((api.api_version().to_string(), usage))
     } else {

@@ -98,6 +98,7 @@ fn class_of(cause: &(dyn Error + 'static)) -> Option<ErrorClass> {
     }
     class::<sfconn_config::ConfigError>(cause)
         .or_else(|| class::<sfconn_store::StoreError>(cause))
+        .or_else(|| class::<sfconn_session::SessionError>(cause))
         .or_else(|| class::<sfconn_auth::AuthError>(cause))
         .or_else(|| class::<sfconn_collect::CollectError>(cause))
         .or_else(|| class::<sfconn_collect::OutputError>(cause))
@@ -213,6 +214,12 @@ mod tests {
         assert_eq!(classes.map(code_of), [75, 69, 65, 77, 78, 74, 2, 70]);
         let stopped = sfconn_http::HttpError::Unreachable { attempts: 3, detail: "refused".into() };
         assert_eq!(exit_code(&anyhow::Error::new(stopped).context("sending")), 69);
+    }
+
+    #[test]
+    fn session_errors_keep_their_exit_code() {
+        let err = anyhow::Error::new(sfconn_session::SessionError::NoRefreshToken).context("auth check");
+        assert_eq!(exit_code(&err), 78);
     }
 
     #[test]

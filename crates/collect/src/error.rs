@@ -4,7 +4,7 @@ use sfconn_api::ApiError;
 use sfconn_auth::AuthError;
 use sfconn_errors::{Classify, ErrorClass};
 
-use crate::mapping::OutOfOrder;
+use crate::merge::OutOfOrder;
 use crate::output::OutputError;
 
 /// Why a run failed.
@@ -66,5 +66,35 @@ impl Classify for CollectError {
             CollectError::Output(error) => error.class(),
             CollectError::Internal(_) => ErrorClass::Internal,
         }
+    }
+}
+
+impl From<sfconn_session::SessionError> for CollectError {
+    fn from(error: sfconn_session::SessionError) -> Self {
+        match error {
+            sfconn_session::SessionError::Auth(error) => CollectError::Auth(error),
+            other => CollectError::Settings(other.to_string()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn budget_error_names_the_figures_and_the_setting() {
+        let error = CollectError::ApiBudgetExceeded { used: 95, max: 100, percent: 95.0, max_percent: 90 };
+        assert_eq!(error.class(), ErrorClass::Temporary);
+        let message = error.to_string();
+        assert!(message.contains("95 of its 100"), "{message}");
+        assert!(message.contains("limits.max_api_usage_percent = 90%"), "{message}");
+    }
+
+    #[test]
+    fn a_session_without_a_refresh_token_is_a_settings_error() {
+        let error = CollectError::from(sfconn_session::SessionError::NoRefreshToken);
+        assert!(matches!(error, CollectError::Settings(_)), "{error:?}");
+        assert_eq!(error.class(), ErrorClass::Configuration);
     }
 }

@@ -12,20 +12,25 @@
 //! The fields and their sources are described in `docs/data.md`, the requests in
 //! `docs/api-calls.md`.
 
+mod budget;
 mod error;
 pub mod mapping;
+pub mod merge;
 pub mod output;
+mod progress;
 mod run;
 pub mod snapshot;
+mod sources;
 mod stop;
+mod users;
 
 pub use error::CollectError;
 pub use output::{CsvCells, Format, OutputError, OutputOptions, SnapshotSink, open_sink, open_sink_with};
-pub use run::{
-    BATCH_SIZE, NoProgress, Progress, ROTATED_REFRESH_TOKEN_FILE, RunOutcome, SOURCES, SourceStatus,
-    auth_options, client_options, run, token_source, user_query,
-};
+pub use progress::{NoProgress, Progress, SOURCES, SourceStatus};
+pub use run::{OrgRun, RunOutcome, run};
+pub use sfconn_session::{BATCH_SIZE, ROTATED_REFRESH_TOKEN_FILE};
 pub use snapshot::{Snapshot, SnapshotHeader, Summary, User, Warning};
+pub use users::user_query;
 
 /// The JSON Schema that every `json` snapshot validates against (docs/contract.md §5,
 /// `schema_version` "1"): the repository's copy of the product's `snapshot.schema.json`.
