@@ -26,7 +26,8 @@ use crate::{ApiError, SalesforceError};
 pub struct ClientOptions {
     /// `api_version`, e.g. `62.0`; `None` uses the newest the org offers.
     pub api_version: Option<String>,
-    /// Per-request timeout (`http.timeout_secs`).
+    /// Per-request deadline (`http.timeout_secs`), covering the connection, the headers and
+    /// reading the whole body.
     pub timeout: Duration,
     /// Retries of transient failures (`http.max_retries`).
     pub retry: RetryPolicy,

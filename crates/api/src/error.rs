@@ -300,6 +300,16 @@ pub enum ApiError {
         source: serde_json::Error,
     },
 
+    /// A query page that the caller's check refused (e.g. rows out of the order asked for);
+    /// the reason says why and what to do.
+    #[error("{reason}")]
+    PageRefused {
+        /// The request of the page.
+        request: String,
+        /// The check's verdict.
+        reason: String,
+    },
+
     /// A successful response that is not JSON at all.
     #[error("Salesforce answered {request} with {body} instead of JSON; sfconn cannot read it")]
     NotJson {
@@ -447,6 +457,7 @@ impl Classify for ApiError {
             | ApiError::RetriesExhausted { .. }
             | ApiError::QueryNotResumable { .. } => ErrorClass::Temporary,
             ApiError::Decode { .. }
+            | ApiError::PageRefused { .. }
             | ApiError::NotJson { .. }
             | ApiError::ForeignUrl { .. }
             | ApiError::ResponseTooLarge { .. } => ErrorClass::BadData,

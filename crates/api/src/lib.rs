@@ -25,6 +25,6 @@ pub use client::{ApiClient, ClientOptions, MAX_RESPONSE_BYTES};
 pub use describe::{FieldDescribe, FieldSelection, SObjectDescribe, select_fields};
 pub use error::{ApiError, ErrorBody, SalesforceError};
 pub use limits::{ApiUsage, parse_limit_info};
-pub use query::Page;
+pub use query::{Page, PageCheck, PageRows};
 /// Part of [`ClientOptions`]; re-exported so that callers need not depend on `sfconn-http`.
 pub use sfconn_http::RetryPolicy;

@@ -127,6 +127,22 @@ impl RawPage {
     }
 }
 
+/// The records of a page not handed out before (after a restart, the first `first_kept`
+/// records of `body` were), for a [`PageCheck`].
+pub struct PageRows<'a> {
+    /// The `Id` of each record handed out with this page (`None` where a record has none).
+    pub ids: &'a [Option<String>],
+    /// The whole page as Salesforce sent it, for checks on other fields.
+    pub body: &'a str,
+    /// Records at the start of `body` that were handed out before (and are not again).
+    pub first_kept: usize,
+}
+
+/// A check of each page of a query, run while the page's request still holds its
+/// concurrency permit: a page it refuses (its text says why) stops the run before any other
+/// request can leave, and the query fails with [`ApiError::PageRefused`].
+pub type PageCheck = Box<dyn FnMut(&PageRows<'_>) -> Result<(), String> + Send>;
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Endpoint {
     Query,
@@ -163,6 +179,7 @@ struct QueryRun {
     skip: u64,
     expected_last_id: Option<String>,
     restarts: u32,
+    check: Option<PageCheck>,
 }
 
 impl QueryRun {
@@ -180,6 +197,7 @@ impl QueryRun {
             skip: 0,
             expected_last_id: None,
             restarts: 0,
+            check: None,
         }
     }
 
@@ -240,9 +258,12 @@ impl QueryRun {
             self.cursor = match (page.done, page.next_records_url) {
                 (true, _) => Cursor::Done,
                 (false, Some(next)) => {
+                    // A nextRecordsUrl off the instance stops the run now, before another
+                    // request can take the permit; this page is still handed out, and the
+                    // query fails where it would follow the URL, with the same failure.
                     let this_page = format!("page {} of the {} query", self.page_number, self.object);
                     if let Err(error) = self.client.resolve_next_url(&next, &this_page) {
-                        return Err(self.client.stop_with(error));
+                        drop(self.client.stop_with(error));
                     }
                     Cursor::Next(next)
                 }
@@ -254,7 +275,6 @@ impl QueryRun {
                     }));
                 }
             };
-            drop(permit);
             let ids: Vec<Option<String>> = page.records.into_iter().map(|record| record.0).collect();
             let mut first_kept = 0usize;
             if self.skip > 0 {
@@ -272,6 +292,13 @@ impl QueryRun {
                     continue;
                 }
             }
+            if let Some(check) = &mut self.check {
+                let rows = PageRows { ids: &ids[first_kept..], body: &body, first_kept };
+                if let Err(reason) = check(&rows) {
+                    return Err(self.client.stop_with(ApiError::PageRefused { request: label, reason }));
+                }
+            }
+            drop(permit);
             let kept = ids.len() - first_kept;
             if kept > 0 {
                 self.last_id = ids.get(first_kept + kept - 1).cloned().flatten();
@@ -431,6 +458,21 @@ impl ApiClient {
         T: DeserializeOwned + Send + 'static,
     {
         pages(QueryRun::new(self.clone(), soql, Endpoint::Query))
+    }
+
+    /// Like [`ApiClient::query_pages`], each page checked by `check` before it is handed out
+    /// (see [`PageCheck`]).
+    pub fn query_pages_checked<T>(
+        &self,
+        soql: String,
+        check: PageCheck,
+    ) -> impl Stream<Item = Result<Page<T>, ApiError>> + Send + 'static
+    where
+        T: DeserializeOwned + Send + 'static,
+    {
+        let mut run = QueryRun::new(self.clone(), soql, Endpoint::Query);
+        run.check = Some(check);
+        pages(run)
     }
 
     /// Runs a SOQL query and yields its records one by one, page after page.

@@ -12,6 +12,7 @@
 //! The fields and their sources are described in `docs/data.md`, the requests in
 //! `docs/api-calls.md`.
 
+mod arrival;
 mod budget;
 mod error;
 pub mod mapping;

@@ -26,6 +26,7 @@ use futures_util::TryStreamExt;
 use serde::de::DeserializeOwned;
 use sfconn_api::{ApiClient, ApiError, Page};
 
+use crate::arrival;
 use crate::error::CollectError;
 use crate::progress::{Progress, SourceStatus};
 use crate::snapshot::Warning;
@@ -238,11 +239,14 @@ impl AssignmentSource {
     where
         T: DeserializeOwned + Send + 'static,
     {
-        let mut pages: PageStream<(String, String)> =
-            Box::pin(client.query_pages::<T>(soql.to_owned()).map_ok(move |page| Page {
-                total_size: page.total_size,
-                records: page.records.into_iter().map(pair).collect(),
-            }));
+        let mut pages: PageStream<(String, String)> = Box::pin(
+            client
+                .query_pages_checked::<T>(soql.to_owned(), arrival::assignments(object, user_field))
+                .map_ok(move |page| Page {
+                    total_size: page.total_size,
+                    records: page.records.into_iter().map(pair).collect(),
+                }),
+        );
         let first = pages.try_next().await?;
         Ok(AssignmentSource {
             object,

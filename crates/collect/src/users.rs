@@ -9,7 +9,7 @@ use sfconn_api::{ApiClient, ApiError, FieldSelection, Page, records, select_fiel
 use sfconn_filter::CompanyFilter;
 
 use crate::sources::PageStream;
-use crate::stop;
+use crate::{arrival, stop};
 
 /// `User` fields that every snapshot needs; `Email` joins them when company names are given.
 const USER_REQUIRED: &[&str] = &["Id", "Username", "IsActive", "UserType"];
@@ -54,7 +54,8 @@ pub(crate) async fn open_users(client: &ApiClient, filter: &CompanyFilter) -> Re
     };
     let selection = select_fields(&describe, &required, USER_OPTIONAL)?;
     let soql = user_query(&selection.select_list(), filter);
-    let mut rest: PageStream<records::User> = Box::pin(client.query_pages::<records::User>(soql));
+    let mut rest: PageStream<records::User> =
+        Box::pin(client.query_pages_checked::<records::User>(soql, arrival::users()));
     let first = rest.try_next().await?;
     Ok(OpenUsers { selection, first, rest })
 }

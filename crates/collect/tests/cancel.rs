@@ -8,6 +8,8 @@
 
 use std::time::Duration;
 
+use serde_json::Value;
+
 use sfconn_collect::output::{Format, open_sink_to_writer};
 use sfconn_collect::{CollectError, run};
 use sfconn_errors::{Classify, ErrorClass};
@@ -24,9 +26,10 @@ const USERS: usize = 4_500;
 
 /// With several requests in flight, the fatal answer is sent this long after the request
 /// arrived, and from then on the org answers nothing else for [`HOLD`]: requests the client
-/// had already started reach the org before the fatal answer leaves, so any request that
-/// arrives after it was sent only after the client had it.
-const SETTLE: Duration = Duration::from_millis(300);
+/// had already started (or starts while still busy with a page it has, e.g. decoding 2,000
+/// users on a loaded machine) reach the org before the fatal answer leaves, so any request
+/// that arrives after it was sent only after the client had it.
+const SETTLE: Duration = Duration::from_secs(1);
 const HOLD: Duration = Duration::from_secs(20);
 
 /// One fatal class: what makes the answer fatal and what the run must report.
@@ -48,7 +51,19 @@ fn rest_error(status: u16, code: &str, message: &str) -> FaultKind {
     FaultKind::Json { status, body: rest_error_body(code, message) }
 }
 
+/// A query page of these records, with a next page to come.
+fn served(records: &Value) -> FaultKind {
+    FaultKind::Json {
+        status: 200,
+        body: serde_json::json!({
+            "totalSize": USERS, "done": false, "records": records,
+            "nextRecordsUrl": "/services/data/v66.0/query/01gOUTOFORDER-2000",
+        }),
+    }
+}
+
 fn cases() -> Vec<Case> {
+    let package = "0A84W0000000001AAA";
     vec![
         Case {
             name: "daily limit (TotalRequests)",
@@ -122,6 +137,36 @@ fn cases() -> Vec<Case> {
             ),
             class: ErrorClass::BadData,
             message: "refused to follow the nextRecordsUrl `https://evil.example.com/services/data/",
+        },
+        Case {
+            name: "User ids out of order",
+            before: Vec::new(),
+            fatal: (
+                user_page(1),
+                Occurrence::always(),
+                served(&serde_json::json!([
+                    {"attributes": {"type": "User"}, "Id": "005B00000000002AAA", "Username": "b@example.test",
+                     "IsActive": true, "UserType": "Standard"},
+                    {"attributes": {"type": "User"}, "Id": "005B00000000001AAA", "Username": "a@example.test",
+                     "IsActive": true, "UserType": "Standard"},
+                ])),
+            ),
+            class: ErrorClass::BadData,
+            message: "User rows out of the order sfconn asked for (ORDER BY Id)",
+        },
+        Case {
+            name: "assignment user ids out of order",
+            before: Vec::new(),
+            fatal: (
+                Target::Query { object: Some("UserPackageLicense".into()), page: Some(1) },
+                Occurrence::always(),
+                served(&serde_json::json!([
+                    {"Id": "0514W0000000001AAA", "UserId": "005B00000000002AAA", "PackageLicenseId": package},
+                    {"Id": "0514W0000000002AAA", "UserId": "005B00000000001AAA", "PackageLicenseId": package},
+                ])),
+            ),
+            class: ErrorClass::BadData,
+            message: "UserPackageLicense rows out of the order sfconn asked for (ORDER BY UserId)",
         },
     ]
 }

@@ -109,6 +109,15 @@ pub enum FaultKind {
     ExpireQueryLocator,
     /// What `then` answers, sent after this delay.
     Delayed { delay: Duration, then: Box<FaultKind> },
+    /// The connection is reset (RST) instead of answered. Needs the TCP front
+    /// ([`crate::SimulatedOrg::serve_data_through_front`]), like the three below.
+    Reset,
+    /// The request is never answered; the connection stays open.
+    NoAnswer,
+    /// The normal answer, gzip-encoded and cut off half-way through the compressed body.
+    CutGzip,
+    /// The normal answer, trickling in: its body in 20 pieces spread over this long.
+    Trickle(Duration),
 }
 
 /// One injected fault.

@@ -14,6 +14,7 @@
 
 mod data;
 mod faults;
+mod front;
 mod ids;
 mod schema;
 mod server;
@@ -234,6 +235,17 @@ impl SimulatedOrg {
     /// this `redirect_uri`.
     pub fn issue_authorization_code_for(&self, redirect_uri: &str, code_challenge: Option<&str>) -> String {
         self.shared.issue_code(code_challenge, Some(redirect_uri))
+    }
+
+    /// Puts a TCP front between sfconn and the org for data requests (token responses then
+    /// send clients to `http://127.0.0.1:FRONT`), so that [`FaultKind::Reset`],
+    /// [`FaultKind::NoAnswer`], [`FaultKind::CutGzip`] and [`FaultKind::Trickle`] can be
+    /// staged. Returns the front's URL. The token endpoint stays direct.
+    pub fn serve_data_through_front(&self) -> std::io::Result<String> {
+        let port = front::start(self.server.address().port())?;
+        let url = format!("http://127.0.0.1:{port}");
+        self.faults.override_instance_url(Some(&url));
+        Ok(url)
     }
 
     /// The underlying wiremock server (e.g. to mount extra mocks in front of the simulator).

@@ -15,6 +15,7 @@ use crate::data::{OrgData, mix};
 use crate::faults::{
     DeviceFlowPlan, Fault, FaultId, FaultKind, HiddenAs, Target, rest_error_body, rest_error_parts,
 };
+use crate::front::{self, Staged};
 use crate::ids::make_id;
 use crate::schema::SObject;
 use crate::soql::{self, Query, Visibility};
@@ -570,12 +571,21 @@ impl Shared {
                 reply.delay += delay;
                 reply
             }
+            FaultKind::Reset => self.staged(request, route, Staged::Reset),
+            FaultKind::NoAnswer => self.staged(request, route, Staged::NoAnswer),
+            FaultKind::CutGzip => self.staged(request, route, Staged::CutGzip),
+            FaultKind::Trickle(over) => self.staged(request, route, Staged::Trickle(over)),
             FaultKind::Delayed { delay, then } => {
                 let mut reply = self.apply_fault(request, route, *then);
                 reply.delay += delay;
                 reply
             }
         }
+    }
+
+    /// The normal answer, marked for the TCP front to stage a network fault instead.
+    fn staged(&self, request: &Request, route: &Route, staged: Staged) -> Reply {
+        self.normal(request, route).header(front::MARKER, staged.marker())
     }
 
     fn normal(&self, request: &Request, route: &Route) -> Reply {
