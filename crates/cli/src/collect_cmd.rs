@@ -8,10 +8,10 @@ use std::path::{Path, PathBuf};
 use anyhow::Context;
 use clap::{ArgAction, Args, ValueEnum};
 use sfconn_auth::Rotation;
-use sfconn_collect::snapshot::{SnapshotHeader, Summary, User, WARNING_REFRESH_TOKEN_ROTATED, Warning};
+use sfconn_collect::snapshot::{Summary, WARNING_REFRESH_TOKEN_ROTATED, Warning};
 use sfconn_collect::{
     CollectError, CsvCells, Format, NoProgress, OutputError, OutputOptions, Progress, RunOutcome,
-    SnapshotSink, open_sink, open_sink_with,
+    SnapshotSink, StoreCopy, open_sink_with,
 };
 use sfconn_config::{Need, Settings};
 use sfconn_store::Store;
@@ -75,6 +75,24 @@ pub(crate) enum FormatArg {
     Table,
 }
 
+impl CollectArgs {
+    /// Where `--store` keeps the snapshot: `None` without `--store`; `--store` without a path
+    /// means the `store.path` setting, which must then be set.
+    fn store_path(&self, settings: &Settings) -> Result<Option<PathBuf>, Failure> {
+        match &self.store {
+            None => Ok(None),
+            Some(Some(path)) => Ok(Some(path.clone())),
+            Some(None) => settings.store_path.clone().map(Some).ok_or_else(|| {
+                Failure::new(
+                    code::CONFIG,
+                    "--store without a path needs the store.path setting (config file or SFCONN_STORE__PATH); \
+                     or give the path: --store PATH",
+                )
+            }),
+        }
+    }
+}
+
 impl From<FormatArg> for Format {
     fn from(format: FormatArg) -> Self {
         match format {
@@ -103,34 +121,18 @@ pub(crate) fn run(args: &CollectArgs) -> anyhow::Result<()> {
         }
     }
     let settings = loaded.settings;
-    let store_path = match &args.store {
-        None => None,
-        Some(Some(path)) => Some(path.clone()),
-        Some(None) => Some(settings.store_path.clone().ok_or_else(|| {
-            Failure::new(
-                code::CONFIG,
-                "--store without a path needs the store.path setting (config file or SFCONN_STORE__PATH); \
-                 or give the path: --store PATH",
-            )
-        })?),
-    };
+    let store_path = args.store_path(&settings)?;
 
     // Opened before the run so that a bad --output fails before any API request is spent.
     let options = OutputOptions { csv_cells: CsvCells::from_raw(settings.csv_raw) };
     let sink = open_sink_with(format, &args.output, options).map_err(CollectError::Output)?;
-    // With --store, a JSON copy goes to a private temporary directory, removed on every exit.
-    let copy_dir = match store_path {
+    let to_store = match store_path {
         None => None,
-        Some(_) => Some(
-            tempfile::Builder::new()
-                .prefix("sfconn-collect-")
-                .tempdir()
-                .context("creating a temporary directory for the snapshot store's copy")?,
-        ),
+        Some(path) => Some((path, StoreCopy::new().map_err(CollectError::Output)?)),
     };
-    let mut sink: Box<dyn SnapshotSink> = match &copy_dir {
+    let mut sink = match &to_store {
         None => sink,
-        Some(dir) => Box::new(TeeSink::new(sink, &dir.path().join(COPY_FILE))?),
+        Some((_, copy)) => copy.tee(sink).map_err(CollectError::Output)?,
     };
 
     let show_progress = !args.no_progress && verbosity != Verbosity::Quiet && std::io::stderr().is_terminal();
@@ -155,13 +157,13 @@ pub(crate) fn run(args: &CollectArgs) -> anyhow::Result<()> {
         bars.clear();
     }
     let outcome = match result {
-        Some(Ok(outcome)) => outcome,
-        Some(Err(error)) => {
+        Ended::Finished(Ok(outcome)) => outcome,
+        Ended::Finished(Err(error)) => {
             // Dropping the sink removes its temporary files; existing output stays untouched.
             drop(sink);
             return Err(error.into());
         }
-        None => {
+        Ended::Interrupted => {
             drop(sink);
             return Err(Failure::new(
                 INTERRUPTED,
@@ -174,8 +176,8 @@ pub(crate) fn run(args: &CollectArgs) -> anyhow::Result<()> {
 
     drop(sink);
     report_outcome(&outcome, verbosity, &args.output, format);
-    if let (Some(store_path), Some(dir)) = (store_path, copy_dir) {
-        store(&dir.path().join(COPY_FILE), &store_path, verbosity)?;
+    if let Some((store_path, copy)) = to_store {
+        store(&copy.path(), &store_path, verbosity)?;
     }
     // The output is complete, but the refresh_token_file still holds the revoked token: fail
     // (74) so that a scheduler notices now rather than at the next run's invalid_grant.
@@ -186,13 +188,22 @@ pub(crate) fn run(args: &CollectArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Runs the connector, or stops at Ctrl-C (`None`). Stopping drops the run's future, so no
-/// more requests are sent; the caller then drops the sink, which discards the staged output.
+/// How a run ended.
+#[allow(clippy::large_enum_variant)] // one value per run, returned once: boxing buys nothing
+enum Ended {
+    /// The run finished, with its outcome or its failure.
+    Finished(Result<RunOutcome, CollectError>),
+    /// Ctrl-C stopped it.
+    Interrupted,
+}
+
+/// Runs the connector, or stops at Ctrl-C. Stopping drops the run's future, so no more
+/// requests are sent; the caller then drops the sink, which discards the staged output.
 async fn run_until_interrupted(
     settings: &Settings,
     sink: &mut dyn SnapshotSink,
     progress: &dyn Progress,
-) -> Option<Result<RunOutcome, CollectError>> {
+) -> Ended {
     let interrupted = async {
         if tokio::signal::ctrl_c().await.is_err() {
             // No signal handler could be installed: Ctrl-C then ends the process the default
@@ -201,8 +212,8 @@ async fn run_until_interrupted(
         }
     };
     tokio::select! {
-        result = Box::pin(sfconn_collect::run(settings, sink, progress)) => Some(result),
-        () = interrupted => None,
+        result = Box::pin(sfconn_collect::run(settings, sink, progress)) => Ended::Finished(result),
+        () = interrupted => Ended::Interrupted,
     }
 }
 
@@ -273,7 +284,7 @@ fn summary_line(summary: &Summary, output_path: &Path, format: Format) -> String
     line
 }
 
-/// Puts the JSON copy the [`TeeSink`] wrote into the snapshot store. The output is already
+/// Puts the JSON copy ([`StoreCopy`]) into the snapshot store. The output is already
 /// written at this point; a failure says so.
 fn store(copy: &Path, store_path: &Path, verbosity: Verbosity) -> anyhow::Result<()> {
     // Streamed from the file: the users are stored as they are read, never all in memory.
@@ -290,39 +301,4 @@ fn store(copy: &Path, store_path: &Path, verbosity: Verbosity) -> anyhow::Result
         output::note(&format!("stored as snapshot {stored} in {}", store_path.display()));
     }
     Ok(())
-}
-
-/// Writes every snapshot event to the chosen output and to a JSON copy in a private temporary
-/// directory (for `--store`). The copy finishes first, so the output is only published when
-/// both succeeded.
-struct TeeSink {
-    primary: Box<dyn SnapshotSink>,
-    copy: Box<dyn SnapshotSink>,
-}
-
-/// File name of the JSON copy inside [`TeeSink`]'s directory.
-const COPY_FILE: &str = "snapshot.json";
-
-impl TeeSink {
-    fn new(primary: Box<dyn SnapshotSink>, copy: &Path) -> Result<Self, CollectError> {
-        let copy = open_sink(Format::Json, copy)?;
-        Ok(Self { primary, copy })
-    }
-}
-
-impl SnapshotSink for TeeSink {
-    fn begin(&mut self, header: &SnapshotHeader) -> Result<(), OutputError> {
-        self.copy.begin(header)?;
-        self.primary.begin(header)
-    }
-
-    fn user(&mut self, user: &User) -> Result<(), OutputError> {
-        self.copy.user(user)?;
-        self.primary.user(user)
-    }
-
-    fn finish(&mut self, summary: &Summary, warnings: &[Warning]) -> Result<(), OutputError> {
-        self.copy.finish(summary, warnings)?;
-        self.primary.finish(summary, warnings)
-    }
 }

@@ -44,7 +44,7 @@ pub enum CollectError {
     )]
     NoOrganization,
     /// A query came back in an order the merge join of users and licence assignments cannot
-    /// use (docs/architecture.md, "the collector's invariants").
+    /// use (see `crate::merge`).
     #[error(transparent)]
     OutOfOrder(#[from] OutOfOrder),
     /// Writing the snapshot failed.

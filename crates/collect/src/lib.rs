@@ -3,11 +3,13 @@
 //!
 //! Owns: the order and concurrency of sources, joins, the company filter's application, the
 //! snapshot model and its json/ndjson/csv/table writers.
-//! Must not: parse command lines, read the environment, or speak HTTP itself (that is `api`).
+//! Must not: parse command lines, read the environment, or speak HTTP itself (that is `api`;
+//! the session with the org is set up by `sfconn-session`).
 //!
 //! Entry points: [`output::open_sink`] checks `--output` and opens a [`SnapshotSink`] for a
-//! [`Format`] (before any request is sent); [`run`] then performs one collection into it and
-//! returns the summary and warnings ([`RunOutcome`]) or a [`CollectError`] with its class
+//! [`Format`] (before any request is sent), [`StoreCopy::tee`] adds the `--store` copy; [`run`]
+//! (or [`OrgRun`], one org's run as a value) then performs one collection into it and returns
+//! the summary and warnings ([`RunOutcome`]) or a [`CollectError`] with its class
 //! (`sfconn_errors::ErrorClass`).
 //! The fields and their sources are described in `docs/data.md`, the requests in
 //! `docs/api-calls.md`.
@@ -26,7 +28,9 @@ mod stop;
 mod users;
 
 pub use error::CollectError;
-pub use output::{CsvCells, Format, OutputError, OutputOptions, SnapshotSink, open_sink, open_sink_with};
+pub use output::{
+    CsvCells, Format, OutputError, OutputOptions, SnapshotSink, StoreCopy, open_sink, open_sink_with,
+};
 pub use progress::{NoProgress, Progress, SOURCES, SourceStatus};
 pub use run::{OrgRun, RunOutcome, run};
 pub use sfconn_session::{BATCH_SIZE, ROTATED_REFRESH_TOKEN_FILE};

@@ -8,9 +8,9 @@
 //!
 //! **The merge assumes that Salesforce sorts these ids in byte order** ([`compare_ids`]), and
 //! the run checks it with that same comparator on every row ([`IdOrder`]: user ids strictly
-//! ascending, assignment user ids never descending); a disagreement stops the run with exit 65
-//! naming the object and the two ids ([`OutOfOrder`], `CollectError::OutOfOrder`) instead of
-//! dropping assignments.
+//! ascending, assignment user ids never descending), as each page arrives (`crate::arrival`)
+//! and again here; a disagreement stops the run with exit 65 naming the object and the two
+//! ids ([`OutOfOrder`], `CollectError::OutOfOrder`) instead of dropping assignments.
 //!
 //! The first page of each assignment query is read before the snapshot header is written
 //! ([`AssignmentSource::open`]), so an unreadable object is a `source_skipped` warning before
@@ -37,7 +37,8 @@ use crate::sources::{Optional, PageStream};
 /// `Id` of the last row already read).
 pub const PERMISSION_SET_LICENSE_ASSIGN_SOQL: &str =
     "SELECT Id, AssigneeId, PermissionSetLicenseId FROM PermissionSetLicenseAssign ORDER BY AssigneeId, Id";
-/// `UserPackageLicense` sorted by user for the merge join (see above).
+/// `UserPackageLicense` sorted by user for the merge join, `Id` last for the same reason as in
+/// [`PERMISSION_SET_LICENSE_ASSIGN_SOQL`].
 pub const USER_PACKAGE_LICENSE_SOQL: &str =
     "SELECT Id, UserId, PackageLicenseId FROM UserPackageLicense ORDER BY UserId, Id";
 

@@ -104,7 +104,7 @@ impl OrgRun {
         let mut warnings = filter_warnings(settings);
         let first = Box::pin(read_first(client, settings, progress)).await?;
         let (header, mut assignments, mut users) =
-            first.into_header(self, client, collected_at, &mut warnings, progress)?;
+            first.into_header(settings, client, collected_at, &mut warnings, progress)?;
         let subscriptions_total = header.subscriptions.len() as u64;
         usage_before.recheck(client, max_percent)?;
         sink.begin(&header)?;
@@ -298,13 +298,12 @@ impl FirstRead {
     /// Warnings are added in the order of the sources.
     fn into_header(
         self,
-        run: &OrgRun,
+        settings: &Settings,
         client: &ApiClient,
         collected_at: OffsetDateTime,
         warnings: &mut Vec<Warning>,
         progress: &dyn Progress,
     ) -> Result<(SnapshotHeader, [Assignments; 2], Users), CollectError> {
-        let settings = &run.settings;
         let organization = self
             .organization
             .into_records(warnings)

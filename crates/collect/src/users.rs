@@ -42,8 +42,8 @@ pub(crate) struct OpenUsers {
 
 /// Describes `User`, starts the User query and reads its first page. The User chain is the
 /// longest, so its requests are first in line for the concurrency cap, which keeps a permit
-/// for them while the query runs ([`ApiClient::first_in_line`]).
-/// With company names `Email` is required too: the filter decides by it.
+/// for them while the query runs ([`ApiClient::first_in_line`]). With company names `Email`
+/// is required too: the filter decides by it.
 pub(crate) async fn open_users(client: &ApiClient, filter: &CompanyFilter) -> Result<OpenUsers, ApiError> {
     let client = client.first_in_line();
     let describe = client.describe("User").await?;

@@ -11,7 +11,7 @@ use std::time::Duration;
 use serde_json::Value;
 
 use sfconn_collect::output::{Format, open_sink_to_writer};
-use sfconn_collect::{CollectError, run};
+use sfconn_collect::{CollectError, NoProgress, OrgRun, run};
 use sfconn_errors::{Classify, ErrorClass};
 use sfconn_testkit::{
     FaultKind, HiddenAs, Occurrence, OrgSpec, SimulatedOrg, Target, TokenError, rest_error_body,
@@ -218,7 +218,7 @@ async fn check(case: &Case, concurrency: usize) -> Result<(), String> {
 async fn collect_error(settings: &sfconn_config::Settings) -> CollectError {
     let buffer = SharedBuffer::default();
     let mut sink = open_sink_to_writer(Format::Json, Box::new(buffer.clone())).unwrap();
-    let error = Box::pin(run(settings, sink.as_mut(), &sfconn_collect::NoProgress)).await.unwrap_err();
+    let error = Box::pin(run(settings, sink.as_mut(), &NoProgress)).await.unwrap_err();
     drop(sink);
     assert!(buffer.is_empty(), "a failed run must print nothing");
     error
@@ -260,4 +260,51 @@ async fn an_optional_source_refused_stops_nothing() {
         "{:?}",
         outcome.warnings
     );
+}
+
+/// One org's run into a JSON buffer.
+async fn collect_org(run: &OrgRun) -> Result<sfconn_collect::RunOutcome, CollectError> {
+    let mut sink = open_sink_to_writer(Format::Json, Box::new(SharedBuffer::default())).unwrap();
+    Box::pin(run.collect_into(sink.as_mut(), &NoProgress)).await
+}
+
+/// Runs of two orgs in one process share nothing: the fatal answer of one org stops that
+/// run only, and the other collects every user.
+#[tokio::test]
+async fn a_fatal_answer_stops_only_the_run_of_its_own_org() {
+    let failing = SimulatedOrg::start(OrgSpec::with_users(USERS)).await;
+    failing.faults().on(
+        user_page(2),
+        Occurrence::always(),
+        rest_error(403, "API_DISABLED_FOR_ORG", "The REST API is not enabled for this Organization."),
+    );
+    let healthy = SimulatedOrg::start(OrgSpec::with_users(USERS)).await;
+    let failing_run = OrgRun::new(settings(&failing, &[])).unwrap();
+    let healthy_run = OrgRun::new(settings(&healthy, &[])).unwrap();
+
+    let (failed, collected) = tokio::join!(collect_org(&failing_run), collect_org(&healthy_run));
+
+    let error = failed.unwrap_err();
+    assert_eq!(error.class(), ErrorClass::Unavailable, "{error}");
+    assert!(failing_run.cancellation().is_tripped());
+    let outcome = collected.unwrap();
+    assert_eq!(outcome.summary.users_total, USERS as u64);
+    assert!(!healthy_run.cancellation().is_tripped());
+}
+
+/// Tripping a run's cancellation from outside (as a fleet would on shutdown) stops that run
+/// before it sends a request to the REST API.
+#[tokio::test]
+async fn a_run_cancelled_from_outside_stops_without_calling_the_api() {
+    let org = SimulatedOrg::start(OrgSpec::with_users(USERS)).await;
+    let run = OrgRun::new(settings(&org, &[])).unwrap();
+    assert!(run.cancellation().trip());
+    assert!(collect_org(&run).await.is_err());
+    let api_requests: Vec<String> = org
+        .requests()
+        .into_iter()
+        .map(|request| request.path())
+        .filter(|path| path.starts_with("/services/data"))
+        .collect();
+    assert!(api_requests.is_empty(), "{api_requests:?}");
 }

@@ -506,3 +506,35 @@ fn outputs_are_readable_by_their_owner_only() {
         assert_eq!(mode(&csv.join(file)), 0o600, "{file}");
     }
 }
+
+#[test]
+fn the_store_copy_is_the_json_snapshot_whatever_the_output_and_goes_away_with_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let target = dir.path().join("snapshot.ndjson");
+    let snapshot = sample();
+    let copy = output::StoreCopy::new().unwrap();
+    let mut sink = copy.tee(open_sink(Format::Ndjson, &target).unwrap()).unwrap();
+    output::write_snapshot(sink.as_mut(), &snapshot).unwrap();
+    drop(sink);
+    assert_eq!(std::fs::read_to_string(&target).unwrap(), render(Format::Ndjson, &snapshot));
+    assert_eq!(std::fs::read_to_string(copy.path()).unwrap(), render(Format::Json, &snapshot));
+    let copy_dir = copy.dir().to_owned();
+    drop(copy);
+    assert!(!copy_dir.exists(), "the copy's directory is removed");
+}
+
+#[test]
+fn a_failed_run_through_the_store_copy_publishes_neither() {
+    let dir = tempfile::tempdir().unwrap();
+    let target = dir.path().join("snapshot.json");
+    let snapshot = sample();
+    let copy = output::StoreCopy::new().unwrap();
+    {
+        let mut sink = copy.tee(open_sink(Format::Json, &target).unwrap()).unwrap();
+        sink.begin(&snapshot.header()).unwrap();
+        sink.user(&snapshot.users[0]).unwrap();
+        // dropped without finish: the run failed
+    }
+    assert_eq!(listing(dir.path()), Vec::<String>::new());
+    assert!(!copy.path().exists());
+}

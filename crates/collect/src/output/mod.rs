@@ -16,6 +16,7 @@ mod csv_dir;
 mod json;
 mod ndjson;
 mod staging;
+mod store_copy;
 mod table;
 
 use std::fmt;
@@ -29,6 +30,7 @@ use crate::snapshot::{Snapshot, SnapshotHeader, Summary, User, Warning};
 
 pub use sfconn_csvcell::CsvCells;
 use staging::Staged;
+pub use store_copy::StoreCopy;
 
 /// The output formats of `sfconn collect --format`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
