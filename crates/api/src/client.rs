@@ -8,8 +8,11 @@ use reqwest::header::{CONTENT_TYPE, HeaderMap, LOCATION, RETRY_AFTER};
 use secrecy::ExposeSecret;
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
-use sfconn_auth::retry::{RetryPolicy, parse_retry_after};
-use sfconn_auth::{RunCancel, TokenSource};
+use sfconn_auth::TokenSource;
+use sfconn_errors::{Classify, ErrorClass};
+use sfconn_http::{
+    Attempt, BodyError, Http, HttpError, HttpOptions, RetryPolicy, RunCancel, parse_retry_after,
+};
 use url::Url;
 
 use crate::describe::SObjectDescribe;
@@ -34,7 +37,7 @@ pub struct ClientOptions {
     /// accepts 200..=2000, values outside are clamped.
     pub batch_size: u32,
     /// Largest response body read, after gzip decoding ([`MAX_RESPONSE_BYTES`] by default); a
-    /// larger one fails the request with [`ApiError::ResponseTooLarge`] (exit 65) instead of
+    /// larger one fails the request with [`ApiError::ResponseTooLarge`] (bad data) instead of
     /// filling memory. 0 is taken as the default.
     pub max_response_bytes: usize,
 }
@@ -78,7 +81,8 @@ impl std::fmt::Debug for ApiClient {
 }
 
 struct Inner {
-    http: reqwest::Client,
+    /// The run's HTTP layer: the token source's counter and cancellation.
+    http: Http,
     tokens: Arc<TokenSource>,
     instance_url: Url,
     api_version: String,
@@ -119,29 +123,31 @@ impl<'a> Call<'a> {
     }
 }
 
-enum Attempt {
+/// What one request came back with, before the retry loop judges it.
+enum Answer {
+    /// A 2xx answer's body.
+    Body(String),
+    /// Sending or reading failed on the wire.
     Transport(reqwest::Error),
-    Answered(Verdict),
+    /// A non-success answer, classified.
+    Judged(Verdict),
 }
 
 impl ApiClient {
     /// Gets the access token (the first refresh grant of the run), then discovers the API
     /// version: `GET {instance_url}/services/data`, the newest version unless
-    /// `options.api_version` is set, in which case the org must offer it (exit 69 otherwise,
+    /// `options.api_version` is set, in which case the org must offer it (unavailable otherwise,
     /// listing what it offers).
     pub async fn connect(tokens: Arc<TokenSource>, options: ClientOptions) -> Result<ApiClient, ApiError> {
         let token = tokens.token().await?;
         let instance_url = token.instance_url.clone();
-        let http = reqwest::Client::builder()
-            // A whole-request deadline: reqwest's `timeout` runs from connecting until the body
-            // has been read to its end, so a server that sends headers and then trickles (or
-            // stops) is cut off too, not only one that never answers.
-            .timeout(options.timeout)
-            .redirect(reqwest::redirect::Policy::none())
-            .gzip(true)
-            .user_agent(concat!("sfconn/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .map_err(|error| ApiError::Internal(format!("cannot build the HTTP client: {error}")))?;
+        // The run's requests are counted, and stopped, in one place with the token requests.
+        let http = Http::new(
+            HttpOptions { timeout: options.timeout, retry: options.retry },
+            tokens.counter().clone(),
+            tokens.cancellation().clone(),
+        )
+        .map_err(|error| ApiError::Internal(error.to_string()))?;
         let mut client = ApiClient {
             inner: Arc::new(Inner {
                 http,
@@ -214,9 +220,9 @@ impl ApiClient {
     }
 
     /// HTTP requests this run sent to Salesforce so far: token requests and retries included
-    /// (the token source's shared counter).
+    /// (the run's counter, shared with the token source).
     pub fn requests_sent(&self) -> u64 {
-        self.inner.tokens.counter().get()
+        self.inner.http.counter().get()
     }
 
     /// `GET /sobjects/{sobject}/describe`. An object the user cannot see (`NOT_FOUND`,
@@ -254,7 +260,9 @@ impl ApiClient {
         // A refusal of `/limits` is the caller's to judge (the run falls back on
         // `Sforce-Limit-Info`).
         let call = Call {
-            caller_decides: |error| matches!(error, ApiError::Rejected { .. }) && error.exit_code() == 69,
+            caller_decides: |error| {
+                matches!(error, ApiError::Rejected { .. }) && error.class() == ErrorClass::Unavailable
+            },
             ..Call::new(url, &label, None, false)
         };
         let body = self.execute(&call).await.map_err(|error| self.surface(error))?;
@@ -298,7 +306,7 @@ impl ApiClient {
     /// The run's cancellation (shared with the token source): tripped by the run's first
     /// fatal failure, after which no request of this client leaves.
     pub fn cancellation(&self) -> &RunCancel {
-        self.inner.tokens.cancellation()
+        self.inner.http.cancellation()
     }
 
     /// The failure that stopped the run, if a request of this client stopped it and no caller
@@ -391,15 +399,6 @@ impl ApiClient {
         ApiError::Cancelled
     }
 
-    /// Waits `delay`, or less if the run is stopped meanwhile.
-    async fn pause(&self, delay: Duration) -> Result<(), ApiError> {
-        tokio::select! {
-            biased;
-            () = self.cancellation().tripped() => Err(ApiError::Cancelled),
-            () = tokio::time::sleep(delay) => Ok(()),
-        }
-    }
-
     /// A permit of the concurrency cap, unless the run is stopped first.
     async fn permit(&self) -> Result<Permit, ApiError> {
         let waiting = self.inner.permits.acquire(self.reservation.is_some());
@@ -424,84 +423,76 @@ impl ApiClient {
     /// leaves.
     pub(crate) async fn execute_holding(&self, call: &Call<'_>) -> Result<(String, Permit), ApiError> {
         let inner = &*self.inner;
-        let policy = inner.options.retry;
-        let mut token = match inner.tokens.token().await {
+        let token = match inner.tokens.token().await {
             Ok(token) => token,
             Err(error) => return Err(self.failed(call, error.into())),
         };
-        let mut retries = 0u32;
-        let mut refreshed = false;
-        loop {
-            // The permit is held until the answer is classified: a fatal answer trips the
-            // cancellation before the permit can go to a waiting request.
-            let permit = self.permit().await?;
-            let attempt = match self.attempt(call, token.secret().expose_secret()).await {
-                Ok(attempt) => attempt,
-                Err(error) => return Err(self.failed(call, error)),
+        // The token in use, replaced once after a refused session.
+        let session = Mutex::new((token, false));
+        let session = &session;
+        let attempt = || async move {
+            // The permit is held until the answer is settled (by the retry loop too, when it
+            // gives up): a fatal answer trips the cancellation before the permit can go to a
+            // waiting request.
+            let permit = match self.permit().await {
+                Ok(permit) => permit,
+                Err(error) => return Attempt::Done(Err(error)),
             };
-            let attempts = retries + 1;
-            match attempt {
-                Ok(body) if self.cancellation().is_tripped() => {
-                    drop(body);
-                    return Err(ApiError::Cancelled);
+            let (token, refreshed) = session.lock().unwrap_or_else(PoisonError::into_inner).clone();
+            let answer = match self.attempt(call, token.secret().expose_secret()).await {
+                Ok(answer) => answer,
+                Err(error) => return Attempt::Done(Err(self.failed(call, error))),
+            };
+            match answer {
+                Answer::Body(_) if self.cancellation().is_tripped() => {
+                    Attempt::Done(Err(ApiError::Cancelled))
                 }
-                Ok(body) => return Ok((body, permit)),
-                Err(Attempt::Transport(error)) => {
-                    let detail = transport_detail(&error, inner.options.timeout);
-                    if is_transient_transport(&error) && policy.allows(retries + 1) {
-                        drop(permit);
-                        retries += 1;
-                        tracing::debug!(request = call.label, retry = retries, %detail, "transient network failure, retrying");
-                        self.pause(policy.delay(retries, None)).await?;
-                        continue;
-                    }
-                    // A host that never answered is unreachable (69); one that kept timing out
-                    // or cutting responses short is a temporary failure (75).
-                    let error = if is_transient_transport(&error) && !error.is_connect() {
-                        ApiError::RetriesExhausted { request: call.label.to_owned(), attempts, last: detail }
-                    } else {
-                        ApiError::Unreachable { request: call.label.to_owned(), attempts, detail }
-                    };
-                    return Err(self.failed(call, error));
+                Answer::Body(body) => Attempt::Done(Ok((body, permit))),
+                Answer::Transport(error) => Attempt::Transport(error, permit),
+                Answer::Judged(Verdict::Retry { seen, retry_after }) => {
+                    Attempt::Again { seen, retry_after, held: permit }
                 }
-                Err(Attempt::Answered(Verdict::Retry { seen, retry_after })) => {
-                    if policy.allows(retries + 1) {
-                        drop(permit);
-                        retries += 1;
-                        tracing::debug!(request = call.label, retry = retries, %seen, "transient failure, retrying");
-                        self.pause(policy.delay(retries, retry_after)).await?;
-                        continue;
-                    }
-                    let error =
-                        ApiError::RetriesExhausted { request: call.label.to_owned(), attempts, last: seen };
-                    return Err(self.failed(call, error));
-                }
-                Err(Attempt::Answered(Verdict::RefreshSession(error))) => {
+                Answer::Judged(Verdict::RefreshSession(error)) => {
                     if refreshed {
                         let error = ApiError::SessionRejected { request: call.label.to_owned(), error };
-                        return Err(self.failed(call, error));
+                        return Attempt::Done(Err(self.failed(call, error)));
                     }
-                    refreshed = true;
                     tracing::debug!(
                         request = call.label,
                         "session refused, refreshing the access token once"
                     );
                     // Refreshed with the permit held, for the same reason: a refused refresh
                     // token stops the run before another request leaves.
-                    token = match inner.tokens.refresh_after(&token).await {
+                    let fresh = match inner.tokens.refresh_after(&token).await {
                         Ok(token) => token,
-                        Err(error) => return Err(self.failed(call, error.into())),
+                        Err(error) => return Attempt::Done(Err(self.failed(call, error.into()))),
                     };
+                    *session.lock().unwrap_or_else(PoisonError::into_inner) = (fresh, true);
                     drop(permit);
+                    Attempt::Replay
                 }
-                Err(Attempt::Answered(Verdict::Fail(error))) => return Err(self.failed(call, error)),
+                Answer::Judged(Verdict::Fail(error)) => Attempt::Done(Err(self.failed(call, error))),
             }
-        }
+        };
+        let request = || call.label.to_owned();
+        inner
+            .http
+            .retrying(call.label, attempt, |stopped| match stopped {
+                HttpError::Cancelled => ApiError::Cancelled,
+                HttpError::Unreachable { attempts, detail } => {
+                    self.failed(call, ApiError::Unreachable { request: request(), attempts, detail })
+                }
+                HttpError::RetriesExhausted { attempts, last } => {
+                    self.failed(call, ApiError::RetriesExhausted { request: request(), attempts, last })
+                }
+                other => self.failed(call, ApiError::Internal(other.to_string())),
+            })
+            .await
     }
 
-    /// One request (the caller holds a permit of the concurrency cap). `Ok(Ok(body))` on 2xx.
+    /// One request (the caller holds a permit of the concurrency cap).
     /// Not sent once the run is stopped; abandoned if it is stopped while on the wire.
-    async fn attempt(&self, call: &Call<'_>, bearer: &str) -> Result<Result<String, Attempt>, ApiError> {
+    async fn attempt(&self, call: &Call<'_>, bearer: &str) -> Result<Answer, ApiError> {
         let cancel = self.cancellation();
         if cancel.is_tripped() {
             return Err(ApiError::Cancelled);
@@ -513,20 +504,23 @@ impl ApiClient {
         }
     }
 
-    async fn send(&self, call: &Call<'_>, bearer: &str) -> Result<Result<String, Attempt>, ApiError> {
+    async fn send(&self, call: &Call<'_>, bearer: &str) -> Result<Answer, ApiError> {
         let inner = &*self.inner;
-        let mut request =
-            inner.http.get(call.url.clone()).bearer_auth(bearer).header("Accept", "application/json");
+        let mut request = inner
+            .http
+            .client()
+            .get(call.url.clone())
+            .bearer_auth(bearer)
+            .header("Accept", "application/json");
         if call.query_options {
             request = request.header(
                 "Sforce-Query-Options",
                 format!("batchSize={}", inner.options.batch_size.clamp(200, 2000)),
             );
         }
-        inner.tokens.counter().add_one();
-        let response = match request.send().await {
+        let response = match inner.http.send(request).await {
             Ok(response) => response,
-            Err(error) => return Ok(Err(Attempt::Transport(error))),
+            Err(error) => return Ok(Answer::Transport(error)),
         };
         let status = response.status().as_u16();
         let headers = response.headers().clone();
@@ -539,15 +533,19 @@ impl ApiClient {
             0 => MAX_RESPONSE_BYTES,
             cap => cap,
         };
-        let body = match read_body(response, cap).await {
-            Ok(body) => body,
-            Err(BodyError::Transport(error)) => return Ok(Err(Attempt::Transport(error))),
+        let body = match inner.http.read_capped(response, cap).await {
+            // Invalid UTF-8 is replaced, as `Response::text` does.
+            Ok(bytes) => match String::from_utf8(bytes) {
+                Ok(text) => text,
+                Err(error) => String::from_utf8_lossy(error.as_bytes()).into_owned(),
+            },
+            Err(BodyError::Cut(error)) => return Ok(Answer::Transport(error)),
             Err(BodyError::TooLarge) => {
                 return Err(ApiError::ResponseTooLarge { request: call.label.to_owned(), limit_bytes: cap });
             }
         };
         if (200..300).contains(&status) {
-            return Ok(Ok(body));
+            return Ok(Answer::Body(body));
         }
         let context = FailureContext {
             request: call.label,
@@ -557,7 +555,7 @@ impl ApiClient {
         };
         let retry_after = header_text(&headers, RETRY_AFTER).as_deref().and_then(parse_retry_after);
         let parsed = ErrorBody::parse(header_text(&headers, CONTENT_TYPE).as_deref(), &body);
-        Ok(Err(Attempt::Answered(classify_status(&context, status, retry_after, parsed))))
+        Ok(Answer::Judged(classify_status(&context, status, retry_after, parsed)))
     }
 
     fn note_usage(&self, headers: &HeaderMap) {
@@ -577,65 +575,11 @@ impl ApiClient {
     }
 }
 
-enum BodyError {
-    Transport(reqwest::Error),
-    TooLarge,
-}
-
-/// Reads a body (gzip already decoded) chunk by chunk, giving up as soon as it exceeds `cap`
-/// bytes, or before reading at all when `Content-Length` says it will. Invalid UTF-8 is
-/// replaced, as `Response::text` does.
-async fn read_body(mut response: reqwest::Response, cap: usize) -> Result<String, BodyError> {
-    let announced = response.content_length().and_then(|length| usize::try_from(length).ok());
-    if announced.is_some_and(|length| length > cap) {
-        return Err(BodyError::TooLarge);
-    }
-    let mut bytes: Vec<u8> = Vec::with_capacity(announced.unwrap_or(0).min(cap));
-    while let Some(chunk) = response.chunk().await.map_err(BodyError::Transport)? {
-        if bytes.len().saturating_add(chunk.len()) > cap {
-            return Err(BodyError::TooLarge);
-        }
-        bytes.extend_from_slice(&chunk);
-    }
-    Ok(match String::from_utf8(bytes) {
-        Ok(text) => text,
-        Err(error) => String::from_utf8_lossy(error.as_bytes()).into_owned(),
-    })
-}
-
 fn header_text(headers: &HeaderMap, name: reqwest::header::HeaderName) -> Option<String> {
     headers.get(name).and_then(|value| value.to_str().ok()).map(str::to_owned)
 }
 
-/// Connection failures, timeouts and bodies cut off mid-way are worth another try. A gzip body
-/// cut off mid-stream surfaces as a decode error (the decoder is what hits the early end), so
-/// decode errors are retried too: a new attempt fetches the body afresh, and a body that is
-/// corrupt every time still ends in `RetriesExhausted` within `http.max_retries`.
-fn is_transient_transport(error: &reqwest::Error) -> bool {
-    error.is_connect() || error.is_timeout() || error.is_body() || error.is_decode() || error.is_request()
-}
-
-/// The error and its causes, without the URL (which may carry a query string).
-fn transport_detail(error: &reqwest::Error, timeout: Duration) -> String {
-    if error.is_timeout() {
-        return format!("no answer within {timeout:?} (http.timeout_secs)");
-    }
-    let mut detail = String::new();
-    let mut source: Option<&dyn std::error::Error> = std::error::Error::source(error);
-    while let Some(cause) = source {
-        let text = cause.to_string();
-        if !detail.contains(&text) {
-            if !detail.is_empty() {
-                detail.push_str(": ");
-            }
-            detail.push_str(&text);
-        }
-        source = cause.source();
-    }
-    if detail.is_empty() { "the request failed".to_owned() } else { detail }
-}
-
-/// Decodes JSON, naming the request and the JSON path on failure (exit 65).
+/// Decodes JSON, naming the request and the JSON path on failure (bad data).
 pub(crate) fn decode_json<T: DeserializeOwned>(body: &str, request: &str) -> Result<T, ApiError> {
     let mut deserializer = serde_json::Deserializer::from_str(body);
     serde_path_to_error::deserialize(&mut deserializer).map_err(|error| {
@@ -700,7 +644,7 @@ mod tests {
     #[test]
     fn configured_version_missing_lists_what_is_offered() {
         let error = choose_version(Some("61.0"), &offered(), "r").unwrap_err();
-        assert_eq!(error.exit_code(), 69);
+        assert_eq!(error.class(), ErrorClass::Unavailable);
         assert!(error.to_string().contains("20.0, 58.0, 62.0, 9.0"), "{error}");
     }
 
@@ -718,7 +662,7 @@ mod tests {
         }
         let body = r#"{"records":[{"Id":"005A"},{"Id":"005B","LastLoginDate":"last tuesday"}]}"#;
         let error = decode_json::<Page>(body, "the User query").unwrap_err();
-        assert_eq!(error.exit_code(), 65);
+        assert_eq!(error.class(), ErrorClass::BadData);
         let message = error.to_string();
         assert!(message.contains("the User query"), "{message}");
         assert!(message.contains("records[1].LastLoginDate"), "{message}");
@@ -728,7 +672,7 @@ mod tests {
     fn html_instead_of_json_is_named() {
         let error = decode_json::<Vec<VersionEntry>>("<html><title>Maintenance</title></html>", "the list")
             .unwrap_err();
-        assert_eq!(error.exit_code(), 65);
+        assert_eq!(error.class(), ErrorClass::BadData);
         assert_eq!(
             error.to_string(),
             "Salesforce answered the list with an HTML page titled `Maintenance` instead of JSON; sfconn cannot read it"

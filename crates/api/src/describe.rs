@@ -104,6 +104,7 @@ pub fn select_fields(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use sfconn_errors::{Classify, ErrorClass};
 
     fn user_describe() -> SObjectDescribe {
         serde_json::from_str(
@@ -134,7 +135,7 @@ mod tests {
     #[test]
     fn missing_required_fields_name_the_permission() {
         let error = select_fields(&user_describe(), &["Id", "IsActive", "UserType"], &[]).unwrap_err();
-        assert_eq!(error.exit_code(), 69);
+        assert_eq!(error.class(), ErrorClass::Unavailable);
         let message = error.to_string();
         assert!(message.contains("IsActive, UserType"), "{message}");
         assert!(message.contains("View All Users"), "{message}");

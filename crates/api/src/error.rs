@@ -1,11 +1,12 @@
-//! Salesforce REST error bodies and the typed errors of this crate, each with the exit code of
-//! contract §6 and a message that keeps Salesforce's code and text and says what to do.
+//! Salesforce REST error bodies and the typed errors of this crate, each with its
+//! [`ErrorClass`] and a message that keeps Salesforce's code and text and says what to do.
 
 use std::fmt;
 use std::time::Duration;
 
 use serde::Deserialize;
 use sfconn_auth::AuthError;
+use sfconn_errors::{Classify, ErrorClass};
 
 /// One entry of Salesforce's REST error array `[{"message": ..., "errorCode": ...}]`.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize, serde::Serialize)]
@@ -400,20 +401,6 @@ pub enum ApiError {
         reason: String,
     },
 
-    /// The org has used more of its daily API requests than `limits.max_api_usage_percent`
-    /// allows, so the run does not start (see [`crate::ApiUsage::ensure_at_most`]).
-    #[error(
-        "the org has already used {usage}, more than limits.max_api_usage_percent = {max_percent}%; sfconn does \
-         not start a run that could use up the org's allowance. Try again later (usage is counted over a rolling \
-         24 hours), or raise limits.max_api_usage_percent"
-    )]
-    UsageAboveThreshold {
-        /// The usage before the run.
-        usage: crate::ApiUsage,
-        /// `limits.max_api_usage_percent`.
-        max_percent: u8,
-    },
-
     /// Not sent, or its answer dropped: an earlier fatal failure stopped the run (see
     /// [`crate::ApiClient::cancellation`]). The run reports that failure, not this one.
     #[error("not sent: the run was stopped by an earlier failure")]
@@ -448,15 +435,14 @@ fn missing_field_hint(object: &str) -> String {
     )
 }
 
-/// Salesforce error codes that mean sfconn built a wrong request: a bug, exit 70.
+/// Salesforce error codes that mean sfconn built a wrong request: a bug ([`ErrorClass::Internal`]).
 const OUR_BUG_CODES: &[&str] =
     &["MALFORMED_QUERY", "INVALID_QUERY_FILTER_OPERATOR", "MALFORMED_ID", "INVALID_AUTH_HEADER"];
 
-impl ApiError {
-    /// The process exit code of contract §6.
-    pub fn exit_code(&self) -> u8 {
+impl Classify for ApiError {
+    fn class(&self) -> ErrorClass {
         match self {
-            ApiError::Auth(error) => error.exit_code(),
+            ApiError::Auth(error) => error.class(),
             ApiError::ApiDisabledForOrg { .. }
             | ApiError::ApiDisabledForUser { .. }
             | ApiError::ObjectNotReadable { .. }
@@ -465,28 +451,29 @@ impl ApiError {
             | ApiError::NoVersions { .. }
             | ApiError::RequiredFieldsMissing { .. }
             | ApiError::Redirected { .. }
-            | ApiError::Unreachable { .. } => 69,
-            ApiError::SessionRejected { .. } => 77,
+            | ApiError::Unreachable { .. } => ErrorClass::Unavailable,
+            ApiError::SessionRejected { .. } => ErrorClass::AuthRefused,
             ApiError::DailyLimitExceeded { .. }
             | ApiError::RetriesExhausted { .. }
-            | ApiError::QueryNotResumable { .. }
-            | ApiError::UsageAboveThreshold { .. } => 75,
+            | ApiError::QueryNotResumable { .. } => ErrorClass::Temporary,
             ApiError::Decode { .. }
             | ApiError::PageRefused { .. }
             | ApiError::NotJson { .. }
             | ApiError::ForeignUrl { .. }
-            | ApiError::ResponseTooLarge { .. } => 65,
+            | ApiError::ResponseTooLarge { .. } => ErrorClass::BadData,
             ApiError::Rejected { body, .. } => {
                 if OUR_BUG_CODES.iter().any(|code| body.code_is(code)) {
-                    70
+                    ErrorClass::Internal
                 } else {
-                    69
+                    ErrorClass::Unavailable
                 }
             }
-            ApiError::Cancelled | ApiError::Internal(_) => 70,
+            ApiError::Cancelled | ApiError::Internal(_) => ErrorClass::Internal,
         }
     }
+}
 
+impl ApiError {
     /// Whether this only says that an earlier failure stopped the run.
     pub fn is_cancelled(&self) -> bool {
         match self {
@@ -710,7 +697,7 @@ mod tests {
         else {
             panic!("not a failure")
         };
-        assert_eq!(error.exit_code(), 75);
+        assert_eq!(error.class(), ErrorClass::Temporary);
     }
 
     #[test]
@@ -732,7 +719,7 @@ mod tests {
         for code in ["INVALID_TYPE", "INSUFFICIENT_ACCESS", "INSUFFICIENT_ACCESS_OR_READONLY"] {
             let Verdict::Fail(error) = verdict(400, &sf(code, "no")) else { panic!("{code}") };
             assert!(error.is_not_readable_object(), "{code}");
-            assert_eq!(error.exit_code(), 69);
+            assert_eq!(error.class(), ErrorClass::Unavailable);
         }
         let Verdict::Fail(error) = verdict(400, &sf("INVALID_FIELD", "No such column")) else { panic!() };
         assert!(!error.is_not_readable_object());
@@ -741,18 +728,18 @@ mod tests {
     #[test]
     fn our_own_bugs_are_internal_errors() {
         let Verdict::Fail(error) = verdict(400, &sf("MALFORMED_QUERY", "unexpected token")) else { panic!() };
-        assert_eq!(error.exit_code(), 70);
+        assert_eq!(error.class(), ErrorClass::Internal);
         let Verdict::Fail(error) = verdict(404, &sf("NOT_FOUND", "The requested resource does not exist"))
         else {
             panic!()
         };
-        assert_eq!(error.exit_code(), 69);
+        assert_eq!(error.class(), ErrorClass::Unavailable);
     }
 
     #[test]
     fn gone_is_a_retired_version() {
         let Verdict::Fail(error) = verdict(410, "") else { panic!() };
         assert!(matches!(error, ApiError::VersionRetired { .. }));
-        assert_eq!(error.exit_code(), 69);
+        assert_eq!(error.class(), ErrorClass::Unavailable);
     }
 }

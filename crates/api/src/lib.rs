@@ -1,15 +1,16 @@
 //! Salesforce REST (contract §2, §6, §7): version discovery, SOQL queries as paged streams,
-//! describe, limits, error decoding and retries (with `auth`'s retry policy).
+//! describe, limits, error decoding and the judging of answers for the shared HTTP layer
+//! (`sfconn-http`), which sends, retries and counts.
 //!
 //! Owns: every request to the instance URL and its classification into typed errors
-//! ([`ApiError`], each with its exit code), the typed [`records`], SOQL literal escaping
+//! ([`ApiError`], each with its [`sfconn_errors::ErrorClass`]), the typed [`records`], SOQL literal escaping
 //! ([`soql`]) and describe-driven field selection ([`select_fields`]).
 //! Must not: read settings files or the environment, obtain tokens itself (that is `auth`,
 //! through [`sfconn_auth::TokenSource`]), write output, or follow a URL off the instance's host.
 //!
-//! Transient failures are retried with [`sfconn_auth::retry::RetryPolicy`], the one retry
-//! policy of sfconn; the decision of what is transient lives in one function
-//! (`error::classify_status`).
+//! Transient failures are retried by [`sfconn_http::Http::retrying`] with the one
+//! [`RetryPolicy`] of sfconn; which answers are transient is decided in one function, this
+//! crate's classifier (`error::classify_status`).
 
 mod client;
 mod describe;
@@ -25,4 +26,5 @@ pub use describe::{FieldDescribe, FieldSelection, SObjectDescribe, select_fields
 pub use error::{ApiError, ErrorBody, SalesforceError};
 pub use limits::{ApiUsage, parse_limit_info};
 pub use query::{Page, PageCheck, PageRows};
-pub use sfconn_auth::retry::RetryPolicy;
+/// Part of [`ClientOptions`]; re-exported so that callers need not depend on `sfconn-http`.
+pub use sfconn_http::RetryPolicy;

@@ -26,15 +26,6 @@ impl ApiUsage {
         self.percent() > f64::from(max_percent)
     }
 
-    /// `Ok` when the usage is at most `max_percent` (`limits.max_api_usage_percent`), else the
-    /// error that refuses to start a run (exit 75, with the figures).
-    pub fn ensure_at_most(&self, max_percent: u8) -> Result<(), crate::ApiError> {
-        if self.is_above_percent(max_percent) {
-            return Err(crate::ApiError::UsageAboveThreshold { usage: *self, max_percent });
-        }
-        Ok(())
-    }
-
     /// Requests left before the allowance is used up.
     pub fn remaining(&self) -> u64 {
         self.max.saturating_sub(self.used)
@@ -119,19 +110,6 @@ mod tests {
         assert_eq!(ApiUsage { used: 0, max: 0 }.percent(), 100.0);
         assert_eq!(usage.remaining(), 500);
         assert_eq!(usage.to_string(), "4500/5000 daily API requests (90.0%)");
-    }
-
-    #[test]
-    fn a_run_above_the_threshold_is_refused_with_the_figures() {
-        assert!(ApiUsage { used: 4500, max: 5000 }.ensure_at_most(90).is_ok());
-        let error = ApiUsage { used: 4600, max: 5000 }.ensure_at_most(90).unwrap_err();
-        assert_eq!(error.exit_code(), 75);
-        assert_eq!(
-            error.to_string(),
-            "the org has already used 4600/5000 daily API requests (92.0%), more than \
-             limits.max_api_usage_percent = 90%; sfconn does not start a run that could use up the org's allowance. \
-             Try again later (usage is counted over a rolling 24 hours), or raise limits.max_api_usage_percent"
-        );
     }
 
     #[test]

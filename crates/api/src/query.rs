@@ -10,7 +10,7 @@
 //! order is total). It is also checked: when the records carry an `Id`, the last skipped
 //! record must have the `Id` of the last record handed out before the restart; if not (rows
 //! were added or deleted before that point, or the order is not stable), the query fails with
-//! [`ApiError::QueryNotResumable`] (exit 75, try again) instead of silently losing or
+//! [`ApiError::QueryNotResumable`] (temporary: try again) instead of silently losing or
 //! repeating rows. Rewriting the SOQL to `WHERE Id > 'last'` was rejected: it means parsing
 //! and editing arbitrary SOQL (existing `WHERE`, `LIMIT`, relationship queries).
 

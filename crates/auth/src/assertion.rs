@@ -177,6 +177,6 @@ mod tests {
         let message = error.to_string();
         assert!(message.contains("auth.private_key_file") && message.contains("openssl req"), "{message}");
         assert!(!message.contains("Tk9UQUtF"), "{message}");
-        assert_eq!(error.exit_code(), 78);
+        assert_eq!(sfconn_errors::Classify::class(&error), sfconn_errors::ErrorClass::Configuration);
     }
 }

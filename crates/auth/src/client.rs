@@ -1,34 +1,24 @@
 //! The HTTP side of the token endpoint: one form POST with the retry policy, and the decoding of
 //! what comes back into a value, an OAuth refusal, or a clear error. Never logs bodies.
 
-use std::time::Duration;
-
 use reqwest::header::{ACCEPT, CONTENT_TYPE, HeaderMap, LOCATION, RETRY_AFTER};
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
+use sfconn_http::{Attempt, BodyError, Http, HttpError, HttpOptions, RunCancel, parse_retry_after};
 use url::Url;
 
-use crate::retry::{RetryPolicy, parse_retry_after};
 use crate::{AuthError, AuthOptions, Refusal, RequestCounter};
 
 /// OAuth error codes that mean "try again" (facts §1.4).
 const TRANSIENT_CODES: &[&str] =
     &["unknown_error", "server_error", "service_unavailable", "system_down", "client_blocked_retry"];
 
-/// A reqwest client set up for Salesforce's OAuth endpoints, with the run's counter and retries.
+/// The shared HTTP layer set up for Salesforce's OAuth endpoints: this module only judges the
+/// answers (the classifier passed to [`Http::retrying`]).
 #[derive(Debug, Clone)]
 pub(crate) struct OAuthHttp {
-    http: reqwest::Client,
+    http: Http,
     login_url: Url,
-    retry: RetryPolicy,
-    counter: RequestCounter,
-}
-
-/// What one attempt produced when it is worth another.
-struct Transient {
-    last: String,
-    retry_after: Option<Duration>,
-    connect: bool,
 }
 
 /// Which kind of endpoint answered: it changes what a non-JSON error body means.
@@ -40,11 +30,6 @@ enum Endpoint {
     Identity,
     /// `/services/oauth2/revoke`: success is HTTP 200 with an empty body.
     Revoke,
-}
-
-enum Attempt<T> {
-    Done(Result<T, AuthError>),
-    Again(Transient),
 }
 
 /// The OAuth error body `{"error": …, "error_description": …}`.
@@ -60,16 +45,12 @@ impl OAuthHttp {
         login_url: Url,
         options: &AuthOptions,
         counter: RequestCounter,
+        cancel: RunCancel,
     ) -> Result<Self, AuthError> {
-        let http = reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .timeout(options.timeout)
-            .connect_timeout(options.timeout.min(Duration::from_secs(30)))
-            .gzip(true)
-            .user_agent(concat!("sfconn/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .map_err(|error| AuthError::Internal(format!("cannot build the HTTP client: {error}")))?;
-        Ok(Self { http, login_url, retry: options.retry, counter })
+        let options = HttpOptions { timeout: options.timeout, retry: options.retry };
+        let http =
+            Http::new(options, counter, cancel).map_err(|error| AuthError::Internal(error.to_string()))?;
+        Ok(Self { http, login_url })
     }
 
     pub(crate) fn login_url(&self) -> &Url {
@@ -77,7 +58,11 @@ impl OAuthHttp {
     }
 
     pub(crate) fn counter(&self) -> &RequestCounter {
-        &self.counter
+        self.http.counter()
+    }
+
+    pub(crate) fn cancellation(&self) -> &RunCancel {
+        self.http.cancellation()
     }
 
     pub(crate) fn login_host(&self) -> String {
@@ -93,8 +78,8 @@ impl OAuthHttp {
         what: &str,
     ) -> Result<T, AuthError> {
         self.with_retries(url, || async {
-            let sent = self.http.post(url.clone()).header(ACCEPT, "application/json").form(form).send().await;
-            self.judge(url, sent, what, Endpoint::OAuth).await
+            let request = self.http.client().post(url.clone()).header(ACCEPT, "application/json").form(form);
+            self.judge(url, self.http.send(request).await, what, Endpoint::OAuth).await
         })
         .await
     }
@@ -107,8 +92,8 @@ impl OAuthHttp {
         form: &[(&str, &str)],
     ) -> Result<(), AuthError> {
         self.with_retries(url, || async {
-            let sent = self.http.post(url.clone()).header(ACCEPT, "application/json").form(form).send().await;
-            self.judge(url, sent, "a revoke response", Endpoint::Revoke).await
+            let request = self.http.client().post(url.clone()).header(ACCEPT, "application/json").form(form);
+            self.judge(url, self.http.send(request).await, "a revoke response", Endpoint::Revoke).await
         })
         .await
     }
@@ -121,58 +106,32 @@ impl OAuthHttp {
         what: &str,
     ) -> Result<T, AuthError> {
         self.with_retries(url, || async {
-            let sent = self
-                .http
-                .get(url.clone())
-                .header(ACCEPT, "application/json")
-                .bearer_auth(bearer)
-                .send()
-                .await;
-            self.judge(url, sent, what, Endpoint::Identity).await
+            let request =
+                self.http.client().get(url.clone()).header(ACCEPT, "application/json").bearer_auth(bearer);
+            self.judge(url, self.http.send(request).await, what, Endpoint::Identity).await
         })
         .await
     }
 
-    async fn with_retries<T, F, Fut>(&self, url: &Url, mut attempt: F) -> Result<T, AuthError>
-    where
-        F: FnMut() -> Fut,
-        Fut: Future<Output = Attempt<T>>,
-    {
-        let mut retries = 0u32;
-        loop {
-            self.counter.add_one();
-            match attempt().await {
-                Attempt::Done(result) => return result,
-                Attempt::Again(transient) => {
-                    retries += 1;
-                    if !self.retry.allows(retries) {
-                        let endpoint = redacted(url);
-                        return Err(if transient.connect {
-                            AuthError::Unreachable {
-                                url: endpoint,
-                                attempts: retries,
-                                detail: transient.last,
-                            }
-                        } else {
-                            AuthError::RetriesExhausted {
-                                url: endpoint,
-                                attempts: retries,
-                                last: transient.last,
-                            }
-                        });
-                    }
-                    let wait = self.retry.delay(retries, transient.retry_after);
-                    tracing::warn!(
-                        endpoint = %redacted(url),
-                        retry = retries,
-                        wait_ms = u64::try_from(wait.as_millis()).unwrap_or(u64::MAX),
-                        "transient failure: {}; retrying",
-                        transient.last
-                    );
-                    tokio::time::sleep(wait).await;
+    /// The layer's retry loop, its failures worded for the OAuth endpoint `url`.
+    async fn with_retries<T, Fut: Future<Output = Attempt<T, AuthError>>>(
+        &self,
+        url: &Url,
+        attempt: impl FnMut() -> Fut,
+    ) -> Result<T, AuthError> {
+        let endpoint = redacted(url);
+        self.http
+            .retrying(&endpoint, attempt, |stopped| match stopped {
+                HttpError::Unreachable { attempts, detail } => {
+                    AuthError::Unreachable { url: endpoint.clone(), attempts, detail }
                 }
-            }
-        }
+                HttpError::RetriesExhausted { attempts, last } => {
+                    AuthError::RetriesExhausted { url: endpoint.clone(), attempts, last }
+                }
+                HttpError::Cancelled => AuthError::Cancelled,
+                other => AuthError::Internal(other.to_string()),
+            })
+            .await
     }
 
     async fn judge<T: DeserializeOwned>(
@@ -181,16 +140,10 @@ impl OAuthHttp {
         sent: Result<reqwest::Response, reqwest::Error>,
         what: &str,
         endpoint: Endpoint,
-    ) -> Attempt<T> {
+    ) -> Attempt<T, AuthError> {
         let response = match sent {
             Ok(response) => response,
-            Err(error) => {
-                return Attempt::Again(Transient {
-                    last: describe_transport_error(&error),
-                    retry_after: None,
-                    connect: error.is_connect(),
-                });
-            }
+            Err(error) => return Attempt::Transport(error, ()),
         };
         let status = response.status();
         tracing::debug!(endpoint = %redacted(url), status = status.as_u16(), "OAuth endpoint answered");
@@ -213,9 +166,9 @@ impl OAuthHttp {
             .get(RETRY_AFTER)
             .and_then(|value| value.to_str().ok())
             .and_then(parse_retry_after);
-        let body = match read_capped(response).await {
-            Ok(Some(body)) => body,
-            Ok(None) => {
+        let body = match self.http.read_capped(response, MAX_OAUTH_RESPONSE_BYTES).await {
+            Ok(body) => body,
+            Err(BodyError::TooLarge) => {
                 return Attempt::Done(Err(AuthError::Unreadable {
                     what: what.to_string(),
                     detail: format!(
@@ -224,13 +177,7 @@ impl OAuthHttp {
                     ),
                 }));
             }
-            Err(error) => {
-                return Attempt::Again(Transient {
-                    last: format!("the response body was cut off: {}", describe_transport_error(&error)),
-                    retry_after,
-                    connect: false,
-                });
-            }
+            Err(BodyError::Cut(error)) => return Attempt::Transport(error, ()),
         };
         let looks_json = looks_like_json(&body);
         if status.is_success() && endpoint == Endpoint::Revoke {
@@ -257,11 +204,11 @@ impl OAuthHttp {
             let description = oauth.error_description.unwrap_or_default();
             let code = oauth.error.trim().to_ascii_lowercase();
             if TRANSIENT_CODES.contains(&code.as_str()) {
-                return Attempt::Again(Transient {
-                    last: format!("HTTP {}: {}: {}", status.as_u16(), oauth.error, description),
+                return Attempt::Again {
+                    seen: format!("HTTP {}: {}: {}", status.as_u16(), oauth.error, description),
                     retry_after,
-                    connect: false,
-                });
+                    held: (),
+                };
             }
             return Attempt::Done(Err(AuthError::Refused(Refusal::classify(
                 &oauth.error,
@@ -271,11 +218,11 @@ impl OAuthHttp {
             ))));
         }
         if status.is_server_error() || status.as_u16() == 429 || status.as_u16() == 408 {
-            return Attempt::Again(Transient {
-                last: format!("HTTP {} with {}", status.as_u16(), body_kind(&content_type, &body)),
+            return Attempt::Again {
+                seen: format!("HTTP {} with {}", status.as_u16(), body_kind(&content_type, &body)),
                 retry_after,
-                connect: false,
-            });
+                held: (),
+            };
         }
         if endpoint == Endpoint::Identity {
             // Identity URL errors are short plain codes such as `Bad_OAuth_Token` (facts §1.9).
@@ -306,21 +253,6 @@ impl OAuthHttp {
 
 /// The largest OAuth or identity response read (token responses are well under 4 KiB).
 const MAX_OAUTH_RESPONSE_BYTES: usize = 1024 * 1024;
-
-/// The body, or `None` when it is larger than [`MAX_OAUTH_RESPONSE_BYTES`] (not read further).
-async fn read_capped(mut response: reqwest::Response) -> Result<Option<Vec<u8>>, reqwest::Error> {
-    if response.content_length().is_some_and(|length| length > MAX_OAUTH_RESPONSE_BYTES as u64) {
-        return Ok(None);
-    }
-    let mut body = Vec::new();
-    while let Some(chunk) = response.chunk().await? {
-        if body.len() + chunk.len() > MAX_OAUTH_RESPONSE_BYTES {
-            return Ok(None);
-        }
-        body.extend_from_slice(&chunk);
-    }
-    Ok(Some(body))
-}
 
 /// The URL without query or fragment (OAuth URLs never carry secrets, but stay safe).
 pub(crate) fn redacted(url: &Url) -> String {
@@ -371,24 +303,6 @@ fn body_kind(content_type: &str, body: &[u8]) -> String {
     }
     let kind = content_type.split(';').next().unwrap_or("").trim();
     if kind.is_empty() { "a non-JSON body".to_string() } else { format!("a non-JSON body ({kind})") }
-}
-
-fn describe_transport_error(error: &reqwest::Error) -> String {
-    let kind = if error.is_timeout() {
-        "timed out"
-    } else if error.is_connect() {
-        "connection failed"
-    } else {
-        "request failed"
-    };
-    let mut detail = kind.to_string();
-    let mut source = std::error::Error::source(error);
-    while let Some(cause) = source {
-        detail.push_str(": ");
-        detail.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    detail
 }
 
 fn describe_decode_error(error: &serde_path_to_error::Error<serde_json::Error>) -> String {

@@ -1,9 +1,11 @@
-//! Every way authentication can fail, each with the exit code of contract §6 and a message that
+//! Every way authentication can fail, each with its [`ErrorClass`] and a message that
 //! keeps Salesforce's code and text and says what to do.
 
 use std::fmt;
 use std::path::PathBuf;
 use std::sync::Arc;
+
+use sfconn_errors::{Classify, ErrorClass};
 
 /// Why the token endpoint (or a flow around it) failed.
 #[derive(Debug, thiserror::Error)]
@@ -64,7 +66,7 @@ pub enum AuthError {
         url: String,
         /// Extra advice, empty or starting with `; `.
         hint: String,
-        /// Whether the URL came from the user's settings (exit 78) or from Salesforce (exit 65).
+        /// Whether the URL came from the user's settings (configuration) or from Salesforce (bad data).
         from_settings: bool,
     },
 
@@ -168,43 +170,45 @@ fn http_hint(status: u16) -> &'static str {
     }
 }
 
-impl AuthError {
-    /// The process exit code of contract §6.
-    pub fn exit_code(&self) -> u8 {
+impl Classify for AuthError {
+    fn class(&self) -> ErrorClass {
         match self {
-            AuthError::Refused(refusal) => refusal.exit_code(),
-            // Issue 3: an HTML or non-JSON answer from the token endpoint is a refusal (77) whose
+            AuthError::Refused(refusal) => refusal.class(),
+            // Issue 3: an HTML or non-JSON answer from the token endpoint is a refusal whose
             // message says the login URL is not a Salesforce authorization server.
-            AuthError::NotAuthorizationServer { .. } => 77,
-            AuthError::Redirected { .. } => 78,
-            AuthError::Unreadable { .. } => 65,
+            AuthError::NotAuthorizationServer { .. } => ErrorClass::AuthRefused,
+            AuthError::Redirected { .. } => ErrorClass::Configuration,
+            AuthError::Unreadable { .. } => ErrorClass::BadData,
             AuthError::InsecureUrl { from_settings, .. } => {
                 if *from_settings {
-                    78
+                    ErrorClass::Configuration
                 } else {
-                    65
+                    ErrorClass::BadData
                 }
             }
-            AuthError::Unreachable { .. } => 69,
-            AuthError::RetriesExhausted { .. } => 75,
+            AuthError::Unreachable { .. } => ErrorClass::Unavailable,
+            AuthError::RetriesExhausted { .. } => ErrorClass::Temporary,
             AuthError::Http { status, .. } => match status {
-                401 | 403 => 77,
-                500..=599 => 75,
-                _ => 69,
+                401 | 403 => ErrorClass::AuthRefused,
+                500..=599 => ErrorClass::Temporary,
+                _ => ErrorClass::Unavailable,
             },
-            AuthError::PersistRotated { .. } => 78,
-            AuthError::Flow(_) => 77,
-            // A full or read-only disk is this machine's problem (74); a wrong path is the setting's.
-            AuthError::File { source, .. } if crate::storage_refusal(source.kind()).is_some() => {
-                crate::EXIT_STORAGE
+            AuthError::PersistRotated { .. } => ErrorClass::Configuration,
+            AuthError::Flow(_) => ErrorClass::AuthRefused,
+            // A full or read-only disk is this machine's problem; a wrong path is the setting's.
+            AuthError::File { source, .. } if sfconn_errors::storage_refusal(source.kind()).is_some() => {
+                ErrorClass::Io
             }
-            AuthError::File { .. } => 78,
-            AuthError::Key(_) | AuthError::Unsupported(_) => 78,
-            AuthError::Shared(inner) => inner.exit_code(),
-            AuthError::Cancelled | AuthError::Internal(_) => 70,
+            AuthError::File { .. } | AuthError::Key(_) | AuthError::Unsupported(_) => {
+                ErrorClass::Configuration
+            }
+            AuthError::Shared(inner) => inner.class(),
+            AuthError::Cancelled | AuthError::Internal(_) => ErrorClass::Internal,
         }
     }
+}
 
+impl AuthError {
     /// The error itself, looking through [`AuthError::Shared`].
     pub fn root(&self) -> &AuthError {
         match self {
@@ -299,6 +303,16 @@ pub struct Refusal {
 
 impl std::error::Error for Refusal {}
 
+impl Classify for Refusal {
+    /// Refused, except the login rate limit, which passes: temporary.
+    fn class(&self) -> ErrorClass {
+        match self.kind {
+            RefusalKind::RateLimited => ErrorClass::Temporary,
+            _ => ErrorClass::AuthRefused,
+        }
+    }
+}
+
 impl Refusal {
     /// Classifies an OAuth error: `error` first, then `error_description` ignoring case.
     pub fn classify(error: &str, description: &str, status: u16, login_host: &str) -> Refusal {
@@ -368,14 +382,6 @@ impl Refusal {
             description: description.to_string(),
             status,
             login_host: login_host.to_ascii_lowercase(),
-        }
-    }
-
-    /// 77 for refusals; 75 for the login rate limit (it passes).
-    pub fn exit_code(&self) -> u8 {
-        match self.kind {
-            RefusalKind::RateLimited => 75,
-            _ => 77,
         }
     }
 

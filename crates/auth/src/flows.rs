@@ -14,7 +14,7 @@ use url::Url;
 use crate::client::OAuthHttp;
 use crate::token::{AccessToken, TokenResponse};
 use crate::urls::{check_configured_url, oauth_endpoint};
-use crate::{AuthError, AuthOptions, RequestCounter};
+use crate::{AuthError, AuthOptions, RequestCounter, RunCancel};
 
 /// Scopes asked for by default: REST access and a refresh token that works offline.
 pub const DEFAULT_SCOPE: &str = "api refresh_token offline_access";
@@ -190,7 +190,9 @@ impl OAuthClient {
         counter: RequestCounter,
     ) -> Result<OAuthClient, AuthError> {
         check_configured_url(&login_url, "the login URL (login_url)")?;
-        Ok(OAuthClient { http: OAuthHttp::new(login_url, &options, counter)?, client_id, client_secret })
+        // A flow is not part of a run: nothing else can stop it.
+        let http = OAuthHttp::new(login_url, &options, counter, RunCancel::new())?;
+        Ok(OAuthClient { http, client_id, client_secret })
     }
 
     pub(crate) fn http(&self) -> &OAuthHttp {

@@ -3,15 +3,12 @@
 //! refresh-token rotation and revocation, and the authorization-code and device flows.
 //!
 //! Owns: every request to `{login_url}/services/oauth2/*`, the only place the refresh token
-//! and client secret are exposed, and the one [`retry::RetryPolicy`].
+//! and client secret are exposed, and their judging (what an OAuth answer means,
+//! which OAuth codes are transient). Sending, retrying and counting are `sfconn-http`'s.
 //! Must not: call the REST data API (that is `api`), read settings or the environment.
 
-pub mod retry;
-
 mod assertion;
-mod cancel;
 mod client;
-mod disk;
 mod error;
 mod flows;
 mod identity;
@@ -22,13 +19,9 @@ mod token;
 mod urls;
 
 use std::path::PathBuf;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 pub use assertion::{JwtSigner, audience_for};
-pub use cancel::RunCancel;
-pub use disk::{EXIT_STORAGE, storage_refusal};
 pub use error::{AuthError, Refusal, RefusalKind};
 pub use flows::{
     AuthorizeParams, AuthorizeRequest, CodeInput, DEFAULT_SCOPE, DeviceAuthorization, DevicePolling, Grant,
@@ -44,22 +37,10 @@ pub use urls::{check_salesforce_url, is_loopback_host};
 
 use secrecy::SecretString;
 
-/// Counts HTTP requests this run sent to Salesforce (token requests and retries included).
-/// Cloned handles share one count.
-#[derive(Debug, Clone, Default)]
-pub struct RequestCounter(Arc<AtomicU64>);
-
-impl RequestCounter {
-    /// Records one request sent.
-    pub fn add_one(&self) {
-        self.0.fetch_add(1, Ordering::Relaxed);
-    }
-
-    /// Requests sent so far.
-    pub fn get(&self) -> u64 {
-        self.0.load(Ordering::Relaxed)
-    }
-}
+/// The HTTP layer's types that are part of this crate's API (a [`TokenSource`] counts on a
+/// [`RequestCounter`], [`AuthOptions`] holds a [`RetryPolicy`]); re-exported so that callers
+/// need not depend on `sfconn-http` for them.
+pub use sfconn_http::{RequestCounter, RetryPolicy, RunCancel, retry};
 
 /// Which OAuth flow a [`TokenSource`] uses (the settings' `auth.flow`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -4,6 +4,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use secrecy::{ExposeSecret, SecretString};
+use sfconn_errors::ErrorClass;
 
 /// What happened to the refresh token during this run.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -30,8 +31,8 @@ pub enum Rotation {
     /// Salesforce rotated it and the machine's storage refused to write `refresh_token_file`
     /// (disk full, quota exceeded, read-only file system): the file still holds the old token,
     /// which no longer works. The new token was saved to `saved_to` in the state directory when
-    /// that worked. The run still finishes its output, then ends with exit 74
-    /// ([`Rotation::exit_code`]) so that a scheduler notices before the next run fails.
+    /// that worked. The run still finishes its output, then ends with an I/O failure
+    /// ([`Rotation::failure_class`]) so that a scheduler notices before the next run fails.
     FileUnwritable {
         /// The configured `refresh_token_file`, unchanged.
         file: PathBuf,
@@ -54,10 +55,11 @@ impl Rotation {
         matches!(self, Rotation::SavedAside { .. } | Rotation::NotPersisted | Rotation::FileUnwritable { .. })
     }
 
-    /// The exit code the run must end with because of the rotation (contract §6): 74 when the
-    /// storage refused the `refresh_token_file`; `None` otherwise (a rotation is no failure).
-    pub fn exit_code(&self) -> Option<u8> {
-        matches!(self, Rotation::FileUnwritable { .. }).then_some(crate::EXIT_STORAGE)
+    /// The class of failure the run must end with because of the rotation:
+    /// [`ErrorClass::Io`] when the storage refused the `refresh_token_file`; `None` otherwise
+    /// (a rotation is no failure).
+    pub fn failure_class(&self) -> Option<ErrorClass> {
+        matches!(self, Rotation::FileUnwritable { .. }).then_some(ErrorClass::Io)
     }
 
     /// The next step for the user, or `None` when there is nothing to do.
@@ -220,7 +222,7 @@ mod tests {
         );
         assert!(Rotation::Persisted { path: "/x/rt".into() }.next_step().unwrap().contains("/x/rt"));
         for rotation in [Rotation::NotRotated, aside, Rotation::NotPersisted] {
-            assert_eq!(rotation.exit_code(), None, "{rotation:?}");
+            assert_eq!(rotation.failure_class(), None, "{rotation:?}");
         }
     }
 
@@ -232,7 +234,7 @@ mod tests {
             problem: problem.into(),
             saved_to: Some("/st/sfconn/refresh_token".into()),
         };
-        assert_eq!(saved.exit_code(), Some(74));
+        assert_eq!(saved.failure_class(), Some(ErrorClass::Io));
         assert!(saved.needs_action() && saved.rotated());
         let step = saved.next_step().unwrap();
         assert!(step.contains("could not write the new one to the refresh_token_file /full/rt"), "{step}");
@@ -241,7 +243,7 @@ mod tests {
         assert!(step.contains("`mv /st/sfconn/refresh_token /full/rt`"), "{step}");
         let lost =
             Rotation::FileUnwritable { file: "/full/rt".into(), problem: problem.into(), saved_to: None };
-        assert_eq!(lost.exit_code(), Some(74));
+        assert_eq!(lost.failure_class(), Some(ErrorClass::Io));
         let step = lost.next_step().unwrap();
         assert!(step.contains("could not be saved to the state directory either"), "{step}");
         assert!(step.contains("`sfconn auth device --refresh-token-file /full/rt`"), "{step}");

@@ -65,8 +65,6 @@ pub struct TokenSource {
     /// the lock holder saw happened while we waited).
     attempts: AtomicU64,
     rotation: StdMutex<Rotation>,
-    /// The run's cancellation: no refresh starts once it is tripped.
-    cancel: RunCancel,
 }
 
 #[derive(Debug)]
@@ -86,7 +84,7 @@ impl TokenSource {
         counter: RequestCounter,
     ) -> Result<TokenSource, AuthError> {
         check_configured_url(&credentials.login_url, "the login URL (login_url)")?;
-        let http = OAuthHttp::new(credentials.login_url, &options, counter)?;
+        let http = OAuthHttp::new(credentials.login_url, &options, counter, RunCancel::new())?;
         Ok(TokenSource {
             refresh_token_file: credentials.refresh_token_file,
             ..TokenSource::unstarted(
@@ -122,7 +120,6 @@ impl TokenSource {
             }),
             attempts: AtomicU64::new(0),
             rotation: StdMutex::new(Rotation::NotRotated),
-            cancel: RunCancel::new(),
         }
     }
 
@@ -146,7 +143,7 @@ impl TokenSource {
             ServerGrant::ClientCredentials => Method::ClientCredentials,
             ServerGrant::JwtBearer(signer) => Method::JwtBearer(signer),
         };
-        let http = OAuthHttp::new(credentials.login_url, &options, counter)?;
+        let http = OAuthHttp::new(credentials.login_url, &options, counter, RunCancel::new())?;
         Ok(TokenSource::unstarted(http, method, credentials.client_id, credentials.client_secret, None))
     }
 
@@ -178,7 +175,7 @@ impl TokenSource {
     /// tokens: the first fatal failure trips it, and no refresh (nor, in `api`, any REST call)
     /// starts after that. One per token source, so one per run.
     pub fn cancellation(&self) -> &RunCancel {
-        &self.cancel
+        self.http.cancellation()
     }
 
     /// Where to save a rotated refresh token when no `refresh_token_file` is configured or
@@ -254,7 +251,7 @@ impl TokenSource {
     async fn refresh_locked(&self, state: &mut State) -> Result<Arc<AccessToken>, AuthError> {
         // A refresh already on the wire finishes (its answer may rotate the refresh token,
         // which must not be lost); a new one does not start once the run is stopping.
-        if self.cancel.is_tripped() {
+        if self.cancellation().is_tripped() {
             return Err(AuthError::Cancelled);
         }
         let outcome = self.refresh_grant(state).await;
@@ -330,9 +327,9 @@ impl TokenSource {
             }
             Err(error) => error,
         };
-        if let Some(reason) = crate::storage_refusal(error.kind()) {
+        if let Some(reason) = sfconn_errors::storage_refusal(error.kind()) {
             // The storage, not the setting, is at fault: keep the token aside and end the run
-            // with 74 (`Rotation::exit_code`) once its output is written.
+            // with an I/O failure (`Rotation::failure_class`) once its output is written.
             let saved_to = self.write_aside(new_refresh_token);
             let problem = format!("{error}: {reason}");
             let rotation = Rotation::FileUnwritable { file: path.clone(), problem, saved_to };

@@ -38,7 +38,7 @@ pub fn check_salesforce_url(url: &Url, what: &str) -> Result<(), AuthError> {
     Err(AuthError::InsecureUrl { what: what.to_string(), url: url.to_string(), hint, from_settings: false })
 }
 
-/// Like [`check_salesforce_url`] for a URL from the user's settings (exit 78 instead of 65).
+/// Like [`check_salesforce_url`] for a URL from the user's settings (a configuration error instead of bad data).
 pub(crate) fn check_configured_url(url: &Url, what: &str) -> Result<(), AuthError> {
     check_salesforce_url(url, what).map_err(|error| match error {
         AuthError::InsecureUrl { what, url, .. } => AuthError::InsecureUrl {
@@ -77,6 +77,7 @@ pub(crate) fn oauth_endpoint(base: &Url, leaf: &str) -> Url {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use sfconn_errors::{Classify, ErrorClass};
 
     fn url(raw: &str) -> Url {
         Url::parse(raw).unwrap()
@@ -101,12 +102,12 @@ mod tests {
         assert!(check_salesforce_url(&url("http://127.0.0.1:9/"), "x").is_ok());
         let refused =
             check_salesforce_url(&url("http://acme.my.salesforce.com"), "the instance_url").unwrap_err();
-        assert_eq!(refused.exit_code(), 65);
+        assert_eq!(refused.class(), ErrorClass::BadData);
         assert!(refused.to_string().contains("the instance_url http://acme.my.salesforce.com/"));
         assert!(check_salesforce_url(&url("ftp://127.0.0.1/"), "x").is_err());
         assert_eq!(
-            check_configured_url(&url("http://login.salesforce.com"), "login_url").unwrap_err().exit_code(),
-            78
+            check_configured_url(&url("http://login.salesforce.com"), "login_url").unwrap_err().class(),
+            ErrorClass::Configuration
         );
     }
 

@@ -15,7 +15,7 @@ use sfconn_auth::{
 };
 use sfconn_config::{Loaded, Need, Settings};
 
-use crate::exit::{Failure, code};
+use crate::exit::{Failure, code, code_of};
 use crate::output;
 use crate::settings_args::SettingArgs;
 
@@ -324,7 +324,7 @@ async fn check(args: &CheckArgs) -> anyhow::Result<()> {
         output::warning(&missing_scope_warning("refresh_token", &token.scopes));
     }
     // A token file on a full or read-only disk fails the check (74) with the step as message.
-    let storage_failure = rotation.exit_code().zip(rotation.next_step()).filter(|_| has_api);
+    let storage_failure = rotation.failure_class().map(code_of).zip(rotation.next_step()).filter(|_| has_api);
     if let Some(step) = rotation.next_step()
         && rotation.needs_action()
         && storage_failure.is_none()

@@ -16,7 +16,7 @@ use sfconn_collect::{
 use sfconn_config::{Need, Settings};
 use sfconn_store::Store;
 
-use crate::exit::{Failure, code};
+use crate::exit::{Failure, code, code_of};
 use crate::logging::{self, Verbosity};
 use crate::output;
 use crate::progress::Bars;
@@ -205,13 +205,15 @@ pub(crate) fn run(args: &CollectArgs) -> anyhow::Result<()> {
     }
     // The output is complete, but the refresh_token_file still holds the revoked token: fail
     // (74) so that a scheduler notices now rather than at the next run's invalid_grant.
-    if let (Some(code), Some(step)) = (outcome.rotation.exit_code(), outcome.rotation.next_step()) {
+    if let (Some(class), Some(step)) = (outcome.rotation.failure_class(), outcome.rotation.next_step()) {
+        let code = code_of(class);
         return Err(Failure::new(code, step).into());
     }
     Ok(())
 }
 
 /// How a run ended.
+#[allow(clippy::large_enum_variant)] // one value per run, returned once: boxing buys nothing
 enum Ended {
     /// The run finished, with its outcome or its failure.
     Finished(Box<Result<RunOutcome, CollectError>>),
@@ -335,8 +337,7 @@ fn write_html(dir: &Path, output: &Path) -> anyhow::Result<()> {
         dir,
         sfconn_store::ReportOptions::default(),
         options,
-    )
-    .map_err(|err| Failure::new(err.exit_code(), err.to_string()))?;
+    )?;
     output::write_output(output, &html)
 }
 

@@ -1,22 +1,47 @@
-//! Exit codes (contract §6) and the mapping from errors to them.
+//! Exit codes (contract §6) and the mapping from errors to them: the only place that knows
+//! the numbers. Library errors carry an [`ErrorClass`]; [`code_of`] turns a class into a code.
 
+use std::error::Error;
 use std::ffi::OsString;
 use std::fmt;
 use std::process::ExitCode;
 
+use sfconn_errors::{Classify, ErrorClass};
+
 use crate::output;
 
-/// The contract's exit codes the CLI raises itself; the others (65, 69, 75, ...) come from
-/// the library errors' own `exit_code()`.
+/// The contract's exit codes.
 pub(crate) mod code {
     /// Bad command line.
     pub(crate) const USAGE: u8 = 2;
+    /// Salesforce returned data that sfconn cannot read.
+    pub(crate) const BAD_DATA: u8 = 65;
+    /// Salesforce unavailable for this org.
+    pub(crate) const UNAVAILABLE: u8 = 69;
     /// Internal error: anything not classified otherwise.
     pub(crate) const INTERNAL: u8 = 70;
+    /// Input/output error on this machine (disk full, read-only file system).
+    pub(crate) const IO: u8 = 74;
+    /// Temporary: try again later.
+    pub(crate) const TEMPORARY: u8 = 75;
     /// Authentication refused.
     pub(crate) const AUTH_REFUSED: u8 = 77;
     /// Configuration invalid.
     pub(crate) const CONFIG: u8 = 78;
+}
+
+/// The exit code of a class of failure (contract §6).
+pub(crate) fn code_of(class: ErrorClass) -> u8 {
+    match class {
+        ErrorClass::Temporary => code::TEMPORARY,
+        ErrorClass::Unavailable => code::UNAVAILABLE,
+        ErrorClass::BadData => code::BAD_DATA,
+        ErrorClass::AuthRefused => code::AUTH_REFUSED,
+        ErrorClass::Configuration => code::CONFIG,
+        ErrorClass::Io => code::IO,
+        ErrorClass::Usage => code::USAGE,
+        ErrorClass::Internal => code::INTERNAL,
+    }
 }
 
 /// An error raised by the CLI itself, carrying its exit code.
@@ -40,64 +65,60 @@ impl fmt::Display for Failure {
 
 impl std::error::Error for Failure {}
 
-/// The exit code for an error: the first cause in the chain that knows its code wins;
-/// anything unknown is an internal error (70). A closed stdout pipe is success (0), as for
-/// `sfconn ... | head`.
+/// The exit code for an error: the first cause in the chain that has a class (or a code, for
+/// the CLI's own [`Failure`]) wins; anything unknown is an internal error (70). A closed stdout
+/// pipe is success (0), as for `sfconn ... | head`.
 pub(crate) fn exit_code(err: &anyhow::Error) -> u8 {
     for cause in err.chain() {
         if let Some(failure) = cause.downcast_ref::<Failure>() {
             return failure.code;
         }
-        if let Some(config) = cause.downcast_ref::<sfconn_config::ConfigError>() {
-            return config.exit_code();
+        if closed_stdout(cause) {
+            return 0;
         }
-        if let Some(store) = cause.downcast_ref::<sfconn_store::StoreError>() {
-            return store.exit_code();
+        if let Some(class) = class_of(cause) {
+            return code_of(class);
         }
-        if let Some(session) = cause.downcast_ref::<sfconn_session::SessionError>() {
-            return session.exit_code();
-        }
-        if let Some(auth) = cause.downcast_ref::<sfconn_auth::AuthError>() {
-            return auth.exit_code();
-        }
-        if let Some(collect) = cause.downcast_ref::<sfconn_collect::CollectError>() {
-            return match collect {
-                sfconn_collect::CollectError::Output(output) => output_exit_code(output),
-                other => other.exit_code(),
-            };
-        }
-        if let Some(output) = cause.downcast_ref::<sfconn_collect::OutputError>() {
-            return output_exit_code(output);
-        }
-        if let Some(api) = cause.downcast_ref::<sfconn_api::ApiError>() {
-            return api.exit_code();
-        }
-        // Other library errors go here.
-        if let Some(io) = cause.downcast_ref::<std::io::Error>() {
-            if io.kind() == std::io::ErrorKind::BrokenPipe {
-                return 0;
-            }
-            // A file the CLI writes itself (`config init`, `auth device --refresh-token-file`)
-            // on a full or read-only disk.
-            if sfconn_auth::storage_refusal(io.kind()).is_some() {
-                return sfconn_auth::EXIT_STORAGE;
-            }
+        // A file the CLI writes itself (`config init`, `auth device --refresh-token-file`)
+        // on a full or read-only disk.
+        if let Some(io) = cause.downcast_ref::<std::io::Error>()
+            && sfconn_errors::storage_refusal(io.kind()).is_some()
+        {
+            return code_of(ErrorClass::Io);
         }
     }
     code::INTERNAL
 }
 
-/// An output error's code, except that a closed stdout pipe while the staged output is copied
-/// is success, as for `sfconn collect | head`. (Only there: a closed connection to Salesforce
-/// is no success.)
-fn output_exit_code(output: &sfconn_collect::OutputError) -> u8 {
+/// The class of a library error: one downcast per library error type. A new library error
+/// type gets one line here.
+fn class_of(cause: &(dyn Error + 'static)) -> Option<ErrorClass> {
+    fn class<T: Classify + Error + 'static>(cause: &(dyn Error + 'static)) -> Option<ErrorClass> {
+        cause.downcast_ref::<T>().map(Classify::class)
+    }
+    class::<sfconn_config::ConfigError>(cause)
+        .or_else(|| class::<sfconn_store::StoreError>(cause))
+        .or_else(|| class::<sfconn_session::SessionError>(cause))
+        .or_else(|| class::<sfconn_auth::AuthError>(cause))
+        .or_else(|| class::<sfconn_collect::CollectError>(cause))
+        .or_else(|| class::<sfconn_collect::OutputError>(cause))
+        .or_else(|| class::<sfconn_api::ApiError>(cause))
+        .or_else(|| class::<sfconn_http::HttpError>(cause))
+}
+
+/// A closed stdout pipe: the CLI's own write, or the collect run's while it copies the staged
+/// output to stdout, as for `sfconn collect | head`. (Only there: a closed connection to
+/// Salesforce is no success.)
+fn closed_stdout(cause: &(dyn Error + 'static)) -> bool {
+    let output = match cause.downcast_ref::<sfconn_collect::CollectError>() {
+        Some(sfconn_collect::CollectError::Output(output)) => Some(output),
+        _ => cause.downcast_ref::<sfconn_collect::OutputError>(),
+    };
+    let pipe = |io: &std::io::Error| io.kind() == std::io::ErrorKind::BrokenPipe;
     match output {
-        sfconn_collect::OutputError::Write { source, .. }
-            if source.kind() == std::io::ErrorKind::BrokenPipe =>
-        {
-            0
-        }
-        other => other.exit_code(),
+        Some(sfconn_collect::OutputError::Write { source, .. }) => pipe(source),
+        Some(_) => false,
+        None => cause.downcast_ref::<std::io::Error>().is_some_and(pipe),
     }
 }
 
@@ -184,6 +205,15 @@ mod tests {
         let refusal = sfconn_auth::Refusal::classify("invalid_grant", "inactive user", 400, "x");
         let err = anyhow::Error::new(sfconn_auth::AuthError::Refused(refusal)).context("auth check");
         assert_eq!(exit_code(&err), 77);
+    }
+
+    #[test]
+    fn each_class_has_its_contract_code() {
+        use ErrorClass::*;
+        let classes = [Temporary, Unavailable, BadData, AuthRefused, Configuration, Io, Usage, Internal];
+        assert_eq!(classes.map(code_of), [75, 69, 65, 77, 78, 74, 2, 70]);
+        let stopped = sfconn_http::HttpError::Unreachable { attempts: 3, detail: "refused".into() };
+        assert_eq!(exit_code(&anyhow::Error::new(stopped).context("sending")), 69);
     }
 
     #[test]

@@ -6,8 +6,9 @@ use std::path::PathBuf;
 use clap::{Args, Subcommand, ValueEnum};
 use sfconn_store::{CsvCells, HtmlOptions, ReportOptions, Selector, SnapshotInfo, Store, StoreError};
 
-use crate::exit::{Failure, code};
+use crate::exit::{Failure, code, code_of};
 use crate::output;
+use sfconn_errors::Classify;
 
 /// Where the snapshot store is: `--store`, else the `store.path` setting.
 #[derive(Debug, Clone, Default, Args)]
@@ -131,7 +132,7 @@ pub(crate) struct ReportArgs {
 /// and its exit code (contract §6).
 #[allow(clippy::needless_pass_by_value)] // the shape `map_err` takes
 fn failure(err: StoreError) -> anyhow::Error {
-    anyhow::Error::new(Failure::new(err.exit_code(), err.to_string()))
+    anyhow::Error::new(Failure::new(code_of(err.class()), err.to_string()))
 }
 
 /// The store's path: `--store`, else `store.path` from the config file or SFCONN_STORE__PATH.

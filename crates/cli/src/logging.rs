@@ -14,8 +14,15 @@ use tracing_subscriber::EnvFilter;
 use tracing_subscriber::fmt::MakeWriter;
 
 /// The crates whose events `-v` turns up.
-const SFCONN_CRATES: [&str; 6] =
-    ["sfconn", "sfconn_collect", "sfconn_api", "sfconn_auth", "sfconn_config", "sfconn_filter"];
+const SFCONN_CRATES: [&str; 7] = [
+    "sfconn",
+    "sfconn_collect",
+    "sfconn_api",
+    "sfconn_auth",
+    "sfconn_http",
+    "sfconn_config",
+    "sfconn_filter",
+];
 
 /// How talkative the run is, from `-v` (repeatable) and `-q`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -128,6 +135,8 @@ mod tests {
         assert!(info.contains("sfconn_collect=info"), "{info}");
         assert!(info.contains("sfconn_api=info"), "{info}");
         assert!(Verbosity::from_flags(2, false).directives().contains("sfconn_auth=debug"));
+        // The retries of every request are logged by the HTTP layer.
+        assert!(Verbosity::from_flags(2, false).directives().contains("sfconn_http=debug"));
         assert!(Verbosity::from_flags(5, false).directives().contains("sfconn_api=trace"));
     }
 

@@ -9,7 +9,7 @@
 //! Adding a command: add a variant to [`Commands`] with its doc comment (the help text), a
 //! module `<name>_cmd.rs` with `pub(crate) fn run(args) -> anyhow::Result<()>`, and one match
 //! arm in [`run`]. Commands that need settings flatten [`settings_args::SettingArgs`]. A new
-//! library error type gets one `downcast_ref` line in [`exit::exit_code`].
+//! library error type implements `sfconn_errors::Classify` and gets one line in `exit::class_of`.
 
 mod auth_cmd;
 mod collect_cmd;

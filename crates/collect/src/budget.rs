@@ -2,6 +2,7 @@
 //! more of its daily API requests than `limits.max_api_usage_percent`.
 
 use sfconn_api::{ApiClient, ApiError, ApiUsage};
+use sfconn_errors::{Classify, ErrorClass};
 
 use crate::error::CollectError;
 use crate::snapshot::ApiUsageFigures;
@@ -23,7 +24,7 @@ impl UsageBefore {
         let usage = match client.limits().await {
             Ok(usage) => Some(usage),
             Err(error @ (ApiError::ObjectNotReadable { .. } | ApiError::Rejected { .. }))
-                if error.exit_code() == 69 =>
+                if error.class() == ErrorClass::Unavailable =>
             {
                 tracing::warn!(%error, "cannot read /limits; using the Sforce-Limit-Info header");
                 client.latest_usage()

@@ -2,6 +2,7 @@
 
 use sfconn_api::ApiError;
 use sfconn_auth::AuthError;
+use sfconn_errors::{Classify, ErrorClass};
 
 use crate::merge::OutOfOrder;
 use crate::output::OutputError;
@@ -54,18 +55,16 @@ pub enum CollectError {
     Internal(String),
 }
 
-impl CollectError {
-    /// The process exit code (contract §6).
-    pub fn exit_code(&self) -> u8 {
+impl Classify for CollectError {
+    fn class(&self) -> ErrorClass {
         match self {
-            CollectError::Settings(_) => 78,
-            CollectError::Auth(error) => error.exit_code(),
-            CollectError::Api(error) => error.exit_code(),
-            CollectError::ApiBudgetExceeded { .. } => 75,
-            CollectError::NoOrganization => 65,
-            CollectError::OutOfOrder(_) => 65,
-            CollectError::Output(error) => error.exit_code(),
-            CollectError::Internal(_) => 70,
+            CollectError::Settings(_) => ErrorClass::Configuration,
+            CollectError::Auth(error) => error.class(),
+            CollectError::Api(error) => error.class(),
+            CollectError::ApiBudgetExceeded { .. } => ErrorClass::Temporary,
+            CollectError::NoOrganization | CollectError::OutOfOrder(_) => ErrorClass::BadData,
+            CollectError::Output(error) => error.class(),
+            CollectError::Internal(_) => ErrorClass::Internal,
         }
     }
 }
@@ -86,7 +85,7 @@ mod tests {
     #[test]
     fn budget_error_names_the_figures_and_the_setting() {
         let error = CollectError::ApiBudgetExceeded { used: 95, max: 100, percent: 95.0, max_percent: 90 };
-        assert_eq!(error.exit_code(), 75);
+        assert_eq!(error.class(), ErrorClass::Temporary);
         let message = error.to_string();
         assert!(message.contains("95 of its 100"), "{message}");
         assert!(message.contains("limits.max_api_usage_percent = 90%"), "{message}");
@@ -96,6 +95,6 @@ mod tests {
     fn a_session_without_a_refresh_token_is_a_settings_error() {
         let error = CollectError::from(sfconn_session::SessionError::NoRefreshToken);
         assert!(matches!(error, CollectError::Settings(_)), "{error:?}");
-        assert_eq!(error.exit_code(), 78);
+        assert_eq!(error.class(), ErrorClass::Configuration);
     }
 }

@@ -9,7 +9,8 @@
 //! Entry points: [`output::open_sink`] checks `--output` and opens a [`SnapshotSink`] for a
 //! [`Format`] (before any request is sent), [`StoreCopy::tee`] adds the `--store` copy; [`run`]
 //! (or [`OrgRun`], one org's run as a value) then performs one collection into it and returns
-//! the summary and warnings ([`RunOutcome`]) or a [`CollectError`] with its exit code.
+//! the summary and warnings ([`RunOutcome`]) or a [`CollectError`] with its class
+//! (`sfconn_errors::ErrorClass`).
 //! The fields and their sources are described in `docs/data.md`, the requests in
 //! `docs/api-calls.md`.
 

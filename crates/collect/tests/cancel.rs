@@ -12,6 +12,7 @@ use serde_json::Value;
 
 use sfconn_collect::output::{Format, open_sink_to_writer};
 use sfconn_collect::{CollectError, NoProgress, OrgRun, run};
+use sfconn_errors::{Classify, ErrorClass};
 use sfconn_testkit::{
     FaultKind, HiddenAs, Occurrence, OrgSpec, SimulatedOrg, Target, TokenError, rest_error_body,
 };
@@ -38,7 +39,7 @@ struct Case {
     before: Vec<(Target, Occurrence, FaultKind)>,
     /// The fatal answer.
     fatal: (Target, Occurrence, FaultKind),
-    exit_code: u8,
+    class: ErrorClass,
     message: &'static str,
 }
 
@@ -72,7 +73,7 @@ fn cases() -> Vec<Case> {
                 Occurrence::always(),
                 rest_error(403, "REQUEST_LIMIT_EXCEEDED", "TotalRequests Limit exceeded."),
             ),
-            exit_code: 75,
+            class: ErrorClass::Temporary,
             message: "REQUEST_LIMIT_EXCEEDED: TotalRequests Limit exceeded.",
         },
         Case {
@@ -84,7 +85,7 @@ fn cases() -> Vec<Case> {
                 Occurrence::after(1),
                 FaultKind::Json { status: 400, body: TokenError::ExpiredRefreshToken.body() },
             ),
-            exit_code: 77,
+            class: ErrorClass::AuthRefused,
             message: "expired access/refresh token",
         },
         Case {
@@ -95,7 +96,7 @@ fn cases() -> Vec<Case> {
                 Occurrence::always(),
                 rest_error(403, "API_DISABLED_FOR_ORG", "The REST API is not enabled for this Organization."),
             ),
-            exit_code: 69,
+            class: ErrorClass::Unavailable,
             message: "API_DISABLED_FOR_ORG",
         },
         Case {
@@ -106,7 +107,7 @@ fn cases() -> Vec<Case> {
                 Occurrence::always(),
                 rest_error(403, "INSUFFICIENT_ACCESS", "insufficient access rights on object id"),
             ),
-            exit_code: 69,
+            class: ErrorClass::Unavailable,
             message: "the integration user cannot read User",
         },
         Case {
@@ -117,7 +118,7 @@ fn cases() -> Vec<Case> {
                 Occurrence::always(),
                 rest_error(403, "INSUFFICIENT_ACCESS", "insufficient access rights on object id"),
             ),
-            exit_code: 69,
+            class: ErrorClass::Unavailable,
             message: "INSUFFICIENT_ACCESS",
         },
         Case {
@@ -134,7 +135,7 @@ fn cases() -> Vec<Case> {
                     }),
                 },
             ),
-            exit_code: 65,
+            class: ErrorClass::BadData,
             message: "refused to follow the nextRecordsUrl `https://evil.example.com/services/data/",
         },
         Case {
@@ -150,7 +151,7 @@ fn cases() -> Vec<Case> {
                      "IsActive": true, "UserType": "Standard"},
                 ])),
             ),
-            exit_code: 65,
+            class: ErrorClass::BadData,
             message: "User rows out of the order sfconn asked for (ORDER BY Id)",
         },
         Case {
@@ -164,7 +165,7 @@ fn cases() -> Vec<Case> {
                     {"Id": "0514W0000000002AAA", "UserId": "005B00000000001AAA", "PackageLicenseId": package},
                 ])),
             ),
-            exit_code: 65,
+            class: ErrorClass::BadData,
             message: "UserPackageLicense rows out of the order sfconn asked for (ORDER BY UserId)",
         },
     ]
@@ -186,12 +187,12 @@ async fn check(case: &Case, concurrency: usize) -> Result<(), String> {
     let settings = settings(&org, &[("SFCONN_HTTP__CONCURRENCY", &concurrency.to_string())]);
     let error = collect_error(&settings).await;
     let message = error.to_string();
-    if error.exit_code() != case.exit_code || !message.contains(case.message) {
+    if error.class() != case.class || !message.contains(case.message) {
         return Err(format!(
-            "expected exit {} naming {:?}, got exit {}: {message}",
-            case.exit_code,
+            "expected {:?} naming {:?}, got {:?}: {message}",
+            case.class,
             case.message,
-            error.exit_code()
+            error.class()
         ));
     }
     let firings = org.faults().firings(fatal);
@@ -284,7 +285,7 @@ async fn a_fatal_answer_stops_only_the_run_of_its_own_org() {
     let (failed, collected) = tokio::join!(collect_org(&failing_run), collect_org(&healthy_run));
 
     let error = failed.unwrap_err();
-    assert_eq!(error.exit_code(), 69, "{error}");
+    assert_eq!(error.class(), ErrorClass::Unavailable, "{error}");
     assert!(failing_run.cancellation().is_tripped());
     let outcome = collected.unwrap();
     assert_eq!(outcome.summary.users_total, USERS as u64);

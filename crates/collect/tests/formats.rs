@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 
 use sfconn_collect::output::{self, Format, OutputError, SnapshotSink, open_sink, open_sink_to_writer};
 use sfconn_collect::snapshot::*;
+use sfconn_errors::{Classify, ErrorClass};
 
 mod common;
 use common::{SharedBuffer, acme_header, blank_user, schema, subscription};
@@ -409,7 +410,7 @@ fn csv_refuses_a_file_and_stdout() {
     std::fs::write(&file, "x").unwrap();
     let error = open_sink(Format::Csv, &file).err().unwrap();
     assert!(matches!(error, OutputError::NotADirectory { .. }), "{error}");
-    assert_eq!(error.exit_code(), 2);
+    assert_eq!(error.class(), ErrorClass::Usage);
     let error = open_sink(Format::Csv, Path::new("-")).err().unwrap();
     assert!(matches!(error, OutputError::CsvNeedsDirectory), "{error}");
 }
@@ -474,7 +475,7 @@ fn bad_output_paths_are_refused_before_the_run() {
     let error = open_sink(Format::Table, &missing).err().unwrap();
     assert!(matches!(error, OutputError::MissingParent { .. }), "{error}");
     assert!(error.to_string().contains("no-such-dir"), "{error}");
-    assert_eq!(error.exit_code(), 2);
+    assert_eq!(error.class(), ErrorClass::Usage);
 }
 
 /// Snapshots hold personal data: docs/data.md promises owner-only files (0600) and, for a new

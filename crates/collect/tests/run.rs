@@ -10,6 +10,7 @@ use sfconn_collect::output::{Format, open_sink_to_writer};
 use sfconn_collect::snapshot::{AccountKind, Snapshot, SubscriptionSource};
 use sfconn_collect::{CollectError, Progress, RunOutcome, SourceStatus, run};
 use sfconn_config::Settings;
+use sfconn_errors::{Classify, ErrorClass};
 use sfconn_filter::CompanyFilter;
 use sfconn_testkit::{HiddenAs, OrgSpec, SimulatedOrg};
 
@@ -322,13 +323,13 @@ async fn hidden_required_source_or_field_fails_with_a_clear_error() {
     let org = small_org().await;
     org.faults().hide_object("Profile", HiddenAs::InsufficientAccess);
     let error = collect_error(&settings(&org, &[])).await;
-    assert_eq!(error.exit_code(), 69);
+    assert_eq!(error.class(), ErrorClass::Unavailable);
     assert!(error.to_string().contains("Profile"), "{error}");
 
     let org = small_org().await;
     org.faults().hide_field("User", "UserType");
     let error = collect_error(&settings(&org, &[])).await;
-    assert_eq!(error.exit_code(), 69);
+    assert_eq!(error.class(), ErrorClass::Unavailable);
     assert!(error.to_string().contains("UserType"), "{error}");
 }
 
@@ -337,7 +338,7 @@ async fn usage_guard_refuses_to_start_and_queries_nothing() {
     let org = small_org().await;
     org.faults().set_api_usage(95_000, 100_000);
     let error = collect_error(&settings(&org, &[("SFCONN_LIMITS__MAX_API_USAGE_PERCENT", "90")])).await;
-    assert_eq!(error.exit_code(), 75);
+    assert_eq!(error.class(), ErrorClass::Temporary);
     let message = error.to_string();
     // The /limits call itself is one more request: 95001.
     assert!(message.contains("used 95001 of its 100000"), "{message}");
@@ -454,7 +455,7 @@ async fn a_run_failing_mid_stream_leaves_the_existing_output_untouched() {
     let settings = settings(&org, &[("SFCONN_HTTP__MAX_RETRIES", "0")]);
     let error = run(&settings, sink.as_mut(), &sfconn_collect::NoProgress).await.unwrap_err();
     drop(sink);
-    assert_eq!(error.exit_code(), 75, "{error}");
+    assert_eq!(error.class(), ErrorClass::Temporary, "{error}");
     assert_eq!(std::fs::read_to_string(&target).unwrap(), "previous snapshot");
     let names: Vec<_> = std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
     assert_eq!(names, ["snapshot.json"], "no temporary file left behind");
@@ -500,7 +501,7 @@ async fn refused_limits_still_guard_the_budget_before_users_are_written() {
     let settings = settings(&org, &[("SFCONN_LIMITS__MAX_API_USAGE_PERCENT", "90")]);
     let error = run(&settings, sink.as_mut(), &sfconn_collect::NoProgress).await.unwrap_err();
     drop(sink);
-    assert_eq!(error.exit_code(), 75, "{error}");
+    assert_eq!(error.class(), ErrorClass::Temporary, "{error}");
     assert!(error.to_string().contains("limits.max_api_usage_percent = 90%"), "{error}");
     assert!(buffer.is_empty(), "nothing is written when the budget is exceeded");
 }
@@ -648,7 +649,7 @@ async fn assignments_out_of_order_fail_the_run_naming_both_ids() {
         ]),
     );
     let error = collect_error(&settings(&org, &[])).await;
-    assert_eq!(error.exit_code(), 65, "{error}");
+    assert_eq!(error.class(), ErrorClass::BadData, "{error}");
     let message = error.to_string();
     assert!(message.contains("UserPackageLicense rows out of the order"), "{message}");
     assert!(message.contains(&format!("`{}` came after `{}`", users[0], users[1])), "{message}");
@@ -665,7 +666,7 @@ async fn users_out_of_order_fail_the_run_naming_both_ids() {
     };
     served_page(&org, "User", &serde_json::json!([user(&users[1]), user(&users[0])]));
     let error = collect_error(&settings(&org, &[])).await;
-    assert_eq!(error.exit_code(), 65, "{error}");
+    assert_eq!(error.class(), ErrorClass::BadData, "{error}");
     let message = error.to_string();
     assert!(message.contains("User rows out of the order sfconn asked for (ORDER BY Id)"), "{message}");
     assert!(message.contains(&format!("`{}` came after `{}`", users[0], users[1])), "{message}");

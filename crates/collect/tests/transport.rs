@@ -13,6 +13,7 @@ use std::time::Duration;
 use serde_json::Value;
 use sfconn_collect::output::{Format, open_sink_to_writer};
 use sfconn_collect::{RunOutcome, run};
+use sfconn_errors::Classify;
 use sfconn_testkit::{FaultKind, Occurrence, OrgSpec, SimulatedOrg, Target};
 
 mod common;
@@ -39,7 +40,7 @@ async fn collect(org: &SimulatedOrg) -> Result<(Value, RunOutcome), String> {
     let mut sink = open_sink_to_writer(Format::Json, Box::new(buffer.clone())).unwrap();
     let outcome = Box::pin(run(&settings, sink.as_mut(), &sfconn_collect::NoProgress))
         .await
-        .map_err(|error| format!("exit {}: {error}", error.exit_code()))?;
+        .map_err(|error| format!("{:?}: {error}", error.class()))?;
     drop(sink);
     let mut snapshot: Value = serde_json::from_str(&buffer.text()).unwrap();
     let object = snapshot.as_object_mut().unwrap();
@@ -116,7 +117,7 @@ async fn a_body_that_never_completes_is_bounded_by_the_request_deadline() {
         FaultKind::Trickle(Duration::from_secs(60)),
     );
     let error = collect(&org).await.unwrap_err();
-    assert!(error.starts_with("exit 75: "), "{error}");
+    assert!(error.starts_with("Temporary: "), "{error}");
     assert!(error.contains("the User describe"), "{error}");
     assert!(error.contains(&format!("no answer within {TIMEOUT_SECS}s (http.timeout_secs)")), "{error}");
 }

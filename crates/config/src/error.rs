@@ -3,6 +3,8 @@
 use std::fmt;
 use std::path::PathBuf;
 
+use sfconn_errors::{Classify, ErrorClass};
+
 /// Where an effective setting came from.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
@@ -63,7 +65,7 @@ impl fmt::Display for Problem {
     }
 }
 
-/// Settings could not be loaded. Every variant means exit code 78 (configuration invalid).
+/// Settings could not be loaded. Every variant is a configuration error ([`ErrorClass::Configuration`]).
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum ConfigError {
@@ -108,12 +110,14 @@ pub enum ConfigError {
     Merge(#[source] Box<figment::Error>),
 }
 
-impl ConfigError {
-    /// The process exit code for this error (contract §6): 78, configuration invalid.
-    pub fn exit_code(&self) -> u8 {
-        78
+impl Classify for ConfigError {
+    /// Always the configuration.
+    fn class(&self) -> ErrorClass {
+        ErrorClass::Configuration
     }
+}
 
+impl ConfigError {
     /// The individual problems of an [`ConfigError::Invalid`]; empty for other variants.
     pub fn problems(&self) -> &[Problem] {
         match self {

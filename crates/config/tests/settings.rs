@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 use secrecy::ExposeSecret;
 use serde_json::json;
 use sfconn_config::{ConfigError, Flags, Loaded, MapEnvironment, Need, Origin, TEMPLATE, keys, load_with};
+use sfconn_errors::{Classify, ErrorClass};
 use sfconn_filter::CompanyFilter;
 use tempfile::TempDir;
 
@@ -89,7 +90,7 @@ impl Sandbox {
         match load_with(flags, need, &self.env) {
             Ok(loaded) => panic!("expected an error, got {:?}", loaded.settings),
             Err(err) => {
-                assert_eq!(err.exit_code(), 78);
+                assert_eq!(err.class(), ErrorClass::Configuration);
                 err.to_string().replace(self.root().to_str().unwrap(), "[TMP]")
             }
         }

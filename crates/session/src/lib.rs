@@ -15,6 +15,7 @@ mod flow;
 use sfconn_api::{ApiClient, ApiError, ClientOptions, RetryPolicy};
 use sfconn_auth::{AuthError, AuthOptions, Credentials, RequestCounter, TokenSource};
 use sfconn_config::Settings;
+use sfconn_errors::{Classify, ErrorClass};
 
 /// File name, in the state directory, of a rotated refresh token that had no
 /// `refresh_token_file` to go to.
@@ -41,12 +42,12 @@ pub enum SessionError {
     Auth(#[from] AuthError),
 }
 
-impl SessionError {
-    /// The process exit code (contract §6): a missing refresh token is a configuration error.
-    pub fn exit_code(&self) -> u8 {
+impl Classify for SessionError {
+    /// A missing refresh token is a configuration error.
+    fn class(&self) -> ErrorClass {
         match self {
-            SessionError::NoRefreshToken | SessionError::JwtBearerIncomplete => 78,
-            SessionError::Auth(error) => error.exit_code(),
+            SessionError::NoRefreshToken | SessionError::JwtBearerIncomplete => ErrorClass::Configuration,
+            SessionError::Auth(error) => error.class(),
         }
     }
 }
@@ -157,7 +158,7 @@ mod tests {
     fn without_a_refresh_token_there_is_no_session_and_the_message_says_how_to_get_one() {
         let error = Session::new(&settings(Need::ClientOnly, &[])).unwrap_err();
         assert!(matches!(error, SessionError::NoRefreshToken));
-        assert_eq!(error.exit_code(), 78);
+        assert_eq!(error.class(), ErrorClass::Configuration);
         assert!(error.to_string().contains("sfconn auth device"), "{error}");
     }
 

@@ -1,4 +1,5 @@
-//! Telling a full or read-only disk (exit 74) from other reasons SQLite could not write.
+//! Telling a full or read-only disk ([`sfconn_errors::ErrorClass::Io`]) from other reasons SQLite
+//! could not write.
 //!
 //! SQLite reports a full disk as `SQLITE_FULL` only for some writes: growing the `-shm` file
 //! fails with `SQLITE_IOERR`, and a read-only file system looks like a read-only database or a
@@ -9,20 +10,6 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use crate::StoreError;
-
-/// Exit code 74 (contract §6): the store could not be written because of the machine's storage.
-pub(crate) const EXIT_STORAGE: u8 = 74;
-
-/// Why the storage refused a write (the same wording as `sfconn_auth::storage_refusal`, which
-/// this crate does not depend on), or `None` for another error such as a permission denied.
-pub(crate) fn storage_refusal(error: &std::io::Error) -> Option<&'static str> {
-    match error.kind() {
-        std::io::ErrorKind::StorageFull => Some("no space left on the device: the disk is full"),
-        std::io::ErrorKind::QuotaExceeded => Some("the disk quota is exceeded"),
-        std::io::ErrorKind::ReadOnlyFilesystem => Some("the file system is read-only"),
-        _ => None,
-    }
-}
 
 /// Whether the directory of `store` refuses a write because of its storage, and why.
 fn probe(store: &Path) -> Option<&'static str> {
@@ -38,7 +25,7 @@ fn probe(store: &Path) -> Option<&'static str> {
             drop(std::fs::remove_file(&probe));
             written
         });
-    written.err().and_then(|error| storage_refusal(&error))
+    written.err().and_then(|error| sfconn_errors::storage_refusal(error.kind()))
 }
 
 impl StoreError {
@@ -81,6 +68,7 @@ impl StoreError {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use sfconn_errors::{Classify, ErrorClass};
 
     fn sqlite(code: i32) -> rusqlite::Error {
         rusqlite::Error::SqliteFailure(rusqlite::ffi::Error::new(code), None)
@@ -93,7 +81,7 @@ mod tests {
         let error =
             StoreError::Sqlite { context: "storing a user", source: sqlite(rusqlite::ffi::SQLITE_FULL) }
                 .on_storage(&path);
-        assert_eq!(error.exit_code(), 74);
+        assert_eq!(error.class(), ErrorClass::Io);
         let message = error.to_string();
         assert!(
             message.starts_with(&format!("cannot write the snapshot store {}: ", path.display())),
@@ -114,9 +102,9 @@ mod tests {
             let error =
                 StoreError::Sqlite { context: "storing a user", source: sqlite(code) }.on_storage(&path);
             assert!(matches!(error, StoreError::Sqlite { .. }), "{error:?}");
-            assert_eq!(error.exit_code(), 70);
+            assert_eq!(error.class(), ErrorClass::Internal);
         }
         let missing = StoreError::Missing { path: path.clone() }.on_storage(&path);
-        assert_eq!(missing.exit_code(), 78);
+        assert_eq!(missing.class(), ErrorClass::Configuration);
     }
 }

@@ -1,9 +1,9 @@
 use std::path::PathBuf;
 
-use crate::disk::EXIT_STORAGE;
+use sfconn_errors::{Classify, ErrorClass};
 
 /// Everything that can go wrong with the snapshot store. Each message says what happened and
-/// what to do; [`StoreError::exit_code`] maps it to contract §6.
+/// what to do; [`Classify::class`] says what kind of failure it is.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     #[error(
@@ -97,14 +97,14 @@ fn org_suffix(org_id: &Option<String>) -> String {
     }
 }
 
-impl StoreError {
-    /// The exit code of contract §6: 65 for data sfconn cannot read or use (a bad snapshot file,
-    /// a store of a newer version, a selection with nothing in it), 2 for a selection that names
-    /// nothing (the command line was wrong), 75 for a busy store, 78 for a store path that leads
-    /// nowhere, 74 when the disk is full or read-only, 70 for the rest.
-    pub fn exit_code(&self) -> u8 {
+impl Classify for StoreError {
+    /// Bad data for what sfconn cannot read or use (a bad snapshot file, a store of a newer
+    /// version, a selection with nothing in it), usage for a selection that names nothing (the
+    /// command line was wrong), temporary for a busy store, configuration for a store path that
+    /// leads nowhere, I/O when the disk is full or read-only, internal for the rest.
+    fn class(&self) -> ErrorClass {
         match self {
-            StoreError::Missing { .. } | StoreError::Open { .. } => 78,
+            StoreError::Missing { .. } | StoreError::Open { .. } => ErrorClass::Configuration,
             StoreError::NotADatabase { .. }
             | StoreError::NewerSchema { .. }
             | StoreError::ReadSnapshotFile { .. }
@@ -114,16 +114,20 @@ impl StoreError {
             | StoreError::AlreadyStored { .. }
             | StoreError::DuplicateRecord { .. }
             | StoreError::NoSnapshots { .. }
-            | StoreError::NothingToCompare { .. } => 65,
+            | StoreError::NothingToCompare { .. } => ErrorClass::BadData,
             StoreError::SnapshotNotFound { .. }
             | StoreError::BadSelector { .. }
-            | StoreError::DifferentOrgs { .. } => 2,
-            StoreError::Busy { .. } => 75,
-            StoreError::Storage { .. } => EXIT_STORAGE,
-            StoreError::Migration { .. } | StoreError::Sqlite { .. } | StoreError::Write { .. } => 70,
+            | StoreError::DifferentOrgs { .. } => ErrorClass::Usage,
+            StoreError::Busy { .. } => ErrorClass::Temporary,
+            StoreError::Storage { .. } => ErrorClass::Io,
+            StoreError::Migration { .. } | StoreError::Sqlite { .. } | StoreError::Write { .. } => {
+                ErrorClass::Internal
+            }
         }
     }
+}
 
+impl StoreError {
     /// Wraps an SQLite error, recognising a busy or locked database as temporary.
     pub(crate) fn sqlite(context: &'static str) -> impl FnOnce(rusqlite::Error) -> StoreError {
         move |source| {

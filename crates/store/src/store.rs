@@ -192,7 +192,7 @@ fn create_private(path: &Path) -> Result<(), StoreError> {
     let Err(error) = options.open(path) else {
         return Ok(());
     };
-    match crate::disk::storage_refusal(&error) {
+    match sfconn_errors::storage_refusal(error.kind()) {
         Some(reason) => {
             Err(StoreError::Storage { path: path.to_path_buf(), reason, source: Box::new(error) })
         }

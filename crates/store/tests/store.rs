@@ -7,6 +7,7 @@ mod common;
 
 use common::*;
 use serde_json::json;
+use sfconn_errors::{Classify, ErrorClass};
 use sfconn_store::{MIGRATIONS, Selector, SnapshotId, Store, StoreError, latest_version};
 
 #[test]
@@ -105,7 +106,7 @@ fn the_same_snapshot_twice_is_refused_and_nothing_is_added() {
         err.to_string(),
         "this snapshot (org 00D000000000001AAA, collected at 2024-06-08T08:00:00Z) is already stored as snapshot 2; nothing was imported"
     );
-    assert_eq!(err.exit_code(), 65);
+    assert_eq!(err.class(), ErrorClass::BadData);
     assert_eq!(store.list().unwrap().len(), 3);
     assert_eq!(count(&dir.path().join("history.db"), "users", None), 14 + 14 + 15);
 }
@@ -251,7 +252,7 @@ fn a_store_from_a_newer_sfconn_is_refused_untouched() {
     let err = Store::open(&db).unwrap_err();
     assert!(matches!(err, StoreError::NewerSchema { found, .. } if found == latest_version() + 1), "{err:?}");
     assert!(err.to_string().ends_with("upgrade sfconn"), "{err}");
-    assert_eq!(err.exit_code(), 65);
+    assert_eq!(err.class(), ErrorClass::BadData);
     let conn = rusqlite::Connection::open(&db).unwrap();
     let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0)).unwrap();
     assert_eq!(version, latest_version() + 1);
@@ -265,7 +266,7 @@ fn a_file_that_is_not_a_database_is_refused() {
         .unwrap();
     let err = Store::open(&path).unwrap_err();
     assert!(matches!(err, StoreError::NotADatabase { .. }), "{err:?}");
-    assert_eq!(err.exit_code(), 65);
+    assert_eq!(err.class(), ErrorClass::BadData);
 }
 
 #[test]
@@ -274,7 +275,7 @@ fn reading_a_missing_store_does_not_create_one() {
     let path = dir.path().join("nowhere.db");
     let err = Store::open_existing(&path).unwrap_err();
     assert!(matches!(err, StoreError::Missing { .. }), "{err:?}");
-    assert_eq!(err.exit_code(), 78);
+    assert_eq!(err.class(), ErrorClass::Configuration);
     assert!(!path.exists());
 }
 
@@ -307,7 +308,7 @@ fn documents_that_are_not_snapshots_are_refused_with_the_place_of_the_problem() 
 
     let err = store.insert_snapshot_json(b"{\"schema_version\": \"1\"} trailing").unwrap_err();
     assert!(matches!(err, StoreError::InvalidSnapshot { .. }), "{err:?}");
-    assert_eq!(err.exit_code(), 65);
+    assert_eq!(err.class(), ErrorClass::BadData);
 
     let err = store.import_file(&dir.path().join("missing.json")).unwrap_err();
     assert!(err.to_string().starts_with("cannot read the snapshot file "), "{err}");
@@ -326,7 +327,7 @@ fn selectors_are_ids_or_dates() {
         err.to_string(),
         "\"last week\" is neither a snapshot id nor a date (YYYY-MM-DD or RFC 3339 date-time)"
     );
-    assert_eq!(err.exit_code(), 2);
+    assert_eq!(err.class(), ErrorClass::Usage);
 }
 
 #[test]
@@ -345,7 +346,7 @@ fn selectors_resolve_to_stored_snapshots() {
         err.to_string(),
         "no stored snapshot matches a snapshot collected at or before 2024-05-31: see `sfconn history list`"
     );
-    assert_eq!(err.exit_code(), 2);
+    assert_eq!(err.class(), ErrorClass::Usage);
     assert!(matches!(id("9").unwrap_err(), StoreError::SnapshotNotFound { .. }));
     assert!(matches!(
         store.resolve(&Selector::Latest, Some("00D000000000002AAA")).unwrap_err(),
@@ -384,7 +385,7 @@ fn a_diff_compares_the_two_latest_snapshots_of_one_org_by_default() {
     assert_eq!(pair(&store, None, None, Some("00D000000000001AAA")).unwrap(), (2, 3));
     let err = pair(&store, Some("3"), Some("4"), None).unwrap_err();
     assert!(matches!(err, StoreError::DifferentOrgs { from: 3, to: 4, .. }), "{err:?}");
-    assert_eq!(err.exit_code(), 2);
+    assert_eq!(err.class(), ErrorClass::Usage);
 }
 
 #[test]
@@ -519,7 +520,7 @@ fn users_before_the_organization_are_stored_the_same() {
     let err = store.insert_snapshot_json(&reordered(&other, &keys)).unwrap_err();
     assert!(matches!(err, StoreError::InvalidSnapshot { .. }), "{err:?}");
     assert!(err.to_string().contains("missing field `organization`"), "{err}");
-    assert_eq!(err.exit_code(), 65);
+    assert_eq!(err.class(), ErrorClass::BadData);
     assert_eq!(store.list().unwrap().len(), 1);
     assert_eq!(count(&db, "users", None), 14);
 }
@@ -537,5 +538,5 @@ fn a_part_given_twice_or_a_file_that_cannot_be_read_is_refused() {
     // A directory opens but cannot be read: that is the file's problem, not the document's.
     let err = store.import_file(dir.path()).unwrap_err();
     assert!(matches!(err, StoreError::ReadSnapshotFile { .. }), "{err:?}");
-    assert_eq!(err.exit_code(), 65);
+    assert_eq!(err.class(), ErrorClass::BadData);
 }

@@ -7,6 +7,7 @@ use wiremock::Mock;
 use wiremock::matchers::{method, path, query_param};
 
 use crate::common::*;
+use sfconn_errors::{Classify, ErrorClass};
 
 #[tokio::test]
 async fn a_field_missing_from_describe_is_left_out_and_decodes_as_null() {
@@ -64,7 +65,7 @@ async fn a_required_field_missing_from_describe_names_the_permission() {
     let client = connect(&server).await;
     let describe = client.describe("User").await.unwrap();
     let error = select_fields(&describe, &["Id", "Username", "CompanyName"], &[]).unwrap_err();
-    assert_eq!(error.exit_code(), 69);
+    assert_eq!(error.class(), ErrorClass::Unavailable);
     insta::assert_snapshot!(error.to_string(), @r#"the integration user cannot see required field(s) CompanyName on User: describe does not list them. Give the integration user read access to the field(s) through field-level security (profile or permission set > Object Settings > User > Field Permissions), and the "View All Users" permission"#);
 }
 
@@ -81,7 +82,7 @@ async fn describe_of_an_object_the_user_cannot_see_is_not_readable() {
     let error = client.describe("PackageLicense").await.unwrap_err();
     assert!(error.is_not_readable_object(), "{error}");
     assert_eq!(error.salesforce_error().unwrap().code, "NOT_FOUND");
-    assert_eq!(error.exit_code(), 69);
+    assert_eq!(error.class(), ErrorClass::Unavailable);
 }
 
 #[tokio::test]
@@ -89,6 +90,6 @@ async fn a_bad_object_name_is_refused_before_sending() {
     let server = org().await;
     let client = connect(&server).await;
     let error = client.describe("User/../../limits").await.unwrap_err();
-    assert_eq!(error.exit_code(), 70);
+    assert_eq!(error.class(), ErrorClass::Internal);
     assert_eq!(client.requests_sent(), 2);
 }

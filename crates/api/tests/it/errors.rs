@@ -5,6 +5,7 @@ use std::fmt::Write as _;
 use futures_util::TryStreamExt;
 use sfconn_api::ClientOptions;
 use sfconn_api::records::PackageLicense;
+use sfconn_errors::Classify;
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, ResponseTemplate};
 
@@ -81,7 +82,7 @@ fn cases() -> Vec<(&'static str, ResponseTemplate)> {
 }
 
 #[tokio::test]
-async fn each_answer_maps_to_its_exit_code_and_message() {
+async fn each_answer_maps_to_its_class_and_message() {
     let mut table = String::new();
     for (name, response) in cases() {
         let server = org().await;
@@ -101,8 +102,8 @@ async fn each_answer_maps_to_its_exit_code_and_message() {
         let code = error.salesforce_error().map(|error| error.code.clone()).unwrap_or_else(|| "-".into());
         writeln!(
             table,
-            "{name}\n  exit {} | not_readable_object {} | code {code}\n  {}\n",
-            error.exit_code(),
+            "{name}\n  {:?} | not_readable_object {} | code {code}\n  {}\n",
+            error.class(),
             error.is_not_readable_object(),
             error
         )

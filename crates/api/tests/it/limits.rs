@@ -7,6 +7,7 @@ use wiremock::Mock;
 use wiremock::matchers::{method, path};
 
 use crate::common::*;
+use sfconn_errors::{Classify, ErrorClass};
 
 #[tokio::test]
 async fn every_limit_info_header_is_read_and_the_latest_kept() {
@@ -95,6 +96,6 @@ async fn limits_without_daily_api_requests_is_unreadable() {
         .await;
     let client = connect(&server).await;
     let error = client.limits().await.unwrap_err();
-    assert_eq!(error.exit_code(), 65);
+    assert_eq!(error.class(), ErrorClass::BadData);
     assert!(error.to_string().contains("DailyApiRequests"), "{error}");
 }

@@ -11,6 +11,7 @@ use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, Request};
 
 use crate::common::*;
+use sfconn_errors::{Classify, ErrorClass};
 
 const SOQL: &str = "SELECT Id, Username FROM User ORDER BY Id";
 
@@ -111,7 +112,7 @@ async fn a_rerun_with_different_rows_is_refused_rather_than_guessed() {
     mount_page(&server, &new, json_ok(&page(7, None, users(&ids[2..6]))), 0).await;
     let client = connect(&server).await;
     let error = client.query::<User>(SOQL.into()).try_collect::<Vec<_>>().await.unwrap_err();
-    assert_eq!(error.exit_code(), 75);
+    assert_eq!(error.class(), ErrorClass::Temporary);
     insta::assert_snapshot!(error.to_string(), @r#"the User query could not be resumed after Salesforce expired its cursor (INVALID_QUERY_LOCATOR): the rows came back in a different order or rows were added or removed, so the rows already read cannot be skipped safely; try again later"#);
 }
 
@@ -133,6 +134,6 @@ async fn a_cursor_that_keeps_expiring_gives_up_with_exit_75() {
         }
     };
     assert_eq!(got, ids, "the first page once, never again");
-    assert_eq!(error.exit_code(), 75);
+    assert_eq!(error.class(), ErrorClass::Temporary);
     assert!(error.to_string().contains("kept expiring"), "{error}");
 }

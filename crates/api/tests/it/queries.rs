@@ -8,6 +8,7 @@ use wiremock::matchers::{any, header, method, path, query_param};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
 use crate::common::*;
+use sfconn_errors::{Classify, ErrorClass};
 
 const SOQL: &str = "SELECT Id, Username, IsActive FROM User ORDER BY Id";
 
@@ -199,7 +200,7 @@ async fn a_next_url_on_another_host_is_refused_without_sending_the_token() {
         .await;
     let next = format!("{}{V}/query/0r8xx-2", elsewhere.uri());
     let (_, error) = refused_next_url(&next).await;
-    assert_eq!(error.exit_code(), 65);
+    assert_eq!(error.class(), ErrorClass::BadData);
     let message = error.to_string().replace(&elsewhere.uri(), "http://ELSEWHERE");
     let message = regex_free_port(&message);
     insta::assert_snapshot!(message, @"refused to follow the nextRecordsUrl `http://ELSEWHERE/services/data/v62.0/query/0r8xx-2` returned by page 1 of the User query: it leaves the instance http://127.0.0.1:PORT, and sfconn only sends its access token to the instance's own host");
@@ -209,7 +210,7 @@ async fn a_next_url_on_another_host_is_refused_without_sending_the_token() {
 #[tokio::test]
 async fn a_scheme_change_or_protocol_relative_next_url_is_refused() {
     let (_, error) = refused_next_url(&format!("https://127.0.0.1:1{V}/query/0r8xx-2")).await;
-    assert_eq!(error.exit_code(), 65);
+    assert_eq!(error.class(), ErrorClass::BadData);
     let (_, error) = refused_next_url(&format!("//127.0.0.2{V}/query/0r8xx-2")).await;
     assert!(matches!(error, sfconn_api::ApiError::ForeignUrl { .. }), "{error}");
     let (_, error) = refused_next_url("/some/other/api").await;
@@ -243,7 +244,7 @@ async fn a_record_that_cannot_be_read_names_the_page_and_the_json_path() {
         .await;
     let client = connect(&server).await;
     let error = client.query::<User>(SOQL.to_owned()).try_collect::<Vec<_>>().await.unwrap_err();
-    assert_eq!(error.exit_code(), 65);
+    assert_eq!(error.class(), ErrorClass::BadData);
     insta::assert_snapshot!(error.to_string(), @r#"Salesforce returned data that sfconn cannot read for page 2 of the User query (GET /services/data/v62.0/query/0r8xx-2): at `records[1].LastLoginDate`: `15/01/2024 10:30` is not a Salesforce date/time like `2024-01-15T10:30:00.000+0000` at line 1 column 293"#);
 }
 
@@ -257,7 +258,7 @@ async fn not_done_without_a_next_url_is_unreadable() {
         .await;
     let client = connect(&server).await;
     let error = client.query::<User>(SOQL.to_owned()).try_collect::<Vec<_>>().await.unwrap_err();
-    assert_eq!(error.exit_code(), 65);
+    assert_eq!(error.class(), ErrorClass::BadData);
     assert!(error.to_string().contains("nextRecordsUrl"), "{error}");
 }
 

@@ -10,6 +10,7 @@ use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
 use crate::common::*;
+use sfconn_errors::{Classify, ErrorClass};
 
 const SOQL: &str = "SELECT Id FROM User ORDER BY Id";
 
@@ -108,7 +109,7 @@ async fn exhausted_retries_are_exit_75() {
         .await;
     let client = connect_with(&server, ClientOptions { retry: quick_retry(2), ..options() }).await.unwrap();
     let error = client.query::<User>(SOQL.into()).try_collect::<Vec<_>>().await.unwrap_err();
-    assert_eq!(error.exit_code(), 75);
+    assert_eq!(error.class(), ErrorClass::Temporary);
     insta::assert_snapshot!(error.to_string(), @r#"the User query (GET /services/data/v62.0/query) still failed after 3 attempt(s); the last one saw HTTP 503 with SERVER_UNAVAILABLE: Server Unavailable. Salesforce is busy or unavailable; try again later"#);
     assert_eq!(client.requests_sent(), 5);
 }
@@ -124,7 +125,7 @@ async fn the_daily_limit_stops_at_once() {
         .await;
     let client = connect_with(&server, ClientOptions { retry: quick_retry(5), ..options() }).await.unwrap();
     let error = client.query::<User>(SOQL.into()).try_collect::<Vec<_>>().await.unwrap_err();
-    assert_eq!(error.exit_code(), 75);
+    assert_eq!(error.class(), ErrorClass::Temporary);
     assert_eq!(error.salesforce_error().unwrap().message, "TotalRequests Limit exceeded.");
 }
 
@@ -140,7 +141,7 @@ async fn a_refused_connection_is_retried_then_exit_69() {
     let (tokens, counter) = token_source(&login.uri());
     let error =
         ApiClient::connect(tokens, ClientOptions { retry: quick_retry(2), ..options() }).await.unwrap_err();
-    assert_eq!(error.exit_code(), 69);
+    assert_eq!(error.class(), ErrorClass::Unavailable);
     let message = error.to_string();
     assert!(
         message.starts_with(
@@ -192,6 +193,6 @@ async fn requests_that_keep_timing_out_are_exit_75() {
         .await;
     let client = connect_with(&server, impatient(1)).await.unwrap();
     let error = client.query::<User>(SOQL.into()).try_collect::<Vec<_>>().await.unwrap_err();
-    assert_eq!(error.exit_code(), 75);
+    assert_eq!(error.class(), ErrorClass::Temporary);
     insta::assert_snapshot!(error.to_string(), @"the User query (GET /services/data/v62.0/query) still failed after 2 attempt(s); the last one saw no answer within 200ms (http.timeout_secs). Salesforce is busy or unavailable; try again later");
 }

@@ -6,6 +6,7 @@ use wiremock::Mock;
 use wiremock::matchers::{bearer_token, method, path};
 
 use crate::common::*;
+use sfconn_errors::{Classify, ErrorClass};
 
 const SOQL: &str = "SELECT Id FROM User ORDER BY Id";
 
@@ -91,7 +92,7 @@ async fn a_second_401_after_the_refresh_is_exit_77() {
         .await;
     let client = connect(&server).await;
     let error = client.query::<User>(SOQL.into()).try_collect::<Vec<_>>().await.unwrap_err();
-    assert_eq!(error.exit_code(), 77);
+    assert_eq!(error.class(), ErrorClass::AuthRefused);
     let message = error.to_string();
     assert!(
         message.contains("INVALID_SESSION_ID: This session is not valid for use with the REST API"),

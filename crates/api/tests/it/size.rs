@@ -10,6 +10,7 @@ use wiremock::{Mock, ResponseTemplate};
 
 use crate::common::*;
 use crate::queries::gzip_stored;
+use sfconn_errors::{Classify, ErrorClass};
 
 const SOQL: &str = "SELECT Id, Username, IsActive FROM User ORDER BY Id";
 const SMALL_CAP: usize = 4096;
@@ -42,7 +43,7 @@ async fn a_body_above_the_cap_fails_with_exit_65_naming_the_request() {
     assert!(body.len() > SMALL_CAP);
     let error = query_error(raw_json_ok(&body), SMALL_CAP).await;
     assert!(matches!(error, ApiError::ResponseTooLarge { limit_bytes: SMALL_CAP, .. }), "{error:?}");
-    assert_eq!(error.exit_code(), 65);
+    assert_eq!(error.class(), ErrorClass::BadData);
     let message = error.to_string();
     assert!(
         message.starts_with("Salesforce answered the User query (GET /services/data/v62.0/query)"),

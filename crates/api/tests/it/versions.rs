@@ -6,6 +6,7 @@ use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
 use crate::common::*;
+use sfconn_errors::{Classify, ErrorClass};
 
 #[tokio::test]
 async fn the_newest_version_is_used() {
@@ -49,7 +50,7 @@ async fn a_configured_version_the_org_lacks_is_exit_69_listing_the_offer() {
         connect_with(&server, sfconn_api::ClientOptions { api_version: Some("63.0".into()), ..options() })
             .await
             .unwrap_err();
-    assert_eq!(error.exit_code(), 69);
+    assert_eq!(error.class(), ErrorClass::Unavailable);
     insta::assert_snapshot!(error.to_string(), @"API version 63.0 (api_version) is not offered by this org; it offers 20.0, 58.0, 61.0, 62.0. Set api_version to one of those, or leave it unset to use the newest");
 }
 
@@ -71,7 +72,7 @@ async fn gone_is_exit_69_listing_the_offer() {
         .try_collect::<Vec<_>>()
         .await
         .unwrap_err();
-    assert_eq!(error.exit_code(), 69);
+    assert_eq!(error.class(), ErrorClass::Unavailable);
     insta::assert_snapshot!(error.to_string(), @"API version 20.0 is retired: Salesforce answered the Organization query (GET /services/data/v20.0/query) with HTTP 410 Gone. This org offers 20.0, 58.0, 61.0, 62.0. Set api_version to one of those, or leave it unset to use the newest");
 }
 
@@ -85,7 +86,7 @@ async fn an_empty_version_list_is_exit_69() {
         .mount(&server)
         .await;
     let error = connect_with(&server, options()).await.unwrap_err();
-    assert_eq!(error.exit_code(), 69);
+    assert_eq!(error.class(), ErrorClass::Unavailable);
 }
 
 #[tokio::test]

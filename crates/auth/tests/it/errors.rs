@@ -5,6 +5,7 @@ use sfconn_auth::{AuthError, Refusal, RefusalKind};
 use wiremock::{MockServer, ResponseTemplate};
 
 use crate::common::*;
+use sfconn_errors::{Classify, ErrorClass};
 
 /// Runs one refresh against a token endpoint that answers `response`, once.
 async fn refusal_of(response: ResponseTemplate) -> AuthError {
@@ -19,7 +20,7 @@ async fn refusal_of(response: ResponseTemplate) -> AuthError {
 }
 
 fn shown(error: &AuthError) -> String {
-    format!("exit {}: {}", error.exit_code(), error)
+    format!("{:?}: {}", error.class(), error)
 }
 
 /// The mock server's port changes from run to run; snapshots show `PORT`.
@@ -157,7 +158,7 @@ async fn an_html_page_means_the_login_url_is_not_an_authorization_server() {
         .await;
     let error = source(&server).token().await.unwrap_err();
     assert!(matches!(error.root(), AuthError::NotAuthorizationServer { .. }), "{error:?}");
-    assert_eq!(error.exit_code(), 77);
+    assert_eq!(error.class(), ErrorClass::AuthRefused);
     insta::assert_snapshot!("html_page", shown_stable(&error, &server.uri()));
 }
 
@@ -171,7 +172,7 @@ async fn a_404_with_plain_text_is_not_an_authorization_server_either() {
         .await;
     let error = source(&server).token().await.unwrap_err();
     assert!(matches!(error.root(), AuthError::NotAuthorizationServer { status: 404, .. }), "{error:?}");
-    assert_eq!(error.exit_code(), 77);
+    assert_eq!(error.class(), ErrorClass::AuthRefused);
     insta::assert_snapshot!("plain_text_404", shown_stable(&error, &server.uri()));
 }
 
@@ -185,7 +186,7 @@ async fn a_success_that_cannot_be_read_names_the_field() {
         .mount(&server)
         .await;
     let error = source(&server).token().await.unwrap_err();
-    assert_eq!(error.exit_code(), 65);
+    assert_eq!(error.class(), ErrorClass::BadData);
     insta::assert_snapshot!("missing_id_field", shown(&error));
 }
 
@@ -202,7 +203,7 @@ async fn a_redirect_is_not_followed_and_says_the_login_url_is_wrong() {
         .await;
     let error = source(&server).token().await.unwrap_err();
     assert!(matches!(error.root(), AuthError::Redirected { status: 302, .. }), "{error:?}");
-    assert_eq!(error.exit_code(), 78);
+    assert_eq!(error.class(), ErrorClass::Configuration);
     insta::assert_snapshot!("redirect", shown_stable(&error, &server.uri()));
 }
 
@@ -215,7 +216,7 @@ async fn an_http_instance_url_off_loopback_is_refused_before_use() {
     let source = source(&server);
     let error = source.token().await.unwrap_err();
     assert!(matches!(error.root(), AuthError::InsecureUrl { .. }), "{error:?}");
-    assert_eq!(error.exit_code(), 65);
+    assert_eq!(error.class(), ErrorClass::BadData);
     assert!(source.current().await.is_none(), "no token is kept");
     insta::assert_snapshot!("http_instance_url", shown(&error));
 }
@@ -241,7 +242,7 @@ fn an_http_login_url_off_loopback_is_a_configuration_error() {
     let error =
         sfconn_auth::TokenSource::new(credentials, options(0), sfconn_auth::RequestCounter::default())
             .unwrap_err();
-    assert_eq!(error.exit_code(), 78);
+    assert_eq!(error.class(), ErrorClass::Configuration);
     insta::assert_snapshot!("http_login_url", shown(&error));
 }
 
@@ -249,7 +250,7 @@ fn an_http_login_url_off_loopback_is_a_configuration_error() {
 async fn a_token_response_above_one_mib_is_not_read() {
     let huge = format!(r#"{{"access_token":"a","padding":"{}"}}"#, "x".repeat(1024 * 1024));
     let error = refusal_of(ResponseTemplate::new(200).set_body_raw(huge, "application/json")).await;
-    assert_eq!(error.exit_code(), 65);
+    assert_eq!(error.class(), ErrorClass::BadData);
     let message = error.to_string();
     assert!(message.contains("larger than 1024 KiB"), "{message}");
     assert!(!message.contains("xxxx"), "{message}");

@@ -10,6 +10,7 @@ use wiremock::matchers::{body_string_contains, method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
 use crate::common::*;
+use sfconn_errors::{Classify, ErrorClass};
 
 pub const AUTH_CODE: &str = "aPrx+code+4e1f==";
 pub const DEVICE_CODE: &str = "UGxhdGZvcm1-device-code-8d0c";
@@ -116,7 +117,7 @@ async fn a_used_code_is_a_refusal_with_its_salesforce_text() {
     mount_token(&server, oauth_error(400, "invalid_grant", "expired authorization code")).await;
     let client = oauth_client(&server, RequestCounter::default());
     let error = client.exchange_code(&parse_code_input("abc").unwrap(), None, None).await.unwrap_err();
-    assert_eq!(error.exit_code(), 77);
+    assert_eq!(error.class(), ErrorClass::AuthRefused);
     assert!(error.to_string().contains("run `sfconn auth url` again"), "{error}");
 }
 
@@ -185,7 +186,7 @@ async fn a_disabled_device_flow_says_which_box_to_tick() {
         .await;
     let client = oauth_client(&server, RequestCounter::default());
     let error = client.start_device(None).await.unwrap_err();
-    assert_eq!(error.exit_code(), 77);
+    assert_eq!(error.class(), ErrorClass::AuthRefused);
     assert!(error.to_string().contains("tick \"Enable for Device Flow\""), "{error}");
 }
 

@@ -8,6 +8,7 @@ use wiremock::matchers::{body_string_contains, header, method, path};
 use wiremock::{Mock, MockServer};
 
 use crate::common::*;
+use sfconn_errors::{Classify, ErrorClass};
 
 #[tokio::test]
 async fn the_first_token_comes_from_a_form_encoded_refresh_grant() {
@@ -104,7 +105,7 @@ async fn an_expired_refresh_token_is_refused_with_exit_77() {
     let server = MockServer::start().await;
     mount_token(&server, oauth_error(400, "invalid_grant", "expired access/refresh token")).await;
     let error = source(&server).token().await.unwrap_err();
-    assert_eq!(error.exit_code(), 77);
+    assert_eq!(error.class(), ErrorClass::AuthRefused);
     let message = error.to_string();
     assert!(message.contains("invalid_grant (expired access/refresh token)"), "{message}");
     assert!(message.contains("sfconn auth url --pkce"), "{message}");
@@ -180,7 +181,7 @@ async fn callers_queued_behind_a_failed_refresh_share_its_failure() {
         .collect();
     for caller in callers {
         let error = caller.await.unwrap().unwrap_err();
-        assert_eq!(error.exit_code(), 77);
+        assert_eq!(error.class(), ErrorClass::AuthRefused);
         assert!(error.to_string().contains("expired access/refresh token"));
     }
 }
@@ -227,10 +228,10 @@ async fn an_identity_url_error_keeps_its_plain_code() {
     let source = source(&server);
     let token = source.token().await.unwrap();
     let error = source.identity(&token).await.unwrap_err();
-    assert_eq!(error.exit_code(), 77);
+    assert_eq!(error.class(), ErrorClass::AuthRefused);
     insta::assert_snapshot!(
         "identity_403",
-        format!("exit {}: {}", error.exit_code(), error).replace(&server.uri(), "http://127.0.0.1:PORT")
+        format!("{:?}: {}", error.class(), error).replace(&server.uri(), "http://127.0.0.1:PORT")
     );
 }
 

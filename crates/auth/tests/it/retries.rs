@@ -5,6 +5,7 @@ use wiremock::matchers::method;
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
 use crate::common::*;
+use sfconn_errors::{Classify, ErrorClass};
 
 #[tokio::test]
 async fn unknown_error_then_503_then_success() {
@@ -45,11 +46,11 @@ async fn exhausted_retries_exit_75_and_say_it_is_temporary() {
     let source = TokenSource::new(credentials(&server), options(2), counter.clone()).unwrap();
     let error = source.token().await.unwrap_err();
     assert!(matches!(error.root(), AuthError::RetriesExhausted { attempts: 3, .. }), "{error:?}");
-    assert_eq!(error.exit_code(), 75);
+    assert_eq!(error.class(), ErrorClass::Temporary);
     assert_eq!(counter.get(), 3);
     insta::assert_snapshot!(
         "exhausted",
-        format!("exit {}: {}", error.exit_code(), error).replace(&server.uri(), "http://127.0.0.1:PORT")
+        format!("{:?}: {}", error.class(), error).replace(&server.uri(), "http://127.0.0.1:PORT")
     );
 }
 
@@ -66,7 +67,7 @@ async fn an_unreachable_host_exits_69_after_retries() {
             .unwrap();
     let error = source.token().await.unwrap_err();
     assert!(matches!(error.root(), AuthError::Unreachable { attempts: 2, .. }), "{error:?}");
-    assert_eq!(error.exit_code(), 69);
+    assert_eq!(error.class(), ErrorClass::Unavailable);
     assert_eq!(counter.get(), 2);
     assert!(error.to_string().contains("check the login URL, the network and any proxy"), "{error}");
 }
@@ -80,7 +81,7 @@ async fn a_refusal_is_never_retried() {
         .mount(&server)
         .await;
     let source = TokenSource::new(credentials(&server), options(5), RequestCounter::default()).unwrap();
-    assert_eq!(source.token().await.unwrap_err().exit_code(), 77);
+    assert_eq!(source.token().await.unwrap_err().class(), ErrorClass::AuthRefused);
 }
 
 #[tokio::test]
@@ -97,7 +98,7 @@ async fn a_token_endpoint_slower_than_the_timeout_is_retried_then_exit_75() {
     let source = TokenSource::new(credentials(&server), options, counter.clone()).unwrap();
     let error = source.token().await.unwrap_err();
     assert!(matches!(error.root(), AuthError::RetriesExhausted { attempts: 2, .. }), "{error:?}");
-    assert_eq!(error.exit_code(), 75);
-    assert!(error.to_string().contains("timed out"), "{error}");
+    assert_eq!(error.class(), ErrorClass::Temporary);
+    assert!(error.to_string().contains("no answer within 200ms (http.timeout_secs)"), "{error}");
     assert_eq!(counter.get(), 2);
 }

@@ -6,6 +6,7 @@ use sfconn_auth::{
     AuthError, Credentials, FlowKind, JwtSigner, RefusalKind, RequestCounter, Revoked, Rotation,
     ServerCredentials, ServerGrant, TokenSource,
 };
+use sfconn_errors::{Classify, ErrorClass};
 use sfconn_testkit::{FaultKind, Occurrence, OrgSpec, SimulatedOrg, Target};
 use url::Url;
 
@@ -62,7 +63,7 @@ fn last_token_form(org: &SimulatedOrg) -> Vec<(String, String)> {
 
 async fn refusal(source: &TokenSource) -> (RefusalKind, String) {
     let error = source.token().await.unwrap_err();
-    assert_eq!(error.exit_code(), 77, "{error}");
+    assert_eq!(error.class(), ErrorClass::AuthRefused, "{error}");
     (error.refusal().unwrap_or_else(|| panic!("not a refusal: {error}")).kind, error.to_string())
 }
 
@@ -88,7 +89,7 @@ async fn client_credentials_gets_a_token_with_the_key_and_secret_only() {
 async fn client_credentials_errors_are_typed_with_a_hint() {
     let org = SimulatedOrg::start(OrgSpec::small()).await;
     let error = client_credentials(&org, None).unwrap_err();
-    assert_eq!(error.exit_code(), 78);
+    assert_eq!(error.class(), ErrorClass::Configuration);
     assert!(error.to_string().contains("client_secret_file"), "{error}");
 
     let (kind, message) = refusal(&client_credentials(&org, Some("wrong")).unwrap()).await;
@@ -212,6 +213,6 @@ async fn a_revoked_refresh_token_stops_working_and_revoking_twice_is_told_apart(
         .revoke_refresh_token()
         .await
         .unwrap_err();
-    assert_eq!(error.exit_code(), 78);
+    assert_eq!(error.class(), ErrorClass::Configuration);
     assert!(error.to_string().contains("nothing to revoke"), "{error}");
 }

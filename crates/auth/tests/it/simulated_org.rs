@@ -13,6 +13,7 @@ use sfconn_testkit::{DeviceFlowPlan, OrgSpec, SimulatedOrg};
 use url::Url;
 
 use crate::common::options;
+use sfconn_errors::{Classify, ErrorClass};
 
 fn credentials(org: &SimulatedOrg, refresh_token: &str, file: Option<std::path::PathBuf>) -> Credentials {
     Credentials {
@@ -74,7 +75,7 @@ async fn after_a_rotation_the_next_run_uses_the_file_and_the_old_token_is_refuse
     )
     .unwrap();
     let error = stale_run.token().await.unwrap_err();
-    assert_eq!(error.exit_code(), 77);
+    assert_eq!(error.class(), ErrorClass::AuthRefused);
     assert_eq!(error.refusal().unwrap().kind, RefusalKind::ExpiredRefreshToken);
 }
 

@@ -24,6 +24,8 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
+use sfconn_errors::{Classify, ErrorClass};
+
 use crate::snapshot::{Snapshot, SnapshotHeader, Summary, User, Warning};
 
 pub use sfconn_csvcell::CsvCells;
@@ -241,7 +243,7 @@ pub enum OutputError {
     Storage {
         /// The output path (or what stood for it, e.g. the staging file of stdout output).
         target: String,
-        /// What the error means, from [`sfconn_auth::storage_refusal`].
+        /// What the error means, from [`sfconn_errors::storage_refusal`].
         reason: &'static str,
         /// The operating system's error.
         #[source]
@@ -260,20 +262,22 @@ pub enum OutputError {
     Sequence(&'static str),
 }
 
-impl OutputError {
-    /// Exit code (contract §6): an unusable `--output` is a bad command line (2); anything
-    /// else failing while writing is an internal error (70).
-    pub fn exit_code(&self) -> u8 {
+impl Classify for OutputError {
+    /// An unusable `--output` is a bad command line (usage); a full or read-only disk is I/O;
+    /// anything else failing while writing is internal.
+    fn class(&self) -> ErrorClass {
         match self {
             OutputError::CsvNeedsDirectory
             | OutputError::MissingParent { .. }
             | OutputError::IsADirectory { .. }
-            | OutputError::NotADirectory { .. } => 2,
-            OutputError::Storage { .. } => sfconn_auth::EXIT_STORAGE,
-            _ => 70,
+            | OutputError::NotADirectory { .. } => ErrorClass::Usage,
+            OutputError::Storage { .. } => ErrorClass::Io,
+            _ => ErrorClass::Internal,
         }
     }
+}
 
+impl OutputError {
     /// This error as [`OutputError::Storage`] for `target` when the operating system's error
     /// behind it is a full disk, an exceeded quota or a read-only file system; unchanged
     /// otherwise (a missing directory or a permission denied keeps its message and code).
@@ -290,7 +294,7 @@ impl OutputError {
             },
             _ => return self,
         };
-        let Some(reason) = sfconn_auth::storage_refusal(kind) else {
+        let Some(reason) = sfconn_errors::storage_refusal(kind) else {
             return self;
         };
         let source = match self {
@@ -454,7 +458,7 @@ mod tests {
             error.to_string(),
             "users must be written in ascending id order, but 005B came after 005B"
         );
-        assert_eq!(error.exit_code(), 70);
+        assert_eq!(error.class(), ErrorClass::Internal);
         sequence.finish().unwrap();
         assert!(sequence.finish().is_err());
     }
@@ -470,7 +474,7 @@ mod tests {
         ];
         for error in cases {
             let error = error.on_storage("/x/out.json");
-            assert_eq!(error.exit_code(), 74, "{error}");
+            assert_eq!(error.class(), ErrorClass::Io, "{error}");
             let message = error.to_string();
             assert!(message.starts_with("cannot write /x/out.json: "), "{message}");
             assert!(message.contains("the disk is full"), "{message}");
@@ -494,15 +498,15 @@ mod tests {
         };
         let kept = denied.on_storage("/x/out.json");
         assert!(matches!(kept, OutputError::Io { action: "create a temporary file in", .. }), "{kept:?}");
-        assert_eq!(kept.exit_code(), 70);
+        assert_eq!(kept.class(), ErrorClass::Internal);
         let missing = OutputError::MissingParent { path: "/no/out.json".into(), parent: "/no".into() };
-        assert_eq!(missing.on_storage("/no/out.json").exit_code(), 2);
+        assert_eq!(missing.on_storage("/no/out.json").class(), ErrorClass::Usage);
     }
 
     #[test]
     fn csv_to_stdout_is_refused_as_a_command_line_problem() {
         let error = open_sink(Format::Csv, Path::new("-")).err().unwrap();
         assert!(matches!(error, OutputError::CsvNeedsDirectory));
-        assert_eq!(error.exit_code(), 2);
+        assert_eq!(error.class(), ErrorClass::Usage);
     }
 }

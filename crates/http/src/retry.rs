@@ -1,6 +1,6 @@
 //! The one retry policy of sfconn: exponential backoff with full jitter, capped, honouring
-//! `Retry-After`. The token client uses it here and the `api` crate re-uses it, so every
-//! transient failure is retried the same way.
+//! `Retry-After`. [`crate::Http::retrying`] applies it to the token client (`auth`) and the
+//! REST client (`api`) alike, so every transient failure is retried the same way.
 
 use std::time::Duration;
 

@@ -1,8 +1,9 @@
 //! One run's cancellation: tripped once, by the run's first fatal failure, and checked by
-//! every request of the run before it leaves (token refreshes here, REST calls in `api`).
+//! [`crate::Http::retrying`] before every attempt of every request of the run (token requests
+//! of `auth`, REST calls of `api`) and during every wait between attempts.
 //!
-//! Each [`crate::TokenSource`] owns one, so each org's run has its own: nothing is global,
-//! and several runs in one process do not stop each other.
+//! Each token source (`sfconn_auth::TokenSource`) owns one, so each org's run has its own:
+//! nothing is global, and several runs in one process do not stop each other.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
