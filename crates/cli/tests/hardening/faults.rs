@@ -178,7 +178,7 @@ fn matrix() -> Vec<Row> {
         row(
             "token: stall always",
             on(Target::Token, always, FaultKind::Stall(STALL)),
-            Fails(75, "no answer within 1s (http.timeout_secs)"),
+            Fails(75, "no answer within 3s (http.timeout_secs)"),
         )
         .without_rotation(),
         row(
