@@ -16,6 +16,13 @@ pub enum Origin {
         /// Path of the config file.
         path: PathBuf,
     },
+    /// The `[orgs.NAME]` table of the config file at this path.
+    OrgTable {
+        /// Path of the config file.
+        path: PathBuf,
+        /// The org's name.
+        org: String,
+    },
     /// This environment variable.
     Env {
         /// Name of the variable, e.g. `SFCONN_CLIENT_ID`.
@@ -38,6 +45,7 @@ impl fmt::Display for Origin {
         match self {
             Origin::Default => f.write_str("default"),
             Origin::File { path } => write!(f, "file {}", path.display()),
+            Origin::OrgTable { path, org } => write!(f, "file {} [orgs.{org}]", path.display()),
             Origin::Env { var } => write!(f, "env {var}"),
             Origin::Flag { flag } => write!(f, "flag {flag}"),
             Origin::SecretFile { path } => write!(f, "read from {}", path.display()),
@@ -65,7 +73,8 @@ impl fmt::Display for Problem {
     }
 }
 
-/// Settings could not be loaded. Every variant is a configuration error ([`ErrorClass::Configuration`]).
+/// Settings could not be loaded. Every variant is a configuration error
+/// ([`ErrorClass::Configuration`]) but [`ConfigError::OrgRequired`], a usage error.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum ConfigError {
@@ -105,15 +114,62 @@ pub enum ConfigError {
         /// Every problem found, in key order.
         problems: Vec<Problem>,
     },
+    /// The config file declares named orgs and the command did not say which one.
+    #[error(
+        "the config file declares named orgs ({}): choose one with --org NAME (or collect them all with \
+         `sfconn collect --all-orgs -o DIR`)",
+        known.join(", ")
+    )]
+    OrgRequired {
+        /// The declared org names.
+        known: Vec<String>,
+    },
+    /// `--org` or `--all-orgs` without any `[orgs.NAME]` table.
+    #[error(
+        "--org and --all-orgs need named orgs, and {} declares none: add [orgs.NAME] tables \
+         (docs/configuration.md, \"Named orgs\")",
+        config_file.as_ref().map_or_else(|| "no config file was found, so it".to_string(), |p| format!("the config file {}", p.display()))
+    )]
+    NoOrgs {
+        /// The config file that was read, if any.
+        config_file: Option<PathBuf>,
+    },
+    /// `--org NAME` names no declared org.
+    #[error(
+        "no org named `{name}` in the config file{}; the declared orgs are: {}",
+        nearest.as_ref().map(|n| format!(" (did you mean `{n}`?)")).unwrap_or_default(),
+        known.join(", ")
+    )]
+    UnknownOrg {
+        /// The name given.
+        name: String,
+        /// The declared name nearest to it, if any is close.
+        nearest: Option<String>,
+        /// Every declared org.
+        known: Vec<String>,
+    },
+    /// Something is wrong with one named org's settings.
+    #[error("org `{org}`: {source}")]
+    InOrg {
+        /// The org's name.
+        org: String,
+        /// What is wrong.
+        #[source]
+        source: Box<ConfigError>,
+    },
     /// figment could not merge the sources (does not happen with sfconn's own providers).
     #[error("cannot combine the settings' sources: {0}")]
     Merge(#[source] Box<figment::Error>),
 }
 
 impl Classify for ConfigError {
-    /// Always the configuration.
+    /// The configuration, but for a missing `--org`, which is a usage error.
     fn class(&self) -> ErrorClass {
-        ErrorClass::Configuration
+        match self {
+            ConfigError::OrgRequired { .. } => ErrorClass::Usage,
+            ConfigError::InOrg { source, .. } => source.class(),
+            _ => ErrorClass::Configuration,
+        }
     }
 }
 
@@ -122,6 +178,7 @@ impl ConfigError {
     pub fn problems(&self) -> &[Problem] {
         match self {
             ConfigError::Invalid { problems } => problems,
+            ConfigError::InOrg { source, .. } => source.problems(),
             _ => &[],
         }
     }

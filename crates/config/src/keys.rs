@@ -66,10 +66,21 @@ pub const KEYS: &[Key] = &[
     key("auth.flow", "SFCONN_AUTH__FLOW", None, Kind::Text),
     key("auth.username", "SFCONN_AUTH__USERNAME", None, Kind::Text),
     key("auth.private_key_file", "SFCONN_AUTH__PRIVATE_KEY_FILE", None, Kind::Path),
+    // `collect --all-orgs`: how many orgs are collected at once; top level only.
+    key("fleet.concurrency", "SFCONN_FLEET__CONCURRENCY", None, Kind::Integer { min: 1, max: 16 }),
 ];
 
-/// Tables that group keys: `[http]`, `[limits]`, `[store]`, `[auth]`.
-pub const TABLES: &[&str] = &["http", "limits", "store", "auth"];
+/// Tables that group keys: `[http]`, `[limits]`, `[store]`, `[auth]`, `[fleet]`.
+pub const TABLES: &[&str] = &["http", "limits", "store", "auth", "fleet"];
+
+/// The table of named orgs: `[orgs.NAME]` holds what differs for the org NAME.
+pub const ORGS_TABLE: &str = "orgs";
+
+/// Keys that only make sense once per config file, not per org.
+pub const TOP_LEVEL_ONLY: &[&str] = &["fleet.concurrency"];
+
+/// Prefix of the variables that set one named org's keys: `SFCONN_ORGS__NAME__KEY`.
+pub const ORG_ENV_PREFIX: &str = "SFCONN_ORGS__";
 
 /// Prefix of every sfconn environment variable.
 pub const ENV_PREFIX: &str = "SFCONN_";
@@ -89,6 +100,38 @@ pub const DEFAULT_MAX_RETRIES: u32 = 5;
 pub const DEFAULT_CONCURRENCY: usize = 4;
 /// Default `limits.max_api_usage_percent`.
 pub const DEFAULT_MAX_API_USAGE_PERCENT: u8 = 90;
+/// Default `fleet.concurrency`: orgs collected at once by `collect --all-orgs`.
+pub const DEFAULT_FLEET_CONCURRENCY: usize = 2;
+/// The file name of the default snapshot store, in sfconn's data directory.
+pub const DEFAULT_STORE_FILE: &str = "history.db";
+
+/// Whether `name` is a valid org name: `[a-z0-9][a-z0-9-]*`.
+pub fn is_org_name(name: &str) -> bool {
+    let mut bytes = name.bytes();
+    bytes.next().is_some_and(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+        && bytes.all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+}
+
+/// The org name an `SFCONN_ORGS__NAME__KEY` variable's NAME part stands for: lower case, with
+/// `_` read as `-` (a variable name cannot hold `-`).
+pub fn org_name_from_env(part: &str) -> String {
+    part.to_lowercase().replace('_', "-")
+}
+
+/// How an org's name is written in its variables: `acme-prod` -> `ACME_PROD`.
+pub fn org_env_part(name: &str) -> String {
+    name.to_uppercase().replace('-', "_")
+}
+
+/// The declared org name nearest to an unknown one, if any is near enough to be a typo.
+pub fn nearest_org<'a>(unknown: &str, known: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
+    known
+        .into_iter()
+        .map(|name| (strsim::jaro_winkler(unknown, name), name))
+        .filter(|(score, _)| *score >= 0.7)
+        .max_by(|a, b| a.0.total_cmp(&b.0))
+        .map(|(_, name)| name)
+}
 
 /// A boolean as the environment writes it: `true`/`false`, `1`/`0`, `yes`/`no`, `on`/`off`,
 /// ignoring case and surrounding white space.
@@ -175,6 +218,20 @@ mod tests {
         assert_eq!(nearest("loginurl"), Some("login_url"));
         assert_eq!(nearest("colour"), None);
         assert_eq!(nearest("csv_row"), Some("csv_raw"));
+    }
+
+    #[test]
+    fn org_names_are_slugs() {
+        for good in ["prod", "acme-prod", "a", "0", "eu-2", "x-"] {
+            assert!(is_org_name(good), "{good}");
+        }
+        for bad in ["", "-prod", "Prod", "acme_prod", "acme.prod", "acme prod", "é"] {
+            assert!(!is_org_name(bad), "{bad}");
+        }
+        assert_eq!(org_env_part("acme-prod"), "ACME_PROD");
+        assert_eq!(org_name_from_env("ACME_PROD"), "acme-prod");
+        assert_eq!(nearest_org("prdo", ["prod", "sandbox"]), Some("prod"));
+        assert_eq!(nearest_org("zzz", ["prod", "sandbox"]), None);
     }
 
     #[test]

@@ -6,14 +6,21 @@
 //! Must not: touch the network or print anything; callers decide what to show.
 //!
 //! Entry points: [`load`] (the process environment) and [`load_with`] (an injected
-//! [`Environment`], for tests). Both return every problem found at once in
+//! [`Environment`], for tests); [`load_org_with`] for one named org (`[orgs.NAME]`) and
+//! [`load_fleet_with`] for every named org. They return every problem found at once in
 //! [`ConfigError::Invalid`], each naming its key, where the value came from and what to do.
+//!
+//! Named orgs: an `[orgs.NAME]` table overrides the top-level keys for that org. The layers,
+//! lowest first: defaults, the config file's top level, its `[orgs.NAME]` table, the top-level
+//! `SFCONN_*` variables, the org's `SFCONN_ORGS__NAME__*` variables, the flags
+//! (docs/configuration.md, "Named orgs").
 
 mod auth;
 mod environment;
 mod error;
 pub mod keys;
 mod login_url;
+mod orgs;
 mod resolve;
 mod sources;
 
@@ -27,6 +34,7 @@ use url::Url;
 pub use auth::{AuthFlow, AuthSettings};
 pub use environment::{Environment, MapEnvironment, ProcessEnvironment};
 pub use error::{ConfigError, Origin, Problem};
+pub use orgs::{Fleet, FleetOrg, load_fleet, load_fleet_with, load_org, load_org_with};
 
 /// A commented template config file, written by `sfconn config init`.
 pub const TEMPLATE: &str = include_str!("template.toml");
@@ -61,13 +69,19 @@ pub struct Settings {
     /// API budget guard.
     pub limits: LimitSettings,
     /// `store.path`: the snapshot store (SQLite file, absolute) for `collect --store`,
-    /// `report` and `history`; the CLI's `--store` flag overrides it.
+    /// `report` and `history`; the CLI's `--store` flag overrides it. When not set, the default
+    /// store [`default_store_path`]; `None` only when no home directory is known.
     pub store_path: Option<PathBuf>,
     /// sfconn's state directory ([`state_dir`]), where a rotated refresh token is saved when no
     /// `refresh_token_file` is configured; `None` when no home directory is known.
     pub state_dir: Option<PathBuf>,
-    /// The `[auth]` table: which OAuth flow gets the access token (issue 17).
+    /// The `[auth]` table: which OAuth flow gets the access token.
     pub auth: AuthSettings,
+    /// The named org these settings are for (`[orgs.NAME]`); `None` for a config without
+    /// named orgs (or for `report`/`history`, which need no org).
+    pub org: Option<String>,
+    /// `fleet.concurrency`: orgs collected at once by `collect --all-orgs`.
+    pub fleet_concurrency: usize,
 }
 
 /// The `[http]` table.
@@ -175,35 +189,75 @@ pub fn state_dir_with(env: &dyn Environment) -> Option<PathBuf> {
     Some(base.join("sfconn"))
 }
 
+/// sfconn's data directory, where the default snapshot store lives: `$XDG_DATA_HOME/sfconn`,
+/// or `$HOME/.local/share/sfconn` when that is unset, empty or relative (XDG spec).
+pub fn data_dir_with(env: &dyn Environment) -> Option<PathBuf> {
+    let base = env
+        .var("XDG_DATA_HOME")
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
+        .filter(|p| p.is_absolute())
+        .or_else(|| sources::home_dir(env).map(|home| home.join(".local").join("share")))?;
+    Some(base.join("sfconn"))
+}
+
+/// The snapshot store used when `store.path` is not set: `history.db` in [`data_dir_with`].
+pub fn default_store_path(env: &dyn Environment) -> Option<PathBuf> {
+    data_dir_with(env).map(|dir| dir.join(keys::DEFAULT_STORE_FILE))
+}
+
 /// Loads settings from the process environment. See [`load_with`].
 pub fn load(flags: &Flags, need: Need) -> Result<Loaded, ConfigError> {
     load_with(flags, need, &ProcessEnvironment)
 }
 
-/// Loads and validates settings: defaults < config file < environment < flags.
+/// Loads and validates settings: defaults < config file < environment < flags. With named
+/// orgs in the config file, a command that needs credentials must name one
+/// ([`load_org_with`]): this refuses with [`ConfigError::OrgRequired`].
 pub fn load_with(flags: &Flags, need: Need, env: &dyn Environment) -> Result<Loaded, ConfigError> {
-    let config_file = match sources::locate(flags, env)? {
-        Some(path) => Some(sources::read(&path)?),
-        None => None,
-    };
+    load_org_with(flags, need, env, None)
+}
+
+/// Loads one org's settings from an already-read config file (`org`: `None` for the top level).
+pub(crate) fn load_from(
+    config_file: Option<&sources::ConfigFile>,
+    flags: &Flags,
+    need: Need,
+    env: &dyn Environment,
+    org: Option<&str>,
+) -> Result<Loaded, ConfigError> {
     let mut problems = Vec::new();
     let mut figment = figment::Figment::from(sources::defaults());
-    if let Some(file) = &config_file {
+    if let Some(file) = config_file {
         figment = figment.merge(sources::file(file));
+        if let Some(name) = org {
+            figment = figment.merge(sources::org_table(file, name));
+        }
     }
     for layer in sources::environment(env, &mut problems) {
         figment = figment.merge(layer);
     }
+    if let Some(name) = org {
+        for layer in sources::org_environment(env, name, &mut problems) {
+            figment = figment.merge(layer);
+        }
+    }
     for layer in sources::flags(flags) {
         figment = figment.merge(layer);
     }
-    let mut loaded = resolve::resolve(&figment, need, env, problems)?;
-    loaded.settings.state_dir = state_dir_with(env);
+    let defaults = resolve::Defaults { store_path: default_store_path(env) };
+    let mut loaded = resolve::resolve(&figment, need, env, problems, &defaults)?;
+    // Each org keeps its own state (a rotated refresh token, a pending authorization).
+    loaded.settings.state_dir = match org {
+        Some(name) => state_dir_with(env).map(|dir| dir.join("orgs").join(name)),
+        None => state_dir_with(env),
+    };
+    loaded.settings.org = org.map(str::to_string);
     if let Some(file) = config_file {
-        if let Some(warning) = resolve::exposed_config_file(&file) {
+        if let Some(warning) = resolve::exposed_config_file(file) {
             loaded.warnings.insert(0, warning);
         }
-        loaded.config_file = Some(file.path);
+        loaded.config_file = Some(file.path.clone());
     }
     Ok(loaded)
 }
@@ -211,6 +265,15 @@ pub fn load_with(flags: &Flags, need: Need, env: &dyn Environment) -> Result<Loa
 #[cfg(test)]
 mod state_dir_tests {
     use super::*;
+
+    #[test]
+    fn data_dir_follows_xdg_then_home() {
+        let env = MapEnvironment::default().with("XDG_DATA_HOME", "/xdg/data").with("HOME", "/home/jo");
+        assert_eq!(default_store_path(&env), Some(PathBuf::from("/xdg/data/sfconn/history.db")));
+        let env = MapEnvironment::default().with("XDG_DATA_HOME", "").with("HOME", "/home/jo");
+        assert_eq!(default_store_path(&env), Some(PathBuf::from("/home/jo/.local/share/sfconn/history.db")));
+        assert_eq!(default_store_path(&MapEnvironment::default()), None);
+    }
 
     #[test]
     fn state_dir_follows_xdg_then_home() {

@@ -228,12 +228,19 @@ fn describe(value: &Value, secret: bool) -> String {
     }
 }
 
+/// Defaults that depend on the environment.
+pub(crate) struct Defaults {
+    /// The default snapshot store, when `store.path` is not set.
+    pub(crate) store_path: Option<PathBuf>,
+}
+
 /// Validates everything and builds [`Loaded`] (without `config_file`, set by the caller).
 pub(crate) fn resolve(
     figment: &Figment,
     need: Need,
     env: &dyn Environment,
     early_problems: Vec<Problem>,
+    defaults: &Defaults,
 ) -> Result<Loaded, ConfigError> {
     let merged = figment
         .data()
@@ -261,8 +268,11 @@ pub(crate) fn resolve(
     let max_retries = r.integer("http.max_retries");
     let concurrency = r.integer("http.concurrency");
     let max_api_usage_percent = r.integer("limits.max_api_usage_percent");
-    let store_path =
-        r.text("store.path").map(|(p, o)| (resolve_path(&p, &o, cwd.as_deref(), home.as_deref()), o));
+    let fleet_concurrency = r.integer("fleet.concurrency");
+    let store_path = r
+        .text("store.path")
+        .map(|(p, o)| (resolve_path(&p, &o, cwd.as_deref(), home.as_deref()), o))
+        .or_else(|| defaults.store_path.clone().map(|p| (p, Origin::Default)));
     let auth = crate::auth::read(&mut r, need, &mut warnings, cwd.as_deref(), home.as_deref());
     let flow = auth.settings.flow;
 
@@ -390,6 +400,9 @@ pub(crate) fn resolve(
     let (max_api_usage_percent, usage_origin) =
         number(max_api_usage_percent, keys::DEFAULT_MAX_API_USAGE_PERCENT.into());
     let (csv_raw, csv_raw_origin) = csv_raw.unwrap_or((keys::DEFAULT_CSV_RAW, Origin::Default));
+    let (fleet_concurrency, fleet_origin) =
+        number(fleet_concurrency, keys::DEFAULT_FLEET_CONCURRENCY as i128);
+    let fleet_concurrency = usize::try_from(fleet_concurrency).unwrap_or(keys::DEFAULT_FLEET_CONCURRENCY);
 
     let timeout_secs = u64::try_from(timeout_secs).unwrap_or(keys::DEFAULT_TIMEOUT_SECS);
     let max_retries = u32::try_from(max_retries).unwrap_or(keys::DEFAULT_MAX_RETRIES);
@@ -447,6 +460,7 @@ pub(crate) fn resolve(
                 auth.key_file_origin,
             ),
         ),
+        ("fleet.concurrency", (serde_json::Value::from(fleet_concurrency), fleet_origin)),
     ]
     .into_iter()
     .map(|(key, (value, origin))| Entry { key: key.to_string(), value, origin })
@@ -468,6 +482,8 @@ pub(crate) fn resolve(
         store_path: store_path.map(|(p, _)| p),
         state_dir: None,
         auth: auth.settings,
+        org: None,
+        fleet_concurrency,
     };
     Ok(Loaded { settings, entries, warnings, config_file: None })
 }
@@ -559,7 +575,7 @@ pub(crate) fn resolve_path(text: &str, origin: &Origin, cwd: Option<&Path>, home
         _ => PathBuf::from(text),
     };
     let base = match origin {
-        Origin::File { path } => path.parent(),
+        Origin::File { path } | Origin::OrgTable { path, .. } => path.parent(),
         _ => cwd,
     };
     sources::absolute(&path, base)

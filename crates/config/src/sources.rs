@@ -16,6 +16,8 @@ use crate::keys::{self, Kind};
 
 const DEFAULT: &str = "default";
 const FILE: &str = "file";
+/// An org table's provider is named `org-table:NAME`.
+const ORG_TABLE: &str = "org-table:";
 const ENV: &str = "env";
 const FLAG: &str = "flag";
 
@@ -44,6 +46,12 @@ pub(crate) fn origin_of(figment: &Figment, value: &Value) -> Origin {
     match metadata.name.as_ref() {
         FILE => match metadata.source.as_ref().and_then(Source::file_path) {
             Some(path) => Origin::File { path: path.to_path_buf() },
+            None => Origin::Default,
+        },
+        name if name.starts_with(ORG_TABLE) => match metadata.source.as_ref().and_then(Source::file_path) {
+            Some(path) => {
+                Origin::OrgTable { path: path.to_path_buf(), org: name[ORG_TABLE.len()..].to_string() }
+            }
             None => Origin::Default,
         },
         ENV => Origin::Env { var: custom() },
@@ -85,11 +93,25 @@ pub(crate) fn defaults() -> impl Provider {
     Layer { metadata: Metadata::named(DEFAULT), dict }
 }
 
-/// The config file's provider.
+/// The config file's provider: its top-level keys and tables, without the `[orgs]` table.
 pub(crate) fn file(config: &ConfigFile) -> impl Provider {
+    let mut dict = config.dict.clone();
+    dict.remove(keys::ORGS_TABLE);
+    Layer { metadata: Metadata::named(FILE).source(Source::File(config.path.clone())), dict }
+}
+
+/// The provider of one `[orgs.NAME]` table (empty when the file has none of that name).
+pub(crate) fn org_table(config: &ConfigFile, name: &str) -> impl Provider {
+    let dict = match config.dict.get(keys::ORGS_TABLE) {
+        Some(Value::Dict(_, orgs)) => match orgs.get(name) {
+            Some(Value::Dict(_, table)) => table.clone(),
+            _ => Dict::new(),
+        },
+        _ => Dict::new(),
+    };
     Layer {
-        metadata: Metadata::named(FILE).source(Source::File(config.path.clone())),
-        dict: config.dict.clone(),
+        metadata: Metadata::named(format!("{ORG_TABLE}{name}")).source(Source::File(config.path.clone())),
+        dict,
     }
 }
 
@@ -98,14 +120,55 @@ pub(crate) fn split_list(text: &str) -> Vec<String> {
     text.split([',', '\n']).map(str::trim).filter(|s| !s.is_empty()).map(str::to_string).collect()
 }
 
-/// One provider per `SFCONN_*` variable (blank ones are ignored, as if unset). Variables whose
-/// name cannot be a key at all become problems right away.
+/// One provider per top-level `SFCONN_*` variable (blank ones are ignored, as if unset; the
+/// `SFCONN_ORGS__*` ones are [`org_environment`]'s). Variables whose name cannot be a key at
+/// all become problems right away.
 pub(crate) fn environment(env: &dyn Environment, problems: &mut Vec<Problem>) -> Vec<impl Provider> {
+    let vars = env
+        .vars_with_prefix(keys::ENV_PREFIX)
+        .into_iter()
+        .filter(|(var, _)| !var.starts_with(keys::ORG_ENV_PREFIX))
+        .filter_map(|(var, text)| Some((keys::key_for_env(&var)?, var, text)));
+    env_layers(vars, problems)
+}
+
+/// One provider per `SFCONN_ORGS__NAME__*` variable of the org `name`; the key is what
+/// follows `NAME__`, as for a top-level variable.
+pub(crate) fn org_environment(
+    env: &dyn Environment,
+    name: &str,
+    problems: &mut Vec<Problem>,
+) -> Vec<impl Provider> {
+    let prefix = format!("{}{}__", keys::ORG_ENV_PREFIX, keys::org_env_part(name));
+    let skip = prefix.len();
+    let vars = env.vars_with_prefix(&prefix).into_iter().map(move |(var, text)| {
+        let key = var[skip..].to_lowercase().replace("__", ".");
+        (key, var, text)
+    });
+    env_layers(vars, problems)
+}
+
+/// The org names that `SFCONN_ORGS__NAME__KEY` variables refer to, each with one variable
+/// naming it; a variable with no `__` after NAME is returned with an empty key part.
+pub(crate) fn orgs_in_environment(env: &dyn Environment) -> Vec<(String, String)> {
+    env.vars_with_prefix(keys::ORG_ENV_PREFIX)
+        .into_iter()
+        .filter(|(_, text)| !text.trim().is_empty())
+        .map(|(var, _)| {
+            let rest = &var[keys::ORG_ENV_PREFIX.len()..];
+            let part = rest.split_once("__").map_or(rest, |(part, _)| part);
+            (keys::org_name_from_env(part), var)
+        })
+        .collect()
+}
+
+/// Providers for `(key, variable, value)` triples.
+fn env_layers(
+    vars: impl Iterator<Item = (String, String, String)>,
+    problems: &mut Vec<Problem>,
+) -> Vec<impl Provider> {
     let mut layers = Vec::new();
-    for (var, text) in env.vars_with_prefix(keys::ENV_PREFIX) {
-        let Some(key) = keys::key_for_env(&var) else {
-            continue;
-        };
+    for (key, var, text) in vars {
         if text.trim().is_empty() {
             continue;
         }

@@ -297,7 +297,7 @@ fn precedence_matrix_default_file_env_flag_for_every_key() {
         },
         Row {
             key: "store.path",
-            default: Some(json!(null)),
+            default: Some(json!("[TMP]/home/.local/share/sfconn/history.db")),
             file: ("\"history.db\"", json!("[TMP]/work/history.db")),
             env: ("env.db", json!("[TMP]/work/env.db")),
             flag: None,
@@ -324,6 +324,14 @@ fn precedence_matrix_default_file_env_flag_for_every_key() {
             default: Some(json!(null)),
             file: ("\"file.key\"", json!("[TMP]/work/file.key")),
             env: ("env.key", json!("[TMP]/work/env.key")),
+            flag: None,
+            without: &[],
+        },
+        Row {
+            key: "fleet.concurrency",
+            default: Some(json!(2)),
+            file: ("1", json!(1)),
+            env: ("16", json!(16)),
             flag: None,
             without: &[],
         },
