@@ -110,7 +110,7 @@ pub(crate) fn run(command: AuthCommand) -> anyhow::Result<()> {
 }
 
 fn load(settings: &SettingArgs, need: Need) -> anyhow::Result<Loaded> {
-    let loaded = sfconn_config::load(&settings.to_flags(), need)?;
+    let loaded = settings.load(&settings.to_flags(), need)?;
     for warning in &loaded.warnings {
         output::warning(warning);
     }
@@ -127,9 +127,10 @@ fn oauth_client(settings: &Settings) -> anyhow::Result<OAuthClient> {
     )?)
 }
 
-/// Where `auth url` keeps the pending authorization for `auth exchange`.
-fn pending_path() -> anyhow::Result<PathBuf> {
-    sfconn_config::state_dir().map(|dir| dir.join(PENDING_FILE)).ok_or_else(|| {
+/// Where `auth url` keeps the pending authorization for `auth exchange`: the state directory,
+/// which is the org's own for a named org.
+fn pending_path(settings: &Settings) -> anyhow::Result<PathBuf> {
+    settings.state_dir.as_ref().map(|dir| dir.join(PENDING_FILE)).ok_or_else(|| {
         Failure::new(
             code::CONFIG,
             "no home directory is known to keep the authorization state in: set HOME or \
@@ -148,16 +149,17 @@ fn url(args: &UrlArgs) -> anyhow::Result<()> {
         pkce: args.pkce,
     };
     let request = client.authorize_request(&params)?;
-    let path = pending_path()?;
+    let path = pending_path(&loaded.settings)?;
     create_private_dir(&path)?;
     request.pending.save(&path)?;
     output::data(&format!("{}\n", request.url)).context("writing to stdout")?;
     output::note(&format!(
         "Open this URL in a browser where you are logged in as the integration user, approve, \
          then copy the whole URL the browser ends on ({}?code=...) and run:\n  \
-         sfconn auth exchange --code 'PASTED_URL' --refresh-token-file PATH\n\
+         sfconn auth exchange{} --code 'PASTED_URL' --refresh-token-file PATH\n\
          The state{} is kept in {} for that step; the code expires within minutes.",
         request.pending.redirect_uri,
+        loaded.settings.org.as_ref().map(|org| format!(" --org {org}")).unwrap_or_default(),
         if args.pkce { " and the PKCE verifier" } else { "" },
         path.display()
     ));
@@ -169,7 +171,7 @@ async fn exchange(args: &ExchangeArgs) -> anyhow::Result<()> {
     let settings = &loaded.settings;
     let raw = if args.code.trim() == "-" { read_stdin_line()? } else { args.code.clone() };
     let input = parse_code_input(&raw)?;
-    let path = pending_path().ok();
+    let path = pending_path(settings).ok();
     let pending = match &path {
         Some(path) => PendingAuthorization::load(path)?,
         None => None,

@@ -63,6 +63,12 @@ pub(crate) struct CollectArgs {
     #[arg(long)]
     pub csv_raw: bool,
 
+    /// Collect every named org of the config file ([orgs.NAME] tables), fleet.concurrency at a
+    /// time, into DIR (-o): DIR/NAME.json (NAME.ndjson, NAME/ for csv, NAME.html), and
+    /// DIR/fleet.json with each org's result. One org's failure never stops the others
+    #[arg(long, conflicts_with = "org")]
+    pub all_orgs: bool,
+
     #[command(flatten)]
     pub settings: SettingArgs,
 }
@@ -78,17 +84,22 @@ pub(crate) enum FormatArg {
 }
 
 impl CollectArgs {
+    /// The setting flags, `--csv-raw` included.
+    pub(crate) fn setting_flags(&self) -> sfconn_config::Flags {
+        sfconn_config::Flags { csv_raw: self.csv_raw, ..self.settings.to_flags() }
+    }
+
     /// Where `--store` keeps the snapshot: `None` without `--store`; `--store` without a path
-    /// means the `store.path` setting, which must then be set.
-    fn store_path(&self, settings: &Settings) -> Result<Option<PathBuf>, Failure> {
+    /// means the `store.path` setting, or the default store when that is not set.
+    pub(crate) fn store_path(&self, settings: &Settings) -> Result<Option<PathBuf>, Failure> {
         match &self.store {
             None => Ok(None),
             Some(Some(path)) => Ok(Some(path.clone())),
             Some(None) => settings.store_path.clone().map(Some).ok_or_else(|| {
                 Failure::new(
                     code::CONFIG,
-                    "--store without a path needs the store.path setting (config file or SFCONN_STORE__PATH); \
-                     or give the path: --store PATH",
+                    "--store without a path needs the store.path setting (config file or SFCONN_STORE__PATH) \
+                     when no home directory is known for the default store; or give the path: --store PATH",
                 )
             }),
         }
@@ -109,6 +120,10 @@ impl From<FormatArg> for Format {
 
 pub(crate) fn run(args: &CollectArgs) -> anyhow::Result<()> {
     let verbosity = Verbosity::from_flags(args.verbose, args.quiet);
+    if args.all_orgs {
+        logging::init(verbosity);
+        return crate::fleet_cmd::run(args, verbosity);
+    }
     let format = Format::from(args.format);
     let to_stdout = args.output.as_os_str() == sfconn_collect::output::STDOUT;
     if format == Format::Csv && to_stdout {
@@ -116,8 +131,8 @@ pub(crate) fn run(args: &CollectArgs) -> anyhow::Result<()> {
     }
     logging::init(verbosity);
 
-    let flags = sfconn_config::Flags { csv_raw: args.csv_raw, ..args.settings.to_flags() };
-    let loaded = sfconn_config::load(&flags, Need::Everything)?;
+    let flags = args.setting_flags();
+    let loaded = args.settings.load(&flags, Need::Everything)?;
     if verbosity != Verbosity::Quiet {
         for warning in &loaded.warnings {
             output::warning(warning);
@@ -127,22 +142,7 @@ pub(crate) fn run(args: &CollectArgs) -> anyhow::Result<()> {
     let store_path = args.store_path(&settings)?;
 
     // Opened before the run so that a bad --output fails before any API request is spent.
-    let options = OutputOptions { csv_cells: CsvCells::from_raw(settings.csv_raw) };
-    // -f html: the run writes JSON to a private temporary directory; the page is made from it.
-    let html_dir = html_scratch(args)?;
-    let sink = match &html_dir {
-        None => open_sink_with(format, &args.output, options),
-        Some(dir) => open_sink(Format::Json, &dir.path().join(HTML_SNAPSHOT_FILE)),
-    }
-    .map_err(CollectError::Output)?;
-    let to_store = match store_path {
-        None => None,
-        Some(path) => Some((path, StoreCopy::new().map_err(CollectError::Output)?)),
-    };
-    let mut sink = match &to_store {
-        None => sink,
-        Some((_, copy)) => copy.tee(sink).map_err(CollectError::Output)?,
-    };
+    let mut target = OrgOutput::open(args.format, &args.output, &settings, store_path)?;
 
     let show_progress = !args.no_progress && verbosity != Verbosity::Quiet && std::io::stderr().is_terminal();
     let bars = show_progress.then(Bars::on_stderr);
@@ -154,14 +154,9 @@ pub(crate) fn run(args: &CollectArgs) -> anyhow::Result<()> {
         None => &NoProgress,
     };
 
-    // Worker threads: the query streams fetch and decode their next page on tasks of their
-    // own while this thread maps and writes the page it has (docs/benchmarks.md).
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .context("starting the async runtime")?;
-    let result = runtime.block_on(run_until_interrupted(&settings, sink.as_mut(), progress));
+    let runtime = runtime()?;
+    let result =
+        runtime.block_on(until_interrupted(sfconn_collect::run(&settings, target.sink.as_mut(), progress)));
     if let Some(bars) = &bars {
         bars.clear();
     }
@@ -170,64 +165,121 @@ pub(crate) fn run(args: &CollectArgs) -> anyhow::Result<()> {
             Ok(outcome) => outcome,
             Err(error) => {
                 // Dropping the sink removes its temporary files; existing output stays untouched.
-                drop(sink);
+                drop(target);
                 return Err(error.into());
             }
         },
         Ended::Interrupted => {
-            drop(sink);
-            return Err(Failure::new(
-                INTERRUPTED,
-                "interrupted: the run was stopped and nothing was written (no partial output, no \
-                 temporary files)",
-            )
-            .into());
+            drop(target);
+            return Err(interrupted().into());
         }
     };
+    target.finish(&outcome, verbosity, "")
+}
 
-    drop(sink);
-    if let Some(dir) = &html_dir {
-        write_html(dir.path(), &args.output)?;
+/// The failure of a run stopped by Ctrl-C.
+pub(crate) fn interrupted() -> Failure {
+    Failure::new(
+        INTERRUPTED,
+        "interrupted: the run was stopped and nothing was written (no partial output, no \
+         temporary files)",
+    )
+}
+
+/// The async runtime of a collection. Worker threads: the query streams fetch and decode their
+/// next page on tasks of their own while this thread maps and writes the page it has
+/// (docs/benchmarks.md).
+pub(crate) fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .context("starting the async runtime")
+}
+
+/// Where one org's collection goes: the output sink (published only when the run finishes),
+/// the scratch directory of `-f html`, and the copy kept for `--store`.
+pub(crate) struct OrgOutput {
+    /// The sink the run writes into.
+    pub(crate) sink: Box<dyn SnapshotSink>,
+    html_dir: Option<tempfile::TempDir>,
+    to_store: Option<(PathBuf, StoreCopy)>,
+    output: PathBuf,
+    format_name: &'static str,
+}
+
+impl OrgOutput {
+    /// Opens the output for `format` at `output` (and the store copy when `store_path` is set).
+    pub(crate) fn open(
+        format: FormatArg,
+        output: &Path,
+        settings: &Settings,
+        store_path: Option<PathBuf>,
+    ) -> anyhow::Result<OrgOutput> {
+        let options = OutputOptions { csv_cells: CsvCells::from_raw(settings.csv_raw) };
+        // -f html: the run writes JSON to a private temporary directory; the page is made from it.
+        let html_dir = html_scratch(format, output)?;
+        let sink = match &html_dir {
+            None => open_sink_with(Format::from(format), output, options),
+            Some(dir) => open_sink(Format::Json, &dir.path().join(HTML_SNAPSHOT_FILE)),
+        }
+        .map_err(CollectError::Output)?;
+        let to_store = match store_path {
+            None => None,
+            Some(path) => Some((path, StoreCopy::new().map_err(CollectError::Output)?)),
+        };
+        let sink = match &to_store {
+            None => sink,
+            Some((_, copy)) => copy.tee(sink).map_err(CollectError::Output)?,
+        };
+        let format_name = if html_dir.is_some() { "html" } else { Format::from(format).name() };
+        Ok(OrgOutput { sink, html_dir, to_store, output: output.to_path_buf(), format_name })
     }
-    report_outcome(
-        &outcome,
-        verbosity,
-        &args.output,
-        if html_dir.is_some() { "html" } else { format.name() },
-    );
-    if verbosity != Verbosity::Quiet
-        && let Some(warning) = sfconn_collect::sandbox::invalid_email_warning(&outcome.summary)
-    {
-        output::warning(&warning);
+
+    /// After a successful run: the HTML page, the messages on stderr (each line starting with
+    /// `prefix`), the store copy, and the failure of a rotated token that could not be kept.
+    pub(crate) fn finish(
+        self,
+        outcome: &RunOutcome,
+        verbosity: Verbosity,
+        prefix: &str,
+    ) -> anyhow::Result<()> {
+        let OrgOutput { sink, html_dir, to_store, output, format_name } = self;
+        drop(sink);
+        if let Some(dir) = &html_dir {
+            write_html(dir.path(), &output)?;
+        }
+        report_outcome(outcome, verbosity, &output, format_name, prefix);
+        if verbosity != Verbosity::Quiet
+            && let Some(warning) = sfconn_collect::sandbox::invalid_email_warning(&outcome.summary)
+        {
+            output::warning(&format!("{prefix}{warning}"));
+        }
+        if let Some((store_path, copy)) = to_store {
+            store(&copy.path(), &store_path, verbosity, prefix)?;
+        }
+        // The output is complete, but the refresh_token_file still holds the revoked token: fail
+        // (74) so that a scheduler notices now rather than at the next run's invalid_grant.
+        if let (Some(class), Some(step)) = (outcome.rotation.failure_class(), outcome.rotation.next_step()) {
+            let code = code_of(class);
+            return Err(Failure::new(code, step).into());
+        }
+        Ok(())
     }
-    if let Some((store_path, copy)) = to_store {
-        store(&copy.path(), &store_path, verbosity)?;
-    }
-    // The output is complete, but the refresh_token_file still holds the revoked token: fail
-    // (74) so that a scheduler notices now rather than at the next run's invalid_grant.
-    if let (Some(class), Some(step)) = (outcome.rotation.failure_class(), outcome.rotation.next_step()) {
-        let code = code_of(class);
-        return Err(Failure::new(code, step).into());
-    }
-    Ok(())
 }
 
 /// How a run ended.
-#[allow(clippy::large_enum_variant)] // one value per run, returned once: boxing buys nothing
-enum Ended {
+pub(crate) enum Ended<T = Result<RunOutcome, CollectError>> {
     /// The run finished, with its outcome or its failure.
-    Finished(Box<Result<RunOutcome, CollectError>>),
+    Finished(Box<T>),
     /// Ctrl-C stopped it.
     Interrupted,
 }
 
-/// Runs the connector, or stops at Ctrl-C. Stopping drops the run's future, so no more
-/// requests are sent; the caller then drops the sink, which discards the staged output.
-async fn run_until_interrupted(
-    settings: &Settings,
-    sink: &mut dyn SnapshotSink,
-    progress: &dyn Progress,
-) -> Ended {
+/// Runs `run` (the connector for one org, or a whole fleet), or stops at Ctrl-C. Stopping
+/// drops the run's future, so no more requests are sent; the caller then drops the sinks,
+/// which discards the staged output.
+pub(crate) async fn until_interrupted<T>(run: impl std::future::Future<Output = T>) -> Ended<T> {
     // The handler is installed here, before the run starts, not when `select!` first polls.
     let sigint = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt());
     let interrupted = async {
@@ -241,33 +293,39 @@ async fn run_until_interrupted(
         }
     };
     tokio::select! {
-        result = Box::pin(sfconn_collect::run(settings, sink, progress)) => Ended::Finished(Box::new(result)),
+        result = Box::pin(run) => Ended::Finished(Box::new(result)),
         () = interrupted => Ended::Interrupted,
     }
 }
 
 /// Warnings, the rotated-token alarm and a one-line summary on stderr.
-fn report_outcome(outcome: &RunOutcome, verbosity: Verbosity, output_path: &Path, format: &str) {
+fn report_outcome(
+    outcome: &RunOutcome,
+    verbosity: Verbosity,
+    output_path: &Path,
+    format: &str,
+    prefix: &str,
+) {
     let quiet = verbosity == Verbosity::Quiet;
     if !quiet {
         for warning in outcome.warnings.iter().filter(|w| w.code != WARNING_REFRESH_TOKEN_ROTATED) {
-            output::warning(&warning_line(warning));
+            output::warning(&format!("{prefix}{}", warning_line(warning)));
         }
     }
     match &outcome.rotation {
         Rotation::NotRotated => {}
         Rotation::Persisted { .. } => {
             if let (false, Some(step)) = (quiet, outcome.rotation.next_step()) {
-                output::note(&step);
+                output::note(&format!("{prefix}{step}"));
             }
         }
         // The run fails at the end with the next step as its message (see `run`).
-        Rotation::FileUnwritable { .. } => output::warning(ROTATED_ALARM),
+        Rotation::FileUnwritable { .. } => output::warning(&format!("{prefix}{ROTATED_ALARM}")),
         // The new token is not where the settings look next time: the user must act.
-        needs_action => rotated_token_alarm(needs_action),
+        needs_action => rotated_token_alarm(needs_action, prefix),
     }
     if !quiet {
-        output::note(&summary_line(&outcome.summary, output_path, format));
+        output::note(&format!("{prefix}{}", summary_line(&outcome.summary, output_path, format)));
     }
 }
 
@@ -284,10 +342,10 @@ fn warning_line(warning: &Warning) -> String {
 const ROTATED_ALARM: &str = "!!! Salesforce rotated the refresh token: the old one no longer works !!!";
 
 /// Printed even with `-q`: the token that works now is not where the next run looks.
-fn rotated_token_alarm(rotation: &Rotation) {
+fn rotated_token_alarm(rotation: &Rotation, prefix: &str) {
     let step = rotation.next_step().unwrap_or_default();
-    output::warning(ROTATED_ALARM);
-    output::warning(&format!("[{WARNING_REFRESH_TOKEN_ROTATED}] {step}"));
+    output::warning(&format!("{prefix}{ROTATED_ALARM}"));
+    output::warning(&format!("{prefix}[{WARNING_REFRESH_TOKEN_ROTATED}] {step}"));
 }
 
 fn summary_line(summary: &Summary, output_path: &Path, format: &str) -> String {
@@ -317,11 +375,11 @@ fn summary_line(summary: &Summary, output_path: &Path, format: &str) -> String {
 const HTML_SNAPSHOT_FILE: &str = "snapshot.json";
 
 /// For `-f html`: checks `--output` and makes the private directory the run's JSON goes to.
-fn html_scratch(args: &CollectArgs) -> anyhow::Result<Option<tempfile::TempDir>> {
-    if args.format != FormatArg::Html {
+fn html_scratch(format: FormatArg, output: &Path) -> anyhow::Result<Option<tempfile::TempDir>> {
+    if format != FormatArg::Html {
         return Ok(None);
     }
-    output::check_target(&args.output)?;
+    output::check_target(output)?;
     let dir = tempfile::Builder::new()
         .prefix("sfconn-html-")
         .tempdir()
@@ -343,7 +401,8 @@ fn write_html(dir: &Path, output: &Path) -> anyhow::Result<()> {
 
 /// Puts the JSON copy ([`StoreCopy`]) into the snapshot store. The output is already
 /// written at this point; a failure says so.
-fn store(copy: &Path, store_path: &Path, verbosity: Verbosity) -> anyhow::Result<()> {
+fn store(copy: &Path, store_path: &Path, verbosity: Verbosity, prefix: &str) -> anyhow::Result<()> {
+    create_store_dir(store_path)?;
     // Streamed from the file: the users are stored as they are read, never all in memory.
     let stored = Store::open(store_path)
         .and_then(|mut store| store.import_file(copy))
@@ -355,7 +414,25 @@ fn store(copy: &Path, store_path: &Path, verbosity: Verbosity) -> anyhow::Result
             )
         })?;
     if verbosity != Verbosity::Quiet {
-        output::note(&format!("stored as snapshot {stored} in {}", store_path.display()));
+        output::note(&format!("{prefix}stored as snapshot {stored} in {}", store_path.display()));
     }
     Ok(())
+}
+
+/// Creates the store's directory (mode 0700) when it is missing, as for the default store
+/// `$XDG_DATA_HOME/sfconn/history.db` on a first run.
+fn create_store_dir(store_path: &Path) -> anyhow::Result<()> {
+    let Some(dir) = store_path.parent().filter(|dir| !dir.as_os_str().is_empty() && !dir.exists()) else {
+        return Ok(());
+    };
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+    builder.create(dir).map_err(anyhow::Error::new).with_context(|| {
+        format!(
+            "the snapshot was written, but the snapshot store's directory {} cannot be created",
+            dir.display()
+        )
+    })
 }

@@ -28,6 +28,10 @@ pub(crate) struct CheckArgs {
     #[arg(short = 'f', long, value_enum, default_value_t = CheckFormat::Text)]
     pub format: CheckFormat,
 
+    /// Check every named org ([orgs.NAME] tables) and show each one's effective settings
+    #[arg(long, conflicts_with = "org")]
+    pub all_orgs: bool,
+
     #[command(flatten)]
     pub settings: SettingArgs,
 }
@@ -61,7 +65,10 @@ pub(crate) fn run(command: ConfigCommand) -> anyhow::Result<()> {
 }
 
 fn check(args: &CheckArgs) -> anyhow::Result<()> {
-    let loaded = sfconn_config::load(&args.settings.to_flags(), Need::Everything)?;
+    if args.all_orgs {
+        return check_all_orgs(args);
+    }
+    let loaded = args.settings.load(&args.settings.to_flags(), Need::Everything)?;
     for warning in &loaded.warnings {
         output::warning(warning);
     }
@@ -73,6 +80,87 @@ fn check(args: &CheckArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// `config check --all-orgs`: every org's settings, or what is wrong with them; fails (78)
+/// when any org's settings are invalid, after showing all of them.
+fn check_all_orgs(args: &CheckArgs) -> anyhow::Result<()> {
+    let fleet = sfconn_config::load_fleet(&args.settings.to_flags(), Need::Everything)?;
+    let mut failed = Vec::new();
+    let mut text = String::new();
+    let mut orgs = serde_json::Map::new();
+    for org in &fleet.orgs {
+        match &org.loaded {
+            Ok(loaded) => {
+                for warning in &loaded.warnings {
+                    output::warning(&format!("org `{}`: {warning}", org.name));
+                }
+                match args.format {
+                    CheckFormat::Text => {
+                        text.push_str(&format!("\n# org: {}\n", org.name));
+                        text.push_str(&render_entries(loaded));
+                    }
+                    CheckFormat::Json => {
+                        orgs.insert(org.name.clone(), settings_json(loaded));
+                    }
+                }
+            }
+            Err(error) => {
+                output::error(&error.to_string());
+                failed.push(org.name.clone());
+                match args.format {
+                    CheckFormat::Text => {
+                        text.push_str(&format!("\n# org: {} (invalid: see stderr)\n", org.name));
+                    }
+                    CheckFormat::Json => {
+                        let problems: Vec<serde_json::Value> = error
+                            .problems()
+                            .iter()
+                            .map(|p| serde_json::json!({ "key": p.key, "origin": p.origin, "message": p.message }))
+                            .collect();
+                        orgs.insert(
+                            org.name.clone(),
+                            serde_json::json!({ "error": error.to_string(), "problems": problems }),
+                        );
+                    }
+                }
+            }
+        }
+    }
+    let document = match args.format {
+        CheckFormat::Text => {
+            format!(
+                "# config file: {}\n# fleet.concurrency = {}\n{text}",
+                fleet.config_file.display(),
+                fleet.concurrency
+            )
+        }
+        CheckFormat::Json => {
+            let document = serde_json::json!({
+                "config_file": fleet.config_file,
+                "fleet": { "concurrency": fleet.concurrency },
+                "orgs": orgs,
+            });
+            let mut text = serde_json::to_string_pretty(&document).context("encoding JSON")?;
+            text.push('\n');
+            text
+        }
+    };
+    output::data(&document).context("writing to stdout")?;
+    if failed.is_empty() {
+        Ok(())
+    } else {
+        Err(Failure::new(
+            code::CONFIG,
+            format!(
+                "the settings of {} of {} orgs are invalid: {}",
+                failed.len(),
+                fleet.orgs.len(),
+                failed.join(", ")
+            ),
+        )
+        .into())
+    }
+}
+
 /// `key = value  # origin` lines, aligned; unset keys as comments.
 fn render_text(loaded: &Loaded) -> String {
     let mut out = String::new();
@@ -80,6 +168,16 @@ fn render_text(loaded: &Loaded) -> String {
         Some(path) => out.push_str(&format!("# config file: {}\n", path.display())),
         None => out.push_str("# config file: none found\n"),
     }
+    if let Some(org) = &loaded.settings.org {
+        out.push_str(&format!("# org: {org}\n"));
+    }
+    out.push_str(&render_entries(loaded));
+    out
+}
+
+/// The settings' lines of [`render_text`].
+fn render_entries(loaded: &Loaded) -> String {
+    let mut out = String::new();
     let assignments: Vec<(String, &Entry)> = loaded
         .entries
         .iter()
@@ -117,8 +215,25 @@ fn toml_like(value: &serde_json::Value) -> String {
     }
 }
 
-/// `{"config_file": ..., "settings": {key: {"value", "origin"}}, "warnings": [...]}`.
+/// `{"config_file": ..., "org": ..., "settings": {key: {"value", "origin"}}, "warnings": [...]}`
+/// (`org` only for a named org).
 fn render_json(loaded: &Loaded) -> anyhow::Result<String> {
+    let mut document = serde_json::json!({ "config_file": loaded.config_file });
+    if let (Some(org), Some(map)) = (&loaded.settings.org, document.as_object_mut()) {
+        map.insert("org".into(), serde_json::Value::from(org.as_str()));
+    }
+    if let (serde_json::Value::Object(map), serde_json::Value::Object(rest)) =
+        (&mut document, settings_json(loaded))
+    {
+        map.extend(rest);
+    }
+    let mut text = serde_json::to_string_pretty(&document).context("encoding JSON")?;
+    text.push('\n');
+    Ok(text)
+}
+
+/// `{"settings": {key: {"value", "origin"}}, "warnings": [...]}` of one loaded org.
+fn settings_json(loaded: &Loaded) -> serde_json::Value {
     let settings: serde_json::Map<String, serde_json::Value> = loaded
         .entries
         .iter()
@@ -127,14 +242,7 @@ fn render_json(loaded: &Loaded) -> anyhow::Result<String> {
             (entry.key.clone(), shown)
         })
         .collect();
-    let document = serde_json::json!({
-        "config_file": loaded.config_file,
-        "settings": settings,
-        "warnings": loaded.warnings,
-    });
-    let mut text = serde_json::to_string_pretty(&document).context("encoding JSON")?;
-    text.push('\n');
-    Ok(text)
+    serde_json::json!({ "settings": settings, "warnings": loaded.warnings })
 }
 
 fn init(args: &InitArgs) -> anyhow::Result<()> {

@@ -90,6 +90,25 @@ pub(crate) fn exit_code(err: &anyhow::Error) -> u8 {
     code::INTERNAL
 }
 
+/// Salesforce's own error code (`invalid_grant`, `API_DISABLED_FOR_ORG`, …) of the first
+/// cause in the chain that is an answer of Salesforce's.
+pub(crate) fn salesforce_code(err: &anyhow::Error) -> Option<String> {
+    err.chain().find_map(|cause| {
+        let code = if let Some(e) = cause.downcast_ref::<sfconn_collect::CollectError>() {
+            e.salesforce_code()
+        } else if let Some(e) = cause.downcast_ref::<sfconn_api::ApiError>() {
+            e.salesforce_code()
+        } else if let Some(e) = cause.downcast_ref::<sfconn_session::SessionError>() {
+            e.salesforce_code()
+        } else if let Some(e) = cause.downcast_ref::<sfconn_auth::AuthError>() {
+            e.salesforce_code()
+        } else {
+            None
+        };
+        code.map(str::to_string)
+    })
+}
+
 /// The class of a library error: one downcast per library error type. A new library error
 /// type gets one line here.
 fn class_of(cause: &(dyn Error + 'static)) -> Option<ErrorClass> {

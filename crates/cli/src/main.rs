@@ -16,6 +16,7 @@ mod collect_cmd;
 mod completions_cmd;
 mod config_cmd;
 mod exit;
+mod fleet_cmd;
 mod history_cmd;
 mod logging;
 mod output;

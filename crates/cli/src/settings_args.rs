@@ -14,6 +14,11 @@ pub(crate) struct SettingArgs {
     #[arg(short = 'c', long = "config", value_name = "FILE")]
     pub config: Option<PathBuf>,
 
+    /// The named org to use: an [orgs.NAME] table of the config file (needed when the file
+    /// declares named orgs)
+    #[arg(long = "org", value_name = "NAME")]
+    pub org: Option<String>,
+
     /// Consumer Key of the connected app
     #[arg(long, value_name = "ID")]
     pub client_id: Option<String>,
@@ -41,6 +46,15 @@ pub(crate) struct SettingArgs {
 }
 
 impl SettingArgs {
+    /// Loads the settings of the org these flags choose (`--org`, or the only one there is).
+    pub(crate) fn load(
+        &self,
+        flags: &sfconn_config::Flags,
+        need: sfconn_config::Need,
+    ) -> Result<sfconn_config::Loaded, sfconn_config::ConfigError> {
+        sfconn_config::load_org(flags, need, self.org.as_deref())
+    }
+
     /// The flags in the form `sfconn_config::load` takes.
     pub(crate) fn to_flags(&self) -> sfconn_config::Flags {
         sfconn_config::Flags {

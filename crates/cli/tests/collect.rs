@@ -714,10 +714,12 @@ fn store_keeps_the_snapshot_for_history() {
     assert_eq!(snapshots[0]["users"], org.org.data().user_count());
     assert_eq!(listing(&org.work()), ["history.db"], "no temporary copy left");
 
-    // `--store` without a path needs store.path.
+    // `--store` without a path and without store.path: the default store in the data directory.
     let output = org.run(&["--store"]);
-    assert_eq!(output.status.code(), Some(78));
-    assert!(text(&output.stderr).contains("store.path"));
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+    let default_store = org.home.path().join("home/.local/share/sfconn/history.db");
+    assert!(text(&output.stderr).contains(&format!("stored as snapshot 1 in {}", default_store.display())));
+    assert!(default_store.is_file());
 }
 
 #[test]

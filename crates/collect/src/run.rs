@@ -74,6 +74,12 @@ impl OrgRun {
         self.session.tokens().cancellation()
     }
 
+    /// The HTTP requests this run has sent to Salesforce so far, token requests and retries
+    /// included (the figure the summary reports; also known when the run failed).
+    pub fn requests_sent(&self) -> u64 {
+        self.session.tokens().counter().get()
+    }
+
     /// Runs the connector and streams the snapshot into `sink`. On success the sink has been
     /// finished (the output is published); on failure it has not, and dropping it discards
     /// everything written so far.

@@ -42,6 +42,16 @@ pub enum SessionError {
     Auth(#[from] AuthError),
 }
 
+impl SessionError {
+    /// Salesforce's own code for this failure, when it is an answer of Salesforce's.
+    pub fn salesforce_code(&self) -> Option<&str> {
+        match self {
+            SessionError::Auth(error) => error.salesforce_code(),
+            _ => None,
+        }
+    }
+}
+
 impl Classify for SessionError {
     /// A missing refresh token is a configuration error.
     fn class(&self) -> ErrorClass {
