@@ -158,7 +158,8 @@ fn configured_store_path(settings: sfconn_config::Settings) -> anyhow::Result<Pa
     settings.store_path.ok_or_else(|| {
         anyhow::Error::new(Failure::new(
             code::CONFIG,
-            "no snapshot store given: use --store PATH, or set store.path in the config file or SFCONN_STORE__PATH",
+            "no snapshot store given and no home directory known for the default one: use --store PATH, or set \
+             store.path in the config file or SFCONN_STORE__PATH",
         ))
     })
 }

@@ -280,13 +280,13 @@ fn reading_a_store_that_does_not_exist_is_a_config_error_and_creates_nothing() {
 #[test]
 fn the_store_path_comes_from_the_environment_or_the_config_file() {
     let sandbox = Sandbox::with_weeks();
-    // No --store, no setting.
+    // No --store, no setting: the default store, which does not exist yet and is not created.
     let out = sandbox.sfconn().args(["history", "list"]).output().unwrap();
     assert_eq!(out.status.code(), Some(78));
-    assert_eq!(
-        String::from_utf8_lossy(&out.stderr),
-        "error: no snapshot store given: use --store PATH, or set store.path in the config file or SFCONN_STORE__PATH\n"
-    );
+    let default_store = sandbox.root().join("home/.local/share/sfconn/history.db");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains(&default_store.display().to_string()), "{stderr}");
+    assert!(!default_store.exists());
     // SFCONN_STORE__PATH, relative to the working directory; no credentials needed.
     let out =
         sandbox.sfconn().args(["history", "list"]).env("SFCONN_STORE__PATH", "history.db").output().unwrap();
