@@ -66,7 +66,7 @@ pub(crate) struct CollectArgs {
     /// Collect every named org of the config file ([orgs.NAME] tables), fleet.concurrency at a
     /// time, into DIR (-o): DIR/NAME.json (NAME.ndjson, NAME/ for csv, NAME.html), and
     /// DIR/fleet.json with each org's result. One org's failure never stops the others
-    #[arg(long, conflicts_with = "org")]
+    #[arg(long, conflicts_with_all = ["org", "org_index"])]
     pub all_orgs: bool,
 
     #[command(flatten)]

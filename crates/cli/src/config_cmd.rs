@@ -29,7 +29,7 @@ pub(crate) struct CheckArgs {
     pub format: CheckFormat,
 
     /// Check every named org ([orgs.NAME] tables) and show each one's effective settings
-    #[arg(long, conflicts_with = "org")]
+    #[arg(long, conflicts_with_all = ["org", "org_index"])]
     pub all_orgs: bool,
 
     #[command(flatten)]

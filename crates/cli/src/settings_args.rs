@@ -19,6 +19,11 @@ pub(crate) struct SettingArgs {
     #[arg(long = "org", value_name = "NAME")]
     pub org: Option<String>,
 
+    /// The named org at this position (0-based) in name order: for a Kubernetes Indexed Job,
+    /// `--org-index $(JOB_COMPLETION_INDEX)`
+    #[arg(long = "org-index", value_name = "N", conflicts_with = "org")]
+    pub org_index: Option<usize>,
+
     /// Consumer Key of the connected app
     #[arg(long, value_name = "ID")]
     pub client_id: Option<String>,
@@ -52,7 +57,13 @@ impl SettingArgs {
         flags: &sfconn_config::Flags,
         need: sfconn_config::Need,
     ) -> Result<sfconn_config::Loaded, sfconn_config::ConfigError> {
-        sfconn_config::load_org(flags, need, self.org.as_deref())
+        match self.org_index {
+            Some(index) => {
+                let name = sfconn_config::org_at_index(flags, index)?;
+                sfconn_config::load_org(flags, need, Some(&name))
+            }
+            None => sfconn_config::load_org(flags, need, self.org.as_deref()),
+        }
     }
 
     /// The flags in the form `sfconn_config::load` takes.

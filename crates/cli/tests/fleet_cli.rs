@@ -123,6 +123,14 @@ fn one_named_org_is_collected_with_its_own_settings() {
     assert_eq!(snapshot["summary"]["users_total"], 60);
     assert_eq!(fleet.orgs[0].1.requests_received(), 0, "the other org is not contacted");
 
+    // An Indexed Job's pod: index 1 in name order is `sandbox`.
+    let output = fleet.run(&["collect", "--org-index", "1", "-f", "ndjson"]);
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+    assert_eq!(text(&output.stdout).lines().filter(|l| l.contains(r#""type":"user""#)).count(), 60);
+    let output = fleet.run(&["collect", "--org-index", "2"]);
+    assert_eq!(output.status.code(), Some(78));
+    assert!(text(&output.stderr).contains("--org-index 2 names no org: the config file declares 2 (0 = prod, 1 = sandbox)"));
+
     let output = fleet.run(&["collect"]);
     assert_eq!(output.status.code(), Some(2), "no --org with named orgs is a usage error");
     assert!(text(&output.stderr).contains("declares named orgs (prod, sandbox): choose one with --org NAME"));

@@ -148,6 +148,19 @@ pub enum ConfigError {
         /// Every declared org.
         known: Vec<String>,
     },
+    /// `--org-index N` beyond the declared orgs.
+    #[error(
+        "--org-index {index} names no org: the config file declares {} ({}); set the Indexed Job's completions \
+         to the number of orgs",
+        known.len(),
+        known.iter().enumerate().map(|(i, n)| format!("{i} = {n}")).collect::<Vec<_>>().join(", ")
+    )]
+    OrgIndexOutOfRange {
+        /// The index given.
+        index: usize,
+        /// The declared orgs, in name order.
+        known: Vec<String>,
+    },
     /// Something is wrong with one named org's settings.
     #[error("org `{org}`: {source}")]
     InOrg {

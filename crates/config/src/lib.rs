@@ -34,7 +34,9 @@ use url::Url;
 pub use auth::{AuthFlow, AuthSettings};
 pub use environment::{Environment, MapEnvironment, ProcessEnvironment};
 pub use error::{ConfigError, Origin, Problem};
-pub use orgs::{Fleet, FleetOrg, load_fleet, load_fleet_with, load_org, load_org_with};
+pub use orgs::{
+    Fleet, FleetOrg, load_fleet, load_fleet_with, load_org, load_org_with, org_at_index, org_at_index_with,
+};
 
 /// A commented template config file, written by `sfconn config init`.
 pub const TEMPLATE: &str = include_str!("template.toml");

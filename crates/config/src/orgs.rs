@@ -68,6 +68,22 @@ pub fn load_org_with(
     load_from(config_file.as_ref(), flags, need, env, name).map_err(|source| in_org(name, source))
 }
 
+/// The name of the org at `index` (0-based) in name order, as a Kubernetes Indexed Job's
+/// `JOB_COMPLETION_INDEX` picks it (`collect --org-index`), on the process environment.
+pub fn org_at_index(flags: &Flags, index: usize) -> Result<String, ConfigError> {
+    org_at_index_with(flags, &ProcessEnvironment, index)
+}
+
+/// [`org_at_index`] for a given environment.
+pub fn org_at_index_with(flags: &Flags, env: &dyn Environment, index: usize) -> Result<String, ConfigError> {
+    let config_file = read_config(flags, env)?;
+    let declared = declared_orgs(config_file.as_ref(), env)?;
+    if declared.is_empty() {
+        return Err(ConfigError::NoOrgs { config_file: config_file.map(|f| f.path) });
+    }
+    declared.get(index).cloned().ok_or(ConfigError::OrgIndexOutOfRange { index, known: declared })
+}
+
 /// [`load_fleet_with`] on the process environment.
 pub fn load_fleet(flags: &Flags, need: Need) -> Result<Fleet, ConfigError> {
     load_fleet_with(flags, need, &ProcessEnvironment)
@@ -426,6 +442,19 @@ http = { timeout_secs = 5 }
         assert_eq!(
             store_only.settings.store_path.as_deref(),
             Some(dir.path().join("home/.local/share/sfconn/history.db").as_path())
+        );
+    }
+
+    #[test]
+    fn an_index_picks_an_org_in_name_order() {
+        let dir = Dir::new(TWO_ORGS);
+        assert_eq!(org_at_index_with(&Flags::default(), &dir.env(), 0).unwrap(), "acme-sandbox");
+        assert_eq!(org_at_index_with(&Flags::default(), &dir.env(), 1).unwrap(), "prod");
+        let err = org_at_index_with(&Flags::default(), &dir.env(), 2).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "--org-index 2 names no org: the config file declares 2 (0 = acme-sandbox, 1 = prod); set the \
+             Indexed Job's completions to the number of orgs"
         );
     }
 
