@@ -129,7 +129,10 @@ fn one_named_org_is_collected_with_its_own_settings() {
     assert_eq!(text(&output.stdout).lines().filter(|l| l.contains(r#""type":"user""#)).count(), 60);
     let output = fleet.run(&["collect", "--org-index", "2"]);
     assert_eq!(output.status.code(), Some(78));
-    assert!(text(&output.stderr).contains("--org-index 2 names no org: the config file declares 2 (0 = prod, 1 = sandbox)"));
+    assert!(
+        text(&output.stderr)
+            .contains("--org-index 2 names no org: the config file declares 2 (0 = prod, 1 = sandbox)")
+    );
 
     let output = fleet.run(&["collect"]);
     assert_eq!(output.status.code(), Some(2), "no --org with named orgs is a usage error");
