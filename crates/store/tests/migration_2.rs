@@ -35,7 +35,11 @@ fn federation_ids(db: &std::path::Path, snapshot: i64) -> Vec<(String, Option<St
     let conn = rusqlite::Connection::open(db).unwrap();
     let mut statement =
         conn.prepare("SELECT username, federation_id FROM users WHERE snapshot_id = ?1 ORDER BY id").unwrap();
-    statement.query_map([snapshot], |row| Ok((row.get(0)?, row.get(1)?))).unwrap().map(Result::unwrap).collect()
+    statement
+        .query_map([snapshot], |row| Ok((row.get(0)?, row.get(1)?)))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect()
 }
 
 #[test]
@@ -63,6 +67,18 @@ fn a_schema_1_store_migrates_to_2_and_still_reads() {
     let eu = federation_ids(&db, 2);
     assert!(eu.contains(&("phuong.nguyen@acme.eu".to_owned(), Some("E1001".to_owned()))), "{eu:?}");
     assert!(eu.contains(&("alice@acme.eu".to_owned(), None)), "{eu:?}");
+
+    // The cross-org view reads both: the old snapshot's user (no federation id) is matched by
+    // email, ignoring case, and is the seat to reclaim.
+    let view = store.cross_org_report(ReportOptions::default()).unwrap();
+    let orgs: Vec<&str> = view.orgs.iter().map(|o| o.snapshot.org_name.as_str()).collect();
+    assert_eq!(orgs, ["Acme EU", "Old Org"]);
+    assert_eq!(view.duplicates.len(), 1);
+    let dave = &view.duplicates[0];
+    assert_eq!(dave.key, "dave@acme.com");
+    let accounts: Vec<(&str, bool)> =
+        dave.accounts.iter().map(|a| (a.username.as_str(), a.reclaim_candidate)).collect();
+    assert_eq!(accounts, [("dave@acme.eu", false), ("dave@old.example", true)]);
 }
 
 #[test]
