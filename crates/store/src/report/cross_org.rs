@@ -136,8 +136,11 @@ mod tests {
         }
     }
 
-    /// Each person as (key, [(org, user, matched_by, reclaim)]).
-    fn summary(people: &[DuplicatePerson]) -> Vec<(String, Vec<(String, String, &'static str, bool)>)> {
+    /// One account as (org id, user id, matched_by, reclaim candidate).
+    type AccountSummary = (String, String, &'static str, bool);
+
+    /// Each person as (key, accounts).
+    fn summary(people: &[DuplicatePerson]) -> Vec<(String, Vec<AccountSummary>)> {
         people
             .iter()
             .map(|p| {
