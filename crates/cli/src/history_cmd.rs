@@ -104,6 +104,12 @@ pub(crate) struct ReportArgs {
     #[arg(long, value_name = "ORG_ID")]
     pub org: Option<String>,
 
+    /// Every org in the store, at its latest snapshot: each org's subscriptions, then the people
+    /// who hold a paid licence in more than one org and the seats among them to reclaim
+    /// (-f table, json or csv)
+    #[arg(long, conflicts_with_all = ["org", "snapshot"])]
+    pub all_orgs: bool,
+
     /// An active user with no login within this many days before the snapshot was collected
     /// is a reclaim candidate
     #[arg(long, value_name = "DAYS", default_value_t = sfconn_store::DEFAULT_INACTIVE_DAYS,
@@ -242,10 +248,29 @@ fn imported_line(info: &SnapshotInfo) -> String {
 }
 
 pub(crate) fn run_report(args: ReportArgs) -> anyhow::Result<()> {
-    let ReportArgs { snapshot, org, inactive_days, format, output, csv_raw, store } = args;
+    let ReportArgs { snapshot, org, all_orgs, inactive_days, format, output, csv_raw, store } = args;
+    if all_orgs && format == ReportFormat::Html {
+        return Err(anyhow::Error::new(Failure::new(
+            code::USAGE,
+            "-f html does not go with --all-orgs: write the cross-org view with -f table, -f json or -f csv, \
+             or one org's HTML report with -f html --org ORG_ID",
+        )));
+    }
     output::check_target(&output)?;
     let (path, cells) = report_settings(&store, format, csv_raw)?;
     let store = Store::open_existing(&path).map_err(failure)?;
+    if all_orgs {
+        let view = store.cross_org_report(ReportOptions { inactive_days }).map_err(failure)?;
+        let mut out = Vec::new();
+        match format {
+            // -f html was refused above.
+            ReportFormat::Table | ReportFormat::Html => view.write_table(&mut out),
+            ReportFormat::Json => view.write_json(&mut out),
+            ReportFormat::Csv => view.write_csv(&mut out, cells),
+        }
+        .map_err(failure)?;
+        return output::write_output(&output, &out);
+    }
     let selector = selector(snapshot.as_deref())?.unwrap_or(Selector::Latest);
     let snapshot = store.resolve(&selector, org.as_deref()).map_err(failure)?;
     let report = store.report(&snapshot, ReportOptions { inactive_days }).map_err(failure)?;

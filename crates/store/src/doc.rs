@@ -128,6 +128,9 @@ pub struct User {
     pub package_license_ids: Vec<String>,
     pub last_login_at: Option<String>,
     pub created_at: Option<String>,
+    /// Salesforce's `FederationIdentifier` (single sign-on id); optional in the document.
+    #[serde(default)]
+    pub federation_id: Option<String>,
 }
 
 #[derive(Debug, Clone, Deserialize, serde::Serialize)]

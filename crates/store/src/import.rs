@@ -80,8 +80,8 @@ impl<'t> SnapshotWriter<'t> {
             insert_user: prepare(
                 "preparing the user insert",
                 "INSERT INTO users (snapshot_id, id, username, email, email_domain, name, active, user_type,
-                     account_kind, profile_id, last_login_at, created_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+                     account_kind, profile_id, last_login_at, created_at, federation_id)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
             )?,
             // A licence listed twice for one user is one assignment.
             insert_licence: prepare(
@@ -166,6 +166,7 @@ impl<'t> SnapshotWriter<'t> {
                 user.profile_id,
                 last_login_at,
                 created_at,
+                user.federation_id,
             ])
             .map_err(duplicate_or("user", &user.id, "storing a user"))?;
         let held = user

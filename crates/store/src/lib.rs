@@ -11,7 +11,7 @@
 //! [`Store::import_file`] (what `sfconn collect --store` and `history import` call; it streams
 //! the users, so memory stays flat) or [`Store::insert_snapshot_json`] for a document in memory;
 //! [`Store::list`], [`Store::resolve`] / [`Store::resolve_pair`] with a [`Selector`];
-//! [`Store::report`] and [`Store::diff`], each rendered by `write_table`, `write_json` (and
+//! [`Store::report`], [`Store::cross_org_report`] (`report --all-orgs`) and [`Store::diff`], each rendered by `write_table`, `write_json` (and
 //! `write_csv` for the report, whose text from the org is neutralised for spreadsheets unless
 //! [`CsvCells::Raw`]; and `write_html` with [`Store::report_context`]);
 //! [`snapshot_file_html`] for the HTML report of a snapshot file that is in no store. docs/report.md defines every figure.
@@ -36,8 +36,9 @@ pub use error::StoreError;
 pub use one_off::snapshot_file_html;
 pub use paid::{LicenceFacts, is_paid};
 pub use report::{
-    ApiUsage, DEFAULT_INACTIVE_DAYS, DomainCount, HTML_MAX_CANDIDATES, HTML_MAX_DOMAINS, HeldLicence,
-    HtmlOptions, KindCount, OverAssigned, ReclaimCandidate, Report, ReportContext, ReportOptions,
+    Activity, ApiUsage, CrossOrgReport, DEFAULT_INACTIVE_DAYS, DomainCount, DuplicatePerson,
+    HTML_MAX_CANDIDATES, HTML_MAX_DOMAINS, HeldLicence, HtmlOptions, KindCount, MatchedBy, OrgAccount,
+    OrgRef, OrgSubscriptions, OverAssigned, ReclaimCandidate, Report, ReportContext, ReportOptions,
     SnapshotWarning, SubscriptionUse, ThirdPartyFootprint, UsagePoint, UsageSeries,
 };
 pub use schema::{MIGRATIONS, latest_version};

@@ -9,7 +9,7 @@ use rusqlite::Connection;
 use crate::StoreError;
 
 /// Migration `n` (1-based) is `MIGRATIONS[n - 1]`.
-pub const MIGRATIONS: &[&str] = &[MIGRATION_1];
+pub const MIGRATIONS: &[&str] = &[MIGRATION_1, MIGRATION_2];
 
 /// The schema version a store has once every migration ran.
 pub fn latest_version() -> i64 {
@@ -94,6 +94,13 @@ CREATE TABLE user_licences (
 ) WITHOUT ROWID;
 
 CREATE INDEX user_licences_by_subscription ON user_licences (snapshot_id, subscription_id);
+"#;
+
+/// Migration 2: each user's `federation_id` (the snapshot's `users[].federation_id`, Salesforce's
+/// `FederationIdentifier`), which the cross-org view (`sfconn report --all-orgs`) matches people
+/// by. Users stored before this migration, and users without one, have NULL.
+const MIGRATION_2: &str = r#"
+ALTER TABLE users ADD COLUMN federation_id TEXT;
 "#;
 
 /// Brings the database to the latest schema version, one transaction per migration.

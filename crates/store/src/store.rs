@@ -339,6 +339,22 @@ impl Store {
         )
     }
 
+    /// The latest snapshot of every org in the store (orgs told apart by organization id), by
+    /// org name then id: what `sfconn report --all-orgs` reads.
+    pub fn latest_per_org(&self) -> Result<Vec<SnapshotInfo>, StoreError> {
+        self.rows(
+            "finding the latest snapshot of each org",
+            &format!(
+                "SELECT {SNAPSHOT_COLUMNS} FROM snapshots s
+                 WHERE s.id = (SELECT t.id FROM snapshots t WHERE t.org_id = s.org_id
+                               ORDER BY t.collected_at_ms DESC, t.id DESC LIMIT 1)
+                 ORDER BY s.org_name, s.org_id"
+            ),
+            [],
+            snapshot_info,
+        )
+    }
+
     /// Runs a read query and maps every row; an error names `context`.
     pub(crate) fn rows<T, C: FromIterator<T>>(
         &self,

@@ -55,17 +55,45 @@ pub(super) fn inactive_before(collected_at: OffsetDateTime, inactive_days: u32) 
 /// one candidate per user holding at least one paid licence, with the paid licences it holds.
 pub(super) struct CandidateGrouper<'a> {
     collected_at: OffsetDateTime,
-    subscriptions: BTreeMap<&'a str, &'a StoredSubscription>,
+    paid: PaidLookup<'a>,
     candidates: Vec<ReclaimCandidate>,
+}
+
+/// Which licences of a snapshot are paid: a licence id to what the user holds.
+pub(super) struct PaidLookup<'a> {
+    subscriptions: BTreeMap<&'a str, &'a StoredSubscription>,
+}
+
+impl<'a> PaidLookup<'a> {
+    pub(super) fn new(subscriptions: &'a [StoredSubscription]) -> Self {
+        PaidLookup { subscriptions: subscriptions.iter().map(|s| (s.id.as_str(), s)).collect() }
+    }
+
+    /// The licence `subscription_id` as held, when it is paid. A licence the snapshot has no
+    /// subscription for is unknown, so not counted as paid.
+    pub(super) fn held(&self, subscription_id: &str) -> Option<HeldLicence> {
+        let subscription = self.subscriptions.get(subscription_id).filter(|s| s.paid())?;
+        Some(HeldLicence {
+            source: subscription.source,
+            id: subscription.id.clone(),
+            name: subscription.display_name(),
+        })
+    }
+}
+
+/// Whole days from `last_login_at` to `collected_at`; None when never logged in.
+pub(super) fn days_since_login(
+    collected_at: OffsetDateTime,
+    last_login_at: Option<&str>,
+) -> Result<Option<i64>, StoreError> {
+    last_login_at
+        .map(|text| Ok((collected_at - timefmt::parse("last_login_at", text)?).whole_days()))
+        .transpose()
 }
 
 impl<'a> CandidateGrouper<'a> {
     pub(super) fn new(collected_at: OffsetDateTime, subscriptions: &'a [StoredSubscription]) -> Self {
-        CandidateGrouper {
-            collected_at,
-            subscriptions: subscriptions.iter().map(|s| (s.id.as_str(), s)).collect(),
-            candidates: Vec::new(),
-        }
+        CandidateGrouper { collected_at, paid: PaidLookup::new(subscriptions), candidates: Vec::new() }
     }
 
     /// One row: a user (with no licences yet) and one licence it holds. Rows of one user come
@@ -75,22 +103,14 @@ impl<'a> CandidateGrouper<'a> {
         mut candidate: ReclaimCandidate,
         subscription_id: &str,
     ) -> Result<(), StoreError> {
-        // A licence the snapshot has no subscription for is unknown, so not counted as paid.
-        let Some(subscription) = self.subscriptions.get(subscription_id).filter(|s| s.paid()) else {
+        let Some(held) = self.paid.held(subscription_id) else {
             return Ok(());
-        };
-        let held = HeldLicence {
-            source: subscription.source,
-            id: subscription.id.clone(),
-            name: subscription.display_name(),
         };
         match self.candidates.last_mut() {
             Some(last) if last.user_id == candidate.user_id => last.paid_licences.push(held),
             _ => {
-                if let Some(last_login) = &candidate.last_login_at {
-                    let last_login = timefmt::parse("last_login_at", last_login)?;
-                    candidate.days_since_login = Some((self.collected_at - last_login).whole_days());
-                }
+                candidate.days_since_login =
+                    days_since_login(self.collected_at, candidate.last_login_at.as_deref())?;
                 candidate.paid_licences.push(held);
                 self.candidates.push(candidate);
             }

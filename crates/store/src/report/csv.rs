@@ -11,7 +11,7 @@ use std::io::{self, Write};
 
 use sfconn_csvcell::CsvCells;
 
-use super::model::Report;
+use super::model::{CrossOrgReport, Report, SubscriptionUse};
 use crate::StoreError;
 use crate::render;
 
@@ -25,6 +25,56 @@ fn block(section: &str, columns: &[&str], rows: impl Iterator<Item = Vec<String>
     let header = std::iter::once("section").chain(columns.iter().copied()).map(str::to_owned).collect();
     let rows = rows.map(|row| std::iter::once(section.to_owned()).chain(row).collect());
     std::iter::once(header).chain(rows).collect()
+}
+
+/// The columns of a `subscription` row, after `section`.
+const SUBSCRIPTION_COLUMNS: &[&str] = &[
+    "source",
+    "id",
+    "name",
+    "label",
+    "status",
+    "total",
+    "used",
+    "free",
+    "utilisation_percent",
+    "unlimited",
+    "paid",
+    "reclaimable",
+];
+
+fn subscription_row(sub: &SubscriptionUse, cells: CsvCells) -> Vec<String> {
+    let text = |value: &str| cells.text(value).into_owned();
+    let optional = |value: &Option<String>| cells.optional(value.as_deref());
+    vec![
+        sub.source.to_string(),
+        text(&sub.id),
+        text(&sub.name),
+        optional(&sub.label),
+        optional(&sub.status),
+        num(sub.total),
+        num(sub.used),
+        num(sub.free),
+        sub.utilisation_percent.map(|v| format!("{v:.1}")).unwrap_or_default(),
+        sub.unlimited.to_string(),
+        sub.paid.to_string(),
+        sub.reclaimable.to_string(),
+    ]
+}
+
+/// Writes the blocks, an empty line between two.
+fn write_blocks(out: &mut dyn Write, blocks: &[Vec<Vec<String>>]) -> io::Result<()> {
+    for (index, block) in blocks.iter().enumerate() {
+        if index > 0 {
+            writeln!(out)?;
+        }
+        let mut writer = csv::WriterBuilder::new().flexible(true).from_writer(&mut *out);
+        for record in block {
+            writer.write_record(record).map_err(io::Error::other)?;
+        }
+        writer.flush()?;
+    }
+    Ok(())
 }
 
 impl Report {
@@ -41,36 +91,8 @@ impl Report {
         let blocks = [
             block(
                 "subscription",
-                &[
-                    "source",
-                    "id",
-                    "name",
-                    "label",
-                    "status",
-                    "total",
-                    "used",
-                    "free",
-                    "utilisation_percent",
-                    "unlimited",
-                    "paid",
-                    "reclaimable",
-                ],
-                self.subscriptions.iter().map(|sub| {
-                    vec![
-                        sub.source.to_string(),
-                        text(&sub.id),
-                        text(&sub.name),
-                        optional(&sub.label),
-                        optional(&sub.status),
-                        num(sub.total),
-                        num(sub.used),
-                        num(sub.free),
-                        sub.utilisation_percent.map(|v| format!("{v:.1}")).unwrap_or_default(),
-                        sub.unlimited.to_string(),
-                        sub.paid.to_string(),
-                        sub.reclaimable.to_string(),
-                    ]
-                }),
+                SUBSCRIPTION_COLUMNS,
+                self.subscriptions.iter().map(|sub| subscription_row(sub, cells)),
             ),
             block(
                 "reclaim_candidate",
@@ -135,16 +157,83 @@ impl Report {
             ),
         ];
 
-        for (index, block) in blocks.iter().enumerate() {
-            if index > 0 {
-                writeln!(out)?;
-            }
-            let mut writer = csv::WriterBuilder::new().flexible(true).from_writer(&mut *out);
-            for record in block {
-                writer.write_record(record).map_err(io::Error::other)?;
-            }
-            writer.flush()?;
-        }
-        Ok(())
+        write_blocks(out, &blocks)
+    }
+}
+
+impl CrossOrgReport {
+    /// `report --all-orgs -f csv`: two blocks like those of `report -f csv`. `subscription`:
+    /// every org's subscriptions in one block, with `org_id`, `org_name` and `snapshot` first;
+    /// `duplicate`: one row per (person, org account) of the people paid for in more than one
+    /// org. Text from the org is written as `cells` says.
+    pub fn write_csv(&self, out: &mut dyn Write, cells: CsvCells) -> Result<(), StoreError> {
+        render::write("cross-org report", || self.csv(out, cells))
+    }
+
+    fn csv(&self, out: &mut dyn Write, cells: CsvCells) -> io::Result<()> {
+        let text = |value: &str| cells.text(value).into_owned();
+        let optional = |value: &Option<String>| cells.optional(value.as_deref());
+        let org_columns = ["org_id", "org_name", "snapshot"];
+        let subscription_columns: Vec<&str> =
+            org_columns.iter().chain(SUBSCRIPTION_COLUMNS).copied().collect();
+        let subscriptions = self.orgs.iter().flat_map(|org| {
+            org.subscriptions.iter().map(move |sub| {
+                let s = &org.snapshot;
+                [text(&s.org_id), text(&s.org_name), s.id.to_string()]
+                    .into_iter()
+                    .chain(subscription_row(sub, cells))
+                    .collect()
+            })
+        });
+        let duplicates = self.duplicates.iter().flat_map(|person| {
+            person.accounts.iter().map(move |a| {
+                vec![
+                    text(&person.key),
+                    person.matched_by.as_str().to_owned(),
+                    text(&a.org_id),
+                    text(&a.org_name),
+                    a.snapshot.to_string(),
+                    text(&a.user_id),
+                    text(&a.username),
+                    optional(&a.email),
+                    optional(&a.name),
+                    optional(&a.federation_id),
+                    a.matched_by.as_str().to_owned(),
+                    optional(&a.last_login_at),
+                    num(a.days_since_login),
+                    a.activity.as_str().to_owned(),
+                    a.reclaim_candidate.to_string(),
+                    text(&a.paid_licences.iter().map(|l| l.id.as_str()).collect::<Vec<_>>().join(";")),
+                    text(&a.paid_licences.iter().map(|l| l.name.as_str()).collect::<Vec<_>>().join(";")),
+                ]
+            })
+        });
+        let blocks = [
+            block("subscription", &subscription_columns, subscriptions),
+            block(
+                "duplicate",
+                &[
+                    "person",
+                    "person_matched_by",
+                    "org_id",
+                    "org_name",
+                    "snapshot",
+                    "user_id",
+                    "username",
+                    "email",
+                    "name",
+                    "federation_id",
+                    "matched_by",
+                    "last_login_at",
+                    "days_since_login",
+                    "activity",
+                    "reclaim_candidate",
+                    "paid_licence_ids",
+                    "paid_licences",
+                ],
+                duplicates,
+            ),
+        ];
+        write_blocks(out, &blocks)
     }
 }

@@ -8,6 +8,7 @@
 
 mod compute;
 mod context;
+mod cross_org;
 mod csv;
 mod html;
 mod model;
@@ -18,7 +19,8 @@ use std::io::Write;
 
 pub use html::{HTML_MAX_CANDIDATES, HTML_MAX_DOMAINS, HtmlOptions};
 pub use model::{
-    ApiUsage, DomainCount, HeldLicence, KindCount, OverAssigned, ReclaimCandidate, Report, ReportContext,
+    Activity, ApiUsage, CrossOrgReport, DomainCount, DuplicatePerson, HeldLicence, KindCount, MatchedBy,
+    OrgAccount, OrgRef, OrgSubscriptions, OverAssigned, ReclaimCandidate, Report, ReportContext,
     SnapshotWarning, SubscriptionUse, ThirdPartyFootprint, UsagePoint, UsageSeries,
 };
 
@@ -44,5 +46,12 @@ impl Report {
     /// `-f json`: the report as one JSON document.
     pub fn write_json(&self, out: &mut dyn Write) -> Result<(), StoreError> {
         render::json("report", self, out)
+    }
+}
+
+impl CrossOrgReport {
+    /// `-f json`: the cross-org view as one JSON document (its shape is in docs/report.md).
+    pub fn write_json(&self, out: &mut dyn Write) -> Result<(), StoreError> {
+        render::json("cross-org report", self, out)
     }
 }

@@ -162,3 +162,113 @@ pub struct UsagePoint {
     pub used: Option<i64>,
     pub total: Option<i64>,
 }
+
+/// `sfconn report --all-orgs`: the latest snapshot of every org in the store, each org's seats,
+/// and the people who hold a paid licence in more than one org (docs/report.md, "Cross-org
+/// view").
+#[derive(Debug, Clone, Serialize)]
+pub struct CrossOrgReport {
+    pub inactive_days: u32,
+    /// One per org (told apart by organization id), by org name then id.
+    pub orgs: Vec<OrgSubscriptions>,
+    /// People holding a paid licence in two orgs or more, by `key` (ignoring case).
+    pub duplicates: Vec<DuplicatePerson>,
+}
+
+/// One org's latest snapshot and its subscriptions, with the figures of the single-org report.
+#[derive(Debug, Clone, Serialize)]
+pub struct OrgSubscriptions {
+    pub snapshot: SnapshotInfo,
+    /// This snapshot's `collected_at` minus `inactive_days`.
+    pub inactive_before: String,
+    pub subscriptions: Vec<SubscriptionUse>,
+}
+
+/// An org as the cross-org view names it.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+pub struct OrgRef {
+    pub org_id: String,
+    pub org_name: String,
+}
+
+/// How the accounts of one person were recognised as the same person.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MatchedBy {
+    /// The same `federation_id`.
+    FederationId,
+    /// No `federation_id` on this account: the same email, ignoring case.
+    Email,
+}
+
+impl MatchedBy {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MatchedBy::FederationId => "federation_id",
+            MatchedBy::Email => "email",
+        }
+    }
+}
+
+/// Whether an account's last login is within the window (`inactive_days` before its snapshot
+/// was collected): the rule of the reclaim candidates.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Activity {
+    /// Logged in within the window.
+    Active,
+    /// Last login before the window.
+    Inactive,
+    /// Never logged in, and the account is older than the window (or of unknown age).
+    NeverLoggedIn,
+    /// Never logged in, created within the window: not a waste yet.
+    New,
+}
+
+impl Activity {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Activity::Active => "active",
+            Activity::Inactive => "inactive",
+            Activity::NeverLoggedIn => "never_logged_in",
+            Activity::New => "new",
+        }
+    }
+}
+
+/// One person's paid accounts in two orgs or more: the seats a company pays for twice.
+#[derive(Debug, Clone, Serialize)]
+pub struct DuplicatePerson {
+    /// What the accounts share: `federation_id` when the person has one, else `email`.
+    pub matched_by: MatchedBy,
+    /// The federation id, or the email in lower case.
+    pub key: String,
+    /// The orgs in which the person has an `active` account (logged in within the window).
+    pub active_in: Vec<OrgRef>,
+    /// Every paid account of the person, by org name, org id, username.
+    pub accounts: Vec<OrgAccount>,
+}
+
+/// One active account holding at least one paid licence, in one org's latest snapshot.
+#[derive(Debug, Clone, Serialize)]
+pub struct OrgAccount {
+    pub org_id: String,
+    pub org_name: String,
+    pub snapshot: crate::SnapshotId,
+    pub user_id: String,
+    pub username: String,
+    pub email: Option<String>,
+    pub name: Option<String>,
+    pub federation_id: Option<String>,
+    /// How this account was matched to the person's `key`.
+    pub matched_by: MatchedBy,
+    pub last_login_at: Option<String>,
+    /// Whole days between the last login and the snapshot's `collected_at`.
+    pub days_since_login: Option<i64>,
+    pub activity: Activity,
+    /// No login within the window here (`inactive` or `never_logged_in`) while the person is
+    /// `active` in another org: the seat to reclaim.
+    pub reclaim_candidate: bool,
+    /// The paid licences the account holds.
+    pub paid_licences: Vec<HeldLicence>,
+}

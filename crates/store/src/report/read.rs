@@ -4,8 +4,12 @@
 use rusqlite::params;
 
 use super::ReportOptions;
-use super::compute::{self, CandidateGrouper, StoredSubscription};
-use super::model::{DomainCount, KindCount, ReclaimCandidate, Report};
+use super::compute::{self, CandidateGrouper, PaidLookup, StoredSubscription};
+use super::cross_org;
+use super::model::{
+    Activity, CrossOrgReport, DomainCount, KindCount, MatchedBy, OrgAccount, OrgSubscriptions,
+    ReclaimCandidate, Report,
+};
 use crate::store::source_column;
 use crate::{SnapshotId, SnapshotInfo, Store, StoreError, timefmt};
 
@@ -142,5 +146,109 @@ impl Store {
         self.rows("counting users by domain and kind", sql, params![snapshot.0], |row| {
             Ok(make(row.get(0)?, row.get(1)?, row.get(2)?))
         })
+    }
+}
+
+impl Store {
+    /// `sfconn report --all-orgs`: the latest snapshot of every org, each with the subscription
+    /// figures of its single-org report ([`Store::report`]), and the people holding a paid
+    /// licence in more than one of them. An empty store is [`StoreError::NoSnapshots`].
+    ///
+    /// Memory grows with the accounts that hold a paid licence (of every org), which the
+    /// matching needs at once; never with the licence rows or the other users.
+    pub fn cross_org_report(&self, options: ReportOptions) -> Result<CrossOrgReport, StoreError> {
+        let latest = self.latest_per_org()?;
+        if latest.is_empty() {
+            return Err(StoreError::NoSnapshots { path: self.path().to_path_buf(), org_id: None });
+        }
+        let mut orgs = Vec::with_capacity(latest.len());
+        let mut accounts = Vec::new();
+        for snapshot in latest {
+            let report = self.report(&snapshot, options)?;
+            self.paid_accounts(&snapshot, &report.inactive_before, &mut accounts)?;
+            orgs.push(OrgSubscriptions {
+                snapshot,
+                inactive_before: report.inactive_before,
+                subscriptions: report.subscriptions,
+            });
+        }
+        Ok(CrossOrgReport {
+            inactive_days: options.inactive_days,
+            orgs,
+            duplicates: cross_org::duplicates(accounts),
+        })
+    }
+
+    /// Adds to `accounts` every active person's account (not a guest or system account) of
+    /// `snapshot` that holds at least one paid licence, with those licences and its activity.
+    /// The (user, licence) rows are streamed, a user's rows together.
+    fn paid_accounts(
+        &self,
+        snapshot: &SnapshotInfo,
+        inactive_before: &str,
+        accounts: &mut Vec<OrgAccount>,
+    ) -> Result<(), StoreError> {
+        let context = "finding the paid accounts of each org";
+        let collected_at = timefmt::parse("collected_at", &snapshot.collected_at)?;
+        let subscriptions = self.stored_subscriptions(snapshot.id)?;
+        let paid = PaidLookup::new(&subscriptions);
+        let mut statement = self
+            .conn
+            .prepare(
+                "SELECT u.id, u.username, u.email, u.name, u.federation_id, u.last_login_at, u.created_at,
+                        l.subscription_id
+                 FROM users u
+                 JOIN user_licences l ON l.snapshot_id = u.snapshot_id AND l.user_id = u.id
+                 WHERE u.snapshot_id = ?1 AND u.active = 1 AND u.account_kind NOT IN ('guest', 'system')
+                 ORDER BY u.id, CASE l.source WHEN 'UserLicense' THEN 0 WHEN 'PermissionSetLicense' THEN 1 ELSE 2 END,
+                          l.subscription_id",
+            )
+            .map_err(StoreError::sqlite(context))?;
+        let mut rows = statement.query(params![snapshot.id.0]).map_err(StoreError::sqlite(context))?;
+        // The user being read: its account and whether it holds a paid licence yet.
+        let mut current: Option<OrgAccount> = None;
+        fn finish(account: Option<OrgAccount>, accounts: &mut Vec<OrgAccount>) {
+            if let Some(account) = account.filter(|a| !a.paid_licences.is_empty()) {
+                accounts.push(account);
+            }
+        }
+        while let Some(row) = rows.next().map_err(StoreError::sqlite(context))? {
+            let user_id: String = row.get(0).map_err(StoreError::sqlite(context))?;
+            if current.as_ref().is_none_or(|account| account.user_id != user_id) {
+                let read = || -> rusqlite::Result<(Option<String>, Option<String>, OrgAccount)> {
+                    let last_login_at: Option<String> = row.get(5)?;
+                    let created_at: Option<String> = row.get(6)?;
+                    let account = OrgAccount {
+                        org_id: snapshot.org_id.clone(),
+                        org_name: snapshot.org_name.clone(),
+                        snapshot: snapshot.id,
+                        user_id: user_id.clone(),
+                        username: row.get(1)?,
+                        email: row.get(2)?,
+                        name: row.get(3)?,
+                        federation_id: row.get(4)?,
+                        matched_by: MatchedBy::Email,
+                        last_login_at: None,
+                        days_since_login: None,
+                        activity: Activity::NeverLoggedIn,
+                        reclaim_candidate: false,
+                        paid_licences: Vec::new(),
+                    };
+                    Ok((last_login_at, created_at, account))
+                };
+                let (last_login_at, created_at, mut account) = read().map_err(StoreError::sqlite(context))?;
+                account.activity =
+                    cross_org::activity(last_login_at.as_deref(), created_at.as_deref(), inactive_before);
+                account.days_since_login = compute::days_since_login(collected_at, last_login_at.as_deref())?;
+                account.last_login_at = last_login_at;
+                finish(current.replace(account), accounts);
+            }
+            let subscription_id: String = row.get(7).map_err(StoreError::sqlite(context))?;
+            if let (Some(account), Some(held)) = (current.as_mut(), paid.held(&subscription_id)) {
+                account.paid_licences.push(held);
+            }
+        }
+        finish(current, accounts);
+        Ok(())
     }
 }

@@ -4,7 +4,7 @@ use std::io::{self, Write};
 
 use sfconn_text::{Table, opt};
 
-use super::model::Report;
+use super::model::{CrossOrgReport, Report, SubscriptionUse};
 use crate::StoreError;
 use crate::render;
 
@@ -17,6 +17,35 @@ fn percent(value: Option<f64>) -> String {
 
 fn seats(value: Option<i64>, unlimited: bool) -> String {
     if unlimited { "unlimited".to_owned() } else { opt(value) }
+}
+
+/// The subscriptions of one snapshot, as `report` and `report --all-orgs` show them.
+fn subscriptions_table(subscriptions: &[SubscriptionUse], out: &mut dyn Write) -> io::Result<()> {
+    let mut table =
+        Table::new(&["SOURCE", "NAME", "#TOTAL", "#USED", "#FREE", "#UTILISATION", "PAID", "#RECLAIMABLE"]);
+    let mut hidden = 0;
+    for sub in subscriptions {
+        if !sub.unlimited && sub.total == Some(0) && sub.used.unwrap_or(0) == 0 {
+            hidden += 1;
+            continue;
+        }
+        table.row(vec![
+            sub.source.to_string(),
+            sub.label.clone().unwrap_or_else(|| sub.name.clone()),
+            seats(sub.total, sub.unlimited),
+            opt(sub.used),
+            opt(sub.free),
+            percent(sub.utilisation_percent),
+            if sub.paid { "yes" } else { "no" }.to_owned(),
+            sub.reclaimable.to_string(),
+        ]);
+    }
+    writeln!(out, "Subscriptions ({})", subscriptions.len())?;
+    table.write(out, INDENT)?;
+    if hidden > 0 {
+        writeln!(out, "{INDENT}({hidden} with no seats bought or used not shown; see -f json)")?;
+    }
+    Ok(())
 }
 
 impl Report {
@@ -43,39 +72,7 @@ impl Report {
     }
 
     fn subscriptions_table(&self, out: &mut dyn Write) -> io::Result<()> {
-        let mut table = Table::new(&[
-            "SOURCE",
-            "NAME",
-            "#TOTAL",
-            "#USED",
-            "#FREE",
-            "#UTILISATION",
-            "PAID",
-            "#RECLAIMABLE",
-        ]);
-        let mut hidden = 0;
-        for sub in &self.subscriptions {
-            if !sub.unlimited && sub.total == Some(0) && sub.used.unwrap_or(0) == 0 {
-                hidden += 1;
-                continue;
-            }
-            table.row(vec![
-                sub.source.to_string(),
-                sub.label.clone().unwrap_or_else(|| sub.name.clone()),
-                seats(sub.total, sub.unlimited),
-                opt(sub.used),
-                opt(sub.free),
-                percent(sub.utilisation_percent),
-                if sub.paid { "yes" } else { "no" }.to_owned(),
-                sub.reclaimable.to_string(),
-            ]);
-        }
-        writeln!(out, "Subscriptions ({})", self.subscriptions.len())?;
-        table.write(out, INDENT)?;
-        if hidden > 0 {
-            writeln!(out, "{INDENT}({hidden} with no seats bought or used not shown; see -f json)")?;
-        }
-        Ok(())
+        subscriptions_table(&self.subscriptions, out)
     }
 
     fn candidates_table(&self, out: &mut dyn Write) -> io::Result<()> {
@@ -153,4 +150,111 @@ impl Report {
         }
         table.write_or(out, INDENT, "none")
     }
+}
+
+fn licence_names(licences: &[super::model::HeldLicence]) -> String {
+    licences.iter().map(|l| l.name.as_str()).collect::<Vec<_>>().join(", ")
+}
+
+impl CrossOrgReport {
+    /// `report --all-orgs -f table`: each org's subscriptions, then the people paid for in
+    /// more than one org, then the seats among them to reclaim.
+    pub fn write_table(&self, out: &mut dyn Write) -> Result<(), StoreError> {
+        render::write("cross-org report", || self.table(out))
+    }
+
+    fn table(&self, out: &mut dyn Write) -> io::Result<()> {
+        writeln!(
+            out,
+            "Cross-org licence view: {} org{}, the latest snapshot of each; inactive means no login within {} days before that snapshot",
+            self.orgs.len(),
+            if self.orgs.len() == 1 { "" } else { "s" },
+            self.inactive_days
+        )?;
+        for org in &self.orgs {
+            let s = &org.snapshot;
+            writeln!(out)?;
+            writeln!(out, "{} ({}), snapshot {} collected {}", s.org_name, s.org_id, s.id, s.collected_at)?;
+            subscriptions_table(&org.subscriptions, out)?;
+        }
+        writeln!(out)?;
+        self.duplicates_table(out)?;
+        writeln!(out)?;
+        self.reclaim_table(out)
+    }
+
+    fn duplicates_table(&self, out: &mut dyn Write) -> io::Result<()> {
+        let accounts: usize = self.duplicates.iter().map(|p| p.accounts.len()).sum();
+        writeln!(
+            out,
+            "Paid in more than one org ({} people, {} accounts): the same person holds a paid licence in each",
+            self.duplicates.len(),
+            accounts
+        )?;
+        let mut table = Table::new(&[
+            "PERSON",
+            "ORG",
+            "ORG ID",
+            "USERNAME",
+            "MATCHED BY",
+            "PAID LICENCES",
+            "LAST LOGIN",
+            "#DAYS",
+            "ACTIVITY",
+            "RECLAIM",
+        ]);
+        for person in &self.duplicates {
+            for (index, account) in person.accounts.iter().enumerate() {
+                table.row(vec![
+                    if index == 0 { person.key.clone() } else { String::new() },
+                    account.org_name.clone(),
+                    account.org_id.clone(),
+                    account.username.clone(),
+                    account.matched_by.as_str().to_owned(),
+                    licence_names(&account.paid_licences),
+                    account.last_login_at.clone().unwrap_or_else(|| "never".to_owned()),
+                    opt(account.days_since_login),
+                    account.activity.as_str().to_owned(),
+                    if account.reclaim_candidate { "yes" } else { "" }.to_owned(),
+                ]);
+            }
+        }
+        table.write_or(out, INDENT, "none")
+    }
+
+    fn reclaim_table(&self, out: &mut dyn Write) -> io::Result<()> {
+        let mut table =
+            Table::new(&["USERNAME", "ORG", "ORG ID", "LAST LOGIN", "#DAYS", "PAID LICENCES", "ACTIVE IN"]);
+        for person in &self.duplicates {
+            for account in person.accounts.iter().filter(|a| a.reclaim_candidate) {
+                let active_in = person
+                    .active_in
+                    .iter()
+                    .filter(|org| org.org_id != account.org_id)
+                    .map(|org| org.org_name.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ");
+                table.row(vec![
+                    account.username.clone(),
+                    account.org_name.clone(),
+                    account.org_id.clone(),
+                    account.last_login_at.clone().unwrap_or_else(|| "never".to_owned()),
+                    opt(account.days_since_login),
+                    licence_names(&account.paid_licences),
+                    active_in,
+                ]);
+            }
+        }
+        writeln!(
+            out,
+            "Reclaim candidates among them ({}): no login within {} days in this org, active in another",
+            table_rows(&self.duplicates),
+            self.inactive_days
+        )?;
+        table.write_or(out, INDENT, "none")
+    }
+}
+
+fn table_rows(people: &[super::model::DuplicatePerson]) -> usize {
+    people.iter().flat_map(|p| &p.accounts).filter(|a| a.reclaim_candidate).count()
 }
