@@ -2,7 +2,7 @@
 //!
 //! - A Python virtualenv in `target/k8s-venv` (made once, reused while its pins match) with
 //!   pinned `kubernetes-validate` and `checkov` from PyPI, the only network use.
-//! - `kubernetes-validate --strict` on every manifest against the oldest Kubernetes the
+//! - `kubernetes-validate --strict` on every manifest (`recovery/` included) against the oldest Kubernetes the
 //!   manifests support and the newest schemas the package bundles, and on the output of
 //!   `kubectl kustomize` when kubectl is installed (else the plain files only).
 //! - `xtask/k8s/check_fleet.py`: one Job index per `[orgs.NAME]`, secrets on read-only Secret
@@ -110,14 +110,23 @@ fn ensure_venv() -> Result<PathBuf> {
     Ok(venv)
 }
 
-/// Every manifest in `dir` (`*.yaml`, `*.yml`) but the kustomization, which is not a
-/// Kubernetes object, in name order.
+/// Every manifest under `dir` (`*.yaml`, `*.yml`, subdirectories such as `recovery/`
+/// included) but the kustomization, which is not a Kubernetes object, in path order.
 fn manifests(dir: &Path) -> Result<Vec<PathBuf>> {
-    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
-        .with_context(|| format!("cannot read {}", dir.display()))?
-        .filter_map(|entry| entry.ok().map(|entry| entry.path()))
-        .filter(|path| is_manifest(path))
-        .collect();
+    let mut files = Vec::new();
+    let mut pending = vec![dir.to_path_buf()];
+    while let Some(current) = pending.pop() {
+        for entry in
+            std::fs::read_dir(&current).with_context(|| format!("cannot read {}", current.display()))?
+        {
+            let path = entry.with_context(|| format!("cannot read {}", current.display()))?.path();
+            if path.is_dir() {
+                pending.push(path);
+            } else if is_manifest(&path) {
+                files.push(path);
+            }
+        }
+    }
     files.sort();
     ensure!(!files.is_empty(), "no manifests in {}", dir.display());
     Ok(files)
@@ -172,6 +181,8 @@ mod tests {
     fn every_shipped_manifest_is_listed() {
         let files = manifests(&project_root().join("deploy/kubernetes")).unwrap();
         let names: Vec<_> = files.iter().filter_map(|f| f.file_name()?.to_str()).collect();
-        assert!(names.contains(&"cronjob.yaml") && names.contains(&"configmap.yaml"), "{names:?}");
+        for name in ["cronjob.yaml", "configmap.yaml", "token-reader.yaml"] {
+            assert!(names.contains(&name), "{name} is not in {names:?}");
+        }
     }
 }
