@@ -1,9 +1,10 @@
 //! Project automation, run as `cargo xtask <task>`:
 //!
 //! - `ci`: format check, clippy with `-D warnings` on all targets, the Debian packages the tests
-//!   need (installed when missing), all tests, the container image built and run, a bench smoke
-//!   run.
+//!   need (installed when missing), all tests, the container image built and run, the
+//!   Kubernetes manifests validated, a bench smoke run.
 //! - `image`: build the container image with buildah (`--check` runs it against the simulated org).
+//! - `k8s`: validate the Kubernetes manifests of `deploy/kubernetes` (kubernetes-validate, checkov).
 //! - `deps`: install the Debian packages the tests need (`ci` does it too).
 //! - `screenshot`: docs/report-html.png, the HTML report of the test snapshots as Chromium
 //!   shows it (and docs/report-html.sha256, the page it shows).
@@ -25,6 +26,7 @@ mod bench_html;
 mod demo;
 mod deps;
 mod image;
+mod k8s;
 mod screenshot;
 
 fn main() -> ExitCode {
@@ -34,10 +36,11 @@ fn main() -> ExitCode {
         Some("demo") => demo::run(&args[1..]),
         Some("bench") => bench::run(&args[1..]),
         Some("image") => image::run(&args[1..]),
+        Some("k8s") => k8s::run(&args[1..]),
         Some("deps") => deps::ensure(deps::FOR_TESTS),
         Some("screenshot") => screenshot::run(),
         _ => {
-            eprintln!("usage: cargo xtask <ci|demo|bench|deps|image|screenshot>");
+            eprintln!("usage: cargo xtask <ci|demo|bench|deps|image|k8s|screenshot>");
             return ExitCode::from(2);
         }
     };
@@ -90,6 +93,9 @@ fn ci() -> Result<()> {
 
     eprintln!("xtask: container image: built with buildah and run against the simulated org");
     image::run(&["--check".to_owned()])?;
+
+    eprintln!("xtask: Kubernetes manifests: kubernetes-validate, checkov (offline, tools from PyPI once)");
+    k8s::run(&[])?;
 
     eprintln!("xtask: bench smoke: 2000 users, no latency, debug build (timing targets are not checked)");
     bench::run(&["--smoke".to_owned()])?;
