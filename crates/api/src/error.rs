@@ -411,25 +411,6 @@ pub enum ApiError {
     Internal(String),
 }
 
-impl ApiError {
-    /// Salesforce's own code for this failure (`errorCode`, or the OAuth `error`), when the
-    /// failure is an answer of Salesforce's: what a fleet summary shows beside the message.
-    pub fn salesforce_code(&self) -> Option<&str> {
-        match self {
-            ApiError::Auth(error) => error.salesforce_code(),
-            ApiError::ApiDisabledForOrg { error, .. }
-            | ApiError::ApiDisabledForUser { error, .. }
-            | ApiError::SessionRejected { error, .. }
-            | ApiError::DailyLimitExceeded { error, .. }
-            | ApiError::ObjectNotReadable { error, .. } => Some(&error.code),
-            ApiError::Rejected { body: ErrorBody::Salesforce(errors), .. } => {
-                errors.first().map(|e| e.code.as_str())
-            }
-            _ => None,
-        }
-    }
-}
-
 /// The text as a sentence: a full stop added unless it already ends with one.
 fn sentence(text: &impl fmt::Display) -> String {
     let text = text.to_string();
@@ -459,6 +440,23 @@ const OUR_BUG_CODES: &[&str] =
     &["MALFORMED_QUERY", "INVALID_QUERY_FILTER_OPERATOR", "MALFORMED_ID", "INVALID_AUTH_HEADER"];
 
 impl Classify for ApiError {
+    /// Salesforce's own code for this failure (`errorCode`, or the OAuth `error`), when the
+    /// failure is an answer of Salesforce's: what a fleet summary shows beside the message.
+    fn salesforce_code(&self) -> Option<&str> {
+        match self {
+            ApiError::Auth(error) => error.salesforce_code(),
+            ApiError::ApiDisabledForOrg { error, .. }
+            | ApiError::ApiDisabledForUser { error, .. }
+            | ApiError::SessionRejected { error, .. }
+            | ApiError::DailyLimitExceeded { error, .. }
+            | ApiError::ObjectNotReadable { error, .. } => Some(&error.code),
+            ApiError::Rejected { body: ErrorBody::Salesforce(errors), .. } => {
+                errors.first().map(|e| e.code.as_str())
+            }
+            _ => None,
+        }
+    }
+
     fn class(&self) -> ErrorClass {
         match self {
             ApiError::Auth(error) => error.class(),

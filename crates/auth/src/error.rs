@@ -161,17 +161,6 @@ pub enum AuthError {
     Internal(String),
 }
 
-impl AuthError {
-    /// Salesforce's OAuth `error` code (e.g. `invalid_grant`), when Salesforce refused.
-    pub fn salesforce_code(&self) -> Option<&str> {
-        match self {
-            AuthError::Refused(refusal) => Some(&refusal.error),
-            AuthError::Shared(error) => error.salesforce_code(),
-            _ => None,
-        }
-    }
-}
-
 fn http_hint(status: u16) -> &'static str {
     match status {
         401 | 403 => {
@@ -182,6 +171,15 @@ fn http_hint(status: u16) -> &'static str {
 }
 
 impl Classify for AuthError {
+    /// Salesforce's OAuth `error` code (e.g. `invalid_grant`), when Salesforce refused.
+    fn salesforce_code(&self) -> Option<&str> {
+        match self {
+            AuthError::Refused(refusal) => Some(&refusal.error),
+            AuthError::Shared(error) => error.salesforce_code(),
+            _ => None,
+        }
+    }
+
     fn class(&self) -> ErrorClass {
         match self {
             AuthError::Refused(refusal) => refusal.class(),

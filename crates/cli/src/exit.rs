@@ -93,36 +93,30 @@ pub(crate) fn exit_code(err: &anyhow::Error) -> u8 {
 /// Salesforce's own error code (`invalid_grant`, `API_DISABLED_FOR_ORG`, …) of the first
 /// cause in the chain that is an answer of Salesforce's.
 pub(crate) fn salesforce_code(err: &anyhow::Error) -> Option<String> {
-    err.chain().find_map(|cause| {
-        let code = if let Some(e) = cause.downcast_ref::<sfconn_collect::CollectError>() {
-            e.salesforce_code()
-        } else if let Some(e) = cause.downcast_ref::<sfconn_api::ApiError>() {
-            e.salesforce_code()
-        } else if let Some(e) = cause.downcast_ref::<sfconn_session::SessionError>() {
-            e.salesforce_code()
-        } else if let Some(e) = cause.downcast_ref::<sfconn_auth::AuthError>() {
-            e.salesforce_code()
-        } else {
-            None
-        };
-        code.map(str::to_string)
-    })
+    err.chain().find_map(|cause| classified(cause)?.salesforce_code().map(str::to_string))
 }
 
-/// The class of a library error: one downcast per library error type. A new library error
-/// type gets one line here.
+/// The class of a library error.
 fn class_of(cause: &(dyn Error + 'static)) -> Option<ErrorClass> {
-    fn class<T: Classify + Error + 'static>(cause: &(dyn Error + 'static)) -> Option<ErrorClass> {
-        cause.downcast_ref::<T>().map(Classify::class)
+    classified(cause).map(Classify::class)
+}
+
+/// A library error as its [`Classify`]: one downcast per library error type. A new library
+/// error type gets one line here.
+fn classified<'a>(cause: &'a (dyn Error + 'static)) -> Option<&'a dyn Classify> {
+    fn as_classify<'a, T: Classify + Error + 'static>(
+        cause: &'a (dyn Error + 'static),
+    ) -> Option<&'a dyn Classify> {
+        cause.downcast_ref::<T>().map(|error| error as &dyn Classify)
     }
-    class::<sfconn_config::ConfigError>(cause)
-        .or_else(|| class::<sfconn_store::StoreError>(cause))
-        .or_else(|| class::<sfconn_session::SessionError>(cause))
-        .or_else(|| class::<sfconn_auth::AuthError>(cause))
-        .or_else(|| class::<sfconn_collect::CollectError>(cause))
-        .or_else(|| class::<sfconn_collect::OutputError>(cause))
-        .or_else(|| class::<sfconn_api::ApiError>(cause))
-        .or_else(|| class::<sfconn_http::HttpError>(cause))
+    as_classify::<sfconn_config::ConfigError>(cause)
+        .or_else(|| as_classify::<sfconn_store::StoreError>(cause))
+        .or_else(|| as_classify::<sfconn_session::SessionError>(cause))
+        .or_else(|| as_classify::<sfconn_auth::AuthError>(cause))
+        .or_else(|| as_classify::<sfconn_collect::CollectError>(cause))
+        .or_else(|| as_classify::<sfconn_collect::OutputError>(cause))
+        .or_else(|| as_classify::<sfconn_api::ApiError>(cause))
+        .or_else(|| as_classify::<sfconn_http::HttpError>(cause))
 }
 
 /// A closed stdout pipe: the CLI's own write, or the collect run's while it copies the staged

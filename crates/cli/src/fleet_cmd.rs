@@ -10,16 +10,16 @@ use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::time::Instant;
 
-use anyhow::Context;
+use anyhow::{Context, bail};
 use futures_util::StreamExt;
+use sfconn_collect::snapshot::Summary;
 use sfconn_collect::{NoProgress, OrgRun};
-use sfconn_config::{FleetOrg, Need};
-use sfconn_errors::Classify;
+use sfconn_config::{ConfigError, Fleet, FleetOrg, Loaded, Need};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
 use crate::collect_cmd::{CollectArgs, Ended, FormatArg, OrgOutput, interrupted, runtime, until_interrupted};
-use crate::exit::{self, Failure, code, code_of};
+use crate::exit::{self, Failure, code};
 use crate::logging::Verbosity;
 use crate::output;
 
@@ -59,6 +59,24 @@ pub(crate) struct OrgResult {
     duration_ms: u64,
     /// The snapshot written (a file, or a directory for csv); `null` unless `ok`.
     output: Option<PathBuf>,
+}
+
+impl OrgResult {
+    /// A result with no figures yet.
+    fn new(org: String, status: Status) -> OrgResult {
+        OrgResult {
+            org,
+            status,
+            exit_code: 0,
+            error_code: None,
+            message: None,
+            users: None,
+            subscriptions: None,
+            api_requests: None,
+            duration_ms: 0,
+            output: None,
+        }
+    }
 }
 
 /// `fleet.json`.
@@ -120,20 +138,19 @@ pub(crate) fn run(args: &CollectArgs, verbosity: Verbosity) -> anyhow::Result<()
         ),
         _ => None,
     };
-    let targets: Vec<PathBuf> = fleet
-        .orgs
-        .iter()
-        .map(|org| match (&tables, &dir) {
-            (Some(tables), _) => tables.path().join(format!("{}.txt", org.name)),
-            (None, Some(dir)) => dir.join(file_name(&org.name, args.format)),
-            (None, None) => PathBuf::from(&org.name),
-        })
-        .collect();
+    let base = match (&tables, &dir) {
+        (Some(tables), _) => tables.path().to_path_buf(),
+        (None, Some(dir)) => dir.clone(),
+        (None, None) => bail!("internal error: --all-orgs has no output directory"),
+    };
+    let Fleet { orgs, concurrency, config_file } = fleet;
+    let names: Vec<String> = orgs.iter().map(|org| org.name.clone()).collect();
+    let targets: Vec<PathBuf> = names.iter().map(|name| base.join(file_name(name, args.format))).collect();
 
     let started_at = OffsetDateTime::now_utc();
-    let slots: Mutex<Vec<Option<OrgResult>>> = Mutex::new(vec![None; fleet.orgs.len()]);
+    let slots: Mutex<Vec<Option<OrgResult>>> = Mutex::new(vec![None; orgs.len()]);
     let runtime = runtime()?;
-    let all = futures_util::stream::iter(fleet.orgs.iter().zip(&targets).enumerate())
+    let all = futures_util::stream::iter(orgs.into_iter().zip(&targets).enumerate())
         .map(|(index, (org, target))| {
             let slots = &slots;
             async move {
@@ -143,33 +160,26 @@ pub(crate) fn run(args: &CollectArgs, verbosity: Verbosity) -> anyhow::Result<()
                 }
             }
         })
-        .buffer_unordered(fleet.concurrency)
+        .buffer_unordered(concurrency)
         .collect::<()>();
     let ended = runtime.block_on(until_interrupted(all));
     let finished_at = OffsetDateTime::now_utc();
     let slots = slots.into_inner().unwrap_or_default();
-    let results: Vec<OrgResult> = fleet
-        .orgs
-        .iter()
+    let results: Vec<OrgResult> = names
+        .into_iter()
         .zip(slots)
-        .map(|(org, slot)| {
+        .map(|(name, slot)| {
             slot.unwrap_or_else(|| OrgResult {
-                org: org.name.clone(),
-                status: Status::Interrupted,
                 exit_code: crate::collect_cmd::INTERRUPTED,
-                error_code: None,
                 message: Some("stopped by Ctrl-C before it finished; nothing was written".into()),
-                users: None,
-                subscriptions: None,
-                api_requests: None,
                 duration_ms: duration_ms(started_at, finished_at),
-                output: None,
+                ..OrgResult::new(name, Status::Interrupted)
             })
         })
         .collect();
 
-    if let Some(tables) = &tables {
-        print_tables(&results, tables.path())?;
+    if tables.is_some() {
+        print_tables(&results, &targets)?;
     }
     let exit_code = fleet_exit_code(&results);
     if verbosity != Verbosity::Quiet {
@@ -179,10 +189,10 @@ pub(crate) fn run(args: &CollectArgs, verbosity: Verbosity) -> anyhow::Result<()
         let summary = FleetSummary {
             fleet_version: "1",
             generator: format!("sfconn {}", env!("CARGO_PKG_VERSION")),
-            config_file: &fleet.config_file,
+            config_file: &config_file,
             started_at: timestamp(started_at),
             finished_at: timestamp(finished_at),
-            concurrency: fleet.concurrency,
+            concurrency,
             exit_code,
             orgs: &results,
         };
@@ -244,40 +254,32 @@ fn file_name(org: &str, format: FormatArg) -> String {
         FormatArg::Json => format!("{org}.json"),
         FormatArg::Ndjson => format!("{org}.ndjson"),
         FormatArg::Html => format!("{org}.html"),
-        FormatArg::Csv | FormatArg::Table => org.to_string(),
+        // -f table: a private file, printed on stdout at the end.
+        FormatArg::Table => format!("{org}.txt"),
+        FormatArg::Csv => org.to_string(),
     }
 }
 
 /// Collects one org; every failure becomes that org's result.
-async fn collect_org(org: &FleetOrg, target: &Path, args: &CollectArgs, verbosity: Verbosity) -> OrgResult {
+async fn collect_org(org: FleetOrg, target: &Path, args: &CollectArgs, verbosity: Verbosity) -> OrgResult {
     let started = Instant::now();
     let prefix = format!("[{}] ", org.name);
-    let mut result = OrgResult {
-        org: org.name.clone(),
-        status: Status::Failed,
-        exit_code: 0,
-        error_code: None,
-        message: None,
-        users: None,
-        subscriptions: None,
-        api_requests: None,
-        duration_ms: 0,
-        output: None,
-    };
+    let mut result = OrgResult::new(org.name, Status::Failed);
     // An org whose settings are invalid sends nothing.
-    let mut requests = Some(0);
-    let collected = collect_org_into(org, target, args, verbosity, &prefix, &mut requests, &mut result).await;
-    result.api_requests = requests.or(result.api_requests);
+    let mut requests = 0;
+    let collected = collect_org_into(org.loaded, target, args, verbosity, &prefix, &mut requests).await;
+    result.api_requests = Some(requests);
     result.duration_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
     match collected {
-        Ok(()) => {
+        Ok(summary) => {
             result.status = Status::Ok;
+            result.users = Some(summary.users_total);
+            result.subscriptions = Some(summary.subscriptions_total);
             result.output = (args.format != FormatArg::Table).then(|| target.to_path_buf());
         }
         Err(error) => {
             let message = exit::message(&error);
             output::error(&format!("{prefix}{message}"));
-            result.status = Status::Failed;
             result.exit_code = exit::exit_code(&error);
             result.error_code = exit::salesforce_code(&error);
             result.message = Some(message);
@@ -286,17 +288,17 @@ async fn collect_org(org: &FleetOrg, target: &Path, args: &CollectArgs, verbosit
     result
 }
 
+/// One org's collection, as `collect --org NAME` runs it; `requests` ends with the requests
+/// sent to Salesforce, whether the run succeeded or not.
 async fn collect_org_into(
-    org: &FleetOrg,
+    loaded: Result<Loaded, ConfigError>,
     target: &Path,
     args: &CollectArgs,
     verbosity: Verbosity,
     prefix: &str,
-    requests: &mut Option<u64>,
-    result: &mut OrgResult,
-) -> anyhow::Result<()> {
-    let loaded =
-        org.loaded.as_ref().map_err(|error| Failure::new(code_of(error.class()), error.to_string()))?;
+    requests: &mut u64,
+) -> anyhow::Result<Summary> {
+    let loaded = loaded?;
     if verbosity != Verbosity::Quiet {
         for warning in &loaded.warnings {
             output::warning(&format!("{prefix}{warning}"));
@@ -307,20 +309,17 @@ async fn collect_org_into(
     let mut out = OrgOutput::open(args.format, target, settings, store_path)?;
     let run = OrgRun::new(settings.clone())?;
     let collected = run.collect_into(out.sink.as_mut(), &NoProgress).await;
-    *requests = Some(run.requests_sent());
+    *requests = run.requests_sent();
     let outcome = collected?;
-    result.users = Some(outcome.summary.users_total);
-    result.subscriptions = Some(outcome.summary.subscriptions_total);
-    result.api_requests = Some(outcome.summary.api_requests);
-    *requests = Some(outcome.summary.api_requests);
-    out.finish(&outcome, verbosity, prefix)
+    out.finish(&outcome, verbosity, prefix)?;
+    Ok(outcome.summary)
 }
 
-/// `-f table`: each finished org's section on stdout, in name order.
-fn print_tables(results: &[OrgResult], dir: &Path) -> anyhow::Result<()> {
+/// `-f table`: each finished org's section (its file in `targets`) on stdout, in name order.
+fn print_tables(results: &[OrgResult], targets: &[PathBuf]) -> anyhow::Result<()> {
     let mut text = String::new();
-    for result in results.iter().filter(|r| r.status == Status::Ok) {
-        let table = std::fs::read_to_string(dir.join(format!("{}.txt", result.org)))
+    for (result, target) in results.iter().zip(targets).filter(|(r, _)| r.status == Status::Ok) {
+        let table = std::fs::read_to_string(target)
             .with_context(|| format!("reading the table of org {}", result.org))?;
         if !text.is_empty() {
             text.push('\n');
@@ -392,18 +391,7 @@ mod tests {
     use super::*;
 
     fn result(status: Status, exit_code: u8) -> OrgResult {
-        OrgResult {
-            org: "o".into(),
-            status,
-            exit_code,
-            error_code: None,
-            message: None,
-            users: None,
-            subscriptions: None,
-            api_requests: None,
-            duration_ms: 0,
-            output: None,
-        }
+        OrgResult { exit_code, ..OrgResult::new("o".into(), status) }
     }
 
     #[test]

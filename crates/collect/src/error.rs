@@ -55,18 +55,16 @@ pub enum CollectError {
     Internal(String),
 }
 
-impl CollectError {
+impl Classify for CollectError {
     /// Salesforce's own code for this failure, when it is an answer of Salesforce's.
-    pub fn salesforce_code(&self) -> Option<&str> {
+    fn salesforce_code(&self) -> Option<&str> {
         match self {
             CollectError::Auth(error) => error.salesforce_code(),
             CollectError::Api(error) => error.salesforce_code(),
             _ => None,
         }
     }
-}
 
-impl Classify for CollectError {
     fn class(&self) -> ErrorClass {
         match self {
             CollectError::Settings(_) => ErrorClass::Configuration,

@@ -36,6 +36,13 @@ pub enum ErrorClass {
 pub trait Classify {
     /// The class of this failure.
     fn class(&self) -> ErrorClass;
+
+    /// Salesforce's own code for this failure (`errorCode`, or the OAuth `error` such as
+    /// `invalid_grant`) when it is an answer of Salesforce's; `None` for failures on sfconn's
+    /// side. A fleet summary shows it beside the message.
+    fn salesforce_code(&self) -> Option<&str> {
+        None
+    }
 }
 
 /// Why the machine's storage refused a write (disk full, quota exceeded, read-only file

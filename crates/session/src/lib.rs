@@ -42,17 +42,15 @@ pub enum SessionError {
     Auth(#[from] AuthError),
 }
 
-impl SessionError {
+impl Classify for SessionError {
     /// Salesforce's own code for this failure, when it is an answer of Salesforce's.
-    pub fn salesforce_code(&self) -> Option<&str> {
+    fn salesforce_code(&self) -> Option<&str> {
         match self {
             SessionError::Auth(error) => error.salesforce_code(),
             _ => None,
         }
     }
-}
 
-impl Classify for SessionError {
     /// A missing refresh token is a configuration error.
     fn class(&self) -> ErrorClass {
         match self {
