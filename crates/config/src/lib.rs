@@ -220,6 +220,37 @@ pub fn load_with(flags: &Flags, need: Need, env: &dyn Environment) -> Result<Loa
     load_org_with(flags, need, env, None)
 }
 
+/// Every source of one org's settings merged in precedence order (`org`: `None` for the top
+/// level): defaults, the file, its `[orgs.NAME]` table, the environment, the org's variables,
+/// the flags. Variables that cannot be keys at all are added to `problems`.
+pub(crate) fn layered(
+    config_file: Option<&sources::ConfigFile>,
+    flags: &Flags,
+    env: &dyn Environment,
+    org: Option<&str>,
+    problems: &mut Vec<Problem>,
+) -> figment::Figment {
+    let mut figment = figment::Figment::from(sources::defaults());
+    if let Some(file) = config_file {
+        figment = figment.merge(sources::file(file));
+        if let Some(name) = org {
+            figment = figment.merge(sources::org_table(file, name));
+        }
+    }
+    for layer in sources::environment(env, problems) {
+        figment = figment.merge(layer);
+    }
+    if let Some(name) = org {
+        for layer in sources::org_environment(env, name, problems) {
+            figment = figment.merge(layer);
+        }
+    }
+    for layer in sources::flags(flags) {
+        figment = figment.merge(layer);
+    }
+    figment
+}
+
 /// Loads one org's settings from an already-read config file (`org`: `None` for the top level).
 pub(crate) fn load_from(
     config_file: Option<&sources::ConfigFile>,
@@ -229,24 +260,7 @@ pub(crate) fn load_from(
     org: Option<&str>,
 ) -> Result<Loaded, ConfigError> {
     let mut problems = Vec::new();
-    let mut figment = figment::Figment::from(sources::defaults());
-    if let Some(file) = config_file {
-        figment = figment.merge(sources::file(file));
-        if let Some(name) = org {
-            figment = figment.merge(sources::org_table(file, name));
-        }
-    }
-    for layer in sources::environment(env, &mut problems) {
-        figment = figment.merge(layer);
-    }
-    if let Some(name) = org {
-        for layer in sources::org_environment(env, name, &mut problems) {
-            figment = figment.merge(layer);
-        }
-    }
-    for layer in sources::flags(flags) {
-        figment = figment.merge(layer);
-    }
+    let figment = layered(config_file, flags, env, org, &mut problems);
     let defaults = resolve::Defaults { store_path: default_store_path(env) };
     let mut loaded = resolve::resolve(&figment, need, env, problems, &defaults)?;
     // Each org keeps its own state (a rotated refresh token, a pending authorization).

@@ -17,7 +17,7 @@ use crate::error::{ConfigError, Origin, Problem};
 use crate::keys;
 use crate::resolve::resolve_path;
 use crate::sources::{self, ConfigFile};
-use crate::{Flags, Loaded, Need, load_from};
+use crate::{Flags, Loaded, Need, layered, load_from};
 
 /// Every named org's settings, for `collect --all-orgs`.
 #[derive(Debug)]
@@ -235,17 +235,7 @@ fn check_own_token_files(
     let mut owners: BTreeMap<PathBuf, String> = BTreeMap::new();
     let mut problems = Vec::new();
     for name in declared {
-        let mut figment = figment::Figment::from(sources::file(file)).merge(sources::org_table(file, name));
-        let mut ignored = Vec::new();
-        for layer in sources::environment(env, &mut ignored) {
-            figment = figment.merge(layer);
-        }
-        for layer in sources::org_environment(env, name, &mut ignored) {
-            figment = figment.merge(layer);
-        }
-        for layer in sources::flags(flags) {
-            figment = figment.merge(layer);
-        }
+        let figment = layered(Some(file), flags, env, Some(name), &mut Vec::new());
         let Ok(value) = figment.find_value("refresh_token_file") else {
             continue;
         };
@@ -272,28 +262,29 @@ fn check_own_token_files(
     if problems.is_empty() { Ok(()) } else { Err(ConfigError::Invalid { problems }) }
 }
 
-/// `fleet.concurrency` from the file's top level and the top-level variables.
+/// `fleet.concurrency` from the file's top level and the top-level variables, checked against
+/// the key's range.
 fn fleet_concurrency(file: &ConfigFile, env: &dyn Environment) -> Result<usize, ConfigError> {
-    let mut ignored = Vec::new();
-    let mut figment = figment::Figment::from(sources::file(file));
-    for layer in sources::environment(env, &mut ignored) {
-        figment = figment.merge(layer);
-    }
-    let Ok(value) = figment.find_value("fleet.concurrency") else {
+    const KEY: &str = "fleet.concurrency";
+    let figment = layered(Some(file), &Flags::default(), env, None, &mut Vec::new());
+    let Ok(value) = figment.find_value(KEY) else {
         return Ok(keys::DEFAULT_FLEET_CONCURRENCY);
     };
-    let origin = sources::origin_of(&figment, &value);
+    let (min, max) = match keys::find(KEY).map(|key| key.kind) {
+        Some(keys::Kind::Integer { min, max }) => (min, max),
+        _ => (1, 1),
+    };
     let number = match &value {
-        Value::Num(_, n) => n.to_i128(),
+        Value::Num(_, n) => n.to_i128().filter(|n| (min..=max).contains(n)),
         _ => None,
     };
-    match number.and_then(|n| usize::try_from(n).ok()).filter(|n| (1..=16).contains(n)) {
+    match number.and_then(|n| usize::try_from(n).ok()) {
         Some(n) => Ok(n),
         None => Err(ConfigError::Invalid {
             problems: vec![Problem {
-                key: "fleet.concurrency".into(),
-                origin: Some(origin),
-                message: "must be a whole number from 1 to 16".into(),
+                key: KEY.into(),
+                origin: Some(sources::origin_of(&figment, &value)),
+                message: format!("must be a whole number from {min} to {max}"),
             }],
         }),
     }
@@ -548,6 +539,19 @@ http = { timeout_secs = 5 }
         assert!(text.starts_with("org `broken`: invalid setting `refresh_token_file`"), "{text}");
         assert!(text.contains("missing.token does not exist"), "{text}");
         assert_eq!(fleet.orgs[1].loaded.as_ref().unwrap().settings.org.as_deref(), Some("prod"));
+    }
+
+    #[test]
+    fn an_unknown_key_in_an_org_table_names_the_org_the_key_and_the_nearest_key() {
+        let dir = Dir::new(
+            "client_id = \"x\"\nclient_secret_file = \"secret\"\n\
+             [orgs.prod]\nrefresh_token_file = \"prod.token\"\nclient_secert = \"x\"\n",
+        );
+        let err = load_org_with(&Flags::default(), Need::Everything, &dir.env(), Some("prod")).unwrap_err();
+        let text = err.to_string();
+        assert!(text.starts_with("org `prod`: invalid setting `client_secert`"), "{text}");
+        assert!(text.contains("[orgs.prod]"), "the origin names the table: {text}");
+        assert!(text.contains("did you mean `client_secret`?"), "{text}");
     }
 
     #[test]
