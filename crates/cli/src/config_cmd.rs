@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 use clap::{Args, Subcommand, ValueEnum};
-use sfconn_config::{Entry, Loaded, Need, TEMPLATE};
+use sfconn_config::{Entry, Fleet, Loaded, Need, TEMPLATE};
 
 use crate::exit::{Failure, code};
 use crate::output;
@@ -84,81 +84,87 @@ fn check(args: &CheckArgs) -> anyhow::Result<()> {
 /// when any org's settings are invalid, after showing all of them.
 fn check_all_orgs(args: &CheckArgs) -> anyhow::Result<()> {
     let fleet = sfconn_config::load_fleet(&args.settings.to_flags(), Need::Everything)?;
-    let mut failed = Vec::new();
-    let mut text = String::new();
-    let mut orgs = serde_json::Map::new();
     for org in &fleet.orgs {
         match &org.loaded {
             Ok(loaded) => {
                 for warning in &loaded.warnings {
                     output::warning(&format!("org `{}`: {warning}", org.name));
                 }
-                match args.format {
-                    CheckFormat::Text => {
-                        text.push_str(&format!("\n# org: {}\n", org.name));
-                        text.push_str(&render_entries(loaded));
-                    }
-                    CheckFormat::Json => {
-                        orgs.insert(org.name.clone(), settings_json(loaded));
-                    }
-                }
             }
-            Err(error) => {
-                output::error(&error.to_string());
-                failed.push(org.name.clone());
-                match args.format {
-                    CheckFormat::Text => {
-                        text.push_str(&format!("\n# org: {} (invalid: see stderr)\n", org.name));
-                    }
-                    CheckFormat::Json => {
-                        let problems: Vec<serde_json::Value> = error
-                            .problems()
-                            .iter()
-                            .map(|p| serde_json::json!({ "key": p.key, "origin": p.origin, "message": p.message }))
-                            .collect();
-                        orgs.insert(
-                            org.name.clone(),
-                            serde_json::json!({ "error": error.to_string(), "problems": problems }),
-                        );
-                    }
-                }
-            }
+            Err(error) => output::error(&error.to_string()),
         }
     }
     let document = match args.format {
-        CheckFormat::Text => {
-            format!(
-                "# config file: {}\n# fleet.concurrency = {}\n{text}",
-                fleet.config_file.display(),
-                fleet.concurrency
-            )
-        }
-        CheckFormat::Json => {
-            let document = serde_json::json!({
-                "config_file": fleet.config_file,
-                "fleet": { "concurrency": fleet.concurrency },
-                "orgs": orgs,
-            });
-            let mut text = serde_json::to_string_pretty(&document).context("encoding JSON")?;
-            text.push('\n');
-            text
-        }
+        CheckFormat::Text => render_fleet_text(&fleet),
+        CheckFormat::Json => pretty(&fleet_json(&fleet))?,
     };
     output::data(&document).context("writing to stdout")?;
+    let failed: Vec<&str> =
+        fleet.orgs.iter().filter(|org| org.loaded.is_err()).map(|org| org.name.as_str()).collect();
     if failed.is_empty() {
-        Ok(())
-    } else {
-        Err(Failure::new(
-            code::CONFIG,
-            format!(
-                "the settings of {} of {} orgs are invalid: {}",
-                failed.len(),
-                fleet.orgs.len(),
-                failed.join(", ")
-            ),
-        )
-        .into())
+        return Ok(());
     }
+    let message = format!(
+        "the settings of {} of {} orgs are invalid: {}",
+        failed.len(),
+        fleet.orgs.len(),
+        failed.join(", ")
+    );
+    Err(Failure::new(code::CONFIG, message).into())
+}
+
+/// `config check --all-orgs` for people: the fleet's settings, then one `# org: NAME` section
+/// per org (an invalid org's errors are on stderr).
+fn render_fleet_text(fleet: &Fleet) -> String {
+    let mut out = format!(
+        "# config file: {}\n# fleet.concurrency = {}\n",
+        fleet.config_file.display(),
+        fleet.concurrency
+    );
+    for org in &fleet.orgs {
+        match &org.loaded {
+            Ok(loaded) => out.push_str(&format!("\n# org: {}\n{}", org.name, render_entries(loaded))),
+            Err(_) => out.push_str(&format!("\n# org: {} (invalid: see stderr)\n", org.name)),
+        }
+    }
+    out
+}
+
+/// `{"config_file", "fleet": {"concurrency"}, "orgs": {NAME: {"settings", "warnings"} or
+/// {"error", "problems"}}}`.
+fn fleet_json(fleet: &Fleet) -> serde_json::Value {
+    let orgs: serde_json::Map<String, serde_json::Value> = fleet
+        .orgs
+        .iter()
+        .map(|org| {
+            let shown = match &org.loaded {
+                Ok(loaded) => settings_json(loaded),
+                Err(error) => {
+                    let problems: Vec<serde_json::Value> = error
+                        .problems()
+                        .iter()
+                        .map(
+                            |p| serde_json::json!({ "key": p.key, "origin": p.origin, "message": p.message }),
+                        )
+                        .collect();
+                    serde_json::json!({ "error": error.to_string(), "problems": problems })
+                }
+            };
+            (org.name.clone(), shown)
+        })
+        .collect();
+    serde_json::json!({
+        "config_file": fleet.config_file,
+        "fleet": { "concurrency": fleet.concurrency },
+        "orgs": orgs,
+    })
+}
+
+/// A JSON document as `config check` prints it: pretty, with a final new line.
+fn pretty(document: &serde_json::Value) -> anyhow::Result<String> {
+    let mut text = serde_json::to_string_pretty(document).context("encoding JSON")?;
+    text.push('\n');
+    Ok(text)
 }
 
 /// `key = value  # origin` lines, aligned; unset keys as comments.
@@ -227,9 +233,7 @@ fn render_json(loaded: &Loaded) -> anyhow::Result<String> {
     {
         map.extend(rest);
     }
-    let mut text = serde_json::to_string_pretty(&document).context("encoding JSON")?;
-    text.push('\n');
-    Ok(text)
+    pretty(&document)
 }
 
 /// `{"settings": {key: {"value", "origin"}}, "warnings": [...]}` of one loaded org.
