@@ -58,10 +58,7 @@ impl SettingArgs {
         need: sfconn_config::Need,
     ) -> Result<sfconn_config::Loaded, sfconn_config::ConfigError> {
         match self.org_index {
-            Some(index) => {
-                let name = sfconn_config::org_at_index(flags, index)?;
-                sfconn_config::load_org(flags, need, Some(&name))
-            }
+            Some(index) => sfconn_config::load_org_at_index(flags, need, index),
             None => sfconn_config::load_org(flags, need, self.org.as_deref()),
         }
     }

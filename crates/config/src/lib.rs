@@ -35,7 +35,8 @@ pub use auth::{AuthFlow, AuthSettings};
 pub use environment::{Environment, MapEnvironment, ProcessEnvironment};
 pub use error::{ConfigError, Origin, Problem};
 pub use orgs::{
-    Fleet, FleetOrg, load_fleet, load_fleet_with, load_org, load_org_with, org_at_index, org_at_index_with,
+    Fleet, FleetOrg, load_fleet, load_fleet_with, load_org, load_org_at_index, load_org_at_index_with,
+    load_org_with,
 };
 
 /// A commented template config file, written by `sfconn config init`.

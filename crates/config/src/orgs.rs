@@ -52,36 +52,58 @@ pub fn load_org_with(
     env: &dyn Environment,
     org: Option<&str>,
 ) -> Result<Loaded, ConfigError> {
-    let config_file = read_config(flags, env)?;
-    let declared = declared_orgs(config_file.as_ref(), env)?;
-    match org {
+    load_chosen(flags, need, env, |declared, config_file| match org {
         None if !declared.is_empty() && need != Need::StoreOnly => {
-            return Err(ConfigError::OrgRequired { known: declared });
+            Err(ConfigError::OrgRequired { known: declared.to_vec() })
         }
-        None => {}
+        None => Ok(None),
         Some(name) => {
-            check_known(name, &declared, config_file.as_ref())?;
-            check_own_token_files(config_file.as_ref(), flags, env, &declared)?;
+            check_known(name, declared, config_file)?;
+            Ok(Some(name.to_string()))
         }
-    }
-    let name = org.filter(|_| !declared.is_empty());
-    load_from(config_file.as_ref(), flags, need, env, name).map_err(|source| in_org(name, source))
+    })
 }
 
-/// The name of the org at `index` (0-based) in name order, as a Kubernetes Indexed Job's
-/// `JOB_COMPLETION_INDEX` picks it (`collect --org-index`), on the process environment.
-pub fn org_at_index(flags: &Flags, index: usize) -> Result<String, ConfigError> {
-    org_at_index_with(flags, &ProcessEnvironment, index)
+/// [`load_org_at_index_with`] on the process environment.
+pub fn load_org_at_index(flags: &Flags, need: Need, index: usize) -> Result<Loaded, ConfigError> {
+    load_org_at_index_with(flags, need, &ProcessEnvironment, index)
 }
 
-/// [`org_at_index`] for a given environment.
-pub fn org_at_index_with(flags: &Flags, env: &dyn Environment, index: usize) -> Result<String, ConfigError> {
+/// Loads the settings of the org at `index` (0-based) in name order, as a Kubernetes Indexed
+/// Job's `JOB_COMPLETION_INDEX` picks it (`collect --org-index`).
+pub fn load_org_at_index_with(
+    flags: &Flags,
+    need: Need,
+    env: &dyn Environment,
+    index: usize,
+) -> Result<Loaded, ConfigError> {
+    load_chosen(flags, need, env, |declared, config_file| {
+        if declared.is_empty() {
+            return Err(ConfigError::NoOrgs { config_file: config_file.map(|f| f.path.clone()) });
+        }
+        match declared.get(index) {
+            Some(name) => Ok(Some(name.clone())),
+            None => Err(ConfigError::OrgIndexOutOfRange { index, known: declared.to_vec() }),
+        }
+    })
+}
+
+/// Reads the config file once, lets `choose` pick the org among the declared ones (`None`:
+/// the top level), checks what concerns every org, and loads the chosen one.
+fn load_chosen(
+    flags: &Flags,
+    need: Need,
+    env: &dyn Environment,
+    choose: impl FnOnce(&[String], Option<&ConfigFile>) -> Result<Option<String>, ConfigError>,
+) -> Result<Loaded, ConfigError> {
     let config_file = read_config(flags, env)?;
     let declared = declared_orgs(config_file.as_ref(), env)?;
-    if declared.is_empty() {
-        return Err(ConfigError::NoOrgs { config_file: config_file.map(|f| f.path) });
+    let name = choose(&declared, config_file.as_ref())?;
+    if name.is_some() {
+        check_own_token_files(config_file.as_ref(), flags, env, &declared)?;
     }
-    declared.get(index).cloned().ok_or(ConfigError::OrgIndexOutOfRange { index, known: declared })
+    let name = name.as_deref();
+    load_from(config_file.as_ref(), flags, need, env, name).map_err(|source| in_org(name, source))
 }
 
 /// [`load_fleet_with`] on the process environment.
@@ -439,9 +461,10 @@ http = { timeout_secs = 5 }
     #[test]
     fn an_index_picks_an_org_in_name_order() {
         let dir = Dir::new(TWO_ORGS);
-        assert_eq!(org_at_index_with(&Flags::default(), &dir.env(), 0).unwrap(), "acme-sandbox");
-        assert_eq!(org_at_index_with(&Flags::default(), &dir.env(), 1).unwrap(), "prod");
-        let err = org_at_index_with(&Flags::default(), &dir.env(), 2).unwrap_err();
+        let at = |index| load_org_at_index_with(&Flags::default(), Need::Everything, &dir.env(), index);
+        assert_eq!(at(0).unwrap().settings.org.as_deref(), Some("acme-sandbox"));
+        assert_eq!(at(1).unwrap().settings.client_id, "top-level-id", "prod's settings");
+        let err = at(2).unwrap_err();
         assert_eq!(
             err.to_string(),
             "--org-index 2 names no org: the config file declares 2 (0 = acme-sandbox, 1 = prod); set the \
