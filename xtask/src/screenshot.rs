@@ -13,8 +13,9 @@ use sha2::{Digest, Sha256};
 
 use crate::{cargo, project_root, run_step};
 
-/// The browser test that writes the page and its screenshot.
-const TEST: &str = "the_report_loads_with_no_console_message_no_request_and_the_numbers_in_its_dom";
+/// The browser test that writes the page and its screenshot (a module of the store's one
+/// integration-test binary, `it`).
+const TEST: &str = "html_browser::the_report_loads_with_no_console_message_no_request_and_the_numbers_in_its_dom";
 
 /// Where cargo puts build output: `$CARGO_TARGET_DIR`, else `target/`.
 #[allow(clippy::disallowed_methods)] // cargo's own setting, as cargo reads it; not an sfconn one
@@ -31,7 +32,7 @@ pub(crate) fn run() -> Result<()> {
         "--package",
         "sfconn-store",
         "--test",
-        "html_browser",
+        "it",
         "--",
         "--exact",
         TEST,
