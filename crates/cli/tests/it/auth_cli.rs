@@ -3,43 +3,17 @@
 //! an empty environment with a temporary home.
 
 use std::collections::HashMap;
-use std::path::PathBuf;
 
-use assert_cmd::Command;
-use assert_cmd::cargo::cargo_bin_cmd;
-use sfconn_testkit::{DeviceFlowPlan, OrgSpec, SimulatedOrg};
-use tempfile::TempDir;
+use std::process::Command;
+use sfconn_testkit::{DeviceFlowPlan, SimulatedOrg};
 
 use crate::common;
-use common::{assert_no_secrets, mode};
-
-/// A simulated org kept alive on its own runtime while the binary talks to it.
-struct Org {
-    org: SimulatedOrg,
-    _runtime: tokio::runtime::Runtime,
-    home: TempDir,
-}
+use common::{Org, assert_no_secrets, mode};
 
 impl Org {
-    fn start() -> Org {
-        let runtime =
-            tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().unwrap();
-        let org = runtime.block_on(SimulatedOrg::start(OrgSpec::small()));
-        Org { org, _runtime: runtime, home: tempfile::tempdir().unwrap() }
-    }
-
-    fn state_dir(&self) -> PathBuf {
-        self.home.path().join("state")
-    }
-
-    /// `sfconn` with HOME, XDG_STATE_HOME and the org's client id, secret and login URL; no
-    /// refresh token.
+    /// `sfconn` in the sandbox with the org's client id, secret and login URL; no refresh token.
     fn client_only(&self) -> Command {
-        let mut cmd = cargo_bin_cmd!("sfconn");
-        cmd.env_clear()
-            .env("HOME", self.home.path())
-            .env("XDG_STATE_HOME", self.state_dir())
-            .current_dir(self.home.path());
+        let mut cmd = self.bare();
         for (name, value) in self.org.sfconn_env() {
             if name != "SFCONN_REFRESH_TOKEN" {
                 cmd.env(name, value);
@@ -66,7 +40,7 @@ fn stderr_of(output: &std::process::Output) -> String {
 
 #[test]
 fn auth_check_shows_org_user_scopes_usage_and_rotation() {
-    let org = Org::start();
+    let org = Org::small();
     let output = org.everything().args(["auth", "check"]).output().unwrap();
     let (stdout, stderr) = (stdout_of(&output), stderr_of(&output));
     assert!(output.status.success(), "stdout:\n{stdout}\nstderr:\n{stderr}");
@@ -84,9 +58,9 @@ fn auth_check_shows_org_user_scopes_usage_and_rotation() {
 
 #[test]
 fn auth_check_keeps_a_rotated_token_in_the_file() {
-    let org = Org::start();
+    let org = Org::small();
     org.org.faults().rotate_refresh_tokens(true);
-    let file = org.home.path().join("refresh_token");
+    let file = org.work().join("refresh_token");
     std::fs::write(&file, SimulatedOrg::REFRESH_TOKEN).unwrap();
     let output =
         org.client_only().args(["auth", "check", "--refresh-token-file"]).arg(&file).output().unwrap();
@@ -104,7 +78,7 @@ fn auth_check_keeps_a_rotated_token_in_the_file() {
 
 #[test]
 fn auth_check_with_a_revoked_token_exits_77_and_says_what_to_do() {
-    let org = Org::start();
+    let org = Org::small();
     org.org.faults().revoke_refresh_tokens();
     let output = org.everything().args(["auth", "check"]).output().unwrap();
     let stderr = stderr_of(&output);
@@ -117,7 +91,7 @@ fn auth_check_with_a_revoked_token_exits_77_and_says_what_to_do() {
 
 #[test]
 fn auth_check_without_the_api_scope_exits_77() {
-    let org = Org::start();
+    let org = Org::small();
     org.org.faults().missing_api_scope(true);
     let output = org.everything().args(["auth", "check"]).output().unwrap();
     let stderr = stderr_of(&output);
@@ -127,7 +101,7 @@ fn auth_check_without_the_api_scope_exits_77() {
 
 #[test]
 fn auth_check_warns_when_the_refresh_token_scope_is_missing() {
-    let org = Org::start();
+    let org = Org::small();
     org.org.faults().missing_refresh_token_scope(true);
     let output = org.everything().args(["auth", "check"]).output().unwrap();
     let (stdout, stderr) = (stdout_of(&output), stderr_of(&output));
@@ -139,7 +113,7 @@ fn auth_check_warns_when_the_refresh_token_scope_is_missing() {
 
 #[test]
 fn auth_device_prints_only_the_refresh_token_on_stdout() {
-    let org = Org::start();
+    let org = Org::small();
     org.org.faults().device_flow(DeviceFlowPlan { interval_secs: 0, slow_down: 0, pending: 2 });
     let output = org.client_only().args(["auth", "device"]).output().unwrap();
     let (stdout, stderr) = (stdout_of(&output), stderr_of(&output));
@@ -154,9 +128,9 @@ fn auth_device_prints_only_the_refresh_token_on_stdout() {
 
 #[test]
 fn auth_device_writes_the_file_with_mode_0600() {
-    let org = Org::start();
+    let org = Org::small();
     org.org.faults().device_flow(DeviceFlowPlan { interval_secs: 0, slow_down: 0, pending: 1 });
-    let file = org.home.path().join("new_refresh_token");
+    let file = org.work().join("new_refresh_token");
     let output =
         org.client_only().args(["auth", "device", "--refresh-token-file"]).arg(&file).output().unwrap();
     assert!(output.status.success(), "{}", stderr_of(&output));
@@ -168,7 +142,7 @@ fn auth_device_writes_the_file_with_mode_0600() {
 
 #[test]
 fn auth_device_disabled_exits_77_naming_the_checkbox() {
-    let org = Org::start();
+    let org = Org::small();
     org.org.faults().oauth_flow_disabled(true);
     let output = org.client_only().args(["auth", "device"]).output().unwrap();
     assert_eq!(output.status.code(), Some(77));
@@ -177,7 +151,7 @@ fn auth_device_disabled_exits_77_naming_the_checkbox() {
 
 #[test]
 fn auth_url_then_exchange_with_the_pasted_success_url() {
-    let org = Org::start();
+    let org = Org::small();
     let output = org.client_only().args(["auth", "url", "--pkce"]).output().unwrap();
     assert!(output.status.success(), "{}", stderr_of(&output));
     let printed = stdout_of(&output);
@@ -205,7 +179,7 @@ fn auth_url_then_exchange_with_the_pasted_success_url() {
 
 #[test]
 fn auth_exchange_refuses_a_state_mismatch() {
-    let org = Org::start();
+    let org = Org::small();
     let output = org.client_only().args(["auth", "url"]).output().unwrap();
     assert!(output.status.success());
     let output = org
@@ -221,7 +195,7 @@ fn auth_exchange_refuses_a_state_mismatch() {
 
 #[test]
 fn auth_exchange_reports_an_error_in_the_pasted_url() {
-    let org = Org::start();
+    let org = Org::small();
     let output = org
         .client_only()
         .args(["auth", "exchange", "--code"])
@@ -246,7 +220,7 @@ impl Org {
     /// `sfconn` for `auth.flow = "jwt_bearer"`: client id, username and the TEST-ONLY key file
     /// (mode 0600); no secret, no refresh token.
     fn jwt_bearer(&self) -> Command {
-        let key = self.home.path().join("jwt.key");
+        let key = self.work().join("jwt.key");
         std::fs::write(&key, SimulatedOrg::TEST_JWT_PRIVATE_KEY).unwrap();
         #[cfg(unix)]
         {
@@ -274,7 +248,7 @@ fn collected_users(mut cmd: Command) -> usize {
 
 #[test]
 fn each_flow_collects_the_same_org_and_auth_check_names_it() {
-    let org = Org::start();
+    let org = Org::small();
     let expected = org.org.data().user_count();
     for (flow, mut check, collect) in [
         ("refresh_token", org.everything(), org.everything()),
@@ -310,8 +284,8 @@ fn each_flow_collects_the_same_org_and_auth_check_names_it() {
 
 #[test]
 fn the_private_key_and_the_assertion_never_reach_the_output_even_at_trace_level() {
-    let org = Org::start();
-    let out = org.home.path().join("snapshot.json");
+    let org = Org::small();
+    let out = org.work().join("snapshot.json");
     let output = org
         .jwt_bearer()
         .env("RUST_LOG", "trace")
@@ -334,7 +308,7 @@ fn the_private_key_and_the_assertion_never_reach_the_output_even_at_trace_level(
 
 #[test]
 fn flow_refusals_exit_77_with_the_fix() {
-    let org = Org::start();
+    let org = Org::small();
     org.org.set_client_credentials_run_as_user(false);
     let output = org.client_credentials().args(["collect", "--no-progress"]).output().unwrap();
     let stderr = stderr_of(&output);
@@ -351,7 +325,7 @@ fn flow_refusals_exit_77_with_the_fix() {
 
 #[test]
 fn client_credentials_on_the_generic_login_host_is_refused_before_any_request() {
-    let org = Org::start();
+    let org = Org::small();
     let output = org
         .client_credentials()
         .env("SFCONN_LOGIN_URL", "https://login.salesforce.com")
@@ -368,8 +342,8 @@ fn client_credentials_on_the_generic_login_host_is_refused_before_any_request() 
 
 #[test]
 fn auth_revoke_revokes_the_token_and_deletes_the_file() {
-    let org = Org::start();
-    let file = org.home.path().join("refresh_token");
+    let org = Org::small();
+    let file = org.work().join("refresh_token");
     std::fs::write(&file, SimulatedOrg::REFRESH_TOKEN).unwrap();
     let revoke = || {
         let mut cmd = org.client_only();

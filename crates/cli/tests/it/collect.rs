@@ -3,66 +3,30 @@
 //! temporary home), checked against the org's ground truth and the snapshot schema.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Output;
 use std::time::Duration;
 
-use assert_cmd::Command;
-use assert_cmd::cargo::cargo_bin_cmd;
+use std::process::Command;
 use serde_json::Value;
-use sfconn_testkit::{FaultKind, HiddenAs, Occurrence, OrgSpec, SimulatedOrg, Target};
-use tempfile::TempDir;
+use sfconn_testkit::{FaultKind, HiddenAs, Occurrence, SimulatedOrg, Target};
 
 use crate::common;
-use common::assert_no_secrets;
+use common::{Org, assert_no_secrets};
+use sfconn_testkit::assert_valid_snapshot as assert_valid;
 
 // ---------------------------------------------------------------------------------------------
 // Harness
 
-/// A simulated org kept serving on its own runtime while the binary talks to it, and a
-/// temporary home for the binary.
-struct Org {
-    org: SimulatedOrg,
-    _runtime: tokio::runtime::Runtime,
-    home: TempDir,
-}
-
 impl Org {
-    fn start() -> Org {
-        let runtime =
-            tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().unwrap();
-        let org = runtime.block_on(SimulatedOrg::start(OrgSpec::small()));
-        let home = tempfile::tempdir().unwrap();
-        for sub in ["work", "home", "xdg", "state"] {
-            std::fs::create_dir_all(home.path().join(sub)).unwrap();
-        }
-        Org { org, _runtime: runtime, home }
-    }
-
     fn faults(&self) -> &sfconn_testkit::Faults {
         self.org.faults()
     }
 
-    /// The binary's working directory (no sfconn.toml in it).
-    fn work(&self) -> PathBuf {
-        self.home.path().join("work")
-    }
-
-    fn state_dir(&self) -> PathBuf {
-        self.home.path().join("state")
-    }
-
     /// `sfconn collect ARGS` with the org's credentials and nothing else of the environment.
     fn collect(&self, args: &[&str]) -> Command {
-        let mut cmd = cargo_bin_cmd!("sfconn");
-        cmd.env_clear()
-            .env("HOME", self.home.path().join("home"))
-            .env("XDG_CONFIG_HOME", self.home.path().join("xdg"))
-            .env("XDG_STATE_HOME", self.state_dir())
-            .envs(self.org.sfconn_env())
-            .current_dir(self.work())
-            .arg("collect")
-            .args(args);
+        let mut cmd = self.sfconn();
+        cmd.arg("collect").args(args);
         cmd
     }
 
@@ -116,16 +80,6 @@ fn text(bytes: &[u8]) -> String {
     String::from_utf8(bytes.to_vec()).unwrap()
 }
 
-fn schema() -> jsonschema::Validator {
-    let schema: serde_json::Value = serde_json::from_str(sfconn_collect::SNAPSHOT_SCHEMA).unwrap();
-    jsonschema::validator_for(&schema).unwrap()
-}
-
-fn assert_valid(document: &Value) {
-    let errors: Vec<String> =
-        schema().iter_errors(document).map(|e| format!("{e} at {}", e.instance_path)).collect();
-    assert!(errors.is_empty(), "schema violations: {errors:#?}");
-}
 
 fn user_ids(document: &Value) -> Vec<String> {
     document["users"].as_array().unwrap().iter().map(|u| u["id"].as_str().unwrap().to_owned()).collect()
@@ -187,7 +141,7 @@ fn expected_kind(user_type: &str) -> &'static str {
 
 #[test]
 fn everyone_collects_every_user_and_the_document_is_as_reviewed() {
-    let org = Org::start();
+    let org = Org::small();
     let (document, stderr) = org.json(&[]);
 
     let expected: Vec<String> = org.truth_users().into_iter().map(|u| u.id).collect();
@@ -210,7 +164,7 @@ fn everyone_collects_every_user_and_the_document_is_as_reviewed() {
 
 #[test]
 fn one_domain_collects_its_users_and_subdomains_only() {
-    let org = Org::start();
+    let org = Org::small();
     let (document, stderr) = org.json(&["--company-name", "acme.com"]);
 
     let expected = org.ids_in_domains(&["acme.com"]);
@@ -240,7 +194,7 @@ fn one_domain_collects_its_users_and_subdomains_only() {
 /// nobody; the run still succeeds, and stderr says why the snapshot is empty.
 #[test]
 fn company_names_that_match_nobody_draw_the_sandbox_hint() {
-    let org = Org::start();
+    let org = Org::small();
     let (document, stderr) = org.json(&["--company-name", "nobody-here.example"]);
     assert_eq!(document["summary"]["users_total"], 0);
     assert!(stderr.contains("warning: company_names matched none of the org's"), "{stderr}");
@@ -251,7 +205,7 @@ fn company_names_that_match_nobody_draw_the_sandbox_hint() {
 
 #[test]
 fn several_domains_from_the_environment_and_flags_add_up() {
-    let org = Org::start();
+    let org = Org::small();
     let expected = org.ids_in_domains(&["acme.com", "acme.io"]);
     assert!(expected.len() > org.ids_in_domains(&["acme.com"]).len());
 
@@ -273,7 +227,7 @@ fn several_domains_from_the_environment_and_flags_add_up() {
 
 #[test]
 fn star_with_names_collects_everyone() {
-    let org = Org::start();
+    let org = Org::small();
     let (document, stderr) = org.json(&["--company-name", "acme.com", "--company-name", "*"]);
     assert_eq!(user_ids(&document).len(), org.org.data().user_count());
     assert_eq!(document["filter"]["all"], true);
@@ -283,7 +237,7 @@ fn star_with_names_collects_everyone() {
 
 #[test]
 fn every_user_type_gets_its_account_kind_and_users_without_email_are_kept() {
-    let org = Org::start();
+    let org = Org::small();
     let (document, _) = org.json(&[]);
     let written: BTreeMap<&str, &Value> =
         document["users"].as_array().unwrap().iter().map(|u| (u["id"].as_str().unwrap(), u)).collect();
@@ -320,7 +274,7 @@ fn every_user_type_gets_its_account_kind_and_users_without_email_are_kept() {
 
 #[test]
 fn unreadable_optional_sources_are_skipped_with_a_warning() {
-    let org = Org::start();
+    let org = Org::small();
     org.faults().hide_object("PackageLicense", HiddenAs::InvalidType);
     org.faults().hide_object("PermissionSetLicenseAssign", HiddenAs::InsufficientAccess);
     let (document, stderr) = org.json(&[]);
@@ -356,7 +310,7 @@ fn unreadable_optional_sources_are_skipped_with_a_warning() {
 
 #[test]
 fn hidden_optional_fields_are_null_with_a_warning() {
-    let org = Org::start();
+    let org = Org::small();
     org.faults().hide_field("User", "Department");
     org.faults().hide_field("Profile", "Description");
     let (document, stderr) = org.json(&[]);
@@ -381,7 +335,7 @@ fn hidden_optional_fields_are_null_with_a_warning() {
 
 #[test]
 fn ndjson_holds_the_same_snapshot_as_json_one_typed_object_per_line() {
-    let org = Org::start();
+    let org = Org::small();
     org.faults().hide_object("PackageLicense", HiddenAs::InvalidType);
     let (json, _) = org.json(&[]);
     let output = org.run(&["-f", "ndjson"]);
@@ -421,7 +375,7 @@ fn ndjson_holds_the_same_snapshot_as_json_one_typed_object_per_line() {
 
 #[test]
 fn csv_writes_a_directory_that_agrees_with_json() {
-    let org = Org::start();
+    let org = Org::small();
     let (json, _) = org.json(&["--company-name", "acme.com"]);
     let output = org.run(&["-f", "csv", "-o", "out", "--company-name", "acme.com"]);
     let stderr = text(&output.stderr);
@@ -467,7 +421,7 @@ fn csv_writes_a_directory_that_agrees_with_json() {
 
 #[test]
 fn csv_raw_is_a_setting_that_the_flag_overrides() {
-    let org = Org::start();
+    let org = Org::small();
     // A bad SFCONN_CSV_RAW stops collect before any request, naming the key and the variable.
     let output = org.collect(&["-f", "csv", "-o", "out"]).env("SFCONN_CSV_RAW", "maybe").output().unwrap();
     assert_eq!(output.status.code(), Some(78));
@@ -488,7 +442,7 @@ fn csv_raw_is_a_setting_that_the_flag_overrides() {
 
 #[test]
 fn csv_to_stdout_is_a_command_line_error_before_any_request() {
-    let org = Org::start();
+    let org = Org::small();
     let output = org.run(&["-f", "csv"]);
     assert_eq!(output.status.code(), Some(2));
     assert!(output.stdout.is_empty());
@@ -499,7 +453,7 @@ fn csv_to_stdout_is_a_command_line_error_before_any_request() {
 
 #[test]
 fn table_is_a_summary_for_people() {
-    let org = Org::start();
+    let org = Org::small();
     let output = org.run(&["-f", "table", "--company-name", "acme.com", "--company-name", "acme.io"]);
     assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
     let table = text(&output.stdout);
@@ -510,7 +464,7 @@ fn table_is_a_summary_for_people() {
 
 #[test]
 fn output_file_is_written_atomically_and_kept_when_a_run_fails() {
-    let org = Org::start();
+    let org = Org::small();
     let out = org.work().join("reports");
     std::fs::create_dir(&out).unwrap();
     let target = out.join("snapshot.json");
@@ -557,7 +511,7 @@ fn failure(org: &Org, code: i32) -> String {
 
 #[test]
 fn refused_refresh_token_exits_77() {
-    let org = Org::start();
+    let org = Org::small();
     org.faults().revoke_refresh_tokens();
     let stderr = failure(&org, 77);
     assert!(stderr.contains("invalid_grant"), "{stderr}");
@@ -568,7 +522,7 @@ fn refused_refresh_token_exits_77() {
 
 #[test]
 fn daily_limit_reached_exits_75() {
-    let org = Org::start();
+    let org = Org::small();
     org.faults().request_limit_exceeded(true);
     let stderr = failure(&org, 75);
     assert!(stderr.contains("REQUEST_LIMIT_EXCEEDED"), "{stderr}");
@@ -579,7 +533,7 @@ fn daily_limit_reached_exits_75() {
 
 #[test]
 fn usage_above_the_guard_exits_75_before_reading_data() {
-    let org = Org::start();
+    let org = Org::small();
     org.faults().set_api_usage(95_000, 100_000);
     let stderr = failure(&org, 75);
     assert!(stderr.contains("limits.max_api_usage_percent"), "{stderr}");
@@ -596,7 +550,7 @@ fn usage_above_the_guard_exits_75_before_reading_data() {
 
 #[test]
 fn api_disabled_exits_69() {
-    let org = Org::start();
+    let org = Org::small();
     org.faults().api_disabled_for_org(true);
     let stderr = failure(&org, 69);
     assert!(stderr.contains("API_DISABLED_FOR_ORG"), "{stderr}");
@@ -607,7 +561,7 @@ fn api_disabled_exits_69() {
 
 #[test]
 fn bad_configuration_exits_78_without_contacting_salesforce() {
-    let org = Org::start();
+    let org = Org::small();
     let output = org.collect(&[]).env("SFCONN_COMPANY_NAMES", "acme.com,acme corp").output().unwrap();
     let stderr = text(&output.stderr);
     assert_eq!(output.status.code(), Some(78), "{stderr}");
@@ -626,7 +580,7 @@ fn bad_configuration_exits_78_without_contacting_salesforce() {
 
 #[test]
 fn a_rotated_token_is_saved_and_the_user_is_told_loudly_even_with_quiet() {
-    let org = Org::start();
+    let org = Org::small();
     org.faults().rotate_refresh_tokens(true);
     let output = org.run(&["-q"]);
     let stderr = text(&output.stderr);
@@ -646,7 +600,7 @@ fn a_rotated_token_is_saved_and_the_user_is_told_loudly_even_with_quiet() {
 
 #[test]
 fn a_rotated_token_goes_to_the_refresh_token_file() {
-    let org = Org::start();
+    let org = Org::small();
     org.faults().rotate_refresh_tokens(true);
     let token_file = org.work().join("refresh-token");
     std::fs::write(&token_file, SimulatedOrg::REFRESH_TOKEN).unwrap();
@@ -672,7 +626,7 @@ fn a_rotated_token_goes_to_the_refresh_token_file() {
 
 #[test]
 fn diagnostics_go_to_stderr_and_stdout_holds_only_data() {
-    let org = Org::start();
+    let org = Org::small();
     let output = org.run(&["-vv", "--no-progress"]);
     let stderr = text(&output.stderr);
     assert_eq!(output.status.code(), Some(0), "{stderr}");
@@ -690,18 +644,15 @@ fn diagnostics_go_to_stderr_and_stdout_holds_only_data() {
 
 #[test]
 fn store_keeps_the_snapshot_for_history() {
-    let org = Org::start();
+    let org = Org::small();
     let output = org.run(&["-f", "table", "--store", "history.db"]);
     let stderr = text(&output.stderr);
     assert_eq!(output.status.code(), Some(0), "{stderr}");
     assert!(stderr.contains("stored as snapshot 1 in history.db"), "{stderr}");
     assert!(text(&output.stdout).contains("Acme Corporation"));
 
-    let mut list = cargo_bin_cmd!("sfconn");
-    let listed = list
-        .env_clear()
-        .env("HOME", org.home.path().join("home"))
-        .current_dir(org.work())
+    let listed = org
+        .bare()
         .args(["history", "list", "-f", "json", "--store", "history.db"])
         .output()
         .unwrap();
@@ -714,26 +665,21 @@ fn store_keeps_the_snapshot_for_history() {
     // `--store` without a path and without store.path: the default store in the data directory.
     let output = org.run(&["--store"]);
     assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
-    let default_store = org.home.path().join("home/.local/share/sfconn/history.db");
+    let default_store = org.sandbox.home().join(".local/share/sfconn/history.db");
     assert!(text(&output.stderr).contains(&format!("stored as snapshot 1 in {}", default_store.display())));
     assert!(default_store.is_file());
 }
 
 #[test]
 fn ctrl_c_stops_the_run_leaving_nothing_behind() {
-    let org = Org::start();
+    let org = Org::small();
     // The User query hangs, so the run is certainly in flight with its temporary file open.
     org.faults().on(Target::query("User"), Occurrence::always(), FaultKind::Stall(Duration::from_secs(120)));
     let out = org.work().join("out");
     std::fs::create_dir(&out).unwrap();
 
-    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_sfconn"));
+    let mut command = org.sfconn();
     command
-        .env_clear()
-        .env("HOME", org.home.path().join("home"))
-        .env("XDG_STATE_HOME", org.state_dir())
-        .envs(org.org.sfconn_env())
-        .current_dir(org.work())
         .args(["collect", "-o", "out/snapshot.json"])
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped());
@@ -767,13 +713,13 @@ fn ctrl_c_stops_the_run_leaving_nothing_behind() {
 fn completions_are_printed_for_each_shell() {
     for (shell, marker) in [("bash", "_sfconn()"), ("zsh", "#compdef sfconn"), ("fish", "complete -c sfconn")]
     {
-        let output = cargo_bin_cmd!("sfconn").env_clear().args(["completions", shell]).output().unwrap();
+        let output = common::Sandbox::new().sfconn().args(["completions", shell]).output().unwrap();
         assert_eq!(output.status.code(), Some(0), "{shell}");
         let script = text(&output.stdout);
         assert!(script.contains(marker), "{shell}:\n{script}");
         assert!(script.contains("collect"), "{shell} completes the commands");
         assert!(script.contains("ndjson"), "{shell} completes --format values");
     }
-    let output = cargo_bin_cmd!("sfconn").env_clear().args(["completions", "tcsh"]).output().unwrap();
+    let output = common::Sandbox::new().sfconn().args(["completions", "tcsh"]).output().unwrap();
     assert_eq!(output.status.code(), Some(2));
 }

@@ -2,13 +2,13 @@
 //! run as the real binary in an empty environment with a temporary home.
 
 use std::fs;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
-use assert_cmd::Command;
+use std::process::Command;
 use serde_json::{Value, json};
 
 use crate::common;
-use common::Sandbox;
+use common::{Sandbox, set_mode};
 #[cfg(unix)]
 use common::mode;
 
@@ -23,25 +23,17 @@ impl Sandbox {
     }
 
     fn write(&self, relative: &str, text: &str) -> PathBuf {
-        let path = self.root().join(relative);
+        let path = self.path(relative);
         fs::create_dir_all(path.parent().unwrap()).unwrap();
         fs::write(&path, text).unwrap();
         set_mode(&path, 0o600);
         path
     }
 
-    /// Replaces the sandbox path with `[TMP]`.
-    fn scrub(&self, text: &[u8]) -> String {
-        String::from_utf8_lossy(text).replace(self.root().to_str().unwrap(), "[TMP]")
-    }
 }
 
-fn set_mode(path: &Path, mode: u32) {
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        fs::set_permissions(path, fs::Permissions::from_mode(mode)).unwrap();
-    }
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
 }
 
 const GOOD_FILE: &str = r#"
@@ -64,9 +56,9 @@ fn check_prints_effective_settings_with_origin_as_text() {
         .env("SFCONN_HTTP__MAX_RETRIES", "2")
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(0), "{}", sandbox.scrub(&out.stderr));
-    assert_eq!(sandbox.scrub(&out.stderr), "", "nothing on stderr when all is well");
-    let stdout = sandbox.scrub(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{}", sandbox.scrub(&text(&out.stderr)));
+    assert_eq!(sandbox.scrub(&text(&out.stderr)), "", "nothing on stderr when all is well");
+    let stdout = sandbox.scrub(&text(&out.stdout));
     assert!(!stdout.contains("s3cr3t") && !stdout.contains("r3fr3sh"), "{stdout}");
     insta::assert_snapshot!(stdout);
 }
@@ -80,8 +72,8 @@ fn check_prints_effective_settings_as_json() {
         .args(["config", "check", "--format", "json", "--company-name", "example.org"])
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(0), "{}", sandbox.scrub(&out.stderr));
-    let stdout = sandbox.scrub(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{}", sandbox.scrub(&text(&out.stderr)));
+    let stdout = sandbox.scrub(&text(&out.stdout));
     assert!(!stdout.contains("s3cr3t") && !stdout.contains("r3fr3sh"), "{stdout}");
     let document: Value = serde_json::from_str(&stdout).unwrap();
     assert_eq!(document["settings"]["client_secret"]["value"], json!("***"));
@@ -113,7 +105,7 @@ fn precedence_end_to_end_file_env_flag() {
         .args(["config", "check", "-f", "json", "--company-name", "flag.com"])
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(0), "{}", sandbox.scrub(&out.stderr));
+    assert_eq!(out.status.code(), Some(0), "{}", sandbox.scrub(&text(&out.stderr)));
     let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
     let s = &doc["settings"];
     assert_eq!(doc["config_file"], json!(config));
@@ -142,7 +134,7 @@ fn precedence_end_to_end_file_env_flag() {
 #[test]
 fn check_finds_the_file_in_xdg_config_home() {
     let sandbox = Sandbox::new();
-    let path = sandbox.write("xdg/sfconn/config.toml", "api_version = \"60.0\"\n");
+    let path = sandbox.write("config/sfconn/config.toml", "api_version = \"60.0\"\n");
     let out = sandbox.sfconn_with_credentials().args(["config", "check", "-f", "json"]).output().unwrap();
     let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(doc["config_file"], json!(path));
@@ -161,8 +153,8 @@ fn check_reads_secret_files_given_as_flags() {
         .arg(&secret)
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(0), "{}", sandbox.scrub(&out.stderr));
-    let stdout = sandbox.scrub(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{}", sandbox.scrub(&text(&out.stderr)));
+    let stdout = sandbox.scrub(&text(&out.stdout));
     assert!(!stdout.contains("s3cr3t"), "{stdout}");
     assert!(stdout.contains("client_secret = \"***\""), "{stdout}");
     assert!(stdout.contains("# read from [TMP]/work/secret"), "{stdout}");
@@ -175,7 +167,7 @@ fn invalid_file_exits_78_naming_the_key() {
     let out = sandbox.sfconn_with_credentials().args(["config", "check"]).output().unwrap();
     assert_eq!(out.status.code(), Some(78));
     assert!(out.stdout.is_empty(), "no data on failure");
-    insta::assert_snapshot!(sandbox.scrub(&out.stderr));
+    insta::assert_snapshot!(sandbox.scrub(&text(&out.stderr)));
 }
 
 #[test]
@@ -184,7 +176,7 @@ fn unknown_key_exits_78_with_a_suggestion() {
     sandbox.write("work/sfconn.toml", "company_name = [\"acme.com\"]\n");
     let out = sandbox.sfconn_with_credentials().args(["config", "check"]).output().unwrap();
     assert_eq!(out.status.code(), Some(78));
-    insta::assert_snapshot!(sandbox.scrub(&out.stderr));
+    insta::assert_snapshot!(sandbox.scrub(&text(&out.stderr)));
 }
 
 #[test]
@@ -193,7 +185,7 @@ fn missing_settings_exit_78_listing_each() {
     let out = sandbox.sfconn().args(["config", "check", "-f", "json"]).output().unwrap();
     assert_eq!(out.status.code(), Some(78));
     assert!(out.stdout.is_empty());
-    let stderr = sandbox.scrub(&out.stderr);
+    let stderr = sandbox.scrub(&text(&out.stderr));
     assert!(stderr.starts_with("error: 3 settings are invalid:"), "{stderr}");
     for key in ["`client_id`", "`client_secret`", "`refresh_token`"] {
         assert!(stderr.contains(key), "{stderr}");
@@ -206,7 +198,7 @@ fn a_named_config_file_that_does_not_exist_exits_78() {
     let out =
         sandbox.sfconn_with_credentials().args(["config", "check", "-c", "nope.toml"]).output().unwrap();
     assert_eq!(out.status.code(), Some(78));
-    let stderr = sandbox.scrub(&out.stderr);
+    let stderr = sandbox.scrub(&text(&out.stderr));
     assert!(stderr.contains("[TMP]/work/nope.toml (given by --config) does not exist"), "{stderr}");
 }
 
@@ -224,8 +216,8 @@ fn a_readable_config_file_with_a_secret_warns_on_stderr() {
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(0), "warnings do not fail");
-    let stderr = sandbox.scrub(&out.stderr);
-    assert!(!stderr.contains("s3cr3t") && !sandbox.scrub(&out.stdout).contains("s3cr3t"));
+    let stderr = sandbox.scrub(&text(&out.stderr));
+    assert!(!stderr.contains("s3cr3t") && !sandbox.scrub(&text(&out.stdout)).contains("s3cr3t"));
     insta::assert_snapshot!(stderr);
 }
 
@@ -290,7 +282,7 @@ fn help_lists_no_secret_flags() {
 fn init_writes_the_template_privately() {
     let sandbox = Sandbox::new();
     let out = sandbox.sfconn().args(["config", "init"]).output().unwrap();
-    assert_eq!(out.status.code(), Some(0), "{}", sandbox.scrub(&out.stderr));
+    assert_eq!(out.status.code(), Some(0), "{}", sandbox.scrub(&text(&out.stderr)));
     assert!(out.stdout.is_empty(), "messages go to stderr");
     let path = sandbox.work().join("sfconn.toml");
     assert_eq!(fs::read_to_string(&path).unwrap(), sfconn_config::TEMPLATE);
@@ -298,7 +290,7 @@ fn init_writes_the_template_privately() {
     assert_eq!(mode(&path), 0o600);
     let leftovers: Vec<_> = fs::read_dir(sandbox.work()).unwrap().map(|e| e.unwrap().file_name()).collect();
     assert_eq!(leftovers, ["sfconn.toml"], "no temporary file left behind");
-    insta::assert_snapshot!(sandbox.scrub(&out.stderr));
+    insta::assert_snapshot!(sandbox.scrub(&text(&out.stderr)));
 
     // The template is valid TOML with only unset keys: check reports the missing client id.
     let out = sandbox.sfconn().args(["config", "check"]).output().unwrap();
@@ -312,7 +304,7 @@ fn init_never_overwrites_without_force() {
     let path = sandbox.write("work/sfconn.toml", "client_id = \"mine\"\n");
     let out = sandbox.sfconn().args(["config", "init"]).output().unwrap();
     assert_eq!(out.status.code(), Some(78));
-    insta::assert_snapshot!(sandbox.scrub(&out.stderr));
+    insta::assert_snapshot!(sandbox.scrub(&text(&out.stderr)));
     assert_eq!(fs::read_to_string(&path).unwrap(), "client_id = \"mine\"\n", "untouched");
 
     let out = sandbox.sfconn().args(["config", "init", "--force"]).output().unwrap();
@@ -323,9 +315,9 @@ fn init_never_overwrites_without_force() {
 #[test]
 fn init_writes_to_a_given_path_creating_directories() {
     let sandbox = Sandbox::new();
-    let target = sandbox.root().join("xdg/sfconn/config.toml");
+    let target = sandbox.root().join("config/sfconn/config.toml");
     let out = sandbox.sfconn().args(["config", "init"]).arg(&target).output().unwrap();
-    assert_eq!(out.status.code(), Some(0), "{}", sandbox.scrub(&out.stderr));
+    assert_eq!(out.status.code(), Some(0), "{}", sandbox.scrub(&text(&out.stderr)));
     assert_eq!(fs::read_to_string(&target).unwrap(), sfconn_config::TEMPLATE);
     #[cfg(unix)]
     assert_eq!(mode(&target), 0o600);

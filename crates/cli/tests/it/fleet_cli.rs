@@ -6,40 +6,41 @@ use std::path::{Path, PathBuf};
 use std::process::Output;
 use std::time::Duration;
 
-use assert_cmd::Command;
-use assert_cmd::cargo::cargo_bin_cmd;
+use std::process::Command;
 use serde_json::Value;
 use sfconn_testkit::{FaultKind, Occurrence, OrgSpec, SimulatedOrg, Target};
-use tempfile::TempDir;
 
 use crate::common;
-use common::assert_no_secrets;
+use common::{Sandbox, assert_no_secrets};
+use sfconn_testkit::{BlockingOrg, assert_valid_snapshot as assert_valid};
 
-/// Simulated orgs on one runtime, and a home with a config file naming them.
+/// Simulated orgs, and a sandbox (with `data` as XDG_DATA_HOME and `secrets`) whose config
+/// file names them.
 struct Fleet {
-    orgs: Vec<(String, SimulatedOrg)>,
-    _runtime: tokio::runtime::Runtime,
-    home: TempDir,
+    orgs: Vec<(String, BlockingOrg)>,
+    sandbox: Sandbox,
 }
 
 impl Fleet {
     /// One simulated org per `(name, spec)`.
     fn start(specs: Vec<(&str, OrgSpec)>) -> Fleet {
-        let runtime =
-            tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().unwrap();
-        let orgs = specs
-            .into_iter()
-            .map(|(name, spec)| (name.to_string(), runtime.block_on(SimulatedOrg::start(spec))))
-            .collect();
-        let home = tempfile::tempdir().unwrap();
-        for sub in ["work", "home", "xdg", "state", "data", "secrets"] {
-            std::fs::create_dir_all(home.path().join(sub)).unwrap();
+        let orgs = specs.into_iter().map(|(name, spec)| (name.to_string(), BlockingOrg::start(spec))).collect();
+        let sandbox = Sandbox::new();
+        for sub in ["data", "secrets"] {
+            sandbox.mkdir(sub);
         }
-        Fleet { orgs, _runtime: runtime, home }
+        Fleet { orgs, sandbox }
     }
 
     fn path(&self, sub: &str) -> PathBuf {
-        self.home.path().join(sub)
+        self.sandbox.path(sub)
+    }
+
+    /// `sfconn` in the sandbox, XDG_DATA_HOME included.
+    fn command(&self) -> Command {
+        let mut cmd = self.sandbox.sfconn();
+        cmd.env("XDG_DATA_HOME", self.path("data"));
+        cmd
     }
 
     /// Writes `work/sfconn.toml` with one `[orgs.NAME]` table per org plus `extra` at the top,
@@ -73,14 +74,8 @@ impl Fleet {
     }
 
     fn sfconn(&self, args: &[&str]) -> Command {
-        let mut cmd = cargo_bin_cmd!("sfconn");
-        cmd.env_clear()
-            .env("HOME", self.path("home"))
-            .env("XDG_CONFIG_HOME", self.path("xdg"))
-            .env("XDG_STATE_HOME", self.path("state"))
-            .env("XDG_DATA_HOME", self.path("data"))
-            .current_dir(self.path("work"))
-            .args(args);
+        let mut cmd = self.command();
+        cmd.args(args);
         cmd
     }
 
@@ -93,13 +88,6 @@ fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
 
-fn assert_valid(document: &Value) {
-    let schema: Value = serde_json::from_str(sfconn_collect::SNAPSHOT_SCHEMA).unwrap();
-    let validator = jsonschema::validator_for(&schema).unwrap();
-    let errors: Vec<String> =
-        validator.iter_errors(document).map(|e| format!("{e} at {}", e.instance_path)).collect();
-    assert!(errors.is_empty(), "schema violations: {errors:#?}");
-}
 
 fn json_file(path: &Path) -> Value {
     serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
@@ -303,13 +291,8 @@ fn ctrl_c_stops_every_org_and_leaves_no_partial_snapshot() {
     let slow = OrgSpec { latency: Duration::from_millis(400), ..OrgSpec::with_users(6000) };
     let fleet = Fleet::start(vec![("one", slow.clone()), ("two", slow)]);
     fleet.config("", &[], &[]);
-    let child = std::process::Command::new(assert_cmd::cargo::cargo_bin!("sfconn"))
-        .env_clear()
-        .env("HOME", fleet.path("home"))
-        .env("XDG_CONFIG_HOME", fleet.path("xdg"))
-        .env("XDG_STATE_HOME", fleet.path("state"))
-        .env("XDG_DATA_HOME", fleet.path("data"))
-        .current_dir(fleet.path("work"))
+    let child = fleet
+        .command()
         .args(["collect", "--all-orgs", "-o", "out"])
         .stderr(std::process::Stdio::piped())
         .spawn()

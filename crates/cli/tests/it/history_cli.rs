@@ -64,8 +64,7 @@ fn import_prints_the_new_id_and_list_shows_every_snapshot() {
         "1\timported: org Acme Corp (00D000000000001AAA), collected 2024-06-01T08:00:00Z, 14 users, 14 subscriptions\n"
     );
     // Standard input works too.
-    let out = sandbox
-        .sfconn()
+    let out = assert_cmd::Command::from_std(sandbox.sfconn())
         .args(["history", "import", "-", "--store"])
         .arg(sandbox.db())
         .write_stdin(fs::read(fixture(WEEKS[1])).unwrap())
@@ -280,7 +279,7 @@ fn the_store_path_comes_from_the_environment_or_the_config_file() {
     // No --store, no setting: the default store, which does not exist yet and is not created.
     let out = sandbox.sfconn().args(["history", "list"]).output().unwrap();
     assert_eq!(out.status.code(), Some(78));
-    let default_store = sandbox.root().join("home/.local/share/sfconn/history.db");
+    let default_store = sandbox.home().join(".local/share/sfconn/history.db");
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains(&default_store.display().to_string()), "{stderr}");
     assert!(!default_store.exists());
@@ -328,12 +327,12 @@ fn an_import_killed_while_writing_leaves_no_partial_snapshot() {
     let big = sandbox.work().join("big.json");
     fs::write(&big, big_snapshot(60_000)).unwrap();
     let wal = sandbox.work().join("history.db-wal");
-    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin!("sfconn"))
+    let mut child = sandbox
+        .sfconn()
         .args(["history", "import"])
         .arg(&big)
         .arg("--store")
         .arg(sandbox.db())
-        .env_clear()
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
         .spawn()
@@ -375,30 +374,14 @@ fn an_import_killed_while_writing_leaves_no_partial_snapshot() {
     assert!(sandbox.ok(&["report"]).starts_with("Licence report: Acme Corp"));
 }
 
-/// A simulated org served on its own runtime while the binary talks to it.
-struct RunningOrg {
-    org: sfconn_testkit::SimulatedOrg,
-    _runtime: tokio::runtime::Runtime,
-}
-
-impl RunningOrg {
-    fn start(spec: sfconn_testkit::OrgSpec) -> RunningOrg {
-        let runtime =
-            tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().unwrap();
-        let org = runtime.block_on(sfconn_testkit::SimulatedOrg::start(spec));
-        RunningOrg { org, _runtime: runtime }
-    }
-}
-
 #[test]
 fn collect_store_twice_then_diff_and_report() {
-    use sfconn_testkit::{OrgSpec, SPECIAL_USER_COUNT, UserChanges};
+    use sfconn_testkit::{BlockingOrg, OrgSpec, SPECIAL_USER_COUNT, UserChanges};
     let sandbox = Sandbox::new();
-    let collect = |org: &RunningOrg| {
+    let collect = |org: &BlockingOrg| {
         let output = sandbox
             .sfconn()
-            .env("XDG_STATE_HOME", sandbox.root().join("state"))
-            .envs(org.org.sfconn_env())
+            .envs(org.sfconn_env())
             .env("SFCONN_STORE__PATH", "history.db")
             .args(["collect", "-o", "snapshot.json", "--store"])
             .output()
@@ -408,7 +391,7 @@ fn collect_store_twice_then_diff_and_report() {
         stderr
     };
 
-    let before = RunningOrg::start(OrgSpec::with_users(60));
+    let before = BlockingOrg::start(OrgSpec::with_users(60));
     assert!(collect(&before).contains("stored as snapshot 1 in "));
     drop(before);
     // The same org later: 5 more users, one removed, one deactivated.
@@ -419,7 +402,7 @@ fn collect_store_twice_then_diff_and_report() {
         removed: std::collections::BTreeSet::from([removed]),
         deactivated: [deactivated].into(),
     };
-    let after = RunningOrg::start(spec);
+    let after = BlockingOrg::start(spec);
     assert!(collect(&after).contains("stored as snapshot 2 in "));
 
     let list = sandbox.ok(&["history", "list", "-f", "json"]);
@@ -432,7 +415,7 @@ fn collect_store_twice_then_diff_and_report() {
     let ids = |key: &str| -> Vec<String> {
         diff[key].as_array().unwrap().iter().map(|u| u["id"].as_str().unwrap().to_owned()).collect()
     };
-    let data = after.org.data();
+    let data = after.data();
     let added: Vec<String> = (60..65).map(|i| data.user(i).unwrap().id).collect();
     assert_eq!(ids("users_added"), added);
     assert_eq!(ids("users_removed").len(), 1);
@@ -455,10 +438,10 @@ fn a_reader_that_stops_early_is_no_error() {
     fs::write(&big, big_snapshot(5_000)).unwrap();
     sandbox.ok(&["history", "import", big.to_str().unwrap()]);
     // The JSON report (thousands of candidates) is far larger than a pipe's buffer.
-    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin!("sfconn"))
+    let mut child = sandbox
+        .sfconn()
         .args(["report", "-f", "json", "--store"])
         .arg(sandbox.db())
-        .env_clear()
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
         .spawn()

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::process::Output;
 
 use serde_json::Value;
-use sfconn_testkit::{OrgSpec, SimulatedOrg};
+use sfconn_testkit::BlockingOrg;
 
 use crate::common;
 use common::Sandbox;
@@ -113,8 +113,7 @@ fn report_output_in_a_missing_directory_is_a_usage_error_before_any_work() {
 
 #[test]
 fn collect_html_shows_the_figures_report_json_gives_for_the_same_snapshot() {
-    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().unwrap();
-    let org = runtime.block_on(SimulatedOrg::start(OrgSpec::small()));
+    let org = BlockingOrg::small();
     let sandbox = Sandbox::new();
     let db = sandbox.work().join("history.db");
     let output = sandbox

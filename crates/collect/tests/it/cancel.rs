@@ -16,7 +16,8 @@ use sfconn_testkit::{
 };
 
 use crate::common;
-use common::{SharedBuffer, settings};
+use common::settings;
+use sfconn_testkit::SharedBuffer;
 
 /// Three User pages and three pages of each assignment object: plenty still to request when
 /// the fatal answer comes.

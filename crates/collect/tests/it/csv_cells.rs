@@ -9,7 +9,8 @@ use sfconn_collect::output::{CsvCells, Format, OutputOptions, open_sink_to_write
 use sfconn_collect::snapshot::*;
 
 use crate::common;
-use common::{SharedBuffer, acme_header, blank_user, subscription};
+use common::{acme_header, blank_user, subscription};
+use sfconn_testkit::SharedBuffer;
 
 /// A formula-looking value for each character OWASP lists, and names that merely look so.
 const HOSTILE: [(&str, &str); 8] = [

@@ -9,7 +9,8 @@ use sfconn_collect::snapshot::*;
 use sfconn_errors::{Classify, ErrorClass};
 
 use crate::common;
-use common::{SharedBuffer, acme_header, blank_user, schema, subscription};
+use common::{acme_header, blank_user, subscription};
+use sfconn_testkit::{SharedBuffer, assert_valid_snapshot, snapshot_schema};
 
 fn sample() -> Snapshot {
     let subscriptions = vec![
@@ -155,7 +156,7 @@ fn render(format: Format, snapshot: &Snapshot) -> String {
 }
 
 fn assert_valid(document: &str) {
-    common::assert_valid(&serde_json::from_str(document).unwrap());
+    assert_valid_snapshot(&serde_json::from_str(document).unwrap());
 }
 
 /// Names in a directory, sorted.
@@ -188,7 +189,7 @@ fn json_validates_against_the_schema() {
 fn schema_check_is_real_it_rejects_a_broken_snapshot() {
     let mut value: serde_json::Value = serde_json::from_str(&render(Format::Json, &sample())).unwrap();
     value["users"][0]["account_kind"] = "employee".into();
-    assert!(!schema().is_valid(&value));
+    assert!(!snapshot_schema().is_valid(&value));
 }
 
 #[test]

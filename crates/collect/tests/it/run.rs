@@ -13,7 +13,8 @@ use sfconn_filter::CompanyFilter;
 use sfconn_testkit::{HiddenAs, OrgSpec, SimulatedOrg};
 
 use crate::common;
-use common::{SharedBuffer, settings};
+use common::settings;
+use sfconn_testkit::SharedBuffer;
 
 /// Records what the run reports, per source.
 #[derive(Default)]
@@ -41,7 +42,7 @@ async fn collect(settings: &Settings) -> (Snapshot, RunOutcome) {
     let mut sink = open_sink_to_writer(Format::Json, Box::new(buffer.clone())).unwrap();
     let outcome = run(settings, sink.as_mut(), &sfconn_collect::NoProgress).await.unwrap();
     let value: serde_json::Value = serde_json::from_str(&buffer.text()).unwrap();
-    common::assert_valid(&value);
+    sfconn_testkit::assert_valid_snapshot(&value);
     (serde_json::from_value(value).unwrap(), outcome)
 }
 

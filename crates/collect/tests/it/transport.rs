@@ -15,7 +15,8 @@ use sfconn_errors::Classify;
 use sfconn_testkit::{FaultKind, Occurrence, OrgSpec, SimulatedOrg, Target};
 
 use crate::common;
-use common::{SharedBuffer, settings};
+use common::settings;
+use sfconn_testkit::SharedBuffer;
 
 /// Two User pages.
 const USERS: usize = 2_500;

@@ -32,17 +32,7 @@ pub fn snapshot(store: &Store, id: i64) -> SnapshotInfo {
     store.resolve(&sfconn_store::Selector::Id(id), None).unwrap()
 }
 
-/// The JSON Schema of the snapshot document (contract §5).
-pub fn schema() -> jsonschema::Validator {
-    let schema: serde_json::Value = serde_json::from_str(sfconn_collect::SNAPSHOT_SCHEMA).unwrap();
-    jsonschema::validator_for(&schema).unwrap()
-}
-
-pub fn assert_valid(document: &Value) {
-    let errors: Vec<String> =
-        schema().iter_errors(document).map(|e| format!("{e} at {}", e.instance_path)).collect();
-    assert!(errors.is_empty(), "schema violations: {errors:#?}");
-}
+pub use sfconn_testkit::assert_valid_snapshot as assert_valid;
 
 /// Counts rows of a table for one snapshot id (or all rows with `None`).
 pub fn count(db: &Path, table: &str, snapshot_id: Option<i64>) -> i64 {

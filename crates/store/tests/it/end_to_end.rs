@@ -3,26 +3,11 @@
 //! and the diff and report agree with the org's ground truth.
 
 use std::collections::BTreeSet;
-use std::io::Write;
-use std::sync::{Arc, Mutex};
 
 use sfconn_collect::output::{Format, open_sink_to_writer};
 use sfconn_config::{MapEnvironment, Need, Settings};
 use sfconn_store::{ReportOptions, Store};
-use sfconn_testkit::{OrgSpec, SPECIAL_USER_COUNT, SimulatedOrg, UserChanges};
-
-#[derive(Clone, Default)]
-struct SharedBuffer(Arc<Mutex<Vec<u8>>>);
-
-impl Write for SharedBuffer {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
+use sfconn_testkit::{OrgSpec, SPECIAL_USER_COUNT, SharedBuffer, SimulatedOrg, UserChanges};
 
 fn settings(org: &SimulatedOrg) -> Settings {
     let dir = tempfile::tempdir().unwrap();
@@ -39,7 +24,7 @@ async fn collect(org: &SimulatedOrg) -> Vec<u8> {
     let mut sink = open_sink_to_writer(Format::Json, Box::new(buffer.clone())).unwrap();
     sfconn_collect::run(&settings(org), sink.as_mut(), &sfconn_collect::NoProgress).await.unwrap();
     drop(sink);
-    buffer.0.lock().unwrap().clone()
+    buffer.bytes()
 }
 
 /// Sets the document's `collected_at`: two runs in the same second would be one snapshot.

@@ -4,7 +4,6 @@
 //! before any request: the login URL points at a closed port).
 
 use std::ffi::OsString;
-use std::path::Path;
 use std::process::Output;
 
 use super::common::*;
@@ -447,20 +446,14 @@ fn non_utf8() -> OsString {
 
 /// A sandbox with valid credentials in the environment and a login URL on a closed loopback
 /// port, so that nothing here can reach a network.
-fn run(sandbox: &Path, input: &Input, args: &[&str]) -> Output {
-    let work = sandbox.join("work");
-    std::fs::create_dir_all(&work).unwrap();
-    let mut cmd = std::process::Command::new(SFCONN);
-    cmd.env_clear()
-        .env("HOME", sandbox)
-        .env("XDG_CONFIG_HOME", sandbox.join("config"))
-        .env("XDG_STATE_HOME", sandbox.join("state"))
-        .env("SFCONN_CLIENT_ID", "3MVG9-client-id")
+fn run(sandbox: &Sandbox, input: &Input, args: &[&str]) -> Output {
+    let work = sandbox.work();
+    let mut cmd = sandbox.sfconn();
+    cmd.env("SFCONN_CLIENT_ID", "3MVG9-client-id")
         .env("SFCONN_CLIENT_SECRET", "s3cr3t-value")
         .env("SFCONN_REFRESH_TOKEN", "r3fr3sh-value")
         .env("SFCONN_LOGIN_URL", "http://127.0.0.1:9")
-        .env("SFCONN_HTTP__MAX_RETRIES", "0")
-        .current_dir(&work);
+        .env("SFCONN_HTTP__MAX_RETRIES", "0");
     let mut args: Vec<String> = args.iter().map(|arg| (*arg).to_owned()).collect();
     match input {
         Input::File(bytes) => {
@@ -486,13 +479,13 @@ fn run(sandbox: &Path, input: &Input, args: &[&str]) -> Output {
             args.extend(["--config".to_owned(), "conf.d".to_owned()]);
         }
         Input::SecretFile(var, bytes) => {
-            let path = sandbox.join("secret");
+            let path = sandbox.path("secret");
             std::fs::write(&path, bytes).unwrap();
             set_mode(&path, 0o600);
             cmd.env(var, &path).env_remove(var.trim_end_matches("_FILE"));
         }
         Input::SecretFileIsDirectory(var) => {
-            cmd.env(var, sandbox).env_remove(var.trim_end_matches("_FILE"));
+            cmd.env(var, sandbox.root()).env_remove(var.trim_end_matches("_FILE"));
         }
         Input::Env(var, value) => {
             cmd.env(var, value);
@@ -516,8 +509,8 @@ fn every_bad_input_exits_with_one_message_naming_it() {
             _ => vec![&["config", "check"], &["collect", "-o", "out.json"]],
         };
         for command in commands {
-            let sandbox = tempfile::tempdir().unwrap();
-            let output = run(sandbox.path(), &row.input, command);
+            let sandbox = Sandbox::new();
+            let output = run(&sandbox, &row.input, command);
             let stderr = stderr(&output);
             let shown = if stderr.len() > 2000 { format!("{}…", &stderr[..2000]) } else { stderr.clone() };
             let problem = if stderr.contains("panicked") || code(&output) == 101 {
@@ -533,7 +526,7 @@ fn every_bad_input_exits_with_one_message_naming_it() {
                 Some("not exactly one error message".to_owned())
             } else if stderr.len() > 4096 {
                 Some(format!("a {}-byte message (a huge value must not be echoed)", stderr.len()))
-            } else if sandbox.path().join("work").join("out.json").exists() {
+            } else if sandbox.work().join("out.json").exists() {
                 Some("an output file was written".to_owned())
             } else {
                 None
@@ -542,7 +535,7 @@ fn every_bad_input_exits_with_one_message_naming_it() {
                 failures.push(format!("[{}] {command:?}: {problem}\n{shown}", row.name));
             }
             if command.first() != Some(&"collect") {
-                let sandbox_path = sandbox.path().to_str().unwrap();
+                let sandbox_path = sandbox.root().to_str().unwrap();
                 let message: Vec<&str> =
                     stderr.lines().skip_while(|line| !line.starts_with("error")).take(6).collect();
                 messages.push(format!(

@@ -1,69 +1,24 @@
-//! The simulated org on its own runtime, the `sfconn` command in a clean environment, and
-//! helpers to compare snapshots and inspect output directories.
+//! The hardening tests' org (quick retries), and helpers to compare snapshots and inspect
+//! output directories.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
 
 use serde_json::Value;
-use sfconn_testkit::{OrgSpec, SimulatedOrg};
-use tempfile::TempDir;
+use sfconn_testkit::OrgSpec;
 
-/// The binary under test.
-pub const SFCONN: &str = env!("CARGO_BIN_EXE_sfconn");
+pub use crate::common::{Org, Sandbox, mode, set_mode};
 
-/// A simulated org kept alive on its own runtime while the binary talks to it, with a private
-/// home directory for the binary.
-pub struct Org {
-    pub org: SimulatedOrg,
-    pub _runtime: tokio::runtime::Runtime,
-    pub home: TempDir,
+/// A simulated org whose commands retry once and time out after 10 s, so that a staged fault
+/// costs little time.
+pub fn quick_org(spec: OrgSpec) -> Org {
+    let (name, value) = sfconn_testkit::ONE_RETRY_ENV;
+    Org::start(spec).with_env(name, value).with_env("SFCONN_HTTP__TIMEOUT_SECS", "10")
 }
 
-impl Org {
-    pub fn start(spec: OrgSpec) -> Org {
-        let runtime =
-            tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().unwrap();
-        let org = runtime.block_on(SimulatedOrg::start(spec));
-        let home = tempfile::tempdir().unwrap();
-        for sub in ["work", "state", "config"] {
-            std::fs::create_dir_all(home.path().join(sub)).unwrap();
-        }
-        Org { org, _runtime: runtime, home }
-    }
-
-    pub fn small() -> Org {
-        Org::start(OrgSpec::small())
-    }
-
-    pub fn work(&self) -> PathBuf {
-        self.home.path().join("work")
-    }
-
-    pub fn state_dir(&self) -> PathBuf {
-        self.home.path().join("state")
-    }
-
-    /// `sfconn` with nothing but HOME, XDG dirs and few quick retries; no credentials.
-    pub fn bare(&self) -> Command {
-        let mut cmd = Command::new(SFCONN);
-        cmd.env_clear()
-            .env("HOME", self.home.path())
-            .env("XDG_STATE_HOME", self.state_dir())
-            .env("XDG_CONFIG_HOME", self.home.path().join("config"))
-            .env("SFCONN_HTTP__MAX_RETRIES", "1")
-            .env("SFCONN_HTTP__TIMEOUT_SECS", "10")
-            .current_dir(self.work());
-        cmd
-    }
-
-    /// `sfconn` with every credential of the org in the environment.
-    pub fn sfconn(&self) -> Command {
-        let mut cmd = self.bare();
-        for (name, value) in self.org.sfconn_env() {
-            cmd.env(name, value);
-        }
-        cmd
-    }
+/// [`quick_org`] with [`OrgSpec::small`].
+pub fn quick_small_org() -> Org {
+    quick_org(OrgSpec::small())
 }
 
 pub fn text(bytes: &[u8]) -> String {
@@ -119,18 +74,6 @@ pub fn files_under(dir: &Path) -> Vec<PathBuf> {
     }
     files.sort();
     files
-}
-
-#[cfg(unix)]
-pub fn mode(path: &Path) -> u32 {
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::metadata(path).unwrap().permissions().mode() & 0o777
-}
-
-#[cfg(unix)]
-pub fn set_mode(path: &Path, mode: u32) {
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).unwrap();
 }
 
 /// Replaces the port of every loopback URL (`127.0.0.1:PORT`, `localhost:PORT`) with `PORT`.

@@ -12,7 +12,7 @@ use std::process::{Command, Output};
 use sfconn_testkit::SimulatedOrg;
 use tempfile::TempDir;
 
-use super::common::{Org, code, names_in, set_mode, stderr};
+use super::common::{Org, code, names_in, quick_small_org, set_mode, stderr};
 
 const PREVIOUS: &str = "previous content, must survive\n";
 const FILLER: &str = "filler";
@@ -108,7 +108,7 @@ fn json_output_over_a_previous_file(fs: &Tmpfs, spoil: impl Fn(&Tmpfs), cause: &
     let target = fs.path("snapshot.json");
     std::fs::write(&target, PREVIOUS).unwrap();
     spoil(fs);
-    let org = Org::small();
+    let org = quick_small_org();
 
     let output = collect(&org).arg("-o").arg(&target).output().unwrap();
 
@@ -140,7 +140,7 @@ fn csv_directory_on_a_full_disk_exits_74_and_keeps_the_previous_files() {
     std::fs::create_dir(&dir).unwrap();
     std::fs::write(dir.join("users.csv"), PREVIOUS).unwrap();
     fs.fill();
-    let org = Org::small();
+    let org = quick_small_org();
 
     let output = collect(&org).args(["-f", "csv", "-o"]).arg(format!("{}/", dir.display())).output().unwrap();
 
@@ -169,7 +169,7 @@ fn store_with_one_snapshot(fs: &Tmpfs, org: &Org) -> PathBuf {
 #[test]
 fn a_store_on_a_full_disk_exits_74_and_keeps_what_it_held() {
     let Some(fs) = Tmpfs::mount("a_store_on_a_full_disk", "4m") else { return };
-    let org = Org::small();
+    let org = quick_small_org();
     let store = store_with_one_snapshot(&fs, &org);
     let before = history(&org, &store);
     let bytes_before = std::fs::read(&store).unwrap();
@@ -217,7 +217,7 @@ impl RotationOnFullDisk {
         std::fs::write(&token_file, &old_token).unwrap();
         set_mode(&token_file, 0o600);
         fs.fill();
-        let org = Org::small();
+        let org = quick_small_org();
         org.org.faults().rotate_refresh_tokens(true);
         let saved = org.state_dir().join("sfconn").join("refresh_token");
         RotationOnFullDisk { org, token_file, old_token, saved }
@@ -266,7 +266,7 @@ fn a_rotated_token_whose_file_is_on_a_full_disk_is_kept_aside_and_the_run_exits_
 #[test]
 fn a_store_on_a_read_only_file_system_exits_74() {
     let Some(fs) = Tmpfs::mount("a_store_on_a_read_only_file_system", "4m") else { return };
-    let org = Org::small();
+    let org = quick_small_org();
     let store = store_with_one_snapshot(&fs, &org);
     let snapshot = org.work().join("snapshot.json");
     let bytes_before = std::fs::read(&store).unwrap();
@@ -285,7 +285,7 @@ fn a_store_on_a_read_only_file_system_exits_74() {
 fn stdout_output_staged_on_a_full_temporary_directory_exits_74_naming_it() {
     let Some(fs) = Tmpfs::mount("stdout_output_staged_on_a_full_temporary_directory", "256k") else { return };
     fs.fill();
-    let org = Org::small();
+    let org = quick_small_org();
 
     let output = collect(&org).env("TMPDIR", &fs.root).args(["-o", "-"]).output().unwrap();
 

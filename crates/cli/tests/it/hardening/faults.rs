@@ -389,11 +389,11 @@ struct Run {
 /// Runs `sfconn collect -o out/snapshot.json` over an existing snapshot file, with the refresh
 /// token in a file when `rotation` is on.
 fn collect(org: &Org, rotation: bool, timeout: u32, env: &[(String, String)]) -> Run {
-    let out_dir = org.home.path().join("out");
+    let out_dir = org.sandbox.root().join("out");
     std::fs::create_dir_all(&out_dir).unwrap();
     let out_file = out_dir.join("snapshot.json");
     std::fs::write(&out_file, PREVIOUS).unwrap();
-    let token_file = org.home.path().join("refresh_token");
+    let token_file = org.sandbox.root().join("refresh_token");
     let mut cmd = org.sfconn();
     if rotation {
         org.org.faults().rotate_refresh_tokens(true);
@@ -416,7 +416,7 @@ fn snapshot_of(path: &Path) -> Value {
 /// Checks one row; returns what is wrong, if anything, or the error line of a failing run
 /// (port scrubbed) for the reviewed snapshot of messages.
 fn check(row: &Row, reference: &Value) -> Result<Option<String>, String> {
-    let org = Org::start(if row.paged { OrgSpec::with_users(PAGED_USERS) } else { OrgSpec::small() });
+    let org = quick_org(if row.paged { OrgSpec::with_users(PAGED_USERS) } else { OrgSpec::small() });
     (row.inject)(&org.org);
     let org_port = org.org.login_url().rsplit(':').next().unwrap_or_default().parse::<u16>().unwrap();
     let mut env = Vec::new();
@@ -535,7 +535,7 @@ fn scrub_first_query(text: &str) -> String {
 fn references() -> (Value, Value) {
     let run = |spec: OrgSpec| {
         std::thread::spawn(move || {
-            let org = Org::start(spec);
+            let org = quick_org(spec);
             let run = collect(&org, true, 10, &[]);
             assert_eq!(code(&run.output), 0, "clean run: {}", stderr(&run.output));
             let snapshot = snapshot_of(&run.out_file);
@@ -636,7 +636,7 @@ fn reset_proxy(org_port: u16, resets: usize) -> u16 {
 /// Starts `sfconn collect` with the org slowed down, waits until the run is querying, then
 /// sends SIGINT the way a terminal's Ctrl-C does.
 fn interrupted_run(format: &str, output: &Path) -> (Output, Org) {
-    let org = Org::start(OrgSpec { latency: Duration::from_millis(300), ..OrgSpec::small() });
+    let org = quick_org(OrgSpec { latency: Duration::from_millis(300), ..OrgSpec::small() });
     let child = org
         .sfconn()
         .args(["collect", "--no-progress", "-f", format, "-o"])
@@ -668,7 +668,7 @@ fn sigint_mid_run_exits_130_and_leaves_nothing_behind() {
     assert_eq!(names_in(dir.path()), ["snapshot.json"], "no temporary file is left");
     // The run was stopped mid-way: the org received fewer requests than a complete run of the
     // same org makes (measured on a fresh org without latency).
-    let complete = Org::small();
+    let complete = quick_small_org();
     let reference = collect(&complete, false, 10, &[]);
     assert_eq!(code(&reference.output), 0, "{}", stderr(&reference.output));
     let (interrupted, full) = (org.org.requests().len(), complete.org.requests().len());
@@ -692,7 +692,7 @@ fn sigint_mid_run_exits_130_and_leaves_nothing_behind() {
 
 #[test]
 fn a_response_above_64_mib_fails_with_65_and_keeps_the_output() {
-    let org = Org::small();
+    let org = quick_small_org();
     let name = "a".repeat(64 * 1024 * 1024 + 1);
     let body =
         format!(r#"{{"totalSize":1,"done":true,"records":[{{"Id":"00e000000000001AAA","Name":"{name}"}}]}}"#);

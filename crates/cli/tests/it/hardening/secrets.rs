@@ -78,8 +78,8 @@ fn percent_decode(text: &str) -> String {
 
 #[test]
 fn no_command_leaks_a_secret_anywhere() {
-    let org = Org::start(OrgSpec::small());
-    let home = org.home.path().to_path_buf();
+    let org = quick_org(OrgSpec::small());
+    let home = org.sandbox.root().to_path_buf();
     let mut runs = Runs { outputs: Vec::new() };
     // Files that hold a secret on purpose: the inputs below and every refresh token file.
     let mut token_files: Vec<PathBuf> = Vec::new();
