@@ -81,6 +81,19 @@ pub fn assert_valid_snapshot(document: &serde_json::Value) {
     assert!(errors.is_empty(), "schema violations: {errors:#?}");
 }
 
+/// The names in a directory, sorted (panics when it cannot be read).
+pub fn names_in(dir: &Path) -> Vec<String> {
+    let entries = std::fs::read_dir(dir).unwrap_or_else(|e| panic!("reading {}: {e}", dir.display()));
+    let mut names: Vec<String> = entries
+        .map(|entry| match entry {
+            Ok(entry) => entry.file_name().to_string_lossy().into_owned(),
+            Err(e) => panic!("reading {}: {e}", dir.display()),
+        })
+        .collect();
+    names.sort();
+    names
+}
+
 /// A simulated org served by a runtime of its own, for synchronous tests (e.g. ones that run
 /// a binary against it); dereferences to the [`SimulatedOrg`]. The org stops when this is
 /// dropped.

@@ -36,12 +36,13 @@ pub use data::{
     REFERENCE_TIME, SPECIAL_USER_COUNT, SfDate, SfDateTime, User, UserChanges, UserLicense,
     UserPackageLicense,
 };
-pub use harness::{
-    BlockingOrg, ONE_RETRY_ENV, Sandbox, SharedBuffer, assert_valid_snapshot, quick_retry, snapshot_schema,
-};
 pub use faults::{
     DeviceFlowPlan, Fault, FaultId, FaultKind, Faults, HiddenAs, Occurrence, Target, TokenError,
     rest_error_body,
+};
+pub use harness::{
+    BlockingOrg, ONE_RETRY_ENV, Sandbox, SharedBuffer, assert_valid_snapshot, names_in, quick_retry,
+    snapshot_schema,
 };
 
 /// Size and shape of the simulated org.

@@ -30,10 +30,7 @@ pub fn credentials_for(login_url: &str) -> Credentials {
 }
 
 pub fn options(max_retries: u32) -> AuthOptions {
-    AuthOptions {
-        timeout: Duration::from_secs(10),
-        retry: sfconn_testkit::quick_retry(max_retries),
-    }
+    AuthOptions { timeout: Duration::from_secs(10), retry: sfconn_testkit::quick_retry(max_retries) }
 }
 
 pub fn source(server: &MockServer) -> TokenSource {

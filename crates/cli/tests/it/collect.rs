@@ -3,17 +3,16 @@
 //! temporary home), checked against the org's ground truth and the snapshot schema.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::Path;
 use std::process::Output;
 use std::time::Duration;
 
-use std::process::Command;
 use serde_json::Value;
 use sfconn_testkit::{FaultKind, HiddenAs, Occurrence, SimulatedOrg, Target};
+use std::process::Command;
 
 use crate::common;
 use common::{Org, assert_no_secrets};
-use sfconn_testkit::assert_valid_snapshot as assert_valid;
+use sfconn_testkit::{assert_valid_snapshot as assert_valid, names_in};
 
 // ---------------------------------------------------------------------------------------------
 // Harness
@@ -54,7 +53,7 @@ impl Org {
         users
     }
 
-    /// Ids of the org's users whose email domain is one of `domains` or below it (contract §4),
+    /// Ids of the org's users whose email domain is one of `domains` or below it (docs/contract.md §4),
     /// computed here independently of the filter crate.
     fn ids_in_domains(&self, domains: &[&str]) -> Vec<String> {
         self.truth_users()
@@ -80,7 +79,6 @@ fn text(bytes: &[u8]) -> String {
     String::from_utf8(bytes.to_vec()).unwrap()
 }
 
-
 fn user_ids(document: &Value) -> Vec<String> {
     document["users"].as_array().unwrap().iter().map(|u| u["id"].as_str().unwrap().to_owned()).collect()
 }
@@ -102,17 +100,6 @@ fn warning_codes(document: &Value) -> Vec<(String, Option<String>)> {
         .map(|w| (w["code"].as_str().unwrap().to_owned(), w["source"].as_str().map(str::to_owned)))
         .collect()
 }
-
-/// Files in a directory, names only, sorted.
-fn listing(dir: &Path) -> Vec<String> {
-    let mut names: Vec<String> = std::fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .collect();
-    names.sort();
-    names
-}
-
 /// Run-dependent values of the table view: the port and the time.
 fn table_filters() -> Vec<(&'static str, &'static str)> {
     vec![
@@ -137,7 +124,7 @@ fn expected_kind(user_type: &str) -> &'static str {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Company names (contract §4)
+// Company names (docs/contract.md §4)
 
 #[test]
 fn everyone_collects_every_user_and_the_document_is_as_reviewed() {
@@ -270,7 +257,7 @@ fn every_user_type_gets_its_account_kind_and_users_without_email_are_kept() {
 }
 
 // ---------------------------------------------------------------------------------------------
-// What the org hides (contract §7)
+// What the org hides (docs/contract.md §7)
 
 #[test]
 fn unreadable_optional_sources_are_skipped_with_a_warning() {
@@ -331,7 +318,7 @@ fn hidden_optional_fields_are_null_with_a_warning() {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Formats (contract §5)
+// Formats (docs/contract.md §5)
 
 #[test]
 fn ndjson_holds_the_same_snapshot_as_json_one_typed_object_per_line() {
@@ -384,8 +371,8 @@ fn csv_writes_a_directory_that_agrees_with_json() {
     assert!(stderr.contains("csv written to the directory out"), "{stderr}");
 
     let dir = org.work().join("out");
-    assert_eq!(listing(&dir), ["profiles.csv", "snapshot.json", "subscriptions.csv", "users.csv"]);
-    assert_eq!(listing(&org.work()), ["out"], "no temporary directory left beside it");
+    assert_eq!(names_in(&dir), ["profiles.csv", "snapshot.json", "subscriptions.csv", "users.csv"]);
+    assert_eq!(names_in(&org.work()), ["out"], "no temporary directory left beside it");
 
     let mut users = csv::Reader::from_path(dir.join("users.csv")).unwrap();
     let headers = users.headers().unwrap().clone();
@@ -435,7 +422,7 @@ fn csv_raw_is_a_setting_that_the_flag_overrides() {
         .unwrap();
     assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
     assert_eq!(
-        listing(&org.work().join("out")),
+        names_in(&org.work().join("out")),
         ["profiles.csv", "snapshot.json", "subscriptions.csv", "users.csv"]
     );
 }
@@ -474,7 +461,7 @@ fn output_file_is_written_atomically_and_kept_when_a_run_fails() {
     assert!(output.stdout.is_empty(), "the data went to the file");
     let written: Value = serde_json::from_str(&std::fs::read_to_string(&target).unwrap()).unwrap();
     assert_valid(&written);
-    assert_eq!(listing(&out), ["snapshot.json"], "no temporary file left");
+    assert_eq!(names_in(&out), ["snapshot.json"], "no temporary file left");
 
     // A failing run (the refresh token is refused) leaves the existing file as it was.
     std::fs::write(&target, "previous snapshot\n").unwrap();
@@ -482,7 +469,7 @@ fn output_file_is_written_atomically_and_kept_when_a_run_fails() {
     let output = org.run(&["-o", "reports/snapshot.json"]);
     assert_eq!(output.status.code(), Some(77), "{}", text(&output.stderr));
     assert_eq!(std::fs::read_to_string(&target).unwrap(), "previous snapshot\n");
-    assert_eq!(listing(&out), ["snapshot.json"], "no temporary file left");
+    assert_eq!(names_in(&out), ["snapshot.json"], "no temporary file left");
     assert!(output.stdout.is_empty());
 
     // A missing directory is a command-line error, found before any request.
@@ -494,7 +481,7 @@ fn output_file_is_written_atomically_and_kept_when_a_run_fails() {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Failures (contract §6): exit code, one clear message, nothing on stdout
+// Failures (docs/contract.md §6): exit code, one clear message, nothing on stdout
 
 /// Runs a failing collection; checks the code, that stdout is empty and that stderr is one
 /// `error:` line; returns stderr with the port filtered out.
@@ -576,7 +563,7 @@ fn bad_configuration_exits_78_without_contacting_salesforce() {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Refresh-token rotation (contract §7)
+// Refresh-token rotation (docs/contract.md §7)
 
 #[test]
 fn a_rotated_token_is_saved_and_the_user_is_told_loudly_even_with_quiet() {
@@ -651,16 +638,13 @@ fn store_keeps_the_snapshot_for_history() {
     assert!(stderr.contains("stored as snapshot 1 in history.db"), "{stderr}");
     assert!(text(&output.stdout).contains("Acme Corporation"));
 
-    let listed = org
-        .bare()
-        .args(["history", "list", "-f", "json", "--store", "history.db"])
-        .output()
-        .unwrap();
+    let listed =
+        org.bare().args(["history", "list", "-f", "json", "--store", "history.db"]).output().unwrap();
     assert_eq!(listed.status.code(), Some(0), "{}", text(&listed.stderr));
     let snapshots: Value = serde_json::from_slice(&listed.stdout).unwrap();
     assert_eq!(snapshots.as_array().unwrap().len(), 1);
     assert_eq!(snapshots[0]["users"], org.org.data().user_count());
-    assert_eq!(listing(&org.work()), ["history.db"], "no temporary copy left");
+    assert_eq!(names_in(&org.work()), ["history.db"], "no temporary copy left");
 
     // `--store` without a path and without store.path: the default store in the data directory.
     let output = org.run(&["--store"]);
@@ -697,7 +681,7 @@ fn ctrl_c_stops_the_run_leaving_nothing_behind() {
     while !user_query_arrived() {
         std::thread::sleep(Duration::from_millis(20));
     }
-    assert_eq!(listing(&out).len(), 1, "the staged temporary file exists while the run is in flight");
+    assert_eq!(names_in(&out).len(), 1, "the staged temporary file exists while the run is in flight");
 
     let kill = std::process::Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap();
     assert!(kill.success());
@@ -706,7 +690,7 @@ fn ctrl_c_stops_the_run_leaving_nothing_behind() {
     assert_eq!(output.status.code(), Some(130), "{stderr}");
     assert!(stderr.contains("interrupted"), "{stderr}");
     assert!(output.stdout.is_empty());
-    assert_eq!(listing(&out), Vec::<String>::new(), "no partial output, no temporary file");
+    assert_eq!(names_in(&out), Vec::<String>::new(), "no partial output, no temporary file");
 }
 
 #[test]

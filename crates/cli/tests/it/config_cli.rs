@@ -4,13 +4,13 @@
 use std::fs;
 use std::path::PathBuf;
 
-use std::process::Command;
 use serde_json::{Value, json};
+use std::process::Command;
 
 use crate::common;
-use common::{Sandbox, set_mode};
 #[cfg(unix)]
 use common::mode;
+use common::{Sandbox, set_mode};
 
 impl Sandbox {
     /// `sfconn` with valid credentials in the environment.
@@ -29,7 +29,6 @@ impl Sandbox {
         set_mode(&path, 0o600);
         path
     }
-
 }
 
 fn text(bytes: &[u8]) -> String {

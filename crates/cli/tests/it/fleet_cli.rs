@@ -6,9 +6,9 @@ use std::path::{Path, PathBuf};
 use std::process::Output;
 use std::time::Duration;
 
-use std::process::Command;
 use serde_json::Value;
 use sfconn_testkit::{FaultKind, Occurrence, OrgSpec, SimulatedOrg, Target};
+use std::process::Command;
 
 use crate::common;
 use common::{Sandbox, assert_no_secrets};
@@ -24,7 +24,8 @@ struct Fleet {
 impl Fleet {
     /// One simulated org per `(name, spec)`.
     fn start(specs: Vec<(&str, OrgSpec)>) -> Fleet {
-        let orgs = specs.into_iter().map(|(name, spec)| (name.to_string(), BlockingOrg::start(spec))).collect();
+        let orgs =
+            specs.into_iter().map(|(name, spec)| (name.to_string(), BlockingOrg::start(spec))).collect();
         let sandbox = Sandbox::new();
         for sub in ["data", "secrets"] {
             sandbox.mkdir(sub);
@@ -88,7 +89,6 @@ fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
 
-
 fn json_file(path: &Path) -> Value {
     serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
 }
@@ -115,7 +115,10 @@ fn one_named_org_is_collected_with_its_own_settings() {
     assert_eq!(text(&output.stdout).lines().filter(|l| l.contains(r#""type":"user""#)).count(), 60);
     let output = fleet.run(&["collect", "--org-index", "2"]);
     assert_eq!(output.status.code(), Some(78));
-    assert!(text(&output.stderr).contains("--org-index 2 names no org: the config file declares 2 (0 = prod, 1 = sandbox)"));
+    assert!(
+        text(&output.stderr)
+            .contains("--org-index 2 names no org: the config file declares 2 (0 = prod, 1 = sandbox)")
+    );
 
     let output = fleet.run(&["collect"]);
     assert_eq!(output.status.code(), Some(2), "no --org with named orgs is a usage error");

@@ -10,7 +10,7 @@ use sfconn_errors::{Classify, ErrorClass};
 
 use crate::common;
 use common::{acme_header, blank_user, subscription};
-use sfconn_testkit::{SharedBuffer, assert_valid_snapshot, snapshot_schema};
+use sfconn_testkit::{SharedBuffer, assert_valid_snapshot, names_in, snapshot_schema};
 
 fn sample() -> Snapshot {
     let subscriptions = vec![
@@ -158,17 +158,6 @@ fn render(format: Format, snapshot: &Snapshot) -> String {
 fn assert_valid(document: &str) {
     assert_valid_snapshot(&serde_json::from_str(document).unwrap());
 }
-
-/// Names in a directory, sorted.
-fn listing(dir: &Path) -> Vec<String> {
-    let mut names: Vec<String> = std::fs::read_dir(dir)
-        .unwrap()
-        .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
-        .collect();
-    names.sort();
-    names
-}
-
 #[test]
 fn json_is_the_pretty_printed_snapshot_streamed() {
     for snapshot in [sample(), empty_sample()] {
@@ -267,8 +256,8 @@ fn csv_output_snapshot() {
     let dir = tempfile::tempdir().unwrap();
     let target = dir.path().join("out");
     write_csv(&sample(), &target);
-    assert_eq!(listing(dir.path()), ["out"], "no temporary directory left behind");
-    assert_eq!(listing(&target), ["profiles.csv", "snapshot.json", "subscriptions.csv", "users.csv"]);
+    assert_eq!(names_in(dir.path()), ["out"], "no temporary directory left behind");
+    assert_eq!(names_in(&target), ["profiles.csv", "snapshot.json", "subscriptions.csv", "users.csv"]);
     for file in ["users.csv", "subscriptions.csv", "profiles.csv"] {
         insta::assert_snapshot!(file, std::fs::read_to_string(target.join(file)).unwrap());
     }
@@ -375,9 +364,9 @@ fn csv_into_an_existing_directory_replaces_its_files_and_keeps_others() {
     std::fs::write(target.join("users.csv"), "old").unwrap();
     std::fs::write(target.join("notes.txt"), "mine").unwrap();
     write_csv(&sample(), &target);
-    assert_eq!(listing(dir.path()), ["out"]);
+    assert_eq!(names_in(dir.path()), ["out"]);
     assert_eq!(
-        listing(&target),
+        names_in(&target),
         ["notes.txt", "profiles.csv", "snapshot.json", "subscriptions.csv", "users.csv"]
     );
     assert_eq!(std::fs::read_to_string(target.join("notes.txt")).unwrap(), "mine");
@@ -397,8 +386,8 @@ fn csv_run_that_fails_leaves_nothing_behind() {
         sink.user(&snapshot.users[0]).unwrap();
         // dropped without finish: the run failed
     }
-    assert_eq!(listing(dir.path()), ["out"]);
-    assert_eq!(listing(&target), ["users.csv"]);
+    assert_eq!(names_in(dir.path()), ["out"]);
+    assert_eq!(names_in(&target), ["users.csv"]);
     assert_eq!(std::fs::read_to_string(target.join("users.csv")).unwrap(), "old");
 }
 
@@ -426,12 +415,12 @@ fn file_output_replaces_an_existing_file_only_on_success() {
         sink.user(&snapshot.users[0]).unwrap();
     }
     assert_eq!(std::fs::read_to_string(&target).unwrap(), "previous");
-    assert_eq!(listing(dir.path()), ["snapshot.json"], "no stray temporary file");
+    assert_eq!(names_in(dir.path()), ["snapshot.json"], "no stray temporary file");
 
     let mut sink = open_sink(Format::Json, &target).unwrap();
     output::write_snapshot(sink.as_mut(), &snapshot).unwrap();
     assert_eq!(std::fs::read_to_string(&target).unwrap(), render(Format::Json, &snapshot));
-    assert_eq!(listing(dir.path()), ["snapshot.json"]);
+    assert_eq!(names_in(dir.path()), ["snapshot.json"]);
 }
 
 #[test]
@@ -446,7 +435,7 @@ fn users_out_of_order_fail_the_output_and_publish_nothing() {
     assert!(matches!(error, OutputError::UsersOutOfOrder { .. }), "{error}");
     assert!(sink.finish(&snapshot.summary, &snapshot.warnings).is_err());
     drop(sink);
-    assert!(listing(dir.path()).is_empty());
+    assert!(names_in(dir.path()).is_empty());
 }
 
 #[test]
@@ -534,6 +523,6 @@ fn a_failed_run_through_the_store_copy_publishes_neither() {
         sink.user(&snapshot.users[0]).unwrap();
         // dropped without finish: the run failed
     }
-    assert_eq!(listing(dir.path()), Vec::<String>::new());
+    assert_eq!(names_in(dir.path()), Vec::<String>::new());
     assert!(!copy.path().exists());
 }

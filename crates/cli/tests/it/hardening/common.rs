@@ -8,6 +8,7 @@ use serde_json::Value;
 use sfconn_testkit::OrgSpec;
 
 pub use crate::common::{Org, Sandbox, mode, set_mode};
+pub use sfconn_testkit::names_in;
 
 /// A simulated org whose commands retry once and time out after 10 s, so that a staged fault
 /// costs little time.
@@ -46,17 +47,6 @@ pub fn stable(snapshot: &Value) -> Value {
     }
     snapshot
 }
-
-/// The names in a directory, sorted.
-pub fn names_in(dir: &Path) -> Vec<String> {
-    let mut names: Vec<String> = std::fs::read_dir(dir)
-        .unwrap()
-        .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
-        .collect();
-    names.sort();
-    names
-}
-
 /// Every file under `dir`, recursively.
 pub fn files_under(dir: &Path) -> Vec<PathBuf> {
     let mut files = Vec::new();

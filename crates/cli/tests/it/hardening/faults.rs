@@ -15,6 +15,8 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 use sfconn_testkit::{FaultKind, Occurrence, OrgSpec, SimulatedOrg, Target, TokenError, rest_error_body};
 
+use sfconn_collect::SOURCES;
+
 use super::common::*;
 
 /// Users in the org whose User query spans three pages of 2,000.
@@ -130,18 +132,6 @@ fn on(target: Target, occurrence: Occurrence, kind: FaultKind) -> impl Fn(&Simul
 fn user_page(page: u32) -> Target {
     Target::Query { object: Some("User".into()), page: Some(page) }
 }
-
-/// The sources of a run, in the order `docs/api-calls.md` lists them.
-const SOURCES: [&str; 8] = [
-    "Organization",
-    "UserLicense",
-    "Profile",
-    "PermissionSetLicense",
-    "PackageLicense",
-    "PermissionSetLicenseAssign",
-    "UserPackageLicense",
-    "User",
-];
 
 fn matrix() -> Vec<Row> {
     use Expect::*;
