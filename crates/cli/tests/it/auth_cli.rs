@@ -4,8 +4,8 @@
 
 use std::collections::HashMap;
 
-use std::process::Command;
 use sfconn_testkit::{DeviceFlowPlan, SimulatedOrg};
+use std::process::Command;
 
 use crate::common;
 use common::{Org, assert_no_secrets, mode};
@@ -207,7 +207,7 @@ fn auth_exchange_reports_an_error_in_the_pasted_url() {
     assert!(stderr.contains("access_denied (end-user denied authorization)"), "{stderr}");
 }
 
-// ---------------------------------------------------------------- auth.flow (issue 17)
+// ---------------------------------------------------------------- auth.flow
 
 impl Org {
     /// `sfconn` for `auth.flow = "client_credentials"`: client id and secret, no refresh token.

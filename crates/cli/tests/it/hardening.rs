@@ -1,4 +1,4 @@
-//! Hardening (issue 6): the real `sfconn` binary against the simulated org under every fault,
+//! Hardening: the real `sfconn` binary against the simulated org under every fault,
 //! with broken input, and with known secrets that must never leak.
 //!
 //! - `faults`: the fault matrix (stage × fault → exit code, message, complete data or

@@ -891,7 +891,7 @@ fn a_huge_text_value_is_refused_without_being_echoed() {
     assert!(message.contains("`refresh_token` (env SFCONN_REFRESH_TOKEN)"), "{message}");
 }
 
-// ---------------------------------------------------------------- auth flows (issue 17)
+// ---------------------------------------------------------------- auth flows
 
 /// A throwaway PEM-shaped private key (config only checks the shape; auth parses it).
 const PEM_SHAPE: &str =

@@ -1,4 +1,4 @@
-//! The disk, not only the network (issue 11, item 4): output, snapshot store and rotated
+//! The disk, not only the network: output, snapshot store and rotated
 //! refresh-token file on a full (or read-only) file system. Each case runs the real binary
 //! against a tiny tmpfs that the test mounts and fills, and checks exit 74, a message naming
 //! the path and the cause, the previous content untouched and no temporary file left.
