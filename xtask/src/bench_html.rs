@@ -1,6 +1,6 @@
 //! `cargo xtask bench --report-html [--users N] [--weeks W]`: how long `sfconn report -f html`
 //! takes against `sfconn report -f json` on a store of W weekly snapshots of an N-user org, and
-//! how big the page is (issue 15: within 2 x the JSON time, under 2 MiB). Default: 100,000
+//! how big the page is (the aim: within 2 x the JSON time, under 2 MiB). Default: 100,000
 //! users, 52 weeks. The snapshots are made from the store's test snapshot
 //! (`crates/store/tests/fixtures/acme-2024-06-01.json`), its users repeated to N with their own
 //! ids, names and domains, and imported with `sfconn history import`; seat counts change week by

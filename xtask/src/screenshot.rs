@@ -13,8 +13,10 @@ use sha2::{Digest, Sha256};
 
 use crate::{cargo, project_root, run_step};
 
-/// The browser test that writes the page and its screenshot.
-const TEST: &str = "the_report_loads_with_no_console_message_no_request_and_the_numbers_in_its_dom";
+/// The browser test that writes the page and its screenshot (a module of the store's one
+/// integration-test binary, `it`).
+const TEST: &str =
+    "html_browser::the_report_loads_with_no_console_message_no_request_and_the_numbers_in_its_dom";
 
 /// Where cargo puts build output: `$CARGO_TARGET_DIR`, else `target/`.
 #[allow(clippy::disallowed_methods)] // cargo's own setting, as cargo reads it; not an sfconn one
@@ -25,17 +27,7 @@ fn target_dir() -> PathBuf {
 pub(crate) fn run() -> Result<()> {
     crate::deps::ensure(crate::deps::FOR_TESTS)?;
     let mut test = cargo();
-    test.args([
-        "test",
-        "--locked",
-        "--package",
-        "sfconn-store",
-        "--test",
-        "html_browser",
-        "--",
-        "--exact",
-        TEST,
-    ]);
+    test.args(["test", "--locked", "--package", "sfconn-store", "--test", "it", "--", "--exact", TEST]);
     run_step("browser test", test)?;
 
     let shots = target_dir().join("html-report");

@@ -184,7 +184,7 @@ impl ApiClient {
     /// wait. While this handle, its clones or the query streams they start live, one of the
     /// `http.concurrency` permits is kept for their requests (with a cap of 2 or more: the
     /// others share `cap − 1`), and when they do wait they get the next freed permit first.
-    /// The cap itself is unchanged: never more requests in flight than `http.concurrency`.
+    /// The cap holds for every request: never more requests in flight than `http.concurrency`.
     pub fn first_in_line(&self) -> ApiClient {
         let reservation = match &self.reservation {
             Some(reservation) => Arc::clone(reservation),
@@ -283,7 +283,7 @@ impl ApiClient {
     }
 
     /// Resolves a `nextRecordsUrl` against the instance and refuses anything that would leave
-    /// it: another scheme, host or port (contract §2). Nothing is sent for a refused URL.
+    /// it: another scheme, host or port (docs/contract.md §2). Nothing is sent for a refused URL.
     pub(crate) fn resolve_next_url(&self, next: &str, request: &str) -> Result<Url, ApiError> {
         let instance = &self.inner.instance_url;
         let foreign = || ApiError::ForeignUrl {

@@ -522,7 +522,7 @@ impl ApiError {
 }
 
 /// What to do after a response that is not a success: the one place that decides what is
-/// transient (contract §7, issue 4 rule 5).
+/// transient (docs/contract.md §7).
 #[derive(Debug)]
 pub(crate) enum Verdict {
     /// Transient: wait (honouring `Retry-After`) and try again, within the retry policy.

@@ -1,4 +1,4 @@
-//! Salesforce REST (contract §2, §6, §7): version discovery, SOQL queries as paged streams,
+//! Salesforce REST (docs/contract.md §2, §6, §7): version discovery, SOQL queries as paged streams,
 //! describe, limits, error decoding and the judging of answers for the shared HTTP layer
 //! (`sfconn-http`), which sends, retries and counts.
 //!

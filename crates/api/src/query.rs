@@ -117,8 +117,8 @@ struct RawPage {
 }
 
 impl RawPage {
-    /// Decodes the records (the same decoding, and so the same error messages, as a page
-    /// always had) and drops those already handed out.
+    /// Decodes the records (with [`decode_json`], as every response body, so a broken page
+    /// gets the same error message as any other broken body) and drops those already handed out.
     fn decode<T: DeserializeOwned>(self) -> Result<Page<T>, ApiError> {
         let page: PageBody<T> = decode_json(&self.body, &self.label)?;
         let mut records = page.records;
@@ -209,7 +209,7 @@ impl QueryRun {
 
     /// The next page that has records to hand out (or the final, possibly empty, page), read
     /// lightly; `None` once the query is done. `T` only serves the error message of a page that
-    /// cannot even be read lightly (it is decoded fully to say where it is broken, as before).
+    /// cannot even be read lightly (it is decoded fully to say where it is broken).
     async fn next_raw_page<T: DeserializeOwned>(&mut self) -> Result<Option<RawPage>, ApiError> {
         loop {
             let (url, label) = match &self.cursor {
@@ -411,7 +411,7 @@ enum Pipeline {
 /// `n`'s records are even decoded, so the round trip overlaps decoding and the consumer's work
 /// on page `n`. Never more than one page ahead: page `n + 2` is requested only when the
 /// consumer takes page `n + 1`. Retries, session refresh, locator restarts and the request
-/// count all live in [`QueryRun::next_raw_page`], unchanged; a dropped stream aborts the page
+/// count all live in [`QueryRun::next_raw_page`]; a dropped stream aborts the page
 /// in flight.
 fn pages<T>(run: QueryRun) -> impl Stream<Item = Result<Page<T>, ApiError>> + Send + 'static
 where

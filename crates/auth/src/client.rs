@@ -9,7 +9,7 @@ use url::Url;
 
 use crate::{AuthError, AuthOptions, Refusal, RequestCounter};
 
-/// OAuth error codes that mean "try again" (facts §1.4).
+/// OAuth error codes that mean "try again".
 const TRANSIENT_CODES: &[&str] =
     &["unknown_error", "server_error", "service_unavailable", "system_down", "client_blocked_retry"];
 
@@ -225,7 +225,7 @@ impl OAuthHttp {
             };
         }
         if endpoint == Endpoint::Identity {
-            // Identity URL errors are short plain codes such as `Bad_OAuth_Token` (facts §1.9).
+            // Identity URL errors are short plain codes such as `Bad_OAuth_Token`.
             return Attempt::Done(Err(AuthError::Http {
                 url: redacted(url),
                 status: status.as_u16(),

@@ -54,7 +54,7 @@ pub enum AuthError {
         detail: String,
     },
 
-    /// A URL that is neither https nor http on a loopback host (contract §2).
+    /// A URL that is neither https nor http on a loopback host (docs/contract.md §2).
     #[error(
         "{what} {url} is not allowed: sfconn only talks to Salesforce over https (http only on \
          loopback hosts: 127.0.0.0/8, ::1, localhost){hint}"
@@ -183,7 +183,7 @@ impl Classify for AuthError {
     fn class(&self) -> ErrorClass {
         match self {
             AuthError::Refused(refusal) => refusal.class(),
-            // Issue 3: an HTML or non-JSON answer from the token endpoint is a refusal whose
+            // An HTML or non-JSON answer from the token endpoint is a refusal whose
             // message says the login URL is not a Salesforce authorization server.
             AuthError::NotAuthorizationServer { .. } => ErrorClass::AuthRefused,
             AuthError::Redirected { .. } => ErrorClass::Configuration,
@@ -236,7 +236,7 @@ impl AuthError {
     }
 }
 
-/// The kinds of OAuth refusal sfconn tells apart (facts §1.4, §1.5).
+/// The kinds of OAuth refusal sfconn tells apart.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum RefusalKind {

@@ -1,4 +1,4 @@
-//! The interactive ways to get a refresh token (facts §1.6, §1.7): the authorization-code flow
+//! The interactive ways to get a refresh token: the authorization-code flow
 //! (with optional PKCE) and the device flow. Library functions; the `sfconn auth` commands call them.
 
 use std::path::Path;

@@ -1,4 +1,4 @@
-//! The identity URL (facts §1.9): who the token belongs to.
+//! The identity URL (the `id` of a token response): who the token belongs to.
 
 use secrecy::ExposeSecret;
 use serde::Deserialize;
@@ -29,7 +29,7 @@ pub struct Identity {
 
 impl TokenSource {
     /// GETs the identity URL of `token` with the bearer token. The URL was checked when the token
-    /// arrived (contract §2).
+    /// arrived (docs/contract.md §2).
     pub async fn identity(&self, token: &AccessToken) -> Result<Identity, AuthError> {
         self.http()
             .get_bearer(&token.identity_url, token.secret().expose_secret(), "an identity response")

@@ -1,5 +1,5 @@
-//! OAuth 2.0 with Salesforce (contract §2, §3, §6, §7): the refresh grant, the client
-//! credentials and JWT bearer grants (issue 17), the run's shared [`TokenSource`],
+//! OAuth 2.0 with Salesforce (docs/contract.md §2, §3, §6, §7): the refresh grant, the client
+//! credentials and JWT bearer grants, the run's shared [`TokenSource`],
 //! refresh-token rotation and revocation, and the authorization-code and device flows.
 //!
 //! Owns: every request to `{login_url}/services/oauth2/*`, the only place the refresh token

@@ -1,4 +1,4 @@
-//! The token response (facts §1.3) and the access token sfconn keeps from it.
+//! The token response and the access token sfconn keeps from it.
 
 use secrecy::SecretString;
 use serde::Deserialize;
@@ -12,9 +12,9 @@ use crate::urls::parse_returned_url;
 pub struct AccessToken {
     secret: SecretString,
     generation: u64,
-    /// All REST calls go here (`instance_url`), checked per contract §2.
+    /// All REST calls go here (`instance_url`), checked per docs/contract.md §2.
     pub instance_url: Url,
-    /// The identity URL (`id`), checked per contract §2.
+    /// The identity URL (`id`), checked per docs/contract.md §2.
     pub identity_url: Url,
     /// Granted scopes (`scope`, space-separated on the wire).
     pub scopes: Vec<String>,

@@ -1,4 +1,4 @@
-//! `sfconn auth url | exchange | device | check | revoke` (contract §3, issue 17): getting a
+//! `sfconn auth url | exchange | device | check | revoke` (docs/contract.md §3): getting a
 //! refresh token, checking what the configured flow reaches, and revoking the stored token. The OAuth work is in `sfconn_auth`; this module wires settings,
 //! prints data (the URL, the refresh token, the check report) on stdout and guidance on stderr.
 
@@ -225,7 +225,7 @@ async fn device(args: &DeviceArgs) -> anyhow::Result<()> {
 }
 
 /// Prints the refresh token on stdout (nothing else), or writes it with mode 0600 to the file
-/// given with `--refresh-token-file` (contract §3).
+/// given with `--refresh-token-file` (docs/contract.md §3).
 fn deliver(grant: &Grant, flags: &SettingArgs, settings: &Settings) -> anyhow::Result<()> {
     if !grant.access_token.has_scope("api") && !grant.access_token.has_scope("full") {
         output::warning(&missing_scope_warning("api", &grant.access_token.scopes));
@@ -342,14 +342,14 @@ async fn check(args: &CheckArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Printed by `auth device` before it starts (issue 17).
+/// Printed by `auth device` before it starts.
 const DEVICE_FLOW_WARNING: &str = "the device flow is discouraged: whoever gets a user to type a code approves \
      the app for that user's account (the pattern used in voice-phishing attacks on Salesforce orgs), and \
      Salesforce blocked it for its own CLI in 2025. Prefer `sfconn auth url --pkce` with a pre-authorized user, \
      or auth.flow = \"client_credentials\" / \"jwt_bearer\" (docs/setup.md). Approve only a code you started \
      yourself, on the Salesforce login page you expect";
 
-/// Revokes the stored refresh token, then deletes the refresh_token_file (contract §3 is silent;
+/// Revokes the stored refresh token, then deletes the refresh_token_file (docs/contract.md §3 is silent;
 /// docs/security.md records the choice). An `invalid_token` answer still deletes the file: the
 /// token no longer works either way.
 async fn revoke(args: &CheckArgs) -> anyhow::Result<()> {

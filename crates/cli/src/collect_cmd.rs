@@ -1,4 +1,4 @@
-//! `sfconn collect` (contract §3): load the settings, run the connector into the chosen output
+//! `sfconn collect` (docs/contract.md §3): load the settings, run the connector into the chosen output
 //! format, show progress and warnings on stderr, and stop cleanly on Ctrl-C. The run itself is
 //! `sfconn_collect::run`; this module only wires it to the command line.
 

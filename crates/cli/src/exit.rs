@@ -1,4 +1,4 @@
-//! Exit codes (contract §6) and the mapping from errors to them: the only place that knows
+//! Exit codes (docs/contract.md §6) and the mapping from errors to them: the only place that knows
 //! the numbers. Library errors carry an [`ErrorClass`]; [`code_of`] turns a class into a code.
 
 use std::error::Error;
@@ -30,7 +30,7 @@ pub(crate) mod code {
     pub(crate) const CONFIG: u8 = 78;
 }
 
-/// The exit code of a class of failure (contract §6).
+/// The exit code of a class of failure (docs/contract.md §6).
 pub(crate) fn code_of(class: ErrorClass) -> u8 {
     match class {
         ErrorClass::Temporary => code::TEMPORARY,
@@ -168,7 +168,7 @@ const SECRET_FLAGS: &[(&str, &str, &str)] = &[
     ("--access-token", "", ""),
 ];
 
-/// A message when the command line carries a secret as a flag (contract §2); checked before
+/// A message when the command line carries a secret as a flag (docs/contract.md §2); checked before
 /// clap so that the value is never echoed.
 pub(crate) fn secret_flag_on_command_line(args: &[OsString]) -> Option<String> {
     for arg in args.iter().skip(1) {

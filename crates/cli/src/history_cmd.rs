@@ -1,4 +1,4 @@
-//! `sfconn history import|list|diff` and `sfconn report`: the snapshot store (issue 8).
+//! `sfconn history import|list|diff` and `sfconn report`: the snapshot store.
 //! The work is in `sfconn_store`; this module turns arguments into calls and prints.
 
 use std::path::PathBuf;
@@ -135,7 +135,7 @@ pub(crate) struct ReportArgs {
 }
 
 /// A store error as the CLI reports it: its own message (which already carries the cause)
-/// and its exit code (contract §6).
+/// and its exit code (docs/contract.md §6).
 #[allow(clippy::needless_pass_by_value)] // the shape `map_err` takes
 fn failure(err: StoreError) -> anyhow::Error {
     anyhow::Error::new(Failure::new(code_of(err.class()), err.to_string()))

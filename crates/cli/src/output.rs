@@ -30,7 +30,7 @@ fn message_line(label: &str, message: &str) {
     let _ = writeln!(io::stderr().lock(), "{label}: {message}");
 }
 
-/// Exit code of an output that could not be written (contract §6).
+/// Exit code of an output that could not be written (docs/contract.md §6).
 const IO_ERROR: u8 = 74;
 
 /// Checks, before any work, that `path` can receive a file: `-` (stdout), or a path whose

@@ -1,4 +1,4 @@
-//! The setting flags of contract §2, shared by every command that loads settings.
+//! The setting flags of docs/contract.md §2, shared by every command that loads settings.
 
 use std::path::PathBuf;
 

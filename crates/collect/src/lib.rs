@@ -1,4 +1,4 @@
-//! The connector run (contract §1, §4, §5): settings to token to sources to snapshot, and the
+//! The connector run (docs/contract.md §1, §4, §5): settings to token to sources to snapshot, and the
 //! snapshot's output formats.
 //!
 //! Owns: the order and concurrency of sources, joins, the company filter's application, the

@@ -1,4 +1,4 @@
-//! Signs that the org is a freshly refreshed sandbox (issue 17). A sandbox refresh appends
+//! Signs that the org is a freshly refreshed sandbox. A sandbox refresh appends
 //! `.invalid` to every user's email address, so domain-based company names then match nobody.
 //! Worked out from the run's [`Summary`] alone, after the run.
 

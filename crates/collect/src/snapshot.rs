@@ -193,7 +193,7 @@ pub struct Profile {
     pub description: Option<String>,
 }
 
-/// What kind of account a user is, derived from `UserType` (contract §5).
+/// What kind of account a user is, derived from `UserType` (docs/contract.md §5).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum AccountKind {

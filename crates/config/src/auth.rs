@@ -1,4 +1,4 @@
-//! The `[auth]` table (issue 17): which OAuth flow gets the access token, and what each flow
+//! The `[auth]` table: which OAuth flow gets the access token, and what each flow
 //! needs. The contract is silent on these keys; docs/configuration.md records the decisions.
 
 use std::path::{Path, PathBuf};

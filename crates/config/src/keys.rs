@@ -20,7 +20,7 @@ pub enum Kind {
     },
 }
 
-/// One setting of contract §2.
+/// One setting of docs/contract.md §2.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Key {
     /// Key in the config file, dotted for tables: `http.timeout_secs`.
@@ -60,9 +60,9 @@ pub const KEYS: &[Key] = &[
         None,
         Kind::Integer { min: 1, max: 100 },
     ),
-    // The CLI's `--store` flag overrides it (sfconn_store, issue 8).
+    // The CLI's `--store` flag overrides it (sfconn_store).
     key("store.path", "SFCONN_STORE__PATH", None, Kind::Path),
-    // How sfconn gets its access token (issue 17; docs/configuration.md).
+    // How sfconn gets its access token (docs/configuration.md).
     key("auth.flow", "SFCONN_AUTH__FLOW", None, Kind::Text),
     key("auth.username", "SFCONN_AUTH__USERNAME", None, Kind::Text),
     key("auth.private_key_file", "SFCONN_AUTH__PRIVATE_KEY_FILE", None, Kind::Path),

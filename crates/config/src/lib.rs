@@ -1,4 +1,4 @@
-//! sfconn settings (contract §2): the typed [`Settings`], where each value came from, and
+//! sfconn settings (docs/contract.md §2): the typed [`Settings`], where each value came from, and
 //! validation that names the key.
 //!
 //! Owns: the settings schema, defaults < config file < environment < flags, the config-file

@@ -76,7 +76,7 @@ fn nested(key: &str, value: Value) -> Dict {
     }
 }
 
-/// The built-in defaults of contract §2.
+/// The built-in defaults of docs/contract.md §2.
 pub(crate) fn defaults() -> impl Provider {
     let mut dict = Dict::new();
     dict.insert("login_url".into(), Value::from(keys::DEFAULT_LOGIN_URL));

@@ -1,4 +1,4 @@
-//! Spreadsheet-safe CSV cells (OWASP "CSV Injection"; contract §8).
+//! Spreadsheet-safe CSV cells (OWASP "CSV Injection"; docs/contract.md §8).
 //!
 //! Owns: the one rule for text from the org written into a CSV cell, shared by `collect -f csv`
 //! (`sfconn-collect`) and `report -f csv` (`sfconn-store`), which do not depend on each other.

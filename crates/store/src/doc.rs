@@ -1,4 +1,4 @@
-//! The parts of a snapshot document (contract §5, `snapshot.schema.json`, `schema_version` "1")
+//! The parts of a snapshot document (docs/contract.md §5, `snapshot.schema.json`, `schema_version` "1")
 //! that the store keeps. The schema is the public contract between `collect` and the store, so
 //! the store reads the JSON document rather than `collect`'s Rust types: a file written by any
 //! earlier run imports the same way as a run handed over in memory.

@@ -1,4 +1,4 @@
-//! Snapshot history (issue 8): an embedded SQLite database of snapshots, the licence report and
+//! Snapshot history: an embedded SQLite database of snapshots, the licence report and
 //! the diff between two snapshots.
 //!
 //! Owns: the store's schema and its forward migrations, storing a snapshot document in one

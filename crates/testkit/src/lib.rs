@@ -4,8 +4,12 @@
 //! Owns: deterministic org data of any size (users are generated from their index, so a
 //! million-user org costs no memory up front), Salesforce-shaped responses (token endpoint with
 //! refresh, authorization-code and device grants; versions; query/queryAll paging; describe;
-//! limits; identity) and switches that inject faults ([`Faults`]).
-//! Must not: contact any host other than loopback, or be a dependency of shipped crates.
+//! limits; identity) and switches that inject faults ([`Faults`]); and what the crates' tests
+//! share around it: [`BlockingOrg`] (the org for synchronous tests), [`Sandbox`] (a program run
+//! with a temporary HOME and XDG directories), [`SharedBuffer`], [`quick_retry`] and
+//! [`assert_valid_snapshot`].
+//! Must not: contact any host other than loopback, be a dependency of shipped crates, or
+//! depend on the crates above the HTTP layer (collect, cli): they test with it.
 //!
 //! The login URL is `http://127.0.0.1:PORT`; token responses send clients to
 //! `http://localhost:PORT` (same server, another loopback name), so a client that keeps using the
@@ -15,6 +19,7 @@
 mod data;
 mod faults;
 mod front;
+mod harness;
 mod ids;
 mod schema;
 mod server;
@@ -34,6 +39,10 @@ pub use data::{
 pub use faults::{
     DeviceFlowPlan, Fault, FaultId, FaultKind, Faults, HiddenAs, Occurrence, Target, TokenError,
     rest_error_body,
+};
+pub use harness::{
+    BlockingOrg, ONE_RETRY_ENV, Sandbox, SharedBuffer, assert_valid_snapshot, names_in, quick_retry,
+    snapshot_schema,
 };
 
 /// Size and shape of the simulated org.

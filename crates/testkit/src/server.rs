@@ -997,7 +997,7 @@ impl Shared {
         token
     }
 
-    /// A success body (facts §1.3): a fresh access token, optionally a refresh token.
+    /// A success body: a fresh access token, optionally a refresh token.
     pub(crate) fn grant(&self, s: &mut State, refresh_token: Option<String>) -> Value {
         s.grants += 1;
         let access =

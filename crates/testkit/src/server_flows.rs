@@ -1,4 +1,4 @@
-//! The grants that need no refresh token (issue 17) and the revoke endpoint, as the simulated
+//! The grants that need no refresh token and the revoke endpoint, as the simulated
 //! org answers them:
 //!
 //! - `grant_type=client_credentials` with the consumer key and secret; the session runs as the

@@ -64,7 +64,7 @@ impl Workload {
             + pages(self.users)
     }
 
-    /// Requests sfconn cannot do without (contract §7, docs/api-calls.md): token, versions,
+    /// Requests sfconn cannot do without (docs/contract.md §7, docs/api-calls.md): token, versions,
     /// limits (the budget guard), six describes (five sources and User: the field set comes
     /// from describe) and every page of the eight queries.
     pub(crate) fn sfconn_minimum_requests(&self) -> u64 {

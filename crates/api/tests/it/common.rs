@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use secrecy::SecretString;
 use serde_json::{Value, json};
-use sfconn_api::{ApiClient, ApiError, ClientOptions, RetryPolicy};
+use sfconn_api::{ApiClient, ApiError, ClientOptions};
 use sfconn_auth::{AuthOptions, Credentials, RequestCounter, TokenSource};
 use url::Url;
 use wiremock::matchers::{method, path};
@@ -17,10 +17,7 @@ pub const VERSIONS: &str = include_str!("../fixtures/versions.json");
 /// The data path prefix of the newest fixture version.
 pub const V: &str = "/services/data/v62.0";
 
-/// Retries without waiting to speak of.
-pub fn quick_retry(max_retries: u32) -> RetryPolicy {
-    RetryPolicy { max_retries, base_delay: Duration::from_millis(1), max_delay: Duration::from_millis(5) }
-}
+pub use sfconn_testkit::quick_retry;
 
 pub fn options() -> ClientOptions {
     ClientOptions {

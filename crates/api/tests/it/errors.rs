@@ -1,4 +1,4 @@
-//! The error mapping table of contract §6: each answer → exit code and message.
+//! The error mapping table of docs/contract.md §6: each answer → exit code and message.
 
 use std::fmt::Write as _;
 

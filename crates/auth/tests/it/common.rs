@@ -4,7 +4,6 @@ use std::time::Duration;
 
 use secrecy::SecretString;
 use serde_json::{Value, json};
-use sfconn_auth::retry::RetryPolicy;
 use sfconn_auth::{AuthOptions, Credentials, RequestCounter, TokenSource};
 use url::Url;
 use wiremock::matchers::{method, path};
@@ -31,14 +30,7 @@ pub fn credentials_for(login_url: &str) -> Credentials {
 }
 
 pub fn options(max_retries: u32) -> AuthOptions {
-    AuthOptions {
-        timeout: Duration::from_secs(10),
-        retry: RetryPolicy {
-            max_retries,
-            base_delay: Duration::from_millis(1),
-            max_delay: Duration::from_millis(5),
-        },
-    }
+    AuthOptions { timeout: Duration::from_secs(10), retry: sfconn_testkit::quick_retry(max_retries) }
 }
 
 pub fn source(server: &MockServer) -> TokenSource {

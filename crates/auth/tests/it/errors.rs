@@ -1,5 +1,5 @@
-//! Every token-endpoint error of facts §1.4: a typed error that keeps Salesforce's code and text,
-//! says what to do, and exits with the code of contract §6. Each message is an insta snapshot.
+//! Every error Salesforce's token endpoint documents: a typed error that keeps Salesforce's code and text,
+//! says what to do, and exits with the code of docs/contract.md §6. Each message is an insta snapshot.
 
 use sfconn_auth::{AuthError, Refusal, RefusalKind};
 use wiremock::{MockServer, ResponseTemplate};

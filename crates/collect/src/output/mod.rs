@@ -1,4 +1,4 @@
-//! Output formats (contract §5) and how they reach the disk or stdout.
+//! Output formats (docs/contract.md §5) and how they reach the disk or stdout.
 //!
 //! A run hands the snapshot to a [`SnapshotSink`] in three steps: [`SnapshotSink::begin`] with
 //! the header, [`SnapshotSink::user`] once per user in ascending id order, then

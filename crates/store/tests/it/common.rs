@@ -1,0 +1,48 @@
+//! Test snapshots of one org ("Acme Corp") a week apart, as `sfconn collect -f json` writes them,
+//! and helpers to store them. What changes between them is listed in `tests/fixtures/README.md`.
+
+use std::path::Path;
+
+use serde_json::Value;
+use sfconn_store::{SnapshotInfo, Store};
+
+pub const WEEK_1: &str = include_str!("../fixtures/acme-2024-06-01.json");
+pub const WEEK_2: &str = include_str!("../fixtures/acme-2024-06-08.json");
+pub const WEEK_3: &str = include_str!("../fixtures/acme-2024-06-15.json");
+pub const WEEKS: [&str; 3] = [WEEK_1, WEEK_2, WEEK_3];
+
+pub fn value(doc: &str) -> Value {
+    serde_json::from_str(doc).unwrap()
+}
+
+pub fn bytes(value: &Value) -> Vec<u8> {
+    serde_json::to_vec(value).unwrap()
+}
+
+/// A new store in `dir` holding the three weeks, in order (ids 1, 2, 3).
+pub fn store_with_weeks(dir: &Path) -> Store {
+    let mut store = Store::open(&dir.join("history.db")).unwrap();
+    for week in WEEKS {
+        store.insert_snapshot_json(week.as_bytes()).unwrap();
+    }
+    store
+}
+
+pub fn snapshot(store: &Store, id: i64) -> SnapshotInfo {
+    store.resolve(&sfconn_store::Selector::Id(id), None).unwrap()
+}
+
+pub use sfconn_testkit::assert_valid_snapshot as assert_valid;
+
+/// Counts rows of a table for one snapshot id (or all rows with `None`).
+pub fn count(db: &Path, table: &str, snapshot_id: Option<i64>) -> i64 {
+    let conn = rusqlite::Connection::open(db).unwrap();
+    match snapshot_id {
+        Some(id) => conn
+            .query_row(&format!("SELECT COUNT(*) FROM {table} WHERE snapshot_id = ?1"), [id], |row| {
+                row.get(0)
+            })
+            .unwrap(),
+        None => conn.query_row(&format!("SELECT COUNT(*) FROM {table}"), [], |row| row.get(0)).unwrap(),
+    }
+}

@@ -1,0 +1,89 @@
+//! The HTML report in a real browser: headless Chromium (Debian's `chromium`; `cargo xtask deps`
+//! installs it) opens the page from a file with every request routed through a recording
+//! loopback proxy. A missing Chromium fails these tests, with how to install it.
+
+use crate::common;
+use crate::html_support;
+
+use common::*;
+use html_support::*;
+
+/// Also the picture in docs: `cargo xtask screenshot` runs this test and copies
+/// `report-week-3.png` to docs/report-html.png (so the page claims the real sfconn version).
+#[test]
+fn the_report_loads_with_no_console_message_no_request_and_the_numbers_in_its_dom() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = store_with_weeks(dir.path());
+    let (html, json) = render_as(&store, 3, env!("CARGO_PKG_VERSION"));
+    let page = target_dir().join("report-week-3.html");
+    std::fs::write(&page, &html).unwrap();
+    let proxy = Recorder::start();
+
+    let loaded = load(&page, &proxy);
+    assert_eq!(loaded.console, Vec::<String>::new(), "console messages");
+    assert_eq!(proxy.requests(), Vec::<String>::new(), "network requests");
+    // The DOM, after the script ran, holds the report's numbers.
+    for sub in json["subscriptions"].as_array().unwrap() {
+        let id = sub["id"].as_str().unwrap();
+        let used = field(&loaded.dom, "<section id=\"seats\">", id, "used").unwrap();
+        assert_eq!(used, sub["used"].to_string().replace("null", "-"), "{id}");
+    }
+    let candidates = json["reclaim_candidates"].as_array().unwrap().len();
+    assert!(loaded.dom.contains(&format!("<h2>Reclaim candidates ({candidates})</h2>")));
+    // The script ran: the sortable tables' headers are buttons now.
+    assert!(
+        loaded.dom.contains("<th scope=\"col\"><button type=\"button\">Username</button></th>"),
+        "{}",
+        loaded.dom
+    );
+
+    let png = target_dir().join("report-week-3.png");
+    screenshot(&page, &png, 4200, &proxy);
+    screenshot_in(&page, &target_dir().join("report-week-3-dark.png"), 4200, &proxy, "dark");
+    assert_eq!(proxy.requests(), Vec::<String>::new(), "network requests while taking the screenshot");
+}
+
+#[test]
+fn hostile_text_runs_nothing_fetches_nothing_and_shows_as_text() {
+    let dir = tempfile::tempdir().unwrap();
+    let proxy = Recorder::start();
+    let store = hostile_store(dir.path(), &proxy.url());
+    let (html, _) = render(&store, 1);
+    let page = target_dir().join("report-hostile.html");
+    std::fs::write(&page, &html).unwrap();
+
+    let loaded = load(&page, &proxy);
+    assert!(!loaded.dom.contains("data-pwned=\""), "a payload ran: {}", loaded.dom);
+    assert_eq!(loaded.console, Vec::<String>::new(), "console messages (a payload or a blocked fetch)");
+    assert_eq!(proxy.requests(), Vec::<String>::new(), "network requests");
+    // The payloads are on the page as text.
+    assert!(loaded.dom.contains("&lt;script&gt;document.body.setAttribute('data-pwned','2')"));
+    assert!(loaded.dom.contains("\"&gt;&lt;img src=\"http://127.0.0.1:"));
+    assert!(loaded.dom.contains("evil.example\"&gt;&lt;svg onload="));
+    assert!(!loaded.dom.contains('\u{202E}'));
+    screenshot(&page, &target_dir().join("report-hostile.png"), 1600, &proxy);
+}
+
+/// The check above is only as good as its detector: the same payload, unescaped, must trip it.
+#[test]
+fn the_detector_sees_a_payload_that_runs() {
+    let proxy = Recorder::start();
+    let page = target_dir().join("detector.html");
+    std::fs::write(
+        &page,
+        format!(
+            "<!DOCTYPE html><html><body><img src=\"{}/probe\"><script>document.body.setAttribute('data-pwned','1');console.error('PWNED')</script></body></html>",
+            proxy.url()
+        ),
+    )
+    .unwrap();
+    let loaded = load(&page, &proxy);
+    assert!(loaded.dom.contains("data-pwned=\"1\""), "{}", loaded.dom);
+    assert!(loaded.console.iter().any(|line| line.contains("PWNED")), "{:?}", loaded.console);
+    // The browser may still be finishing the image request when the DOM is dumped.
+    let waited = std::time::Instant::now();
+    while proxy.requests().is_empty() && waited.elapsed() < std::time::Duration::from_secs(10) {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    assert!(proxy.requests().iter().any(|r| r.contains("/probe")), "{:?}", proxy.requests());
+}

@@ -1,0 +1,14 @@
+//! The snapshot store's integration tests: storing, diff, report, the HTML page (with and
+//! without a browser) and the whole path from a simulated org to a report.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a test binary: panicking is failing
+
+mod common;
+mod cross_org;
+mod diff;
+mod end_to_end;
+mod html;
+mod html_browser;
+mod html_support;
+mod migration_2;
+mod report;
+mod store;
