@@ -24,6 +24,24 @@ pub enum Rotation {
         /// The file in the state directory that now holds the new token.
         path: PathBuf,
     },
+    /// Salesforce rotated it and, as `auth.rotated_tokens = "state_dir"` asks, the new token was
+    /// kept in this file in the state directory (mode 0600); the read-only `refresh_token_file`
+    /// was left alone. Later runs use the kept token while it is newer than `refresh_token_file`,
+    /// so nothing needs doing.
+    KeptInStateDir {
+        /// The file in the state directory that now holds the new token.
+        path: PathBuf,
+    },
+    /// Salesforce rotated it, `auth.rotated_tokens = "state_dir"` leaves the read-only
+    /// `refresh_token_file` alone, and the state directory refused the new token: the old
+    /// token no longer works and the new one ends with this run. The run still finishes its
+    /// output, then ends with an I/O failure ([`Rotation::failure_class`]).
+    StateDirUnwritable {
+        /// The file in the state directory that could not be written.
+        path: PathBuf,
+        /// The operating system's error.
+        problem: String,
+    },
     /// Salesforce rotated it and there was nowhere to write it (no `refresh_token_file`, no
     /// state directory, or writing failed): the old refresh token no longer works. The caller
     /// tells the user what to do and puts the warning `refresh_token_rotated` in the snapshot.
@@ -52,14 +70,22 @@ impl Rotation {
 
     /// Whether the user must act: the new token is not where the settings will look next time.
     pub fn needs_action(&self) -> bool {
-        matches!(self, Rotation::SavedAside { .. } | Rotation::NotPersisted | Rotation::FileUnwritable { .. })
+        matches!(
+            self,
+            Rotation::SavedAside { .. }
+                | Rotation::NotPersisted
+                | Rotation::FileUnwritable { .. }
+                | Rotation::StateDirUnwritable { .. }
+        )
     }
 
     /// The class of failure the run must end with because of the rotation:
-    /// [`ErrorClass::Io`] when the storage refused the `refresh_token_file`; `None` otherwise
-    /// (a rotation is no failure).
+    /// [`ErrorClass::Io`] when the storage refused the `refresh_token_file` (or, with
+    /// `auth.rotated_tokens = "state_dir"`, the state directory); `None` otherwise (a rotation is
+    /// no failure).
     pub fn failure_class(&self) -> Option<ErrorClass> {
-        matches!(self, Rotation::FileUnwritable { .. }).then_some(ErrorClass::Io)
+        matches!(self, Rotation::FileUnwritable { .. } | Rotation::StateDirUnwritable { .. })
+            .then_some(ErrorClass::Io)
     }
 
     /// The next step for the user, or `None` when there is nothing to do.
@@ -71,6 +97,19 @@ impl Rotation {
                 path.display()
             )),
             Rotation::SavedAside { path } => Some(saved_aside_step(path)),
+            Rotation::KeptInStateDir { path } => Some(format!(
+                "Salesforce rotated the refresh token; the new one was kept in {} (auth.rotated_tokens = \
+                 \"state_dir\"), and later runs use it while it is newer than refresh_token_file",
+                path.display()
+            )),
+            Rotation::StateDirUnwritable { path, problem } => Some(format!(
+                "Salesforce rotated the refresh token, so the old one no longer works, but sfconn could not keep \
+                 the new one in the state directory ({}): {problem}; auth.rotated_tokens = \"state_dir\" writes it \
+                 nowhere else, so it ends with this run. Next step: make the state directory writable (in \
+                 Kubernetes: the sfconn-state volume, docs/deploy.md), then get a new refresh token \
+                 (docs/setup.md) and put it where refresh_token_file points",
+                path.display()
+            )),
             Rotation::NotPersisted => Some(NOT_PERSISTED_STEP.to_string()),
             Rotation::FileUnwritable { file, problem, saved_to } => {
                 Some(file_unwritable_step(file, problem, saved_to.as_deref()))

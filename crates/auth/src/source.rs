@@ -60,6 +60,9 @@ pub struct TokenSource {
     refresh_token_file: Option<std::path::PathBuf>,
     /// Where a rotated token goes when there is no `refresh_token_file` (or it cannot be written).
     rotation_fallback: Option<std::path::PathBuf>,
+    /// `auth.rotated_tokens = "state_dir"`: `refresh_token_file` is never written; a rotated
+    /// token goes to `rotation_fallback` only.
+    state_dir_only: bool,
     state: tokio::sync::Mutex<State>,
     /// Refresh attempts finished so far (read without the lock to tell whether a failure that
     /// the lock holder saw happened while we waited).
@@ -112,6 +115,7 @@ impl TokenSource {
             client_secret,
             refresh_token_file: None,
             rotation_fallback: None,
+            state_dir_only: false,
             state: tokio::sync::Mutex::new(State {
                 refresh_token,
                 current: None,
@@ -184,6 +188,16 @@ impl TokenSource {
     /// [`Rotation::SavedAside`]. Without it such a token is reported [`Rotation::NotPersisted`].
     pub fn keep_rotated_tokens_in(mut self, fallback: Option<std::path::PathBuf>) -> Self {
         self.rotation_fallback = fallback;
+        self
+    }
+
+    /// `auth.rotated_tokens = "state_dir"`: `refresh_token_file` is read-only by design (a
+    /// mounted Secret) and is never written; a rotated token is kept in `path` (mode 0600, its
+    /// directory created with mode 0700) and reported as [`Rotation::KeptInStateDir`], or as
+    /// [`Rotation::StateDirUnwritable`] when that fails.
+    pub fn keep_rotated_tokens_only_in(mut self, path: std::path::PathBuf) -> Self {
+        self.rotation_fallback = Some(path);
+        self.state_dir_only = true;
         self
     }
 
@@ -317,6 +331,26 @@ impl TokenSource {
     }
 
     fn keep_rotated(&self, new_refresh_token: &SecretString) -> Rotation {
+        if self.state_dir_only
+            && let Some(kept) = &self.rotation_fallback
+        {
+            return match save_aside(kept, new_refresh_token) {
+                Ok(()) => {
+                    let rotation = Rotation::KeptInStateDir { path: kept.clone() };
+                    tracing::info!("{}", rotation.next_step().unwrap_or_default());
+                    rotation
+                }
+                Err(error) => {
+                    let problem = match sfconn_errors::storage_refusal(error.kind()) {
+                        Some(reason) => format!("{error}: {reason}"),
+                        None => error.to_string(),
+                    };
+                    let rotation = Rotation::StateDirUnwritable { path: kept.clone(), problem };
+                    tracing::error!("{}", rotation.next_step().unwrap_or_default());
+                    rotation
+                }
+            };
+        }
         let Some(path) = &self.refresh_token_file else {
             return self.save_aside(new_refresh_token);
         };

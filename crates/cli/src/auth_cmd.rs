@@ -304,6 +304,13 @@ async fn check(args: &CheckArgs) -> anyhow::Result<()> {
             format!("rotated; no refresh_token_file, so the new token was saved to {}", path.display())
         }
         Rotation::NotPersisted => "rotated, and the new token was NOT kept".to_string(),
+        Rotation::KeptInStateDir { path } => format!(
+            "rotated; the new token was kept in {} (auth.rotated_tokens = \"state_dir\")",
+            path.display()
+        ),
+        Rotation::StateDirUnwritable { path, .. } => {
+            format!("rotated; {} could not be written and the new token was NOT kept", path.display())
+        }
         Rotation::FileUnwritable { file, saved_to, .. } => match saved_to {
             Some(saved) => format!(
                 "rotated; {} could not be written, so the new token was saved to {}",

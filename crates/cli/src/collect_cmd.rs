@@ -314,13 +314,15 @@ fn report_outcome(
     }
     match &outcome.rotation {
         Rotation::NotRotated => {}
-        Rotation::Persisted { .. } => {
+        Rotation::Persisted { .. } | Rotation::KeptInStateDir { .. } => {
             if let (false, Some(step)) = (quiet, outcome.rotation.next_step()) {
                 output::note(&format!("{prefix}{step}"));
             }
         }
         // The run fails at the end with the next step as its message (see `run`).
-        Rotation::FileUnwritable { .. } => output::warning(&format!("{prefix}{ROTATED_ALARM}")),
+        Rotation::FileUnwritable { .. } | Rotation::StateDirUnwritable { .. } => {
+            output::warning(&format!("{prefix}{ROTATED_ALARM}"));
+        }
         // The new token is not where the settings look next time: the user must act.
         needs_action => rotated_token_alarm(needs_action, prefix),
     }

@@ -11,9 +11,10 @@ use crate::output::OutputError;
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum CollectError {
-    /// Settings that cannot start a run (the config crate normally catches these first).
-    #[error("{0}")]
-    Settings(String),
+    /// The session could not be set up from the settings (the config crate catches most of
+    /// these first), e.g. a kept rotated token that cannot be read.
+    #[error(transparent)]
+    Session(sfconn_session::SessionError),
     /// Getting the access token failed.
     #[error(transparent)]
     Auth(#[from] AuthError),
@@ -67,7 +68,7 @@ impl Classify for CollectError {
 
     fn class(&self) -> ErrorClass {
         match self {
-            CollectError::Settings(_) => ErrorClass::Configuration,
+            CollectError::Session(error) => error.class(),
             CollectError::Auth(error) => error.class(),
             CollectError::Api(error) => error.class(),
             CollectError::ApiBudgetExceeded { .. } => ErrorClass::Temporary,
@@ -82,7 +83,7 @@ impl From<sfconn_session::SessionError> for CollectError {
     fn from(error: sfconn_session::SessionError) -> Self {
         match error {
             sfconn_session::SessionError::Auth(error) => CollectError::Auth(error),
-            other => CollectError::Settings(other.to_string()),
+            other => CollectError::Session(other),
         }
     }
 }
@@ -103,7 +104,7 @@ mod tests {
     #[test]
     fn a_session_without_a_refresh_token_is_a_settings_error() {
         let error = CollectError::from(sfconn_session::SessionError::NoRefreshToken);
-        assert!(matches!(error, CollectError::Settings(_)), "{error:?}");
+        assert!(matches!(error, CollectError::Session(_)), "{error:?}");
         assert_eq!(error.class(), ErrorClass::Configuration);
     }
 }

@@ -65,11 +65,49 @@ impl std::fmt::Display for AuthFlow {
     }
 }
 
+/// Where a refresh token that Salesforce rotated is kept (`auth.rotated_tokens`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum RotatedTokens {
+    /// `refresh_token_file` (default): the new token replaces the one in `refresh_token_file`;
+    /// when that file cannot be written, the token is kept in the state directory and the run
+    /// reports it (docs/security.md, "Rotation").
+    #[default]
+    RefreshTokenFile,
+    /// `state_dir`: `refresh_token_file` is read-only by design (a mounted Kubernetes Secret)
+    /// and is never written; the new token is kept in the state directory, and later runs use
+    /// the kept token while it is newer than `refresh_token_file`.
+    StateDir,
+}
+
+impl RotatedTokens {
+    /// Every value, as written in the config file.
+    pub const NAMES: [&'static str; 2] = ["refresh_token_file", "state_dir"];
+
+    /// The value as written in the config file.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RotatedTokens::RefreshTokenFile => "refresh_token_file",
+            RotatedTokens::StateDir => "state_dir",
+        }
+    }
+
+    /// Reads a config value, ignoring case and surrounding blanks; `-` counts as `_`.
+    pub fn parse(text: &str) -> Option<RotatedTokens> {
+        match text.trim().to_ascii_lowercase().replace('-', "_").as_str() {
+            "refresh_token_file" => Some(RotatedTokens::RefreshTokenFile),
+            "state_dir" => Some(RotatedTokens::StateDir),
+            _ => None,
+        }
+    }
+}
+
 /// The effective `[auth]` table.
 #[derive(Debug, Clone, Default)]
 pub struct AuthSettings {
     /// `auth.flow`.
     pub flow: AuthFlow,
+    /// `auth.rotated_tokens`: where a rotated refresh token goes.
+    pub rotated_tokens: RotatedTokens,
     /// `auth.username`: the Salesforce username the JWT assertion names (`sub`).
     pub username: Option<String>,
     /// `auth.private_key_file` (absolute).
@@ -82,6 +120,7 @@ pub struct AuthSettings {
 pub(crate) struct AuthRead {
     pub settings: AuthSettings,
     pub flow_origin: Origin,
+    pub rotated_tokens_origin: Origin,
     pub username_origin: Origin,
     pub key_file_origin: Origin,
 }
@@ -95,23 +134,16 @@ pub(crate) fn read(
     cwd: Option<&Path>,
     home: Option<&Path>,
 ) -> AuthRead {
-    let flow = match r.text("auth.flow") {
-        Some((text, origin)) => match AuthFlow::parse(&text) {
-            Some(flow) => (flow, origin),
-            None => {
-                r.problem(
-                    "auth.flow",
-                    Some(origin.clone()),
-                    format!(
-                        "{text:?} is not a flow sfconn knows; use one of {} (see docs/setup.md)",
-                        AuthFlow::NAMES.map(|name| format!("\"{name}\"")).join(", ")
-                    ),
-                );
-                (AuthFlow::default(), origin)
-            }
-        },
-        None => (AuthFlow::default(), Origin::Default),
-    };
+    let flow =
+        choice(r, "auth.flow", AuthFlow::parse, &AuthFlow::NAMES, "a flow sfconn knows", "docs/setup.md");
+    let rotated_tokens = choice(
+        r,
+        "auth.rotated_tokens",
+        RotatedTokens::parse,
+        &RotatedTokens::NAMES,
+        "a place sfconn keeps rotated refresh tokens",
+        "docs/security.md, \"Rotation\"",
+    );
     let username = r.text("auth.username");
     let key_file = r.text("auth.private_key_file").map(|(p, o)| (resolve_path(&p, &o, cwd, home), o));
     let jwt = flow.0 == AuthFlow::JwtBearer;
@@ -149,6 +181,13 @@ pub(crate) fn read(
             None => {}
         }
     }
+    if !flow.0.uses_refresh_token() && rotated_tokens.1 != Origin::Default {
+        warnings.push(format!(
+            "auth.rotated_tokens is set but only the refresh_token flow has a refresh token to rotate \
+             (auth.flow = \"{}\"); it is ignored",
+            flow.0
+        ));
+    }
     if !jwt {
         for (key, present) in
             [("auth.username", username.is_some()), ("auth.private_key_file", key_file.is_some())]
@@ -164,11 +203,43 @@ pub(crate) fn read(
     let (username, username_origin) = split(username);
     let (key_file, key_file_origin) = split(key_file);
     AuthRead {
-        settings: AuthSettings { flow: flow.0, username, private_key_file: key_file, private_key },
+        settings: AuthSettings {
+            flow: flow.0,
+            rotated_tokens: rotated_tokens.0,
+            username,
+            private_key_file: key_file,
+            private_key,
+        },
         flow_origin: flow.1,
+        rotated_tokens_origin: rotated_tokens.1,
         username_origin,
         key_file_origin,
     }
+}
+
+/// A key that takes one of a few names: the value and its origin; the default (and a problem
+/// that names the key and lists the names) when the value is none of them.
+fn choice<T: Default>(
+    r: &mut Reader<'_>,
+    key: &str,
+    parse: fn(&str) -> Option<T>,
+    names: &[&str],
+    what: &str,
+    see: &str,
+) -> (T, Origin) {
+    let Some((text, origin)) = r.text(key) else {
+        return (T::default(), Origin::Default);
+    };
+    if let Some(value) = parse(&text) {
+        return (value, origin);
+    }
+    let names: Vec<String> = names.iter().map(|name| format!("\"{name}\"")).collect();
+    r.problem(
+        key,
+        Some(origin.clone()),
+        format!("{text:?} is not {what}; use one of {} (see {see})", names.join(", ")),
+    );
+    (T::default(), origin)
 }
 
 fn split<T>(value: Option<(T, Origin)>) -> (Option<T>, Origin) {

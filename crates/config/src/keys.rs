@@ -64,6 +64,8 @@ pub const KEYS: &[Key] = &[
     key("store.path", "SFCONN_STORE__PATH", None, Kind::Path),
     // How sfconn gets its access token (docs/configuration.md).
     key("auth.flow", "SFCONN_AUTH__FLOW", None, Kind::Text),
+    // Where a rotated refresh token goes: "refresh_token_file" or "state_dir" (docs/security.md).
+    key("auth.rotated_tokens", "SFCONN_AUTH__ROTATED_TOKENS", None, Kind::Text),
     key("auth.username", "SFCONN_AUTH__USERNAME", None, Kind::Text),
     key("auth.private_key_file", "SFCONN_AUTH__PRIVATE_KEY_FILE", None, Kind::Path),
     // `collect --all-orgs`: how many orgs are collected at once; top level only.

@@ -31,7 +31,7 @@ use secrecy::SecretString;
 use sfconn_filter::CompanyFilter;
 use url::Url;
 
-pub use auth::{AuthFlow, AuthSettings};
+pub use auth::{AuthFlow, AuthSettings, RotatedTokens};
 pub use environment::{Environment, MapEnvironment, ProcessEnvironment};
 pub use error::{ConfigError, Origin, Problem};
 pub use orgs::{

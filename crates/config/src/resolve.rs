@@ -327,6 +327,21 @@ pub(crate) fn resolve(
         );
     }
 
+    if auth.settings.rotated_tokens == crate::RotatedTokens::StateDir
+        && flow.uses_refresh_token()
+        && refresh_token_file.is_none()
+        && need != Need::StoreOnly
+        && !r.has_problem("auth.rotated_tokens")
+    {
+        r.problem(
+            "auth.rotated_tokens",
+            Some(auth.rotated_tokens_origin.clone()),
+            "is \"state_dir\", which keeps rotated tokens beside a read-only refresh_token_file, but no \
+             refresh_token_file is set: point refresh_token_file at the mounted token file, or remove \
+             auth.rotated_tokens",
+        );
+    }
+
     let url = match &login_url_setting {
         Some((text, origin)) => match check_login_url(text).and_then(|url| {
             if flow == AuthFlow::ClientCredentials && need == Need::Everything {
@@ -445,6 +460,13 @@ pub(crate) fn resolve(
         ("store.path", shown_path(&store_path)),
         ("auth.flow", (serde_json::Value::from(flow.as_str()), auth.flow_origin)),
         (
+            "auth.rotated_tokens",
+            (
+                serde_json::Value::from(auth.settings.rotated_tokens.as_str()),
+                auth.rotated_tokens_origin.clone(),
+            ),
+        ),
+        (
             "auth.username",
             (
                 auth.settings.username.as_deref().map_or(serde_json::Value::Null, serde_json::Value::from),
@@ -525,7 +547,9 @@ pub(crate) fn secret_setting(
         }
         (None, Some((path, origin))) if read_file => match read_secret_file(path, keys.what) {
             Ok(value) => {
-                if let Some(mode) = sources::unix_mode(path).filter(|m| m & 0o077 != 0) {
+                if let Some(mode) =
+                    sources::unix_mode(path).filter(|m| sources::secret_file_exposed(path, *m))
+                {
                     warnings.push(format!(
                         "{} {} holds the {} and other users can read it (mode {mode:03o}); run `chmod 600 {}`",
                         keys.file,

@@ -320,6 +320,28 @@ pub(crate) fn read(path: &Path) -> Result<ConfigFile, ConfigError> {
 }
 
 /// Permission bits of a file (unix only).
+/// Whether `path` is a file of a Kubernetes Secret (or projected) volume: the kubelet writes
+/// such a volume atomically, with each file a symlink into a `..data` folder beside it.
+/// Kubernetes gives these files the group bits of the pod's `fsGroup` whatever `defaultMode`
+/// says (kubernetes/kubernetes#57923): group-readable there means readable by the pod's own
+/// group, not by other users of a machine.
+pub(crate) fn in_kubernetes_secret_volume(path: &Path) -> bool {
+    let Some(dir) = path.parent() else { return false };
+    let data = dir.join("..data");
+    let is_link =
+        |p: &Path| std::fs::symlink_metadata(p).map(|m| m.file_type().is_symlink()).unwrap_or(false);
+    is_link(&data) && is_link(path)
+}
+
+/// Whether a secret file's mode lets other users read it. Group bits are forgiven on a
+/// Kubernetes Secret volume ([`in_kubernetes_secret_volume`]); world bits never are.
+pub(crate) fn secret_file_exposed(path: &Path, mode: u32) -> bool {
+    if mode & 0o007 != 0 {
+        return true;
+    }
+    mode & 0o070 != 0 && !in_kubernetes_secret_volume(path)
+}
+
 pub(crate) fn unix_mode(path: &Path) -> Option<u32> {
     #[cfg(unix)]
     {

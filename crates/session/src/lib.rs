@@ -8,13 +8,16 @@
 //! Both `sfconn collect` (through `collect`) and `sfconn auth check` start here, so the
 //! two commands log in the same way (docs/architecture.md, "Crates").
 
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 mod flow;
+mod kept_token;
 
+use secrecy::SecretString;
 use sfconn_api::{ApiClient, ApiError, ClientOptions, RetryPolicy};
 use sfconn_auth::{AuthError, AuthOptions, Credentials, RequestCounter, TokenSource};
-use sfconn_config::Settings;
+use sfconn_config::{RotatedTokens, Settings};
 use sfconn_errors::{Classify, ErrorClass};
 
 /// File name, in the state directory, of a rotated refresh token that had no
@@ -37,6 +40,29 @@ pub enum SessionError {
     /// this first).
     #[error("auth.flow = \"jwt_bearer\" needs auth.username and auth.private_key_file")]
     JwtBearerIncomplete,
+    /// `auth.rotated_tokens = "state_dir"` but no state directory is known.
+    #[error(
+        "auth.rotated_tokens = \"state_dir\" keeps rotated refresh tokens in sfconn's state directory, but none \
+         is known: set XDG_STATE_HOME (or HOME) to a writable directory"
+    )]
+    NoStateDir,
+    /// A kept rotated token, newer than `refresh_token_file`, could not be read. Presenting the
+    /// older token instead would revoke the newer one where rotation is on, so the run stops.
+    #[error(
+        "cannot read the rotated refresh token kept in {}: {problem}; it is newer than refresh_token_file {}, \
+         and presenting the older token would revoke it: make the kept file readable, or remove it if \
+         refresh_token_file holds a token you trust",
+        path.display(),
+        file.display()
+    )]
+    KeptTokenUnreadable {
+        /// The kept token's file in the state directory.
+        path: PathBuf,
+        /// The configured `refresh_token_file`.
+        file: PathBuf,
+        /// What went wrong.
+        problem: String,
+    },
     /// The token client could not be built.
     #[error(transparent)]
     Auth(#[from] AuthError),
@@ -54,7 +80,10 @@ impl Classify for SessionError {
     /// A missing refresh token is a configuration error.
     fn class(&self) -> ErrorClass {
         match self {
-            SessionError::NoRefreshToken | SessionError::JwtBearerIncomplete => ErrorClass::Configuration,
+            SessionError::NoRefreshToken | SessionError::JwtBearerIncomplete | SessionError::NoStateDir => {
+                ErrorClass::Configuration
+            }
+            SessionError::KeptTokenUnreadable { .. } => ErrorClass::Io,
             SessionError::Auth(error) => error.class(),
         }
     }
@@ -108,12 +137,17 @@ pub fn client_options(settings: &Settings) -> ClientOptions {
 }
 
 /// The token source from settings. A rotated refresh token is never lost: it goes to
-/// `refresh_token_file`, or else to [`ROTATED_REFRESH_TOKEN_FILE`] in the state directory.
+/// `refresh_token_file`, or else to [`ROTATED_REFRESH_TOKEN_FILE`] in the state directory
+/// (always there with `auth.rotated_tokens = "state_dir"`). The run starts from the kept token
+/// when it is newer than `refresh_token_file` ([`kept_token`]).
 pub fn token_source(settings: &Settings) -> Result<TokenSource, SessionError> {
     if !settings.auth.flow.uses_refresh_token() {
         return flow::server_token_source(settings, auth_options(settings));
     }
-    let refresh_token = settings.refresh_token.clone().ok_or(SessionError::NoRefreshToken)?;
+    let configured = settings.refresh_token.clone().ok_or(SessionError::NoRefreshToken)?;
+    let kept = settings.state_dir.as_ref().map(|dir| dir.join(ROTATED_REFRESH_TOKEN_FILE));
+    let refresh_token =
+        starting_refresh_token(configured, settings.refresh_token_file.as_deref(), kept.as_deref())?;
     let credentials = Credentials {
         login_url: settings.login_url.clone(),
         client_id: settings.client_id.clone(),
@@ -121,9 +155,38 @@ pub fn token_source(settings: &Settings) -> Result<TokenSource, SessionError> {
         refresh_token,
         refresh_token_file: settings.refresh_token_file.clone(),
     };
-    let fallback = settings.state_dir.as_ref().map(|dir| dir.join(ROTATED_REFRESH_TOKEN_FILE));
-    Ok(TokenSource::new(credentials, auth_options(settings), RequestCounter::default())?
-        .keep_rotated_tokens_in(fallback))
+    let source = TokenSource::new(credentials, auth_options(settings), RequestCounter::default())?;
+    Ok(match settings.auth.rotated_tokens {
+        RotatedTokens::RefreshTokenFile => source.keep_rotated_tokens_in(kept),
+        RotatedTokens::StateDir => source.keep_rotated_tokens_only_in(kept.ok_or(SessionError::NoStateDir)?),
+    })
+}
+
+/// The configured refresh token, or the kept one when it is newer than `refresh_token_file`.
+fn starting_refresh_token(
+    configured: SecretString,
+    refresh_token_file: Option<&Path>,
+    kept: Option<&Path>,
+) -> Result<SecretString, SessionError> {
+    let (Some(file), Some(kept)) = (refresh_token_file, kept) else {
+        return Ok(configured);
+    };
+    match kept_token::newer_than(kept, file) {
+        Ok(None) => Ok(configured),
+        Ok(Some(token)) => {
+            tracing::info!(
+                kept = %kept.display(),
+                refresh_token_file = %file.display(),
+                "starting from the rotated refresh token kept in the state directory: it is newer than refresh_token_file"
+            );
+            Ok(token)
+        }
+        Err(problem) => Err(SessionError::KeptTokenUnreadable {
+            path: kept.to_path_buf(),
+            file: file.to_path_buf(),
+            problem,
+        }),
+    }
 }
 
 #[cfg(test)]

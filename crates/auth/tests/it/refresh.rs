@@ -150,6 +150,64 @@ async fn a_rotated_token_replaces_the_file_with_mode_0600_and_no_stray_files() {
     assert_eq!(source.rotation(), Rotation::Persisted { path: file });
 }
 
+/// `auth.rotated_tokens = "state_dir"`: the mounted `refresh_token_file` is never written;
+/// the rotated token goes to the state directory, and it is no failure.
+#[tokio::test]
+async fn with_state_dir_only_a_rotated_token_is_kept_aside_and_the_file_left_alone() {
+    let server = MockServer::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("mounted").join("refresh_token");
+    std::fs::create_dir_all(file.parent().unwrap()).unwrap();
+    std::fs::write(&file, format!("{REFRESH_TOKEN}\n")).unwrap();
+    let kept = dir.path().join("state").join("sfconn").join("refresh_token");
+    let mut body = token_body(&server, ACCESS_TOKEN);
+    body["refresh_token"] = ROTATED_REFRESH_TOKEN.into();
+    mount_token(&server, wiremock::ResponseTemplate::new(200).set_body_json(body)).await;
+    let mut credentials = credentials(&server);
+    credentials.refresh_token_file = Some(file.clone());
+    let source = TokenSource::new(credentials, options(0), sfconn_auth::RequestCounter::default())
+        .unwrap()
+        .keep_rotated_tokens_only_in(kept.clone());
+    source.token().await.unwrap();
+    let rotation = source.rotation();
+    assert_eq!(rotation, Rotation::KeptInStateDir { path: kept.clone() });
+    assert!(!rotation.needs_action());
+    assert_eq!(rotation.failure_class(), None);
+    assert_eq!(
+        std::fs::read_to_string(&file).unwrap().trim(),
+        REFRESH_TOKEN,
+        "the mounted file is untouched"
+    );
+    assert_eq!(std::fs::read_to_string(&kept).unwrap().trim(), ROTATED_REFRESH_TOKEN);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        assert_eq!(std::fs::metadata(&kept).unwrap().permissions().mode() & 0o777, 0o600);
+        assert_eq!(std::fs::metadata(kept.parent().unwrap()).unwrap().permissions().mode() & 0o777, 0o700);
+    }
+}
+
+/// The same, with a state directory that cannot be written: an I/O failure for the end of
+/// the run, whose message names the place and says the token is not kept.
+#[tokio::test]
+async fn with_state_dir_only_an_unwritable_state_dir_is_an_io_failure() {
+    let server = MockServer::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("state"), "a file, not a directory").unwrap();
+    let kept = dir.path().join("state").join("refresh_token");
+    let mut body = token_body(&server, ACCESS_TOKEN);
+    body["refresh_token"] = ROTATED_REFRESH_TOKEN.into();
+    mount_token(&server, wiremock::ResponseTemplate::new(200).set_body_json(body)).await;
+    let source = source(&server).keep_rotated_tokens_only_in(kept.clone());
+    source.token().await.unwrap();
+    let rotation = source.rotation();
+    assert!(matches!(&rotation, Rotation::StateDirUnwritable { path, .. } if *path == kept), "{rotation:?}");
+    assert_eq!(rotation.failure_class(), Some(ErrorClass::Io));
+    let step = rotation.next_step().unwrap();
+    assert!(step.contains("the old one no longer works"), "{step}");
+    assert!(!step.contains(ROTATED_REFRESH_TOKEN), "{step}");
+}
+
 #[tokio::test]
 async fn the_same_refresh_token_sent_back_is_not_a_rotation() {
     let server = MockServer::start().await;

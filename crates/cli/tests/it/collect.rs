@@ -608,6 +608,79 @@ fn a_rotated_token_goes_to_the_refresh_token_file() {
     assert_ne!(rotated.trim(), SimulatedOrg::REFRESH_TOKEN);
 }
 
+/// A read-only refresh token file (a mounted Kubernetes Secret) with
+/// `auth.rotated_tokens = "state_dir"`: the rotated token is kept in the state directory, the
+/// run succeeds, the next run starts from the kept token, and a token put in the file later
+/// (the Secret updated) wins again (docs/security.md, "Rotation").
+#[test]
+fn with_rotated_tokens_in_the_state_dir_each_run_starts_from_the_newest_token() {
+    let org = Org::small();
+    org.faults().rotate_refresh_tokens(true);
+    let token_file = org.work().join("mounted-secret");
+    std::fs::write(&token_file, format!("{}\n", SimulatedOrg::REFRESH_TOKEN)).unwrap();
+    let file_flag = token_file.display().to_string();
+    let kept = org.state_dir().join("sfconn").join("refresh_token");
+    let run = || {
+        org.collect(&["--refresh-token-file", &file_flag])
+            .env_remove("SFCONN_REFRESH_TOKEN")
+            .env("SFCONN_AUTH__ROTATED_TOKENS", "state_dir")
+            .output()
+            .unwrap()
+    };
+
+    for round in 0..3 {
+        let output = run();
+        let stderr = text(&output.stderr);
+        assert_eq!(output.status.code(), Some(0), "round {round}: {stderr}");
+        assert!(!stderr.contains("no longer works"), "no alarm when the token was kept:\n{stderr}");
+        assert!(stderr.contains(&format!("kept in {}", kept.display())), "{stderr}");
+        let document: Value = serde_json::from_slice(&output.stdout).unwrap();
+        assert!(
+            !warning_codes(&document).iter().any(|(code, _)| code == "refresh_token_rotated"),
+            "a kept token needs no action"
+        );
+        assert_no_secrets(&[&stderr]);
+        assert_eq!(
+            std::fs::read_to_string(&token_file).unwrap().trim(),
+            SimulatedOrg::REFRESH_TOKEN,
+            "the mounted file is never written"
+        );
+        let kept_token = std::fs::read_to_string(&kept).unwrap();
+        assert_eq!(org.org.valid_refresh_tokens(), [kept_token.trim().to_string()]);
+    }
+
+    // Someone puts a token in the mounted file after the last rotation: the file is newer, so
+    // it is presented (here a token the org does not know, hence the refusal).
+    std::thread::sleep(std::time::Duration::from_millis(20));
+    std::fs::write(&token_file, "a-token-from-an-updated-secret\n").unwrap();
+    let output = run();
+    assert_eq!(output.status.code(), Some(77), "{}", text(&output.stderr));
+}
+
+/// `auth.rotated_tokens = "state_dir"` with the state directory unwritable: the snapshot is
+/// still written, and the run ends with 74 saying the new token was not kept.
+#[test]
+fn with_rotated_tokens_in_an_unwritable_state_dir_the_run_exits_74() {
+    let org = Org::small();
+    org.faults().rotate_refresh_tokens(true);
+    let token_file = org.work().join("mounted-secret");
+    std::fs::write(&token_file, SimulatedOrg::REFRESH_TOKEN).unwrap();
+    // A file where the state directory's `sfconn` folder should be: nothing can be created in it.
+    std::fs::create_dir_all(org.state_dir()).unwrap();
+    std::fs::write(org.state_dir().join("sfconn"), "not a directory").unwrap();
+    let output = org
+        .collect(&["--refresh-token-file", &token_file.display().to_string(), "-o", "out.json"])
+        .env_remove("SFCONN_REFRESH_TOKEN")
+        .env("SFCONN_AUTH__ROTATED_TOKENS", "state_dir")
+        .output()
+        .unwrap();
+    let stderr = text(&output.stderr);
+    assert_eq!(output.status.code(), Some(74), "{stderr}");
+    assert!(stderr.contains("could not keep the new one in the state directory"), "{stderr}");
+    assert!(org.work().join("out.json").exists(), "the snapshot is still written");
+    assert_no_secrets(&[&stderr]);
+}
+
 // ---------------------------------------------------------------------------------------------
 // stderr, stdout and the process
 

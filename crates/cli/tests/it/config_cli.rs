@@ -325,3 +325,43 @@ fn init_writes_to_a_given_path_creating_directories() {
     let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(doc["config_file"], json!(target));
 }
+
+/// The `sfconn.toml` that `deploy/kubernetes/configmap.yaml` ships is a valid fleet config:
+/// every org loads (with its secret files where the pod would find them, moved into the
+/// sandbox) and keeps rotated tokens in the state directory.
+#[test]
+fn the_kubernetes_configmap_holds_a_valid_fleet_config() {
+    let manifest = include_str!("../../../../deploy/kubernetes/configmap.yaml");
+    let mut lines = manifest.lines().skip_while(|line| line.trim() != "sfconn.toml: |").skip(1);
+    let toml: String = lines
+        .by_ref()
+        .take_while(|line| line.is_empty() || line.starts_with("    "))
+        .map(|line| format!("{}\n", line.strip_prefix("    ").unwrap_or(line)))
+        .collect();
+    assert!(toml.contains("[orgs.acme-prod]"), "the ConfigMap's sfconn.toml was not found:\n{toml}");
+
+    let sandbox = Sandbox::new();
+    let etc = sandbox.path("etc/sfconn");
+    let toml = toml.replace("/etc/sfconn", &etc.display().to_string());
+    for file in ["client/client-secret", "client/beta-corp-client-secret"] {
+        sandbox.write(&format!("etc/sfconn/{file}"), "a-consumer-secret\n");
+    }
+    for org in ["acme-prod", "acme-sandbox", "beta-corp"] {
+        sandbox.write(&format!("etc/sfconn/tokens/{org}"), "a-refresh-token\n");
+    }
+    sandbox.write("work/sfconn.toml", &toml);
+    let output = sandbox.sfconn().args(["config", "check", "--all-orgs", "-f", "json"]).output().unwrap();
+    let stderr = text(&output.stderr);
+    assert_eq!(output.status.code(), Some(0), "{stderr}");
+    assert!(!stderr.contains("warning"), "the shipped config draws no warning:\n{stderr}");
+    let checked: Value = serde_json::from_slice(&output.stdout).unwrap();
+    let shown = checked.to_string();
+    for org in ["acme-prod", "acme-sandbox", "beta-corp"] {
+        assert!(shown.contains(org), "{org} missing from {shown}");
+    }
+    assert_eq!(
+        shown.matches("\"state_dir\"").count(),
+        3,
+        "every org keeps rotated tokens in the state dir: {shown}"
+    );
+}

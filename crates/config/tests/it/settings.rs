@@ -6,7 +6,9 @@ use std::path::{Path, PathBuf};
 
 use secrecy::ExposeSecret;
 use serde_json::json;
-use sfconn_config::{ConfigError, Flags, Loaded, MapEnvironment, Need, Origin, TEMPLATE, keys, load_with};
+use sfconn_config::{
+    ConfigError, Flags, Loaded, MapEnvironment, Need, Origin, RotatedTokens, TEMPLATE, keys, load_with,
+};
 use sfconn_errors::{Classify, ErrorClass};
 use sfconn_filter::CompanyFilter;
 use tempfile::TempDir;
@@ -305,6 +307,16 @@ fn precedence_matrix_default_file_env_flag_for_every_key() {
             default: Some(json!("refresh_token")),
             file: ("\"refresh_token\"", json!("refresh_token")),
             env: ("Refresh-Token", json!("refresh_token")),
+            flag: None,
+            without: &[],
+        },
+        Row {
+            key: "auth.rotated_tokens",
+            default: Some(json!("refresh_token_file")),
+            // "state_dir" needs a refresh_token_file, which the base has not: the origins show
+            // the precedence here, the values are one.
+            file: ("\"refresh_token_file\"", json!("refresh_token_file")),
+            env: ("Refresh-Token-File", json!("refresh_token_file")),
             flag: None,
             without: &[],
         },
@@ -819,6 +831,76 @@ fn a_secret_file_readable_by_others_draws_a_warning() {
     assert_eq!(warnings.len(), 1, "{warnings:?}");
     assert!(warnings[0].starts_with("refresh_token_file "), "{}", warnings[0]);
     assert!(warnings[0].contains("chmod 600"), "{}", warnings[0]);
+}
+
+/// A Secret volume as the kubelet writes it: `..data` -> a timestamped folder, and each key a
+/// symlink `NAME -> ..data/NAME`. With `fsGroup`, Kubernetes makes the files 0440 whatever
+/// `defaultMode` says: the pod's own group, so no warning; world bits still warn.
+#[cfg(unix)]
+#[test]
+fn a_kubernetes_secret_file_readable_by_the_pods_group_draws_no_warning() {
+    let mut sandbox = Sandbox::with_credentials();
+    sandbox.unset("SFCONN_REFRESH_TOKEN");
+    let volume = sandbox.root().join("work/tokens");
+    let data = volume.join("..2026_12_04_20_00_00.123456789");
+    std::fs::create_dir_all(&data).unwrap();
+    std::fs::write(data.join("acme-prod"), "t\n").unwrap();
+    std::os::unix::fs::symlink("..2026_12_04_20_00_00.123456789", volume.join("..data")).unwrap();
+    std::os::unix::fs::symlink("..data/acme-prod", volume.join("acme-prod")).unwrap();
+    sandbox.set("SFCONN_REFRESH_TOKEN_FILE", "tokens/acme-prod");
+
+    set_mode(&data.join("acme-prod"), 0o440);
+    let warnings = sandbox.load_ok(&Flags::default()).warnings;
+    assert!(warnings.is_empty(), "{warnings:?}");
+
+    set_mode(&data.join("acme-prod"), 0o444);
+    let warnings = sandbox.load_ok(&Flags::default()).warnings;
+    assert_eq!(warnings.len(), 1, "world-readable still warns: {warnings:?}");
+    assert!(warnings[0].contains("(mode 444)"), "{}", warnings[0]);
+}
+
+/// The same 0440 file outside such a volume warns: the group may hold other users.
+#[cfg(unix)]
+#[test]
+fn a_group_readable_secret_file_elsewhere_draws_a_warning() {
+    let mut sandbox = Sandbox::with_credentials();
+    sandbox.unset("SFCONN_REFRESH_TOKEN");
+    let token = sandbox.file("work/token", "t");
+    set_mode(&token, 0o440);
+    sandbox.set("SFCONN_REFRESH_TOKEN_FILE", "token");
+    let warnings = sandbox.load_ok(&Flags::default()).warnings;
+    assert_eq!(warnings.len(), 1, "{warnings:?}");
+    assert!(warnings[0].contains("(mode 440)"), "{}", warnings[0]);
+}
+
+#[test]
+fn auth_rotated_tokens_takes_two_values_and_names_the_key_otherwise() {
+    let mut sandbox = Sandbox::with_credentials();
+    sandbox.unset("SFCONN_REFRESH_TOKEN");
+    sandbox.file("work/token", "t");
+    sandbox.set("SFCONN_REFRESH_TOKEN_FILE", "token");
+    assert_eq!(
+        sandbox.load_ok(&Flags::default()).settings.auth.rotated_tokens,
+        RotatedTokens::RefreshTokenFile
+    );
+    sandbox.set("SFCONN_AUTH__ROTATED_TOKENS", "state-dir");
+    let loaded = sandbox.load_ok(&Flags::default());
+    assert_eq!(loaded.settings.auth.rotated_tokens, RotatedTokens::StateDir);
+    assert_eq!(entry(&loaded, "auth.rotated_tokens").0, json!("state_dir"));
+
+    sandbox.set("SFCONN_AUTH__ROTATED_TOKENS", "secret");
+    let message = sandbox.error(&Flags::default(), Need::Everything);
+    assert!(message.contains("auth.rotated_tokens"), "{message}");
+    assert!(message.contains("\"refresh_token_file\", \"state_dir\""), "{message}");
+}
+
+#[test]
+fn rotated_tokens_in_the_state_dir_need_a_refresh_token_file() {
+    let mut sandbox = Sandbox::with_credentials();
+    sandbox.set("SFCONN_AUTH__ROTATED_TOKENS", "state_dir");
+    let message = sandbox.error(&Flags::default(), Need::Everything);
+    assert!(message.contains("auth.rotated_tokens"), "{message}");
+    assert!(message.contains("no refresh_token_file is set"), "{message}");
 }
 
 // ---------------------------------------------------------------- template
