@@ -40,6 +40,17 @@ pub struct FieldDescribe {
 }
 
 impl SObjectDescribe {
+    /// The checkbox fields whose names start with `prefix` (e.g. `UserPermissions` on `User`,
+    /// the feature licences), in describe's order.
+    pub fn checkboxes_starting_with(&self, prefix: &str) -> Vec<String> {
+        self.fields
+            .iter()
+            .filter(|field| field.type_ == "boolean" && field.name.len() > prefix.len())
+            .filter(|field| field.name.starts_with(prefix))
+            .map(|field| field.name.clone())
+            .collect()
+    }
+
     /// Whether `path` can be selected: a field listed by describe (compared ignoring case, as
     /// SOQL does), or a relationship path such as `Profile.UserLicenseId` whose relationship
     /// (`Profile`) is listed. The part after the relationship belongs to another object and

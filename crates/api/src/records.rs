@@ -205,6 +205,25 @@ pub struct PermissionSetLicenseAssign {
     pub permission_set_license_id: String,
 }
 
+/// `UserLogin`: a user's login settings; sfconn reads only the frozen ones
+/// (`WHERE IsFrozen = true`), so a row means the user is frozen.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct UserLogin {
+    #[serde(rename = "Id", default, deserialize_with = "null_as_default")]
+    pub id: String,
+    #[serde(rename = "UserId", default, deserialize_with = "null_as_default")]
+    pub user_id: String,
+}
+
+/// The prefix of the `User` checkboxes that grant a feature licence (`UserPermissionsMarketingUser`,
+/// `UserPermissionsKnowledgeUser`, …): Setup's "Feature Licenses".
+pub const FEATURE_LICENCE_PREFIX: &str = "UserPermissions";
+
+/// The feature licences a `User` row holds: the names, without [`FEATURE_LICENCE_PREFIX`], of
+/// its `UserPermissions*` fields that are `true`, sorted.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct FeatureLicences(pub Vec<String>);
+
 /// `PackageLicense`: seats of a managed package. `AllowedLicenses = -1` is a site licence.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 pub struct PackageLicense {
@@ -241,54 +260,193 @@ pub struct UserProfileRef {
 }
 
 /// `User`: every kind, internal and external.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+///
+/// Decoded by hand rather than derived: the `UserPermissions*` checkboxes (the feature
+/// licences) are named by describe at run time, and a derived `#[serde(flatten)]` for them
+/// would buffer every row and cost about a third more CPU per user.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct User {
-    #[serde(rename = "Id")]
     pub id: String,
-    #[serde(rename = "Username", default, deserialize_with = "null_as_default")]
     pub username: String,
-    #[serde(rename = "Email", default)]
     pub email: Option<String>,
-    #[serde(rename = "Name", default)]
     pub name: Option<String>,
-    #[serde(rename = "FirstName", default)]
     pub first_name: Option<String>,
-    #[serde(rename = "LastName", default)]
     pub last_name: Option<String>,
-    #[serde(rename = "Alias", default)]
     pub alias: Option<String>,
-    #[serde(rename = "IsActive", default, deserialize_with = "null_as_default")]
     pub is_active: bool,
-    #[serde(rename = "UserType", default)]
     pub user_type: Option<String>,
-    #[serde(rename = "ProfileId", default)]
     pub profile_id: Option<String>,
-    #[serde(rename = "Profile", default)]
     pub profile: Option<UserProfileRef>,
     /// `null` when the user never logged in.
-    #[serde(rename = "LastLoginDate", default)]
     pub last_login_date: Option<SfDateTime>,
-    #[serde(rename = "CreatedDate", default)]
     pub created_date: Option<SfDateTime>,
-    #[serde(rename = "CompanyName", default)]
     pub company_name: Option<String>,
-    #[serde(rename = "Department", default)]
     pub department: Option<String>,
-    #[serde(rename = "Title", default)]
     pub title: Option<String>,
-    #[serde(rename = "City", default)]
     pub city: Option<String>,
-    #[serde(rename = "Country", default)]
     pub country: Option<String>,
-    #[serde(rename = "CountryCode", default)]
     pub country_code: Option<String>,
-    #[serde(rename = "FederationIdentifier", default)]
     pub federation_identifier: Option<String>,
+    /// The `UserPermissions*` checkboxes selected (those that describe lists) that are `true`.
+    pub feature_licences: FeatureLicences,
+}
+
+/// A key of a `User` row, told apart without allocating (but for a feature licence's name).
+enum UserKey {
+    Id,
+    Username,
+    Email,
+    Name,
+    FirstName,
+    LastName,
+    Alias,
+    IsActive,
+    UserType,
+    ProfileId,
+    Profile,
+    LastLoginDate,
+    CreatedDate,
+    CompanyName,
+    Department,
+    Title,
+    City,
+    Country,
+    CountryCode,
+    FederationIdentifier,
+    /// A `UserPermissions*` checkbox: the name without the prefix.
+    Feature(String),
+    /// `attributes`, and fields sfconn does not read.
+    Other,
+}
+
+impl<'de> Deserialize<'de> for UserKey {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl serde::de::Visitor<'_> for Visitor {
+            type Value = UserKey;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a field name")
+            }
+            fn visit_str<E: serde::de::Error>(self, key: &str) -> Result<UserKey, E> {
+                Ok(match key {
+                    "Id" => UserKey::Id,
+                    "Username" => UserKey::Username,
+                    "Email" => UserKey::Email,
+                    "Name" => UserKey::Name,
+                    "FirstName" => UserKey::FirstName,
+                    "LastName" => UserKey::LastName,
+                    "Alias" => UserKey::Alias,
+                    "IsActive" => UserKey::IsActive,
+                    "UserType" => UserKey::UserType,
+                    "ProfileId" => UserKey::ProfileId,
+                    "Profile" => UserKey::Profile,
+                    "LastLoginDate" => UserKey::LastLoginDate,
+                    "CreatedDate" => UserKey::CreatedDate,
+                    "CompanyName" => UserKey::CompanyName,
+                    "Department" => UserKey::Department,
+                    "Title" => UserKey::Title,
+                    "City" => UserKey::City,
+                    "Country" => UserKey::Country,
+                    "CountryCode" => UserKey::CountryCode,
+                    "FederationIdentifier" => UserKey::FederationIdentifier,
+                    other => match other.strip_prefix(FEATURE_LICENCE_PREFIX) {
+                        Some(feature) if !feature.is_empty() => UserKey::Feature(feature.to_owned()),
+                        _ => UserKey::Other,
+                    },
+                })
+            }
+        }
+        deserializer.deserialize_identifier(Visitor)
+    }
+}
+
+impl<'de> Deserialize<'de> for User {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = User;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a User record")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<User, A::Error> {
+                let mut user = User::default();
+                let mut id = None;
+                while let Some(key) = map.next_key::<UserKey>()? {
+                    match key {
+                        UserKey::Id => id = Some(map.next_value::<String>()?),
+                        UserKey::Username => {
+                            user.username = map.next_value::<Option<String>>()?.unwrap_or_default();
+                        }
+                        UserKey::Email => user.email = map.next_value()?,
+                        UserKey::Name => user.name = map.next_value()?,
+                        UserKey::FirstName => user.first_name = map.next_value()?,
+                        UserKey::LastName => user.last_name = map.next_value()?,
+                        UserKey::Alias => user.alias = map.next_value()?,
+                        UserKey::IsActive => {
+                            user.is_active = map.next_value::<Option<bool>>()?.unwrap_or_default();
+                        }
+                        UserKey::UserType => user.user_type = map.next_value()?,
+                        UserKey::ProfileId => user.profile_id = map.next_value()?,
+                        UserKey::Profile => user.profile = map.next_value()?,
+                        UserKey::LastLoginDate => user.last_login_date = map.next_value()?,
+                        UserKey::CreatedDate => user.created_date = map.next_value()?,
+                        UserKey::CompanyName => user.company_name = map.next_value()?,
+                        UserKey::Department => user.department = map.next_value()?,
+                        UserKey::Title => user.title = map.next_value()?,
+                        UserKey::City => user.city = map.next_value()?,
+                        UserKey::Country => user.country = map.next_value()?,
+                        UserKey::CountryCode => user.country_code = map.next_value()?,
+                        UserKey::FederationIdentifier => user.federation_identifier = map.next_value()?,
+                        UserKey::Feature(name) => {
+                            if map.next_value::<Option<bool>>()? == Some(true) {
+                                user.feature_licences.0.push(name);
+                            }
+                        }
+                        UserKey::Other => {
+                            map.next_value::<serde::de::IgnoredAny>()?;
+                        }
+                    }
+                }
+                user.id = id.ok_or_else(|| serde::de::Error::missing_field("Id"))?;
+                user.feature_licences.0.sort_unstable();
+                Ok(user)
+            }
+        }
+        deserializer.deserialize_map(Visitor)
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_user_row_names_its_feature_licences_and_skips_the_rest() {
+        let user: User = serde_json::from_value(serde_json::json!({
+            "attributes": {"type": "User", "url": "/services/data/v62.0/sobjects/User/0050X0000000001AAA"},
+            "Id": "0050X0000000001AAA", "Username": "jo@acme.com", "IsActive": true,
+            "UserPermissionsMarketingUser": true, "UserPermissionsKnowledgeUser": false,
+            "UserPermissionsSupportUser": null, "UserPermissionsInteractionUser": true,
+            "UserPreferencesHideS1BrowserUI": true, "UserPermissions": true
+        }))
+        .unwrap();
+        assert_eq!(
+            user.feature_licences,
+            FeatureLicences(vec!["InteractionUser".into(), "MarketingUser".into()])
+        );
+        assert!(user.is_active);
+        let without: User = serde_json::from_value(serde_json::json!({"Id": "0050X0000000002AAA"})).unwrap();
+        assert_eq!(without.feature_licences, FeatureLicences::default());
+    }
+
+    #[test]
+    fn a_feature_licence_field_that_is_not_a_checkbox_is_an_error() {
+        let error = serde_json::from_value::<User>(serde_json::json!({
+            "Id": "0050X0000000001AAA", "UserPermissionsMarketingUser": "yes"
+        }))
+        .unwrap_err();
+        assert!(error.to_string().contains("boolean"), "{error}");
+    }
 
     #[test]
     fn salesforce_datetime_becomes_rfc3339_utc() {

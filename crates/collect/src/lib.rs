@@ -39,8 +39,13 @@ pub use snapshot::{Snapshot, SnapshotHeader, Summary, User, Warning};
 pub use users::user_query;
 
 /// The JSON Schema that every `json` snapshot validates against (docs/contract.md §5,
-/// `schema_version` "1"): the repository's copy of the product's `snapshot.schema.json`.
+/// `schema_version` "1"): the repository's copy of the product's `snapshot.schema.json`, plus
+/// the optional user properties sfconn adds ([`SCHEMA_ADDITIONS`]).
 pub const SNAPSHOT_SCHEMA: &str = include_str!("../snapshot.schema.json");
+
+/// The optional properties of `$defs.user` that sfconn's copy of the schema adds to the
+/// contract's (docs/data.md): new optional properties keep `schema_version` "1".
+pub const SCHEMA_ADDITIONS: &[&str] = &["frozen", "feature_licences"];
 
 #[cfg(test)]
 mod tests {
@@ -48,25 +53,55 @@ mod tests {
 
     use sha2::{Digest, Sha256};
 
-    /// SHA-256 of the product contract's `snapshot.schema.json` that this copy was last checked
-    /// against. Changing the copy means changing this digest on purpose, in the same commit.
+    /// The contract's schema as the contract gives it, kept in the repository so that the
+    /// comparison never depends on a folder outside the checkout.
+    const CONTRACT_SCHEMA: &str = include_str!("../contract.schema.json");
+
+    /// SHA-256 of the product contract's `snapshot.schema.json` that `CONTRACT_SCHEMA` is.
+    /// A new contract version means changing both on purpose, in the same commit.
     const CONTRACT_SCHEMA_SHA256: &str = "0f642fc08e63a647d9d3ae135ee3819244c5cad30ec804484a92d1321bf6f218";
 
     fn sha256_hex(bytes: &[u8]) -> String {
         Sha256::digest(bytes).iter().map(|byte| format!("{byte:02x}")).collect()
     }
 
-    /// The copy is always compared: with the digest recorded in the repository, and, where the
-    /// project's specification folder sits beside the checkout (`../shared/spec/`, as on the
-    /// project's machines and in its CI), with the specification itself.
+    /// The copy without [`super::SCHEMA_ADDITIONS`], as compact JSON: what the contract's
+    /// schema must be.
+    fn copy_without_additions() -> serde_json::Value {
+        let mut copy: serde_json::Value = serde_json::from_str(super::SNAPSHOT_SCHEMA).unwrap();
+        let user = copy["$defs"]["user"]["properties"].as_object_mut().unwrap();
+        for added in super::SCHEMA_ADDITIONS {
+            assert!(user.remove(*added).is_some(), "{added} is listed as an addition but is not in the copy");
+        }
+        assert!(
+            copy["$defs"]["user"]["required"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .all(|k| !super::SCHEMA_ADDITIONS.contains(&k.as_str().unwrap())),
+            "an addition must stay optional"
+        );
+        copy
+    }
+
+    /// The copy is always compared: without sfconn's optional additions it is, value for value,
+    /// the contract's schema whose digest is recorded here (the recorded text is checked
+    /// against that digest where the project's specification folder sits beside the checkout,
+    /// `../shared/spec/`, as on the project's machines and in its CI).
     #[test]
     fn schema_copy_matches_the_product_contract() {
         let copy: serde_json::Value = serde_json::from_str(super::SNAPSHOT_SCHEMA).unwrap();
         assert_eq!(copy["properties"]["schema_version"]["const"], "1");
         assert_eq!(
-            sha256_hex(super::SNAPSHOT_SCHEMA.as_bytes()),
+            sha256_hex(CONTRACT_SCHEMA.as_bytes()),
             CONTRACT_SCHEMA_SHA256,
-            "crates/collect/snapshot.schema.json is not the schema of the contract version recorded here"
+            "crates/collect/contract.schema.json is not the schema of the contract version recorded here"
+        );
+        let contract: serde_json::Value = serde_json::from_str(CONTRACT_SCHEMA).unwrap();
+        assert_eq!(
+            copy_without_additions(),
+            contract,
+            "crates/collect/snapshot.schema.json differs from the contract's schema by more than SCHEMA_ADDITIONS"
         );
         let spec = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/spec/snapshot.schema.json");
         if let Ok(text) = std::fs::read(&spec) {

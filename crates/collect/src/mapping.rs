@@ -116,8 +116,14 @@ impl UserLicences {
 }
 
 /// `User` row to a user. A blank `Email` is written as null; `email_domain` is its lower-case
-/// domain; `user_license_id` comes through the profile.
-pub fn user(record: records::User, context: &UserContext, licences: UserLicences) -> User {
+/// domain; `user_license_id` comes through the profile; `frozen` is what `UserLogin` said
+/// (`None`: unreadable).
+pub fn user(
+    record: records::User,
+    context: &UserContext,
+    licences: UserLicences,
+    frozen: Option<bool>,
+) -> User {
     let email = record.email.map(|e| e.trim().to_owned()).filter(|e| !e.is_empty());
     let email_domain = email.as_deref().and_then(sfconn_filter::email_domain);
     let user_license_id = record.profile.and_then(|profile| profile.user_license_id).or_else(|| {
@@ -150,6 +156,8 @@ pub fn user(record: records::User, context: &UserContext, licences: UserLicences
         country: record.country,
         country_code: record.country_code,
         federation_id: record.federation_identifier,
+        frozen,
+        feature_licences: record.feature_licences.0,
     }
 }
 
@@ -240,11 +248,15 @@ mod tests {
                 "Alias": "jsmith", "LastLoginDate": "2024-01-15T10:30:00.000+0000",
                 "CreatedDate": "2020-02-29T23:59:59.000+0100", "CompanyName": "Acme",
                 "FederationIdentifier": "jo-123", "CountryCode": "DE",
-                "Profile": {"attributes": {"type": "Profile"}, "UserLicenseId": "1000X0000000001AAA"}
+                "Profile": {"attributes": {"type": "Profile"}, "UserLicenseId": "1000X0000000001AAA"},
+                "UserPermissionsSupportUser": true, "UserPermissionsMarketingUser": false
             })),
             &context,
             UserLicences::default(),
+            Some(true),
         );
+        assert_eq!(mapped.frozen, Some(true));
+        assert_eq!(mapped.feature_licences, ["SupportUser"]);
         assert_eq!(mapped.email.as_deref(), Some("Jo.Smith@EU.Acme.COM"));
         assert_eq!(mapped.email_domain.as_deref(), Some("eu.acme.com"));
         assert_eq!(mapped.account_kind, AccountKind::Internal);
@@ -263,6 +275,7 @@ mod tests {
             user_record(&json!({"UserType": "Einstein"})),
             &UserContext::default(),
             UserLicences::default(),
+            None,
         );
         assert_eq!(mapped.account_kind, AccountKind::Other);
         assert_eq!(mapped.user_type.as_deref(), Some("Einstein"));
@@ -271,8 +284,12 @@ mod tests {
     #[test]
     fn blank_or_missing_email_is_null_and_never_logged_in_is_null() {
         for email in [json!(null), json!(""), json!("  ")] {
-            let mapped =
-                user(user_record(&json!({"Email": email})), &UserContext::default(), UserLicences::default());
+            let mapped = user(
+                user_record(&json!({"Email": email})),
+                &UserContext::default(),
+                UserLicences::default(),
+                None,
+            );
             assert_eq!((mapped.email, mapped.email_domain), (None, None));
             assert_eq!(mapped.last_login_at, None);
         }
@@ -288,9 +305,10 @@ mod tests {
             description: None,
         }];
         let context = UserContext::with_profiles(&profiles);
-        let mapped = user(user_record(&json!({})), &context, UserLicences::default());
+        let mapped = user(user_record(&json!({})), &context, UserLicences::default(), Some(false));
         assert_eq!(mapped.user_license_id.as_deref(), Some("1000X0000000009AAA"));
-        let mapped = user(user_record(&json!({"ProfileId": null})), &context, UserLicences::default());
+        let mapped =
+            user(user_record(&json!({"ProfileId": null})), &context, UserLicences::default(), Some(false));
         assert_eq!(mapped.user_license_id, None);
     }
 

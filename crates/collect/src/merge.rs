@@ -18,6 +18,9 @@
 //! was skipped, its assignments are still read (the same requests, the same order checks) but
 //! not attached ([`Attach`]): a user's licence ids always point at subscriptions in the
 //! snapshot. After the last user the streams are read to their end ([`Assignments::drain`]).
+//!
+//! Frozen users come the same way: `UserLogin WHERE IsFrozen = true` (`ORDER BY UserId, Id`) is
+//! a third stream, and a user with a row is frozen ([`Assignments::frozen`]).
 
 use std::cmp::Ordering;
 use std::collections::VecDeque;
@@ -41,6 +44,12 @@ pub const PERMISSION_SET_LICENSE_ASSIGN_SOQL: &str =
 /// [`PERMISSION_SET_LICENSE_ASSIGN_SOQL`].
 pub const USER_PACKAGE_LICENSE_SOQL: &str =
     "SELECT Id, UserId, PackageLicenseId FROM UserPackageLicense ORDER BY UserId, Id";
+
+/// The frozen users' `UserLogin` rows (one per user), sorted by user for the merge join: a
+/// user with a row is frozen. Only frozen rows are transferred: an org has one `UserLogin`
+/// per user, and few are frozen.
+pub const FROZEN_USER_LOGIN_SOQL: &str =
+    "SELECT Id, UserId FROM UserLogin WHERE IsFrozen = true ORDER BY UserId, Id";
 
 /// Compares two Salesforce ids (or user ids of assignment rows) byte by byte. The one
 /// comparator of the merge join: the order guards ([`IdOrder`]) and the merge
@@ -316,6 +325,19 @@ impl Assignments {
             ids.clear();
         }
         Ok(ids)
+    }
+
+    /// For `UserLogin` (frozen rows only): whether `user_id` is frozen, `None` when the source
+    /// was skipped.
+    pub(crate) async fn frozen(
+        &mut self,
+        user_id: &str,
+        progress: &dyn Progress,
+    ) -> Result<Option<bool>, CollectError> {
+        if matches!(self, Assignments::Skipped) {
+            return Ok(None);
+        }
+        Ok(Some(!self.licences_of(user_id, progress).await?.is_empty()))
     }
 
     /// Reads the source to its end after the last user, discarding its rows: every page is

@@ -2,7 +2,7 @@
 
 /// The sources of a run, as named to [`Progress`] (the Salesforce object names), in the order
 /// they are reported.
-pub const SOURCES: [&str; 8] = [
+pub const SOURCES: [&str; 9] = [
     "Organization",
     "UserLicense",
     "Profile",
@@ -10,6 +10,7 @@ pub const SOURCES: [&str; 8] = [
     "PackageLicense",
     "PermissionSetLicenseAssign",
     "UserPackageLicense",
+    "UserLogin",
     "User",
 ];
 

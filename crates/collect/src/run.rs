@@ -18,8 +18,8 @@ use crate::budget::{self, UsageBefore};
 use crate::error::CollectError;
 use crate::mapping::{self, UserContext, UserLicences};
 use crate::merge::{
-    AssignmentSource, Assignments, Attach, IdOrder, PERMISSION_SET_LICENSE_ASSIGN_SOQL,
-    USER_PACKAGE_LICENSE_SOQL,
+    AssignmentSource, Assignments, Attach, FROZEN_USER_LOGIN_SOQL, IdOrder,
+    PERMISSION_SET_LICENSE_ASSIGN_SOQL, USER_PACKAGE_LICENSE_SOQL,
 };
 use crate::output::SnapshotSink;
 use crate::progress::{Progress, SourceStatus};
@@ -167,6 +167,7 @@ struct FirstRead {
     package_licenses: Optional<Fetched<records::PackageLicense>>,
     psl_assignments: Optional<AssignmentSource>,
     package_assignments: Optional<AssignmentSource>,
+    frozen_logins: Optional<AssignmentSource>,
     users: UserPages,
     org_users: OrgUsers,
 }
@@ -208,6 +209,7 @@ async fn read_first(
             package_licenses,
             psl_assignments,
             package_assignments,
+            frozen_logins,
             org_users,
         ),
     ) = tokio::join!(stop::required(client, users), async {
@@ -250,6 +252,17 @@ async fn read_first(
                 "UserPackageLicense",
                 progress,
             ),
+            sources::optional(
+                AssignmentSource::open(
+                    client,
+                    "UserLogin",
+                    "UserId",
+                    FROZEN_USER_LOGIN_SOQL,
+                    |row: records::UserLogin| (row.user_id, row.id),
+                ),
+                "UserLogin",
+                progress,
+            ),
             stop::required(client, sources::count_users(client, filter)),
         );
         drop(header_sources_read);
@@ -268,6 +281,7 @@ async fn read_first(
         failure.keep(package_licenses),
         failure.keep(psl_assignments),
         failure.keep(package_assignments),
+        failure.keep(frozen_logins),
     );
     if let Some(error) = failure.into_error() {
         return Err(error.into());
@@ -282,6 +296,7 @@ async fn read_first(
         Some(package_licenses),
         Some(psl_assignments),
         Some(package_assignments),
+        Some(frozen_logins),
     ) = read
     else {
         return Err(CollectError::Internal("a source ended without a result or a failure".to_owned()));
@@ -294,6 +309,7 @@ async fn read_first(
         package_licenses,
         psl_assignments,
         package_assignments,
+        frozen_logins,
         users,
         org_users,
     })
@@ -309,7 +325,7 @@ impl FirstRead {
         collected_at: OffsetDateTime,
         warnings: &mut Vec<Warning>,
         progress: &dyn Progress,
-    ) -> Result<(SnapshotHeader, [Assignments; 2], Users), CollectError> {
+    ) -> Result<(SnapshotHeader, [Assignments; 3], Users), CollectError> {
         let organization = self
             .organization
             .into_records(warnings)
@@ -331,6 +347,7 @@ impl FirstRead {
         let assignments = [
             Assignments::start(self.psl_assignments, psl_attach, warnings, progress)?,
             Assignments::start(self.package_assignments, package_attach, warnings, progress)?,
+            Assignments::start(self.frozen_logins, Attach::Ids, warnings, progress)?,
         ];
         sources::field_warnings(warnings, "User", &self.users.selection.missing_optional);
 
@@ -375,7 +392,7 @@ fn add_subscriptions<T>(
 /// stays at about one page per stream.
 async fn write_users(
     users: &mut UserPages,
-    [psl_assignments, package_assignments]: &mut [Assignments; 2],
+    [psl_assignments, package_assignments, frozen_logins]: &mut [Assignments; 3],
     context: &UserContext,
     settings: &Settings,
     sink: &mut dyn SnapshotSink,
@@ -389,12 +406,13 @@ async fn write_users(
         read += page.records.len() as u64;
         for record in page.records {
             user_order.check(&record.id)?;
-            let (permission_set_license_ids, package_license_ids) = tokio::try_join!(
+            let (permission_set_license_ids, package_license_ids, frozen) = tokio::try_join!(
                 psl_assignments.licences_of(&record.id, progress),
                 package_assignments.licences_of(&record.id, progress),
+                frozen_logins.frozen(&record.id, progress),
             )?;
             let licences = UserLicences::new(permission_set_license_ids, package_license_ids);
-            let user = mapping::user(record, context, licences);
+            let user = mapping::user(record, context, licences, frozen);
             if filter.matches(user.email.as_deref()) {
                 tally.count_written(&user);
                 sink.user(&user)?;
@@ -407,6 +425,10 @@ async fn write_users(
     progress.finished("User", SourceStatus::Read { records: read });
     // The rows after the last user belong to nobody in the snapshot; they are still read to
     // the end (both streams at once).
-    tokio::try_join!(psl_assignments.drain(progress), package_assignments.drain(progress))?;
+    tokio::try_join!(
+        psl_assignments.drain(progress),
+        package_assignments.drain(progress),
+        frozen_logins.drain(progress)
+    )?;
     Ok(tally)
 }

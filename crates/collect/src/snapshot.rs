@@ -305,6 +305,14 @@ pub struct User {
     pub country_code: Option<String>,
     /// `User.FederationIdentifier`.
     pub federation_id: Option<String>,
+    /// Whether the user is frozen (`UserLogin.IsFrozen`): a frozen user cannot log in but still
+    /// holds its licences. `None` when `UserLogin` could not be read (`source_skipped`).
+    #[serde(default)]
+    pub frozen: Option<bool>,
+    /// The feature licences the user holds (Setup's "Feature Licenses"): the `User.UserPermissions*`
+    /// checkboxes that are on, named without the prefix (`MarketingUser`, `KnowledgeUser`), sorted.
+    #[serde(default)]
+    pub feature_licences: Vec<String>,
 }
 
 /// The org's daily API request figures (`DailyApiRequests`).
@@ -635,6 +643,8 @@ mod tests {
             country: None,
             country_code: None,
             federation_id: None,
+            frozen: None,
+            feature_licences: vec![],
         };
         let mut tally = UserTally::default();
         tally.count_written(&user("1", Some("a@Acme.com"), AccountKind::Internal, true));

@@ -52,7 +52,10 @@ pub(crate) async fn open_users(client: &ApiClient, filter: &CompanyFilter) -> Re
     } else {
         USER_REQUIRED.iter().copied().chain(["Email"]).collect()
     };
-    let selection = select_fields(&describe, &required, USER_OPTIONAL)?;
+    let mut selection = select_fields(&describe, &required, USER_OPTIONAL)?;
+    // The feature licences the org has (Marketing User, Knowledge User, …) are the
+    // `UserPermissions*` checkboxes that describe lists; an org without one selects none.
+    selection.fields.extend(describe.checkboxes_starting_with(records::FEATURE_LICENCE_PREFIX));
     let soql = user_query(&selection.select_list(), filter);
     let mut rest: PageStream<records::User> =
         Box::pin(client.query_pages_checked::<records::User>(soql, arrival::users()));

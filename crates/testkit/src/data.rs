@@ -166,6 +166,20 @@ pub struct UserPackageLicense {
     pub created_date: SfDateTime,
 }
 
+/// A `UserLogin` row: one per user; `IsFrozen` says whether an admin froze the user.
+#[derive(Debug, Clone, PartialEq)]
+pub struct UserLogin {
+    pub id: String,
+    pub user_id: String,
+    pub is_frozen: bool,
+    pub last_modified_date: SfDateTime,
+}
+
+/// The feature licences the simulated org has, as `User.UserPermissions*` checkboxes (name
+/// without the prefix), and the percentage of internal (`Standard`) users holding each.
+pub const FEATURE_LICENCES: [(&str, u64); 4] =
+    [("MarketingUser", 20), ("KnowledgeUser", 15), ("SupportUser", 25), ("InteractionUser", 10)];
+
 /// A `User` row, generated from its index.
 #[derive(Debug, Clone, PartialEq)]
 pub struct User {
@@ -193,6 +207,10 @@ pub struct User {
     pub federation_identifier: Option<String>,
     pub employee_number: Option<String>,
     pub is_portal_enabled: bool,
+    /// `UserLogin.IsFrozen` of this user.
+    pub is_frozen: bool,
+    /// The `UserPermissions*` checkboxes that are on (names of [`FEATURE_LICENCES`]).
+    pub feature_licences: Vec<&'static str>,
 }
 
 struct LicenseDef {
@@ -764,7 +782,50 @@ impl OrgData {
             federation_identifier: federation,
             employee_number: (user_type == "Standard").then(|| format!("E{:06}", index)),
             is_portal_enabled: external && user_type != "Guest" && user_type != "CsnOnly",
+            is_frozen: self.is_frozen(index),
+            feature_licences: self.feature_licences(index, user_type),
         }
+    }
+
+    /// Whether user `index` is frozen: about 8 % of the active internal users, and user 3 of
+    /// the special users (an active licensed admin-style account), so every org has one.
+    fn is_frozen(&self, index: usize) -> bool {
+        let shape = self.shape(index);
+        shape.active
+            && shape.user_type == "Standard"
+            && (index == 3 || mix(self.seed, index as u64, 30) % 100 < 8)
+    }
+
+    /// The feature licences of user `index` (internal users only, as in Salesforce).
+    fn feature_licences(&self, index: usize, user_type: &str) -> Vec<&'static str> {
+        if user_type != "Standard" {
+            return Vec::new();
+        }
+        (0u64..)
+            .zip(FEATURE_LICENCES)
+            .filter(|(k, (_, percent))| index == 0 || mix(self.seed, index as u64, 31 + k) % 100 < *percent)
+            .map(|(_, (name, _))| name)
+            .collect()
+    }
+
+    /// The `UserLogin` row of user slot `slot` (one per user, in user order).
+    pub(crate) fn user_login_at(&self, slot: u64) -> Option<UserLogin> {
+        let index = usize::try_from(slot).ok()?;
+        if !self.exists(index) {
+            return None;
+        }
+        let created = FIRST_USER_CREATED + index as i64 * 60;
+        Some(UserLogin {
+            id: make_id("0Yw", slot + 1),
+            user_id: make_id("005", slot + 1),
+            is_frozen: self.is_frozen(index),
+            last_modified_date: SfDateTime(created + 3 * DAY),
+        })
+    }
+
+    /// All `UserLogin` rows, in id order.
+    pub fn user_logins(&self) -> impl Iterator<Item = UserLogin> + '_ {
+        (0..self.user_slots as u64).filter_map(|s| self.user_login_at(s))
     }
 
     /// All users in id order, generated one at a time.

@@ -32,9 +32,9 @@ use std::time::{Duration, Instant};
 use wiremock::{Mock, MockServer, matchers::any};
 
 pub use data::{
-    OrgData, Organization, PackageLicense, PermissionSetLicense, PermissionSetLicenseAssign, Profile,
-    REFERENCE_TIME, SPECIAL_USER_COUNT, SfDate, SfDateTime, User, UserChanges, UserLicense,
-    UserPackageLicense,
+    FEATURE_LICENCES, OrgData, Organization, PackageLicense, PermissionSetLicense,
+    PermissionSetLicenseAssign, Profile, REFERENCE_TIME, SPECIAL_USER_COUNT, SfDate, SfDateTime, User,
+    UserChanges, UserLicense, UserLogin, UserPackageLicense,
 };
 pub use faults::{
     DeviceFlowPlan, Fault, FaultId, FaultKind, Faults, HiddenAs, Occurrence, Target, TokenError,

@@ -6,7 +6,7 @@ use serde_json::Value;
 
 use crate::data::{
     OrgData, PackageLicense, PermissionSetLicense, PermissionSetLicenseAssign, Profile, User, UserLicense,
-    UserPackageLicense,
+    UserLogin, UserPackageLicense,
 };
 use crate::ids::parse_id;
 
@@ -20,12 +20,13 @@ pub enum SObject {
     PermissionSetLicenseAssign,
     PackageLicense,
     UserPackageLicense,
+    UserLogin,
     User,
 }
 
 impl SObject {
     /// Every object, in describe-fixture order.
-    pub const ALL: [SObject; 8] = [
+    pub const ALL: [SObject; 9] = [
         SObject::Organization,
         SObject::UserLicense,
         SObject::Profile,
@@ -33,6 +34,7 @@ impl SObject {
         SObject::PermissionSetLicenseAssign,
         SObject::PackageLicense,
         SObject::UserPackageLicense,
+        SObject::UserLogin,
         SObject::User,
     ];
 
@@ -46,6 +48,7 @@ impl SObject {
             SObject::PermissionSetLicenseAssign => "PermissionSetLicenseAssign",
             SObject::PackageLicense => "PackageLicense",
             SObject::UserPackageLicense => "UserPackageLicense",
+            SObject::UserLogin => "UserLogin",
             SObject::User => "User",
         }
     }
@@ -64,6 +67,7 @@ impl SObject {
             SObject::PermissionSetLicenseAssign => "2LA",
             SObject::PackageLicense => "050",
             SObject::UserPackageLicense => "051",
+            SObject::UserLogin => "0Yw",
             SObject::User => "005",
         }
     }
@@ -81,6 +85,7 @@ impl SObject {
             }
             SObject::PackageLicense => include_str!("../../../fixtures/describe/PackageLicense.json"),
             SObject::UserPackageLicense => include_str!("../../../fixtures/describe/UserPackageLicense.json"),
+            SObject::UserLogin => include_str!("../../../fixtures/describe/UserLogin.json"),
             SObject::User => include_str!("../../../fixtures/describe/User.json"),
         }
     }
@@ -102,6 +107,7 @@ impl SObject {
             SObject::PermissionSetLicenseAssign => data.psl_assignment_slots(),
             SObject::PackageLicense => data.package_licenses.len() as u64,
             SObject::UserPackageLicense => data.package_assignment_slots(),
+            SObject::UserLogin => data.user_slots() as u64,
             SObject::User => data.user_slots() as u64,
         }
     }
@@ -110,7 +116,7 @@ impl SObject {
     pub(crate) fn is_dense(self, data: &OrgData) -> bool {
         match self {
             SObject::PermissionSetLicenseAssign | SObject::UserPackageLicense => false,
-            SObject::User => data.users_are_dense(),
+            SObject::User | SObject::UserLogin => data.users_are_dense(),
             _ => true,
         }
     }
@@ -140,6 +146,7 @@ impl SObject {
                 Rec::PackageLicense(&data.package_licenses[at(data.package_licenses.len())?])
             }
             SObject::UserPackageLicense => Rec::UserPackageLicense(data.user_package_license_at(slot)?),
+            SObject::UserLogin => Rec::UserLogin(data.user_login_at(slot)?),
             SObject::User => Rec::User(Box::new(data.user(usize::try_from(slot).ok()?)?)),
         })
     }
@@ -213,6 +220,7 @@ pub(crate) enum Rec<'a> {
     PermissionSetLicenseAssign(PermissionSetLicenseAssign),
     PackageLicense(&'a PackageLicense),
     UserPackageLicense(UserPackageLicense),
+    UserLogin(UserLogin),
     User(Box<User>),
 }
 
@@ -234,6 +242,7 @@ impl Rec<'_> {
             Rec::PermissionSetLicenseAssign(_) => SObject::PermissionSetLicenseAssign,
             Rec::PackageLicense(_) => SObject::PackageLicense,
             Rec::UserPackageLicense(_) => SObject::UserPackageLicense,
+            Rec::UserLogin(_) => SObject::UserLogin,
             Rec::User(_) => SObject::User,
         }
     }
@@ -247,6 +256,7 @@ impl Rec<'_> {
             Rec::PermissionSetLicenseAssign(r) => &r.id,
             Rec::PackageLicense(r) => &r.id,
             Rec::UserPackageLicense(r) => &r.id,
+            Rec::UserLogin(r) => &r.id,
             Rec::User(r) => &r.id,
         }
     }
@@ -323,6 +333,13 @@ impl Rec<'_> {
                 "CreatedDate" => dt(u.created_date),
                 _ => return None,
             },
+            (Rec::UserLogin(l), f) => match f {
+                "UserId" => s(&l.user_id),
+                "IsFrozen" => Value::Bool(l.is_frozen),
+                "IsPasswordLocked" => Value::Bool(false),
+                "LastModifiedDate" => dt(l.last_modified_date),
+                _ => return None,
+            },
             (Rec::User(u), f) => match f {
                 "Username" => s(&u.username),
                 "Email" => opt(u.email.as_deref()),
@@ -347,7 +364,12 @@ impl Rec<'_> {
                 "IsPortalEnabled" => Value::Bool(u.is_portal_enabled),
                 "TimeZoneSidKey" => s("America/Los_Angeles"),
                 "LocaleSidKey" | "LanguageLocaleKey" => s("en_US"),
-                _ => return None,
+                feature => match feature.strip_prefix("UserPermissions") {
+                    Some(name) if crate::data::FEATURE_LICENCES.iter().any(|(known, _)| *known == name) => {
+                        Value::Bool(u.feature_licences.contains(&name))
+                    }
+                    _ => return None,
+                },
             },
         })
     }

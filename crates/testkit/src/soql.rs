@@ -386,7 +386,7 @@ fn follows_record_order(object: SObject, field: &str) -> bool {
     match field {
         "Id" => true,
         "AssigneeId" => object == SObject::PermissionSetLicenseAssign,
-        "UserId" => object == SObject::UserPackageLicense,
+        "UserId" => matches!(object, SObject::UserPackageLicense | SObject::UserLogin),
         _ => false,
     }
 }

@@ -33,7 +33,7 @@ use crate::snapshot::{Profile, SnapshotHeader, Subscription, Summary, User, Warn
 pub const CSV_FILES: [&str; 4] = ["users.csv", "subscriptions.csv", "profiles.csv", "snapshot.json"];
 
 /// Column names of `users.csv`, in order.
-pub const USER_COLUMNS: [&str; 24] = [
+pub const USER_COLUMNS: [&str; 26] = [
     "id",
     "username",
     "email",
@@ -58,6 +58,8 @@ pub const USER_COLUMNS: [&str; 24] = [
     "country",
     "country_code",
     "federation_id",
+    "frozen",
+    "feature_licences",
 ];
 
 /// Column names of `subscriptions.csv`, in order.
@@ -176,7 +178,7 @@ fn boolean(value: bool) -> String {
 }
 
 /// The `users.csv` cells of one user, in [`USER_COLUMNS`] order.
-pub(crate) fn user_row(user: &User, cells: CsvCells) -> [String; 24] {
+pub(crate) fn user_row(user: &User, cells: CsvCells) -> [String; 26] {
     let text = |value: &str| cells.text(value).into_owned();
     let optional = |value: &Option<String>| cells.optional(value.as_deref());
     [
@@ -204,6 +206,8 @@ pub(crate) fn user_row(user: &User, cells: CsvCells) -> [String; 24] {
         optional(&user.country),
         optional(&user.country_code),
         optional(&user.federation_id),
+        user.frozen.map(boolean).unwrap_or_default(),
+        text(&user.feature_licences.join(";")),
     ]
 }
 

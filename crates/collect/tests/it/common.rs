@@ -50,6 +50,8 @@ pub fn blank_user(id: &str, username: &str) -> User {
         country: None,
         country_code: None,
         federation_id: None,
+        frozen: None,
+        feature_licences: vec![],
     }
 }
 

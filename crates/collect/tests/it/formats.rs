@@ -95,6 +95,8 @@ fn sample() -> Snapshot {
             country: Some("United Kingdom".into()),
             country_code: Some("GB".into()),
             federation_id: Some("ada@acme".into()),
+            frozen: Some(false),
+            feature_licences: vec!["KnowledgeUser".into(), "MarketingUser".into()],
             ..blank_user("0050X0000000001AAA", "ada@acme.com")
         },
         User {
@@ -317,6 +319,8 @@ fn csv_holds_the_same_snapshot_as_json() {
             country: cell(&row["country"]),
             country_code: cell(&row["country_code"]),
             federation_id: cell(&row["federation_id"]),
+            frozen: cell(&row["frozen"]).map(|value| value.parse().unwrap()),
+            feature_licences: list(&row["feature_licences"]),
         })
         .collect();
     assert_eq!(users, snapshot.users);

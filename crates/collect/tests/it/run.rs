@@ -115,7 +115,14 @@ async fn everyone_collects_every_user_with_licences_matching_the_org() {
         let mut packages = packages_by_user.remove(&truth.id).unwrap_or_default();
         packages.sort();
         assert_eq!(user.package_license_ids, packages, "{}", truth.id);
+        assert_eq!(user.frozen, Some(truth.is_frozen), "{}", truth.id);
+        let mut features: Vec<String> =
+            truth.feature_licences.iter().map(|name| (*name).to_owned()).collect();
+        features.sort();
+        assert_eq!(user.feature_licences, features, "{}", truth.id);
     }
+    assert!(data.users().any(|u| u.is_frozen), "the org has frozen users");
+    assert!(data.users().any(|u| !u.feature_licences.is_empty()), "and feature licences");
 
     // Subscriptions: every row of the three objects, grouped by source then id.
     let expected_subscriptions =
@@ -291,6 +298,26 @@ async fn hidden_optional_sources_are_skipped_with_a_warning() {
     let advanced = progress.advanced.lock().unwrap();
     let (done, total) = advanced["User"];
     assert_eq!((done, total), (org.data().user_count() as u64, org.data().user_count() as u64));
+}
+
+/// `UserLogin` unreadable: every user's `frozen` is null, with one `source_skipped` warning;
+/// a hidden feature-licence checkbox is simply not selected (the user does not hold it as far
+/// as the snapshot can tell), and the others still are.
+#[tokio::test]
+async fn unreadable_user_login_makes_frozen_null_and_a_hidden_checkbox_is_left_out() {
+    let org = small_org().await;
+    org.faults().hide_object("UserLogin", HiddenAs::InsufficientAccess);
+    org.faults().hide_field("User", "UserPermissionsMarketingUser");
+    let buffer = SharedBuffer::default();
+    let mut sink = open_sink_to_writer(Format::Json, Box::new(buffer.clone())).unwrap();
+    run(&settings(&org, &[]), sink.as_mut(), &sfconn_collect::NoProgress).await.unwrap();
+    let snapshot: Snapshot = serde_json::from_slice(&buffer.bytes()).unwrap();
+    assert_eq!(codes(&snapshot), [("source_skipped", Some("UserLogin"))]);
+    assert!(snapshot.warnings[0].message.contains("INSUFFICIENT_ACCESS"), "{}", snapshot.warnings[0].message);
+    assert!(snapshot.users.iter().all(|u| u.frozen.is_none()));
+    assert!(snapshot.users.iter().all(|u| !u.feature_licences.iter().any(|f| f == "MarketingUser")));
+    assert!(snapshot.users.iter().any(|u| u.feature_licences.iter().any(|f| f == "SupportUser")));
+    assert_eq!(snapshot.users.len(), org.data().user_count());
 }
 
 #[tokio::test]

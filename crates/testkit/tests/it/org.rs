@@ -262,6 +262,45 @@ async fn assignments_page_in_user_order() {
     }
 }
 
+/// `UserLogin` has one row per user; `WHERE IsFrozen = true` pages only the frozen ones, in
+/// user order, and they are the org's frozen users: active internal ones.
+#[tokio::test]
+async fn frozen_user_logins_page_in_user_order() {
+    let org = SimulatedOrg::start(OrgSpec::with_users(1_500)).await;
+    let (token, instance) = login(&org).await;
+    let data = org.data();
+    let soql = "SELECT Id, UserId FROM UserLogin WHERE IsFrozen = true ORDER BY UserId, Id";
+    let pages = all_pages(&instance, &token, soql, Some(200)).await;
+    let frozen: Vec<String> =
+        records(&pages).iter().map(|r| r["UserId"].as_str().unwrap().to_owned()).collect();
+    let expected: Vec<String> = data.users().filter(|u| u.is_frozen).map(|u| u.id).collect();
+    assert_eq!(frozen, expected);
+    assert!(frozen.len() > 50 && frozen.len() < 200, "{} frozen of 1,500", frozen.len());
+    assert!(data.users().filter(|u| u.is_frozen).all(|u| u.is_active && u.user_type == "Standard"));
+    assert_eq!(data.user_logins().count(), data.users().count(), "one UserLogin per user");
+}
+
+/// The feature licences are `UserPermissions*` checkboxes on `User`, held by internal users.
+#[tokio::test]
+async fn feature_licences_are_user_checkboxes() {
+    let org = SimulatedOrg::start(OrgSpec::small()).await;
+    let (token, instance) = login(&org).await;
+    let soql =
+        "SELECT Id, UserType, UserPermissionsMarketingUser, UserPermissionsSupportUser FROM User ORDER BY Id";
+    let pages = all_pages(&instance, &token, soql, None).await;
+    let users = records(&pages);
+    let truth: Vec<_> = org.data().users().collect();
+    assert_eq!(users.len(), truth.len());
+    for (row, user) in users.iter().zip(&truth) {
+        assert_eq!(row["UserPermissionsMarketingUser"], user.feature_licences.contains(&"MarketingUser"));
+        assert_eq!(row["UserPermissionsSupportUser"], user.feature_licences.contains(&"SupportUser"));
+        if row["UserType"] != "Standard" {
+            assert!(user.feature_licences.is_empty(), "{}", user.id);
+        }
+    }
+    assert!(truth.iter().any(|u| u.feature_licences.len() >= 2), "someone holds several");
+}
+
 #[tokio::test]
 async fn batch_size_defaults_to_2000_and_is_clamped() {
     let org = SimulatedOrg::start(OrgSpec::with_users(2_300)).await;

@@ -330,7 +330,7 @@ fn matrix() -> Vec<Row> {
         .paged(),
     ];
     // ---- each source: a transient failure is retried; a lasting one fails the run ----
-    let lasting: [(&str, FaultKind, Expect); 8] = [
+    let lasting: [(&str, FaultKind, Expect); 9] = [
         ("malformed", FaultKind::Malformed, Fails(65, "cannot read")),
         ("truncated JSON", FaultKind::Truncated, Fails(65, "cannot read")),
         ("redirect", redirect(), Fails(69, "with a redirect")),
@@ -338,6 +338,7 @@ fn matrix() -> Vec<Row> {
         ("502 HTML always", FaultKind::BadGatewayHtml, Fails(75, RETRIES_EXHAUSTED)),
         ("malformed", FaultKind::Malformed, Fails(65, "cannot read")),
         ("503 always", service_unavailable(), Fails(75, RETRIES_EXHAUSTED)),
+        ("502 HTML always", FaultKind::BadGatewayHtml, Fails(75, RETRIES_EXHAUSTED)),
         ("truncated JSON", FaultKind::Truncated, Fails(65, "cannot read")),
     ];
     let transient = [
@@ -348,6 +349,7 @@ fn matrix() -> Vec<Row> {
         ("503 once", service_unavailable()),
         ("502 HTML once", FaultKind::BadGatewayHtml),
         ("session expired once", FaultKind::ExpireSessions),
+        ("503 once", service_unavailable()),
         ("stall once", FaultKind::Stall(STALL)),
     ];
     for ((source, (name, kind, expect)), (passing_name, passing)) in
