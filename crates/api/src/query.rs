@@ -266,6 +266,7 @@ impl Lookahead {
 
     fn send(&self, next: String, url: Url) -> Ahead {
         let label = format!("page {} of the {} query (GET {})", self.page + 1, self.object, url.path());
+        tracing::debug!(object = %self.object, page = self.page + 1, "requested on the first bytes of the page before");
         let watcher = Lookahead::new(
             self.client.clone(),
             self.object.clone(),
