@@ -56,9 +56,9 @@ pub struct OrgSpec {
     /// Delay added to every response (for the benchmark).
     pub latency: Duration,
     /// The org's own time to answer one query page (for the benchmark), added to the latency
-    /// of every query and `nextRecordsUrl` request. It is waited out after the page is built,
-    /// outside every lock of the simulated org, so requests in flight at the same time do not
-    /// queue behind one another, as on Salesforce.
+    /// of every query and `nextRecordsUrl` request: building the page counts towards it, the
+    /// rest is waited out after the page is built, outside every lock of the simulated org, so
+    /// requests in flight at the same time do not queue behind one another, as on Salesforce.
     pub server_time: Duration,
     /// `Organization.Name`.
     pub org_name: String,

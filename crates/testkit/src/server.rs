@@ -282,7 +282,8 @@ impl Reply {
         Reply::json(400, &json!({"error": error, "error_description": description}))
     }
 
-    /// Sent `delay` later (besides the latency).
+    /// Sent `delay` later (besides the latency). A query page waits out what is left of the
+    /// org's server time once it has been built: building it is part of that time.
     fn after(mut self, delay: Duration) -> Reply {
         self.delay += delay;
         self
@@ -696,11 +697,15 @@ impl Shared {
             Route::Query { version, soql, object, .. } => match soql {
                 None => Reply::error(400, "MALFORMED_QUERY", "A query string has to be specified"),
                 Some(soql) => {
-                    self.query(request, version, soql, object.as_deref()).after(self.spec.server_time)
+                    let building = Instant::now();
+                    let reply = self.query(request, version, soql, object.as_deref());
+                    reply.after(self.spec.server_time.saturating_sub(building.elapsed()))
                 }
             },
             Route::QueryMore { version, locator, offset, .. } => {
-                self.query_more(request, version, locator, *offset).after(self.spec.server_time)
+                let building = Instant::now();
+                let reply = self.query_more(request, version, locator, *offset);
+                reply.after(self.spec.server_time.saturating_sub(building.elapsed()))
             }
             Route::Describe { object, .. } => self.describe(object),
             Route::Limits { .. } => self.limits(used, max),
