@@ -101,6 +101,9 @@ struct VersionEntry {
     version: String,
 }
 
+/// Shown a body as it arrives ([`Call::watch`]).
+pub(crate) type BodyWatch<'a> = dyn Fn(&[u8]) -> bool + Send + Sync + 'a;
+
 /// One request, described for the retry loop and for error messages.
 pub(crate) struct Call<'a> {
     pub(crate) url: Url,
@@ -114,12 +117,16 @@ pub(crate) struct Call<'a> {
     /// they do not stop the run here. [`ApiError::ObjectNotReadable`] never does (optional
     /// sources are skipped); every other failure stops the run where it is classified.
     pub(crate) caller_decides: fn(&ApiError) -> bool,
+    /// Shown the body of a 2xx answer as it arrives (the bytes so far, after each chunk), for
+    /// as long as it returns `true`: a query page's paging fields are read from its first
+    /// bytes. The body is still read whole, with the same cap and errors.
+    pub(crate) watch: Option<&'a BodyWatch<'a>>,
 }
 
 impl<'a> Call<'a> {
     /// A call whose every failure, but an unreadable object, stops the run.
     pub(crate) fn new(url: Url, label: &'a str, object: Option<&'a str>, query_options: bool) -> Call<'a> {
-        Call { url, label, object, query_options, caller_decides: |_| false }
+        Call { url, label, object, query_options, caller_decides: |_| false, watch: None }
     }
 }
 
@@ -533,7 +540,13 @@ impl ApiClient {
             0 => MAX_RESPONSE_BYTES,
             cap => cap,
         };
-        let body = match inner.http.read_capped(response, cap).await {
+        let read = match call.watch {
+            Some(watch) if (200..300).contains(&status) => {
+                inner.http.read_capped_watching(response, cap, watch).await
+            }
+            _ => inner.http.read_capped(response, cap).await,
+        };
+        let body = match read {
             // Invalid UTF-8 is replaced, as `Response::text` does.
             Ok(bytes) => match String::from_utf8(bytes) {
                 Ok(text) => text,

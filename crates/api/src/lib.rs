@@ -15,6 +15,7 @@
 mod client;
 mod describe;
 mod error;
+mod head;
 mod limiter;
 mod limits;
 mod query;

@@ -1,6 +1,17 @@
 //! SOQL queries as streams of pages or records, following `nextRecordsUrl`, pipelined one page
 //! ahead (page `n + 1` travels while the consumer works on page `n`).
 //!
+//! # The next page on the first bytes
+//!
+//! A page's body is read as it arrives. When the consumer is already waiting for the page and
+//! its paging fields (`done`, `nextRecordsUrl`) come before `records`, as Salesforce writes
+//! them, the next page's request leaves at once, while the rest of this page is still arriving
+//! ([`crate::head`]). The page is still read whole, decoded and checked exactly as any other;
+//! the early answer is used only if the whole page names the same `nextRecordsUrl`. A page
+//! sent early gives its concurrency permit back once its body has been read, and its failure
+//! is settled when its turn comes (after the page before it), as it would have been. When the
+//! paging fields come after `records`, or the consumer is not waiting, nothing is sent early.
+//!
 //! # Restarting after `INVALID_QUERY_LOCATOR`
 //!
 //! Salesforce may expire a query cursor between pages. The query then runs again from its
@@ -14,6 +25,9 @@
 //! repeating rows. Rewriting the SOQL to `WHERE Id > 'last'` was rejected: it means parsing
 //! and editing arbitrary SOQL (existing `WHERE`, `LIMIT`, relationship queries).
 
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+
 use futures_util::stream::{self, Stream, StreamExt, TryStreamExt};
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
@@ -21,6 +35,8 @@ use url::Url;
 
 use crate::ApiError;
 use crate::client::{ApiClient, Call, decode_json};
+use crate::head::{self, Head};
+use crate::limiter::Permit;
 
 /// One page of query results.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -140,7 +156,8 @@ pub struct PageRows<'a> {
 
 /// A check of each page of a query, run while the page's request still holds its
 /// concurrency permit: a page it refuses (its text says why) stops the run before any other
-/// request can leave, and the query fails with [`ApiError::PageRefused`].
+/// request can leave (but the next page's, when it was sent on this page's first bytes), and
+/// the query fails with [`ApiError::PageRefused`].
 pub type PageCheck = Box<dyn FnMut(&PageRows<'_>) -> Result<(), String> + Send>;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -180,6 +197,98 @@ struct QueryRun {
     expected_last_id: Option<String>,
     restarts: u32,
     check: Option<PageCheck>,
+    /// The next page's request, sent on this page's first bytes ([`Lookahead`]).
+    ahead: Option<Ahead>,
+    /// Pages the consumer has asked for so far (the stream counts them), and pages handed out.
+    asked: Arc<AtomicU64>,
+    handed: u64,
+}
+
+/// The request for the page after the one being read, sent as soon as that page's paging
+/// fields had arrived ([`crate::head`]) while the rest of it was still on its way.
+struct Ahead {
+    /// The `nextRecordsUrl` it follows, as the first bytes of the page before wrote it: it is
+    /// used only if the whole page, once read and checked, says the same.
+    next: String,
+    /// Its body (the permit is given back once it has been read) and the request it sent in
+    /// turn for the page after it.
+    answer: AbortOnDrop<(Result<String, ApiError>, Option<Ahead>)>,
+}
+
+/// Watches a page's body as it arrives; once its paging fields have come (before `records`,
+/// where Salesforce writes them) and the consumer is waiting for this page, sends the request
+/// for the next one. A page that does not show them first (JSON does not promise the order)
+/// is read whole, as any other. At most one request is sent per page, and only to a URL on the
+/// instance; the run's own read of the whole page decides whether its answer is used.
+struct Lookahead {
+    client: ApiClient,
+    object: String,
+    /// The number of the page watched (1 = the query's first), for the next page's label.
+    page: u32,
+    /// The item of the stream this page will be; the consumer waits for it once `asked`
+    /// reaches it.
+    item: u64,
+    asked: Arc<AtomicU64>,
+    /// The request sent, once it is.
+    sent: Mutex<Option<Ahead>>,
+}
+
+impl Lookahead {
+    fn new(client: ApiClient, object: String, page: u32, item: u64, asked: Arc<AtomicU64>) -> Lookahead {
+        Lookahead { client, object, page, item, asked, sent: Mutex::new(None) }
+    }
+
+    /// [`Call::watch`]: `false` once nothing more is to be done for this page.
+    fn watch(&self, received: &[u8]) -> bool {
+        let mut sent = self.sent.lock().unwrap_or_else(PoisonError::into_inner);
+        if sent.is_some() {
+            return false;
+        }
+        let next = match head::scan(received) {
+            Head::NeedMore => return true,
+            Head::NotBefore | Head::Found { done: true, .. } | Head::Found { next: None, .. } => {
+                return false;
+            }
+            Head::Found { done: false, next: Some(next) } => next,
+        };
+        if self.asked.load(Ordering::SeqCst) < self.item {
+            // Nobody waits for this page yet: the next one is asked for when it is taken.
+            return true;
+        }
+        let this_page = format!("page {} of the {} query", self.page, self.object);
+        // A URL off the instance is never followed; the page's own read stops the run for it.
+        let Ok(url) = self.client.resolve_next_url(&next, &this_page) else {
+            return false;
+        };
+        *sent = Some(self.send(next, url));
+        false
+    }
+
+    fn send(&self, next: String, url: Url) -> Ahead {
+        let label = format!("page {} of the {} query (GET {})", self.page + 1, self.object, url.path());
+        tracing::debug!(object = %self.object, page = self.page + 1, "requested on the first bytes of the page before");
+        let watcher = Lookahead::new(
+            self.client.clone(),
+            self.object.clone(),
+            self.page + 1,
+            self.item + 1,
+            Arc::clone(&self.asked),
+        );
+        let answer = AbortOnDrop(tokio::spawn(async move {
+            let watch = |received: &[u8]| watcher.watch(received);
+            let call = Call {
+                // Every failure waits for its page's turn: the page before is handed out first,
+                // and then the failure counts as it would have (`QueryRun::next_raw_page`).
+                caller_decides: |_| true,
+                watch: Some(&watch),
+                ..Call::new(url, &label, Some(&watcher.object), true)
+            };
+            let answer = watcher.client.execute_holding(&call).await.map(|(body, _permit)| body);
+            let after = watcher.sent.lock().unwrap_or_else(PoisonError::into_inner).take();
+            (answer, after)
+        }));
+        Ahead { next, answer }
+    }
 }
 
 impl QueryRun {
@@ -198,6 +307,9 @@ impl QueryRun {
             expected_last_id: None,
             restarts: 0,
             check: None,
+            ahead: None,
+            asked: Arc::new(AtomicU64::new(0)),
+            handed: 0,
         }
     }
 
@@ -232,14 +344,48 @@ impl QueryRun {
                 }
             };
             let following_locator = matches!(self.cursor, Cursor::Next(_));
+            // The request sent on the previous page's first bytes, if it went to this URL.
+            let early = match (&self.cursor, self.ahead.take()) {
+                (Cursor::Next(next), Some(ahead)) if ahead.next == *next => Some(ahead.answer),
+                _ => None,
+            };
+            let lookahead = Lookahead::new(
+                self.client.clone(),
+                self.object.clone(),
+                self.page_number + 1,
+                self.handed + 1,
+                Arc::clone(&self.asked),
+            );
+            let watch = |received: &[u8]| lookahead.watch(received);
             let call = Call {
                 // An expired cursor is not fatal: the query runs again (see above).
                 caller_decides: if following_locator { is_invalid_query_locator } else { |_| false },
+                watch: Some(&watch),
                 ..Call::new(url, &label, Some(&self.object), true)
             };
             // The permit is held until the page is read lightly and its nextRecordsUrl checked:
-            // a page that stops the run does so before another request can leave.
-            let (body, permit) = match self.client.execute_holding(&call).await {
+            // a page that stops the run does so before another request can leave. A page sent
+            // early gave its permit back when its body had been read; its failure is settled
+            // here, after the page before it was handed out.
+            let answer = match early {
+                Some(early) => {
+                    let (answer, after) = early.join().await?;
+                    *lookahead.sent.lock().unwrap_or_else(PoisonError::into_inner) = after;
+                    answer.map(|body| (body, None)).map_err(|error| {
+                        if following_locator
+                            && is_invalid_query_locator(&error)
+                            && !self.client.cancellation().is_tripped()
+                        {
+                            error
+                        } else {
+                            self.client.stop_with(error)
+                        }
+                    })
+                }
+                None => self.client.execute_holding(&call).await.map(|(body, permit)| (body, Some(permit))),
+            };
+            self.ahead = lookahead.sent.lock().unwrap_or_else(PoisonError::into_inner).take();
+            let (body, permit): (String, Option<Permit>) = match answer {
                 Ok(answer) => answer,
                 Err(error) if following_locator && is_invalid_query_locator(&error) => {
                     self.restart()?;
@@ -304,6 +450,7 @@ impl QueryRun {
                 self.last_id = ids.get(first_kept + kept - 1).cloned().flatten();
             }
             self.yielded += kept as u64;
+            self.handed += 1;
             return Ok(Some(RawPage { body, label, total_size: page.total_size, first_kept }));
         }
     }
@@ -319,6 +466,7 @@ impl QueryRun {
             "query cursor expired (INVALID_QUERY_LOCATOR); running the query again and skipping the rows already read"
         );
         self.cursor = Cursor::First;
+        self.ahead = None;
         self.page_number = 0;
         self.skip = self.yielded;
         self.expected_last_id = self.last_id.clone();
@@ -399,7 +547,7 @@ where
 /// Where a pipelined query stands between two pages handed out.
 enum Pipeline {
     /// Nothing requested yet.
-    Start(QueryRun),
+    Start(Box<QueryRun>),
     /// The next page is being fetched.
     Fetching(PageTask),
     /// The last page has been handed out (or an error ended the query).
@@ -420,24 +568,35 @@ where
     // Every failure of the query stops the run where it is found (a page fetched ahead
     // included), and the consumer is handed the failure that stopped it.
     let client = run.client.clone();
-    stream::try_unfold(Pipeline::Start(run), |state| async move {
-        let task = match state {
-            Pipeline::Start(run) => fetch_next_page::<T>(run),
-            Pipeline::Fetching(task) => task,
-            Pipeline::Finished => return Ok(None),
-        };
-        let (run, raw) = task.join().await?;
-        let Some(raw) = raw? else {
-            return Ok(None);
-        };
-        let next = if matches!(run.cursor, Cursor::Done) {
-            Pipeline::Finished
-        } else {
-            Pipeline::Fetching(fetch_next_page::<T>(run))
-        };
-        Ok(Some((raw.decode::<T>()?, next)))
+    let asked = Arc::clone(&run.asked);
+    stream::try_unfold(Pipeline::Start(Box::new(run)), move |state| {
+        // The consumer asks for the next page: one sent early may now be followed at once.
+        asked.fetch_add(1, Ordering::SeqCst);
+        pipeline_step::<T>(state)
     })
     .map_err(move |error| client.surface(client.stop_with(error)))
+}
+
+/// One page handed out by [`pages`], and the state after it.
+async fn pipeline_step<T>(state: Pipeline) -> Result<Option<(Page<T>, Pipeline)>, ApiError>
+where
+    T: DeserializeOwned + Send + 'static,
+{
+    let task = match state {
+        Pipeline::Start(run) => fetch_next_page::<T>(*run),
+        Pipeline::Fetching(task) => task,
+        Pipeline::Finished => return Ok(None),
+    };
+    let (run, raw) = task.join().await?;
+    let Some(raw) = raw? else {
+        return Ok(None);
+    };
+    let next = if matches!(run.cursor, Cursor::Done) {
+        Pipeline::Finished
+    } else {
+        Pipeline::Fetching(fetch_next_page::<T>(run))
+    };
+    Ok(Some((raw.decode::<T>()?, next)))
 }
 
 fn records<T>(run: QueryRun) -> impl Stream<Item = Result<T, ApiError>> + Send + 'static

@@ -7,6 +7,42 @@ use sfconn_errors::{Classify, ErrorClass};
 use crate::error::CollectError;
 use crate::snapshot::ApiUsageFigures;
 
+/// Whether the guard let the run go, for the queries that wait for it ([`GuardGate::open`]).
+/// The guard's `/limits` call and the describes go out together; no query (no row of any
+/// object, User data least of all) leaves before the guard has answered, and none at all when
+/// it refused.
+#[derive(Debug, Clone)]
+pub(crate) struct GuardGate(tokio::sync::watch::Receiver<Option<bool>>);
+
+/// The guard's side of a [`GuardGate`]: dropped without a verdict, it counts as a refusal.
+#[derive(Debug)]
+pub(crate) struct GuardVerdict(tokio::sync::watch::Sender<Option<bool>>);
+
+/// A gate and its verdict.
+pub(crate) fn gate() -> (GuardVerdict, GuardGate) {
+    let (verdict, gate) = tokio::sync::watch::channel(None);
+    (GuardVerdict(verdict), GuardGate(gate))
+}
+
+impl GuardVerdict {
+    /// Opens the gate (`passed`) or keeps it shut for good.
+    pub(crate) fn tell(self, passed: bool) {
+        self.0.send_replace(Some(passed));
+    }
+}
+
+impl GuardGate {
+    /// Waits for the guard: `Ok` once it let the run go, [`ApiError::Cancelled`] when it did
+    /// not (the guard's own failure is what the run reports).
+    pub(crate) async fn open(&self) -> Result<(), ApiError> {
+        let mut gate = self.0.clone();
+        match gate.wait_for(Option::is_some).await {
+            Ok(verdict) if *verdict == Some(true) => Ok(()),
+            _ => Err(ApiError::Cancelled),
+        }
+    }
+}
+
 /// The org's daily API usage as the guard knew it when the run started.
 #[derive(Debug, Clone, Copy)]
 pub(crate) enum UsageBefore {
@@ -20,7 +56,21 @@ impl UsageBefore {
     /// Reads the org's daily API usage and refuses to start above `max_percent`. `/limits`
     /// needs "View Setup and Configuration"; when it is refused, the `Sforce-Limit-Info` header
     /// of the version discovery is used instead, and with neither the run goes on unguarded.
-    pub(crate) async fn guard(client: &ApiClient, max_percent: u8) -> Result<UsageBefore, CollectError> {
+    pub(crate) async fn guard(
+        client: &ApiClient,
+        max_percent: u8,
+        verdict: GuardVerdict,
+    ) -> Result<UsageBefore, CollectError> {
+        let guarded = Self::read(client, max_percent).await;
+        if guarded.is_err() {
+            // Nothing more is sent: the describes in flight are abandoned, no query leaves.
+            client.stop_run();
+        }
+        verdict.tell(guarded.is_ok());
+        guarded
+    }
+
+    async fn read(client: &ApiClient, max_percent: u8) -> Result<UsageBefore, CollectError> {
         let usage = match client.limits().await {
             Ok(usage) => Some(usage),
             Err(error @ (ApiError::ObjectNotReadable { .. } | ApiError::Rejected { .. }))

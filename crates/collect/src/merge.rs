@@ -30,6 +30,7 @@ use serde::de::DeserializeOwned;
 use sfconn_api::{ApiClient, ApiError, Page};
 
 use crate::arrival;
+use crate::budget::GuardGate;
 use crate::error::CollectError;
 use crate::progress::{Progress, SourceStatus};
 use crate::snapshot::Warning;
@@ -237,10 +238,12 @@ pub(crate) enum Assignments {
 }
 
 impl AssignmentSource {
-    /// Starts the query and takes its first page, so that an unreadable object is known
-    /// (`source_skipped`) before any user is written.
+    /// Starts the query once the budget guard let the run go (`gate`) and takes its first
+    /// page, so that an unreadable object is known (`source_skipped`) before any user is
+    /// written.
     pub(crate) async fn open<T>(
         client: &ApiClient,
+        gate: &GuardGate,
         object: &'static str,
         user_field: &'static str,
         soql: &str,
@@ -249,6 +252,7 @@ impl AssignmentSource {
     where
         T: DeserializeOwned + Send + 'static,
     {
+        gate.open().await?;
         let mut pages: PageStream<(String, String)> = Box::pin(
             client
                 .query_pages_checked::<T>(soql.to_owned(), arrival::assignments(object, user_field))

@@ -1,5 +1,6 @@
-//! One org's run, from start to finish: session → API version → budget guard → the org-wide
-//! sources, the first User page and the first page of each assignment query (concurrently) →
+//! One org's run, from start to finish: session → API version → the budget guard beside the
+//! describes, then (once the guard let the run go) the org-wide sources, the first User page
+//! and the first page of each assignment query (concurrently) →
 //! the snapshot header → users streamed through the company filter into a [`SnapshotSink`],
 //! each joined with its licence assignments ([`crate::merge`]) → the summary.
 //! Every call it makes is listed, in order, in `docs/api-calls.md`.
@@ -14,7 +15,7 @@ use sfconn_config::Settings;
 use sfconn_session::Session;
 use time::OffsetDateTime;
 
-use crate::budget::{self, UsageBefore};
+use crate::budget::{self, GuardGate, UsageBefore};
 use crate::error::CollectError;
 use crate::mapping::{self, UserContext, UserLicences};
 use crate::merge::{
@@ -105,10 +106,11 @@ impl OrgRun {
     ) -> Result<RunOutcome, CollectError> {
         let settings = &self.settings;
         let max_percent = settings.limits.max_api_usage_percent;
-        let usage_before = UsageBefore::guard(client, max_percent).await?;
+        let (verdict, gate) = budget::gate();
+        let guard = UsageBefore::guard(client, max_percent, verdict);
 
         let mut warnings = filter_warnings(settings);
-        let first = Box::pin(read_first(client, settings, progress)).await?;
+        let (usage_before, first) = Box::pin(read_first(client, settings, progress, guard, &gate)).await?;
         let (header, mut assignments, mut users) =
             first.into_header(settings, client, collected_at, &mut warnings, progress)?;
         let subscriptions_total = header.subscriptions.len() as u64;
@@ -180,6 +182,9 @@ struct Users {
 
 /// Reads everything that does not depend on another source at once; the client's
 /// concurrency cap (http.concurrency) bounds the requests in flight:
+/// - the budget guard's `/limits` call, sent first, beside the six describes; every query waits
+///   at `gate` until the guard has let the run go, so an org over its budget is refused before
+///   any row (User data least of all) is asked for, at the cost of the describes in flight;
 /// - the org-wide sources (needed before the snapshot header is written);
 /// - the first page of the User query (after its describe) and of both assignment queries,
 ///   sorted by user for the merge join. Their later pages are requested one ahead by the query
@@ -195,11 +200,14 @@ async fn read_first(
     client: &ApiClient,
     settings: &Settings,
     progress: &dyn Progress,
-) -> Result<FirstRead, CollectError> {
+    guard: impl Future<Output = Result<UsageBefore, CollectError>>,
+    gate: &GuardGate,
+) -> Result<(UsageBefore, FirstRead), CollectError> {
     let filter = &settings.company_filter;
     let (header_sources_read, header_wait) = tokio::sync::oneshot::channel::<()>();
-    let users = UserPages::open(users::open_users(client, filter), header_wait, stop::holder(client));
+    let users = UserPages::open(users::open_users(client, filter, gate), header_wait, stop::holder(client));
     let (
+        guarded,
         users,
         (
             organization,
@@ -212,24 +220,25 @@ async fn read_first(
             frozen_logins,
             org_users,
         ),
-    ) = tokio::join!(stop::required(client, users), async {
+    ) = tokio::join!(guard, stop::required(client, users), async {
         let sources = tokio::join!(
-            stop::required(client, sources::fetch(client, &sources::ORGANIZATION, progress)),
-            stop::required(client, sources::fetch(client, &sources::USER_LICENSE, progress)),
-            stop::required(client, sources::fetch(client, &sources::PROFILE, progress)),
+            stop::required(client, sources::fetch(client, &sources::ORGANIZATION, gate, progress)),
+            stop::required(client, sources::fetch(client, &sources::USER_LICENSE, gate, progress)),
+            stop::required(client, sources::fetch(client, &sources::PROFILE, gate, progress)),
             sources::optional(
-                sources::fetch(client, &sources::PERMISSION_SET_LICENSE, progress),
+                sources::fetch(client, &sources::PERMISSION_SET_LICENSE, gate, progress),
                 "PermissionSetLicense",
                 progress,
             ),
             sources::optional(
-                sources::fetch(client, &sources::PACKAGE_LICENSE, progress),
+                sources::fetch(client, &sources::PACKAGE_LICENSE, gate, progress),
                 "PackageLicense",
                 progress,
             ),
             sources::optional(
                 AssignmentSource::open(
                     client,
+                    gate,
                     "PermissionSetLicenseAssign",
                     "AssigneeId",
                     PERMISSION_SET_LICENSE_ASSIGN_SOQL,
@@ -244,6 +253,7 @@ async fn read_first(
             sources::optional(
                 AssignmentSource::open(
                     client,
+                    gate,
                     "UserPackageLicense",
                     "UserId",
                     USER_PACKAGE_LICENSE_SOQL,
@@ -255,6 +265,7 @@ async fn read_first(
             sources::optional(
                 AssignmentSource::open(
                     client,
+                    gate,
                     "UserLogin",
                     "UserId",
                     FROZEN_USER_LOGIN_SOQL,
@@ -263,7 +274,7 @@ async fn read_first(
                 "UserLogin",
                 progress,
             ),
-            stop::required(client, sources::count_users(client, filter)),
+            stop::required(client, sources::count_users(client, filter, gate)),
         );
         drop(header_sources_read);
         sources
@@ -271,7 +282,16 @@ async fn read_first(
 
     // A failure of any source stopped the others: report it, not theirs ("cancelled").
     let mut failure = stop::FirstFailure::default();
+    // A refusal of the guard kept every query back: it is what the run reports. The guard
+    // itself may have been stopped by a source that failed first (a describe refused while
+    // `/limits` was in flight): then that source's failure is the one to report.
+    let usage_before = match guarded {
+        Ok(usage) => Some(usage),
+        Err(CollectError::Api(error)) if error.is_cancelled() => failure.keep::<UsageBefore>(Err(error)),
+        Err(refused) => return Err(refused),
+    };
     let read = (
+        usage_before,
         failure.keep(organization),
         failure.keep(user_licenses),
         failure.keep(profiles),
@@ -287,6 +307,7 @@ async fn read_first(
         return Err(error.into());
     }
     let (
+        Some(usage_before),
         Some(organization),
         Some(user_licenses),
         Some(profiles),
@@ -301,18 +322,21 @@ async fn read_first(
     else {
         return Err(CollectError::Internal("a source ended without a result or a failure".to_owned()));
     };
-    Ok(FirstRead {
-        organization,
-        user_licenses,
-        profiles,
-        permission_set_licenses,
-        package_licenses,
-        psl_assignments,
-        package_assignments,
-        frozen_logins,
-        users,
-        org_users,
-    })
+    Ok((
+        usage_before,
+        FirstRead {
+            organization,
+            user_licenses,
+            profiles,
+            permission_set_licenses,
+            package_licenses,
+            psl_assignments,
+            package_assignments,
+            frozen_logins,
+            users,
+            org_users,
+        },
+    ))
 }
 
 impl FirstRead {

@@ -11,6 +11,7 @@ use serde::de::DeserializeOwned;
 use sfconn_api::{ApiClient, ApiError, Page, select_fields};
 use sfconn_filter::CompanyFilter;
 
+use crate::budget::GuardGate;
 use crate::progress::{Progress, SourceStatus};
 use crate::snapshot::{WARNING_FIELD_UNAVAILABLE, WARNING_SOURCE_SKIPPED, Warning};
 
@@ -92,10 +93,12 @@ impl<T> Optional<T> {
     }
 }
 
-/// Describes `spec.object`, selects the visible fields and reads every row, `ORDER BY Id`.
+/// Describes `spec.object`, selects the visible fields and, once the budget guard let the run
+/// go (`gate`), reads every row, `ORDER BY Id`.
 pub(crate) async fn fetch<T>(
     client: &ApiClient,
     spec: &Spec<'_>,
+    gate: &GuardGate,
     progress: &dyn Progress,
 ) -> Result<Fetched<T>, ApiError>
 where
@@ -103,6 +106,7 @@ where
 {
     let describe = client.describe(spec.object).await?;
     let selection = select_fields(&describe, spec.required, spec.optional)?;
+    gate.open().await?;
     let soql = format!("SELECT {} FROM {} ORDER BY Id", selection.select_list(), spec.object);
     let mut records = Vec::new();
     let mut pages = std::pin::pin!(client.query_pages::<T>(soql));
@@ -178,10 +182,15 @@ pub(crate) enum OrgUsers {
 }
 
 /// Counts the org's users when the company filter leaves some out ([`OrgUsers`]).
-pub(crate) async fn count_users(client: &ApiClient, filter: &CompanyFilter) -> Result<OrgUsers, ApiError> {
+pub(crate) async fn count_users(
+    client: &ApiClient,
+    filter: &CompanyFilter,
+    gate: &GuardGate,
+) -> Result<OrgUsers, ApiError> {
     if filter.is_everyone() {
         return Ok(OrgUsers::NotCounted);
     }
+    gate.open().await?;
     let mut pages =
         std::pin::pin!(client.query_pages::<serde_json::Value>("SELECT count() FROM User".to_owned()));
     Ok(match pages.next().await.transpose()? {

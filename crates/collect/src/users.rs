@@ -8,6 +8,7 @@ use futures_util::{FutureExt, TryStreamExt};
 use sfconn_api::{ApiClient, ApiError, FieldSelection, Page, records, select_fields, soql};
 use sfconn_filter::CompanyFilter;
 
+use crate::budget::GuardGate;
 use crate::sources::PageStream;
 use crate::{arrival, stop};
 
@@ -42,9 +43,14 @@ pub(crate) struct OpenUsers {
 
 /// Describes `User`, starts the User query and reads its first page. The User chain is the
 /// longest, so its requests are first in line for the concurrency cap, which keeps a permit
-/// for them while the query runs ([`ApiClient::first_in_line`]). With company names `Email`
-/// is required too: the filter decides by it.
-pub(crate) async fn open_users(client: &ApiClient, filter: &CompanyFilter) -> Result<OpenUsers, ApiError> {
+/// for them while the query runs ([`ApiClient::first_in_line`]). The describe goes beside the
+/// budget guard's `/limits` call; the query waits for the guard (`gate`). With company names
+/// `Email` is required too: the filter decides by it.
+pub(crate) async fn open_users(
+    client: &ApiClient,
+    filter: &CompanyFilter,
+    gate: &GuardGate,
+) -> Result<OpenUsers, ApiError> {
     let client = client.first_in_line();
     let describe = client.describe("User").await?;
     let required: Vec<&str> = if filter.is_everyone() {
@@ -57,6 +63,8 @@ pub(crate) async fn open_users(client: &ApiClient, filter: &CompanyFilter) -> Re
     // `UserPermissions*` checkboxes that describe lists; an org without one selects none.
     selection.fields.extend(describe.checkboxes_starting_with(records::FEATURE_LICENCE_PREFIX));
     let soql = user_query(&selection.select_list(), filter);
+    // No User row is asked for before the budget guard has let the run go.
+    gate.open().await?;
     let mut rest: PageStream<records::User> =
         Box::pin(client.query_pages_checked::<records::User>(soql, arrival::users()));
     let first = rest.try_next().await?;

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use sfconn_errors::{Classify, ErrorClass};
 
-use crate::body::{BodyError, read_capped};
+use crate::body::{BodyError, read_capped, read_capped_watching};
 use crate::{RequestCounter, RetryPolicy, RunCancel};
 
 /// How the layer sends (from `http.timeout_secs` and `http.max_retries`).
@@ -139,6 +139,17 @@ impl Http {
     /// The body of `response`, read whole unless it exceeds `cap` bytes.
     pub async fn read_capped(&self, response: reqwest::Response, cap: usize) -> Result<Vec<u8>, BodyError> {
         read_capped(response, cap).await
+    }
+
+    /// [`Http::read_capped`], showing `watch` the bytes received so far after each chunk while
+    /// it returns `true` (to act on the start of a body before the rest has arrived).
+    pub async fn read_capped_watching(
+        &self,
+        response: reqwest::Response,
+        cap: usize,
+        watch: impl FnMut(&[u8]) -> bool,
+    ) -> Result<Vec<u8>, BodyError> {
+        read_capped_watching(response, cap, watch).await
     }
 
     /// The one wording of a transport failure: the timeout and the setting behind it, or the
@@ -392,5 +403,31 @@ mod tests {
         let response = http.send(http.client().get(server.uri())).await.unwrap();
         assert_eq!(http.read_capped(response, 4096).await.unwrap().len(), 2048);
         assert_eq!(http.counter().get(), 2);
+    }
+
+    #[tokio::test]
+    async fn a_watched_body_is_shown_as_it_grows_until_the_watcher_has_seen_enough() {
+        let server = MockServer::start().await;
+        Mock::given(method("GET"))
+            .respond_with(ResponseTemplate::new(200).set_body_string("y".repeat(4096)))
+            .mount(&server)
+            .await;
+        let http = http(0);
+        let mut seen = Vec::new();
+        let response = http.send(http.client().get(server.uri())).await.unwrap();
+        let body = http
+            .read_capped_watching(response, 8192, |prefix| {
+                seen.push(prefix.len());
+                false
+            })
+            .await
+            .unwrap();
+        assert_eq!(body.len(), 4096);
+        assert_eq!(seen.len(), 1, "not shown again once the watcher said it had seen enough");
+        assert!(seen[0] > 0 && seen[0] <= 4096, "{seen:?}");
+        // The cap holds for a watched body too.
+        let response = http.send(http.client().get(server.uri())).await.unwrap();
+        let capped = http.read_capped_watching(response, 1024, |_| true).await;
+        assert!(matches!(capped, Err(BodyError::TooLarge)));
     }
 }

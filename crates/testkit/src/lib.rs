@@ -55,6 +55,11 @@ pub struct OrgSpec {
     pub seed: u64,
     /// Delay added to every response (for the benchmark).
     pub latency: Duration,
+    /// The org's own time to answer one query page (for the benchmark), added to the latency
+    /// of every query and `nextRecordsUrl` request: building the page counts towards it, the
+    /// rest is waited out after the page is built, outside every lock of the simulated org, so
+    /// requests in flight at the same time do not queue behind one another, as on Salesforce.
+    pub server_time: Duration,
     /// `Organization.Name`.
     pub org_name: String,
     /// The domains the org's own staff use (informational, for tests and the demo).
@@ -90,6 +95,7 @@ impl OrgSpec {
             users,
             seed: 0x5FC0_4E11,
             latency: Duration::ZERO,
+            server_time: Duration::ZERO,
             org_name: "Acme Corporation".into(),
             company_domains: vec!["acme.com".into(), "acme.io".into()],
             api_usage_used: 1_200,

@@ -282,6 +282,13 @@ impl Reply {
         Reply::json(400, &json!({"error": error, "error_description": description}))
     }
 
+    /// Sent `delay` later (besides the latency). A query page waits out what is left of the
+    /// org's server time once it has been built: building it is part of that time.
+    fn after(mut self, delay: Duration) -> Reply {
+        self.delay += delay;
+        self
+    }
+
     fn header(mut self, name: &str, value: String) -> Reply {
         self.headers.push((name.into(), value));
         self
@@ -385,6 +392,7 @@ impl Respond for Router {
             Some(ct) => template.set_body_raw(reply.body, ct),
             None => template.set_body_bytes(reply.body),
         };
+        // Waited out by wiremock after `respond` has returned, outside its lock and ours.
         let delay = self.shared.spec.latency + reply.delay;
         if delay > Duration::ZERO { template.set_delay(delay) } else { template }
     }
@@ -688,10 +696,16 @@ impl Shared {
             }
             Route::Query { version, soql, object, .. } => match soql {
                 None => Reply::error(400, "MALFORMED_QUERY", "A query string has to be specified"),
-                Some(soql) => self.query(request, version, soql, object.as_deref()),
+                Some(soql) => {
+                    let building = Instant::now();
+                    let reply = self.query(request, version, soql, object.as_deref());
+                    reply.after(self.spec.server_time.saturating_sub(building.elapsed()))
+                }
             },
             Route::QueryMore { version, locator, offset, .. } => {
-                self.query_more(request, version, locator, *offset)
+                let building = Instant::now();
+                let reply = self.query_more(request, version, locator, *offset);
+                reply.after(self.spec.server_time.saturating_sub(building.elapsed()))
             }
             Route::Describe { object, .. } => self.describe(object),
             Route::Limits { .. } => self.limits(used, max),

@@ -2,6 +2,8 @@
 //! longest chain of requests that must wait for one another (the latency floor). Both come from
 //! the simulated org's ground truth, so they follow the data, not the tool being measured.
 
+use std::time::Duration;
+
 use sfconn_testkit::OrgData;
 
 /// Records per query page (Salesforce's maximum, what sfconn asks for).
@@ -77,28 +79,63 @@ impl Workload {
         1 + self.query_pages()
     }
 
-    /// The latency floor of sfconn, in round trips: token → versions → limits, then the
-    /// independent chains side by side, the longest of which decides: describe User and every
-    /// User page; describe and every page of each org-wide source; every page of each
-    /// assignment object.
-    pub(crate) fn sfconn_floor_round_trips(&self) -> u64 {
-        let user_chain = 1 + pages(self.users);
-        let described = self.described_sources().iter().map(|rows| 1 + pages(*rows)).max().unwrap_or(0);
-        let assignments = self.assignment_sources().iter().map(|rows| pages(*rows)).max().unwrap_or(0);
-        3 + user_chain.max(described).max(assignments)
+    /// Round trips before the first page of any query: token → versions → `/limits` (the
+    /// budget guard must answer before any row is asked for), with each query's describe
+    /// beside `/limits`.
+    const BEFORE_PAGES: u64 = 3;
+
+    /// The pages of the longest query: every page waits for the `nextRecordsUrl` of the one
+    /// before, so a query's pages are a chain, and the eight chains are independent.
+    fn longest_query_pages(&self) -> u64 {
+        self.described_sources()
+            .iter()
+            .chain(&self.assignment_sources())
+            .chain(std::iter::once(&self.users))
+            .map(|rows| pages(*rows))
+            .max()
+            .unwrap_or(1)
     }
 
-    /// The round trips of sfconn's present design (docs/benchmarks.md): every chain starts
-    /// after the budget guard, the assignment queries run beside the User query and are merged
-    /// with it, and each query stream fetches one page ahead of its consumer. The one wait left
-    /// is the snapshot header: it needs the org-wide sources, and until it is written the run
-    /// holds at most two User pages (read ahead) with page 3 in flight, so page 4 is requested
-    /// once the header is out. With one-page org-wide sources this is the floor.
-    pub(crate) fn sfconn_design_round_trips(&self) -> u64 {
-        let described = self.described_sources().iter().map(|rows| 1 + pages(*rows)).max().unwrap_or(0);
-        let header_then_users = 3 + described + pages(self.users).saturating_sub(2);
-        self.sfconn_floor_round_trips().max(header_then_users)
+    /// The latency floor of sfconn, in round trips: token → versions → `/limits` beside the
+    /// describes, then the independent query chains side by side, the longest of which decides.
+    pub(crate) fn sfconn_floor_round_trips(&self) -> u64 {
+        Self::BEFORE_PAGES + self.longest_query_pages()
     }
+
+    /// The floor as time: every request costs `latency`, every query page `server` more (the
+    /// org's own time per page, `--server-ms`).
+    pub(crate) fn sfconn_floor(&self, latency: Duration, server: Duration) -> Duration {
+        chain_time(Self::BEFORE_PAGES, self.longest_query_pages(), latency, server)
+    }
+
+    /// The query pages on the chain of sfconn's present design (docs/benchmarks.md): every
+    /// query waits for the budget guard, the assignment queries run beside the User query and
+    /// are merged with it, and each query stream fetches one page ahead of its consumer. The
+    /// one wait left is the snapshot header: it needs the org-wide sources, and until it is
+    /// written the run holds at most two User pages (read ahead) with page 3 in flight, so
+    /// page 4 is requested once the header is out. With one-page org-wide sources this is the
+    /// floor.
+    fn design_pages(&self) -> u64 {
+        let described = self.described_sources().iter().map(|rows| pages(*rows)).max().unwrap_or(0);
+        let header_then_users = described + pages(self.users).saturating_sub(2);
+        self.longest_query_pages().max(header_then_users)
+    }
+
+    /// The round trips of sfconn's present design ([`Workload::design_pages`]).
+    pub(crate) fn sfconn_design_round_trips(&self) -> u64 {
+        Self::BEFORE_PAGES + self.design_pages()
+    }
+
+    /// The design floor as time, as [`Workload::sfconn_floor`].
+    pub(crate) fn sfconn_design_floor(&self, latency: Duration, server: Duration) -> Duration {
+        chain_time(Self::BEFORE_PAGES, self.design_pages(), latency, server)
+    }
+}
+
+/// `fixed` round trips and `pages` query pages one after the other.
+fn chain_time(fixed: u64, pages: u64, latency: Duration, server: Duration) -> Duration {
+    let count = |n: u64| u32::try_from(n).unwrap_or(u32::MAX);
+    latency * count(fixed) + (latency + server) * count(pages)
 }
 
 #[cfg(test)]
@@ -139,25 +176,34 @@ mod tests {
 
     #[test]
     fn the_floor_is_the_longest_independent_chain() {
-        // Small org: token, versions, limits, then describe + one page.
-        assert_eq!(workload(40, 10, 10).sfconn_floor_round_trips(), 5);
-        // Users dominate: describe User + 500 pages.
-        assert_eq!(workload(1_000_000, 400_000, 300_000).sfconn_floor_round_trips(), 3 + 501);
+        // Small org: token, versions, limits beside the describes, then one page.
+        assert_eq!(workload(40, 10, 10).sfconn_floor_round_trips(), 4);
+        // Users dominate: 500 pages.
+        assert_eq!(workload(1_000_000, 400_000, 300_000).sfconn_floor_round_trips(), 3 + 500);
         // An assignment object larger than the users dominates on its own.
         assert_eq!(workload(2_000, 10_000, 0).sfconn_floor_round_trips(), 3 + 5);
     }
 
     #[test]
+    fn the_floor_in_time_adds_the_server_time_of_every_page_on_the_chain() {
+        let ms = Duration::from_millis;
+        let big = workload(100_000, 10, 10);
+        assert_eq!(big.sfconn_floor(ms(50), Duration::ZERO), ms(50 * 53));
+        assert_eq!(big.sfconn_floor(ms(50), ms(200)), ms(50 * 3 + 250 * 50));
+        assert_eq!(big.sfconn_design_floor(ms(50), ms(200)), big.sfconn_floor(ms(50), ms(200)));
+    }
+
+    #[test]
     fn the_present_design_reaches_the_floor_unless_the_header_waits_longer() {
         // One-page org-wide sources: the header is written while User page 2 is on its way.
-        assert_eq!(workload(1_000_000, 400_000, 300_000).sfconn_design_round_trips(), 3 + 501);
-        assert_eq!(workload(40, 10, 10).sfconn_design_round_trips(), 5);
+        assert_eq!(workload(1_000_000, 400_000, 300_000).sfconn_design_round_trips(), 3 + 500);
+        assert_eq!(workload(40, 10, 10).sfconn_design_round_trips(), 4);
         // Assignments larger than the users are their own chain, as in the floor.
         assert_eq!(workload(2_000, 10_000, 0).sfconn_design_round_trips(), 3 + 5);
         // A profile list of 5 pages holds the header back: User pages 4.. wait for it.
         let mut many_profiles = workload(100_000, 10, 10);
         many_profiles.profiles = 9_000;
-        assert_eq!(many_profiles.sfconn_floor_round_trips(), 3 + 51);
-        assert_eq!(many_profiles.sfconn_design_round_trips(), 3 + 6 + 48);
+        assert_eq!(many_profiles.sfconn_floor_round_trips(), 3 + 50);
+        assert_eq!(many_profiles.sfconn_design_round_trips(), 3 + 5 + 48);
     }
 }

@@ -12,4 +12,5 @@ mod records;
 mod retries;
 mod session;
 mod size;
+mod streaming;
 mod versions;
