@@ -16,6 +16,7 @@
 //! [`CsvCells::Raw`]; and `write_html` with [`Store::report_context`]);
 //! [`snapshot_file_html`] for the HTML report of a snapshot file that is in no store. docs/report.md defines every figure.
 
+mod db;
 mod diff;
 mod disk;
 mod doc;
@@ -30,6 +31,8 @@ mod schema;
 mod store;
 mod timefmt;
 
+pub use db::pg::{PgTarget, is_postgres_url, redact_url};
+pub use db::{DbError, PgError};
 pub use diff::{AssignmentChange, Diff, SubscriptionChange, UserChange};
 pub use doc::{SUPPORTED_SCHEMA_VERSION, SnapshotDoc, SubscriptionSource};
 pub use error::StoreError;
@@ -43,4 +46,4 @@ pub use report::{
 };
 pub use schema::{MIGRATIONS, latest_version};
 pub use sfconn_csvcell::CsvCells;
-pub use store::{Selector, SnapshotId, SnapshotInfo, Store};
+pub use store::{Location, Selector, SnapshotId, SnapshotInfo, Store, Target};
