@@ -44,6 +44,6 @@ pub use report::{
     OrgRef, OrgSubscriptions, OverAssigned, ReclaimCandidate, Report, ReportContext, ReportOptions,
     SnapshotWarning, SubscriptionUse, ThirdPartyFootprint, UsagePoint, UsageSeries,
 };
-pub use schema::{MIGRATIONS, latest_version};
+pub use schema::{MIGRATIONS, latest_version, postgres_migration};
 pub use sfconn_csvcell::CsvCells;
 pub use store::{Location, Selector, SnapshotId, SnapshotInfo, Store, Target};

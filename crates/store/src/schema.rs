@@ -147,6 +147,13 @@ pub(crate) fn migrate(conn: &mut Connection, path: &std::path::Path) -> Result<i
     Ok(latest)
 }
 
+/// Migration `version` as PostgreSQL runs it (the SQLite text of [`MIGRATIONS`] read by the
+/// dialect), for a database administrator who applies the schema by hand, and for tests.
+pub fn postgres_migration(version: i64) -> Option<String> {
+    let index = usize::try_from(version.checked_sub(1)?).ok()?;
+    MIGRATIONS.get(index).map(|sql| dialect::postgres_ddl(sql))
+}
+
 /// Brings a PostgreSQL store to the latest schema version, one transaction per migration, each
 /// holding the migrations' advisory lock: a second sfconn waits, then finds the work done.
 pub(crate) fn migrate_postgres(db: &Db, store: &Location) -> Result<i64, StoreError> {
@@ -169,8 +176,7 @@ pub(crate) fn migrate_postgres(db: &Db, store: &Location) -> Result<i64, StoreEr
                 });
             }
             if current < version {
-                let index = usize::try_from(version - 1).unwrap_or(usize::MAX);
-                let sql = MIGRATIONS.get(index).map(|sql| dialect::postgres_ddl(sql)).unwrap_or_default();
+                let sql = postgres_migration(version).unwrap_or_default();
                 let failed = |error: StoreError| match error {
                     StoreError::Postgres { source, .. } => StoreError::PgMigration { version, source },
                     other => other,

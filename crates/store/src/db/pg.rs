@@ -12,7 +12,7 @@ use std::collections::HashMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
-use std::sync::mpsc;
+use std::sync::{Arc, Mutex, mpsc};
 use std::time::Duration;
 
 use secrecy::{ExposeSecret, SecretString};
@@ -28,6 +28,9 @@ use crate::StoreError;
 #[derive(Debug)]
 pub struct PgError {
     inner: Inner,
+    /// Why the connection ended, when it did: the server's last word (a FATAL error such as
+    /// 57P01 for `pg_terminate_backend`) reaches the connection, not the query it cut.
+    ended: Option<tokio_postgres::Error>,
 }
 
 #[derive(Debug)]
@@ -40,31 +43,33 @@ enum Inner {
 
 impl PgError {
     pub(crate) fn new(error: tokio_postgres::Error) -> PgError {
-        PgError { inner: Inner::Driver(error) }
+        PgError { inner: Inner::Driver(error), ended: None }
     }
 
     pub(crate) fn null(column: usize) -> PgError {
-        PgError { inner: Inner::Null { column } }
+        PgError { inner: Inner::Null { column }, ended: None }
     }
 
     fn gone() -> PgError {
-        PgError { inner: Inner::WorkerGone }
+        PgError { inner: Inner::WorkerGone, ended: None }
     }
 
     /// The server's SQLSTATE (`23505`, `57P01`, …) when the server answered with an error.
     pub fn sqlstate(&self) -> Option<&str> {
-        match &self.inner {
+        let own = match &self.inner {
             Inner::Driver(error) => error.as_db_error().map(|db| db.code().code()),
             _ => None,
-        }
+        };
+        own.or_else(|| self.ended.as_ref().and_then(|e| e.as_db_error()).map(|db| db.code().code()))
     }
 
     /// The server's message, when the server answered with an error.
     pub fn server_message(&self) -> Option<&str> {
-        match &self.inner {
+        let own = match &self.inner {
             Inner::Driver(error) => error.as_db_error().map(|db| db.message()),
             _ => None,
-        }
+        };
+        own.or_else(|| self.ended.as_ref().and_then(|e| e.as_db_error()).map(|db| db.message()))
     }
 
     /// Whether the connection is gone: closed by the server (`pg_terminate_backend`, a
@@ -116,6 +121,18 @@ fn io_cause(error: &tokio_postgres::Error) -> Option<&std::io::Error> {
 
 impl fmt::Display for PgError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.fmt_inner(f)?;
+        match self.ended.as_ref().and_then(|error| error.as_db_error()) {
+            Some(db) => {
+                write!(f, " (the server ended it: {} (SQLSTATE {}))", db.message(), db.code().code())
+            }
+            None => Ok(()),
+        }
+    }
+}
+
+impl PgError {
+    fn fmt_inner(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match &self.inner {
             Inner::Driver(error) => match error.as_db_error() {
                 Some(db) => {
@@ -337,6 +354,8 @@ struct Session {
     runtime: tokio::runtime::Runtime,
     client: Client,
     statements: HashMap<String, Statement>,
+    /// The connection's error when it ended with one.
+    ended: Arc<Mutex<Option<tokio_postgres::Error>>>,
 }
 
 /// Prepared statements kept per connection, at most.
@@ -352,6 +371,10 @@ async fn statement(
         return Ok(statement.clone());
     }
     let statement = client.prepare(sql).await?;
+    // A FETCH's columns are those of whichever cursor is open: never reuse its description.
+    if sql.starts_with("FETCH") {
+        return Ok(statement);
+    }
     if statements.len() >= STATEMENT_CACHE {
         statements.clear();
     }
@@ -382,15 +405,22 @@ impl PgConn {
                 let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
                     Ok(runtime) => runtime,
                     Err(error) => {
-                        drop(ready_tx.send(Err(PgError { inner: Inner::Runtime(error) })));
+                        drop(ready_tx.send(Err(PgError { inner: Inner::Runtime(error), ended: None })));
                         return;
                     }
                 };
+                let ended = Arc::new(Mutex::new(None));
                 let client = match runtime.block_on(config.connect(tls)) {
                     Ok((client, connection)) => {
+                        let slot = ended.clone();
                         runtime.spawn(async move {
-                            // Its end is seen by the client's next call (`is_closed`).
-                            drop(connection.await);
+                            // Its end is seen by the client's next call (`is_closed`); why it
+                            // ended is kept for that call's error.
+                            if let Err(error) = connection.await
+                                && let Ok(mut slot) = slot.lock()
+                            {
+                                *slot = Some(error);
+                            }
                         });
                         client
                     }
@@ -400,14 +430,14 @@ impl PgConn {
                     }
                 };
                 drop(ready_tx.send(Ok(())));
-                let mut session = Session { runtime, client, statements: HashMap::new() };
+                let mut session = Session { runtime, client, statements: HashMap::new(), ended };
                 for job in jobs_rx {
                     job(&mut session);
                 }
             })
             .map_err(|error| StoreError::PgConnect {
                 url: target.shown.clone(),
-                source: PgError { inner: Inner::Runtime(error) },
+                source: PgError { inner: Inner::Runtime(error), ended: None },
             })?;
         let conn = PgConn { jobs: Some(jobs_tx), worker: Some(worker), in_transaction: false.into() };
         match ready_rx.recv() {
@@ -425,7 +455,16 @@ impl PgConn {
         let (answer_tx, answer_rx) = mpsc::sync_channel(1);
         let jobs = self.jobs.as_ref().ok_or_else(PgError::gone)?;
         jobs.send(Box::new(move |session: &mut Session| {
-            drop(answer_tx.send(job(session)));
+            let mut answer = job(session);
+            if let Err(error) = &mut answer
+                && error.ended.is_none()
+                && matches!(&error.inner, Inner::Driver(e) if e.is_closed())
+            {
+                // Let the connection task record its error, then take it.
+                session.runtime.block_on(tokio::task::yield_now());
+                error.ended = session.ended.lock().ok().and_then(|mut slot| slot.take());
+            }
+            drop(answer_tx.send(answer));
         }))
         .map_err(|_| PgError::gone())?;
         answer_rx.recv().map_err(|_| PgError::gone())?
@@ -433,7 +472,7 @@ impl PgConn {
 
     pub(crate) fn execute(&self, sql: &str, params: Vec<Value>) -> Result<u64, PgError> {
         let sql = sql.to_owned();
-        self.call(move |Session { runtime, client, statements }| {
+        self.call(move |Session { runtime, client, statements, .. }| {
             runtime
                 .block_on(async {
                     let statement = statement(client, statements, &sql).await?;
@@ -445,7 +484,7 @@ impl PgConn {
 
     pub(crate) fn query(&self, sql: &str, params: Vec<Value>) -> Result<Vec<tokio_postgres::Row>, PgError> {
         let sql = sql.to_owned();
-        self.call(move |Session { runtime, client, statements }| {
+        self.call(move |Session { runtime, client, statements, .. }| {
             runtime
                 .block_on(async {
                     let statement = statement(client, statements, &sql).await?;

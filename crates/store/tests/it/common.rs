@@ -46,3 +46,36 @@ pub fn count(db: &Path, table: &str, snapshot_id: Option<i64>) -> i64 {
         None => conn.query_row(&format!("SELECT COUNT(*) FROM {table}"), [], |row| row.get(0)).unwrap(),
     }
 }
+
+/// Writes WEEK_1 with `users` users to `path` as a stream (the test holds one user at a time,
+/// like the import): ids and usernames are made unique, the rest cycles through week 1's users.
+/// Returns the number of licence assignments the file holds.
+pub fn write_large_snapshot(path: &std::path::Path, users: usize) -> i64 {
+    use std::io::Write;
+    let mut week = value(WEEK_1);
+    let base = week.as_object_mut().unwrap().remove("users").unwrap();
+    let base = base.as_array().unwrap();
+    let mut out = std::io::BufWriter::new(std::fs::File::create(path).unwrap());
+    let header = serde_json::to_string(&week).unwrap();
+    // The header object without its closing brace, then the users array.
+    write!(out, "{},\"users\":[", header.strip_suffix('}').unwrap()).unwrap();
+    let mut assignments = 0;
+    for n in 0..users {
+        let mut user = base[n % base.len()].clone();
+        user["id"] = serde_json::json!(format!("005{n:015}"));
+        user["username"] = serde_json::json!(format!("user{n}@acme.com"));
+        let mut held = std::collections::BTreeSet::new();
+        held.extend(user["user_license_id"].as_str().map(str::to_owned));
+        for list in ["permission_set_license_ids", "package_license_ids"] {
+            held.extend(user[list].as_array().unwrap().iter().map(|id| id.as_str().unwrap().to_owned()));
+        }
+        assignments += i64::try_from(held.len()).unwrap();
+        if n > 0 {
+            out.write_all(b",").unwrap();
+        }
+        serde_json::to_writer(&mut out, &user).unwrap();
+    }
+    out.write_all(b"]}").unwrap();
+    out.flush().unwrap();
+    assignments
+}
