@@ -93,6 +93,17 @@ pub enum DbError {
     Postgres(#[from] PgError),
 }
 
+impl DbError {
+    /// For rusqlite's row callbacks, which return its own error. Reading an SQLite row fails
+    /// only with an SQLite error; the other arm is there for the type.
+    fn into_sqlite(self) -> rusqlite::Error {
+        match self {
+            DbError::Sqlite(error) => error,
+            DbError::Postgres(error) => rusqlite::Error::ToSqlConversionFailure(Box::new(error)),
+        }
+    }
+}
+
 /// One row of a result, of either engine.
 pub(crate) enum Row<'a> {
     Sqlite(&'a rusqlite::Row<'a>),
@@ -178,23 +189,25 @@ pub(crate) enum Db {
 const FETCH_ROWS: usize = 1000;
 
 impl Db {
-    /// Runs a statement that returns no rows; the number of rows it changed.
+    /// Runs a statement that returns no rows.
     pub(crate) fn execute(
         &self,
         context: &'static str,
         sql: &str,
         params: &[Value],
-    ) -> Result<u64, StoreError> {
+    ) -> Result<(), StoreError> {
         match self {
             Db::Sqlite(conn) => {
                 let mut statement =
                     conn.prepare_cached(&dialect::sqlite_sql(sql)).map_err(StoreError::sqlite(context))?;
-                let changed = statement
+                statement
                     .execute(rusqlite::params_from_iter(params.iter()))
                     .map_err(StoreError::sqlite(context))?;
-                Ok(u64::try_from(changed).unwrap_or(u64::MAX))
+                Ok(())
             }
-            Db::Postgres(conn) => conn.execute(sql, params.to_vec()).map_err(StoreError::postgres(context)),
+            Db::Postgres(conn) => {
+                conn.query(sql, params.to_vec()).map(drop).map_err(StoreError::postgres(context))
+            }
         }
     }
 
@@ -220,12 +233,7 @@ impl Db {
                     conn.prepare_cached(&dialect::sqlite_sql(sql)).map_err(StoreError::sqlite(context))?;
                 let rows = statement
                     .query_map(rusqlite::params_from_iter(params.iter()), |row| {
-                        map(&Row::Sqlite(row)).map_err(|error| match error {
-                            DbError::Sqlite(error) => error,
-                            DbError::Postgres(error) => {
-                                rusqlite::Error::ToSqlConversionFailure(Box::new(error))
-                            }
-                        })
+                        map(&Row::Sqlite(row)).map_err(DbError::into_sqlite)
                     })
                     .map_err(StoreError::sqlite(context))?;
                 rows.collect::<Result<C, _>>().map_err(StoreError::sqlite(context))
@@ -251,10 +259,7 @@ impl Db {
         match self {
             Db::Sqlite(conn) => conn
                 .query_row(&dialect::sqlite_sql(sql), rusqlite::params_from_iter(params.iter()), |row| {
-                    map(&Row::Sqlite(row)).map_err(|error| match error {
-                        DbError::Sqlite(error) => error,
-                        DbError::Postgres(error) => rusqlite::Error::ToSqlConversionFailure(Box::new(error)),
-                    })
+                    map(&Row::Sqlite(row)).map_err(DbError::into_sqlite)
                 })
                 .optional()
                 .map_err(StoreError::sqlite(context)),
@@ -292,7 +297,7 @@ impl Db {
                     conn.batch("BEGIN READ ONLY").map_err(StoreError::postgres(context))?;
                 }
                 let result = (|| {
-                    conn.execute(&format!("DECLARE sfconn_rows NO SCROLL CURSOR FOR {sql}"), params.to_vec())
+                    conn.query(&format!("DECLARE sfconn_rows NO SCROLL CURSOR FOR {sql}"), params.to_vec())
                         .map_err(StoreError::postgres(context))?;
                     loop {
                         let rows = conn

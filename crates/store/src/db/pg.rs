@@ -470,18 +470,6 @@ impl PgConn {
         answer_rx.recv().map_err(|_| PgError::gone())?
     }
 
-    pub(crate) fn execute(&self, sql: &str, params: Vec<Value>) -> Result<u64, PgError> {
-        let sql = sql.to_owned();
-        self.call(move |Session { runtime, client, statements, .. }| {
-            runtime
-                .block_on(async {
-                    let statement = statement(client, statements, &sql).await?;
-                    client.execute(&statement, &as_params(&params)).await
-                })
-                .map_err(PgError::new)
-        })
-    }
-
     pub(crate) fn query(&self, sql: &str, params: Vec<Value>) -> Result<Vec<tokio_postgres::Row>, PgError> {
         let sql = sql.to_owned();
         self.call(move |Session { runtime, client, statements, .. }| {

@@ -85,16 +85,15 @@ impl MakeRustls {
         let builder = ClientConfig::builder_with_provider(provider.clone())
             .with_safe_default_protocol_versions()
             .map_err(|error| format!("TLS: {error}"))?;
-        let verifier: Arc<dyn ServerCertVerifier> = match mode {
-            SslMode::Disable | SslMode::Prefer | SslMode::Require => Arc::new(Unchecked { provider }),
-            SslMode::VerifyCa | SslMode::VerifyFull => {
-                let roots = Arc::new(roots(root_cert)?);
-                let webpki = WebPkiServerVerifier::builder_with_provider(roots, provider)
+        let webpki = match mode {
+            SslMode::Disable | SslMode::Prefer | SslMode::Require => None,
+            SslMode::VerifyCa | SslMode::VerifyFull => Some(
+                WebPkiServerVerifier::builder_with_provider(Arc::new(roots(root_cert)?), provider.clone())
                     .build()
-                    .map_err(|error| format!("TLS: {error}"))?;
-                if mode == SslMode::VerifyFull { webpki } else { Arc::new(AnyName { webpki }) }
-            }
+                    .map_err(|error| format!("TLS: {error}"))?,
+            ),
         };
+        let verifier = Arc::new(Verifier { webpki, any_name: mode == SslMode::VerifyCa, provider });
         let config = builder.dangerous().with_custom_certificate_verifier(verifier).with_no_client_auth();
         Ok(MakeRustls { config: Arc::new(config) })
     }
@@ -127,22 +126,33 @@ fn roots(root_cert: Option<&Path>) -> Result<RootCertStore, String> {
     Ok(roots)
 }
 
-/// `prefer` and `require`: encrypted, the certificate not checked (libpq's behaviour).
+/// The check of the server's certificate of one `sslmode`.
 #[derive(Debug)]
-struct Unchecked {
+struct Verifier {
+    /// `None` for `prefer` and `require`: encrypted, the certificate not checked (libpq's
+    /// behaviour).
+    webpki: Option<Arc<WebPkiServerVerifier>>,
+    /// `verify-ca`: the chain is checked, the host name is not.
+    any_name: bool,
     provider: Arc<CryptoProvider>,
 }
 
-impl ServerCertVerifier for Unchecked {
+impl ServerCertVerifier for Verifier {
     fn verify_server_cert(
         &self,
-        _: &CertificateDer<'_>,
-        _: &[CertificateDer<'_>],
-        _: &ServerName<'_>,
-        _: &[u8],
-        _: UnixTime,
+        end_entity: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+        server_name: &ServerName<'_>,
+        ocsp: &[u8],
+        now: UnixTime,
     ) -> Result<ServerCertVerified, rustls::Error> {
-        Ok(ServerCertVerified::assertion())
+        let Some(webpki) = &self.webpki else { return Ok(ServerCertVerified::assertion()) };
+        match webpki.verify_server_cert(end_entity, intermediates, server_name, ocsp, now) {
+            Err(rustls::Error::InvalidCertificate(
+                CertificateError::NotValidForName | CertificateError::NotValidForNameContext { .. },
+            )) if self.any_name => Ok(ServerCertVerified::assertion()),
+            other => other,
+        }
     }
     fn verify_tls12_signature(
         &self,
@@ -172,49 +182,6 @@ impl ServerCertVerifier for Unchecked {
     }
     fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
         self.provider.signature_verification_algorithms.supported_schemes()
-    }
-}
-
-/// `verify-ca`: the chain is checked, the host name is not.
-#[derive(Debug)]
-struct AnyName {
-    webpki: Arc<WebPkiServerVerifier>,
-}
-
-impl ServerCertVerifier for AnyName {
-    fn verify_server_cert(
-        &self,
-        end_entity: &CertificateDer<'_>,
-        intermediates: &[CertificateDer<'_>],
-        server_name: &ServerName<'_>,
-        ocsp: &[u8],
-        now: UnixTime,
-    ) -> Result<ServerCertVerified, rustls::Error> {
-        match self.webpki.verify_server_cert(end_entity, intermediates, server_name, ocsp, now) {
-            Err(rustls::Error::InvalidCertificate(
-                CertificateError::NotValidForName | CertificateError::NotValidForNameContext { .. },
-            )) => Ok(ServerCertVerified::assertion()),
-            other => other,
-        }
-    }
-    fn verify_tls12_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        self.webpki.verify_tls12_signature(message, cert, dss)
-    }
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        self.webpki.verify_tls13_signature(message, cert, dss)
-    }
-    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.webpki.supported_verify_schemes()
     }
 }
 

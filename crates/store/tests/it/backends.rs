@@ -228,20 +228,6 @@ fn a_record_listed_twice_is_refused_naming_it_and_nothing_is_stored(engine: Engi
     assert_eq!(store.insert_snapshot_json(WEEK_1.as_bytes()).unwrap(), SnapshotId(1));
 }
 
-/// Schema 1 and one snapshot of one user, as sfconn 0.1 left it.
-const V1_DATA: &str =
-    "INSERT INTO snapshots (id, org_id, org_name, edition, is_sandbox, instance_name, collected_at,
-     collected_at_ms, imported_at, generator, login_url, instance_url, api_version, filter_all,
-     company_names, users, subscriptions, summary_json, warnings_json)
- VALUES (1, '00D000000000009AAA', 'Old Org', NULL, 0, NULL, '2024-06-01T00:00:00Z', 1717200000000,
-     '2024-06-01T00:00:00Z', 'sfconn 0.1.0', 'https://login.salesforce.com', 'https://old.my.salesforce.com',
-     '58.0', 1, '[\"*\"]', 1, 1, '{}', '[]');
- INSERT INTO subscriptions VALUES (1, '100000000000001AAA', 'UserLicense', 'Salesforce', 'Salesforce', 'SFDC',
-     'Active', 2, 1, 0, NULL);
- INSERT INTO users VALUES (1, '005000000000001AAA', 'dave@old.example', 'Dave@Acme.com', 'acme.com',
-     'Dave Former', 1, 'Standard', 'internal', NULL, '2024-01-01T00:00:00Z', '2022-01-01T00:00:00Z');
- INSERT INTO user_licences VALUES (1, '005000000000001AAA', '100000000000001AAA', 'UserLicense');";
-
 fn a_schema_1_store_migrates_forward_and_keeps_its_data(engine: Engine) {
     let fixture = Fixture::new(engine);
     match engine {
