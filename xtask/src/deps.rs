@@ -29,9 +29,12 @@ pub(crate) const FONTS: Package =
 pub(crate) const POSTGRESQL: Package =
     Package { name: "postgresql", programs: &["/usr/lib/postgresql/*/bin/initdb"] };
 
+/// `openssl`, which makes the TLS test server's CA and certificate (the store's `sslmode` tests).
+pub(crate) const OPENSSL: Package = Package { name: "openssl", programs: &["/usr/bin/openssl"] };
+
 /// What `cargo xtask ci` needs: a browser for the HTML report, buildah for the container image,
-/// PostgreSQL for the store's second backend.
-pub(crate) const FOR_TESTS: &[Package] = &[CHROMIUM, FONTS, crate::image::BUILDAH, POSTGRESQL];
+/// PostgreSQL (and openssl for its TLS certificates) for the store's second backend.
+pub(crate) const FOR_TESTS: &[Package] = &[CHROMIUM, FONTS, crate::image::BUILDAH, POSTGRESQL, OPENSSL];
 
 /// The first program of `package` that exists, if any.
 pub(crate) fn find(package: &Package) -> Option<PathBuf> {

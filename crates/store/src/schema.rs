@@ -165,7 +165,12 @@ pub(crate) fn migrate_postgres(db: &Db, store: &Location) -> Result<i64, StoreEr
             let context = "reading the schema version";
             db.batch(context, "BEGIN")?;
             db.batch("waiting for the migration lock", &lock)?;
-            db.batch(context, dialect::PG_SCHEMA_TABLE)?;
+            // Created once; checked first, so that a role without CREATE can open a store.
+            let exists =
+                db.row(context, dialect::PG_SCHEMA_EXISTS, &[], |row| row.get::<bool>(0))?.unwrap_or(false);
+            if !exists {
+                db.batch(context, dialect::PG_SCHEMA_TABLE)?;
+            }
             let current: i64 =
                 db.row(context, dialect::PG_SCHEMA_VERSION, &[], |row| row.get(0))?.unwrap_or(0);
             if current > latest {

@@ -93,6 +93,79 @@ impl Cluster {
 
     /// Makes and starts a new cluster.
     pub fn start() -> Result<Cluster, String> {
+        Cluster::start_with(false)
+    }
+
+    /// A new cluster that also speaks TLS, with a certificate for `localhost` only (not for
+    /// `127.0.0.1`) signed by a test CA ([`Cluster::ca_cert`]), made with `openssl`.
+    pub fn start_tls() -> Result<Cluster, String> {
+        Cluster::start_with(true)
+    }
+
+    /// The test CA's certificate (PEM) of a [`Cluster::start_tls`] cluster.
+    pub fn ca_cert(&self) -> PathBuf {
+        self.dir.join("ca.crt")
+    }
+
+    /// Makes the test CA and the server's key and certificate in the cluster's directory.
+    fn make_certificates(dir: &Path) -> Result<(), String> {
+        let openssl = |args: &[&str]| run(Command::new("openssl").args(args).current_dir(dir));
+        openssl(&[
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "2",
+            "-subj",
+            "/CN=sfconn test CA",
+            "-keyout",
+            "ca.key",
+            "-out",
+            "ca.crt",
+            "-addext",
+            "basicConstraints=critical,CA:TRUE",
+            "-addext",
+            "keyUsage=critical,keyCertSign",
+        ])?;
+        openssl(&[
+            "req",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-subj",
+            "/CN=localhost",
+            "-keyout",
+            "server.key",
+            "-out",
+            "server.csr",
+        ])?;
+        std::fs::write(
+            dir.join("server.ext"),
+            "subjectAltName=DNS:localhost\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n",
+        )
+        .map_err(|error| error.to_string())?;
+        openssl(&[
+            "x509",
+            "-req",
+            "-in",
+            "server.csr",
+            "-CA",
+            "ca.crt",
+            "-CAkey",
+            "ca.key",
+            "-CAcreateserial",
+            "-days",
+            "2",
+            "-out",
+            "server.crt",
+            "-extfile",
+            "server.ext",
+        ])
+    }
+
+    fn start_with(tls: bool) -> Result<Cluster, String> {
         let bin = find_bin().ok_or(
             "no PostgreSQL server programs (initdb, pg_ctl) on PATH nor under /usr/lib/postgresql/*/bin/: \
              install the `postgresql` package (`apt-get install postgresql`; `cargo xtask ci` does it)",
@@ -104,6 +177,19 @@ impl Cluster {
             .map_err(|error| format!("no temporary directory: {error}"))?
             .keep();
         std::fs::create_dir(dir.join("sock")).map_err(|error| error.to_string())?;
+        if as_postgres {
+            run(Command::new("chown").args(["-R", "postgres:postgres"]).arg(&dir))?;
+        }
+        if tls {
+            Cluster::make_certificates(&dir).map_err(|error| {
+                format!("{error} (the TLS test server's certificates are made with openssl: install the `openssl` package)")
+            })?;
+            std::fs::set_permissions(
+                dir.join("server.key"),
+                std::os::unix::fs::PermissionsExt::from_mode(0o600),
+            )
+            .map_err(|error| error.to_string())?;
+        }
         if as_postgres {
             run(Command::new("chown").args(["-R", "postgres:postgres"]).arg(&dir))?;
         }
@@ -122,11 +208,18 @@ impl Cluster {
             .args(["-U", "postgres", "-E", "UTF8", "--locale=C", "--no-sync", "--auth-local=trust"])
             .args(["--auth-host=scram-sha-256"])
             .arg(format!("--pwfile={}", cluster.dir.join("pwfile").display())))?;
-        let options = format!(
+        let mut options = format!(
             "-c port={port} -c listen_addresses=127.0.0.1 -c unix_socket_directories={} -c fsync=off \
              -c synchronous_commit=off -c full_page_writes=off -c max_connections=200",
             cluster.dir.join("sock").display()
         );
+        if tls {
+            options.push_str(&format!(
+                " -c ssl=on -c ssl_cert_file={} -c ssl_key_file={}",
+                cluster.dir.join("server.crt").display(),
+                cluster.dir.join("server.key").display()
+            ));
+        }
         run(cluster
             .program("pg_ctl")
             .arg("-D")

@@ -40,6 +40,9 @@ pub(crate) const PG_SCHEMA_TABLE: &str = "CREATE TABLE IF NOT EXISTS sfconn_sche
     applied_at TEXT NOT NULL
 )";
 
+/// Whether the schema's version table exists (in the search path's first schema).
+pub(crate) const PG_SCHEMA_EXISTS: &str = "SELECT to_regclass('sfconn_schema') IS NOT NULL";
+
 /// The version of a PostgreSQL store (0 when no migration ran).
 pub(crate) const PG_SCHEMA_VERSION: &str = "SELECT COALESCE(MAX(version), 0) FROM sfconn_schema";
 

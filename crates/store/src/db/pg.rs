@@ -99,6 +99,11 @@ impl PgError {
         let Inner::Driver(error) = &self.inner else { return None };
         let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(error);
         while let Some(error) = cause {
+            // An io::Error's source is its inner error's source: look inside it too.
+            let inner = error.downcast_ref::<std::io::Error>().and_then(|io| io.get_ref());
+            if let Some(tls) = inner.and_then(|e| e.downcast_ref::<TlsFailure>()) {
+                return Some(tls);
+            }
             if let Some(tls) = error.downcast_ref::<TlsFailure>() {
                 return Some(tls);
             }

@@ -63,10 +63,11 @@ impl SslMode {
 }
 
 /// A TLS failure (a certificate not trusted, not for this host): a setting to fix, not a
-/// server that is down.
+/// server that is down. The rustls error is its message (not also its source, which would
+/// say it twice).
 #[derive(Debug, thiserror::Error)]
 #[error("TLS: {0}")]
-pub(crate) struct TlsFailure(#[source] rustls::Error);
+pub(crate) struct TlsFailure(rustls::Error);
 
 /// Makes the TLS connection of one PostgreSQL connection.
 #[derive(Clone)]

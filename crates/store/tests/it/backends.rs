@@ -465,3 +465,38 @@ fn postgres_urls_are_checked_and_shown_without_their_password() {
         }
     }
 }
+
+#[test]
+fn postgres_sslmodes_check_the_certificate_as_libpq_does() {
+    // A server of its own: TLS on, its certificate issued to `localhost` only, by a test CA.
+    let cluster = Cluster::start_tls().unwrap();
+    let database = cluster.database();
+    let ca = cluster.ca_cert();
+    let port = cluster.port();
+    let connect = |host: &str, query: &str| {
+        let url = format!("postgres://{ROLE}:{PASSWORD}@{host}:{port}/{database}?{query}");
+        Store::connect(&pg_target(&url))
+    };
+    let ca = ca.display();
+    // Encrypted, the certificate not checked.
+    for query in ["sslmode=prefer", "sslmode=require"] {
+        connect("127.0.0.1", query).unwrap_or_else(|err| panic!("{query}: {err}"));
+    }
+    // Checked against the CA: any name (verify-ca, or require with a root) ...
+    for query in [format!("sslmode=verify-ca&sslrootcert={ca}"), format!("sslmode=require&sslrootcert={ca}")]
+    {
+        connect("127.0.0.1", &query).unwrap_or_else(|err| panic!("{query}: {err}"));
+    }
+    // ... and the name too (verify-full): localhost is in the certificate, 127.0.0.1 is not.
+    connect("localhost", &format!("sslmode=verify-full&sslrootcert={ca}")).unwrap();
+    let err = connect("127.0.0.1", &format!("sslmode=verify-full&sslrootcert={ca}")).unwrap_err();
+    assert_eq!(err.class(), ErrorClass::Configuration, "{err}");
+    assert!(err.to_string().contains("TLS"), "{err}");
+    // Another CA: refused by verify-ca.
+    let other = Cluster::start_tls().unwrap();
+    let err = connect("127.0.0.1", &format!("sslmode=verify-ca&sslrootcert={}", other.ca_cert().display()))
+        .unwrap_err();
+    assert_eq!(err.class(), ErrorClass::Configuration, "{err}");
+    // No TLS at all: the server still takes plain connections (pg_hba "host").
+    connect("127.0.0.1", "sslmode=disable").unwrap();
+}
