@@ -322,3 +322,30 @@ fn store_url_wins_over_store_path_in_its_layer_and_loses_to_a_higher_one() {
     assert_eq!(out.status.code(), Some(78), "{}", text(&out.stderr));
     assert!(text(&out.stderr).contains("other.db"), "{}", text(&out.stderr));
 }
+
+#[test]
+fn collect_keeps_its_snapshot_in_postgresql_from_inside_its_runtime() {
+    let org = crate::common::Org::small().with_env("PGPASSWORD", PASSWORD);
+    let Store::Postgres(url) = Store::postgres() else { unreachable!() };
+    let collect = |args: &[&str], env: &[(&str, &str)]| {
+        let mut command = org.sfconn();
+        command.arg("collect").args(args);
+        for (name, value) in env {
+            command.env(name, value);
+        }
+        let output = command.output().unwrap();
+        let stderr = text(&output.stderr);
+        assert_eq!(output.status.code(), Some(0), "{args:?}: {stderr}");
+        stderr
+    };
+    let stderr = collect(&["-f", "json", "-o", "one.json", "--store-url", &url], &[]);
+    assert!(stderr.contains(&format!("stored as snapshot 1 in {url}")), "{stderr}");
+    // With store.url set, `--store` without a path is the PostgreSQL store.
+    let stderr = collect(&["-f", "json", "-o", "two.json", "--store"], &[("SFCONN_STORE__URL", &url)]);
+    assert!(stderr.contains(&format!("stored as snapshot 2 in {url}")), "{stderr}");
+    let listed = org.bare().args(["history", "list", "-f", "json", "--store-url", &url]).output().unwrap();
+    assert_eq!(listed.status.code(), Some(0), "{}", text(&listed.stderr));
+    let snapshots: serde_json::Value = serde_json::from_slice(&listed.stdout).unwrap();
+    assert_eq!(snapshots.as_array().unwrap().len(), 2);
+    assert_eq!(snapshots[0]["users"], org.org.data().user_count());
+}
