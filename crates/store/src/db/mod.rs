@@ -370,9 +370,12 @@ pub(crate) struct WriteTx<'a> {
 }
 
 impl WriteTx<'_> {
+    /// Commits; when the commit fails (a deferred foreign key, a lost connection), the drop
+    /// rolls back, so the connection is never left inside the failed transaction.
     pub(crate) fn commit(mut self) -> Result<(), StoreError> {
-        self.open = false;
-        self.db.batch("committing the snapshot", "COMMIT")
+        let committed = self.db.batch("committing the snapshot", "COMMIT");
+        self.open = committed.is_err();
+        committed
     }
 }
 
