@@ -8,6 +8,7 @@
 //! `cargo xtask ci` runs) fails, and only on things that do not depend on timing: the run must
 //! succeed, write every user, and stay within the request target.
 
+mod import;
 mod measure;
 mod plan;
 
@@ -81,7 +82,9 @@ const USAGE: &str = "usage: cargo xtask bench [--sizes 10000,100000,1000000] [--
   --report-html [--users N] [--weeks W]  report -f html against -f json on a store of W weekly
             snapshots of N users (default 100000, 52), and the page's size
   --smoke   what `cargo xtask ci` runs: 2000 users, no latency, debug binary, no peer;
-            fails if the run fails, loses users or exceeds the request target";
+            fails if the run fails, loses users or exceeds the request target
+Then the store's import of the 100000-user snapshot (the smoke run's: 2000) into SQLite
+and PostgreSQL (the test kit's server), when that size was collected.";
 
 fn parse_options(args: &[String]) -> Result<Options> {
     let mut options = Options::default();
@@ -223,9 +226,26 @@ pub(crate) fn run(args: &[String]) -> Result<()> {
         results.push(result);
     }
 
+    // The store's import, of the snapshot just collected (100,000 users; the smoke run's own).
+    let import_users =
+        if options.smoke { options.sizes.first().copied().unwrap_or(2_000) } else { import::USERS };
+    let snapshot = bench_dir.join(format!("out-{import_users}.json"));
+    let imports = if snapshot.exists() {
+        import::run(&sfconn, &bench_dir, &home, &snapshot, import_users)?
+    } else {
+        eprintln!(
+            "xtask bench: store import skipped: no snapshot of {import_users} users (--sizes without {import_users})"
+        );
+        Vec::new()
+    };
+
     let machine = machine();
-    let markdown = markdown(&options, &machine, &results);
-    let document = results_json(&options, &machine, &results);
+    let mut markdown = markdown(&options, &machine, &results);
+    if !imports.is_empty() {
+        markdown.push_str(&import::markdown(&imports));
+    }
+    let mut document = results_json(&options, &machine, &results);
+    document["imports"] = import::json(&imports);
     fs::write(bench_dir.join("results.md"), &markdown).context("cannot write results.md")?;
     let text = serde_json::to_string_pretty(&document).context("cannot encode the results")?;
     fs::write(bench_dir.join("results.json"), text + "\n").context("cannot write results.json")?;

@@ -24,8 +24,17 @@ pub(crate) const CHROMIUM: Package = Package { name: "chromium", programs: &["/u
 pub(crate) const FONTS: Package =
     Package { name: "fonts-dejavu-core", programs: &["/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"] };
 
-/// What `cargo xtask ci` needs: a browser for the HTML report, buildah for the container image.
-pub(crate) const FOR_TESTS: &[Package] = &[CHROMIUM, FONTS, crate::image::BUILDAH];
+/// A PostgreSQL server (initdb, pg_ctl, postgres, psql) for the store's PostgreSQL backend tests
+/// (`sfconn_testkit::postgres::Cluster`).
+pub(crate) const POSTGRESQL: Package =
+    Package { name: "postgresql", programs: &["/usr/lib/postgresql/*/bin/initdb"] };
+
+/// `openssl`, which makes the TLS test server's CA and certificate (the store's `sslmode` tests).
+pub(crate) const OPENSSL: Package = Package { name: "openssl", programs: &["/usr/bin/openssl"] };
+
+/// What `cargo xtask ci` needs: a browser for the HTML report, buildah for the container image,
+/// PostgreSQL (and openssl for its TLS certificates) for the store's second backend.
+pub(crate) const FOR_TESTS: &[Package] = &[CHROMIUM, FONTS, crate::image::BUILDAH, POSTGRESQL, OPENSSL];
 
 /// The first program of `package` that exists, if any.
 pub(crate) fn find(package: &Package) -> Option<PathBuf> {

@@ -14,7 +14,7 @@ use sfconn_collect::{
     SnapshotSink, StoreCopy, open_sink, open_sink_with,
 };
 use sfconn_config::{Need, Settings};
-use sfconn_store::Store;
+use sfconn_store::{Store, Target};
 
 use crate::exit::{Failure, code, code_of};
 use crate::logging::{self, Verbosity};
@@ -53,9 +53,15 @@ pub(crate) struct CollectArgs {
     pub quiet: bool,
 
     /// Also keep the snapshot in the snapshot store (an SQLite file) for `sfconn report` and
-    /// `sfconn history`; without PATH, the store.path setting
+    /// `sfconn history`; without PATH, the store.path (or store.url) setting
     #[arg(long = "store", value_name = "PATH", num_args = 0..=1)]
     pub store: Option<Option<PathBuf>>,
+
+    /// Also keep the snapshot in a PostgreSQL snapshot store: postgres://USER@HOST:PORT/DB
+    /// (never with a password: use PGPASSWORD, PGPASSFILE, store.password_file or
+    /// store.url_file) [setting: store.url, env: SFCONN_STORE__URL]
+    #[arg(long = "store-url", value_name = "URL", conflicts_with = "store")]
+    pub store_url: Option<String>,
 
     /// With -f csv, write cells as they are. By default a cell of text from the org that starts
     /// with =, +, -, @, a tab or a carriage return gets a leading ' so that a spreadsheet shows
@@ -86,22 +92,27 @@ pub(crate) enum FormatArg {
 impl CollectArgs {
     /// The setting flags, `--csv-raw` included.
     pub(crate) fn setting_flags(&self) -> sfconn_config::Flags {
-        sfconn_config::Flags { csv_raw: self.csv_raw, ..self.settings.to_flags() }
+        sfconn_config::Flags {
+            csv_raw: self.csv_raw,
+            store_url: self.store_url.clone(),
+            ..self.settings.to_flags()
+        }
     }
 
-    /// Where `--store` keeps the snapshot: `None` without `--store`; `--store` without a path
-    /// means the `store.path` setting, or the default store when that is not set.
-    pub(crate) fn store_path(&self, settings: &Settings) -> Result<Option<PathBuf>, Failure> {
-        match &self.store {
-            None => Ok(None),
-            Some(Some(path)) => Ok(Some(path.clone())),
-            Some(None) => settings.store_path.clone().map(Some).ok_or_else(|| {
-                Failure::new(
-                    code::CONFIG,
-                    "--store without a path needs the store.path setting (config file or SFCONN_STORE__PATH) \
-                     when no home directory is known for the default store; or give the path: --store PATH",
-                )
-            }),
+    /// Where `--store` / `--store-url` keeps the snapshot: `None` without either; `--store`
+    /// without a path means the `store.url` or `store.path` setting, or the default store when
+    /// neither is set; `--store-url` the URL (its password from the settings).
+    pub(crate) fn store_target(&self, settings: &Settings) -> Result<Option<Target>, Failure> {
+        match (&self.store, &self.store_url) {
+            (None, None) => Ok(None),
+            (Some(Some(path)), _) => Ok(Some(Target::Sqlite(path.clone()))),
+            (Some(None), None) | (None, Some(_)) => crate::store_target::from_settings(
+                settings,
+                "--store without a path needs the store.path setting (config file or SFCONN_STORE__PATH) \
+                 when no home directory is known for the default store; or give the path: --store PATH",
+            )
+            .map(Some),
+            (Some(None), Some(_)) => Err(Failure::new(code::USAGE, "give --store or --store-url, not both")),
         }
     }
 }
@@ -119,6 +130,7 @@ impl From<FormatArg> for Format {
 }
 
 pub(crate) fn run(args: &CollectArgs) -> anyhow::Result<()> {
+    crate::store_target::check_url_flag(args.store_url.as_deref())?;
     let verbosity = Verbosity::from_flags(args.verbose, args.quiet);
     if args.all_orgs {
         logging::init(verbosity);
@@ -139,10 +151,10 @@ pub(crate) fn run(args: &CollectArgs) -> anyhow::Result<()> {
         }
     }
     let settings = loaded.settings;
-    let store_path = args.store_path(&settings)?;
+    let store = args.store_target(&settings)?;
 
     // Opened before the run so that a bad --output fails before any API request is spent.
-    let mut target = OrgOutput::open(args.format, &args.output, &settings, store_path)?;
+    let mut target = OrgOutput::open(args.format, &args.output, &settings, store)?;
 
     let show_progress = !args.no_progress && verbosity != Verbosity::Quiet && std::io::stderr().is_terminal();
     let bars = show_progress.then(Bars::on_stderr);
@@ -203,18 +215,18 @@ pub(crate) struct OrgOutput {
     /// The sink the run writes into.
     pub(crate) sink: Box<dyn SnapshotSink>,
     html_dir: Option<tempfile::TempDir>,
-    to_store: Option<(PathBuf, StoreCopy)>,
+    to_store: Option<(Target, StoreCopy)>,
     output: PathBuf,
     format_name: &'static str,
 }
 
 impl OrgOutput {
-    /// Opens the output for `format` at `output` (and the store copy when `store_path` is set).
+    /// Opens the output for `format` at `output` (and the store copy when `store` is set).
     pub(crate) fn open(
         format: FormatArg,
         output: &Path,
         settings: &Settings,
-        store_path: Option<PathBuf>,
+        store: Option<Target>,
     ) -> anyhow::Result<OrgOutput> {
         let options = OutputOptions { csv_cells: CsvCells::from_raw(settings.csv_raw) };
         // -f html: the run writes JSON to a private temporary directory; the page is made from it.
@@ -224,9 +236,9 @@ impl OrgOutput {
             Some(dir) => open_sink(Format::Json, &dir.path().join(HTML_SNAPSHOT_FILE)),
         }
         .map_err(CollectError::Output)?;
-        let to_store = match store_path {
+        let to_store = match store {
             None => None,
-            Some(path) => Some((path, StoreCopy::new().map_err(CollectError::Output)?)),
+            Some(target) => Some((target, StoreCopy::new().map_err(CollectError::Output)?)),
         };
         let sink = match &to_store {
             None => sink,
@@ -255,8 +267,8 @@ impl OrgOutput {
         {
             output::warning(&format!("{prefix}{warning}"));
         }
-        if let Some((store_path, copy)) = to_store {
-            store(&copy.path(), &store_path, verbosity, prefix)?;
+        if let Some((target, copy)) = to_store {
+            store(&copy.path(), &target, verbosity, prefix)?;
         }
         // The output is complete, but the refresh_token_file still holds the revoked token: fail
         // (74) so that a scheduler notices now rather than at the next run's invalid_grant.
@@ -403,20 +415,23 @@ fn write_html(dir: &Path, output: &Path) -> anyhow::Result<()> {
 
 /// Puts the JSON copy ([`StoreCopy`]) into the snapshot store. The output is already
 /// written at this point; a failure says so.
-fn store(copy: &Path, store_path: &Path, verbosity: Verbosity, prefix: &str) -> anyhow::Result<()> {
-    create_store_dir(store_path)?;
+fn store(copy: &Path, target: &Target, verbosity: Verbosity, prefix: &str) -> anyhow::Result<()> {
+    let shown = match target {
+        Target::Sqlite(path) => {
+            create_store_dir(path)?;
+            path.display().to_string()
+        }
+        Target::Postgres(pg) => pg.shown().to_owned(),
+    };
     // Streamed from the file: the users are stored as they are read, never all in memory.
-    let stored = Store::open(store_path)
+    let stored = Store::open_target(target)
         .and_then(|mut store| store.import_file(copy))
         .map_err(anyhow::Error::new)
         .with_context(|| {
-            format!(
-                "the snapshot was written, but keeping it in the snapshot store {} failed",
-                store_path.display()
-            )
+            format!("the snapshot was written, but keeping it in the snapshot store {shown} failed")
         })?;
     if verbosity != Verbosity::Quiet {
-        output::note(&format!("{prefix}stored as snapshot {stored} in {}", store_path.display()));
+        output::note(&format!("{prefix}stored as snapshot {stored} in {shown}"));
     }
     Ok(())
 }

@@ -305,8 +305,8 @@ async fn collect_org_into(
         }
     }
     let settings = &loaded.settings;
-    let store_path = args.store_path(settings)?;
-    let mut out = OrgOutput::open(args.format, target, settings, store_path)?;
+    let store = args.store_target(settings)?;
+    let mut out = OrgOutput::open(args.format, target, settings, store)?;
     let run = OrgRun::new(settings.clone())?;
     let collected = run.collect_into(out.sink.as_mut(), &NoProgress).await;
     *requests = run.requests_sent();

@@ -4,18 +4,25 @@
 use std::path::PathBuf;
 
 use clap::{Args, Subcommand, ValueEnum};
-use sfconn_store::{CsvCells, HtmlOptions, ReportOptions, Selector, SnapshotInfo, Store, StoreError};
+use sfconn_store::{CsvCells, HtmlOptions, ReportOptions, Selector, SnapshotInfo, Store, StoreError, Target};
 
 use crate::exit::{Failure, code, code_of};
 use crate::output;
 use sfconn_errors::Classify;
 
-/// Where the snapshot store is: `--store`, else the `store.path` setting.
+/// Where the snapshot store is: `--store` or `--store-url`, else the `store.path` /
+/// `store.url` settings.
 #[derive(Debug, Clone, Default, Args)]
 pub(crate) struct StoreArgs {
     /// Snapshot store, an SQLite file [setting: store.path, env: SFCONN_STORE__PATH]
     #[arg(long = "store", value_name = "PATH")]
     pub store: Option<PathBuf>,
+
+    /// Snapshot store in PostgreSQL: postgres://USER@HOST:PORT/DB?sslmode=… (never with a
+    /// password: use PGPASSWORD, PGPASSFILE, store.password_file or store.url_file)
+    /// [setting: store.url, env: SFCONN_STORE__URL]
+    #[arg(long = "store-url", value_name = "URL", conflicts_with = "store")]
+    pub store_url: Option<String>,
 
     /// Config file [default: ./sfconn.toml, else $XDG_CONFIG_HOME/sfconn/config.toml]
     #[arg(short = 'c', long = "config", value_name = "FILE")]
@@ -141,18 +148,19 @@ fn failure(err: StoreError) -> anyhow::Error {
     anyhow::Error::new(Failure::new(code_of(err.class()), err.to_string()))
 }
 
-/// The store's path: `--store`, else `store.path` from the config file or SFCONN_STORE__PATH.
-fn store_path(args: &StoreArgs) -> anyhow::Result<PathBuf> {
-    match &args.store {
-        Some(path) => Ok(path.clone()),
-        None => configured_store_path(store_settings(args, false)?),
-    }
+/// The store: `--store`, else `--store-url` or the settings (`store.url`, `store.path`).
+fn store_target(args: &StoreArgs) -> anyhow::Result<Target> {
+    Ok(report_settings(args, None, false)?.0)
 }
 
 /// The settings `history` and `report` use (no credentials needed nor read).
 fn store_settings(args: &StoreArgs, csv_raw: bool) -> anyhow::Result<sfconn_config::Settings> {
-    let flags =
-        sfconn_config::Flags { config: args.config.clone(), csv_raw, ..sfconn_config::Flags::default() };
+    let flags = sfconn_config::Flags {
+        config: args.config.clone(),
+        csv_raw,
+        store_url: args.store_url.clone(),
+        ..sfconn_config::Flags::default()
+    };
     let loaded = sfconn_config::load(&flags, sfconn_config::Need::StoreOnly)?;
     for warning in &loaded.warnings {
         output::warning(warning);
@@ -160,33 +168,29 @@ fn store_settings(args: &StoreArgs, csv_raw: bool) -> anyhow::Result<sfconn_conf
     Ok(loaded.settings)
 }
 
-fn configured_store_path(settings: sfconn_config::Settings) -> anyhow::Result<PathBuf> {
-    settings.store_path.ok_or_else(|| {
-        anyhow::Error::new(Failure::new(
-            code::CONFIG,
-            "no snapshot store given and no home directory known for the default one: use --store PATH, or set \
-             store.path in the config file or SFCONN_STORE__PATH",
-        ))
-    })
-}
+const NO_STORE: &str = "no snapshot store given and no home directory known for the default one: use --store PATH \
+     or --store-url URL, or set store.path or store.url in the config file (SFCONN_STORE__PATH, SFCONN_STORE__URL)";
 
-/// `report`'s store path and how `-f csv` writes text from the org: `--csv-raw`, else the
-/// `csv_raw` setting (so `-f csv` reads the settings even with `--store`).
+/// The store, and how `report -f csv` writes text from the org: `--csv-raw`, else the
+/// `csv_raw` setting (so `-f csv` reads the settings even with `--store`). The settings are
+/// read unless `--store PATH` says it all.
 fn report_settings(
     args: &StoreArgs,
-    format: ReportFormat,
+    format: Option<ReportFormat>,
     csv_raw: bool,
-) -> anyhow::Result<(PathBuf, CsvCells)> {
-    if format != ReportFormat::Csv || csv_raw {
-        return Ok((store_path(args)?, CsvCells::from_raw(csv_raw)));
+) -> anyhow::Result<(Target, CsvCells)> {
+    crate::store_target::check_url_flag(args.store_url.as_deref())?;
+    let needs_csv_setting = format == Some(ReportFormat::Csv) && !csv_raw;
+    if let (Some(path), false) = (&args.store, needs_csv_setting) {
+        return Ok((Target::Sqlite(path.clone()), CsvCells::from_raw(csv_raw)));
     }
     let settings = store_settings(args, csv_raw)?;
-    let cells = CsvCells::from_raw(settings.csv_raw);
-    let path = match &args.store {
-        Some(path) => path.clone(),
-        None => configured_store_path(settings)?,
+    let cells = CsvCells::from_raw(settings.csv_raw || csv_raw);
+    let target = match &args.store {
+        Some(path) => Target::Sqlite(path.clone()),
+        None => crate::store_target::from_settings(&settings, NO_STORE)?,
     };
-    Ok((path, cells))
+    Ok((target, cells))
 }
 
 fn selector(text: Option<&str>) -> anyhow::Result<Option<Selector>> {
@@ -202,14 +206,13 @@ fn print(buffer: &[u8]) -> anyhow::Result<()> {
 pub(crate) fn run(command: HistoryCommand) -> anyhow::Result<()> {
     match command {
         HistoryCommand::Import(args) => {
-            let path = store_path(&args.store)?;
-            let mut store = Store::open(&path).map_err(failure)?;
+            let mut store = Store::open_target(&store_target(&args.store)?).map_err(failure)?;
             let id = store.import_file(&args.file).map_err(failure)?;
             let info = store.resolve(&Selector::Id(id.0), None).map_err(failure)?;
             print(imported_line(&info).as_bytes())
         }
         HistoryCommand::List(args) => {
-            let store = Store::open_existing(&store_path(&args.store)?).map_err(failure)?;
+            let store = Store::open_existing_target(&store_target(&args.store)?).map_err(failure)?;
             let snapshots = store.list().map_err(failure)?;
             let mut out = Vec::new();
             match args.format {
@@ -222,7 +225,7 @@ pub(crate) fn run(command: HistoryCommand) -> anyhow::Result<()> {
             print(&out)
         }
         HistoryCommand::Diff(args) => {
-            let store = Store::open_existing(&store_path(&args.store)?).map_err(failure)?;
+            let store = Store::open_existing_target(&store_target(&args.store)?).map_err(failure)?;
             let from = selector(args.from.as_deref())?;
             let to = selector(args.to.as_deref())?;
             let (from, to) =
@@ -257,8 +260,8 @@ pub(crate) fn run_report(args: ReportArgs) -> anyhow::Result<()> {
         )));
     }
     output::check_target(&output)?;
-    let (path, cells) = report_settings(&store, format, csv_raw)?;
-    let store = Store::open_existing(&path).map_err(failure)?;
+    let (target, cells) = report_settings(&store, Some(format), csv_raw)?;
+    let store = Store::open_existing_target(&target).map_err(failure)?;
     if all_orgs {
         let view = store.cross_org_report(ReportOptions { inactive_days }).map_err(failure)?;
         let mut out = Vec::new();

@@ -22,6 +22,7 @@ mod logging;
 mod output;
 mod progress;
 mod settings_args;
+mod store_target;
 
 use std::ffi::OsString;
 use std::process::ExitCode;
@@ -140,6 +141,7 @@ mod tests {
                 company_names: vec!["a.com".into(), "b.io".into()],
                 api_version: Some("62.0".into()),
                 csv_raw: false,
+                store_url: None,
             }
         );
     }

@@ -62,6 +62,11 @@ pub const KEYS: &[Key] = &[
     ),
     // The CLI's `--store` flag overrides it (sfconn_store).
     key("store.path", "SFCONN_STORE__PATH", None, Kind::Path),
+    // PostgreSQL instead of the SQLite file (docs/configuration.md, "Snapshot store"). The
+    // URL may hold a password (not from the flag: the CLI refuses that); it is shown redacted.
+    key("store.url", "SFCONN_STORE__URL", Some("--store-url"), Kind::Text),
+    key("store.url_file", "SFCONN_STORE__URL_FILE", None, Kind::Path),
+    key("store.password_file", "SFCONN_STORE__PASSWORD_FILE", None, Kind::Path),
     // How sfconn gets its access token (docs/configuration.md).
     key("auth.flow", "SFCONN_AUTH__FLOW", None, Kind::Text),
     // Where a rotated refresh token goes: "refresh_token_file" or "state_dir" (docs/security.md).
@@ -204,7 +209,8 @@ mod tests {
                 let expected = if key.name == "company_names" {
                     "--company-name".to_string()
                 } else {
-                    format!("--{}", key.name.replace('_', "-"))
+                    // A table's key: `store.url` is `--store-url`.
+                    format!("--{}", key.name.replace(['_', '.'], "-"))
                 };
                 assert_eq!(flag, expected);
             }

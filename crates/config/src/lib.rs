@@ -23,6 +23,7 @@ mod login_url;
 mod orgs;
 mod resolve;
 mod sources;
+mod store;
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -38,6 +39,7 @@ pub use orgs::{
     Fleet, FleetOrg, load_fleet, load_fleet_with, load_org, load_org_at_index, load_org_at_index_with,
     load_org_with,
 };
+pub use store::{StoreUrl, redact_url, url_has_password};
 
 /// A commented template config file, written by `sfconn config init`.
 pub const TEMPLATE: &str = include_str!("template.toml");
@@ -75,6 +77,9 @@ pub struct Settings {
     /// `report` and `history`; the CLI's `--store` flag overrides it. When not set, the default
     /// store [`default_store_path`]; `None` only when no home directory is known.
     pub store_path: Option<PathBuf>,
+    /// `store.url` / `store.url_file`: a PostgreSQL store, when it wins over `store.path`
+    /// (a higher layer); then the store to use, and `store_path` is `None`.
+    pub store_url: Option<StoreUrl>,
     /// sfconn's state directory ([`state_dir`]), where a rotated refresh token is saved when no
     /// `refresh_token_file` is configured; `None` when no home directory is known.
     pub state_dir: Option<PathBuf>,
@@ -132,6 +137,9 @@ pub struct Flags {
     pub api_version: Option<String>,
     /// `--csv-raw` (`collect`, `report`): `true` when given.
     pub csv_raw: bool,
+    /// `--store-url` (`collect`, `history`, `report`). The CLI refuses one holding a password
+    /// before it gets here.
+    pub store_url: Option<String>,
 }
 
 /// Which credentials the command needs.

@@ -273,6 +273,23 @@ pub(crate) fn resolve(
         .text("store.path")
         .map(|(p, o)| (resolve_path(&p, &o, cwd.as_deref(), home.as_deref()), o))
         .or_else(|| defaults.store_path.clone().map(|p| (p, Origin::Default)));
+    let explicit_path = store_path.clone().filter(|(_, origin)| *origin != Origin::Default);
+    let given = crate::store::Given {
+        path: explicit_path.as_ref(),
+        url: r.text("store.url"),
+        url_file: r
+            .text("store.url_file")
+            .map(|(p, o)| (resolve_path(&p, &o, cwd.as_deref(), home.as_deref()), o)),
+        password_file: r
+            .text("store.password_file")
+            .map(|(p, o)| (resolve_path(&p, &o, cwd.as_deref(), home.as_deref()), o)),
+    };
+    let store = crate::store::resolve(&mut r, env, home.as_deref(), &given);
+    // config check shows a store.path that was set even when the URL wins over it; the
+    // default one only when it is the store.
+    let shown_store_path =
+        store_path.clone().filter(|(_, origin)| store.path_in_effect || *origin != Origin::Default);
+    let store_path = store_path.filter(|_| store.path_in_effect);
     let auth = crate::auth::read(&mut r, need, &mut warnings, cwd.as_deref(), home.as_deref());
     let flow = auth.settings.flow;
 
@@ -437,7 +454,7 @@ pub(crate) fn resolve(
         Some((_, origin)) => (serde_json::Value::from(names.clone()), origin),
         None => (serde_json::Value::from(vec!["*"]), Origin::Default),
     };
-    let entries = [
+    let mut entries = vec![
         ("client_id", (serde_json::Value::from(client_id.as_str()), client_id_origin)),
         ("client_secret", shown_secret(&secret)),
         ("client_secret_file", shown_path(&client_secret_file)),
@@ -457,7 +474,7 @@ pub(crate) fn resolve(
         ("http.max_retries", (serde_json::Value::from(max_retries), retries_origin)),
         ("http.concurrency", (serde_json::Value::from(concurrency), concurrency_origin)),
         ("limits.max_api_usage_percent", (serde_json::Value::from(max_api_usage_percent), usage_origin)),
-        ("store.path", shown_path(&store_path)),
+        ("store.path", shown_path(&shown_store_path)),
         ("auth.flow", (serde_json::Value::from(flow.as_str()), auth.flow_origin)),
         (
             "auth.rotated_tokens",
@@ -483,10 +500,14 @@ pub(crate) fn resolve(
             ),
         ),
         ("fleet.concurrency", (serde_json::Value::from(fleet_concurrency), fleet_origin)),
-    ]
-    .into_iter()
-    .map(|(key, (value, origin))| Entry { key: key.to_string(), value, origin })
-    .collect();
+    ];
+    let after_path =
+        entries.iter().position(|(key, _)| *key == "store.path").map_or(entries.len(), |at| at + 1);
+    entries.splice(after_path..after_path, store.entries);
+    let entries = entries
+        .into_iter()
+        .map(|(key, (value, origin))| Entry { key: key.to_string(), value, origin })
+        .collect();
 
     let settings = Settings {
         client_id,
@@ -502,6 +523,7 @@ pub(crate) fn resolve(
         http: HttpSettings { timeout_secs, max_retries, concurrency },
         limits: LimitSettings { max_api_usage_percent },
         store_path: store_path.map(|(p, _)| p),
+        store_url: store.url,
         state_dir: None,
         auth: auth.settings,
         org: None,

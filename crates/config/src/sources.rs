@@ -233,6 +233,9 @@ pub(crate) fn flags(flags: &Flags) -> Vec<impl Provider> {
     if flags.csv_raw {
         given.push(("csv_raw", Value::from(true)));
     }
+    if let Some(v) = &flags.store_url {
+        given.push(("store.url", Value::from(v.as_str())));
+    }
     given
         .into_iter()
         .filter_map(|(key, value)| {

@@ -2,6 +2,9 @@ use std::path::PathBuf;
 
 use sfconn_errors::{Classify, ErrorClass};
 
+use crate::db::{DbError, PgError};
+use crate::store::Location;
+
 /// Everything that can go wrong with the snapshot store. Each message says what happened and
 /// what to do; [`Classify::class`] says what kind of failure it is.
 #[derive(Debug, thiserror::Error)]
@@ -22,9 +25,9 @@ pub enum StoreError {
     NotADatabase { path: PathBuf, source: rusqlite::Error },
 
     #[error(
-        "the snapshot store {path} has schema version {found}, newer than this sfconn supports ({supported}); upgrade sfconn"
+        "the snapshot store {store} has schema version {found}, newer than this sfconn supports ({supported}); upgrade sfconn"
     )]
-    NewerSchema { path: PathBuf, found: i64, supported: i64 },
+    NewerSchema { store: Location, found: i64, supported: i64 },
 
     #[error(
         "cannot migrate the snapshot store to schema version {version}: {source}; the store was left at the version before"
@@ -59,8 +62,8 @@ pub enum StoreError {
     #[error("{selector:?} is neither a snapshot id nor a date (YYYY-MM-DD or RFC 3339 date-time)")]
     BadSelector { selector: String },
 
-    #[error("the snapshot store {path} holds no snapshot{org}: run `sfconn collect --store {path}` or `sfconn history import FILE.json` first", org = org_suffix(.org_id))]
-    NoSnapshots { path: PathBuf, org_id: Option<String> },
+    #[error("the snapshot store {store} holds no snapshot{org}: run `sfconn collect {flag} {store}` or `sfconn history import FILE.json` first", org = org_suffix(.org_id), flag = .store.flag())]
+    NoSnapshots { store: Location, org_id: Option<String> },
 
     #[error(
         "a diff needs two snapshots of the same org; the store holds only snapshot {only} for org {org_id}"
@@ -78,8 +81,45 @@ pub enum StoreError {
     #[error("snapshot store error while {context}: {source}")]
     Sqlite { context: &'static str, source: rusqlite::Error },
 
+    #[error("internal error in the snapshot store: {what}")]
+    Internal { what: &'static str },
+
     #[error("cannot write the {what}: {source}")]
     Write { what: &'static str, source: std::io::Error },
+
+    #[error("store.url {url} is not a PostgreSQL URL sfconn can use: {reason}")]
+    BadUrl { url: String, reason: String },
+
+    #[error("cannot read the PostgreSQL password file {path}: {source}")]
+    ReadPasswordFile { path: PathBuf, source: std::io::Error },
+
+    #[error(
+        "cannot reach the PostgreSQL store {url}: {source}; check that the server runs and that store.url names its host and port"
+    )]
+    PgUnreachable { url: String, source: PgError },
+
+    #[error(
+        "PostgreSQL refused the login to {url}: {source}; check the user in store.url and its password \
+         (store.password_file, PGPASSWORD, PGPASSFILE or store.url_file)"
+    )]
+    PgAuth { url: String, source: PgError },
+
+    #[error("cannot connect to the PostgreSQL store {url}: {source}; check store.url")]
+    PgConnect { url: String, source: PgError },
+
+    #[error(
+        "the connection to the PostgreSQL store was lost while {context}: {source}; nothing of this \
+         snapshot was stored (the transaction was rolled back): try again"
+    )]
+    PgConnectionLost { context: &'static str, source: PgError },
+
+    #[error(
+        "cannot migrate the snapshot store to schema version {version}: {source}; the store was left at the version before"
+    )]
+    PgMigration { version: i64, source: PgError },
+
+    #[error("PostgreSQL store error while {context}: {source}")]
+    Postgres { context: &'static str, source: PgError },
 
     /// The machine's storage refused the store: disk full, quota exceeded, read-only file
     /// system. The transaction was rolled back, so the store holds what it held before.
@@ -104,7 +144,24 @@ impl Classify for StoreError {
     /// leads nowhere, I/O when the disk is full or read-only, internal for the rest.
     fn class(&self) -> ErrorClass {
         match self {
-            StoreError::Missing { .. } | StoreError::Open { .. } => ErrorClass::Configuration,
+            StoreError::Missing { .. }
+            | StoreError::Open { .. }
+            | StoreError::BadUrl { .. }
+            | StoreError::ReadPasswordFile { .. }
+            | StoreError::PgAuth { .. }
+            | StoreError::PgConnect { .. } => ErrorClass::Configuration,
+            StoreError::PgUnreachable { .. } => ErrorClass::Unavailable,
+            StoreError::PgConnectionLost { .. } => ErrorClass::Temporary,
+            StoreError::Postgres { source, .. } | StoreError::PgMigration { source, .. } => {
+                if source.is_transient() {
+                    ErrorClass::Temporary
+                } else if source.sqlstate().is_some_and(|code| code == "42501") {
+                    // Insufficient privilege: the role in store.url may not do this.
+                    ErrorClass::Configuration
+                } else {
+                    ErrorClass::Internal
+                }
+            }
             StoreError::NotADatabase { .. }
             | StoreError::NewerSchema { .. }
             | StoreError::ReadSnapshotFile { .. }
@@ -120,14 +177,35 @@ impl Classify for StoreError {
             | StoreError::DifferentOrgs { .. } => ErrorClass::Usage,
             StoreError::Busy { .. } => ErrorClass::Temporary,
             StoreError::Storage { .. } => ErrorClass::Io,
-            StoreError::Migration { .. } | StoreError::Sqlite { .. } | StoreError::Write { .. } => {
-                ErrorClass::Internal
-            }
+            StoreError::Migration { .. }
+            | StoreError::Sqlite { .. }
+            | StoreError::Write { .. }
+            | StoreError::Internal { .. } => ErrorClass::Internal,
         }
     }
 }
 
 impl StoreError {
+    /// Wraps a PostgreSQL error, recognising a lost connection (temporary: nothing of the
+    /// transaction was stored).
+    pub(crate) fn postgres(context: &'static str) -> impl FnOnce(PgError) -> StoreError {
+        move |source| {
+            if source.connection_lost() {
+                StoreError::PgConnectionLost { context, source }
+            } else {
+                StoreError::Postgres { context, source }
+            }
+        }
+    }
+
+    /// Wraps an error of either engine.
+    pub(crate) fn db(context: &'static str) -> impl FnOnce(DbError) -> StoreError {
+        move |error| match error {
+            DbError::Sqlite(source) => StoreError::sqlite(context)(source),
+            DbError::Postgres(source) => StoreError::postgres(context)(source),
+        }
+    }
+
     /// Wraps an SQLite error, recognising a busy or locked database as temporary.
     pub(crate) fn sqlite(context: &'static str) -> impl FnOnce(rusqlite::Error) -> StoreError {
         move |source| {

@@ -2,16 +2,17 @@
 //! time, so an import holds one user in memory, not the whole document (a million users is about
 //! 500 MB of JSON). The small parts (organization, subscriptions, profiles, summary, ...) are
 //! kept until the end. Keys may come in any order; the snapshot row, which needs them all, is
-//! written last, and the users' foreign keys are checked at commit (`PRAGMA defer_foreign_keys`).
+//! written last, and the users' foreign keys are checked at commit (deferred: `db::Db::begin_write`).
+//! On PostgreSQL the users and their licences go in multi-row INSERTs of a few hundred rows.
 //! Everything happens in the caller's one transaction.
 
 use std::fmt;
 use std::marker::PhantomData;
 
-use rusqlite::{OptionalExtension, Statement, Transaction, params};
 use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde::{Deserialize, Serialize};
 
+use crate::db::{Value, WriteTx, values};
 use crate::doc::{
     Filter, Generator, Organization, Profile, SUPPORTED_SCHEMA_VERSION, Source, Subscription,
     SubscriptionSource, User, Warning,
@@ -43,52 +44,160 @@ pub(crate) struct Header<'a> {
     pub warnings: &'a [Warning],
 }
 
-/// Writes one snapshot's rows inside a transaction, with its statements prepared once.
+/// The columns of a users row, in the order [`SnapshotWriter::user`] gives them.
+const USER_COLUMNS: &str = "snapshot_id, id, username, email, email_domain, name, active, user_type, account_kind, profile_id, last_login_at, created_at, federation_id";
+const LICENCE_COLUMNS: &str = "snapshot_id, user_id, subscription_id, source";
+
+/// Rows of one table waiting to be written in one multi-row INSERT (one row at a time on
+/// SQLite, [`crate::db::dialect::PG_INSERT_BATCH`] on PostgreSQL): the same statement on both,
+/// `INSERT INTO t (cols) VALUES ($1, …), ($n+1, …) [ON CONFLICT DO NOTHING]`.
+struct Pending {
+    table: &'static str,
+    columns: &'static str,
+    width: usize,
+    /// `ON CONFLICT DO NOTHING` (SQLite 3.24+ and PostgreSQL): a licence listed twice for one
+    /// user is one assignment.
+    ignore_duplicates: bool,
+    /// What a duplicate primary key is, for [`StoreError::DuplicateRecord`].
+    what: &'static str,
+    rows: Vec<Value>,
+    /// The statement for one row, and for a full batch.
+    single: String,
+    full: (usize, String),
+}
+
+impl Pending {
+    fn new(
+        table: &'static str,
+        columns: &'static str,
+        ignore_duplicates: bool,
+        what: &'static str,
+        batch: usize,
+    ) -> Pending {
+        let width = columns.split(',').count();
+        let mut pending = Pending {
+            table,
+            columns,
+            width,
+            ignore_duplicates,
+            what,
+            rows: Vec::new(),
+            single: String::new(),
+            full: (0, String::new()),
+        };
+        pending.single = pending.sql(1);
+        pending.full = (batch, pending.sql(batch));
+        pending
+    }
+
+    fn len(&self) -> usize {
+        self.rows.len() / self.width
+    }
+
+    fn sql(&self, rows: usize) -> String {
+        let mut sql = format!("INSERT INTO {} ({}) VALUES ", self.table, self.columns);
+        for row in 0..rows {
+            if row > 0 {
+                sql.push_str(", ");
+            }
+            sql.push('(');
+            for column in 0..self.width {
+                if column > 0 {
+                    sql.push_str(", ");
+                }
+                sql.push_str(&format!("${}", row * self.width + column + 1));
+            }
+            sql.push(')');
+        }
+        if self.ignore_duplicates {
+            sql.push_str(" ON CONFLICT DO NOTHING");
+        }
+        sql
+    }
+
+    /// Writes the rows waiting. On PostgreSQL a batch runs under a savepoint: when it breaks a
+    /// primary key, its rows are written again one by one to name the duplicate.
+    fn flush(&mut self, tx: &WriteTx<'_>, context: &'static str) -> Result<(), StoreError> {
+        let rows = self.len();
+        if rows == 0 {
+            return Ok(());
+        }
+        let db = tx.db;
+        if rows == 1 {
+            db.execute(context, &self.single, &self.rows).map_err(|error| self.duplicate(error, 0))?;
+            self.rows.clear();
+            return Ok(());
+        }
+        db.batch(context, "SAVEPOINT sfconn_batch")?;
+        let sql = if rows == self.full.0 { self.full.1.clone() } else { self.sql(rows) };
+        match db.execute(context, &sql, &self.rows) {
+            Ok(_) => {
+                self.rows.clear();
+                db.batch(context, "RELEASE SAVEPOINT sfconn_batch")
+            }
+            Err(error) if is_duplicate(&error) => {
+                db.batch(context, "ROLLBACK TO SAVEPOINT sfconn_batch")?;
+                for (row, values) in self.rows.chunks(self.width).enumerate() {
+                    db.execute(context, &self.single, values).map_err(|error| self.duplicate(error, row))?;
+                }
+                self.rows.clear();
+                db.batch(context, "RELEASE SAVEPOINT sfconn_batch")
+            }
+            Err(error) => Err(error),
+        }
+    }
+
+    /// A primary-key violation of row `row` as the record listed twice.
+    fn duplicate(&self, error: StoreError, row: usize) -> StoreError {
+        if !is_duplicate(&error) {
+            return error;
+        }
+        match self.rows.get(row * self.width + 1) {
+            Some(Value::Text(id)) => StoreError::DuplicateRecord { what: self.what, id: id.clone() },
+            _ => error,
+        }
+    }
+}
+
+/// A primary-key (unique) violation: SQLite's `SQLITE_CONSTRAINT_PRIMARYKEY`, PostgreSQL's
+/// SQLSTATE 23505.
+fn is_duplicate(error: &StoreError) -> bool {
+    match error {
+        StoreError::Sqlite { source: rusqlite::Error::SqliteFailure(error, _), .. } => {
+            error.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_PRIMARYKEY
+        }
+        StoreError::Postgres { source, .. } => source.sqlstate() == Some("23505"),
+        _ => false,
+    }
+}
+
+/// Writes one snapshot's rows inside the write transaction.
 pub(crate) struct SnapshotWriter<'t> {
-    tx: &'t Transaction<'t>,
+    tx: &'t WriteTx<'t>,
     snapshot_id: i64,
-    insert_subscription: Statement<'t>,
-    insert_profile: Statement<'t>,
-    insert_user: Statement<'t>,
-    insert_licence: Statement<'t>,
+    batch: usize,
+    users_pending: Pending,
+    licences_pending: Pending,
     users: i64,
     subscriptions: i64,
 }
 
 impl<'t> SnapshotWriter<'t> {
-    /// Takes the next snapshot id (the transaction holds the write lock, so it stays free) and
-    /// defers the foreign-key checks to the commit: users may be written before the snapshot row.
-    pub(crate) fn new(tx: &'t Transaction<'t>) -> Result<SnapshotWriter<'t>, StoreError> {
-        tx.pragma_update(None, "defer_foreign_keys", true)
-            .map_err(StoreError::sqlite("deferring foreign keys"))?;
+    /// Takes the next snapshot id (the transaction holds the write lock, so it stays free).
+    pub(crate) fn new(tx: &'t WriteTx<'t>) -> Result<SnapshotWriter<'t>, StoreError> {
         let snapshot_id: i64 = tx
-            .query_row("SELECT COALESCE(MAX(id), 0) + 1 FROM snapshots", [], |row| row.get(0))
-            .map_err(StoreError::sqlite("choosing the snapshot id"))?;
-        let prepare = |context: &'static str, sql: &str| tx.prepare(sql).map_err(StoreError::sqlite(context));
+            .db
+            .row("choosing the snapshot id", "SELECT COALESCE(MAX(id), 0) + 1 FROM snapshots", &[], |row| {
+                row.get(0)
+            })?
+            .unwrap_or(1);
+        let batch = tx.db.insert_batch();
         Ok(SnapshotWriter {
             tx,
             snapshot_id,
-            insert_subscription: prepare(
-                "preparing the subscription insert",
-                "INSERT INTO subscriptions (snapshot_id, id, source, name, label, key, status, total, used, unlimited, expires_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
-            )?,
-            insert_profile: prepare(
-                "preparing the profile insert",
-                "INSERT INTO profiles (snapshot_id, id, name, user_type, user_license_id) VALUES (?1, ?2, ?3, ?4, ?5)",
-            )?,
-            insert_user: prepare(
-                "preparing the user insert",
-                "INSERT INTO users (snapshot_id, id, username, email, email_domain, name, active, user_type,
-                     account_kind, profile_id, last_login_at, created_at, federation_id)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
-            )?,
-            // A licence listed twice for one user is one assignment.
-            insert_licence: prepare(
-                "preparing the licence insert",
-                "INSERT OR IGNORE INTO user_licences (snapshot_id, user_id, subscription_id, source)
-                 VALUES (?1, ?2, ?3, ?4)",
-            )?,
+            batch,
+            users_pending: Pending::new("users", USER_COLUMNS, false, "user", batch),
+            licences_pending: Pending::new("user_licences", LICENCE_COLUMNS, true, "licence", batch),
             users: 0,
             subscriptions: 0,
         })
@@ -96,15 +205,12 @@ impl<'t> SnapshotWriter<'t> {
 
     /// Refuses a snapshot of the same org with the same `collected_at`.
     pub(crate) fn check_not_stored(&self, org_id: &str, collected: &Collected) -> Result<(), StoreError> {
-        let existing: Option<i64> = self
-            .tx
-            .query_row(
-                "SELECT id FROM snapshots WHERE org_id = ?1 AND collected_at_ms = ?2",
-                params![org_id, collected.ms],
-                |row| row.get(0),
-            )
-            .optional()
-            .map_err(StoreError::sqlite("looking for the same snapshot"))?;
+        let existing: Option<i64> = self.tx.db.row(
+            "looking for the same snapshot",
+            "SELECT id FROM snapshots WHERE org_id = $1 AND collected_at_ms = $2",
+            &values![org_id, collected.ms],
+            |row| row.get(0),
+        )?;
         match existing {
             Some(id) => Err(StoreError::AlreadyStored {
                 id,
@@ -116,35 +222,46 @@ impl<'t> SnapshotWriter<'t> {
     }
 
     pub(crate) fn subscription(&mut self, sub: &Subscription) -> Result<(), StoreError> {
-        self.insert_subscription
-            .execute(params![
-                self.snapshot_id,
-                sub.id,
-                sub.source.as_str(),
-                sub.name,
-                sub.label,
-                sub.key,
-                sub.status,
-                sub.total,
-                sub.used,
-                sub.unlimited,
-                sub.expires_at,
-            ])
-            .map_err(duplicate_or("subscription", &sub.id, "storing a subscription"))?;
+        self.tx
+            .db
+            .execute(
+                "storing a subscription",
+                "INSERT INTO subscriptions (snapshot_id, id, source, name, label, key, status, total, used, unlimited, expires_at)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+                &values![
+                    self.snapshot_id,
+                    &sub.id,
+                    sub.source.as_str(),
+                    &sub.name,
+                    &sub.label,
+                    &sub.key,
+                    &sub.status,
+                    &sub.total,
+                    &sub.used,
+                    sub.unlimited,
+                    &sub.expires_at,
+                ],
+            )
+            .map_err(duplicate_or("subscription", &sub.id))?;
         self.subscriptions += 1;
         Ok(())
     }
 
     pub(crate) fn profile(&mut self, profile: &Profile) -> Result<(), StoreError> {
-        self.insert_profile
-            .execute(params![
-                self.snapshot_id,
-                profile.id,
-                profile.name,
-                profile.user_type,
-                profile.user_license_id
-            ])
-            .map_err(duplicate_or("profile", &profile.id, "storing a profile"))?;
+        self.tx
+            .db
+            .execute(
+                "storing a profile",
+                "INSERT INTO profiles (snapshot_id, id, name, user_type, user_license_id) VALUES ($1, $2, $3, $4, $5)",
+                &values![
+                    self.snapshot_id,
+                    &profile.id,
+                    &profile.name,
+                    &profile.user_type,
+                    &profile.user_license_id
+                ],
+            )
+            .map_err(duplicate_or("profile", &profile.id))?;
         Ok(())
     }
 
@@ -152,23 +269,21 @@ impl<'t> SnapshotWriter<'t> {
         let last_login_at = timefmt::normalise_opt("last_login_at", user.last_login_at.as_deref())?;
         let created_at = timefmt::normalise_opt("created_at", user.created_at.as_deref())?;
         let email_domain = user.email_domain.as_deref().map(str::to_ascii_lowercase);
-        self.insert_user
-            .execute(params![
-                self.snapshot_id,
-                user.id,
-                user.username,
-                user.email,
-                email_domain,
-                user.name,
-                user.active,
-                user.user_type,
-                user.account_kind,
-                user.profile_id,
-                last_login_at,
-                created_at,
-                user.federation_id,
-            ])
-            .map_err(duplicate_or("user", &user.id, "storing a user"))?;
+        self.users_pending.rows.extend(values![
+            self.snapshot_id,
+            &user.id,
+            &user.username,
+            &user.email,
+            email_domain,
+            &user.name,
+            user.active,
+            &user.user_type,
+            &user.account_kind,
+            &user.profile_id,
+            last_login_at,
+            created_at,
+            &user.federation_id,
+        ]);
         let held = user
             .user_license_id
             .iter()
@@ -179,46 +294,56 @@ impl<'t> SnapshotWriter<'t> {
                     .map(|id| (id, SubscriptionSource::PermissionSetLicense)),
             )
             .chain(user.package_license_ids.iter().map(|id| (id, SubscriptionSource::PackageLicense)));
+        if self.users_pending.len() >= self.batch {
+            self.users_pending.flush(self.tx, "storing a user")?;
+        }
         for (subscription_id, source) in held {
-            self.insert_licence
-                .execute(params![self.snapshot_id, user.id, subscription_id, source.as_str()])
-                .map_err(StoreError::sqlite("storing a licence assignment"))?;
+            self.licences_pending.rows.extend(values![
+                self.snapshot_id,
+                &user.id,
+                subscription_id,
+                source.as_str()
+            ]);
+            if self.licences_pending.len() >= self.batch {
+                self.licences_pending.flush(self.tx, "storing a licence assignment")?;
+            }
         }
         self.users += 1;
         Ok(())
     }
 
     /// Writes the snapshot row, once every user, subscription and profile is written.
-    pub(crate) fn finish(self, header: &Header<'_>) -> Result<SnapshotId, StoreError> {
-        self.tx
-            .execute(
-                "INSERT INTO snapshots (id, org_id, org_name, edition, is_sandbox, instance_name, collected_at,
-                     collected_at_ms, imported_at, generator, login_url, instance_url, api_version, filter_all,
-                     company_names, users, subscriptions, summary_json, warnings_json)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19)",
-                params![
-                    self.snapshot_id,
-                    header.organization.id,
-                    header.organization.name,
-                    header.organization.edition,
-                    header.organization.is_sandbox,
-                    header.organization.instance_name,
-                    header.collected.text,
-                    header.collected.ms,
-                    timefmt::now(),
-                    format!("{} {}", header.generator.name, header.generator.version),
-                    header.source.login_url,
-                    header.source.instance_url,
-                    header.source.api_version,
-                    header.filter.all,
-                    to_json(&header.filter.company_names),
-                    self.users,
-                    self.subscriptions,
-                    to_json(header.summary),
-                    to_json(&header.warnings),
-                ],
-            )
-            .map_err(StoreError::sqlite("storing the snapshot row"))?;
+    pub(crate) fn finish(mut self, header: &Header<'_>) -> Result<SnapshotId, StoreError> {
+        self.users_pending.flush(self.tx, "storing a user")?;
+        self.licences_pending.flush(self.tx, "storing a licence assignment")?;
+        self.tx.db.execute(
+            "storing the snapshot row",
+            "INSERT INTO snapshots (id, org_id, org_name, edition, is_sandbox, instance_name, collected_at,
+                 collected_at_ms, imported_at, generator, login_url, instance_url, api_version, filter_all,
+                 company_names, users, subscriptions, summary_json, warnings_json)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)",
+            &values![
+                self.snapshot_id,
+                &header.organization.id,
+                &header.organization.name,
+                &header.organization.edition,
+                header.organization.is_sandbox,
+                &header.organization.instance_name,
+                &header.collected.text,
+                header.collected.ms,
+                timefmt::now(),
+                format!("{} {}", header.generator.name, header.generator.version),
+                &header.source.login_url,
+                &header.source.instance_url,
+                &header.source.api_version,
+                header.filter.all,
+                to_json(&header.filter.company_names),
+                self.users,
+                self.subscriptions,
+                to_json(header.summary),
+                to_json(&header.warnings),
+            ],
+        )?;
         Ok(SnapshotId(self.snapshot_id))
     }
 }
@@ -462,24 +587,11 @@ where
     }
 }
 
-/// A primary-key violation is a record listed twice in the document; anything else is an SQLite
-/// error.
-fn duplicate_or<'a>(
-    what: &'static str,
-    id: &'a str,
-    context: &'static str,
-) -> impl FnOnce(rusqlite::Error) -> StoreError + 'a {
-    move |source| {
-        let is_duplicate = matches!(
-            &source,
-            rusqlite::Error::SqliteFailure(error, _)
-                if error.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_PRIMARYKEY
-        );
-        if is_duplicate {
-            StoreError::DuplicateRecord { what, id: id.to_owned() }
-        } else {
-            StoreError::sqlite(context)(source)
-        }
+/// A primary-key violation is a record listed twice in the document; anything else is the
+/// database's error.
+fn duplicate_or<'a>(what: &'static str, id: &'a str) -> impl FnOnce(StoreError) -> StoreError + 'a {
+    move |error| {
+        if is_duplicate(&error) { StoreError::DuplicateRecord { what, id: id.to_owned() } } else { error }
     }
 }
 

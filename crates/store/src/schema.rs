@@ -1,5 +1,8 @@
-//! The database schema as a list of forward migrations. `PRAGMA user_version` holds the number
-//! of migrations applied; opening a store applies the missing ones, each in its own transaction.
+//! The database schema as a list of forward migrations, the same for both engines (written in
+//! SQLite's words; `db::dialect::postgres_ddl` reads them for PostgreSQL). SQLite's
+//! `PRAGMA user_version`, or PostgreSQL's `sfconn_schema` table, holds the number of migrations
+//! applied; opening a store applies the missing ones, each in its own transaction (on
+//! PostgreSQL under `pg_advisory_xact_lock`, so that many sfconn starting at once migrate once).
 //!
 //! Rule: a migration that has shipped is never edited. A change is a new entry at the end of
 //! [`MIGRATIONS`] (the tests keep a frozen copy of migration 1 to catch an edit).
@@ -7,6 +10,8 @@
 use rusqlite::Connection;
 
 use crate::StoreError;
+use crate::db::{Db, dialect, values};
+use crate::store::Location;
 
 /// Migration `n` (1-based) is `MIGRATIONS[n - 1]`.
 pub const MIGRATIONS: &[&str] = &[MIGRATION_1, MIGRATION_2];
@@ -110,7 +115,11 @@ pub(crate) fn migrate(conn: &mut Connection, path: &std::path::Path) -> Result<i
         .map_err(|source| StoreError::NotADatabase { path: path.to_path_buf(), source })?;
     let latest = latest_version();
     if current > latest {
-        return Err(StoreError::NewerSchema { path: path.to_path_buf(), found: current, supported: latest });
+        return Err(StoreError::NewerSchema {
+            store: Location::File(path.to_path_buf()),
+            found: current,
+            supported: latest,
+        });
     }
     for (index, sql) in MIGRATIONS.iter().enumerate().skip(usize::try_from(current).unwrap_or(0)) {
         let version = i64::try_from(index + 1).unwrap_or(i64::MAX);
@@ -134,6 +143,63 @@ pub(crate) fn migrate(conn: &mut Connection, path: &std::path::Path) -> Result<i
             }
             _ => StoreError::Migration { version, source },
         })?;
+    }
+    Ok(latest)
+}
+
+/// Migration `version` as PostgreSQL runs it (the SQLite text of [`MIGRATIONS`] read by the
+/// dialect), for a database administrator who applies the schema by hand, and for tests.
+pub fn postgres_migration(version: i64) -> Option<String> {
+    let index = usize::try_from(version.checked_sub(1)?).ok()?;
+    MIGRATIONS.get(index).map(|sql| dialect::postgres_ddl(sql))
+}
+
+/// Brings a PostgreSQL store to the latest schema version, one transaction per migration, each
+/// holding the migrations' advisory lock: a second sfconn waits, then finds the work done.
+pub(crate) fn migrate_postgres(db: &Db, store: &Location) -> Result<i64, StoreError> {
+    let latest = latest_version();
+    let lock = format!("SELECT pg_advisory_xact_lock({})", dialect::PG_MIGRATION_LOCK);
+    // Version 0 is the check alone (a store newer than this sfconn is refused untouched).
+    for version in 0..=latest {
+        let apply = || -> Result<(), StoreError> {
+            let context = "reading the schema version";
+            db.batch(context, "BEGIN")?;
+            db.batch("waiting for the migration lock", &lock)?;
+            // Created once; checked first, so that a role without CREATE can open a store.
+            let exists =
+                db.row(context, dialect::PG_SCHEMA_EXISTS, &[], |row| row.get::<bool>(0))?.unwrap_or(false);
+            if !exists {
+                db.batch(context, dialect::PG_SCHEMA_TABLE)?;
+            }
+            let current: i64 =
+                db.row(context, dialect::PG_SCHEMA_VERSION, &[], |row| row.get(0))?.unwrap_or(0);
+            if current > latest {
+                return Err(StoreError::NewerSchema {
+                    store: store.clone(),
+                    found: current,
+                    supported: latest,
+                });
+            }
+            if current < version {
+                let sql = postgres_migration(version).unwrap_or_default();
+                let failed = |error: StoreError| match error {
+                    StoreError::Postgres { source, .. } => StoreError::PgMigration { version, source },
+                    other => other,
+                };
+                db.batch("migrating the schema", &sql).map_err(failed)?;
+                db.execute(
+                    "migrating the schema",
+                    dialect::PG_SCHEMA_APPLIED,
+                    &values![version, crate::timefmt::now()],
+                )
+                .map_err(failed)?;
+            }
+            db.batch("committing a migration", "COMMIT")
+        };
+        if let Err(error) = apply() {
+            drop(db.batch("rolling back a migration", "ROLLBACK"));
+            return Err(error);
+        }
     }
     Ok(latest)
 }

@@ -2,9 +2,11 @@ use std::io::{BufReader, Write};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
+use rusqlite::{Connection, OpenFlags};
 use serde::Serialize;
 
+use crate::db::pg::{PgConn, PgTarget};
+use crate::db::{Db, DbError, Row, Value, dialect, values};
 use crate::doc::SnapshotDoc;
 use crate::import::{self, Collected, Header, SnapshotWriter};
 use crate::{StoreError, SubscriptionSource, render, schema, timefmt};
@@ -117,15 +119,50 @@ impl SnapshotInfo {
     }
 }
 
-/// The snapshot history: an SQLite database (bundled SQLite, WAL mode) at one path.
+/// Where a store is, as it may be shown: an SQLite file, or a PostgreSQL URL with its password
+/// replaced by `***`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Location {
+    File(PathBuf),
+    Postgres(String),
+}
+
+impl Location {
+    /// The command-line flag that names such a store.
+    pub fn flag(&self) -> &'static str {
+        match self {
+            Location::File(_) => "--store",
+            Location::Postgres(_) => "--store-url",
+        }
+    }
+}
+
+impl std::fmt::Display for Location {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Location::File(path) => path.display().fmt(f),
+            Location::Postgres(url) => f.write_str(url),
+        }
+    }
+}
+
+/// Which store to open: the SQLite file (`store.path`, `--store`) or PostgreSQL (`store.url`).
+#[derive(Debug)]
+pub enum Target {
+    Sqlite(PathBuf),
+    Postgres(PgTarget),
+}
+
+/// The snapshot history: an SQLite database (bundled SQLite, WAL mode) at one path, or a
+/// PostgreSQL database (docs/architecture.md, "The store's two engines").
 pub struct Store {
-    pub(crate) conn: Connection,
-    path: PathBuf,
+    pub(crate) db: Db,
+    location: Location,
 }
 
 impl std::fmt::Debug for Store {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Store").field("path", &self.path).finish_non_exhaustive()
+        f.debug_struct("Store").field("location", &self.location).finish_non_exhaustive()
     }
 }
 
@@ -133,12 +170,12 @@ const SNAPSHOT_COLUMNS: &str = "id, org_id, org_name, is_sandbox, collected_at, 
 
 /// A `source` column. The store writes only the three known names, so anything else (a database
 /// changed by hand) is read as a user licence rather than failing the whole command.
-pub(crate) fn source_column(row: &rusqlite::Row<'_>, index: usize) -> rusqlite::Result<SubscriptionSource> {
+pub(crate) fn source_column(row: &Row<'_>, index: usize) -> Result<SubscriptionSource, DbError> {
     let source: String = row.get(index)?;
     Ok(SubscriptionSource::parse(&source).unwrap_or(SubscriptionSource::UserLicense))
 }
 
-fn snapshot_info(row: &rusqlite::Row<'_>) -> rusqlite::Result<SnapshotInfo> {
+fn snapshot_info(row: &Row<'_>) -> Result<SnapshotInfo, DbError> {
     let company_names: String = row.get(8)?;
     Ok(SnapshotInfo {
         id: SnapshotId(row.get(0)?),
@@ -221,6 +258,33 @@ impl Store {
         Store::open_with(path, OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX)
     }
 
+    /// Connects to a PostgreSQL store and migrates it to the latest schema (the database must
+    /// exist; its tables are created by the first migration). Many sfconn starting at once
+    /// migrate it once: migrations run under an advisory lock.
+    pub fn connect(target: &PgTarget) -> Result<Store, StoreError> {
+        let conn = PgConn::connect(target)?;
+        let store = Store { db: Db::Postgres(conn), location: Location::Postgres(target.shown().to_owned()) };
+        schema::migrate_postgres(&store.db, &store.location)?;
+        Ok(store)
+    }
+
+    /// [`Store::open`] or [`Store::connect`], for writing (`collect --store`, `history import`).
+    pub fn open_target(target: &Target) -> Result<Store, StoreError> {
+        match target {
+            Target::Sqlite(path) => Store::open(path),
+            Target::Postgres(pg) => Store::connect(pg),
+        }
+    }
+
+    /// [`Store::open_existing`] or [`Store::connect`], for reading (`report`, `history list`,
+    /// `history diff`). A PostgreSQL database without sfconn's tables gets them, empty.
+    pub fn open_existing_target(target: &Target) -> Result<Store, StoreError> {
+        match target {
+            Target::Sqlite(path) => Store::open_existing(path),
+            Target::Postgres(pg) => Store::connect(pg),
+        }
+    }
+
     fn open_with(path: &Path, flags: OpenFlags) -> Result<Store, StoreError> {
         let mut conn = Connection::open_with_flags(path, flags)
             .map_err(|source| StoreError::Open { path: path.to_path_buf(), source })?;
@@ -235,19 +299,38 @@ impl Store {
         conn.pragma_update(None, "foreign_keys", true)
             .map_err(StoreError::sqlite("enabling foreign keys"))?;
         schema::migrate(&mut conn, path)?;
-        Ok(Store { conn, path: path.to_path_buf() })
+        Ok(Store { db: Db::Sqlite(conn), location: Location::File(path.to_path_buf()) })
     }
 
-    /// The database file.
-    pub fn path(&self) -> &Path {
-        &self.path
+    /// Where the store is, as it may be shown.
+    pub fn location(&self) -> &Location {
+        &self.location
     }
 
-    /// The schema version of the open database (`PRAGMA user_version`).
+    /// The database file (SQLite); `None` for a PostgreSQL store.
+    pub fn path(&self) -> Option<&Path> {
+        match &self.location {
+            Location::File(path) => Some(path),
+            Location::Postgres(_) => None,
+        }
+    }
+
+    /// The schema version of the open database (`PRAGMA user_version`, or PostgreSQL's
+    /// `sfconn_schema` table).
     pub fn schema_version(&self) -> Result<i64, StoreError> {
-        self.conn
-            .query_row("PRAGMA user_version", [], |row| row.get(0))
-            .map_err(StoreError::sqlite("reading the schema version"))
+        let sql = if self.db.is_postgres() { dialect::PG_SCHEMA_VERSION } else { "PRAGMA user_version" };
+        self.db
+            .row("reading the schema version", sql, &[], |row| row.get(0))?
+            .ok_or_else(|| StoreError::Internal { what: "the schema version has no row" })
+    }
+
+    /// A storage failure (disk full, read-only) named for the SQLite file; PostgreSQL's own
+    /// disk is the server's to report.
+    fn on_storage(&self, error: StoreError) -> StoreError {
+        match &self.location {
+            Location::File(path) => error.on_storage(path),
+            Location::Postgres(_) => error,
+        }
     }
 
     /// Stores a snapshot document given as JSON bytes (what `sfconn collect -f json` writes), in
@@ -255,7 +338,7 @@ impl Store {
     /// the same org with the same `collected_at` is refused ([`StoreError::AlreadyStored`]).
     pub fn insert_snapshot_json(&mut self, json: &[u8]) -> Result<SnapshotId, StoreError> {
         self.insert_streamed(&mut serde_json::Deserializer::from_slice(json))
-            .map_err(|error| error.on_storage(&self.path))
+            .map_err(|error| self.on_storage(error))
     }
 
     /// Reads a snapshot file (`-` for standard input) and stores it (`sfconn history import`,
@@ -273,18 +356,18 @@ impl Store {
         // A read that fails half-way is the file's problem, not the document's.
         result.map_err(|error| match error {
             StoreError::InvalidSnapshot { source, .. } if source.is_io() => read_error(source.into()),
-            other => other.on_storage(&self.path),
+            other => self.on_storage(other),
         })
     }
 
     /// Stores a parsed snapshot document, like [`Store::insert_snapshot_json`].
     pub fn insert_snapshot(&mut self, doc: &SnapshotDoc) -> Result<SnapshotId, StoreError> {
-        self.insert_parsed(doc).map_err(|error| error.on_storage(&self.path))
+        self.insert_parsed(doc).map_err(|error| self.on_storage(error))
     }
 
     fn insert_parsed(&mut self, doc: &SnapshotDoc) -> Result<SnapshotId, StoreError> {
         let collected = Collected::parse(&doc.collected_at)?;
-        let tx = self.begin()?;
+        let tx = self.db.begin_write()?;
         let mut writer = SnapshotWriter::new(&tx)?;
         writer.check_not_stored(&doc.organization.id, &collected)?;
         for sub in &doc.subscriptions {
@@ -305,7 +388,7 @@ impl Store {
             summary: &doc.summary,
             warnings: &doc.warnings,
         })?;
-        tx.commit().map_err(StoreError::sqlite("committing the snapshot"))?;
+        tx.commit()?;
         Ok(id)
     }
 
@@ -314,27 +397,18 @@ impl Store {
         &mut self,
         deserializer: &mut serde_json::Deserializer<R>,
     ) -> Result<SnapshotId, StoreError> {
-        let tx = self.begin()?;
+        let tx = self.db.begin_write()?;
         let id = import::stream_document(deserializer, SnapshotWriter::new(&tx)?)?;
-        tx.commit().map_err(StoreError::sqlite("committing the snapshot"))?;
+        tx.commit()?;
         Ok(id)
-    }
-
-    /// IMMEDIATE: take the write lock first (waiting for another writer up to the busy
-    /// timeout), so that the reads of the insert (the same snapshot, the next id) cannot go
-    /// stale and fail the later writes.
-    fn begin(&mut self) -> Result<rusqlite::Transaction<'_>, StoreError> {
-        self.conn
-            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
-            .map_err(StoreError::sqlite("starting a transaction"))
     }
 
     /// Every stored snapshot, oldest first.
     pub fn list(&self) -> Result<Vec<SnapshotInfo>, StoreError> {
-        self.rows(
+        self.db.rows(
             "listing snapshots",
             &format!("SELECT {SNAPSHOT_COLUMNS} FROM snapshots ORDER BY collected_at_ms, id"),
-            [],
+            &[],
             snapshot_info,
         )
     }
@@ -342,7 +416,7 @@ impl Store {
     /// The latest snapshot of every org in the store (orgs told apart by organization id), by
     /// org name then id: what `sfconn report --all-orgs` reads.
     pub fn latest_per_org(&self) -> Result<Vec<SnapshotInfo>, StoreError> {
-        self.rows(
+        self.db.rows(
             "finding the latest snapshot of each org",
             &format!(
                 "SELECT {SNAPSHOT_COLUMNS} FROM snapshots s
@@ -350,22 +424,9 @@ impl Store {
                                ORDER BY t.collected_at_ms DESC, t.id DESC LIMIT 1)
                  ORDER BY s.org_name, s.org_id"
             ),
-            [],
+            &[],
             snapshot_info,
         )
-    }
-
-    /// Runs a read query and maps every row; an error names `context`.
-    pub(crate) fn rows<T, C: FromIterator<T>>(
-        &self,
-        context: &'static str,
-        sql: &str,
-        params: impl rusqlite::Params,
-        map: impl FnMut(&rusqlite::Row<'_>) -> rusqlite::Result<T>,
-    ) -> Result<C, StoreError> {
-        let mut statement = self.conn.prepare(sql).map_err(StoreError::sqlite(context))?;
-        let rows = statement.query_map(params, map).map_err(StoreError::sqlite(context))?;
-        rows.collect::<Result<C, _>>().map_err(StoreError::sqlite(context))
     }
 
     /// The snapshot a selector means, optionally only among one org's snapshots.
@@ -373,28 +434,31 @@ impl Store {
         let found = match selector {
             Selector::Latest => self.query_snapshot(
                 &format!(
-                    "SELECT {SNAPSHOT_COLUMNS} FROM snapshots WHERE (?1 IS NULL OR org_id = ?1)
+                    "SELECT {SNAPSHOT_COLUMNS} FROM snapshots WHERE (CAST($1 AS TEXT) IS NULL OR org_id = $1)
                      ORDER BY collected_at_ms DESC, id DESC LIMIT 1"
                 ),
-                params![org_id],
+                &values![org_id],
             )?,
             Selector::Id(id) => self.query_snapshot(
-                &format!("SELECT {SNAPSHOT_COLUMNS} FROM snapshots WHERE id = ?2 AND (?1 IS NULL OR org_id = ?1)"),
-                params![org_id, id],
+                &format!(
+                    "SELECT {SNAPSHOT_COLUMNS} FROM snapshots WHERE id = $2 AND (CAST($1 AS TEXT) IS NULL OR org_id = $1)"
+                ),
+                &values![org_id, *id],
             )?,
             Selector::AtOrBefore { until_ms, .. } => self.query_snapshot(
                 &format!(
-                    "SELECT {SNAPSHOT_COLUMNS} FROM snapshots WHERE (?1 IS NULL OR org_id = ?1) AND collected_at_ms <= ?2
+                    "SELECT {SNAPSHOT_COLUMNS} FROM snapshots WHERE (CAST($1 AS TEXT) IS NULL OR org_id = $1) AND collected_at_ms <= $2
                      ORDER BY collected_at_ms DESC, id DESC LIMIT 1"
                 ),
-                params![org_id, until_ms],
+                &values![org_id, *until_ms],
             )?,
         };
         match found {
             Some(info) => Ok(info),
-            None if selector == &Selector::Latest => {
-                Err(StoreError::NoSnapshots { path: self.path.clone(), org_id: org_id.map(str::to_owned) })
-            }
+            None if selector == &Selector::Latest => Err(StoreError::NoSnapshots {
+                store: self.location.clone(),
+                org_id: org_id.map(str::to_owned),
+            }),
             None => Err(StoreError::SnapshotNotFound { selector: selector.describe(org_id) }),
         }
     }
@@ -415,10 +479,10 @@ impl Store {
                 .query_snapshot(
                     &format!(
                         "SELECT {SNAPSHOT_COLUMNS} FROM snapshots
-                         WHERE org_id = ?1 AND (collected_at_ms < ?2 OR (collected_at_ms = ?2 AND id < ?3))
+                         WHERE org_id = $1 AND (collected_at_ms < $2 OR (collected_at_ms = $2 AND id < $3))
                          ORDER BY collected_at_ms DESC, id DESC LIMIT 1"
                     ),
-                    params![to.org_id, to.collected_at_ms, to.id.0],
+                    &values![&to.org_id, to.collected_at_ms, to.id.0],
                 )?
                 .ok_or_else(|| StoreError::NothingToCompare { only: to.id.0, org_id: to.org_id.clone() })?,
         };
@@ -433,14 +497,7 @@ impl Store {
         Ok((from, to))
     }
 
-    fn query_snapshot(
-        &self,
-        sql: &str,
-        params: impl rusqlite::Params,
-    ) -> Result<Option<SnapshotInfo>, StoreError> {
-        self.conn
-            .query_row(sql, params, snapshot_info)
-            .optional()
-            .map_err(StoreError::sqlite("finding a snapshot"))
+    fn query_snapshot(&self, sql: &str, params: &[Value]) -> Result<Option<SnapshotInfo>, StoreError> {
+        self.db.row("finding a snapshot", sql, params, snapshot_info)
     }
 }

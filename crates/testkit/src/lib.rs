@@ -7,7 +7,8 @@
 //! limits; identity) and switches that inject faults ([`Faults`]); and what the crates' tests
 //! share around it: [`BlockingOrg`] (the org for synchronous tests), [`Sandbox`] (a program run
 //! with a temporary HOME and XDG directories), [`SharedBuffer`], [`quick_retry`] and
-//! [`assert_valid_snapshot`].
+//! [`assert_valid_snapshot`]; and [`postgres::Cluster`], a real PostgreSQL server in a temporary
+//! directory for the store's PostgreSQL backend (initdb and pg_ctl of the `postgresql` package).
 //! Must not: contact any host other than loopback, be a dependency of shipped crates, or
 //! depend on the crates above the HTTP layer (collect, cli): they test with it.
 //!
@@ -21,6 +22,7 @@ mod faults;
 mod front;
 mod harness;
 mod ids;
+pub mod postgres;
 mod schema;
 mod server;
 mod server_flows;

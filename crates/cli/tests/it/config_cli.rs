@@ -14,7 +14,7 @@ use common::{Sandbox, set_mode};
 
 impl Sandbox {
     /// `sfconn` with valid credentials in the environment.
-    fn sfconn_with_credentials(&self) -> Command {
+    pub(crate) fn sfconn_with_credentials(&self) -> Command {
         let mut cmd = self.sfconn();
         cmd.env("SFCONN_CLIENT_ID", "3MVG9-client-id")
             .env("SFCONN_CLIENT_SECRET", "s3cr3t-value")
@@ -22,7 +22,7 @@ impl Sandbox {
         cmd
     }
 
-    fn write(&self, relative: &str, text: &str) -> PathBuf {
+    pub(crate) fn write(&self, relative: &str, text: &str) -> PathBuf {
         let path = self.path(relative);
         fs::create_dir_all(path.parent().unwrap()).unwrap();
         fs::write(&path, text).unwrap();

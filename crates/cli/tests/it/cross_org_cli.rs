@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use crate::common;
 use common::Sandbox;
 
-const FIXTURES: [&str; 5] = [
+pub(crate) const FIXTURES: [&str; 5] = [
     "acme-2024-06-01.json",
     "acme-2024-06-08.json",
     "acme-2024-06-15.json",
@@ -14,7 +14,7 @@ const FIXTURES: [&str; 5] = [
     "acme-apac-2024-06-13.json",
 ];
 
-fn fixture(name: &str) -> PathBuf {
+pub(crate) fn fixture(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../store/tests/fixtures").join(name)
 }
 

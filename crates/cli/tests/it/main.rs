@@ -11,3 +11,4 @@ mod fleet_cli;
 mod hardening;
 mod history_cli;
 mod html_cli;
+mod store_pg_cli;

@@ -157,7 +157,9 @@ fn csv_raw_reads_the_usual_spellings_of_a_boolean_from_the_environment() {
 #[test]
 fn entries_list_every_key_in_schema_order() {
     let loaded = Sandbox::with_credentials().load_ok(&Flags::default());
-    let listed: Vec<&str> = loaded.entries.iter().map(|e| e.key.as_str()).collect();
+    // `store.password` is shown (where the store's password comes from), never set.
+    let listed: Vec<&str> =
+        loaded.entries.iter().map(|e| e.key.as_str()).filter(|key| *key != "store.password").collect();
     let schema: Vec<&str> = keys::KEYS.iter().map(|k| k.name).collect();
     assert_eq!(listed, schema);
 }
@@ -303,6 +305,33 @@ fn precedence_matrix_default_file_env_flag_for_every_key() {
             without: &[],
         },
         Row {
+            key: "store.url",
+            default: Some(json!(null)),
+            file: ("\"postgres://file@db.example/h\"", json!("postgres://file@db.example/h")),
+            env: ("postgresql://env@db.example/h", json!("postgresql://env@db.example/h")),
+            flag: Some((
+                |f| f.store_url = Some("postgres://flag@db.example/h".into()),
+                json!("postgres://flag@db.example/h"),
+            )),
+            without: &[],
+        },
+        Row {
+            key: "store.url_file",
+            default: None,
+            file: ("\"u-file\"", json!("[TMP]/work/u-file")),
+            env: ("u-env", json!("[TMP]/work/u-env")),
+            flag: None,
+            without: &[],
+        },
+        Row {
+            key: "store.password_file",
+            default: None,
+            file: ("\"p-file\"", json!("[TMP]/work/p-file")),
+            env: ("p-env", json!("[TMP]/work/p-env")),
+            flag: None,
+            without: &[],
+        },
+        Row {
             key: "auth.flow",
             default: Some(json!("refresh_token")),
             file: ("\"refresh_token\"", json!("refresh_token")),
@@ -351,8 +380,11 @@ fn precedence_matrix_default_file_env_flag_for_every_key() {
         let key = keys::find(row.key).unwrap();
         let run = |with_file: bool, with_env: bool, with_flag: bool| {
             let sandbox = Sandbox::new();
-            for name in ["s-file", "s-env", "s-flag", "t-file", "t-env", "t-flag"] {
+            for name in ["s-file", "s-env", "s-flag", "t-file", "t-env", "t-flag", "p-file", "p-env"] {
                 sandbox.file(&format!("work/{name}"), &format!("{name}-content\n"));
+            }
+            for name in ["u-file", "u-env"] {
+                sandbox.file(&format!("work/{name}"), &format!("postgres://{name}@db.example/h\n"));
             }
             let mut toml = String::new();
             for (k, v) in base {
@@ -922,6 +954,8 @@ fn the_template_uncommented_is_valid_and_states_the_true_defaults() {
     let sandbox = Sandbox::new();
     sandbox.file("home/.config/sfconn/client_secret", "s");
     sandbox.file("home/.config/sfconn/refresh_token", "t");
+    sandbox.file("work/store-url", "postgres://sfconn@127.0.0.1:1/sfconn\n");
+    sandbox.file("work/store-password", "p\n");
     sandbox.config(&uncommented);
     let loaded = sandbox.load_ok(&Flags::default());
     let uncommented_keys: Vec<String> = loaded
@@ -930,8 +964,15 @@ fn the_template_uncommented_is_valid_and_states_the_true_defaults() {
         .filter(|e| matches!(e.origin, Origin::File { .. }))
         .map(|e| e.key.clone())
         .collect();
-    let expected: Vec<String> = keys::KEYS.iter().filter(|k| !k.secret).map(|k| k.name.to_string()).collect();
+    // `store.url` is shown as an alternative to `store.url_file` (indented, so that uncommenting
+    // every key does not set both).
+    let expected: Vec<String> = keys::KEYS
+        .iter()
+        .filter(|k| !k.secret && k.name != "store.url")
+        .map(|k| k.name.to_string())
+        .collect();
     assert_eq!(uncommented_keys, expected, "the template shows every non-secret key");
+    assert!(TEMPLATE.contains("#   url = \"postgres://"), "store.url is in the template too");
     let defaults = Sandbox::with_credentials().load_ok(&Flags::default());
     for key in [
         "login_url",

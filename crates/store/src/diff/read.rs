@@ -3,10 +3,9 @@
 
 use std::collections::BTreeMap;
 
-use rusqlite::params;
-
 use super::compute::{self, SubscriptionRow};
 use super::model::{AssignmentChange, Diff, UserChange};
+use crate::db::values;
 use crate::store::source_column;
 use crate::{SnapshotInfo, Store, StoreError};
 
@@ -16,8 +15,8 @@ impl Store {
         let users_only_in = |a: i64, b: i64| {
             self.users(
                 "SELECT u.id, u.username, u.email, u.account_kind, u.active FROM users u
-                 WHERE u.snapshot_id = ?1
-                   AND NOT EXISTS (SELECT 1 FROM users o WHERE o.snapshot_id = ?2 AND o.id = u.id)
+                 WHERE u.snapshot_id = $1
+                   AND NOT EXISTS (SELECT 1 FROM users o WHERE o.snapshot_id = $2 AND o.id = u.id)
                  ORDER BY u.id",
                 a,
                 b,
@@ -28,12 +27,12 @@ impl Store {
             self.users(
                 if was_active {
                     "SELECT t.id, t.username, t.email, t.account_kind, t.active FROM users t
-                     JOIN users f ON f.snapshot_id = ?2 AND f.id = t.id
-                     WHERE t.snapshot_id = ?1 AND f.active = 1 AND t.active = 0 ORDER BY t.id"
+                     JOIN users f ON f.snapshot_id = $2 AND f.id = t.id
+                     WHERE t.snapshot_id = $1 AND f.active = 1 AND t.active = 0 ORDER BY t.id"
                 } else {
                     "SELECT t.id, t.username, t.email, t.account_kind, t.active FROM users t
-                     JOIN users f ON f.snapshot_id = ?2 AND f.id = t.id
-                     WHERE t.snapshot_id = ?1 AND f.active = 0 AND t.active = 1 ORDER BY t.id"
+                     JOIN users f ON f.snapshot_id = $2 AND f.id = t.id
+                     WHERE t.snapshot_id = $1 AND f.active = 0 AND t.active = 1 ORDER BY t.id"
                 },
                 to.id.0,
                 from.id.0,
@@ -58,7 +57,7 @@ impl Store {
     }
 
     fn users(&self, sql: &str, a: i64, b: i64, context: &'static str) -> Result<Vec<UserChange>, StoreError> {
-        self.rows(context, sql, params![a, b], |row| {
+        self.db.rows(context, sql, &values![a, b], |row| {
             Ok(UserChange {
                 id: row.get(0)?,
                 username: row.get(1)?,
@@ -70,19 +69,19 @@ impl Store {
     }
 
     fn assignments_only_in(&self, a: i64, b: i64) -> Result<Vec<AssignmentChange>, StoreError> {
-        self.rows(
+        self.db.rows(
             "comparing licence assignments",
             "SELECT l.user_id, u.username, l.source, l.subscription_id, COALESCE(s.label, s.name, l.subscription_id)
              FROM user_licences l
              JOIN users u ON u.snapshot_id = l.snapshot_id AND u.id = l.user_id
              LEFT JOIN subscriptions s ON s.snapshot_id = l.snapshot_id AND s.id = l.subscription_id
-             WHERE l.snapshot_id = ?1
+             WHERE l.snapshot_id = $1
                AND NOT EXISTS (SELECT 1 FROM user_licences o
-                               WHERE o.snapshot_id = ?2 AND o.user_id = l.user_id
+                               WHERE o.snapshot_id = $2 AND o.user_id = l.user_id
                                  AND o.subscription_id = l.subscription_id)
              ORDER BY CASE l.source WHEN 'UserLicense' THEN 0 WHEN 'PermissionSetLicense' THEN 1 ELSE 2 END,
                       l.subscription_id, l.user_id",
-            params![a, b],
+            &values![a, b],
             |row| {
                 Ok(AssignmentChange {
                     user_id: row.get(0)?,
@@ -96,10 +95,10 @@ impl Store {
     }
 
     fn subscription_rows(&self, snapshot: i64) -> Result<BTreeMap<String, SubscriptionRow>, StoreError> {
-        self.rows(
+        self.db.rows(
             "comparing subscriptions",
-            "SELECT id, source, COALESCE(label, name), total, used, unlimited FROM subscriptions WHERE snapshot_id = ?1",
-            params![snapshot],
+            "SELECT id, source, COALESCE(label, name), total, used, unlimited FROM subscriptions WHERE snapshot_id = $1",
+            &values![snapshot],
             |row| {
                 let subscription = SubscriptionRow {
                     source: source_column(row, 1)?,
@@ -108,7 +107,7 @@ impl Store {
                     used: row.get(4)?,
                     unlimited: row.get(5)?,
                 };
-                Ok((row.get::<_, String>(0)?, subscription))
+                Ok((row.get::<String>(0)?, subscription))
             },
         )
     }

@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 
-use rusqlite::{OptionalExtension, params};
+use crate::db::values;
 
 use super::model::{ApiUsage, Report, ReportContext, SnapshotWarning, UsagePoint, UsageSeries};
 use crate::{SnapshotId, Store, StoreError};
@@ -49,13 +49,13 @@ impl Store {
             .collect();
         let mut points: BTreeMap<String, Vec<UsagePoint>> = BTreeMap::new();
         let mut snapshots = std::collections::BTreeSet::new();
-        let rows: Vec<HistoryRow> = self.rows(
+        let rows: Vec<HistoryRow> = self.db.rows(
             "reading the seat history",
             "SELECT s.id, s.collected_at, sub.id, sub.used, sub.total
              FROM snapshots s JOIN subscriptions sub ON sub.snapshot_id = s.id
-             WHERE s.org_id = ?1 AND (s.collected_at_ms < ?2 OR (s.collected_at_ms = ?2 AND s.id <= ?3))
+             WHERE s.org_id = $1 AND (s.collected_at_ms < $2 OR (s.collected_at_ms = $2 AND s.id <= $3))
              ORDER BY s.collected_at_ms, s.id",
-            params![snapshot.org_id, snapshot.collected_at_ms, snapshot.id.0],
+            &values![&snapshot.org_id, snapshot.collected_at_ms, snapshot.id.0],
             |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?, row.get(4)?)),
         )?;
         for (id, collected_at, subscription, used, total) in rows {
@@ -98,12 +98,12 @@ impl Store {
     }
 
     fn details(&self, snapshot: SnapshotId) -> Result<Details, StoreError> {
-        let context = "reading the snapshot's details";
-        self.conn
-            .query_row(
+        self.db
+            .row(
+                "reading the snapshot's details",
                 "SELECT edition, instance_name, generator, api_version, summary_json, warnings_json
-                 FROM snapshots WHERE id = ?1",
-                params![snapshot.0],
+                 FROM snapshots WHERE id = $1",
+                &values![snapshot.0],
                 |row| {
                     Ok(Details {
                         edition: row.get(0)?,
@@ -114,9 +114,7 @@ impl Store {
                         warnings_json: row.get(5)?,
                     })
                 },
-            )
-            .optional()
-            .map_err(StoreError::sqlite(context))?
+            )?
             .ok_or_else(|| StoreError::SnapshotNotFound { selector: format!("snapshot id {snapshot}") })
     }
 }

@@ -1,8 +1,6 @@
 //! [`Store::report`]: reads what the report needs from the store and hands it to
 //! [`compute`](super::compute). The SQL lives here; the rules live there.
 
-use rusqlite::params;
-
 use super::ReportOptions;
 use super::compute::{self, CandidateGrouper, PaidLookup, StoredSubscription};
 use super::cross_org;
@@ -10,6 +8,7 @@ use super::model::{
     Activity, CrossOrgReport, DomainCount, KindCount, MatchedBy, OrgAccount, OrgSubscriptions,
     ReclaimCandidate, Report,
 };
+use crate::db::{DbError, Row, values};
 use crate::store::source_column;
 use crate::{SnapshotId, SnapshotInfo, Store, StoreError, timefmt};
 
@@ -39,12 +38,12 @@ impl Store {
 
     /// Subscriptions of a snapshot, by source then id (the snapshot's own order).
     fn stored_subscriptions(&self, snapshot: SnapshotId) -> Result<Vec<StoredSubscription>, StoreError> {
-        self.rows(
+        self.db.rows(
             "reading subscriptions",
             "SELECT source, id, name, label, key, status, total, used, unlimited FROM subscriptions
-             WHERE snapshot_id = ?1
+             WHERE snapshot_id = $1
              ORDER BY CASE source WHEN 'UserLicense' THEN 0 WHEN 'PermissionSetLicense' THEN 1 ELSE 2 END, id",
-            params![snapshot.0],
+            &values![snapshot.0],
             |row| {
                 Ok(StoredSubscription {
                     source: source_column(row, 0)?,
@@ -73,53 +72,49 @@ impl Store {
         mut each: impl FnMut(ReclaimCandidate, &str) -> Result<(), StoreError>,
     ) -> Result<(), StoreError> {
         let context = "finding reclaim candidates";
-        let mut statement = self
-            .conn
-            .prepare(
-                "SELECT u.id, u.username, u.email, u.name, u.account_kind, p.name, u.last_login_at, u.created_at,
-                        l.subscription_id
-                 FROM users u
-                 JOIN user_licences l ON l.snapshot_id = u.snapshot_id AND l.user_id = u.id
-                 LEFT JOIN profiles p ON p.snapshot_id = u.snapshot_id AND p.id = u.profile_id
-                 WHERE u.snapshot_id = ?1 AND u.active = 1 AND u.account_kind NOT IN ('guest', 'system')
-                   AND (u.last_login_at < ?2
-                        OR (u.last_login_at IS NULL AND (u.created_at IS NULL OR u.created_at < ?2)))
-                 ORDER BY u.id, CASE l.source WHEN 'UserLicense' THEN 0 WHEN 'PermissionSetLicense' THEN 1 ELSE 2 END,
-                          l.subscription_id",
-            )
-            .map_err(StoreError::sqlite(context))?;
-        let mut rows =
-            statement.query(params![snapshot.0, inactive_before]).map_err(StoreError::sqlite(context))?;
-        while let Some(row) = rows.next().map_err(StoreError::sqlite(context))? {
-            let read = || -> rusqlite::Result<(ReclaimCandidate, String)> {
-                let last_login_at: Option<String> = row.get(6)?;
-                Ok((
-                    ReclaimCandidate {
-                        user_id: row.get(0)?,
-                        username: row.get(1)?,
-                        email: row.get(2)?,
-                        name: row.get(3)?,
-                        account_kind: row.get(4)?,
-                        profile: row.get(5)?,
-                        days_since_login: None,
-                        reason: if last_login_at.is_some() { "inactive" } else { "never_logged_in" },
-                        last_login_at,
-                        created_at: row.get(7)?,
-                        paid_licences: Vec::new(),
-                    },
-                    row.get(8)?,
-                ))
-            };
-            let (candidate, subscription_id) = read().map_err(StoreError::sqlite(context))?;
-            each(candidate, &subscription_id)?;
-        }
-        Ok(())
+        self.db.each(
+            context,
+            "SELECT u.id, u.username, u.email, u.name, u.account_kind, p.name, u.last_login_at, u.created_at,
+                    l.subscription_id
+             FROM users u
+             JOIN user_licences l ON l.snapshot_id = u.snapshot_id AND l.user_id = u.id
+             LEFT JOIN profiles p ON p.snapshot_id = u.snapshot_id AND p.id = u.profile_id
+             WHERE u.snapshot_id = $1 AND u.active = 1 AND u.account_kind NOT IN ('guest', 'system')
+               AND (u.last_login_at < $2
+                    OR (u.last_login_at IS NULL AND (u.created_at IS NULL OR u.created_at < $2)))
+             ORDER BY u.id, CASE l.source WHEN 'UserLicense' THEN 0 WHEN 'PermissionSetLicense' THEN 1 ELSE 2 END,
+                      l.subscription_id",
+            &values![snapshot.0, inactive_before],
+            |row| {
+                let read = || -> Result<(ReclaimCandidate, String), DbError> {
+                    let last_login_at: Option<String> = row.get(6)?;
+                    Ok((
+                        ReclaimCandidate {
+                            user_id: row.get(0)?,
+                            username: row.get(1)?,
+                            email: row.get(2)?,
+                            name: row.get(3)?,
+                            account_kind: row.get(4)?,
+                            profile: row.get(5)?,
+                            days_since_login: None,
+                            reason: if last_login_at.is_some() { "inactive" } else { "never_logged_in" },
+                            last_login_at,
+                            created_at: row.get(7)?,
+                            paid_licences: Vec::new(),
+                        },
+                        row.get(8)?,
+                    ))
+                };
+                let (candidate, subscription_id) = read().map_err(StoreError::db(context))?;
+                each(candidate, &subscription_id)
+            },
+        )
     }
 
     /// All users by email domain, most users first (`domain: null` for users without email).
     fn domain_counts(&self, snapshot: SnapshotId) -> Result<Vec<DomainCount>, StoreError> {
         self.counts(
-            "SELECT email_domain, COUNT(*), SUM(active) FROM users WHERE snapshot_id = ?1
+            "SELECT email_domain, COUNT(*), COUNT(CASE WHEN active = 1 THEN 1 END) FROM users WHERE snapshot_id = $1
              GROUP BY email_domain ORDER BY COUNT(*) DESC, email_domain IS NULL, email_domain",
             snapshot,
             |domain, users, active| DomainCount { domain, users, active },
@@ -129,21 +124,21 @@ impl Store {
     /// Users of every kind but `internal`, in no particular order.
     fn kind_counts(&self, snapshot: SnapshotId) -> Result<Vec<KindCount>, StoreError> {
         self.counts(
-            "SELECT account_kind, COUNT(*), SUM(active) FROM users
-             WHERE snapshot_id = ?1 AND account_kind <> 'internal' GROUP BY account_kind",
+            "SELECT account_kind, COUNT(*), COUNT(CASE WHEN active = 1 THEN 1 END) FROM users
+             WHERE snapshot_id = $1 AND account_kind <> 'internal' GROUP BY account_kind",
             snapshot,
             |account_kind, users, active| KindCount { account_kind, users, active },
         )
     }
 
     /// Rows of (group, users, active users) from `sql`.
-    fn counts<K: rusqlite::types::FromSql, T>(
+    fn counts<K: crate::db::Cell, T>(
         &self,
         sql: &str,
         snapshot: SnapshotId,
         make: impl Fn(K, i64, i64) -> T,
     ) -> Result<Vec<T>, StoreError> {
-        self.rows("counting users by domain and kind", sql, params![snapshot.0], |row| {
+        self.db.rows("counting users by domain and kind", sql, &values![snapshot.0], |row: &Row<'_>| {
             Ok(make(row.get(0)?, row.get(1)?, row.get(2)?))
         })
     }
@@ -159,7 +154,7 @@ impl Store {
     pub fn cross_org_report(&self, options: ReportOptions) -> Result<CrossOrgReport, StoreError> {
         let latest = self.latest_per_org()?;
         if latest.is_empty() {
-            return Err(StoreError::NoSnapshots { path: self.path().to_path_buf(), org_id: None });
+            return Err(StoreError::NoSnapshots { store: self.location().clone(), org_id: None });
         }
         let mut orgs = Vec::with_capacity(latest.len());
         let mut accounts = Vec::new();
@@ -192,19 +187,6 @@ impl Store {
         let collected_at = timefmt::parse("collected_at", &snapshot.collected_at)?;
         let subscriptions = self.stored_subscriptions(snapshot.id)?;
         let paid = PaidLookup::new(&subscriptions);
-        let mut statement = self
-            .conn
-            .prepare(
-                "SELECT u.id, u.username, u.email, u.name, u.federation_id, u.last_login_at, u.created_at,
-                        l.subscription_id
-                 FROM users u
-                 JOIN user_licences l ON l.snapshot_id = u.snapshot_id AND l.user_id = u.id
-                 WHERE u.snapshot_id = ?1 AND u.active = 1 AND u.account_kind NOT IN ('guest', 'system')
-                 ORDER BY u.id, CASE l.source WHEN 'UserLicense' THEN 0 WHEN 'PermissionSetLicense' THEN 1 ELSE 2 END,
-                          l.subscription_id",
-            )
-            .map_err(StoreError::sqlite(context))?;
-        let mut rows = statement.query(params![snapshot.id.0]).map_err(StoreError::sqlite(context))?;
         // The user being read: its account and whether it holds a paid licence yet.
         let mut current: Option<OrgAccount> = None;
         fn finish(account: Option<OrgAccount>, accounts: &mut Vec<OrgAccount>) {
@@ -212,42 +194,54 @@ impl Store {
                 accounts.push(account);
             }
         }
-        while let Some(row) = rows.next().map_err(StoreError::sqlite(context))? {
-            let user_id: String = row.get(0).map_err(StoreError::sqlite(context))?;
-            if current.as_ref().is_none_or(|account| account.user_id != user_id) {
-                let read = || -> rusqlite::Result<(Option<String>, Option<String>, OrgAccount)> {
-                    let last_login_at: Option<String> = row.get(5)?;
-                    let created_at: Option<String> = row.get(6)?;
-                    let account = OrgAccount {
-                        org_id: snapshot.org_id.clone(),
-                        org_name: snapshot.org_name.clone(),
-                        snapshot: snapshot.id,
-                        user_id: user_id.clone(),
-                        username: row.get(1)?,
-                        email: row.get(2)?,
-                        name: row.get(3)?,
-                        federation_id: row.get(4)?,
-                        matched_by: MatchedBy::Email,
-                        last_login_at: None,
-                        days_since_login: None,
-                        activity: Activity::NeverLoggedIn,
-                        reclaim_candidate: false,
-                        paid_licences: Vec::new(),
+        self.db.each(
+            context,
+            "SELECT u.id, u.username, u.email, u.name, u.federation_id, u.last_login_at, u.created_at,
+                    l.subscription_id
+             FROM users u
+             JOIN user_licences l ON l.snapshot_id = u.snapshot_id AND l.user_id = u.id
+             WHERE u.snapshot_id = $1 AND u.active = 1 AND u.account_kind NOT IN ('guest', 'system')
+             ORDER BY u.id, CASE l.source WHEN 'UserLicense' THEN 0 WHEN 'PermissionSetLicense' THEN 1 ELSE 2 END,
+                      l.subscription_id",
+            &values![snapshot.id.0],
+            |row| {
+                let user_id: String = row.get(0).map_err(StoreError::db(context))?;
+                if current.as_ref().is_none_or(|account| account.user_id != user_id) {
+                    let read = || -> Result<(Option<String>, Option<String>, OrgAccount), DbError> {
+                        let last_login_at: Option<String> = row.get(5)?;
+                        let created_at: Option<String> = row.get(6)?;
+                        let account = OrgAccount {
+                            org_id: snapshot.org_id.clone(),
+                            org_name: snapshot.org_name.clone(),
+                            snapshot: snapshot.id,
+                            user_id: user_id.clone(),
+                            username: row.get(1)?,
+                            email: row.get(2)?,
+                            name: row.get(3)?,
+                            federation_id: row.get(4)?,
+                            matched_by: MatchedBy::Email,
+                            last_login_at: None,
+                            days_since_login: None,
+                            activity: Activity::NeverLoggedIn,
+                            reclaim_candidate: false,
+                            paid_licences: Vec::new(),
+                        };
+                        Ok((last_login_at, created_at, account))
                     };
-                    Ok((last_login_at, created_at, account))
-                };
-                let (last_login_at, created_at, mut account) = read().map_err(StoreError::sqlite(context))?;
-                account.activity =
-                    cross_org::activity(last_login_at.as_deref(), created_at.as_deref(), inactive_before);
-                account.days_since_login = compute::days_since_login(collected_at, last_login_at.as_deref())?;
-                account.last_login_at = last_login_at;
-                finish(current.replace(account), accounts);
-            }
-            let subscription_id: String = row.get(7).map_err(StoreError::sqlite(context))?;
-            if let (Some(account), Some(held)) = (current.as_mut(), paid.held(&subscription_id)) {
-                account.paid_licences.push(held);
-            }
-        }
+                    let (last_login_at, created_at, mut account) = read().map_err(StoreError::db(context))?;
+                    account.activity =
+                        cross_org::activity(last_login_at.as_deref(), created_at.as_deref(), inactive_before);
+                    account.days_since_login = compute::days_since_login(collected_at, last_login_at.as_deref())?;
+                    account.last_login_at = last_login_at;
+                    finish(current.replace(account), accounts);
+                }
+                let subscription_id: String = row.get(7).map_err(StoreError::db(context))?;
+                if let (Some(account), Some(held)) = (current.as_mut(), paid.held(&subscription_id)) {
+                    account.paid_licences.push(held);
+                }
+                Ok(())
+            },
+        )?;
         finish(current, accounts);
         Ok(())
     }

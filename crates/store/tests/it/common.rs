@@ -46,3 +46,50 @@ pub fn count(db: &Path, table: &str, snapshot_id: Option<i64>) -> i64 {
         None => conn.query_row(&format!("SELECT COUNT(*) FROM {table}"), [], |row| row.get(0)).unwrap(),
     }
 }
+
+/// Writes WEEK_1 with `users` users to `path` as a stream (the test holds one user at a time,
+/// like the import): ids and usernames are made unique, the rest cycles through week 1's users.
+/// Returns the number of licence assignments the file holds.
+pub fn write_large_snapshot(path: &std::path::Path, users: usize) -> i64 {
+    use std::io::Write;
+    let mut week = value(WEEK_1);
+    let base = week.as_object_mut().unwrap().remove("users").unwrap();
+    let base = base.as_array().unwrap();
+    let mut out = std::io::BufWriter::new(std::fs::File::create(path).unwrap());
+    let header = serde_json::to_string(&week).unwrap();
+    // The header object without its closing brace, then the users array.
+    write!(out, "{},\"users\":[", header.strip_suffix('}').unwrap()).unwrap();
+    let mut assignments = 0;
+    for n in 0..users {
+        let mut user = base[n % base.len()].clone();
+        user["id"] = serde_json::json!(format!("005{n:015}"));
+        user["username"] = serde_json::json!(format!("user{n}@acme.com"));
+        let mut held = std::collections::BTreeSet::new();
+        held.extend(user["user_license_id"].as_str().map(str::to_owned));
+        for list in ["permission_set_license_ids", "package_license_ids"] {
+            held.extend(user[list].as_array().unwrap().iter().map(|id| id.as_str().unwrap().to_owned()));
+        }
+        assignments += i64::try_from(held.len()).unwrap();
+        if n > 0 {
+            out.write_all(b",").unwrap();
+        }
+        serde_json::to_writer(&mut out, &user).unwrap();
+    }
+    out.write_all(b"]}").unwrap();
+    out.flush().unwrap();
+    assignments
+}
+
+/// Schema 1 and one snapshot of one user, as sfconn 0.1 left it.
+pub const V1_DATA: &str =
+    "INSERT INTO snapshots (id, org_id, org_name, edition, is_sandbox, instance_name, collected_at,
+     collected_at_ms, imported_at, generator, login_url, instance_url, api_version, filter_all,
+     company_names, users, subscriptions, summary_json, warnings_json)
+ VALUES (1, '00D000000000009AAA', 'Old Org', NULL, 0, NULL, '2024-06-01T00:00:00Z', 1717200000000,
+     '2024-06-01T00:00:00Z', 'sfconn 0.1.0', 'https://login.salesforce.com', 'https://old.my.salesforce.com',
+     '58.0', 1, '[\"*\"]', 1, 1, '{}', '[]');
+ INSERT INTO subscriptions VALUES (1, '100000000000001AAA', 'UserLicense', 'Salesforce', 'Salesforce', 'SFDC',
+     'Active', 2, 1, 0, NULL);
+ INSERT INTO users VALUES (1, '005000000000001AAA', 'dave@old.example', 'Dave@Acme.com', 'acme.com',
+     'Dave Former', 1, 'Standard', 'internal', NULL, '2024-01-01T00:00:00Z', '2022-01-01T00:00:00Z');
+ INSERT INTO user_licences VALUES (1, '005000000000001AAA', '100000000000001AAA', 'UserLicense');";

@@ -2,6 +2,7 @@
 //! without a browser) and the whole path from a simulated org to a report.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a test binary: panicking is failing
 
+mod backends;
 mod common;
 mod cross_org;
 mod diff;

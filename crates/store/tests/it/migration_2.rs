@@ -13,20 +13,7 @@ fn v1_store(db: &std::path::Path) {
     let conn = rusqlite::Connection::open(db).unwrap();
     conn.execute_batch(include_str!("../fixtures/schema-v1.sql")).unwrap();
     conn.pragma_update(None, "user_version", 1).unwrap();
-    conn.execute_batch(
-        "INSERT INTO snapshots (id, org_id, org_name, edition, is_sandbox, instance_name, collected_at,
-             collected_at_ms, imported_at, generator, login_url, instance_url, api_version, filter_all,
-             company_names, users, subscriptions, summary_json, warnings_json)
-         VALUES (1, '00D000000000009AAA', 'Old Org', NULL, 0, NULL, '2024-06-01T00:00:00Z', 1717200000000,
-             '2024-06-01T00:00:00Z', 'sfconn 0.1.0', 'https://login.salesforce.com', 'https://old.my.salesforce.com',
-             '58.0', 1, '[\"*\"]', 1, 1, '{}', '[]');
-         INSERT INTO subscriptions VALUES (1, '100000000000001AAA', 'UserLicense', 'Salesforce', 'Salesforce', 'SFDC',
-             'Active', 2, 1, 0, NULL);
-         INSERT INTO users VALUES (1, '005000000000001AAA', 'dave@old.example', 'Dave@Acme.com', 'acme.com',
-             'Dave Former', 1, 'Standard', 'internal', NULL, '2024-01-01T00:00:00Z', '2022-01-01T00:00:00Z');
-         INSERT INTO user_licences VALUES (1, '005000000000001AAA', '100000000000001AAA', 'UserLicense');",
-    )
-    .unwrap();
+    conn.execute_batch(V1_DATA).unwrap();
 }
 
 fn federation_ids(db: &std::path::Path, snapshot: i64) -> Vec<(String, Option<String>)> {

@@ -409,39 +409,6 @@ fn writers_at_once_on_a_new_store_all_get_their_snapshot_in() {
     assert_only_the_three_weeks(&db);
 }
 
-/// Writes WEEK_1 with `users` users to `path` as a stream (the test holds one user at a time,
-/// like the import): ids and usernames are made unique, the rest cycles through week 1's users.
-/// Returns the number of licence assignments the file holds.
-fn write_large_snapshot(path: &std::path::Path, users: usize) -> i64 {
-    use std::io::Write;
-    let mut week = value(WEEK_1);
-    let base = week.as_object_mut().unwrap().remove("users").unwrap();
-    let base = base.as_array().unwrap();
-    let mut out = std::io::BufWriter::new(std::fs::File::create(path).unwrap());
-    let header = serde_json::to_string(&week).unwrap();
-    // The header object without its closing brace, then the users array.
-    write!(out, "{},\"users\":[", header.strip_suffix('}').unwrap()).unwrap();
-    let mut assignments = 0;
-    for n in 0..users {
-        let mut user = base[n % base.len()].clone();
-        user["id"] = json!(format!("005{n:015}"));
-        user["username"] = json!(format!("user{n}@acme.com"));
-        let mut held = std::collections::BTreeSet::new();
-        held.extend(user["user_license_id"].as_str().map(str::to_owned));
-        for list in ["permission_set_license_ids", "package_license_ids"] {
-            held.extend(user[list].as_array().unwrap().iter().map(|id| id.as_str().unwrap().to_owned()));
-        }
-        assignments += i64::try_from(held.len()).unwrap();
-        if n > 0 {
-            out.write_all(b",").unwrap();
-        }
-        serde_json::to_writer(&mut out, &user).unwrap();
-    }
-    out.write_all(b"]}").unwrap();
-    out.flush().unwrap();
-    assignments
-}
-
 #[test]
 fn a_large_snapshot_file_is_imported_with_every_user() {
     let dir = tempfile::tempdir().unwrap();
