@@ -162,8 +162,9 @@ impl Classify for StoreError {
                     ErrorClass::Internal
                 }
             }
+            // The configured store belongs to a newer sfconn: upgrade, or point at another store.
+            StoreError::NewerSchema { .. } => ErrorClass::Configuration,
             StoreError::NotADatabase { .. }
-            | StoreError::NewerSchema { .. }
             | StoreError::ReadSnapshotFile { .. }
             | StoreError::InvalidSnapshot { .. }
             | StoreError::UnsupportedSchemaVersion { .. }

@@ -172,7 +172,7 @@ fn an_unreachable_server_and_a_refused_login_exit_69_and_78() {
 }
 
 #[test]
-fn a_store_of_a_newer_sfconn_exits_as_sqlite_does() {
+fn a_store_of_a_newer_sfconn_exits_78_on_both_stores() {
     let sandbox = Sandbox::new();
     let sqlite = Store::sqlite(&sandbox);
     let postgres = Store::postgres();
@@ -192,7 +192,7 @@ fn a_store_of_a_newer_sfconn_exits_as_sqlite_does() {
             out.status.code()
         })
         .collect();
-    assert_eq!(codes, [Some(65), Some(65)], "the same code on both stores");
+    assert_eq!(codes, [Some(78), Some(78)], "configuration invalid, on both stores");
 }
 
 /// A snapshot of `users` users (week 1 of Acme, its users repeated with new ids), written as a

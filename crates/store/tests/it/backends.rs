@@ -255,7 +255,7 @@ fn a_store_of_a_newer_sfconn_is_refused_untouched(engine: Engine) {
     assert!(matches!(err, StoreError::NewerSchema { found, .. } if found == newer), "{err:?}");
     assert!(err.to_string().ends_with("upgrade sfconn"), "{err}");
     assert!(!err.to_string().contains(PASSWORD), "{err}");
-    assert_eq!(err.class(), ErrorClass::BadData);
+    assert_eq!(err.class(), ErrorClass::Configuration);
     let version = match engine {
         Engine::Sqlite => fixture.scalar("PRAGMA user_version"),
         Engine::Postgres => fixture.scalar("SELECT MAX(version) FROM sfconn_schema"),

@@ -252,7 +252,7 @@ fn a_store_from_a_newer_sfconn_is_refused_untouched() {
     let err = Store::open(&db).unwrap_err();
     assert!(matches!(err, StoreError::NewerSchema { found, .. } if found == latest_version() + 1), "{err:?}");
     assert!(err.to_string().ends_with("upgrade sfconn"), "{err}");
-    assert_eq!(err.class(), ErrorClass::BadData);
+    assert_eq!(err.class(), ErrorClass::Configuration);
     let conn = rusqlite::Connection::open(&db).unwrap();
     let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0)).unwrap();
     assert_eq!(version, latest_version() + 1);
