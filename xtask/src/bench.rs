@@ -648,6 +648,7 @@ fn results_json(options: &Options, machine: &Machine, results: &[SizeResult]) ->
                 "rows": {
                     "PermissionSetLicenseAssign": w.permission_set_license_assignments,
                     "UserPackageLicense": w.package_license_assignments,
+                    "UserLogin": w.frozen_user_logins,
                     "UserLicense": w.user_licenses,
                     "Profile": w.profiles,
                     "PermissionSetLicense": w.permission_set_licenses,
@@ -791,6 +792,7 @@ mod tests {
             package_licenses: 1,
             permission_set_license_assignments: 1,
             package_license_assignments: 1,
+            frozen_user_logins: 1,
         };
         SizeResult {
             workload,

@@ -20,6 +20,8 @@ pub(crate) struct Workload {
     pub package_licenses: u64,
     pub permission_set_license_assignments: u64,
     pub package_license_assignments: u64,
+    /// `UserLogin` rows of frozen users (the only ones sfconn asks for).
+    pub frozen_user_logins: u64,
 }
 
 /// Pages one query over `rows` rows takes: an empty result is still one request.
@@ -38,6 +40,7 @@ impl Workload {
             package_licenses: data.package_licenses.len() as u64,
             permission_set_license_assignments: data.psl_assignments().count() as u64,
             package_license_assignments: data.user_package_licenses().count() as u64,
+            frozen_user_logins: data.user_logins().filter(|login| login.is_frozen).count() as u64,
         }
     }
 
@@ -52,11 +55,11 @@ impl Workload {
         ]
     }
 
-    fn assignment_sources(&self) -> [u64; 2] {
-        [self.permission_set_license_assignments, self.package_license_assignments]
+    fn assignment_sources(&self) -> [u64; 3] {
+        [self.permission_set_license_assignments, self.package_license_assignments, self.frozen_user_logins]
     }
 
-    /// Pages of all eight queries.
+    /// Pages of all nine queries.
     pub(crate) fn query_pages(&self) -> u64 {
         self.described_sources()
             .iter()
@@ -68,15 +71,16 @@ impl Workload {
 
     /// Requests sfconn cannot do without (docs/contract.md §7, docs/api-calls.md): token, versions,
     /// limits (the budget guard), six describes (five sources and User: the field set comes
-    /// from describe) and every page of the eight queries.
+    /// from describe) and every page of the nine queries.
     pub(crate) fn sfconn_minimum_requests(&self) -> u64 {
         3 + 6 + self.query_pages()
     }
 
     /// Requests the peer cannot do without: the token and every page (it neither discovers
     /// the version, nor guards the budget, nor describes).
+    /// The peer does not read `UserLogin` (frozen users).
     pub(crate) fn peer_minimum_requests(&self) -> u64 {
-        1 + self.query_pages()
+        1 + self.query_pages() - pages(self.frozen_user_logins)
     }
 
     /// Round trips before the first page of any query: token → versions → `/limits` (the
@@ -152,6 +156,7 @@ mod tests {
             package_licenses: 4,
             permission_set_license_assignments: psla,
             package_license_assignments: upl,
+            frozen_user_logins: users / 20,
         }
     }
 
@@ -165,13 +170,14 @@ mod tests {
 
     #[test]
     fn minimum_requests_count_every_fixed_call_and_every_page() {
-        // 40 users and small joins: 3 fixed + 6 describes + 8 one-page queries (docs/api-calls.md: 17).
-        assert_eq!(workload(40, 10, 10).sfconn_minimum_requests(), 17);
+        // 40 users and small joins: 3 fixed + 6 describes + 9 one-page queries (docs/api-calls.md: 18).
+        assert_eq!(workload(40, 10, 10).sfconn_minimum_requests(), 18);
         assert_eq!(workload(40, 10, 10).peer_minimum_requests(), 9);
-        // 1M users, 400k and 300k assignment rows: 500 + 200 + 150 pages + 5 one-page sources.
+        // 1M users, 400k and 300k assignment rows, 50k frozen: 500 + 200 + 150 + 25 pages + 5
+        // one-page sources.
         let big = workload(1_000_000, 400_000, 300_000);
-        assert_eq!(big.query_pages(), 855);
-        assert_eq!(big.sfconn_minimum_requests(), 864);
+        assert_eq!(big.query_pages(), 880);
+        assert_eq!(big.sfconn_minimum_requests(), 889);
     }
 
     #[test]
