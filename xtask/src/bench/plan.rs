@@ -89,7 +89,7 @@ impl Workload {
     const BEFORE_PAGES: u64 = 3;
 
     /// The pages of the longest query: every page waits for the `nextRecordsUrl` of the one
-    /// before, so a query's pages are a chain, and the eight chains are independent.
+    /// before, so a query's pages are a chain, and the nine chains are independent.
     fn longest_query_pages(&self) -> u64 {
         self.described_sources()
             .iter()
