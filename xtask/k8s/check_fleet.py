@@ -1,7 +1,9 @@
 """Checks that deploy/kubernetes agrees with itself where neither kubernetes-validate nor
 checkov looks: the Indexed Job has one index per [orgs.NAME] table of the ConfigMap's
 sfconn.toml, every secret file the config names is on a read-only Secret mount, every org
-has its own refresh-token file, and the state directory is on a PersistentVolumeClaim.
+has its own refresh-token file, the state directory is on a PersistentVolumeClaim, and the
+shared PostgreSQL store is wired whole: its URL file on a read-only Secret mount, `--store` in
+the arguments, and a NetworkPolicy egress rule for the database's port.
 
 Run by `cargo xtask k8s` with the venv's Python (PyYAML comes with kubernetes-validate);
 argument: the deploy/kubernetes directory. Exit 1 with every problem listed.
@@ -74,6 +76,28 @@ def main(directory):
             "token kept there would be lost with the pod"
         )
 
+    store_url_file = env.get("SFCONN_STORE__URL_FILE")
+    if store_url_file:
+        mount = mount_of(store_url_file)
+        if mount is None or "secret" not in volumes[mount["name"]] or not mount.get("readOnly"):
+            problems.append(
+                f"SFCONN_STORE__URL_FILE ({store_url_file}) is not on a read-only Secret mount: "
+                "the URL holds the database password"
+            )
+        if "--store" not in args:
+            problems.append("SFCONN_STORE__URL_FILE is set but the args lack --store: nothing is stored")
+        (policy,) = load(directory, "networkpolicy.yaml")
+        ports = [
+            port.get("port")
+            for rule in policy["spec"].get("egress", [])
+            for port in rule.get("ports", [])
+            if port.get("protocol", "TCP") == "TCP"
+        ]
+        if 5432 not in ports:
+            problems.append("networkpolicy.yaml has no egress rule for TCP 5432: pods cannot reach the store")
+    elif "--store" in args:
+        problems.append("the args pass --store but no SFCONN_STORE__URL_FILE: it would write an SQLite file in the pod")
+
     token_files = {}
     for org in orgs:
         table = config["orgs"][org]
@@ -96,7 +120,8 @@ def main(directory):
         return 1
     listing = ", ".join(f"{index} = {org}" for index, org in enumerate(orgs))
     print(f"deploy/kubernetes: {len(orgs)} orgs ({listing}), completions {job['completions']}, "
-          "secrets on read-only Secret mounts, state on a claim", file=sys.stderr)
+          "secrets on read-only Secret mounts, state on a claim"
+          + (", the store URL from a Secret" if store_url_file else ""), file=sys.stderr)
     return 0
 
 

@@ -331,15 +331,7 @@ fn init_writes_to_a_given_path_creating_directories() {
 /// sandbox) and keeps rotated tokens in the state directory.
 #[test]
 fn the_kubernetes_configmap_holds_a_valid_fleet_config() {
-    let manifest = include_str!("../../../../deploy/kubernetes/configmap.yaml");
-    let mut lines = manifest.lines().skip_while(|line| line.trim() != "sfconn.toml: |").skip(1);
-    let toml: String = lines
-        .by_ref()
-        .take_while(|line| line.is_empty() || line.starts_with("    "))
-        .map(|line| format!("{}\n", line.strip_prefix("    ").unwrap_or(line)))
-        .collect();
-    assert!(toml.contains("[orgs.acme-prod]"), "the ConfigMap's sfconn.toml was not found:\n{toml}");
-
+    let toml = crate::kubernetes_pod::configmap_sfconn_toml();
     let sandbox = Sandbox::new();
     let etc = sandbox.path("etc/sfconn");
     let toml = toml.replace("/etc/sfconn", &etc.display().to_string());

@@ -11,4 +11,5 @@ mod fleet_cli;
 mod hardening;
 mod history_cli;
 mod html_cli;
+mod kubernetes_pod;
 mod store_pg_cli;
