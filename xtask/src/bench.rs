@@ -793,6 +793,7 @@ mod tests {
             permission_set_license_assignments: 1,
             package_license_assignments: 1,
             frozen_user_logins: 1,
+            feature_licences: 4,
         };
         SizeResult {
             workload,

@@ -28,6 +28,9 @@ pub struct FieldDescribe {
     /// Field type, e.g. `id`, `string`, `reference`, `datetime`.
     #[serde(rename = "type", default)]
     pub type_: String,
+    /// The label Setup shows, e.g. `Marketing User`.
+    #[serde(default)]
+    pub label: Option<String>,
     /// Whether the field can be null.
     #[serde(default)]
     pub nillable: bool,
@@ -42,12 +45,11 @@ pub struct FieldDescribe {
 impl SObjectDescribe {
     /// The checkbox fields whose names start with `prefix` (e.g. `UserPermissions` on `User`,
     /// the feature licences), in describe's order.
-    pub fn checkboxes_starting_with(&self, prefix: &str) -> Vec<String> {
+    pub fn checkboxes_starting_with(&self, prefix: &str) -> Vec<&FieldDescribe> {
         self.fields
             .iter()
             .filter(|field| field.type_ == "boolean" && field.name.len() > prefix.len())
             .filter(|field| field.name.starts_with(prefix))
-            .map(|field| field.name.clone())
             .collect()
     }
 

@@ -17,6 +17,7 @@
 mod arrival;
 mod budget;
 mod error;
+mod feature_licences;
 pub mod mapping;
 pub mod merge;
 pub mod output;
@@ -43,9 +44,15 @@ pub use users::user_query;
 /// the optional user properties sfconn adds ([`SCHEMA_ADDITIONS`]).
 pub const SNAPSHOT_SCHEMA: &str = include_str!("../snapshot.schema.json");
 
-/// The optional properties of `$defs.user` that sfconn's copy of the schema adds to the
-/// contract's (docs/data.md): new optional properties keep `schema_version` "1".
-pub const SCHEMA_ADDITIONS: &[&str] = &["frozen", "feature_licences"];
+/// The optional properties that sfconn's copy of the schema adds to the contract's
+/// (docs/data.md), each as the JSON pointer of the object schema it is added to and its name:
+/// new optional properties keep `schema_version` "1", and a snapshot stays valid against the
+/// contract's schema (neither object forbids other properties).
+pub const SCHEMA_ADDITIONS: &[(&str, &str)] = &[
+    ("/$defs/user", "frozen"),
+    ("/$defs/user", "feature_licences"),
+    ("/properties/organization", "feature_licences"),
+];
 
 #[cfg(test)]
 mod tests {
@@ -69,18 +76,19 @@ mod tests {
     /// schema must be.
     fn copy_without_additions() -> serde_json::Value {
         let mut copy: serde_json::Value = serde_json::from_str(super::SNAPSHOT_SCHEMA).unwrap();
-        let user = copy["$defs"]["user"]["properties"].as_object_mut().unwrap();
-        for added in super::SCHEMA_ADDITIONS {
-            assert!(user.remove(*added).is_some(), "{added} is listed as an addition but is not in the copy");
+        for (object, added) in super::SCHEMA_ADDITIONS {
+            let schema = copy.pointer_mut(object).unwrap_or_else(|| panic!("no {object} in the copy"));
+            assert!(
+                schema["required"].as_array().is_none_or(|required| required.iter().all(|k| k != added)),
+                "{object}/{added}: an addition must stay optional"
+            );
+            assert_ne!(schema["additionalProperties"], false, "{object} forbids additions in the contract");
+            let properties = schema["properties"].as_object_mut().unwrap();
+            assert!(
+                properties.remove(*added).is_some(),
+                "{object}/{added} is listed as an addition but is not in the copy"
+            );
         }
-        assert!(
-            copy["$defs"]["user"]["required"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .all(|k| !super::SCHEMA_ADDITIONS.contains(&k.as_str().unwrap())),
-            "an addition must stay optional"
-        );
         copy
     }
 

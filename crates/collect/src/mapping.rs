@@ -15,6 +15,7 @@ pub fn organization(record: records::Organization) -> Organization {
         edition: record.organization_type,
         is_sandbox: record.is_sandbox,
         instance_name: record.instance_name,
+        feature_licences: Vec::new(),
     }
 }
 

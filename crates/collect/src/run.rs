@@ -17,6 +17,7 @@ use time::OffsetDateTime;
 
 use crate::budget::{self, GuardGate, UsageBefore};
 use crate::error::CollectError;
+use crate::feature_licences;
 use crate::mapping::{self, UserContext, UserLicences};
 use crate::merge::{
     AssignmentSource, Assignments, Attach, FROZEN_USER_LOGIN_SOQL, IdOrder,
@@ -25,7 +26,7 @@ use crate::merge::{
 use crate::output::SnapshotSink;
 use crate::progress::{Progress, SourceStatus};
 use crate::snapshot::{
-    Filter, Profile, SnapshotHeader, Source, Subscription, Summary, UserTally,
+    FeatureLicence, Filter, Profile, SnapshotHeader, Source, Subscription, Summary, UserTally,
     WARNING_COMPANY_FILTER_MISMATCH, WARNING_REFRESH_TOKEN_ROTATED, Warning,
 };
 use crate::sources::{self, Fetched, Optional, OrgUsers};
@@ -170,6 +171,7 @@ struct FirstRead {
     psl_assignments: Optional<AssignmentSource>,
     package_assignments: Optional<AssignmentSource>,
     frozen_logins: Optional<AssignmentSource>,
+    feature_licences: Vec<FeatureLicence>,
     users: UserPages,
     org_users: OrgUsers,
 }
@@ -205,7 +207,12 @@ async fn read_first(
 ) -> Result<(UsageBefore, FirstRead), CollectError> {
     let filter = &settings.company_filter;
     let (header_sources_read, header_wait) = tokio::sync::oneshot::channel::<()>();
-    let users = UserPages::open(users::open_users(client, filter, gate), header_wait, stop::holder(client));
+    let (feature_fields, feature_fields_named) = tokio::sync::oneshot::channel();
+    let users = UserPages::open(
+        users::open_users(client, filter, gate, feature_fields),
+        header_wait,
+        stop::holder(client),
+    );
     let (
         guarded,
         users,
@@ -218,6 +225,7 @@ async fn read_first(
             psl_assignments,
             package_assignments,
             frozen_logins,
+            feature_licences,
             org_users,
         ),
     ) = tokio::join!(guard, stop::required(client, users), async {
@@ -274,6 +282,7 @@ async fn read_first(
                 "UserLogin",
                 progress,
             ),
+            stop::required(client, feature_licences::count_used(client, gate, feature_fields_named)),
             stop::required(client, sources::count_users(client, filter, gate)),
         );
         drop(header_sources_read);
@@ -302,6 +311,7 @@ async fn read_first(
         failure.keep(psl_assignments),
         failure.keep(package_assignments),
         failure.keep(frozen_logins),
+        failure.keep(feature_licences),
     );
     if let Some(error) = failure.into_error() {
         return Err(error.into());
@@ -318,6 +328,7 @@ async fn read_first(
         Some(psl_assignments),
         Some(package_assignments),
         Some(frozen_logins),
+        Some(feature_licences),
     ) = read
     else {
         return Err(CollectError::Internal("a source ended without a result or a failure".to_owned()));
@@ -333,6 +344,7 @@ async fn read_first(
             psl_assignments,
             package_assignments,
             frozen_logins,
+            feature_licences,
             users,
             org_users,
         },
@@ -375,6 +387,8 @@ impl FirstRead {
         ];
         sources::field_warnings(warnings, "User", &self.users.selection.missing_optional);
 
+        let mut organization = mapping::organization(organization);
+        organization.feature_licences = self.feature_licences;
         let header = SnapshotHeader::new(
             collected_at,
             Source {
@@ -382,7 +396,7 @@ impl FirstRead {
                 instance_url: client.instance_url().as_str().trim_end_matches('/').to_owned(),
                 api_version: client.api_version().to_owned(),
             },
-            mapping::organization(organization),
+            organization,
             Filter {
                 all: settings.company_filter.is_everyone(),
                 company_names: settings.company_names.clone(),

@@ -104,6 +104,30 @@ pub struct Organization {
     pub is_sandbox: bool,
     /// `Organization.InstanceName`, e.g. `NA224`.
     pub instance_name: Option<String>,
+    /// The org's feature licences (Setup → Company Information → Feature Licenses), by
+    /// `field`; empty when `User` has no `UserPermissions*` checkbox the run can see. Kept here,
+    /// not in `subscriptions`, whose `source` and `id` the contract fixes (docs/data.md,
+    /// "Feature licences").
+    #[serde(default)]
+    pub feature_licences: Vec<FeatureLicence>,
+}
+
+/// A feature licence: a `User.UserPermissions*` checkbox, its seats used and, where the org
+/// reports it, bought.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FeatureLicence {
+    /// The checkbox without `UserPermissions`, as in `users[].feature_licences`: `MarketingUser`.
+    pub name: String,
+    /// The `User` checkbox: `UserPermissionsMarketingUser`.
+    pub field: String,
+    /// Its label in describe: `Marketing User`.
+    pub label: Option<String>,
+    /// Active users with the checkbox on (`SELECT COUNT() FROM User WHERE IsActive = true AND
+    /// <field> = true`), over the whole org whatever the company filter.
+    pub used: u64,
+    /// Seats bought (`ActiveFeatureLicenseMetric.TotalLicenseCount` of the newest day), `None`
+    /// when the org does not report it.
+    pub total: Option<i64>,
 }
 
 /// The company-name filter as applied.

@@ -9,6 +9,7 @@ use sfconn_api::{ApiClient, ApiError, FieldSelection, Page, records, select_fiel
 use sfconn_filter::CompanyFilter;
 
 use crate::budget::GuardGate;
+use crate::feature_licences::{FeatureField, FeatureFieldsSender};
 use crate::sources::PageStream;
 use crate::{arrival, stop};
 
@@ -50,6 +51,7 @@ pub(crate) async fn open_users(
     client: &ApiClient,
     filter: &CompanyFilter,
     gate: &GuardGate,
+    feature_fields: FeatureFieldsSender,
 ) -> Result<OpenUsers, ApiError> {
     let client = client.first_in_line();
     let describe = client.describe("User").await?;
@@ -61,7 +63,11 @@ pub(crate) async fn open_users(
     let mut selection = select_fields(&describe, &required, USER_OPTIONAL)?;
     // The feature licences the org has (Marketing User, Knowledge User, …) are the
     // `UserPermissions*` checkboxes that describe lists; an org without one selects none.
-    selection.fields.extend(describe.checkboxes_starting_with(records::FEATURE_LICENCE_PREFIX));
+    let features = describe.checkboxes_starting_with(records::FEATURE_LICENCE_PREFIX);
+    selection.fields.extend(features.iter().map(|field| field.name.clone()));
+    // Their seats are counted beside the User query (crate::feature_licences); a run that no
+    // longer waits for them has failed already.
+    let _ = feature_fields.send(features.into_iter().map(FeatureField::from_describe).collect());
     let soql = user_query(&selection.select_list(), filter);
     // No User row is asked for before the budget guard has let the run go.
     gate.open().await?;

@@ -22,6 +22,8 @@ pub(crate) struct Workload {
     pub package_license_assignments: u64,
     /// `UserLogin` rows of frozen users (the only ones sfconn asks for).
     pub frozen_user_logins: u64,
+    /// `User.UserPermissions*` checkboxes: one `SELECT COUNT()` each (their seats used).
+    pub feature_licences: u64,
 }
 
 /// Pages one query over `rows` rows takes: an empty result is still one request.
@@ -41,6 +43,7 @@ impl Workload {
             permission_set_license_assignments: data.psl_assignments().count() as u64,
             package_license_assignments: data.user_package_licenses().count() as u64,
             frozen_user_logins: data.user_logins().filter(|login| login.is_frozen).count() as u64,
+            feature_licences: sfconn_testkit::FEATURE_LICENCES.len() as u64,
         }
     }
 
@@ -71,14 +74,14 @@ impl Workload {
 
     /// Requests sfconn cannot do without (docs/contract.md §7, docs/api-calls.md): token, versions,
     /// limits (the budget guard), six describes (five sources and User: the field set comes
-    /// from describe) and every page of the nine queries.
+    /// from describe), every page of the nine queries and one count per feature licence.
     pub(crate) fn sfconn_minimum_requests(&self) -> u64 {
-        3 + 6 + self.query_pages()
+        3 + 6 + self.query_pages() + self.feature_licences
     }
 
     /// Requests the peer cannot do without: the token and every page (it neither discovers
     /// the version, nor guards the budget, nor describes).
-    /// The peer does not read `UserLogin` (frozen users).
+    /// The peer does not read `UserLogin` (frozen users) or count feature licences.
     pub(crate) fn peer_minimum_requests(&self) -> u64 {
         1 + self.query_pages() - pages(self.frozen_user_logins)
     }
@@ -157,6 +160,7 @@ mod tests {
             permission_set_license_assignments: psla,
             package_license_assignments: upl,
             frozen_user_logins: users / 20,
+            feature_licences: 4,
         }
     }
 
@@ -170,14 +174,15 @@ mod tests {
 
     #[test]
     fn minimum_requests_count_every_fixed_call_and_every_page() {
-        // 40 users and small joins: 3 fixed + 6 describes + 9 one-page queries (docs/api-calls.md: 18).
-        assert_eq!(workload(40, 10, 10).sfconn_minimum_requests(), 18);
+        // 40 users and small joins: 3 fixed + 6 describes + 9 one-page queries + 4 feature
+        // licence counts (docs/api-calls.md: 22).
+        assert_eq!(workload(40, 10, 10).sfconn_minimum_requests(), 22);
         assert_eq!(workload(40, 10, 10).peer_minimum_requests(), 9);
         // 1M users, 400k and 300k assignment rows, 50k frozen: 500 + 200 + 150 + 25 pages + 5
         // one-page sources.
         let big = workload(1_000_000, 400_000, 300_000);
         assert_eq!(big.query_pages(), 880);
-        assert_eq!(big.sfconn_minimum_requests(), 889);
+        assert_eq!(big.sfconn_minimum_requests(), 893);
     }
 
     #[test]

@@ -100,6 +100,20 @@ pub(crate) fn render(header: &SnapshotHeader, summary: &Summary, warnings: &[War
         }
         text.push_str(&table.render(INDENT));
     }
+    let features = &organization.feature_licences;
+    if !features.is_empty() {
+        text.push_str(&format!("\nFeature licences ({}), active users org-wide\n", features.len()));
+        let mut table = Table::new(&["NAME", "FIELD", "#USED", "#TOTAL"]);
+        for feature in features {
+            table.row(vec![
+                feature.label.clone().unwrap_or_else(|| feature.name.clone()),
+                feature.field.clone(),
+                feature.used.to_string(),
+                opt(feature.total),
+            ]);
+        }
+        text.push_str(&table.render(INDENT));
+    }
 
     text.push_str(&format!(
         "\nUsers: {} written, {} active, {} without email, {} excluded by the filter\n",

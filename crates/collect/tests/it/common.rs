@@ -2,8 +2,8 @@
 //! tests.
 
 use sfconn_collect::snapshot::{
-    AccountKind, Filter, Organization, Profile, SnapshotHeader, Source, Subscription, SubscriptionSource,
-    User,
+    AccountKind, FeatureLicence, Filter, Organization, Profile, SnapshotHeader, Source, Subscription,
+    SubscriptionSource, User,
 };
 use time::macros::datetime;
 
@@ -71,6 +71,22 @@ pub fn acme_header(subscriptions: Vec<Subscription>, profiles: Vec<Profile>) -> 
             edition: None,
             is_sandbox: false,
             instance_name: None,
+            feature_licences: vec![
+                FeatureLicence {
+                    name: "MarketingUser".into(),
+                    field: "UserPermissionsMarketingUser".into(),
+                    label: Some("Marketing User".into()),
+                    used: 12,
+                    total: Some(20),
+                },
+                FeatureLicence {
+                    name: "SupportUser".into(),
+                    field: "UserPermissionsSupportUser".into(),
+                    label: Some("Service Cloud User".into()),
+                    used: 3,
+                    total: None,
+                },
+            ],
         },
         Filter { all: true, company_names: vec![] },
         subscriptions,

@@ -124,6 +124,32 @@ async fn everyone_collects_every_user_with_licences_matching_the_org() {
     assert!(data.users().any(|u| u.is_frozen), "the org has frozen users");
     assert!(data.users().any(|u| !u.feature_licences.is_empty()), "and feature licences");
 
+    // Feature licences: every checkbox of the org, in describe's order, with its active holders.
+    let features: Vec<(String, String, Option<String>, u64)> = snapshot
+        .organization
+        .feature_licences
+        .iter()
+        .map(|f| (f.name.clone(), f.field.clone(), f.label.clone(), f.used))
+        .collect();
+    let expected: Vec<(String, String, Option<String>, u64)> = sfconn_testkit::FEATURE_LICENCES
+        .iter()
+        .map(|(name, _)| {
+            let used = data.users().filter(|u| u.is_active && u.feature_licences.contains(name)).count();
+            let label = match *name {
+                "MarketingUser" => "Marketing User",
+                "KnowledgeUser" => "Knowledge User",
+                "SupportUser" => "Service Cloud User",
+                _ => "Flow User",
+            };
+            ((*name).to_owned(), format!("UserPermissions{name}"), Some(label.to_owned()), used as u64)
+        })
+        .collect();
+    assert_eq!(features, expected);
+    assert!(
+        data.users().any(|u| !u.is_active && !u.feature_licences.is_empty()),
+        "an inactive holder is not counted: the org must have one for this to be tested"
+    );
+
     // Subscriptions: every row of the three objects, grouped by source then id.
     let expected_subscriptions =
         data.user_licenses.len() + data.permission_set_licenses.len() + data.package_licenses.len();
