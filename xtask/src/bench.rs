@@ -8,6 +8,7 @@
 //! `cargo xtask ci` runs) fails, and only on things that do not depend on timing: the run must
 //! succeed, write every user, and stay within the request target.
 
+mod fleet;
 mod import;
 mod measure;
 mod plan;
@@ -83,8 +84,10 @@ const USAGE: &str = "usage: cargo xtask bench [--sizes 10000,100000,1000000] [--
             snapshots of N users (default 100000, 52), and the page's size
   --smoke   what `cargo xtask ci` runs: 2000 users, no latency, debug binary, no peer;
             fails if the run fails, loses users or exceeds the request target
-Then the store's import of the 100000-user snapshot (the smoke run's: 2000) into SQLite
-and PostgreSQL (the test kit's server), when that size was collected.";
+  --fleet [--orgs 8] [--users 50000] [--latency-ms 100] [--concurrency 2] [--smoke]
+            `collect --all-orgs` over a fleet of simulated orgs into a PostgreSQL store
+Then the store's import of a 200000-user snapshot (the smoke run's: 2000) into SQLite
+and PostgreSQL (the test kit's server); it is collected first when --sizes lacks it.";
 
 fn parse_options(args: &[String]) -> Result<Options> {
     let mut options = Options::default();
@@ -171,14 +174,19 @@ pub(crate) fn run(args: &[String]) -> Result<()> {
     if args.iter().any(|a| a == "--report-html") {
         return crate::bench_html::run(args);
     }
+    if args.iter().any(|a| a == "--fleet") {
+        let options = fleet::parse_options(args)?;
+        if cfg!(debug_assertions) && !options.smoke {
+            return rerun_optimised(args);
+        }
+        return fleet::run(args);
+    }
     let options = parse_options(args)?;
     if cfg!(debug_assertions) && !options.smoke {
         // The simulated org runs inside this process and renders every page of 2,000 users:
         // unoptimised, it would add its own seconds to sfconn's wall time. Measure with an
         // optimised xtask (the smoke run measures nothing and keeps the debug build).
-        let mut release = cargo();
-        release.args(["run", "--quiet", "--release", "--package", "xtask", "--", "bench"]).args(args);
-        return run_step("bench (optimised xtask)", release);
+        return rerun_optimised(args);
     }
     // The smoke run keeps out of the way of real results.
     let bench_dir = project_root().join(if options.smoke { "target/bench/smoke" } else { "target/bench" });
@@ -226,18 +234,15 @@ pub(crate) fn run(args: &[String]) -> Result<()> {
         results.push(result);
     }
 
-    // The store's import, of the snapshot just collected (100,000 users; the smoke run's own).
+    // The store's import, of a 200,000-user snapshot (collected for it, unmeasured, when the
+    // sizes did not include it; the smoke run imports its own).
     let import_users =
         if options.smoke { options.sizes.first().copied().unwrap_or(2_000) } else { import::USERS };
     let snapshot = bench_dir.join(format!("out-{import_users}.json"));
-    let imports = if snapshot.exists() {
-        import::run(&sfconn, &bench_dir, &home, &snapshot, import_users)?
-    } else {
-        eprintln!(
-            "xtask bench: store import skipped: no snapshot of {import_users} users (--sizes without {import_users})"
-        );
-        Vec::new()
-    };
+    if !snapshot.exists() {
+        collect_unmeasured(&sfconn, &runtime, &home, &snapshot, import_users)?;
+    }
+    let imports = import::run(&sfconn, &bench_dir, &home, &snapshot, import_users)?;
 
     let machine = machine();
     let mut markdown = markdown(&options, &machine, &results);
@@ -266,6 +271,39 @@ pub(crate) fn run(args: &[String]) -> Result<()> {
         eprintln!("xtask bench: smoke passed");
     }
     Ok(())
+}
+
+/// `sfconn collect -o snapshot` of a new `users`-user org without latency: a snapshot to
+/// import, not a measurement.
+fn collect_unmeasured(
+    sfconn: &Path,
+    runtime: &tokio::runtime::Runtime,
+    home: &Path,
+    snapshot: &Path,
+    users: usize,
+) -> Result<()> {
+    eprintln!("xtask bench: {users} users: collecting the snapshot the store import reads (not measured)");
+    let org = runtime.block_on(SimulatedOrg::start(OrgSpec::with_users(users)));
+    let output = isolated(sfconn, home)
+        .args(["collect", "-f", "json", "--no-progress", "-o"])
+        .arg(snapshot)
+        .envs(org.sfconn_env())
+        .output()
+        .context("cannot run sfconn collect")?;
+    ensure!(
+        output.status.success(),
+        "sfconn collect of {users} users failed ({}): {}",
+        output.status,
+        String::from_utf8_lossy(&output.stderr)
+    );
+    Ok(())
+}
+
+/// `cargo xtask bench ARGS` again, in an optimised xtask.
+fn rerun_optimised(args: &[String]) -> Result<()> {
+    let mut release = cargo();
+    release.args(["run", "--quiet", "--release", "--package", "xtask", "--", "bench"]).args(args);
+    run_step("bench (optimised xtask)", release)
 }
 
 fn build_sfconn(release: bool) -> Result<PathBuf> {

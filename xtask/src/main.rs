@@ -99,6 +99,8 @@ fn ci() -> Result<()> {
 
     eprintln!("xtask: bench smoke: 2000 users, no latency, debug build (timing targets are not checked)");
     bench::run(&["--smoke".to_owned()])?;
+    eprintln!("xtask: fleet bench smoke: 3 orgs of 1000 users into PostgreSQL, no latency, debug build");
+    bench::run(&["--fleet".to_owned(), "--smoke".to_owned()])?;
     eprintln!("xtask: ci passed");
     Ok(())
 }

@@ -7,16 +7,16 @@
 //! is which. The exit code is [`fleet_exit_code`]'s (docs/fleet.md).
 
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use anyhow::{Context, bail};
-use futures_util::StreamExt;
 use sfconn_collect::snapshot::Summary;
-use sfconn_collect::{NoProgress, OrgRun};
+use sfconn_collect::{NoProgress, OrgRun, RunOutcome};
 use sfconn_config::{ConfigError, Fleet, FleetOrg, Loaded, Need};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
+use tokio::sync::Semaphore;
 
 use crate::collect_cmd::{CollectArgs, Ended, FormatArg, OrgOutput, interrupted, runtime, until_interrupted};
 use crate::exit::{self, Failure, code};
@@ -148,23 +148,23 @@ pub(crate) fn run(args: &CollectArgs, verbosity: Verbosity) -> anyhow::Result<()
     let targets: Vec<PathBuf> = names.iter().map(|name| base.join(file_name(name, args.format))).collect();
 
     let started_at = OffsetDateTime::now_utc();
-    let slots: Mutex<Vec<Option<OrgResult>>> = Mutex::new(vec![None; orgs.len()]);
+    let slots = Slots::new(orgs.len());
     let runtime = runtime()?;
-    let all = futures_util::stream::iter(orgs.into_iter().zip(&targets).enumerate())
-        .map(|(index, (org, target))| {
-            let slots = &slots;
-            async move {
-                let result = collect_org(org, target, args, verbosity).await;
-                if let Ok(mut slots) = slots.lock() {
-                    slots[index] = Some(result);
-                }
-            }
-        })
-        .buffer_unordered(concurrency)
-        .collect::<()>();
+    // A collection holds one of `concurrency` permits while it talks to Salesforce; publishing
+    // and storing its snapshot happen after the permit is given back, on a blocking thread, so
+    // the next org's collection overlaps the store import of the one before.
+    let permits = Semaphore::new(concurrency);
+    let turns = Turns { collecting: &permits, publishing: Arc::default() };
+    let all =
+        futures_util::future::join_all(orgs.into_iter().zip(&targets).enumerate().map(
+            |(index, (org, target))| collect_org(org, target, args, verbosity, &turns, slots.slot(index)),
+        ));
     let ended = runtime.block_on(until_interrupted(all));
+    // Waits for the publications under way: each is past the point of no return and records its
+    // org's result itself, so that fleet.json tells a published org as finished.
+    drop(runtime);
     let finished_at = OffsetDateTime::now_utc();
-    let slots = slots.into_inner().unwrap_or_default();
+    let slots = slots.into_results();
     let results: Vec<OrgResult> = names
         .into_iter()
         .zip(slots)
@@ -260,22 +260,114 @@ fn file_name(org: &str, format: FormatArg) -> String {
     }
 }
 
-/// Collects one org; every failure becomes that org's result.
-async fn collect_org(org: FleetOrg, target: &Path, args: &CollectArgs, verbosity: Verbosity) -> OrgResult {
-    let started = Instant::now();
+/// Each org's result, filled in as the org ends (`None`: stopped by Ctrl-C before it ended).
+#[derive(Clone)]
+struct Slots(Arc<Mutex<Vec<Option<OrgResult>>>>);
+
+impl Slots {
+    fn new(orgs: usize) -> Slots {
+        Slots(Arc::new(Mutex::new(vec![None; orgs])))
+    }
+
+    fn slot(&self, index: usize) -> Slot {
+        Slot { slots: self.clone(), index }
+    }
+
+    fn into_results(self) -> Vec<Option<OrgResult>> {
+        match Arc::try_unwrap(self.0) {
+            Ok(slots) => slots.into_inner().unwrap_or_default(),
+            Err(shared) => shared.lock().map(|slots| slots.clone()).unwrap_or_default(),
+        }
+    }
+}
+
+/// Where one org's result goes.
+#[derive(Clone)]
+struct Slot {
+    slots: Slots,
+    index: usize,
+}
+
+impl Slot {
+    fn fill(self, result: OrgResult) {
+        if let Ok(mut slots) = self.slots.0.lock()
+            && let Some(slot) = slots.get_mut(self.index)
+        {
+            *slot = Some(result);
+        }
+    }
+}
+
+/// Whose turn it is: `fleet.concurrency` orgs collect at once; one org at a time publishes and
+/// stores its output, as one `collect --store` would (two imports into one SQLite store would
+/// wait for each other's lock, and could time out).
+struct Turns<'a> {
+    collecting: &'a Semaphore,
+    publishing: Arc<Mutex<()>>,
+}
+
+/// Collects one org in its collecting turn, then publishes (and stores) its output on a
+/// blocking thread in its publishing turn; every failure becomes that org's result.
+async fn collect_org(
+    org: FleetOrg,
+    target: &Path,
+    args: &CollectArgs,
+    verbosity: Verbosity,
+    turns: &Turns<'_>,
+    slot: Slot,
+) {
     let prefix = format!("[{}] ", org.name);
     let mut result = OrgResult::new(org.name, Status::Failed);
     // An org whose settings are invalid sends nothing.
     let mut requests = 0;
-    let collected = collect_org_into(org.loaded, target, args, verbosity, &prefix, &mut requests).await;
+    // The org's time starts when its turn comes, not while it waits for a permit.
+    let mut started = Instant::now();
+    let collected = match turns.collecting.acquire().await {
+        Ok(_permit) => {
+            started = Instant::now();
+            collect_org_into(org.loaded, target, args, verbosity, &prefix, &mut requests).await
+        }
+        Err(closed) => {
+            Err(anyhow::Error::new(closed).context("internal error: the fleet's permits are gone"))
+        }
+    };
     result.api_requests = Some(requests);
+    let output = (args.format != FormatArg::Table).then(|| target.to_path_buf());
+    let (out, outcome) = match collected {
+        Ok(collected) => collected,
+        Err(error) => return slot.fill(settle(result, Err(error), started, output, &prefix)),
+    };
+    // Should the publishing thread panic, the org is recorded as failed, not as interrupted.
+    let (fallback, unsettled) = (slot.clone(), result.clone());
+    let publish_prefix = prefix.clone();
+    let publishing = Arc::clone(&turns.publishing);
+    let published = tokio::task::spawn_blocking(move || {
+        let _turn = publishing.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let published = out.finish(&outcome, verbosity, &publish_prefix).map(|()| outcome.summary);
+        slot.fill(settle(result, published, started, output, &publish_prefix));
+    })
+    .await;
+    if let Err(error) = published {
+        let error = anyhow::Error::new(error).context("internal error: publishing the output failed");
+        fallback.fill(settle(unsettled, Err(error), started, None, &prefix));
+    }
+}
+
+/// `result` completed with how the org ended.
+fn settle(
+    mut result: OrgResult,
+    ended: anyhow::Result<Summary>,
+    started: Instant,
+    output: Option<PathBuf>,
+    prefix: &str,
+) -> OrgResult {
     result.duration_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
-    match collected {
+    match ended {
         Ok(summary) => {
             result.status = Status::Ok;
             result.users = Some(summary.users_total);
             result.subscriptions = Some(summary.subscriptions_total);
-            result.output = (args.format != FormatArg::Table).then(|| target.to_path_buf());
+            result.output = output;
         }
         Err(error) => {
             let message = exit::message(&error);
@@ -288,8 +380,8 @@ async fn collect_org(org: FleetOrg, target: &Path, args: &CollectArgs, verbosity
     result
 }
 
-/// One org's collection, as `collect --org NAME` runs it; `requests` ends with the requests
-/// sent to Salesforce, whether the run succeeded or not.
+/// One org's collection, as `collect --org NAME` runs it, up to the output to publish;
+/// `requests` ends with the requests sent to Salesforce, whether the run succeeded or not.
 async fn collect_org_into(
     loaded: Result<Loaded, ConfigError>,
     target: &Path,
@@ -297,7 +389,7 @@ async fn collect_org_into(
     verbosity: Verbosity,
     prefix: &str,
     requests: &mut u64,
-) -> anyhow::Result<Summary> {
+) -> anyhow::Result<(OrgOutput, RunOutcome)> {
     let loaded = loaded?;
     if verbosity != Verbosity::Quiet {
         for warning in &loaded.warnings {
@@ -310,9 +402,7 @@ async fn collect_org_into(
     let run = OrgRun::new(settings.clone())?;
     let collected = run.collect_into(out.sink.as_mut(), &NoProgress).await;
     *requests = run.requests_sent();
-    let outcome = collected?;
-    out.finish(&outcome, verbosity, prefix)?;
-    Ok(outcome.summary)
+    Ok((out, collected?))
 }
 
 /// `-f table`: each finished org's section (its file in `targets`) on stdout, in name order.

@@ -521,7 +521,7 @@ impl OrgData {
     pub fn generate(spec: &crate::OrgSpec) -> Self {
         let created = SfDateTime(FIRST_USER_CREATED - 30 * DAY);
         let organization = Organization {
-            id: make_id("00D", 1),
+            id: make_id("00D", spec.org_number),
             name: spec.org_name.clone(),
             organization_type: "Enterprise Edition".into(),
             is_sandbox: false,

@@ -64,6 +64,9 @@ pub struct OrgSpec {
     pub server_time: Duration,
     /// `Organization.Name`.
     pub org_name: String,
+    /// Tells orgs of one fleet apart: the `Organization.Id` is the `00D` id with this number
+    /// (1 unless set), so that a store sees each simulated org as an org of its own.
+    pub org_number: u64,
     /// The domains the org's own staff use (informational, for tests and the demo).
     pub company_domains: Vec<String>,
     /// Initial daily API usage (`Sforce-Limit-Info: api-usage=USED/MAX`).
@@ -99,6 +102,7 @@ impl OrgSpec {
             latency: Duration::ZERO,
             server_time: Duration::ZERO,
             org_name: "Acme Corporation".into(),
+            org_number: 1,
             company_domains: vec!["acme.com".into(), "acme.io".into()],
             api_usage_used: 1_200,
             api_usage_max: 100_000,

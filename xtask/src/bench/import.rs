@@ -14,7 +14,7 @@ use super::measure::{Usage, run_measured};
 use super::{MIB, isolated};
 
 /// Users of the snapshot the full benchmark imports.
-pub(super) const USERS: usize = 100_000;
+pub(super) const USERS: usize = 200_000;
 
 /// One measured import.
 #[derive(Debug, Clone)]
@@ -93,7 +93,23 @@ pub(super) fn markdown(runs: &[ImportRun]) -> String {
             run.usage.peak_rss as f64 / MIB
         ));
     }
+    if let Some(ratio) = postgres_over_sqlite(runs) {
+        let verdict = if ratio <= TARGET_POSTGRES_OVER_SQLITE { "met" } else { "missed" };
+        md.push_str(&format!(
+            "\nPostgreSQL ÷ SQLite wall time: {ratio:.2} (target ≤ {TARGET_POSTGRES_OVER_SQLITE}: {verdict})\n"
+        ));
+    }
     md
+}
+
+/// The PostgreSQL import may take at most this many times the SQLite one (issue 14).
+const TARGET_POSTGRES_OVER_SQLITE: f64 = 2.0;
+
+/// The PostgreSQL import's wall time over the SQLite one's, when both ran.
+fn postgres_over_sqlite(runs: &[ImportRun]) -> Option<f64> {
+    let wall = |engine: &str| runs.iter().find(|run| run.engine == engine).map(|run| run.usage.wall.as_secs_f64());
+    let (sqlite, postgres) = (wall("sqlite")?, wall("postgresql")?);
+    (sqlite > 0.0).then(|| postgres / sqlite)
 }
 
 pub(super) fn json(runs: &[ImportRun]) -> Value {

@@ -322,3 +322,46 @@ fn ctrl_c_stops_every_org_and_leaves_no_partial_snapshot() {
     assert_eq!(summary["exit_code"], 130);
     assert!(summary["orgs"].as_array().unwrap().iter().all(|o| o["status"] == "interrupted"), "{summary}");
 }
+
+/// A finished org's store import does not hold its collection slot: with `fleet.concurrency`
+/// 1 and the store locked by another writer, the next org is collected while the first one's
+/// import waits for the lock, and both are stored once the lock is gone.
+#[test]
+fn the_next_org_is_collected_while_the_one_before_waits_to_be_stored() {
+    let fleet = Fleet::start(vec![("a", OrgSpec::small()), ("b", OrgSpec::small())]);
+    fleet.config("[fleet]\nconcurrency = 1\n", &[], &[]);
+    let store = fleet.path("work/history.db");
+    let store_arg = store.to_str().unwrap();
+    // The store exists (schema, WAL, one snapshot of `a`) before another writer locks it.
+    let output = fleet.run(&["collect", "--org", "a", "-o", "first.json", "--store", store_arg]);
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+    let locker = rusqlite::Connection::open(&store).unwrap();
+    locker.execute_batch("BEGIN EXCLUSIVE").unwrap();
+
+    let child = fleet
+        .command()
+        .args(["collect", "--all-orgs", "-o", "out", "--store", store_arg])
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // The store waits up to 10 s for a lock; `b` is collected well within that.
+    let b = &fleet.orgs[1].1;
+    let deadline = std::time::Instant::now() + Duration::from_secs(8);
+    while b.requests_received() < 10 && std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let b_requests_while_locked = b.requests_received();
+    locker.execute_batch("COMMIT").unwrap();
+    let output = child.wait_with_output().unwrap();
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+    assert!(
+        b_requests_while_locked >= 10,
+        "org b was not collected while org a waited for the store ({b_requests_while_locked} requests)"
+    );
+
+    let summary = json_file(&fleet.path("work/out/fleet.json"));
+    assert!(summary["orgs"].as_array().unwrap().iter().all(|o| o["status"] == "ok"), "{summary}");
+    let output = fleet.run(&["history", "list", "--format", "json", "--store", store_arg]);
+    let listed: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(listed.as_array().unwrap().len(), 3, "{listed}");
+}
