@@ -83,7 +83,10 @@ pub(super) fn parse_options(args: &[String]) -> Result<FleetOptions> {
     }
     ensure!(options.orgs > 0 && options.users > 0, "--orgs and --users must be above 0\n{USAGE}");
     // sfconn's own range for fleet.concurrency (docs/configuration.md).
-    ensure!((1..=16).contains(&options.concurrency), "--concurrency takes 1 to 16, as fleet.concurrency does");
+    ensure!(
+        (1..=16).contains(&options.concurrency),
+        "--concurrency takes 1 to 16, as fleet.concurrency does"
+    );
     Ok(options)
 }
 
@@ -193,7 +196,15 @@ pub(super) fn run(args: &[String]) -> Result<()> {
         options.orgs,
         options.orgs * options.users
     );
-    let result = FleetResult { options, usage: finished.usage, floor, requests, minimum_requests, users_stored, snapshots_stored };
+    let result = FleetResult {
+        options,
+        usage: finished.usage,
+        floor,
+        requests,
+        minimum_requests,
+        users_stored,
+        snapshots_stored,
+    };
 
     let markdown = markdown(&result);
     fs::write(bench_dir.join("results.md"), &markdown).context("cannot write results.md")?;
@@ -220,7 +231,8 @@ fn write_config(
     orgs: &[(String, SimulatedOrg)],
     concurrency: usize,
 ) -> Result<std::path::PathBuf> {
-    let mut toml = format!("client_id = \"{}\"\n\n[fleet]\nconcurrency = {concurrency}\n", SimulatedOrg::CLIENT_ID);
+    let mut toml =
+        format!("client_id = \"{}\"\n\n[fleet]\nconcurrency = {concurrency}\n", SimulatedOrg::CLIENT_ID);
     for (name, org) in orgs {
         let secret = secrets.join(format!("{name}.secret"));
         let token = secrets.join(format!("{name}.token"));
@@ -250,7 +262,8 @@ fn write_private(path: &Path, text: &str) -> Result<()> {
 /// Every org of `fleet.json` succeeded with all of its users.
 fn check_fleet_file(path: &Path, orgs: &[(String, SimulatedOrg)], users: usize) -> Result<()> {
     let text = fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
-    let fleet: Value = serde_json::from_str(&text).with_context(|| format!("{} is not JSON", path.display()))?;
+    let fleet: Value =
+        serde_json::from_str(&text).with_context(|| format!("{} is not JSON", path.display()))?;
     for (name, _) in orgs {
         let entry = fleet["orgs"]
             .as_array()
@@ -322,7 +335,7 @@ fn json(result: &FleetResult) -> Value {
     json!({
         "orgs": o.orgs,
         "users_per_org": o.users,
-        "latency_ms": o.latency.as_millis() as u64,
+        "latency_ms": u64::try_from(o.latency.as_millis()).unwrap_or(u64::MAX),
         "concurrency": o.concurrency,
         "store": "postgresql",
         "wall_seconds": result.usage.wall.as_secs_f64(),
@@ -360,8 +373,9 @@ mod tests {
         let options = parse_options(&args(&["--fleet"])).unwrap();
         assert_eq!((options.orgs, options.users, options.concurrency), (8, 50_000, 2));
         assert_eq!(options.latency, Duration::from_millis(100));
-        let options = parse_options(&args(&["--fleet", "--orgs", "4", "--users", "10_000", "--concurrency", "4"]))
-            .unwrap();
+        let options =
+            parse_options(&args(&["--fleet", "--orgs", "4", "--users", "10_000", "--concurrency", "4"]))
+                .unwrap();
         assert_eq!((options.orgs, options.users, options.concurrency), (4, 10_000, 4));
         let smoke = parse_options(&args(&["--fleet", "--smoke"])).unwrap();
         assert!(smoke.smoke && !smoke.release && smoke.latency.is_zero());

@@ -107,7 +107,8 @@ const TARGET_POSTGRES_OVER_SQLITE: f64 = 2.0;
 
 /// The PostgreSQL import's wall time over the SQLite one's, when both ran.
 fn postgres_over_sqlite(runs: &[ImportRun]) -> Option<f64> {
-    let wall = |engine: &str| runs.iter().find(|run| run.engine == engine).map(|run| run.usage.wall.as_secs_f64());
+    let wall =
+        |engine: &str| runs.iter().find(|run| run.engine == engine).map(|run| run.usage.wall.as_secs_f64());
     let (sqlite, postgres) = (wall("sqlite")?, wall("postgresql")?);
     (sqlite > 0.0).then(|| postgres / sqlite)
 }
