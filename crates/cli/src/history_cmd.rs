@@ -295,8 +295,8 @@ pub(crate) fn run_report(args: ReportArgs) -> anyhow::Result<()> {
     let wants = ReportWants {
         csv: format == ReportFormat::Csv,
         csv_raw,
-        // The cross-org view has no low-activity class.
-        min_logins_needed: !all_orgs,
+        // The cross-org view's subscriptions count low-activity seats too.
+        min_logins_needed: true,
         min_logins,
     };
     let ReportSettings { target, cells, min_logins } = report_settings(&store, wants)?;

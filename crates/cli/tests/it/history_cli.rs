@@ -169,6 +169,22 @@ fn min_logins_comes_from_the_flag_the_setting_or_the_default() {
         low_activity(&sandbox.ok(&["report", "-f", "json", "--min-logins", "3"])),
         (3, vec!["eve".into()])
     );
+    // The cross-org view's subscriptions count the low-activity seats with the same threshold.
+    let seats = |args: &[&str]| {
+        let view: serde_json::Value = serde_json::from_str(&sandbox.ok(args)).unwrap();
+        view["orgs"][0]["subscriptions"][0]["low_activity_seats"].clone()
+    };
+    assert_eq!(seats(&["report", "--all-orgs", "-f", "json"]), 2);
+    assert_eq!(seats(&["report", "--all-orgs", "-f", "json", "--min-logins", "6"]), 3);
+    let output = sandbox
+        .sfconn()
+        .args(["report", "--all-orgs", "-f", "json", "--store"])
+        .arg(sandbox.db())
+        .env("SFCONN_REPORT__MIN_LOGINS", "6")
+        .output()
+        .unwrap();
+    let view: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(view["orgs"][0]["subscriptions"][0]["low_activity_seats"], 3, "the setting applies too");
 
     let config = sandbox.work().join("sfconn.toml");
     fs::write(&config, "[report]\nmin_logins = 6\n").unwrap();
