@@ -218,6 +218,8 @@ pub(crate) struct OrgOutput {
     to_store: Option<(Target, StoreCopy)>,
     output: PathBuf,
     format_name: &'static str,
+    /// `report.min_logins`, for the `-f html` page's low-activity class.
+    min_logins: u32,
 }
 
 impl OrgOutput {
@@ -245,7 +247,14 @@ impl OrgOutput {
             Some((_, copy)) => copy.tee(sink).map_err(CollectError::Output)?,
         };
         let format_name = if html_dir.is_some() { "html" } else { Format::from(format).name() };
-        Ok(OrgOutput { sink, html_dir, to_store, output: output.to_path_buf(), format_name })
+        Ok(OrgOutput {
+            sink,
+            html_dir,
+            to_store,
+            output: output.to_path_buf(),
+            format_name,
+            min_logins: settings.report_min_logins,
+        })
     }
 
     /// After a successful run: the HTML page, the messages on stderr (each line starting with
@@ -256,10 +265,10 @@ impl OrgOutput {
         verbosity: Verbosity,
         prefix: &str,
     ) -> anyhow::Result<()> {
-        let OrgOutput { sink, html_dir, to_store, output, format_name } = self;
+        let OrgOutput { sink, html_dir, to_store, output, format_name, min_logins } = self;
         drop(sink);
         if let Some(dir) = &html_dir {
-            write_html(dir.path(), &output)?;
+            write_html(dir.path(), &output, min_logins)?;
         }
         report_outcome(outcome, verbosity, &output, format_name, prefix);
         if verbosity != Verbosity::Quiet
@@ -401,15 +410,12 @@ fn html_scratch(format: FormatArg, output: &Path) -> anyhow::Result<Option<tempf
     Ok(Some(dir))
 }
 
-/// Renders the HTML report of the snapshot the run wrote to `dir` and writes it to `output`.
-fn write_html(dir: &Path, output: &Path) -> anyhow::Result<()> {
+/// Renders the HTML report of the snapshot the run wrote to `dir` and writes it to `output`
+/// (low activity below `min_logins`, the `report.min_logins` setting).
+fn write_html(dir: &Path, output: &Path, min_logins: u32) -> anyhow::Result<()> {
     let options = sfconn_store::HtmlOptions { sfconn_version: env!("CARGO_PKG_VERSION") };
-    let html = sfconn_store::snapshot_file_html(
-        &dir.join(HTML_SNAPSHOT_FILE),
-        dir,
-        sfconn_store::ReportOptions::default(),
-        options,
-    )?;
+    let report_options = sfconn_store::ReportOptions { min_logins, ..sfconn_store::ReportOptions::default() };
+    let html = sfconn_store::snapshot_file_html(&dir.join(HTML_SNAPSHOT_FILE), dir, report_options, options)?;
     output::write_output(output, &html)
 }
 

@@ -123,6 +123,12 @@ pub(crate) struct ReportArgs {
           value_parser = clap::value_parser!(u32).range(0..=36_500))]
     pub inactive_days: u32,
 
+    /// A user holding a paid licence with fewer successful logins than this in the snapshot's
+    /// login-activity window is a reclaim candidate of the low-activity class [setting:
+    /// report.min_logins, env: SFCONN_REPORT__MIN_LOGINS; default: 5]
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    pub min_logins: Option<u32>,
+
     /// Output format
     #[arg(short = 'f', long = "format", value_enum, default_value_t)]
     pub format: ReportFormat,
@@ -150,15 +156,16 @@ fn failure(err: StoreError) -> anyhow::Error {
 
 /// The store: `--store`, else `--store-url` or the settings (`store.url`, `store.path`).
 fn store_target(args: &StoreArgs) -> anyhow::Result<Target> {
-    Ok(report_settings(args, None, false)?.0)
+    Ok(report_settings(args, ReportWants::default())?.target)
 }
 
 /// The settings `history` and `report` use (no credentials needed nor read).
-fn store_settings(args: &StoreArgs, csv_raw: bool) -> anyhow::Result<sfconn_config::Settings> {
+fn store_settings(args: &StoreArgs, wants: ReportWants) -> anyhow::Result<sfconn_config::Settings> {
     let flags = sfconn_config::Flags {
         config: args.config.clone(),
-        csv_raw,
+        csv_raw: wants.csv_raw,
         store_url: args.store_url.clone(),
+        min_logins: wants.min_logins,
         ..sfconn_config::Flags::default()
     };
     let loaded = sfconn_config::load(&flags, sfconn_config::Need::StoreOnly)?;
@@ -171,26 +178,50 @@ fn store_settings(args: &StoreArgs, csv_raw: bool) -> anyhow::Result<sfconn_conf
 const NO_STORE: &str = "no snapshot store given and no home directory known for the default one: use --store PATH \
      or --store-url URL, or set store.path or store.url in the config file (SFCONN_STORE__PATH, SFCONN_STORE__URL)";
 
-/// The store, and how `report -f csv` writes text from the org: `--csv-raw`, else the
-/// `csv_raw` setting (so `-f csv` reads the settings even with `--store`). The settings are
-/// read unless `--store PATH` says it all.
-fn report_settings(
-    args: &StoreArgs,
-    format: Option<ReportFormat>,
+/// What `report` asks of the settings beside the store (nothing, for `history`).
+#[derive(Debug, Clone, Copy, Default)]
+struct ReportWants {
+    /// `-f csv`.
+    csv: bool,
+    /// `--csv-raw`.
     csv_raw: bool,
-) -> anyhow::Result<(Target, CsvCells)> {
+    /// `report`: the low-activity threshold is needed.
+    min_logins_needed: bool,
+    /// `--min-logins`.
+    min_logins: Option<u32>,
+}
+
+/// The store and what `report` reads from the settings.
+struct ReportSettings {
+    target: Target,
+    /// How `report -f csv` writes text from the org: `--csv-raw`, else the `csv_raw` setting.
+    cells: CsvCells,
+    /// `--min-logins`, else `report.min_logins`.
+    min_logins: u32,
+}
+
+/// The store, how `report -f csv` writes text from the org (`--csv-raw`, else the `csv_raw`
+/// setting, so `-f csv` reads the settings even with `--store`) and the low-activity threshold
+/// (`--min-logins`, else `report.min_logins`). The settings are read unless `--store PATH`
+/// and the flags say it all.
+fn report_settings(args: &StoreArgs, wants: ReportWants) -> anyhow::Result<ReportSettings> {
     crate::store_target::check_url_flag(args.store_url.as_deref())?;
-    let needs_csv_setting = format == Some(ReportFormat::Csv) && !csv_raw;
-    if let (Some(path), false) = (&args.store, needs_csv_setting) {
-        return Ok((Target::Sqlite(path.clone()), CsvCells::from_raw(csv_raw)));
+    let needs_csv_setting = wants.csv && !wants.csv_raw;
+    let needs_min_logins_setting = wants.min_logins_needed && wants.min_logins.is_none();
+    if let (Some(path), false, false) = (&args.store, needs_csv_setting, needs_min_logins_setting) {
+        return Ok(ReportSettings {
+            target: Target::Sqlite(path.clone()),
+            cells: CsvCells::from_raw(wants.csv_raw),
+            min_logins: wants.min_logins.unwrap_or(sfconn_store::DEFAULT_MIN_LOGINS),
+        });
     }
-    let settings = store_settings(args, csv_raw)?;
-    let cells = CsvCells::from_raw(settings.csv_raw || csv_raw);
+    let settings = store_settings(args, wants)?;
+    let cells = CsvCells::from_raw(settings.csv_raw || wants.csv_raw);
     let target = match &args.store {
         Some(path) => Target::Sqlite(path.clone()),
         None => crate::store_target::from_settings(&settings, NO_STORE)?,
     };
-    Ok((target, cells))
+    Ok(ReportSettings { target, cells, min_logins: settings.report_min_logins })
 }
 
 fn selector(text: Option<&str>) -> anyhow::Result<Option<Selector>> {
@@ -251,7 +282,8 @@ fn imported_line(info: &SnapshotInfo) -> String {
 }
 
 pub(crate) fn run_report(args: ReportArgs) -> anyhow::Result<()> {
-    let ReportArgs { snapshot, org, all_orgs, inactive_days, format, output, csv_raw, store } = args;
+    let ReportArgs { snapshot, org, all_orgs, inactive_days, min_logins, format, output, csv_raw, store } =
+        args;
     if all_orgs && format == ReportFormat::Html {
         return Err(anyhow::Error::new(Failure::new(
             code::USAGE,
@@ -260,10 +292,18 @@ pub(crate) fn run_report(args: ReportArgs) -> anyhow::Result<()> {
         )));
     }
     output::check_target(&output)?;
-    let (target, cells) = report_settings(&store, Some(format), csv_raw)?;
+    let wants = ReportWants {
+        csv: format == ReportFormat::Csv,
+        csv_raw,
+        // The cross-org view's subscriptions count low-activity seats too.
+        min_logins_needed: true,
+        min_logins,
+    };
+    let ReportSettings { target, cells, min_logins } = report_settings(&store, wants)?;
     let store = Store::open_existing_target(&target).map_err(failure)?;
+    let options = ReportOptions { inactive_days, min_logins };
     if all_orgs {
-        let view = store.cross_org_report(ReportOptions { inactive_days }).map_err(failure)?;
+        let view = store.cross_org_report(options).map_err(failure)?;
         let mut out = Vec::new();
         match format {
             // -f html was refused above.
@@ -276,7 +316,7 @@ pub(crate) fn run_report(args: ReportArgs) -> anyhow::Result<()> {
     }
     let selector = selector(snapshot.as_deref())?.unwrap_or(Selector::Latest);
     let snapshot = store.resolve(&selector, org.as_deref()).map_err(failure)?;
-    let report = store.report(&snapshot, ReportOptions { inactive_days }).map_err(failure)?;
+    let report = store.report(&snapshot, options).map_err(failure)?;
     let mut out = Vec::new();
     match format {
         ReportFormat::Table => report.write_table(&mut out),
@@ -301,6 +341,13 @@ mod tests {
         assert_eq!(crate::exit::exit_code(&failure(missing())), 78);
         let bad = StoreError::BadSelector { selector: "x".into() };
         assert_eq!(crate::exit::exit_code(&failure(bad)), 2);
+    }
+
+    /// `report --store PATH --min-logins N` reads no settings and the store's default stands in
+    /// for the setting's: they must be the same number.
+    #[test]
+    fn the_store_and_the_settings_agree_on_the_default_min_logins() {
+        assert_eq!(sfconn_store::DEFAULT_MIN_LOGINS, sfconn_config::keys::DEFAULT_MIN_LOGINS);
     }
 
     #[test]

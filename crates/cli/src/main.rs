@@ -142,6 +142,7 @@ mod tests {
                 api_version: Some("62.0".into()),
                 csv_raw: false,
                 store_url: None,
+                min_logins: None,
             }
         );
     }

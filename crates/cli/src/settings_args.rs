@@ -77,6 +77,8 @@ impl SettingArgs {
             csv_raw: false,
             // Only the store commands have --store-url; they set it themselves.
             store_url: None,
+            // Only `report` has --min-logins.
+            min_logins: None,
         }
     }
 }

@@ -75,16 +75,23 @@ pub const KEYS: &[Key] = &[
     key("auth.private_key_file", "SFCONN_AUTH__PRIVATE_KEY_FILE", None, Kind::Path),
     // `collect --all-orgs`: how many orgs are collected at once; top level only.
     key("fleet.concurrency", "SFCONN_FLEET__CONCURRENCY", None, Kind::Integer { min: 1, max: 16 }),
+    // `report`: fewer successful logins than this in the login-activity window is low activity.
+    key(
+        "report.min_logins",
+        "SFCONN_REPORT__MIN_LOGINS",
+        Some("--min-logins"),
+        Kind::Integer { min: 1, max: 100_000 },
+    ),
 ];
 
-/// Tables that group keys: `[http]`, `[limits]`, `[store]`, `[auth]`, `[fleet]`.
-pub const TABLES: &[&str] = &["http", "limits", "store", "auth", "fleet"];
+/// Tables that group keys: `[http]`, `[limits]`, `[store]`, `[auth]`, `[fleet]`, `[report]`.
+pub const TABLES: &[&str] = &["http", "limits", "store", "auth", "fleet", "report"];
 
 /// The table of named orgs: `[orgs.NAME]` holds what differs for the org NAME.
 pub const ORGS_TABLE: &str = "orgs";
 
 /// Keys that only make sense once per config file, not per org.
-pub const TOP_LEVEL_ONLY: &[&str] = &["fleet.concurrency"];
+pub const TOP_LEVEL_ONLY: &[&str] = &["fleet.concurrency", "report.min_logins"];
 
 /// Prefix of the variables that set one named org's keys: `SFCONN_ORGS__NAME__KEY`.
 pub const ORG_ENV_PREFIX: &str = "SFCONN_ORGS__";
@@ -109,6 +116,9 @@ pub const DEFAULT_CONCURRENCY: usize = 4;
 pub const DEFAULT_MAX_API_USAGE_PERCENT: u8 = 90;
 /// Default `fleet.concurrency`: orgs collected at once by `collect --all-orgs`.
 pub const DEFAULT_FLEET_CONCURRENCY: usize = 2;
+/// Default `report.min_logins`: fewer than 5 successful logins in the login-activity window
+/// (about one a week over 30 days) is low activity (docs/report.md).
+pub const DEFAULT_MIN_LOGINS: u32 = 5;
 /// The file name of the default snapshot store, in sfconn's data directory.
 pub const DEFAULT_STORE_FILE: &str = "history.db";
 
@@ -208,6 +218,9 @@ mod tests {
             if let Some(flag) = key.flag {
                 let expected = if key.name == "company_names" {
                     "--company-name".to_string()
+                } else if let Some(leaf) = key.name.strip_prefix("report.") {
+                    // The `[report]` table is the `report` command's: `report --min-logins`.
+                    format!("--{}", leaf.replace('_', "-"))
                 } else {
                     // A table's key: `store.url` is `--store-url`.
                     format!("--{}", key.name.replace(['_', '.'], "-"))

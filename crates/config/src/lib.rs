@@ -90,6 +90,8 @@ pub struct Settings {
     pub org: Option<String>,
     /// `fleet.concurrency`: orgs collected at once by `collect --all-orgs`.
     pub fleet_concurrency: usize,
+    /// `report.min_logins`: `sfconn report`'s low-activity threshold (logins in the window).
+    pub report_min_logins: u32,
 }
 
 /// The `[http]` table.
@@ -140,6 +142,8 @@ pub struct Flags {
     /// `--store-url` (`collect`, `history`, `report`). The CLI refuses one holding a password
     /// before it gets here.
     pub store_url: Option<String>,
+    /// `report --min-logins`.
+    pub min_logins: Option<u32>,
 }
 
 /// Which credentials the command needs.

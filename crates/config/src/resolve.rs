@@ -269,6 +269,7 @@ pub(crate) fn resolve(
     let concurrency = r.integer("http.concurrency");
     let max_api_usage_percent = r.integer("limits.max_api_usage_percent");
     let fleet_concurrency = r.integer("fleet.concurrency");
+    let min_logins = r.integer("report.min_logins");
     let store_path = r
         .text("store.path")
         .map(|(p, o)| (resolve_path(&p, &o, cwd.as_deref(), home.as_deref()), o))
@@ -435,6 +436,8 @@ pub(crate) fn resolve(
     let (fleet_concurrency, fleet_origin) =
         number(fleet_concurrency, keys::DEFAULT_FLEET_CONCURRENCY as i128);
     let fleet_concurrency = usize::try_from(fleet_concurrency).unwrap_or(keys::DEFAULT_FLEET_CONCURRENCY);
+    let (min_logins, min_logins_origin) = number(min_logins, keys::DEFAULT_MIN_LOGINS.into());
+    let report_min_logins = u32::try_from(min_logins).unwrap_or(keys::DEFAULT_MIN_LOGINS);
 
     let timeout_secs = u64::try_from(timeout_secs).unwrap_or(keys::DEFAULT_TIMEOUT_SECS);
     let max_retries = u32::try_from(max_retries).unwrap_or(keys::DEFAULT_MAX_RETRIES);
@@ -500,6 +503,7 @@ pub(crate) fn resolve(
             ),
         ),
         ("fleet.concurrency", (serde_json::Value::from(fleet_concurrency), fleet_origin)),
+        ("report.min_logins", (serde_json::Value::from(report_min_logins), min_logins_origin)),
     ];
     let after_path =
         entries.iter().position(|(key, _)| *key == "store.path").map_or(entries.len(), |at| at + 1);
@@ -528,6 +532,7 @@ pub(crate) fn resolve(
         auth: auth.settings,
         org: None,
         fleet_concurrency,
+        report_min_logins,
     };
     Ok(Loaded { settings, entries, warnings, config_file: None })
 }

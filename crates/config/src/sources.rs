@@ -236,6 +236,9 @@ pub(crate) fn flags(flags: &Flags) -> Vec<impl Provider> {
     if let Some(v) = &flags.store_url {
         given.push(("store.url", Value::from(v.as_str())));
     }
+    if let Some(v) = flags.min_logins {
+        given.push(("report.min_logins", Value::from(v)));
+    }
     given
         .into_iter()
         .filter_map(|(key, value)| {

@@ -26,6 +26,27 @@ pub struct SnapshotDoc {
     /// Kept verbatim as JSON in the `snapshots` table.
     pub summary: serde_json::Map<String, serde_json::Value>,
     pub warnings: Vec<Warning>,
+    /// `login_activity`: absent, `null` or an object (see [`LoginActivityState`]).
+    #[serde(default, deserialize_with = "present")]
+    pub login_activity: Option<Option<LoginActivity>>,
+}
+
+/// A key that is present (even as `null`) is `Some`; serde's `default` makes an absent one `None`.
+fn present<'de, D: serde::Deserializer<'de>, T: Deserialize<'de>>(
+    deserializer: D,
+) -> Result<Option<Option<T>>, D::Error> {
+    Option::<T>::deserialize(deserializer).map(Some)
+}
+
+impl SnapshotDoc {
+    /// What the document says of login activity.
+    pub fn login_activity_state(&self) -> LoginActivityState {
+        match self.login_activity {
+            None => LoginActivityState::NotCollected,
+            Some(None) => LoginActivityState::Unreadable,
+            Some(Some(activity)) => LoginActivityState::Collected(activity),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -48,6 +69,72 @@ pub struct Organization {
     pub edition: Option<String>,
     pub is_sandbox: bool,
     pub instance_name: Option<String>,
+    /// The org's feature licences (`User.UserPermissions*` checkboxes); `None` when the
+    /// snapshot does not list them (written before sfconn read them).
+    #[serde(default)]
+    pub feature_licences: Option<Vec<FeatureLicence>>,
+}
+
+/// A feature licence of `organization.feature_licences`: seats used (active users with the
+/// checkbox on) and, when the org reports it, bought.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, serde::Serialize)]
+pub struct FeatureLicence {
+    pub name: String,
+    #[serde(default)]
+    pub field: Option<String>,
+    #[serde(default)]
+    pub label: Option<String>,
+    pub used: i64,
+    #[serde(default)]
+    pub total: Option<i64>,
+}
+
+/// The snapshot's `login_activity`: how the users' `logins_in_window` were counted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize)]
+pub struct LoginActivity {
+    /// The window, in days before `collected_at`.
+    pub days: i64,
+    /// `rest` or `bulk`.
+    pub path: LoginActivityPath,
+    /// `LoginHistory` rows read.
+    pub rows: i64,
+}
+
+/// Where the `LoginHistory` rows came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LoginActivityPath {
+    Rest,
+    Bulk,
+}
+
+impl LoginActivityPath {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LoginActivityPath::Rest => "rest",
+            LoginActivityPath::Bulk => "bulk",
+        }
+    }
+}
+
+/// What a snapshot says of login activity: the top-level `login_activity` key absent (not
+/// collected), `null` (`LoginHistory` unreadable) or an object (collected).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LoginActivityState {
+    NotCollected,
+    Unreadable,
+    Collected(LoginActivity),
+}
+
+impl LoginActivityState {
+    /// The `snapshots.login_activity_state` column.
+    pub(crate) fn as_str(self) -> &'static str {
+        match self {
+            LoginActivityState::NotCollected => "not_collected",
+            LoginActivityState::Unreadable => "unreadable",
+            LoginActivityState::Collected(_) => "collected",
+        }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -131,6 +218,20 @@ pub struct User {
     /// Salesforce's `FederationIdentifier` (single sign-on id); optional in the document.
     #[serde(default)]
     pub federation_id: Option<String>,
+    /// `UserLogin.IsFrozen`; `None` when unknown (not read, or not in the snapshot).
+    #[serde(default)]
+    pub frozen: Option<bool>,
+    /// The feature licences the user holds; `None` when the snapshot does not say.
+    #[serde(default)]
+    pub feature_licences: Option<Vec<String>>,
+    /// Successful logins in the login-activity window; `None` when not collected.
+    #[serde(default)]
+    pub logins_in_window: Option<i64>,
+    /// Application and type of the user's last successful login in the window.
+    #[serde(default)]
+    pub last_login_application: Option<String>,
+    #[serde(default)]
+    pub last_login_type: Option<String>,
 }
 
 #[derive(Debug, Clone, Deserialize, serde::Serialize)]

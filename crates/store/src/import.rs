@@ -14,8 +14,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::db::{Value, WriteTx, values};
 use crate::doc::{
-    Filter, Generator, Organization, Profile, SUPPORTED_SCHEMA_VERSION, Source, Subscription,
-    SubscriptionSource, User, Warning,
+    Filter, Generator, LoginActivity, LoginActivityState, Organization, Profile, SUPPORTED_SCHEMA_VERSION,
+    Source, Subscription, SubscriptionSource, User, Warning,
 };
 use crate::store::SnapshotId;
 use crate::{StoreError, timefmt};
@@ -42,10 +42,11 @@ pub(crate) struct Header<'a> {
     pub filter: &'a Filter,
     pub summary: &'a serde_json::Map<String, serde_json::Value>,
     pub warnings: &'a [Warning],
+    pub login_activity: LoginActivityState,
 }
 
 /// The columns of a users row, in the order [`SnapshotWriter::user`] gives them.
-const USER_COLUMNS: &str = "snapshot_id, id, username, email, email_domain, name, active, user_type, account_kind, profile_id, last_login_at, created_at, federation_id";
+const USER_COLUMNS: &str = "snapshot_id, id, username, email, email_domain, name, active, user_type, account_kind, profile_id, last_login_at, created_at, federation_id, frozen, feature_licences, logins_in_window, last_login_application, last_login_type";
 const LICENCE_COLUMNS: &str = "snapshot_id, user_id, subscription_id, source";
 
 /// Rows of one table waiting to be written in one multi-row INSERT (one row at a time on
@@ -283,6 +284,11 @@ impl<'t> SnapshotWriter<'t> {
             last_login_at,
             created_at,
             &user.federation_id,
+            user.frozen,
+            user.feature_licences.as_deref().map(to_json::<[String]>),
+            user.logins_in_window,
+            &user.last_login_application,
+            &user.last_login_type,
         ]);
         let held = user
             .user_license_id
@@ -316,12 +322,38 @@ impl<'t> SnapshotWriter<'t> {
     pub(crate) fn finish(mut self, header: &Header<'_>) -> Result<SnapshotId, StoreError> {
         self.users_pending.flush(self.tx, "storing a user")?;
         self.licences_pending.flush(self.tx, "storing a licence assignment")?;
+        if let Some(licences) = &header.organization.feature_licences {
+            for licence in licences {
+                self.tx
+                    .db
+                    .execute(
+                        "storing a feature licence",
+                        "INSERT INTO feature_licences (snapshot_id, name, field, label, used, total)
+                         VALUES ($1, $2, $3, $4, $5, $6)",
+                        &values![
+                            self.snapshot_id,
+                            &licence.name,
+                            &licence.field,
+                            &licence.label,
+                            licence.used,
+                            licence.total
+                        ],
+                    )
+                    .map_err(duplicate_or("feature licence", &licence.name))?;
+            }
+        }
+        let activity = match header.login_activity {
+            LoginActivityState::Collected(activity) => Some(activity),
+            _ => None,
+        };
         self.tx.db.execute(
             "storing the snapshot row",
             "INSERT INTO snapshots (id, org_id, org_name, edition, is_sandbox, instance_name, collected_at,
                  collected_at_ms, imported_at, generator, login_url, instance_url, api_version, filter_all,
-                 company_names, users, subscriptions, summary_json, warnings_json)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)",
+                 company_names, users, subscriptions, summary_json, warnings_json, login_activity_state,
+                 login_activity_days, login_activity_path, login_activity_rows, feature_licences_listed)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19,
+                     $20, $21, $22, $23, $24)",
             &values![
                 self.snapshot_id,
                 &header.organization.id,
@@ -342,6 +374,11 @@ impl<'t> SnapshotWriter<'t> {
                 self.subscriptions,
                 to_json(header.summary),
                 to_json(&header.warnings),
+                header.login_activity.as_str(),
+                activity.map(|a| a.days),
+                activity.map(|a| a.path.as_str()),
+                activity.map(|a| a.rows),
+                header.organization.feature_licences.is_some(),
             ],
         )?;
         Ok(SnapshotId(self.snapshot_id))
@@ -376,6 +413,7 @@ pub(crate) fn stream_document<'de, R: serde_json::de::Read<'de>>(
         filter: &parts.filter,
         summary: &parts.summary,
         warnings: &parts.warnings,
+        login_activity: parts.login_activity,
     })
 }
 
@@ -388,6 +426,7 @@ struct Parts {
     filter: Filter,
     summary: serde_json::Map<String, serde_json::Value>,
     warnings: Vec<Warning>,
+    login_activity: LoginActivityState,
 }
 
 #[derive(Deserialize)]
@@ -404,6 +443,7 @@ enum Field {
     Users,
     Summary,
     Warnings,
+    LoginActivity,
     #[serde(other)]
     Other,
 }
@@ -447,6 +487,7 @@ impl<'de> Visitor<'de> for DocumentSeed<'_, '_> {
         let mut users = false;
         let mut summary: Option<serde_json::Map<String, serde_json::Value>> = None;
         let mut warnings: Option<Vec<Warning>> = None;
+        let mut login_activity: Option<LoginActivityState> = None;
         let mut checked_not_stored = false;
 
         fn once<E: de::Error>(seen: bool, name: &'static str) -> Result<(), E> {
@@ -511,6 +552,13 @@ impl<'de> Visitor<'de> for DocumentSeed<'_, '_> {
                     once(warnings.is_some(), "warnings")?;
                     warnings = Some(map.next_value()?);
                 }
+                Field::LoginActivity => {
+                    once(login_activity.is_some(), "login_activity")?;
+                    login_activity = Some(match map.next_value::<Option<LoginActivity>>()? {
+                        Some(activity) => LoginActivityState::Collected(activity),
+                        None => LoginActivityState::Unreadable,
+                    });
+                }
                 Field::Other => {
                     map.next_value::<IgnoredAny>()?;
                 }
@@ -540,7 +588,9 @@ impl<'de> Visitor<'de> for DocumentSeed<'_, '_> {
         present(users, "users")?;
         let summary = required(summary, "summary")?;
         let warnings = required(warnings, "warnings")?;
-        Ok(Parts { generator, collected, source, organization, filter, summary, warnings })
+        // Absent: the run did not collect login activity (or predates it).
+        let login_activity = login_activity.unwrap_or(LoginActivityState::NotCollected);
+        Ok(Parts { generator, collected, source, organization, filter, summary, warnings, login_activity })
     }
 }
 

@@ -42,14 +42,18 @@ mod timefmt;
 pub use db::pg::{PgTarget, is_postgres_url, redact_url};
 pub use db::{DbError, PgError};
 pub use diff::{AssignmentChange, Diff, SubscriptionChange, UserChange};
-pub use doc::{SUPPORTED_SCHEMA_VERSION, SnapshotDoc, SubscriptionSource};
+pub use doc::{
+    FeatureLicence, LoginActivity, LoginActivityPath, LoginActivityState, SUPPORTED_SCHEMA_VERSION,
+    SnapshotDoc, SubscriptionSource,
+};
 pub use error::StoreError;
 pub use one_off::snapshot_file_html;
 pub use paid::{LicenceFacts, is_paid};
 pub use report::{
-    Activity, ApiUsage, CrossOrgReport, DEFAULT_INACTIVE_DAYS, DomainCount, DuplicatePerson,
-    HTML_MAX_CANDIDATES, HTML_MAX_DOMAINS, HeldLicence, HtmlOptions, KindCount, MatchedBy, OrgAccount,
-    OrgRef, OrgSubscriptions, OverAssigned, ReclaimCandidate, Report, ReportContext, ReportOptions,
+    Activity, ApiUsage, ClassCount, CrossOrgReport, DEFAULT_INACTIVE_DAYS, DEFAULT_MIN_LOGINS, DomainCount,
+    DuplicatePerson, FeatureLicenceUse, HTML_MAX_CANDIDATES, HTML_MAX_DOMAINS, HeldLicence, HtmlOptions,
+    KindCount, LOGIN_BUCKETS, LoginActivityReport, LoginBucket, MatchedBy, OrgAccount, OrgRef,
+    OrgSubscriptions, OverAssigned, ReclaimCandidate, ReclaimClass, Report, ReportContext, ReportOptions,
     SnapshotWarning, SubscriptionUse, ThirdPartyFootprint, UsagePoint, UsageSeries,
 };
 pub use schema::{MIGRATIONS, latest_version, postgres_migration};

@@ -14,7 +14,7 @@ use crate::db::{Db, dialect, values};
 use crate::store::Location;
 
 /// Migration `n` (1-based) is `MIGRATIONS[n - 1]`.
-pub const MIGRATIONS: &[&str] = &[MIGRATION_1, MIGRATION_2];
+pub const MIGRATIONS: &[&str] = &[MIGRATION_1, MIGRATION_2, MIGRATION_3];
 
 /// The schema version a store has once every migration ran.
 pub fn latest_version() -> i64 {
@@ -106,6 +106,39 @@ CREATE INDEX user_licences_by_subscription ON user_licences (snapshot_id, subscr
 /// by. Users stored before this migration, and users without one, have NULL.
 const MIGRATION_2: &str = r#"
 ALTER TABLE users ADD COLUMN federation_id TEXT;
+"#;
+
+/// Migration 3 (issue 18): who holds a seat without using it. Per user: `frozen` (0/1),
+/// `feature_licences` (a JSON array of names), `logins_in_window`, `last_login_application`
+/// and `last_login_type`. Per snapshot: how login activity was collected
+/// (`login_activity_state`: `collected`, `not_collected` or `unreadable`, with the window's
+/// days, the path and the rows read when collected) and whether the organization's feature
+/// licences were listed (`feature_licences_listed`), which go in their own table.
+/// Everything stored before this migration is NULL: unknown, never false or 0.
+const MIGRATION_3: &str = r#"
+ALTER TABLE users ADD COLUMN frozen INTEGER;
+ALTER TABLE users ADD COLUMN feature_licences TEXT; -- JSON array of names
+ALTER TABLE users ADD COLUMN logins_in_window INTEGER;
+ALTER TABLE users ADD COLUMN last_login_application TEXT;
+ALTER TABLE users ADD COLUMN last_login_type TEXT;
+
+ALTER TABLE snapshots ADD COLUMN login_activity_state TEXT
+    CHECK (login_activity_state IN ('collected', 'not_collected', 'unreadable'));
+ALTER TABLE snapshots ADD COLUMN login_activity_days INTEGER;
+ALTER TABLE snapshots ADD COLUMN login_activity_path TEXT CHECK (login_activity_path IN ('rest', 'bulk'));
+ALTER TABLE snapshots ADD COLUMN login_activity_rows INTEGER;
+ALTER TABLE snapshots ADD COLUMN feature_licences_listed INTEGER;
+
+-- The organization's feature licences (organization.feature_licences of the snapshot).
+CREATE TABLE feature_licences (
+    snapshot_id INTEGER NOT NULL REFERENCES snapshots (id) ON DELETE CASCADE,
+    name        TEXT    NOT NULL,
+    field       TEXT,
+    label       TEXT,
+    used        INTEGER NOT NULL,
+    total       INTEGER,
+    PRIMARY KEY (snapshot_id, name)
+) WITHOUT ROWID;
 "#;
 
 /// Brings the database to the latest schema version, one transaction per migration.

@@ -387,6 +387,7 @@ impl Store {
             filter: &doc.filter,
             summary: &doc.summary,
             warnings: &doc.warnings,
+            login_activity: doc.login_activity_state(),
         })?;
         tx.commit()?;
         Ok(id)

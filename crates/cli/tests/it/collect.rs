@@ -739,6 +739,126 @@ fn store_keeps_the_snapshot_for_history() {
     assert!(default_store.is_file());
 }
 
+/// The users the store's `frozen` class must find in the simulated org, from its ground truth:
+/// active, frozen (the generator freezes internal users only, so none is a guest or system
+/// account) and holding at least one paid licence by the report's rule (`sfconn_store::is_paid`
+/// on the org's own licence definitions).
+fn frozen_and_paid(data: &sfconn_testkit::OrgData) -> BTreeSet<String> {
+    use sfconn_store::{LicenceFacts, SubscriptionSource, is_paid};
+    let mut paid_holders = BTreeSet::new();
+    for user in data.users() {
+        if let Some(licence) = data.license_of(&user) {
+            let facts = LicenceFacts {
+                source: SubscriptionSource::UserLicense,
+                name: &licence.name,
+                label: Some(&licence.master_label),
+                key: Some(&licence.license_definition_key),
+                status: Some(&licence.status),
+                unlimited: false,
+            };
+            if is_paid(&facts) {
+                paid_holders.insert(user.id.clone());
+            }
+        }
+    }
+    for assignment in data.psl_assignments() {
+        let psl = data.permission_set_licenses.iter().find(|p| p.id == assignment.permission_set_license_id);
+        if psl.is_some_and(|psl| {
+            is_paid(&LicenceFacts {
+                source: SubscriptionSource::PermissionSetLicense,
+                name: &psl.developer_name,
+                label: Some(&psl.master_label),
+                key: None,
+                status: Some(&psl.status),
+                unlimited: false,
+            })
+        }) {
+            paid_holders.insert(assignment.assignee_id.clone());
+        }
+    }
+    for assignment in data.user_package_licenses() {
+        let package = data.package_licenses.iter().find(|p| p.id == assignment.package_license_id);
+        if package.is_some_and(|package| {
+            is_paid(&LicenceFacts {
+                source: SubscriptionSource::PackageLicense,
+                name: &package.namespace_prefix,
+                label: None,
+                key: None,
+                status: Some(&package.status),
+                unlimited: package.allowed_licenses == -1,
+            })
+        }) {
+            paid_holders.insert(assignment.user_id.clone());
+        }
+    }
+    data.users()
+        .filter(|user| user.is_active && user.is_frozen && paid_holders.contains(&user.id))
+        .map(|user| user.id)
+        .collect()
+}
+
+#[test]
+fn the_reports_frozen_class_is_the_simulated_orgs_frozen_and_paid_users() {
+    let org = Org::start(sfconn_testkit::OrgSpec::with_users(300));
+    let output = org.run(&["-o", "snapshot.json", "--store", "history.db"]);
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+    let report = org.bare().args(["report", "-f", "json", "--store", "history.db"]).output().unwrap();
+    assert_eq!(report.status.code(), Some(0), "{}", text(&report.stderr));
+    let report: Value = serde_json::from_slice(&report.stdout).unwrap();
+
+    let expected = frozen_and_paid(org.org.data());
+    assert!(expected.len() >= 5, "the generator freezes about 8% of active internal users: {expected:?}");
+    let frozen: BTreeSet<String> = report["reclaim_candidates"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["reason"] == "frozen")
+        .map(|c| c["user_id"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(frozen, expected);
+    let class = report["classes"].as_array().unwrap().iter().find(|c| c["class"] == "frozen").unwrap();
+    assert_eq!(class["candidates"], expected.len());
+    // The frozen candidates come first.
+    let reasons: Vec<&str> = report["reclaim_candidates"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["reason"].as_str().unwrap())
+        .collect();
+    assert!(reasons[..expected.len()].iter().all(|r| *r == "frozen"), "{reasons:?}");
+    // Per subscription, the frozen seats add up to the paid licences the frozen users hold.
+    let seats: i64 =
+        report["subscriptions"].as_array().unwrap().iter().map(|s| s["frozen_seats"].as_i64().unwrap()).sum();
+    let held: usize = report["reclaim_candidates"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["reason"] == "frozen")
+        .map(|c| c["paid_licences"].as_array().unwrap().len())
+        .sum();
+    assert_eq!(seats, i64::try_from(held).unwrap());
+    // The snapshot lists the feature licences; the report shows them as the org counts them.
+    let snapshot: Value =
+        serde_json::from_slice(&std::fs::read(org.work().join("snapshot.json")).unwrap()).unwrap();
+    let listed: Vec<(&str, i64)> = snapshot["organization"]["feature_licences"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| (f["name"].as_str().unwrap(), f["used"].as_i64().unwrap()))
+        .collect();
+    let mut reported: Vec<(&str, i64)> = report["feature_licences"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| (f["name"].as_str().unwrap(), f["used"].as_i64().unwrap()))
+        .collect();
+    let mut listed_sorted = listed.clone();
+    listed_sorted.sort_unstable();
+    reported.sort_unstable();
+    assert_eq!(reported, listed_sorted);
+    assert_eq!(reported.len(), sfconn_testkit::FEATURE_LICENCES.len());
+}
+
 #[test]
 fn ctrl_c_stops_the_run_leaving_nothing_behind() {
     let org = Org::small();

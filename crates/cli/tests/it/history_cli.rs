@@ -146,6 +146,89 @@ fn report_chooses_the_snapshot_and_the_inactivity_window() {
     assert_eq!(serde_json::from_str::<serde_json::Value>(&out).unwrap()["snapshot"]["id"], 2);
 }
 
+/// `--min-logins`, else `report.min_logins` (file or environment), else 5; checked like every
+/// setting, naming the key.
+#[test]
+fn min_logins_comes_from_the_flag_the_setting_or_the_default() {
+    let sandbox = Sandbox::new();
+    let labs = fixture("acme-labs-2024-06-20.json");
+    sandbox.ok(&["history", "import", labs.to_str().unwrap()]);
+    let low_activity = |out: &str| -> (u64, Vec<String>) {
+        let report: serde_json::Value = serde_json::from_str(out).unwrap();
+        let users = report["reclaim_candidates"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|c| c["reason"] == "low_activity")
+            .map(|c| c["username"].as_str().unwrap().split('@').next().unwrap().to_owned())
+            .collect();
+        (report["min_logins"].as_u64().unwrap(), users)
+    };
+    assert_eq!(low_activity(&sandbox.ok(&["report", "-f", "json"])), (5, vec!["eve".into(), "fay".into()]));
+    assert_eq!(
+        low_activity(&sandbox.ok(&["report", "-f", "json", "--min-logins", "3"])),
+        (3, vec!["eve".into()])
+    );
+    // The cross-org view's subscriptions count the low-activity seats with the same threshold.
+    let seats = |args: &[&str]| {
+        let view: serde_json::Value = serde_json::from_str(&sandbox.ok(args)).unwrap();
+        view["orgs"][0]["subscriptions"][0]["low_activity_seats"].clone()
+    };
+    assert_eq!(seats(&["report", "--all-orgs", "-f", "json"]), 2);
+    assert_eq!(seats(&["report", "--all-orgs", "-f", "json", "--min-logins", "6"]), 3);
+    let output = sandbox
+        .sfconn()
+        .args(["report", "--all-orgs", "-f", "json", "--store"])
+        .arg(sandbox.db())
+        .env("SFCONN_REPORT__MIN_LOGINS", "6")
+        .output()
+        .unwrap();
+    let view: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(view["orgs"][0]["subscriptions"][0]["low_activity_seats"], 3, "the setting applies too");
+
+    let config = sandbox.work().join("sfconn.toml");
+    fs::write(&config, "[report]\nmin_logins = 6\n").unwrap();
+    let with_file = |extra: &[&str]| {
+        let output = sandbox
+            .sfconn()
+            .args(["report", "-f", "json", "--config"])
+            .arg(&config)
+            .args(extra)
+            .arg("--store")
+            .arg(sandbox.db())
+            .output()
+            .unwrap();
+        (
+            output.status.code(),
+            String::from_utf8(output.stdout).unwrap(),
+            String::from_utf8(output.stderr).unwrap(),
+        )
+    };
+    let (code, out, err) = with_file(&[]);
+    assert_eq!(code, Some(0), "{err}");
+    assert_eq!(low_activity(&out), (6, vec!["eve".into(), "fay".into(), "gus".into()]));
+    let (_, out, _) = with_file(&["--min-logins", "5"]);
+    assert_eq!(low_activity(&out).0, 5, "the flag wins over the file");
+    let output = sandbox
+        .sfconn()
+        .args(["report", "-f", "json"])
+        .env("SFCONN_REPORT__MIN_LOGINS", "1")
+        .arg("--store")
+        .arg(sandbox.db())
+        .output()
+        .unwrap();
+    assert_eq!(low_activity(&String::from_utf8(output.stdout).unwrap()), (1, vec![]));
+
+    fs::write(&config, "[report]\nmin_logins = 0\n").unwrap();
+    let (code, out, err) = with_file(&[]);
+    assert_eq!(code, Some(78), "{err}");
+    assert!(out.is_empty());
+    assert!(err.contains("`report.min_logins`"), "{err}");
+    assert!(err.contains("must be from 1 to 100000, found 0"), "{err}");
+    let err = sandbox.fails(&["report", "--min-logins", "0"], 2);
+    assert!(err.contains("--min-logins"), "{err}");
+}
+
 #[test]
 fn report_csv_has_one_block_per_section() {
     let sandbox = Sandbox::with_weeks();
@@ -154,8 +237,12 @@ fn report_csv_has_one_block_per_section() {
     assert_eq!(
         headers,
         [
-            "section,source,id,name,label,status,total,used,free,utilisation_percent,unlimited,paid,reclaimable",
-            "section,user_id,username,email,name,account_kind,profile,last_login_at,days_since_login,reason,paid_licence_ids,paid_licences",
+            "section,source,id,name,label,status,total,used,free,utilisation_percent,unlimited,paid,reclaimable,frozen_seats,low_activity_seats",
+            "section,user_id,username,email,name,account_kind,profile,last_login_at,days_since_login,reason,frozen,logins_in_window,paid_licence_ids,paid_licences",
+            "section,class,computed,candidates,not_computed_because",
+            "section,state,days,path,rows,min_logins",
+            "section,logins,min,max,users,paid_users",
+            "section,name,label,used,total",
             "section,domain,users,active",
             "section,account_kind,users,active",
             "section,source,id,name,total,used,over_by",

@@ -373,6 +373,14 @@ fn precedence_matrix_default_file_env_flag_for_every_key() {
             flag: None,
             without: &[],
         },
+        Row {
+            key: "report.min_logins",
+            default: Some(json!(5)),
+            file: ("3", json!(3)),
+            env: ("12", json!(12)),
+            flag: Some((|f| f.min_logins = Some(20), json!(20))),
+            without: &[],
+        },
     ];
     assert_eq!(rows.len(), keys::KEYS.len(), "every key has a row");
 
@@ -729,6 +737,7 @@ fn error_numbers_out_of_range() {
         ("http.max_retries", -1, 0, 20),
         ("http.concurrency", 0, 1, 32),
         ("limits.max_api_usage_percent", 0, 1, 100),
+        ("report.min_logins", 0, 1, 100_000),
     ];
     for (key, _, min, max) in cases {
         for bad in [min - 1, max + 1] {

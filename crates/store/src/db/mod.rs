@@ -162,6 +162,14 @@ impl Cell for bool {
         Ok(i64::from_pg(row, index)? != 0)
     }
 }
+impl Cell for Option<bool> {
+    fn from_sqlite(row: &rusqlite::Row<'_>, index: usize) -> rusqlite::Result<Self> {
+        row.get(index)
+    }
+    fn from_pg(row: &tokio_postgres::Row, index: usize) -> Result<Self, PgError> {
+        Ok(Option::<i64>::from_pg(row, index)?.map(|value| value != 0))
+    }
+}
 impl Cell for Option<String> {
     fn from_sqlite(row: &rusqlite::Row<'_>, index: usize) -> rusqlite::Result<Self> {
         row.get(index)

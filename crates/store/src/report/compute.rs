@@ -7,7 +7,8 @@ use sfconn_filter::CompanyFilter;
 use time::{Duration, OffsetDateTime};
 
 use super::model::{
-    DomainCount, HeldLicence, KindCount, OverAssigned, ReclaimCandidate, SubscriptionUse, ThirdPartyFootprint,
+    ClassCount, DomainCount, HeldLicence, KindCount, LOGIN_BUCKETS, LoginBucket, OverAssigned,
+    ReclaimCandidate, ReclaimClass, SubscriptionUse, ThirdPartyFootprint,
 };
 use crate::paid::{LicenceFacts, is_paid};
 use crate::{SnapshotInfo, StoreError, SubscriptionSource, timefmt};
@@ -51,7 +52,60 @@ pub(super) fn inactive_before(collected_at: OffsetDateTime, inactive_days: u32) 
     timefmt::format(cutoff)
 }
 
-/// Builds the reclaim candidates from the rows of the inactive users' licences, in user order:
+/// The rules of the reclaim classes for one report (docs/report.md, "Reclaim candidates").
+/// Date-times are compared as the store keeps them (RFC 3339 UTC text, whole seconds), in byte
+/// order, as the SQL that picks the rows does.
+#[derive(Debug, Clone)]
+pub(super) struct Classifier {
+    /// A last login before this is too old (`inactive`; `never_logged_in` for an account
+    /// created before it).
+    pub(super) inactive_before: String,
+    /// Low activity, when the snapshot has login activity: fewer logins than `min_logins` in
+    /// the window, for an account created before the window started (`since`).
+    pub(super) low_activity: Option<LowActivityRule>,
+}
+
+#[derive(Debug, Clone)]
+pub(super) struct LowActivityRule {
+    pub(super) min_logins: i64,
+    pub(super) since: String,
+}
+
+/// What the classes look at in one user.
+pub(super) struct UserFacts<'a> {
+    pub(super) frozen: Option<bool>,
+    pub(super) last_login_at: Option<&'a str>,
+    pub(super) created_at: Option<&'a str>,
+    pub(super) logins_in_window: Option<i64>,
+}
+
+impl Classifier {
+    /// The first class the user is in, if any. The user is active, a person and (for the
+    /// candidate to count) holds a paid licence: the caller sees to that.
+    pub(super) fn class(&self, user: &UserFacts<'_>) -> Option<ReclaimClass> {
+        let created_before = |cutoff: &str| user.created_at.is_none_or(|created| created < cutoff);
+        if user.frozen == Some(true) {
+            return Some(ReclaimClass::Frozen);
+        }
+        match user.last_login_at {
+            Some(last) if last < self.inactive_before.as_str() => return Some(ReclaimClass::Inactive),
+            None if created_before(&self.inactive_before) => return Some(ReclaimClass::NeverLoggedIn),
+            _ => {}
+        }
+        let rule = self.low_activity.as_ref()?;
+        let logins = user.logins_in_window?;
+        (logins < rule.min_logins && created_before(&rule.since)).then_some(ReclaimClass::LowActivity)
+    }
+}
+
+/// `collected_at` minus `days`, in the stored form (the start of the login-activity window).
+pub(super) fn window_start(collected_at: OffsetDateTime, days: i64) -> String {
+    let start =
+        collected_at.checked_sub(Duration::days(days)).unwrap_or(time::PrimitiveDateTime::MIN.assume_utc());
+    timefmt::format(start)
+}
+
+/// Builds the reclaim candidates from the rows of the candidate users' licences, in user order:
 /// one candidate per user holding at least one paid licence, with the paid licences it holds.
 pub(super) struct CandidateGrouper<'a> {
     collected_at: OffsetDateTime,
@@ -118,7 +172,10 @@ impl<'a> CandidateGrouper<'a> {
         Ok(())
     }
 
-    pub(super) fn finish(self) -> Vec<ReclaimCandidate> {
+    /// The candidates by class (frozen first), then user id.
+    pub(super) fn finish(mut self) -> Vec<ReclaimCandidate> {
+        // Stable: the rows came in user id order.
+        self.candidates.sort_by_key(|candidate| candidate.reason.rank());
         self.candidates
     }
 }
@@ -133,17 +190,91 @@ fn utilisation(used: Option<i64>, total: Option<i64>) -> Option<f64> {
     Some((percent * 10.0).round() / 10.0)
 }
 
+/// What the snapshot lets the report compute: who is frozen, and logins in a window.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) struct Known {
+    pub(super) frozen: bool,
+    pub(super) login_activity: bool,
+}
+
+/// Why a class could not be computed, for people.
+pub(super) const NO_FROZEN: &str = "the snapshot does not say who is frozen (UserLogin was not read, or it was collected before sfconn read it)";
+pub(super) const NO_LOGIN_ACTIVITY: &str =
+    "the snapshot has no login activity (collect with --login-activity DAYS to count logins)";
+
+/// Each class with its candidates, or why it was not computed.
+pub(super) fn class_counts(candidates: &[ReclaimCandidate], known: Known) -> Vec<ClassCount> {
+    ReclaimClass::ALL
+        .iter()
+        .map(|&class| {
+            let missing = match class {
+                ReclaimClass::Frozen if !known.frozen => Some(NO_FROZEN),
+                ReclaimClass::LowActivity if !known.login_activity => Some(NO_LOGIN_ACTIVITY),
+                _ => None,
+            };
+            let count = candidates.iter().filter(|c| c.reason == class).count();
+            ClassCount {
+                class,
+                computed: missing.is_none(),
+                candidates: missing.is_none().then(|| i64::try_from(count).unwrap_or(i64::MAX)),
+                not_computed_because: missing,
+            }
+        })
+        .collect()
+}
+
+/// Counts users into [`LOGIN_BUCKETS`] by their logins in the window, one user at a time.
+pub(super) struct LoginCounter {
+    buckets: Vec<LoginBucket>,
+}
+
+impl LoginCounter {
+    pub(super) fn new() -> Self {
+        LoginCounter {
+            buckets: LOGIN_BUCKETS
+                .iter()
+                .map(|&(label, min, max)| LoginBucket { label, min, max, users: 0, paid_users: 0 })
+                .collect(),
+        }
+    }
+
+    /// One user with `logins` in the window; `paid` when the user holds a paid licence.
+    pub(super) fn add(&mut self, logins: i64, paid: bool) {
+        if let Some(bucket) =
+            self.buckets.iter_mut().find(|b| logins >= b.min && b.max.is_none_or(|max| logins <= max))
+        {
+            bucket.users += 1;
+            bucket.paid_users += i64::from(paid);
+        }
+    }
+
+    pub(super) fn finish(self) -> Vec<LoginBucket> {
+        self.buckets
+    }
+}
+
 /// Each subscription's seats, and how many of them the reclaim candidates hold.
 pub(super) fn subscription_uses(
     subscriptions: &[StoredSubscription],
     candidates: &[ReclaimCandidate],
+    known: Known,
 ) -> Vec<SubscriptionUse> {
     let mut reclaimable: BTreeMap<&str, i64> = BTreeMap::new();
+    let mut frozen: BTreeMap<&str, i64> = BTreeMap::new();
+    let mut low: BTreeMap<&str, i64> = BTreeMap::new();
     for candidate in candidates {
         for licence in &candidate.paid_licences {
             *reclaimable.entry(licence.id.as_str()).or_default() += 1;
+            match candidate.reason {
+                ReclaimClass::Frozen => *frozen.entry(licence.id.as_str()).or_default() += 1,
+                ReclaimClass::LowActivity => *low.entry(licence.id.as_str()).or_default() += 1,
+                ReclaimClass::NeverLoggedIn | ReclaimClass::Inactive => {}
+            }
         }
     }
+    let seats = |counts: &BTreeMap<&str, i64>, id: &str, known: bool| {
+        known.then(|| counts.get(id).copied().unwrap_or(0))
+    };
     subscriptions
         .iter()
         .map(|s| {
@@ -165,6 +296,8 @@ pub(super) fn subscription_uses(
                 unlimited: s.unlimited,
                 paid: s.paid(),
                 reclaimable: reclaimable.get(s.id.as_str()).copied().unwrap_or(0),
+                frozen_seats: seats(&frozen, &s.id, known.frozen),
+                low_activity_seats: seats(&low, &s.id, known.login_activity),
             }
         })
         .collect()
@@ -256,13 +389,76 @@ mod tests {
             last_login_at: last_login_at.map(str::to_owned),
             days_since_login: None,
             created_at: None,
-            reason: if last_login_at.is_some() { "inactive" } else { "never_logged_in" },
+            reason: if last_login_at.is_some() {
+                ReclaimClass::Inactive
+            } else {
+                ReclaimClass::NeverLoggedIn
+            },
+            frozen: None,
+            logins_in_window: None,
             paid_licences: Vec::new(),
         }
     }
 
     fn at(text: &str) -> OffsetDateTime {
         timefmt::parse("t", text).unwrap()
+    }
+
+    #[test]
+    fn logins_fall_into_the_documented_buckets() {
+        let mut counter = LoginCounter::new();
+        for (logins, paid) in
+            [(0, true), (1, false), (4, true), (5, true), (19, false), (20, true), (900, true), (-1, true)]
+        {
+            counter.add(logins, paid);
+        }
+        let buckets: Vec<(&str, i64, i64)> =
+            counter.finish().iter().map(|b| (b.label, b.users, b.paid_users)).collect();
+        // A negative count (not a count) goes nowhere.
+        assert_eq!(buckets, [("0", 1, 1), ("1-4", 2, 1), ("5-19", 2, 1), ("20+", 2, 2)]);
+    }
+
+    #[test]
+    fn the_first_class_wins_and_low_activity_needs_the_whole_window() {
+        let classifier = Classifier {
+            inactive_before: "2024-03-22T08:00:00Z".to_owned(),
+            low_activity: Some(LowActivityRule { min_logins: 5, since: "2024-05-21T08:00:00Z".to_owned() }),
+        };
+        let facts = |frozen, last_login_at, created_at, logins_in_window| UserFacts {
+            frozen,
+            last_login_at,
+            created_at,
+            logins_in_window,
+        };
+        let old = Some("2023-01-01T00:00:00Z");
+        let recent = Some("2024-06-19T00:00:00Z");
+        assert_eq!(classifier.class(&facts(Some(true), recent, old, Some(40))), Some(ReclaimClass::Frozen));
+        assert_eq!(classifier.class(&facts(Some(true), None, old, Some(0))), Some(ReclaimClass::Frozen));
+        assert_eq!(
+            classifier.class(&facts(Some(false), None, old, Some(0))),
+            Some(ReclaimClass::NeverLoggedIn)
+        );
+        assert_eq!(
+            classifier.class(&facts(None, Some("2024-01-01T00:00:00Z"), old, Some(0))),
+            Some(ReclaimClass::Inactive)
+        );
+        assert_eq!(
+            classifier.class(&facts(Some(false), recent, old, Some(4))),
+            Some(ReclaimClass::LowActivity)
+        );
+        assert_eq!(classifier.class(&facts(Some(false), recent, old, Some(5))), None);
+        assert_eq!(classifier.class(&facts(Some(false), recent, old, None)), None, "no count, no class");
+        // Created within the login window: not low activity yet; of unknown age: it is.
+        assert_eq!(
+            classifier.class(&facts(Some(false), recent, Some("2024-06-01T00:00:00Z"), Some(1))),
+            None
+        );
+        assert_eq!(
+            classifier.class(&facts(Some(false), recent, None, Some(1))),
+            Some(ReclaimClass::LowActivity)
+        );
+        let without = Classifier { low_activity: None, ..classifier };
+        assert_eq!(without.class(&facts(Some(false), recent, old, Some(0))), None);
     }
 
     #[test]
@@ -337,7 +533,8 @@ mod tests {
             name: "Salesforce".to_owned(),
         });
 
-        let uses = subscription_uses(&subscriptions, &[candidate]);
+        let uses =
+            subscription_uses(&subscriptions, &[candidate], Known { frozen: false, login_activity: false });
         let figures: Vec<_> = uses
             .iter()
             .map(|u| (u.total, u.used, u.free, u.utilisation_percent, u.paid, u.reclaimable))

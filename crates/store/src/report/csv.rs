@@ -41,6 +41,8 @@ const SUBSCRIPTION_COLUMNS: &[&str] = &[
     "unlimited",
     "paid",
     "reclaimable",
+    "frozen_seats",
+    "low_activity_seats",
 ];
 
 fn subscription_row(sub: &SubscriptionUse, cells: CsvCells) -> Vec<String> {
@@ -59,6 +61,8 @@ fn subscription_row(sub: &SubscriptionUse, cells: CsvCells) -> Vec<String> {
         sub.unlimited.to_string(),
         sub.paid.to_string(),
         sub.reclaimable.to_string(),
+        num(sub.frozen_seats),
+        num(sub.low_activity_seats),
     ]
 }
 
@@ -106,6 +110,8 @@ impl Report {
                     "last_login_at",
                     "days_since_login",
                     "reason",
+                    "frozen",
+                    "logins_in_window",
                     "paid_licence_ids",
                     "paid_licences",
                 ],
@@ -119,11 +125,57 @@ impl Report {
                         optional(&c.profile),
                         optional(&c.last_login_at),
                         num(c.days_since_login),
-                        c.reason.to_owned(),
+                        c.reason.to_string(),
+                        c.frozen.map(|f| f.to_string()).unwrap_or_default(),
+                        num(c.logins_in_window),
                         text(&c.paid_licences.iter().map(|l| l.id.as_str()).collect::<Vec<_>>().join(";")),
                         text(&c.paid_licences.iter().map(|l| l.name.as_str()).collect::<Vec<_>>().join(";")),
                     ]
                 }),
+            ),
+            block(
+                "reclaim_class",
+                &["class", "computed", "candidates", "not_computed_because"],
+                self.classes.iter().map(|c| {
+                    vec![
+                        c.class.to_string(),
+                        c.computed.to_string(),
+                        num(c.candidates),
+                        c.not_computed_because.unwrap_or_default().to_owned(),
+                    ]
+                }),
+            ),
+            block(
+                "login_activity",
+                &["state", "days", "path", "rows", "min_logins"],
+                std::iter::once(vec![
+                    self.login_activity.state.to_owned(),
+                    num(self.login_activity.days),
+                    self.login_activity.path.clone().unwrap_or_default(),
+                    num(self.login_activity.rows),
+                    self.min_logins.to_string(),
+                ]),
+            ),
+            block(
+                "login_bucket",
+                &["logins", "min", "max", "users", "paid_users"],
+                self.login_activity.distribution.iter().map(|b| {
+                    vec![
+                        b.label.to_owned(),
+                        b.min.to_string(),
+                        num(b.max),
+                        b.users.to_string(),
+                        b.paid_users.to_string(),
+                    ]
+                }),
+            ),
+            block(
+                "feature_licence",
+                &["name", "label", "used", "total"],
+                self.feature_licences
+                    .iter()
+                    .flatten()
+                    .map(|f| vec![text(&f.name), optional(&f.label), f.used.to_string(), num(f.total)]),
             ),
             block(
                 "domain",

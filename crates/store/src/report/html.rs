@@ -72,6 +72,7 @@ pub(crate) fn org_sections(
     seats(out, report);
     history(out, context);
     candidates(out, report);
+    login_activity(out, report);
     third_party(out, report);
     api_cost(out, context);
 }
@@ -107,8 +108,19 @@ fn header(out: &mut String, report: &Report, context: &ReportContext, options: H
         "Reclaim window",
         &format!("no login since {} ({} days)", report.inactive_before, report.inactive_days),
     );
+    let activity = &report.login_activity;
+    let activity_fact = match (activity.collected(), activity.days) {
+        (true, Some(days)) => {
+            format!(
+                "{days} days before the snapshot; fewer than {} logins is low activity",
+                report.min_logins
+            )
+        }
+        _ => "none in this snapshot: low activity is not computed".to_owned(),
+    };
+    fact(out, "Login activity", &activity_fact);
     fact(out, "Written by", &format!("sfconn {}", options.sfconn_version));
-    out.push_str("</dl>\n<nav aria-label=\"Sections\"><ul><li><a href=\"#warnings\">Warnings</a></li><li><a href=\"#seats\">Seats</a></li><li><a href=\"#history\">Over time</a></li><li><a href=\"#reclaim\">Reclaim candidates</a></li><li><a href=\"#third-party\">Third parties</a></li><li><a href=\"#api\">API cost</a></li></ul></nav>\n</header>\n");
+    out.push_str("</dl>\n<nav aria-label=\"Sections\"><ul><li><a href=\"#warnings\">Warnings</a></li><li><a href=\"#seats\">Seats</a></li><li><a href=\"#history\">Over time</a></li><li><a href=\"#reclaim\">Reclaim candidates</a></li><li><a href=\"#activity\">Login activity</a></li><li><a href=\"#third-party\">Third parties</a></li><li><a href=\"#api\">API cost</a></li></ul></nav>\n</header>\n");
 }
 
 fn warnings(out: &mut String, context: &ReportContext) {
@@ -170,7 +182,18 @@ fn seats(out: &mut String, report: &Report) {
         let mut table = TableWriter::open(
             out,
             &format!("{title}: the numbers of the chart"),
-            &["Name", "Status", "#Bought", "#Used", "#Free", "#Utilisation %", "Paid", "#Reclaimable"],
+            &[
+                "Name",
+                "Status",
+                "#Bought",
+                "#Used",
+                "#Free",
+                "#Utilisation %",
+                "Paid",
+                "#Reclaimable",
+                "#Frozen",
+                "#Low activity",
+            ],
             true,
         );
         for sub in subs {
@@ -189,6 +212,8 @@ fn seats(out: &mut String, report: &Report) {
                     num("utilisation_percent", percent(sub.utilisation_percent)),
                     Cell::Text(if sub.paid { "yes" } else { "no" }),
                     num("reclaimable", Some(sub.reclaimable)),
+                    num("frozen_seats", sub.frozen_seats),
+                    num("low_activity_seats", sub.low_activity_seats),
                 ],
             );
         }
@@ -218,7 +243,41 @@ fn seats(out: &mut String, report: &Report) {
         }
         table.close();
     }
+    feature_licences(out, report);
     out.push_str("</section>\n");
+}
+
+fn feature_licences(out: &mut String, report: &Report) {
+    out.push_str("<h3 id=\"feature-licences\">Feature licences</h3>\n");
+    let Some(licences) = &report.feature_licences else {
+        out.push_str("<p>This snapshot does not list the org's feature licences (it was collected before sfconn read them).</p>\n");
+        return;
+    };
+    if licences.is_empty() {
+        out.push_str("<p>The org has no feature licence that sfconn could see.</p>\n");
+        return;
+    }
+    let mut table = TableWriter::open(
+        out,
+        "Feature licences (User checkboxes): seats used and bought",
+        &["Name", "Label", "#Used", "#Bought"],
+        false,
+    );
+    for licence in licences {
+        table.row(
+            Some(&licence.name),
+            &[
+                Cell::Text(&licence.name),
+                Cell::Text(licence.label.as_deref().unwrap_or("")),
+                num("used", Some(licence.used)),
+                Cell::Num {
+                    field: "total",
+                    value: Some(licence.total.map_or_else(|| "unknown".to_owned(), |t| t.to_string())),
+                },
+            ],
+        );
+    }
+    table.close();
 }
 
 fn utilisation(used: Option<i64>, total: Option<i64>) -> Option<f64> {
@@ -301,12 +360,35 @@ fn candidates(out: &mut String, report: &Report) {
     fmt(
         out,
         format_args!(
-            "<section id=\"reclaim\">\n<h2>Reclaim candidates ({})</h2>\n<p>Active users holding a paid licence with no login since {} ({} days): reclaiming them frees {seats} paid seats.</p>\n",
+            "<section id=\"reclaim\">\n<h2>Reclaim candidates ({})</h2>\n<p>Active users holding a paid licence who are frozen, have not logged in since {} ({} days), or logged in fewer than {} times in the login-activity window: reclaiming them frees {seats} paid seats. Each user is listed once, under the first class it is in.</p>\n<ul class=\"classes\">\n",
             all.len(),
             escape::text(&report.inactive_before),
-            report.inactive_days
+            report.inactive_days,
+            report.min_logins
         ),
     );
+    for class in &report.classes {
+        match class.candidates {
+            Some(count) => fmt(
+                out,
+                format_args!(
+                    "<li data-class=\"{}\"><strong>{}</strong>: <span data-field=\"candidates\">{count}</span></li>\n",
+                    class.class.as_str(),
+                    class.class.describe()
+                ),
+            ),
+            None => fmt(
+                out,
+                format_args!(
+                    "<li data-class=\"{}\"><strong>{}</strong>: not computed: {}</li>\n",
+                    class.class.as_str(),
+                    class.class.describe(),
+                    escape::text(class.not_computed_because.unwrap_or("unknown"))
+                ),
+            ),
+        }
+    }
+    out.push_str("</ul>\n");
     let freed: Vec<(&str, i64)> = report
         .subscriptions
         .iter()
@@ -321,7 +403,7 @@ fn candidates(out: &mut String, report: &Report) {
     let mut table = TableWriter::open(
         out,
         "Reclaim candidates and what each frees (click a column to sort)",
-        &["Username", "Name", "Kind", "Profile", "Last login", "#Days", "Frees"],
+        &["Username", "Class", "Name", "Kind", "Profile", "Last login", "#Days", "#Logins", "Frees"],
         true,
     );
     for candidate in all.iter().take(HTML_MAX_CANDIDATES) {
@@ -330,6 +412,7 @@ fn candidates(out: &mut String, report: &Report) {
             Some(&candidate.user_id),
             &[
                 Cell::Text(&candidate.username),
+                Cell::Text(candidate.reason.as_str()),
                 Cell::Text(candidate.name.as_deref().unwrap_or("")),
                 Cell::Text(&candidate.account_kind),
                 Cell::Text(candidate.profile.as_deref().unwrap_or("")),
@@ -338,6 +421,7 @@ fn candidates(out: &mut String, report: &Report) {
                     sort: candidate.days_since_login.unwrap_or(i64::MAX),
                 },
                 num("days_since_login", candidate.days_since_login),
+                num("logins_in_window", candidate.logins_in_window),
                 Cell::Text(&frees.join(", ")),
             ],
         );
@@ -352,6 +436,50 @@ fn candidates(out: &mut String, report: &Report) {
             ),
         );
     }
+    out.push_str("</section>\n");
+}
+
+fn login_activity(out: &mut String, report: &Report) {
+    let activity = &report.login_activity;
+    out.push_str("<section id=\"activity\">\n<h2>Login activity</h2>\n");
+    let (Some(days), true) = (activity.days, activity.collected()) else {
+        fmt(
+            out,
+            format_args!(
+                "<p class=\"no-activity\">Login activity: {}.</p>\n</section>\n",
+                escape::text(super::table::not_collected(activity.state))
+            ),
+        );
+        return;
+    };
+    let users: i64 = activity.distribution.iter().map(|b| b.users).sum();
+    fmt(
+        out,
+        format_args!(
+            "<p>Active users (people, not guest or system accounts) by successful logins in the {days} days before the snapshot ({} LoginHistory rows read). Fewer than {} is low activity. {users} users counted.</p>\n",
+            activity.rows.map_or_else(|| "-".to_owned(), |n| n.to_string()),
+            report.min_logins
+        ),
+    );
+    let bars: Vec<(&str, i64)> = activity.distribution.iter().map(|b| (b.label, b.users)).collect();
+    svg::count_bars(out, "chart-activity", "Users by successful logins in the window", &bars);
+    let mut table = TableWriter::open(
+        out,
+        "Users by successful logins in the window",
+        &["Logins", "#Users", "#Holding a paid licence"],
+        false,
+    );
+    for bucket in &activity.distribution {
+        table.row(
+            Some(bucket.label),
+            &[
+                Cell::Text(bucket.label),
+                num("users", Some(bucket.users)),
+                num("paid_users", Some(bucket.paid_users)),
+            ],
+        );
+    }
+    table.close();
     out.push_str("</section>\n");
 }
 

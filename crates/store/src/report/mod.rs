@@ -19,9 +19,10 @@ use std::io::Write;
 
 pub use html::{HTML_MAX_CANDIDATES, HTML_MAX_DOMAINS, HtmlOptions};
 pub use model::{
-    Activity, ApiUsage, CrossOrgReport, DomainCount, DuplicatePerson, HeldLicence, KindCount, MatchedBy,
-    OrgAccount, OrgRef, OrgSubscriptions, OverAssigned, ReclaimCandidate, Report, ReportContext,
-    SnapshotWarning, SubscriptionUse, ThirdPartyFootprint, UsagePoint, UsageSeries,
+    Activity, ApiUsage, ClassCount, CrossOrgReport, DomainCount, DuplicatePerson, FeatureLicenceUse,
+    HeldLicence, KindCount, LOGIN_BUCKETS, LoginActivityReport, LoginBucket, MatchedBy, OrgAccount, OrgRef,
+    OrgSubscriptions, OverAssigned, ReclaimCandidate, ReclaimClass, Report, ReportContext, SnapshotWarning,
+    SubscriptionUse, ThirdPartyFootprint, UsagePoint, UsageSeries,
 };
 
 use crate::{StoreError, render};
@@ -29,16 +30,23 @@ use crate::{StoreError, render};
 /// The default of `--inactive-days`.
 pub const DEFAULT_INACTIVE_DAYS: u32 = 90;
 
+/// The default of `--min-logins` (setting `report.min_logins`): fewer successful logins than
+/// this in the login-activity window is low activity (docs/report.md).
+pub const DEFAULT_MIN_LOGINS: u32 = 5;
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ReportOptions {
     /// A user who has not logged in within this many days before the snapshot was collected is
     /// inactive.
     pub inactive_days: u32,
+    /// A user holding a paid licence with fewer successful logins than this in the snapshot's
+    /// login-activity window is of the `low_activity` class.
+    pub min_logins: u32,
 }
 
 impl Default for ReportOptions {
     fn default() -> Self {
-        ReportOptions { inactive_days: DEFAULT_INACTIVE_DAYS }
+        ReportOptions { inactive_days: DEFAULT_INACTIVE_DAYS, min_logins: DEFAULT_MIN_LOGINS }
     }
 }
 

@@ -13,10 +13,141 @@ pub struct Report {
     pub inactive_days: u32,
     /// `collected_at` minus `inactive_days`: a last login before this is too old.
     pub inactive_before: String,
+    /// Fewer successful logins than this in the login-activity window is low activity.
+    pub min_logins: u32,
     pub subscriptions: Vec<SubscriptionUse>,
+    /// Each reclaim class: whether it could be computed and how many candidates it has.
+    pub classes: Vec<ClassCount>,
+    /// By class ([`ReclaimClass`] order), then user id.
     pub reclaim_candidates: Vec<ReclaimCandidate>,
+    /// How the snapshot's login activity was collected, and the users by logins in the window.
+    pub login_activity: LoginActivityReport,
+    /// The org's feature licences (`organization.feature_licences`); None when the snapshot
+    /// does not list them.
+    pub feature_licences: Option<Vec<FeatureLicenceUse>>,
     pub third_party: ThirdPartyFootprint,
     pub over_assigned: Vec<OverAssigned>,
+}
+
+/// Why a user is a reclaim candidate. A user in several classes is listed once, under the
+/// first: `frozen`, then `never_logged_in` / `inactive`, then `low_activity`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ReclaimClass {
+    /// Active, frozen (cannot log in) and holding a paid licence.
+    Frozen,
+    /// Never logged in, and the account is older than the window.
+    NeverLoggedIn,
+    /// Last login before the window.
+    Inactive,
+    /// Fewer than `min_logins` successful logins in the login-activity window.
+    LowActivity,
+}
+
+impl ReclaimClass {
+    pub const ALL: [ReclaimClass; 4] = [
+        ReclaimClass::Frozen,
+        ReclaimClass::NeverLoggedIn,
+        ReclaimClass::Inactive,
+        ReclaimClass::LowActivity,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ReclaimClass::Frozen => "frozen",
+            ReclaimClass::NeverLoggedIn => "never_logged_in",
+            ReclaimClass::Inactive => "inactive",
+            ReclaimClass::LowActivity => "low_activity",
+        }
+    }
+
+    /// The order candidates are listed in: `never_logged_in` and `inactive` share a rank (both
+    /// are "no recent login"), so they stay in user id order among themselves.
+    pub fn rank(self) -> u8 {
+        match self {
+            ReclaimClass::Frozen => 0,
+            ReclaimClass::NeverLoggedIn | ReclaimClass::Inactive => 1,
+            ReclaimClass::LowActivity => 2,
+        }
+    }
+
+    /// What the class means, for people.
+    pub fn describe(self) -> &'static str {
+        match self {
+            ReclaimClass::Frozen => "frozen but licensed",
+            ReclaimClass::NeverLoggedIn => "never logged in",
+            ReclaimClass::Inactive => "no recent login",
+            ReclaimClass::LowActivity => "low activity",
+        }
+    }
+}
+
+impl std::fmt::Display for ReclaimClass {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// One reclaim class of the report.
+#[derive(Debug, Clone, Serialize)]
+pub struct ClassCount {
+    pub class: ReclaimClass,
+    /// False when the snapshot lacks what the class needs (no `frozen` for `frozen`, no login
+    /// activity for `low_activity`): then `candidates` is null, not 0.
+    pub computed: bool,
+    pub candidates: Option<i64>,
+    /// Why the class was not computed, for people; None when it was.
+    pub not_computed_because: Option<&'static str>,
+}
+
+/// The snapshot's login activity and the distribution of logins in its window.
+#[derive(Debug, Clone, Serialize)]
+pub struct LoginActivityReport {
+    /// `collected`; `not_collected` (the run did not ask for it); `unreadable` (LoginHistory
+    /// could not be read); `unknown` (stored before sfconn kept it).
+    pub state: &'static str,
+    /// The window in days before `collected_at`, when collected.
+    pub days: Option<i64>,
+    /// `rest` or `bulk`, when collected.
+    pub path: Option<String>,
+    /// LoginHistory rows read, when collected.
+    pub rows: Option<i64>,
+    /// Active users who are people (not guest or system accounts) by successful logins in the
+    /// window ([`LOGIN_BUCKETS`]); empty when not collected.
+    pub distribution: Vec<LoginBucket>,
+}
+
+impl LoginActivityReport {
+    pub fn collected(&self) -> bool {
+        self.state == "collected"
+    }
+}
+
+/// The buckets of the login distribution: (label, fewest logins, most logins or None).
+pub const LOGIN_BUCKETS: [(&str, i64, Option<i64>); 4] =
+    [("0", 0, Some(0)), ("1-4", 1, Some(4)), ("5-19", 5, Some(19)), ("20+", 20, None)];
+
+/// Users whose logins in the window fall within `min..=max` (no upper bound when `max` is None).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct LoginBucket {
+    pub label: &'static str,
+    pub min: i64,
+    pub max: Option<i64>,
+    pub users: i64,
+    /// Of them, users holding a paid licence.
+    pub paid_users: i64,
+}
+
+/// One feature licence of the org.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct FeatureLicenceUse {
+    /// The checkbox without `UserPermissions`: `MarketingUser`.
+    pub name: String,
+    pub label: Option<String>,
+    /// Active users with the checkbox on, org-wide.
+    pub used: i64,
+    /// Seats bought; None when the org does not report it.
+    pub total: Option<i64>,
 }
 
 /// One subscription's seats.
@@ -39,9 +170,16 @@ pub struct SubscriptionUse {
     pub paid: bool,
     /// Reclaim candidates holding it: seats that could be freed.
     pub reclaimable: i64,
+    /// Of them, seats held by candidates of the `frozen` class; None when the snapshot does
+    /// not say who is frozen.
+    pub frozen_seats: Option<i64>,
+    /// Of them, seats held by candidates of the `low_activity` class; None when the snapshot
+    /// has no login activity.
+    pub low_activity_seats: Option<i64>,
 }
 
-/// An active user holding at least one paid licence with no recent login.
+/// An active user holding at least one paid licence who is frozen, has not logged in recently,
+/// or logs in rarely.
 #[derive(Debug, Clone, Serialize)]
 pub struct ReclaimCandidate {
     pub user_id: String,
@@ -54,8 +192,12 @@ pub struct ReclaimCandidate {
     /// Whole days between the last login and `collected_at`; None when never logged in.
     pub days_since_login: Option<i64>,
     pub created_at: Option<String>,
-    /// `never_logged_in` or `inactive`.
-    pub reason: &'static str,
+    /// The user's first class: `frozen`, `never_logged_in`, `inactive` or `low_activity`.
+    pub reason: ReclaimClass,
+    /// `UserLogin.IsFrozen`; None when unknown.
+    pub frozen: Option<bool>,
+    /// Successful logins in the login-activity window; None when not collected.
+    pub logins_in_window: Option<i64>,
     /// The paid licences the user holds: what reclaiming frees.
     pub paid_licences: Vec<HeldLicence>,
 }

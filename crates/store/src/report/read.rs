@@ -2,11 +2,13 @@
 //! [`compute`](super::compute). The SQL lives here; the rules live there.
 
 use super::ReportOptions;
-use super::compute::{self, CandidateGrouper, PaidLookup, StoredSubscription};
+use super::compute::{
+    self, CandidateGrouper, Classifier, Known, LowActivityRule, PaidLookup, StoredSubscription, UserFacts,
+};
 use super::cross_org;
 use super::model::{
-    Activity, CrossOrgReport, DomainCount, KindCount, MatchedBy, OrgAccount, OrgSubscriptions,
-    ReclaimCandidate, Report,
+    Activity, CrossOrgReport, DomainCount, FeatureLicenceUse, KindCount, LoginActivityReport, MatchedBy,
+    OrgAccount, OrgSubscriptions, ReclaimCandidate, ReclaimClass, Report,
 };
 use crate::db::{DbError, Row, values};
 use crate::store::source_column;
@@ -18,22 +20,162 @@ impl Store {
         let collected_at = timefmt::parse("collected_at", &snapshot.collected_at)?;
         let inactive_before = compute::inactive_before(collected_at, options.inactive_days);
         let subscriptions = self.stored_subscriptions(snapshot.id)?;
+        let mut login_activity = self.login_activity(snapshot.id)?;
+        let known =
+            Known { frozen: self.frozen_known(snapshot.id)?, login_activity: login_activity.collected() };
+        let classifier = Classifier {
+            inactive_before: inactive_before.clone(),
+            low_activity: login_activity.days.filter(|_| known.login_activity).map(|days| LowActivityRule {
+                min_logins: i64::from(options.min_logins),
+                since: compute::window_start(collected_at, days),
+            }),
+        };
         let mut grouper = CandidateGrouper::new(collected_at, &subscriptions);
-        self.inactive_licence_rows(snapshot.id, &inactive_before, |candidate, subscription_id| {
+        self.candidate_licence_rows(snapshot.id, &classifier, |candidate, subscription_id| {
             grouper.push(candidate, subscription_id)
         })?;
         let reclaim_candidates = grouper.finish();
+        if known.login_activity {
+            login_activity.distribution = self.login_distribution(snapshot.id, &subscriptions)?;
+        }
         let third_party =
             compute::third_party(snapshot, self.domain_counts(snapshot.id)?, self.kind_counts(snapshot.id)?);
         Ok(Report {
             snapshot: snapshot.clone(),
             inactive_days: options.inactive_days,
             inactive_before,
-            subscriptions: compute::subscription_uses(&subscriptions, &reclaim_candidates),
+            min_logins: options.min_logins,
+            subscriptions: compute::subscription_uses(&subscriptions, &reclaim_candidates, known),
+            classes: compute::class_counts(&reclaim_candidates, known),
             reclaim_candidates,
+            login_activity,
+            feature_licences: self.feature_licences(snapshot.id)?,
             third_party,
             over_assigned: compute::over_assigned(&subscriptions),
         })
+    }
+
+    /// How the snapshot's login activity was collected (the distribution is filled later).
+    fn login_activity(&self, snapshot: SnapshotId) -> Result<LoginActivityReport, StoreError> {
+        let row = self.db.row(
+            "reading the login activity",
+            "SELECT login_activity_state, login_activity_days, login_activity_path, login_activity_rows
+             FROM snapshots WHERE id = $1",
+            &values![snapshot.0],
+            |row| {
+                Ok((
+                    row.get::<Option<String>>(0)?,
+                    row.get::<Option<i64>>(1)?,
+                    row.get::<Option<String>>(2)?,
+                    row.get::<Option<i64>>(3)?,
+                ))
+            },
+        )?;
+        let (state, days, path, rows) = row.unwrap_or_default();
+        let state = match state.as_deref() {
+            Some("collected") if days.is_some() => "collected",
+            Some("not_collected") => "not_collected",
+            Some("unreadable") => "unreadable",
+            _ => "unknown",
+        };
+        let collected = state == "collected";
+        Ok(LoginActivityReport {
+            state,
+            days: days.filter(|_| collected),
+            path: path.filter(|_| collected),
+            rows: rows.filter(|_| collected),
+            distribution: Vec::new(),
+        })
+    }
+
+    /// Whether the snapshot says who is frozen: some user has `frozen` true or false (all are
+    /// NULL when `UserLogin` was not read, or the snapshot was stored before schema 3).
+    fn frozen_known(&self, snapshot: SnapshotId) -> Result<bool, StoreError> {
+        Ok(self
+            .db
+            .row(
+                "reading who is frozen",
+                "SELECT 1 FROM users WHERE snapshot_id = $1 AND frozen IS NOT NULL LIMIT 1",
+                &values![snapshot.0],
+                |row| row.get::<i64>(0),
+            )?
+            .is_some())
+    }
+
+    /// The org's feature licences by name; None when the snapshot does not list them.
+    fn feature_licences(&self, snapshot: SnapshotId) -> Result<Option<Vec<FeatureLicenceUse>>, StoreError> {
+        let listed = self
+            .db
+            .row(
+                "reading the feature licences",
+                "SELECT feature_licences_listed FROM snapshots WHERE id = $1",
+                &values![snapshot.0],
+                |row| row.get::<Option<bool>>(0),
+            )?
+            .flatten()
+            .unwrap_or(false);
+        if !listed {
+            return Ok(None);
+        }
+        self.db
+            .rows(
+                "reading the feature licences",
+                "SELECT name, label, used, total FROM feature_licences WHERE snapshot_id = $1 ORDER BY name",
+                &values![snapshot.0],
+                |row| {
+                    Ok(FeatureLicenceUse {
+                        name: row.get(0)?,
+                        label: row.get(1)?,
+                        used: row.get(2)?,
+                        total: row.get(3)?,
+                    })
+                },
+            )
+            .map(Some)
+    }
+
+    /// The active people (not guest or system accounts) with a login count, by logins in the
+    /// window: streamed one (user, licence) row at a time, a user's rows together.
+    fn login_distribution(
+        &self,
+        snapshot: SnapshotId,
+        subscriptions: &[StoredSubscription],
+    ) -> Result<Vec<super::model::LoginBucket>, StoreError> {
+        let context = "counting logins in the window";
+        let paid = PaidLookup::new(subscriptions);
+        let mut counter = compute::LoginCounter::new();
+        // The user being read: id, logins, whether a paid licence was seen yet.
+        let mut current: Option<(String, i64, bool)> = None;
+        self.db.each(
+            context,
+            "SELECT u.id, u.logins_in_window, l.subscription_id
+             FROM users u
+             LEFT JOIN user_licences l ON l.snapshot_id = u.snapshot_id AND l.user_id = u.id
+             WHERE u.snapshot_id = $1 AND u.active = 1 AND u.account_kind NOT IN ('guest', 'system')
+               AND u.logins_in_window IS NOT NULL
+             ORDER BY u.id",
+            &values![snapshot.0],
+            |row| {
+                let read = || -> Result<(String, i64, Option<String>), DbError> {
+                    Ok((row.get(0)?, row.get(1)?, row.get(2)?))
+                };
+                let (user_id, logins, subscription_id) = read().map_err(StoreError::db(context))?;
+                let holds_paid = subscription_id.as_deref().is_some_and(|id| paid.held(id).is_some());
+                match current.as_mut() {
+                    Some((id, _, paid_so_far)) if *id == user_id => *paid_so_far |= holds_paid,
+                    _ => {
+                        if let Some((_, logins, paid)) = current.replace((user_id, logins, holds_paid)) {
+                            counter.add(logins, paid);
+                        }
+                    }
+                }
+                Ok(())
+            },
+        )?;
+        if let Some((_, logins, paid)) = current {
+            counter.add(logins, paid);
+        }
+        Ok(counter.finish())
     }
 
     /// Subscriptions of a snapshot, by source then id (the snapshot's own order).
@@ -61,33 +203,53 @@ impl Store {
     }
 
     /// Calls `each` with every licence of every active person (not a guest or system account)
-    /// whose last login is before `inactive_before`, or who never logged in although their
-    /// account is older than that: one row per (user, licence), a user's rows together. The
-    /// rows are streamed, not collected, so memory does not grow with inactive users' free
-    /// licences.
-    fn inactive_licence_rows(
+    /// in a reclaim class ([`Classifier`]): frozen; last login before `inactive_before`, or
+    /// never logged in although the account is older than that; fewer logins in the window
+    /// than `min_logins`. One row per (user, licence), a user's rows together. The rows are
+    /// streamed, not collected, so memory does not grow with the candidates' free licences.
+    fn candidate_licence_rows(
         &self,
         snapshot: SnapshotId,
-        inactive_before: &str,
+        classifier: &Classifier,
         mut each: impl FnMut(ReclaimCandidate, &str) -> Result<(), StoreError>,
     ) -> Result<(), StoreError> {
         let context = "finding reclaim candidates";
+        // Without login activity no count is below 0: the low-activity condition picks nobody.
+        let (min_logins, since) = match &classifier.low_activity {
+            Some(rule) => (rule.min_logins, rule.since.as_str()),
+            None => (0, ""),
+        };
         self.db.each(
             context,
             "SELECT u.id, u.username, u.email, u.name, u.account_kind, p.name, u.last_login_at, u.created_at,
-                    l.subscription_id
+                    l.subscription_id, u.frozen, u.logins_in_window
              FROM users u
              JOIN user_licences l ON l.snapshot_id = u.snapshot_id AND l.user_id = u.id
              LEFT JOIN profiles p ON p.snapshot_id = u.snapshot_id AND p.id = u.profile_id
              WHERE u.snapshot_id = $1 AND u.active = 1 AND u.account_kind NOT IN ('guest', 'system')
-               AND (u.last_login_at < $2
-                    OR (u.last_login_at IS NULL AND (u.created_at IS NULL OR u.created_at < $2)))
+               AND (u.frozen = 1
+                    OR u.last_login_at < $2
+                    OR (u.last_login_at IS NULL AND (u.created_at IS NULL OR u.created_at < $2))
+                    OR (u.logins_in_window < $3 AND (u.created_at IS NULL OR u.created_at < $4)))
              ORDER BY u.id, CASE l.source WHEN 'UserLicense' THEN 0 WHEN 'PermissionSetLicense' THEN 1 ELSE 2 END,
                       l.subscription_id",
-            &values![snapshot.0, inactive_before],
+            &values![snapshot.0, classifier.inactive_before.as_str(), min_logins, since],
             |row| {
                 let read = || -> Result<(ReclaimCandidate, String), DbError> {
                     let last_login_at: Option<String> = row.get(6)?;
+                    let created_at: Option<String> = row.get(7)?;
+                    let frozen: Option<bool> = row.get(9)?;
+                    let logins_in_window: Option<i64> = row.get(10)?;
+                    let reason = classifier
+                        .class(&UserFacts {
+                            frozen,
+                            last_login_at: last_login_at.as_deref(),
+                            created_at: created_at.as_deref(),
+                            logins_in_window,
+                        })
+                        // The SQL above and the classifier say the same; should they not, the
+                        // row is still a candidate, of the mildest class.
+                        .unwrap_or(ReclaimClass::LowActivity);
                     Ok((
                         ReclaimCandidate {
                             user_id: row.get(0)?,
@@ -97,9 +259,11 @@ impl Store {
                             account_kind: row.get(4)?,
                             profile: row.get(5)?,
                             days_since_login: None,
-                            reason: if last_login_at.is_some() { "inactive" } else { "never_logged_in" },
+                            reason,
+                            frozen,
+                            logins_in_window,
                             last_login_at,
-                            created_at: row.get(7)?,
+                            created_at,
                             paid_licences: Vec::new(),
                         },
                         row.get(8)?,

@@ -21,8 +21,18 @@ fn seats(value: Option<i64>, unlimited: bool) -> String {
 
 /// The subscriptions of one snapshot, as `report` and `report --all-orgs` show them.
 fn subscriptions_table(subscriptions: &[SubscriptionUse], out: &mut dyn Write) -> io::Result<()> {
-    let mut table =
-        Table::new(&["SOURCE", "NAME", "#TOTAL", "#USED", "#FREE", "#UTILISATION", "PAID", "#RECLAIMABLE"]);
+    let mut table = Table::new(&[
+        "SOURCE",
+        "NAME",
+        "#TOTAL",
+        "#USED",
+        "#FREE",
+        "#UTILISATION",
+        "PAID",
+        "#RECLAIMABLE",
+        "#FROZEN",
+        "#LOW ACTIVITY",
+    ]);
     let mut hidden = 0;
     for sub in subscriptions {
         if !sub.unlimited && sub.total == Some(0) && sub.used.unwrap_or(0) == 0 {
@@ -38,6 +48,8 @@ fn subscriptions_table(subscriptions: &[SubscriptionUse], out: &mut dyn Write) -
             percent(sub.utilisation_percent),
             if sub.paid { "yes" } else { "no" }.to_owned(),
             sub.reclaimable.to_string(),
+            opt(sub.frozen_seats),
+            opt(sub.low_activity_seats),
         ]);
     }
     writeln!(out, "Subscriptions ({})", subscriptions.len())?;
@@ -66,6 +78,10 @@ impl Report {
         writeln!(out)?;
         self.candidates_table(out)?;
         writeln!(out)?;
+        self.login_activity_table(out)?;
+        writeln!(out)?;
+        self.feature_licences_table(out)?;
+        writeln!(out)?;
         self.third_party_tables(out)?;
         writeln!(out)?;
         self.over_assigned_table(out)
@@ -78,20 +94,81 @@ impl Report {
     fn candidates_table(&self, out: &mut dyn Write) -> io::Result<()> {
         writeln!(
             out,
-            "Reclaim candidates ({}): active users holding a paid licence, no login since {} ({} days)",
+            "Reclaim candidates ({}): active users holding a paid licence who are frozen, have not logged in since {} ({} days), or logged in fewer than {} times in the login-activity window",
             self.reclaim_candidates.len(),
             self.inactive_before,
-            self.inactive_days
+            self.inactive_days,
+            self.min_logins
         )?;
-        let mut table = Table::new(&["USERNAME", "KIND", "LAST LOGIN", "#DAYS", "PROFILE", "PAID LICENCES"]);
+        for class in &self.classes {
+            match (class.candidates, class.not_computed_because) {
+                (Some(count), _) => writeln!(out, "{INDENT}{}: {count}", class.class.describe())?,
+                (None, because) => writeln!(
+                    out,
+                    "{INDENT}{}: not computed: {}",
+                    class.class.describe(),
+                    because.unwrap_or("unknown")
+                )?,
+            }
+        }
+        let mut table = Table::new(&[
+            "USERNAME",
+            "CLASS",
+            "KIND",
+            "LAST LOGIN",
+            "#DAYS",
+            "#LOGINS",
+            "PROFILE",
+            "PAID LICENCES",
+        ]);
         for candidate in &self.reclaim_candidates {
             table.row(vec![
                 candidate.username.clone(),
+                candidate.reason.to_string(),
                 candidate.account_kind.clone(),
                 candidate.last_login_at.clone().unwrap_or_else(|| "never".to_owned()),
                 opt(candidate.days_since_login),
+                opt(candidate.logins_in_window),
                 opt(candidate.profile.as_deref()),
                 candidate.paid_licences.iter().map(|l| l.name.as_str()).collect::<Vec<_>>().join(", "),
+            ]);
+        }
+        table.write_or(out, INDENT, "none")
+    }
+
+    fn login_activity_table(&self, out: &mut dyn Write) -> io::Result<()> {
+        let activity = &self.login_activity;
+        let (Some(days), true) = (activity.days, activity.collected()) else {
+            return writeln!(out, "Login activity: {}", not_collected(activity.state));
+        };
+        writeln!(
+            out,
+            "Login activity: successful logins in the {days} days before the snapshot ({} LoginHistory rows, {} path)",
+            opt(activity.rows),
+            opt(activity.path.as_deref())
+        )?;
+        let mut table = Table::new(&["LOGINS", "#USERS", "#PAID USERS"]);
+        for bucket in &activity.distribution {
+            table.row(vec![bucket.label.to_owned(), bucket.users.to_string(), bucket.paid_users.to_string()]);
+        }
+        table.write_or(out, INDENT, "none")
+    }
+
+    fn feature_licences_table(&self, out: &mut dyn Write) -> io::Result<()> {
+        let Some(licences) = &self.feature_licences else {
+            return writeln!(
+                out,
+                "Feature licences: not in this snapshot (collected before sfconn read them)"
+            );
+        };
+        writeln!(out, "Feature licences ({})", licences.len())?;
+        let mut table = Table::new(&["NAME", "LABEL", "#USED", "#TOTAL"]);
+        for licence in licences {
+            table.row(vec![
+                licence.name.clone(),
+                opt(licence.label.as_deref()),
+                licence.used.to_string(),
+                licence.total.map_or_else(|| "unknown".to_owned(), |total| total.to_string()),
             ]);
         }
         table.write_or(out, INDENT, "none")
@@ -149,6 +226,21 @@ impl Report {
             ]);
         }
         table.write_or(out, INDENT, "none")
+    }
+}
+
+/// Why a snapshot has no login distribution, in one line.
+pub(super) fn not_collected(state: &str) -> &'static str {
+    match state {
+        "unreadable" => {
+            "not in this snapshot: LoginHistory could not be read (see the snapshot's warnings), so low activity is not computed"
+        }
+        "not_collected" => {
+            "not collected for this snapshot (collect with --login-activity DAYS), so low activity is not computed"
+        }
+        _ => {
+            "not in this snapshot (stored before sfconn kept login activity), so low activity is not computed"
+        }
     }
 }
 

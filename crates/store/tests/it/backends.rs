@@ -17,6 +17,8 @@ use crate::common::*;
 
 const EU: &str = include_str!("../fixtures/acme-eu-2024-06-14.json");
 const APAC: &str = include_str!("../fixtures/acme-apac-2024-06-13.json");
+/// Frozen users, feature licences and login activity (schema 3).
+const LABS: &str = include_str!("../fixtures/acme-labs-2024-06-20.json");
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Engine {
@@ -126,8 +128,8 @@ both_engines!(
     a_large_snapshot_streams_in_with_every_user,
 );
 
-/// Every output of the store for the known snapshots (three weeks of Acme, then two other
-/// orgs), as bytes: what the CLI prints for list, diff and report.
+/// Every output of the store for the known snapshots (three weeks of Acme, then three other
+/// orgs, the last with frozen users, feature licences and login activity), as bytes: what the CLI prints for list, diff and report.
 fn outputs(store: &Store) -> Vec<(String, Vec<u8>)> {
     let mut out = Vec::new();
     let mut put = |name: &str, write: &dyn Fn(&mut Vec<u8>)| {
@@ -144,7 +146,7 @@ fn outputs(store: &Store) -> Vec<(String, Vec<u8>)> {
     put("diff json", &|o| diff.write_json(o).unwrap());
     let old = store.diff(&snapshot(store, 1), &snapshot(store, 2)).unwrap();
     put("diff 1-2 json", &|o| old.write_json(o).unwrap());
-    for id in 1..=5 {
+    for id in 1..=6 {
         let report = store.report(&snapshot(store, id), ReportOptions::default()).unwrap();
         put(&format!("report {id} table"), &|o| report.write_table(o).unwrap());
         put(&format!("report {id} json"), &|o| report.write_json(o).unwrap());
@@ -163,7 +165,7 @@ fn outputs(store: &Store) -> Vec<(String, Vec<u8>)> {
 }
 
 fn fill(store: &mut Store) {
-    for (n, doc) in WEEKS.iter().chain([&EU, &APAC]).enumerate() {
+    for (n, doc) in WEEKS.iter().chain([&EU, &APAC, &LABS]).enumerate() {
         let id = store.insert_snapshot_json(doc.as_bytes()).unwrap();
         assert_eq!(id, SnapshotId(i64::try_from(n).unwrap() + 1));
     }
@@ -183,8 +185,14 @@ fn known_snapshots_are_listed_resolved_diffed_and_reported(engine: Engine) {
     }
     let mut ids: Vec<i64> = store.list().unwrap().iter().map(|s| s.id.0).collect();
     ids.sort_unstable();
-    assert_eq!(ids, [1, 2, 3, 4, 5]);
-    assert_eq!(store.latest_per_org().unwrap().len(), 3);
+    assert_eq!(ids, [1, 2, 3, 4, 5, 6]);
+    assert_eq!(store.latest_per_org().unwrap().len(), 4);
+    // The new classes are there to compare, on both engines.
+    let labs = store.report(&snapshot(&store, 6), ReportOptions::default()).unwrap();
+    let classes: Vec<Option<i64>> = labs.classes.iter().map(|c| c.candidates).collect();
+    assert_eq!(classes, [Some(2), Some(1), Some(1), Some(2)], "{engine:?}");
+    assert_eq!(labs.login_activity.distribution.iter().map(|b| b.users).sum::<i64>(), 10);
+    assert_eq!(labs.feature_licences.as_ref().map(Vec::len), Some(3));
     let cross = store.cross_org_report(ReportOptions::default()).unwrap();
     assert!(!cross.duplicates.is_empty(), "the fixtures share people across orgs");
     assert_eq!(store.schema_version().unwrap(), latest_version());
@@ -241,9 +249,36 @@ fn a_schema_1_store_migrates_forward_and_keeps_its_data(engine: Engine) {
     let old = snapshot(&store, 1);
     assert_eq!((old.org_name.as_str(), old.users), ("Old Org", 1));
     assert_eq!(fixture.scalar("SELECT COUNT(*) FROM users WHERE federation_id IS NULL"), 1);
+    // Migration 3: what was stored before is unknown (NULL), not false or 0.
+    assert_eq!(
+        fixture.scalar(
+            "SELECT COUNT(*) FROM users WHERE frozen IS NULL AND feature_licences IS NULL
+             AND logins_in_window IS NULL AND last_login_application IS NULL AND last_login_type IS NULL"
+        ),
+        1
+    );
+    assert_eq!(
+        fixture.scalar(
+            "SELECT COUNT(*) FROM snapshots WHERE login_activity_state IS NULL AND feature_licences_listed IS NULL"
+        ),
+        1
+    );
     assert_eq!(store.insert_snapshot_json(EU.as_bytes()).unwrap(), SnapshotId(2));
     assert!(fixture.scalar("SELECT COUNT(*) FROM users WHERE federation_id IS NOT NULL") > 0);
-    store.report(&old, ReportOptions::default()).unwrap();
+    let report = store.report(&old, ReportOptions::default()).unwrap();
+    assert_eq!(report.login_activity.state, "unknown");
+    assert!(
+        report.classes.iter().filter(|c| !c.computed).count() == 2,
+        "frozen and low activity are unknown"
+    );
+    assert_eq!(store.insert_snapshot_json(LABS.as_bytes()).unwrap(), SnapshotId(3));
+    assert_eq!(fixture.scalar("SELECT COUNT(*) FROM users WHERE snapshot_id = 3 AND frozen = 1"), 3);
+    assert_eq!(fixture.scalar("SELECT SUM(logins_in_window) FROM users WHERE snapshot_id = 3"), 55);
+    assert_eq!(
+        fixture.scalar("SELECT COUNT(*) FROM feature_licences WHERE snapshot_id = 3 AND total IS NULL"),
+        1
+    );
+    assert_eq!(fixture.scalar("SELECT login_activity_rows FROM snapshots WHERE id = 3"), 55);
 }
 
 fn a_store_of_a_newer_sfconn_is_refused_untouched(engine: Engine) {

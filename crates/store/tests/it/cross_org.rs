@@ -21,7 +21,7 @@ fn three_orgs(dir: &std::path::Path) -> Store {
 }
 
 fn view(store: &Store, inactive_days: u32) -> CrossOrgReport {
-    store.cross_org_report(ReportOptions { inactive_days }).unwrap()
+    store.cross_org_report(ReportOptions { inactive_days, ..ReportOptions::default() }).unwrap()
 }
 
 /// Each person as (key, matched_by, [(org name, username, activity, reclaim candidate)]).
@@ -68,7 +68,9 @@ fn every_org_is_read_at_its_latest_snapshot_with_the_single_org_figures() {
         ]
     );
     // The subscriptions are those of the single-org report of the same snapshot.
-    let acme = store.report(&snapshot(&store, 3), ReportOptions { inactive_days: 90 }).unwrap();
+    let acme = store
+        .report(&snapshot(&store, 3), ReportOptions { inactive_days: 90, ..ReportOptions::default() })
+        .unwrap();
     let figures = |subs: &[sfconn_store::SubscriptionUse]| -> Vec<(String, Option<i64>, Option<i64>, Option<i64>, i64)> {
         subs.iter().map(|s| (s.id.clone(), s.used, s.total, s.free, s.reclaimable)).collect()
     };

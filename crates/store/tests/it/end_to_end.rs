@@ -93,6 +93,13 @@ async fn two_runs_of_a_changing_org_are_stored_compared_and_reported() {
         let index = after.data().user_index(&candidate.user_id).unwrap();
         let truth = after.data().user(index).unwrap();
         assert!(truth.is_active, "{}", candidate.username);
+        assert_eq!(candidate.frozen, Some(truth.is_frozen), "{}", candidate.username);
+        if candidate.reason == sfconn_store::ReclaimClass::Frozen {
+            // Frozen comes first, whatever the last login.
+            assert!(truth.is_frozen, "{}", candidate.username);
+            assert!(!candidate.paid_licences.is_empty());
+            continue;
+        }
         assert!(
             truth.last_login_date.is_none_or(|login| login.unix_seconds() < cutoff),
             "{} logged in after the cutoff",

@@ -34,7 +34,9 @@ fn every_figure_of_the_page_is_the_one_of_report_json() {
         let mut checked = 0;
         for sub in json["subscriptions"].as_array().unwrap() {
             let sub_id = sub["id"].as_str().unwrap();
-            for name in ["used", "free", "utilisation_percent", "reclaimable"] {
+            for name in
+                ["used", "free", "utilisation_percent", "reclaimable", "frozen_seats", "low_activity_seats"]
+            {
                 let shown = field(&html, "<section id=\"seats\">", sub_id, name);
                 assert_eq!(
                     shown.as_deref(),

@@ -87,3 +87,48 @@ fn the_detector_sees_a_payload_that_runs() {
     }
     assert!(proxy.requests().iter().any(|r| r.contains("/probe")), "{:?}", proxy.requests());
 }
+
+/// The classes of issue 18, the login distribution and the feature licences, as Chromium shows
+/// them: a snapshot with frozen users and login activity (`fixtures/acme-labs-2024-06-20.json`).
+#[test]
+fn the_reclaim_classes_and_the_login_distribution_show_in_the_browser() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut store = sfconn_store::Store::open(&dir.path().join("h.db")).unwrap();
+    store.insert_snapshot_json(crate::report_classes::LABS.as_bytes()).unwrap();
+    let (html, json) = render(&store, 1);
+    let page = target_dir().join("report-labs.html");
+    std::fs::write(&page, &html).unwrap();
+    let proxy = Recorder::start();
+
+    let loaded = load(&page, &proxy);
+    assert_eq!(loaded.console, Vec::<String>::new(), "console messages");
+    assert_eq!(proxy.requests(), Vec::<String>::new(), "network requests");
+    for class in json["classes"].as_array().unwrap() {
+        let name = class["class"].as_str().unwrap();
+        let shown = format!("<li data-class=\"{name}\">");
+        let at = loaded.dom.find(&shown).unwrap_or_else(|| panic!("{name}: {}", loaded.dom));
+        let count = format!("<span data-field=\"candidates\">{}</span>", class["candidates"]);
+        assert!(loaded.dom[at..].starts_with(&format!("{shown}<strong>")), "{name}");
+        assert!(loaded.dom[at..at + 200].contains(&count), "{name}: {count}");
+    }
+    for bucket in json["login_activity"]["distribution"].as_array().unwrap() {
+        let label = bucket["label"].as_str().unwrap();
+        let users = field(&loaded.dom, "<section id=\"activity\">", label, "users").unwrap();
+        assert_eq!(users, bucket["users"].to_string(), "{label}");
+    }
+    for sub in json["subscriptions"].as_array().unwrap() {
+        let id = sub["id"].as_str().unwrap();
+        for name in ["frozen_seats", "low_activity_seats"] {
+            let shown = field(&loaded.dom, "<section id=\"seats\">", id, name).unwrap();
+            assert_eq!(shown, sub[name].to_string(), "{id} {name}");
+        }
+    }
+    // The candidates table sorts by the new columns too.
+    assert!(
+        loaded.dom.contains("<th scope=\"col\"><button type=\"button\">Class</button></th>"),
+        "{}",
+        loaded.dom
+    );
+    screenshot(&page, &target_dir().join("report-labs.png"), 4600, &proxy);
+    assert_eq!(proxy.requests(), Vec::<String>::new(), "network requests while taking the screenshot");
+}

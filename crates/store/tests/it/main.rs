@@ -11,5 +11,7 @@ mod html;
 mod html_browser;
 mod html_support;
 mod migration_2;
+mod migration_3;
 mod report;
+mod report_classes;
 mod store;

@@ -9,7 +9,7 @@ use common::*;
 use sfconn_store::{CsvCells, Report, ReportOptions, Store};
 
 fn report_of(store: &Store, id: i64, inactive_days: u32) -> Report {
-    store.report(&snapshot(store, id), ReportOptions { inactive_days }).unwrap()
+    store.report(&snapshot(store, id), ReportOptions { inactive_days, ..ReportOptions::default() }).unwrap()
 }
 
 fn table(report: &Report) -> String {
@@ -94,7 +94,7 @@ fn csv_text_from_the_org_is_neutralised_and_computed_figures_are_not() {
     assert_eq!((bob[4].as_str(), bob[6].as_str()), ("'-Bob-", "'+Standard User"));
     // A joined list is one cell: only its first character counts.
     let carol = row(&rows, "reclaim_candidate", "005000000000003AAA");
-    assert_eq!(carol[11], "Salesforce;Salesforce CPQ License;SBQQ;=dsfs");
+    assert_eq!(carol[13], "Salesforce;Salesforce CPQ License;SBQQ;=dsfs");
     assert!(rows.iter().flatten().all(|cell| !cell.starts_with(['=', '+', '-', '@'])), "{rows:?}");
 }
 
@@ -154,7 +154,7 @@ fn a_reclaim_candidate_lists_only_the_paid_licences_held() {
     let held: Vec<&str> = carol.paid_licences.iter().map(|l| l.name.as_str()).collect();
     assert_eq!(held, ["Salesforce", "Salesforce CPQ License", "SBQQ", "dsfs"]);
     assert_eq!(carol.days_since_login, Some(143));
-    assert_eq!(carol.reason, "inactive");
+    assert_eq!(carol.reason, sfconn_store::ReclaimClass::Inactive);
     let salesforce = report.subscriptions.iter().find(|s| s.name == "Salesforce").unwrap();
     assert_eq!(salesforce.reclaimable, 3, "bob, carol and mallory hold a Salesforce licence");
 }
