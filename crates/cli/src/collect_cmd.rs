@@ -257,6 +257,11 @@ impl OrgOutput {
         })
     }
 
+    /// Whether the snapshot is also kept in an SQLite store (whose writers wait for one another).
+    pub(crate) fn stores_in_sqlite(&self) -> bool {
+        matches!(self.to_store, Some((Target::Sqlite(_), _)))
+    }
+
     /// After a successful run: the HTML page, the messages on stderr (each line starting with
     /// `prefix`), the store copy, and the failure of a rotated token that could not be kept.
     pub(crate) fn finish(

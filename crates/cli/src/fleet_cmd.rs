@@ -154,7 +154,11 @@ pub(crate) fn run(args: &CollectArgs, verbosity: Verbosity) -> anyhow::Result<()
     // and storing its snapshot happen after the permit is given back, on a blocking thread, so
     // the next org's collection overlaps the store import of the one before.
     let permits = Semaphore::new(concurrency);
-    let turns = Turns { collecting: &permits, publishing: Arc::default() };
+    let turns = Turns {
+        collecting: &permits,
+        publishing: Arc::new(Semaphore::new(concurrency)),
+        sqlite: Arc::default(),
+    };
     let all =
         futures_util::future::join_all(orgs.into_iter().zip(&targets).enumerate().map(
             |(index, (org, target))| collect_org(org, target, args, verbosity, &turns, slots.slot(index)),
@@ -298,12 +302,14 @@ impl Slot {
     }
 }
 
-/// Whose turn it is: `fleet.concurrency` orgs collect at once; one org at a time publishes and
-/// stores its output, as one `collect --store` would (two imports into one SQLite store would
-/// wait for each other's lock, and could time out).
+/// Whose turn it is: `fleet.concurrency` orgs collect at once, and as many publish and store
+/// their output at once (a PostgreSQL store takes concurrent imports); but one org at a time
+/// stores into an SQLite file, as one `collect --store` after another would (two imports into
+/// one SQLite store wait for each other's lock, and a long one would time the other out).
 struct Turns<'a> {
     collecting: &'a Semaphore,
-    publishing: Arc<Mutex<()>>,
+    publishing: Arc<Semaphore>,
+    sqlite: Arc<Mutex<()>>,
 }
 
 /// Collects one org in its collecting turn, then publishes (and stores) its output on a
@@ -340,9 +346,15 @@ async fn collect_org(
     // Should the publishing thread panic, the org is recorded as failed, not as interrupted.
     let (fallback, unsettled) = (slot.clone(), result.clone());
     let publish_prefix = prefix.clone();
-    let publishing = Arc::clone(&turns.publishing);
+    let Ok(publishing) = Arc::clone(&turns.publishing).acquire_owned().await else {
+        let error = anyhow::anyhow!("internal error: the fleet's permits are gone");
+        return slot.fill(settle(result, Err(error), started, None, &prefix));
+    };
+    let sqlite = out.stores_in_sqlite().then(|| Arc::clone(&turns.sqlite));
     let published = tokio::task::spawn_blocking(move || {
-        let _turn = publishing.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let _turn = publishing;
+        let _sqlite_turn =
+            sqlite.as_ref().map(|lock| lock.lock().unwrap_or_else(std::sync::PoisonError::into_inner));
         let published = out.finish(&outcome, verbosity, &publish_prefix).map(|()| outcome.summary);
         slot.fill(settle(result, published, started, output, &publish_prefix));
     })
