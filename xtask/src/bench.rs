@@ -84,7 +84,7 @@ const USAGE: &str = "usage: cargo xtask bench [--sizes 10000,100000,1000000] [--
             snapshots of N users (default 100000, 52), and the page's size
   --smoke   what `cargo xtask ci` runs: 2000 users, no latency, debug binary, no peer;
             fails if the run fails, loses users or exceeds the request target
-  --fleet [--orgs 8] [--users 50000] [--latency-ms 100] [--concurrency 2] [--smoke]
+  --fleet [--orgs 8] [--users 50000] [--latency-ms 100] [--concurrency 2] [--no-store] [--smoke]
             `collect --all-orgs` over a fleet of simulated orgs into a PostgreSQL store
 Then the store's import of a 200000-user snapshot (the smoke run's: 2000) into SQLite
 and PostgreSQL (the test kit's server); it is collected first when --sizes lacks it.";

@@ -26,9 +26,10 @@ const TARGET_RSS_MIB_PER_CONCURRENT_ORG: f64 = 64.0;
 /// Wall ÷ floor allowed.
 const TARGET_WALL_OVER_FLOOR: f64 = 1.25;
 
-const USAGE: &str = "usage: cargo xtask bench --fleet [--orgs 8] [--users 50000] [--latency-ms 100] [--concurrency 2] [--smoke]
+const USAGE: &str = "usage: cargo xtask bench --fleet [--orgs 8] [--users 50000] [--latency-ms 100] [--concurrency 2] [--no-store] [--smoke]
   one `sfconn collect --all-orgs --store-url` over ORGS simulated orgs of USERS users each,
   FLEET.CONCURRENCY at a time, every snapshot stored in a PostgreSQL server started for it
+  --no-store  collection only (no --store-url): what the store adds is the difference
   --smoke  what `cargo xtask ci` runs: 3 orgs of 1000 users, no latency, debug binary";
 
 #[derive(Debug, Clone, PartialEq)]
@@ -39,6 +40,8 @@ pub(super) struct FleetOptions {
     pub concurrency: usize,
     pub release: bool,
     pub smoke: bool,
+    /// Keep the snapshots in a PostgreSQL store (`--no-store`: collection only).
+    pub store: bool,
 }
 
 impl Default for FleetOptions {
@@ -50,6 +53,7 @@ impl Default for FleetOptions {
             concurrency: 2,
             release: true,
             smoke: false,
+            store: true,
         }
     }
 }
@@ -67,6 +71,7 @@ pub(super) fn parse_options(args: &[String]) -> Result<FleetOptions> {
             "--users" => options.users = usize::try_from(number("--users")?)?,
             "--latency-ms" => options.latency = Duration::from_millis(number("--latency-ms")?),
             "--concurrency" => options.concurrency = usize::try_from(number("--concurrency")?)?,
+            "--no-store" => options.store = false,
             "--smoke" => {
                 options = FleetOptions {
                     orgs: 3,
@@ -75,6 +80,7 @@ pub(super) fn parse_options(args: &[String]) -> Result<FleetOptions> {
                     concurrency: 2,
                     release: false,
                     smoke: true,
+                    store: true,
                 };
             }
             "-h" | "--help" => bail!("{USAGE}"),
@@ -170,28 +176,38 @@ pub(super) fn run(args: &[String]) -> Result<()> {
     let minimum_requests = workloads.iter().map(Workload::sfconn_minimum_requests).sum();
     let config = write_config(&bench_dir, &secrets, &orgs, options.concurrency)?;
 
-    let cluster =
-        Cluster::start().map_err(anyhow::Error::msg).context("cannot start PostgreSQL for the fleet")?;
-    let url = cluster.url_without_password(&cluster.database());
+    let store = if options.store {
+        let cluster =
+            Cluster::start().map_err(anyhow::Error::msg).context("cannot start PostgreSQL for the fleet")?;
+        let url = cluster.url_without_password(&cluster.database());
+        Some((cluster, url))
+    } else {
+        None
+    };
     let out = bench_dir.join("out");
     let mut command = isolated(&sfconn, &home);
-    command
-        .args(["collect", "--all-orgs", "--no-progress", "-c"])
-        .arg(&config)
-        .arg("-o")
-        .arg(&out)
-        .args(["--store-url", &url])
-        .env("PGPASSWORD", PASSWORD);
-    eprintln!("xtask bench: fleet: sfconn collect --all-orgs --store-url");
+    command.args(["collect", "--all-orgs", "--no-progress", "-c"]).arg(&config).arg("-o").arg(&out);
+    if let Some((_, url)) = &store {
+        command.args(["--store-url", url]).env("PGPASSWORD", PASSWORD);
+    }
+    eprintln!(
+        "xtask bench: fleet: sfconn collect --all-orgs{}",
+        if store.is_some() { " --store-url" } else { "" }
+    );
     let finished = run_measured(command, &bench_dir.join("sfconn.stdout"), &bench_dir.join("sfconn.stderr"))?;
     let stderr = fs::read_to_string(bench_dir.join("sfconn.stderr")).unwrap_or_default();
     ensure!(finished.status.success(), "the fleet collection failed ({}):\n{stderr}", finished.status);
     let requests = orgs.iter().map(|(_, org)| org.requests_received()).sum();
 
     check_fleet_file(&out.join("fleet.json"), &orgs, options.users)?;
-    let (snapshots_stored, users_stored) = stored(&sfconn, &home, &url)?;
+    let (snapshots_stored, users_stored) = match &store {
+        Some((_, url)) => stored(&sfconn, &home, url)?,
+        None => (0, 0),
+    };
     ensure!(
-        snapshots_stored == options.orgs as u64 && users_stored == (options.orgs * options.users) as u64,
+        store.is_none()
+            || (snapshots_stored == options.orgs as u64
+                && users_stored == (options.orgs * options.users) as u64),
         "the store holds {snapshots_stored} snapshots with {users_stored} users; expected {} with {}",
         options.orgs,
         options.orgs * options.users
@@ -304,7 +320,7 @@ pub(super) fn markdown(result: &FleetResult) -> String {
         None => ("-".to_owned(), "no latency: not measured"),
     };
     format!(
-        "\nFleet (`sfconn collect --all-orgs --store-url`, PostgreSQL store): {} orgs × {} users, \
+        "\nFleet (`sfconn collect --all-orgs`, {}): {} orgs × {} users, \
          {} ms per request, fleet.concurrency {}\n\n\
          | figure | value | target | |\n|---|---:|---:|---|\n\
          | wall s | {wall:.2} | ≤ {:.2} ({TARGET_WALL_OVER_FLOOR} × floor {:.2}) | {wall_verdict} |\n\
@@ -313,6 +329,7 @@ pub(super) fn markdown(result: &FleetResult) -> String {
          | peak RSS MiB | {rss:.1} | ≤ {:.0} | {} |\n\
          | CPU s | {:.2} | | |\n\
          | stored | {} snapshots, {} users | | |\n",
+        if o.store { "PostgreSQL store (`--store-url`)" } else { "no store (`--no-store`)" },
         o.orgs,
         o.users,
         o.latency.as_millis(),
@@ -337,7 +354,7 @@ fn json(result: &FleetResult) -> Value {
         "users_per_org": o.users,
         "latency_ms": u64::try_from(o.latency.as_millis()).unwrap_or(u64::MAX),
         "concurrency": o.concurrency,
-        "store": "postgresql",
+        "store": if o.store { "postgresql" } else { "none" },
         "wall_seconds": result.usage.wall.as_secs_f64(),
         "floor_seconds": result.floor.as_secs_f64(),
         "wall_over_floor": result.wall_over_floor(),
@@ -373,6 +390,8 @@ mod tests {
         let options = parse_options(&args(&["--fleet"])).unwrap();
         assert_eq!((options.orgs, options.users, options.concurrency), (8, 50_000, 2));
         assert_eq!(options.latency, Duration::from_millis(100));
+        assert!(options.store, "the fleet keeps its snapshots in PostgreSQL unless told not to");
+        assert!(!parse_options(&args(&["--fleet", "--no-store"])).unwrap().store);
         let options =
             parse_options(&args(&["--fleet", "--orgs", "4", "--users", "10_000", "--concurrency", "4"]))
                 .unwrap();
