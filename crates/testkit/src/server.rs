@@ -196,6 +196,7 @@ impl Shared {
                 .map(|(k, v)| (k.as_str().to_string(), String::from_utf8_lossy(v.as_bytes()).into_owned()))
                 .collect(),
             body: String::from_utf8_lossy(&request.body).into_owned(),
+            handled_in: None,
         };
         let mut log = self.log.lock().unwrap_or_else(PoisonError::into_inner);
         if log.len() >= limit {
@@ -203,6 +204,15 @@ impl Shared {
         }
         log.push_back(entry);
         arrival
+    }
+
+    /// Notes in the log how long the request that arrived at `arrival` took to answer.
+    fn answered(&self, arrival: Arrival) {
+        let handled_in = arrival.at.elapsed();
+        let mut log = self.log.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(entry) = log.iter_mut().rev().find(|entry| entry.arrival.number == arrival.number) {
+            entry.handled_in = Some(handled_in);
+        }
     }
 
     pub fn org_id(&self) -> &str {
@@ -384,6 +394,7 @@ impl Respond for Router {
     fn respond(&self, request: &Request) -> ResponseTemplate {
         let arrival = self.shared.record(request);
         let reply = self.shared.handle(request, arrival);
+        self.shared.answered(arrival);
         let mut template = ResponseTemplate::new(reply.status);
         for (name, value) in &reply.headers {
             template = template.insert_header(name.as_str(), value.as_str());
