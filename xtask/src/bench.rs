@@ -1,7 +1,8 @@
 //! `cargo xtask bench`: the release `sfconn` binary against the simulated org at several sizes
 //! with a per-request latency, beside the same collection written with Python's
-//! simple-salesforce. Prints per size and tool: wall time, the latency floor, requests against
-//! the minimum, CPU time, peak RSS, and the targets of `docs/benchmarks.md`. Writes
+//! simple-salesforce and with Node.js's jsforce (the peers, `bench/peer.rs`). Prints per size
+//! and tool: wall time, the latency floor, requests against the minimum, CPU time, peak RSS,
+//! and the targets of `docs/benchmarks.md`. Writes
 //! `target/bench/results.json` and `target/bench/results.md`.
 //!
 //! It is a benchmark, not a test: missed targets are shown, not failed. Only `--smoke` (what
@@ -10,6 +11,7 @@
 
 mod import;
 mod measure;
+mod peer;
 mod plan;
 
 use std::fmt::Write as _;
@@ -26,8 +28,6 @@ use crate::{cargo, project_root, run_step};
 use measure::{Usage, run_measured};
 use plan::Workload;
 
-/// The pinned peer, installed into `target/bench/venv`.
-const PEER_PACKAGE: &str = "simple-salesforce==1.12.10";
 const MIB: f64 = 1024.0 * 1024.0;
 
 // Targets (docs/benchmarks.md).
@@ -76,6 +76,7 @@ const USAGE: &str = "usage: cargo xtask bench [--sizes 10000,100000,1000000] [--
   --server-ms the simulated org's own time per query page, on top of the latency (parallel
             requests do not queue behind each other, as on Salesforce)
   --quick   sizes 10000,100000 (skips the minutes-long million-user run)
+  --no-peer skip the peers (simple-salesforce in target/bench/venv, jsforce in target/bench/node)
   --verbose sfconn logs at debug level into target/bench/sfconn-N.stderr
   --perf    profile sfconn with `perf record` into target/bench/perf-N.data (no peer; figures
             include perf's own overhead)
@@ -163,8 +164,11 @@ struct SizeResult {
     /// Wall ÷ floor allowed at this latency and server time.
     wall_target: f64,
     design_floor: Duration,
+    /// sfconn's longest query chain as the org saw it.
+    chain: Option<ChainTiming>,
     sfconn: Run,
-    peer: Option<Run>,
+    /// The peers' runs (simple-salesforce, jsforce), those that could run here.
+    peers: Vec<Run>,
 }
 
 pub(crate) fn run(args: &[String]) -> Result<()> {
@@ -186,7 +190,7 @@ pub(crate) fn run(args: &[String]) -> Result<()> {
     fs::create_dir_all(&home).with_context(|| format!("cannot create {}", home.display()))?;
 
     let sfconn = build_sfconn(options.release)?;
-    let python = if options.peer { peer_python(&bench_dir) } else { None };
+    let peers = if options.peer { peer::available(&bench_dir) } else { Vec::new() };
     if !options.peer {
         eprintln!("xtask bench: peer comparison skipped (--no-peer / --smoke)");
     }
@@ -213,15 +217,22 @@ pub(crate) fn run(args: &[String]) -> Result<()> {
         let floor = workload.sfconn_floor(options.latency, options.server_time);
         let design_floor = workload.sfconn_design_floor(options.latency, options.server_time);
 
-        let sfconn_run = run_sfconn(&sfconn, &options, &org, &bench_dir, &home, workload)?;
-        let peer_run = match &python {
-            Some(python) => Some(run_peer(python, &org, &bench_dir, &home, workload)?),
-            None => None,
-        };
+        let (sfconn_run, chain) = run_sfconn(&sfconn, &options, &org, &bench_dir, &home, workload)?;
+        let peer_runs = peers
+            .iter()
+            .map(|peer| peer::run(peer, &org, &bench_dir, &home, workload))
+            .collect::<Result<Vec<_>>>()?;
         drop(org);
         let wall_target = wall_target(options.latency, options.server_time);
-        let result =
-            SizeResult { workload, floor, wall_target, design_floor, sfconn: sfconn_run, peer: peer_run };
+        let result = SizeResult {
+            workload,
+            floor,
+            wall_target,
+            design_floor,
+            chain,
+            sfconn: sfconn_run,
+            peers: peer_runs,
+        };
         eprint!("{}", size_report(&result));
         results.push(result);
     }
@@ -296,7 +307,7 @@ fn run_sfconn(
     bench_dir: &Path,
     home: &Path,
     workload: Workload,
-) -> Result<Run> {
+) -> Result<(Run, Option<ChainTiming>)> {
     let users = workload.users;
     let output = bench_dir.join(format!("out-{users}.json"));
     let stderr = bench_dir.join(format!("sfconn-{users}.stderr"));
@@ -317,13 +328,17 @@ fn run_sfconn(
     let finished = run_measured(command, &bench_dir.join(format!("sfconn-{users}.stdout")), &stderr)?;
     let received = org.requests();
     let requests = received.len() as u64;
-    if let Some(gap) = longest_chain_gap(&received) {
+    let chain = longest_chain(&received);
+    if let Some(chain) = chain {
         eprintln!(
             "xtask bench: {users} users: longest query chain: median {:.1} ms between page requests \
-             ({} ms latency + {} ms server time per page)",
-            gap.as_secs_f64() * 1000.0,
+             ({} ms latency + {} ms server time per page); the org built a page in {:.1} ms (median); \
+             the rest, {:.1} ms, is the client, the transport and waiting for a core",
+            ms(chain.gap),
             options.latency.as_millis(),
-            options.server_time.as_millis()
+            options.server_time.as_millis(),
+            ms(chain.build),
+            ms(chain.rest(options.latency, options.server_time)),
         );
     }
     if !finished.status.success() {
@@ -337,35 +352,63 @@ fn run_sfconn(
     let summary = snapshot_summary(&output)?;
     let written = summary["users_total"].as_u64().unwrap_or(0);
     ensure!(written == users, "sfconn wrote {written} users of {users} (see {})", output.display());
-    Ok(Run {
+    let run = Run {
         tool: "sfconn",
         users,
         usage: finished.usage,
         requests,
         minimum_requests: workload.sfconn_minimum_requests(),
         reported_requests: summary["api_requests"].as_u64(),
-    })
+    };
+    Ok((run, chain))
 }
 
-/// The median time between the arrivals of consecutive pages of the query with the most pages
-/// (`/query/LOCATOR-OFFSET`, the User query in every bench org): a page's round trip plus
-/// what the org and the client spend before the next page's request arrives.
-fn longest_chain_gap(received: &[sfconn_testkit::RecordedRequest]) -> Option<Duration> {
-    let mut chains: std::collections::HashMap<String, Vec<(u64, std::time::Instant)>> =
+/// The longest query chain as the org saw it (`/query/LOCATOR-OFFSET`, the User query in every
+/// bench org).
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct ChainTiming {
+    /// Median time between the arrivals of consecutive page requests: a page's round trip plus
+    /// what the org and the client spend before the next request arrives.
+    gap: Duration,
+    /// Median time the org took to build a page of the chain (inside the bench process, before
+    /// it waits out the latency and the rest of the server time).
+    build: Duration,
+}
+
+impl ChainTiming {
+    /// What is left of the gap once the latency and the org's own time per page (the server
+    /// time, or the building when that took longer) are taken out: the client's time from the
+    /// page's first bytes to the next request, the transport, and waiting for a core.
+    fn rest(&self, latency: Duration, server_time: Duration) -> Duration {
+        self.gap.saturating_sub(latency + server_time.max(self.build))
+    }
+}
+
+/// The timing of the query with the most pages, from the org's request log.
+fn longest_chain(received: &[sfconn_testkit::RecordedRequest]) -> Option<ChainTiming> {
+    let mut chains: std::collections::HashMap<String, Vec<(u64, std::time::Instant, Option<Duration>)>> =
         std::collections::HashMap::new();
     for request in received {
         let path = request.path();
         let Some((_, tail)) = path.rsplit_once("/query/") else { continue };
         let Some((locator, offset)) = tail.rsplit_once('-') else { continue };
         let Ok(offset) = offset.parse::<u64>() else { continue };
-        chains.entry(locator.to_owned()).or_default().push((offset, request.arrival.at));
+        chains.entry(locator.to_owned()).or_default().push((offset, request.arrival.at, request.handled_in));
     }
     let mut chain = chains.into_values().max_by_key(Vec::len)?;
-    chain.sort_unstable();
-    let mut gaps: Vec<Duration> =
-        chain.windows(2).map(|pair| pair[1].1.saturating_duration_since(pair[0].1)).collect();
-    gaps.sort_unstable();
-    gaps.get(gaps.len() / 2).copied()
+    chain.sort_unstable_by_key(|(offset, ..)| *offset);
+    let gaps = chain.windows(2).map(|pair| pair[1].1.saturating_duration_since(pair[0].1)).collect();
+    let builds = chain.iter().filter_map(|(.., built)| *built).collect();
+    Some(ChainTiming { gap: median(gaps)?, build: median(builds)? })
+}
+
+fn ms(duration: Duration) -> f64 {
+    duration.as_secs_f64() * 1000.0
+}
+
+fn median(mut values: Vec<Duration>) -> Option<Duration> {
+    values.sort_unstable();
+    values.get(values.len() / 2).copied()
 }
 
 /// The `summary` of a snapshot, read from the end of the file so that a million users need
@@ -386,77 +429,6 @@ fn snapshot_summary(path: &Path) -> Result<Value> {
         .next()
         .with_context(|| format!("empty summary in {}", path.display()))?
         .with_context(|| format!("unreadable summary in {}", path.display()))
-}
-
-/// `target/bench/venv/bin/python` with simple-salesforce installed, or `None` (with a
-/// message) when Python or the package cannot be had.
-fn peer_python(bench_dir: &Path) -> Option<PathBuf> {
-    let venv = bench_dir.join("venv");
-    let python = venv.join("bin/python");
-    let has_peer = |python: &Path| {
-        Command::new(python)
-            .args(["-c", "import simple_salesforce, requests"])
-            .output()
-            .is_ok_and(|out| out.status.success())
-    };
-    if !python.exists() {
-        let created = Command::new("python3").args(["-m", "venv"]).arg(&venv).status();
-        if !created.is_ok_and(|s| s.success()) {
-            eprintln!("xtask bench: peer comparison skipped: `python3 -m venv` is not available");
-            return None;
-        }
-    }
-    if !has_peer(&python) {
-        eprintln!("xtask bench: installing {PEER_PACKAGE} into {}", venv.display());
-        let installed = Command::new(&python)
-            .args(["-m", "pip", "install", "--quiet", "--disable-pip-version-check", PEER_PACKAGE])
-            .status();
-        if !installed.is_ok_and(|s| s.success()) || !has_peer(&python) {
-            eprintln!("xtask bench: peer comparison skipped: pip could not install {PEER_PACKAGE}");
-            return None;
-        }
-    }
-    Some(python)
-}
-
-fn run_peer(
-    python: &Path,
-    org: &SimulatedOrg,
-    bench_dir: &Path,
-    home: &Path,
-    workload: Workload,
-) -> Result<Run> {
-    let users = workload.users;
-    let script = project_root().join("xtask/bench/peer_simple_salesforce.py");
-    let output = bench_dir.join(format!("peer-{users}.json"));
-    let stdout = bench_dir.join(format!("peer-{users}.stdout"));
-    let stderr = bench_dir.join(format!("peer-{users}.stderr"));
-    let mut command = isolated(python, home);
-    command.arg(&script).arg(&output).envs(org.sfconn_env());
-    org.clear_requests();
-    eprintln!("xtask bench: {users} users: simple-salesforce");
-    let finished = run_measured(command, &stdout, &stderr)?;
-    let requests = org.requests().len() as u64;
-    if !finished.status.success() {
-        bail!(
-            "the simple-salesforce peer failed at {users} users ({}); its stderr is in {}:\n{}",
-            finished.status,
-            stderr.display(),
-            fs::read_to_string(&stderr).unwrap_or_default()
-        );
-    }
-    let report: Value = serde_json::from_str(&fs::read_to_string(&stdout)?)
-        .with_context(|| format!("the peer printed no summary (see {})", stdout.display()))?;
-    let written = report["users"].as_u64().unwrap_or(0);
-    ensure!(written == users, "the peer wrote {written} users of {users} (see {})", output.display());
-    Ok(Run {
-        tool: "simple-salesforce",
-        users,
-        usage: finished.usage,
-        requests,
-        minimum_requests: workload.peer_minimum_requests(),
-        reported_requests: None,
-    })
 }
 
 // ---- targets and reports ----
@@ -530,7 +502,7 @@ fn baseline_rss(results: &[SizeResult]) -> Option<u64> {
 
 fn size_report(result: &SizeResult) -> String {
     let mut text = String::new();
-    for run in std::iter::once(&result.sfconn).chain(&result.peer) {
+    for run in std::iter::once(&result.sfconn).chain(&result.peers) {
         let _ = writeln!(
             text,
             "xtask bench: {:>9} users {:<17} wall {:>7.2} s  CPU {:>7.2} s  peak RSS {:>8.1} MiB  requests {} (minimum {})",
@@ -591,33 +563,68 @@ fn markdown(options: &Options, machine: &Machine, results: &[SizeResult]) -> Str
             t.cpu.mark(),
         );
     }
-    let peers: Vec<&SizeResult> = results.iter().filter(|r| r.peer.is_some()).collect();
-    if peers.is_empty() {
-        md.push_str("\nPeer comparison: skipped.\n");
-    } else {
+    let chains: Vec<String> = results
+        .iter()
+        .filter_map(|result| {
+            let chain = result.chain?;
+            Some(format!(
+                "| {} | {:.1} | {:.1} | {:.1} |\n",
+                result.sfconn.users,
+                ms(chain.gap),
+                ms(chain.build),
+                ms(chain.rest(options.latency, options.server_time))
+            ))
+        })
+        .collect();
+    if !chains.is_empty() {
         md.push_str(
-            "\nsfconn ÷ simple-salesforce (below 1 = sfconn better):\n\n\
-             | users | peer wall s | peer CPU s | peer peak RSS MiB | peer requests (min) | wall ratio | CPU ratio | RSS ratio |\n\
-             |---:|---:|---:|---:|---:|---:|---:|---:|\n",
+            "\nThe longest query chain (User) as the org saw it, medians per page: the time between \
+             page requests; the org building a page (in the bench process); the rest once latency \
+             and server time (or the building, if longer) are taken out: the client, the transport \
+             and waiting for a core.\n\n\
+             | users | page gap ms | org build ms | rest ms |\n|---:|---:|---:|---:|\n",
         );
-        for result in peers {
-            let (ours, theirs) = (
-                &result.sfconn.usage,
-                &result.peer.as_ref().map(|p| (p.usage, p.requests, p.minimum_requests)),
-            );
-            let Some((peer, requests, minimum)) = theirs else { continue };
+        md.extend(chains);
+    }
+    md.push_str(&peer_markdown(results));
+    md
+}
+
+/// The tools side by side per size: sfconn first, then each peer with sfconn's figures divided
+/// by its own (below 1 = sfconn better).
+fn peer_markdown(results: &[SizeResult]) -> String {
+    if results.iter().all(|r| r.peers.is_empty()) {
+        return "\nPeer comparison: skipped.\n".into();
+    }
+    let mut md = String::from(
+        "\nsfconn and the peers side by side (ratios: sfconn ÷ peer, below 1 = sfconn better):\n\n\
+         | users | tool | wall s | CPU s | peak RSS MiB | requests (min) | wall ratio | CPU ratio | RSS ratio |\n\
+         |---:|---|---:|---:|---:|---:|---:|---:|---:|\n",
+    );
+    for result in results.iter().filter(|r| !r.peers.is_empty()) {
+        let ours = &result.sfconn.usage;
+        for run in std::iter::once(&result.sfconn).chain(&result.peers) {
+            let theirs = &run.usage;
+            let ratios = if run.tool == result.sfconn.tool {
+                ["–".to_owned(), "–".to_owned(), "–".to_owned()]
+            } else {
+                [
+                    ratio(ours.wall.as_secs_f64(), theirs.wall.as_secs_f64()),
+                    ratio(ours.cpu.as_secs_f64(), theirs.cpu.as_secs_f64()),
+                    ratio(ours.peak_rss as f64, theirs.peak_rss as f64),
+                ]
+            };
+            let [wall, cpu, rss] = ratios;
             let _ = writeln!(
                 md,
-                "| {} | {:.2} | {:.2} | {:.1} | {} ({}) | {} | {} | {} |",
-                result.sfconn.users,
-                peer.wall.as_secs_f64(),
-                peer.cpu.as_secs_f64(),
-                peer.peak_rss as f64 / MIB,
-                requests,
-                minimum,
-                ratio(ours.wall.as_secs_f64(), peer.wall.as_secs_f64()),
-                ratio(ours.cpu.as_secs_f64(), peer.cpu.as_secs_f64()),
-                ratio(ours.peak_rss as f64, peer.peak_rss as f64),
+                "| {} | {} | {:.2} | {:.2} | {:.1} | {} ({}) | {wall} | {cpu} | {rss} |",
+                run.users,
+                run.tool,
+                theirs.wall.as_secs_f64(),
+                theirs.cpu.as_secs_f64(),
+                theirs.peak_rss as f64 / MIB,
+                run.requests,
+                run.minimum_requests,
             );
         }
     }
@@ -659,8 +666,13 @@ fn results_json(options: &Options, machine: &Machine, results: &[SizeResult]) ->
                 "design_round_trips": w.sfconn_design_round_trips(),
                 "design_floor_s": result.design_floor.as_secs_f64(),
                 "wall_over_floor": wall_over_floor(result),
+                "longest_chain": result.chain.map(|chain| json!({
+                    "median_gap_ms": ms(chain.gap),
+                    "median_page_build_ms": ms(chain.build),
+                    "median_rest_ms": ms(chain.rest(options.latency, options.server_time)),
+                })),
                 "sfconn": run_json(&result.sfconn),
-                "peer": result.peer.as_ref().map(run_json),
+                "peers": result.peers.iter().map(run_json).collect::<Vec<_>>(),
                 "targets": {
                     "requests_at_most_minimum": t.requests.name(),
                     "wall_over_floor_at_most": result.wall_target,
@@ -800,6 +812,7 @@ mod tests {
             floor: Duration::from_millis(floor_ms),
             wall_target: 1.05,
             design_floor: Duration::from_millis(floor_ms),
+            chain: None,
             sfconn: Run {
                 tool: "sfconn",
                 users,
@@ -812,8 +825,47 @@ mod tests {
                 minimum_requests: 100,
                 reported_requests: Some(requests),
             },
-            peer: None,
+            peers: Vec::new(),
         }
+    }
+
+    #[test]
+    fn the_peers_stand_beside_sfconn_with_its_figures_divided_by_theirs() {
+        let mut size = result(100_000, 6_000, 5_300, 110, 1_000, 30);
+        assert_eq!(peer_markdown(std::slice::from_ref(&size)), "\nPeer comparison: skipped.\n");
+        let peer = |tool, wall_ms, cpu_ms, rss_mib: u64| Run {
+            tool,
+            users: 100_000,
+            usage: Usage {
+                wall: Duration::from_millis(wall_ms),
+                cpu: Duration::from_millis(cpu_ms),
+                peak_rss: rss_mib * 1024 * 1024,
+            },
+            requests: 102,
+            minimum_requests: 102,
+            reported_requests: Some(102),
+        };
+        size.peers = vec![peer("simple-salesforce", 15_000, 5_000, 600), peer("jsforce", 12_000, 4_000, 300)];
+        let table = peer_markdown(&[size]);
+        let rows: Vec<&str> = table.lines().filter(|l| l.starts_with("| 100000")).collect();
+        assert_eq!(
+            rows,
+            [
+                "| 100000 | sfconn | 6.00 | 1.00 | 30.0 | 110 (100) | – | – | – |",
+                "| 100000 | simple-salesforce | 15.00 | 5.00 | 600.0 | 102 (102) | 0.40 | 0.20 | 0.05 |",
+                "| 100000 | jsforce | 12.00 | 4.00 | 300.0 | 102 (102) | 0.50 | 0.25 | 0.10 |",
+            ]
+        );
+    }
+
+    #[test]
+    fn the_chain_rest_takes_out_latency_and_the_longer_of_server_time_and_building() {
+        let ms = Duration::from_millis;
+        let chain = ChainTiming { gap: ms(70), build: ms(12) };
+        assert_eq!(chain.rest(ms(50), Duration::ZERO), ms(8));
+        // The building is part of the server time when that is longer.
+        assert_eq!(ChainTiming { gap: ms(255), build: ms(12) }.rest(ms(50), ms(200)), ms(5));
+        assert_eq!(ChainTiming { gap: ms(40), build: ms(12) }.rest(ms(50), Duration::ZERO), Duration::ZERO);
     }
 
     #[test]
