@@ -55,6 +55,9 @@ struct Options {
     sfconn_args: Vec<String>,
     /// Run sfconn under `perf record` (its figures then include perf's overhead).
     perf: bool,
+    /// An sfconn binary to measure instead of building this checkout's (`--binary`), e.g. an
+    /// older build kept for a before/after comparison.
+    binary: Option<PathBuf>,
 }
 
 impl Default for Options {
@@ -68,16 +71,18 @@ impl Default for Options {
             smoke: false,
             sfconn_args: Vec::new(),
             perf: false,
+            binary: None,
         }
     }
 }
 
-const USAGE: &str = "usage: cargo xtask bench [--sizes 10000,100000,1000000] [--latency-ms 100] [--server-ms 0] [--quick] [--no-peer] [--verbose] [--perf] [--smoke]
+const USAGE: &str = "usage: cargo xtask bench [--sizes 10000,100000,1000000] [--latency-ms 100] [--server-ms 0] [--quick] [--no-peer] [--verbose] [--perf] [--binary PATH] [--smoke]
   --server-ms the simulated org's own time per query page, on top of the latency (parallel
             requests do not queue behind each other, as on Salesforce)
   --quick   sizes 10000,100000 (skips the minutes-long million-user run)
   --no-peer skip the peers (simple-salesforce in target/bench/venv, jsforce in target/bench/node)
   --verbose sfconn logs at debug level into target/bench/sfconn-N.stderr
+  --binary PATH  measure this sfconn binary instead of building the checkout's (before/after)
   --perf    profile sfconn with `perf record` into target/bench/perf-N.data (no peer; figures
             include perf's own overhead)
   --report-html [--users N] [--weeks W]  report -f html against -f json on a store of W weekly
@@ -119,6 +124,7 @@ fn parse_options(args: &[String]) -> Result<Options> {
             "--quick" => options.sizes = vec![10_000, 100_000],
             "--no-peer" => options.peer = false,
             "--verbose" => options.sfconn_args.push("-vv".into()),
+            "--binary" => options.binary = Some(PathBuf::from(value("--binary")?)),
             "--perf" => {
                 options.perf = true;
                 options.peer = false;
@@ -133,6 +139,7 @@ fn parse_options(args: &[String]) -> Result<Options> {
                     smoke: true,
                     sfconn_args: Vec::new(),
                     perf: false,
+                    binary: None,
                 };
             }
             "-h" | "--help" => bail!("{USAGE}"),
@@ -189,7 +196,13 @@ pub(crate) fn run(args: &[String]) -> Result<()> {
     let home = bench_dir.join("home");
     fs::create_dir_all(&home).with_context(|| format!("cannot create {}", home.display()))?;
 
-    let sfconn = build_sfconn(options.release)?;
+    let sfconn = match &options.binary {
+        Some(binary) => {
+            ensure!(binary.is_file(), "--binary {}: no such file", binary.display());
+            binary.canonicalize().with_context(|| format!("cannot resolve {}", binary.display()))?
+        }
+        None => build_sfconn(options.release)?,
+    };
     let peers = if options.peer { peer::available(&bench_dir) } else { Vec::new() };
     if !options.peer {
         eprintln!("xtask bench: peer comparison skipped (--no-peer / --smoke)");
@@ -530,7 +543,11 @@ fn markdown(options: &Options, machine: &Machine, results: &[SizeResult]) -> Str
         "Latency {} ms per request, server time {} ms per query page; {}; machine: {}.\n",
         options.latency.as_millis(),
         options.server_time.as_millis(),
-        if options.release { "release build" } else { "debug build" },
+        match &options.binary {
+            Some(binary) => format!("sfconn binary {}", binary.display()),
+            None if options.release => "release build".to_owned(),
+            None => "debug build".to_owned(),
+        },
         machine.describe()
     );
     let wall = wall_target(options.latency, options.server_time);
@@ -754,6 +771,10 @@ mod tests {
             Duration::from_millis(200)
         );
         assert_eq!(parse_options(&args(&["--quick"])).unwrap().sizes, [10_000, 100_000]);
+        assert_eq!(
+            parse_options(&args(&["--binary", "target/bench/sfconn-before"])).unwrap().binary,
+            Some(PathBuf::from("target/bench/sfconn-before"))
+        );
         let smoke = parse_options(&args(&["--smoke"])).unwrap();
         assert_eq!(
             (smoke.sizes.as_slice(), smoke.latency, smoke.peer, smoke.release),
