@@ -18,7 +18,7 @@ use std::fmt::Write as _;
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail, ensure};
 use serde_json::{Value, json};
@@ -338,11 +338,25 @@ fn run_sfconn(
     command.envs(org.sfconn_env());
     org.clear_requests();
     eprintln!("xtask bench: {users} users: sfconn collect");
+    let spawned = Instant::now();
     let finished = run_measured(command, &bench_dir.join(format!("sfconn-{users}.stdout")), &stderr)?;
     let received = org.requests();
     let requests = received.len() as u64;
-    let chain = longest_chain(&received);
+    let chain = longest_chain(&received, spawned);
     if let Some(chain) = chain {
+        let page = options.latency + options.server_time;
+        eprintln!(
+            "xtask bench: {users} users: where the time went: page 2 of the longest chain asked for at \
+             {:.2} s (floor {:.2} s: 3 round trips and page 1), pages 2 to {} over {:.2} s (floor {:.2} s), \
+             the process ended {:.2} s after the last page was asked for (floor {:.2} s)",
+            chain.second_page_at.as_secs_f64(),
+            (options.latency * 3 + page).as_secs_f64(),
+            chain.following_pages + 1,
+            (chain.last_page_at.saturating_sub(chain.second_page_at)).as_secs_f64(),
+            (page * u32::try_from(chain.following_pages.saturating_sub(1)).unwrap_or(u32::MAX)).as_secs_f64(),
+            finished.usage.wall.saturating_sub(chain.last_page_at).as_secs_f64(),
+            page.as_secs_f64(),
+        );
         eprintln!(
             "xtask bench: {users} users: longest query chain: median {:.1} ms between page requests \
              ({} ms latency + {} ms server time per page); the org built a page in {:.1} ms (median); \
@@ -386,9 +400,23 @@ struct ChainTiming {
     /// Median time the org took to build a page of the chain (inside the bench process, before
     /// it waits out the latency and the rest of the server time).
     build: Duration,
+    /// When the request for the chain's second page (its first `nextRecordsUrl`) arrived,
+    /// counted from the start of the process.
+    second_page_at: Duration,
+    /// When the request for its last page arrived, from the start of the process.
+    last_page_at: Duration,
+    /// Page requests in the chain after the first (`/query/LOCATOR-OFFSET`).
+    following_pages: u64,
 }
 
 impl ChainTiming {
+    /// The floor with the org's measured building as its own time per page where that is
+    /// longer than the server time: what the chain would cost if the client added nothing.
+    fn floor_with_build(&self, result: &SizeResult, server_time: Duration) -> Duration {
+        let pages = u32::try_from(result.workload.longest_query_pages()).unwrap_or(u32::MAX);
+        result.floor + self.build.saturating_sub(server_time) * pages
+    }
+
     /// What is left of the gap once the latency and the org's own time per page (the server
     /// time, or the building when that took longer) are taken out: the client's time from the
     /// page's first bytes to the next request, the transport, and waiting for a core.
@@ -397,9 +425,10 @@ impl ChainTiming {
     }
 }
 
-/// The timing of the query with the most pages, from the org's request log.
-fn longest_chain(received: &[sfconn_testkit::RecordedRequest]) -> Option<ChainTiming> {
-    let mut chains: std::collections::HashMap<String, Vec<(u64, std::time::Instant, Option<Duration>)>> =
+/// The timing of the query with the most pages, from the org's request log; `spawned` is
+/// when the process was started.
+fn longest_chain(received: &[sfconn_testkit::RecordedRequest], spawned: Instant) -> Option<ChainTiming> {
+    let mut chains: std::collections::HashMap<String, Vec<(u64, Instant, Option<Duration>)>> =
         std::collections::HashMap::new();
     for request in received {
         let path = request.path();
@@ -412,7 +441,14 @@ fn longest_chain(received: &[sfconn_testkit::RecordedRequest]) -> Option<ChainTi
     chain.sort_unstable_by_key(|(offset, ..)| *offset);
     let gaps = chain.windows(2).map(|pair| pair[1].1.saturating_duration_since(pair[0].1)).collect();
     let builds = chain.iter().filter_map(|(.., built)| *built).collect();
-    Some(ChainTiming { gap: median(gaps)?, build: median(builds)? })
+    let since_spawn = |at: Instant| at.saturating_duration_since(spawned);
+    Some(ChainTiming {
+        gap: median(gaps)?,
+        build: median(builds)?,
+        second_page_at: since_spawn(chain.first()?.1),
+        last_page_at: since_spawn(chain.last()?.1),
+        following_pages: chain.len() as u64,
+    })
 }
 
 fn ms(duration: Duration) -> f64 {
@@ -584,12 +620,15 @@ fn markdown(options: &Options, machine: &Machine, results: &[SizeResult]) -> Str
         .iter()
         .filter_map(|result| {
             let chain = result.chain?;
+            let floor = chain.floor_with_build(result, options.server_time);
             Some(format!(
-                "| {} | {:.1} | {:.1} | {:.1} |\n",
+                "| {} | {:.1} | {:.1} | {:.1} | {:.2} | {} |\n",
                 result.sfconn.users,
                 ms(chain.gap),
                 ms(chain.build),
-                ms(chain.rest(options.latency, options.server_time))
+                ms(chain.rest(options.latency, options.server_time)),
+                floor.as_secs_f64(),
+                ratio(result.sfconn.usage.wall.as_secs_f64(), floor.as_secs_f64()),
             ))
         })
         .collect();
@@ -598,8 +637,10 @@ fn markdown(options: &Options, machine: &Machine, results: &[SizeResult]) -> Str
             "\nThe longest query chain (User) as the org saw it, medians per page: the time between \
              page requests; the org building a page (in the bench process); the rest once latency \
              and server time (or the building, if longer) are taken out: the client, the transport \
-             and waiting for a core.\n\n\
-             | users | page gap ms | org build ms | rest ms |\n|---:|---:|---:|---:|\n",
+             and waiting for a core; the floor if the org's own time per page were the building \
+             (when longer than the server time), and the wall time against it.\n\n\
+             | users | page gap ms | org build ms | rest ms | floor with org build s | wall ÷ it |\n\
+             |---:|---:|---:|---:|---:|---:|\n",
         );
         md.extend(chains);
     }
@@ -685,8 +726,12 @@ fn results_json(options: &Options, machine: &Machine, results: &[SizeResult]) ->
                 "wall_over_floor": wall_over_floor(result),
                 "longest_chain": result.chain.map(|chain| json!({
                     "median_gap_ms": ms(chain.gap),
+                    "second_page_asked_at_s": chain.second_page_at.as_secs_f64(),
+                    "last_page_asked_at_s": chain.last_page_at.as_secs_f64(),
+                    "pages": chain.following_pages + 1,
                     "median_page_build_ms": ms(chain.build),
                     "median_rest_ms": ms(chain.rest(options.latency, options.server_time)),
+                    "floor_with_org_build_s": chain.floor_with_build(result, options.server_time).as_secs_f64(),
                 })),
                 "sfconn": run_json(&result.sfconn),
                 "peers": result.peers.iter().map(run_json).collect::<Vec<_>>(),
@@ -879,14 +924,28 @@ mod tests {
         );
     }
 
+    fn chain(gap: Duration, build: Duration) -> ChainTiming {
+        ChainTiming { gap, build, second_page_at: gap * 4, last_page_at: gap * 52, following_pages: 49 }
+    }
+
     #[test]
     fn the_chain_rest_takes_out_latency_and_the_longer_of_server_time_and_building() {
         let ms = Duration::from_millis;
-        let chain = ChainTiming { gap: ms(70), build: ms(12) };
-        assert_eq!(chain.rest(ms(50), Duration::ZERO), ms(8));
+        assert_eq!(chain(ms(70), ms(12)).rest(ms(50), Duration::ZERO), ms(8));
         // The building is part of the server time when that is longer.
-        assert_eq!(ChainTiming { gap: ms(255), build: ms(12) }.rest(ms(50), ms(200)), ms(5));
-        assert_eq!(ChainTiming { gap: ms(40), build: ms(12) }.rest(ms(50), Duration::ZERO), Duration::ZERO);
+        assert_eq!(chain(ms(255), ms(12)).rest(ms(50), ms(200)), ms(5));
+        assert_eq!(chain(ms(40), ms(12)).rest(ms(50), Duration::ZERO), Duration::ZERO);
+    }
+
+    #[test]
+    fn the_floor_with_the_org_build_adds_what_the_building_takes_beyond_the_server_time() {
+        let ms = Duration::from_millis;
+        // 100k users: 50 User pages on the longest chain.
+        let mut size = result(100_000, 3_000, 2_650, 117, 1_000, 30);
+        size.workload.users = 100_000;
+        let timing = chain(ms(70), ms(12));
+        assert_eq!(timing.floor_with_build(&size, Duration::ZERO), ms(2_650 + 12 * 50));
+        assert_eq!(timing.floor_with_build(&size, ms(200)), ms(2_650), "building within the server time");
     }
 
     #[test]

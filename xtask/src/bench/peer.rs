@@ -20,8 +20,8 @@ use crate::project_root;
 /// The pinned Python peer, installed with pip into `target/bench/venv`.
 pub(crate) const SIMPLE_SALESFORCE: &str = "simple-salesforce==1.12.10";
 /// The pinned Node.js peer, installed with `npm install --prefix target/bench/node`.
-pub(crate) const JSFORCE: &str = "jsforce@3.10.26";
-/// jsforce 3 needs Node.js 18 or later.
+pub(crate) const JSFORCE: &str = "jsforce@3.10.9";
+/// jsforce 3.10.9 needs Node.js 18 or later (from 3.10.19 on it needs 22, and this machine has 20).
 const NODE_MAJOR_AT_LEAST: u32 = 18;
 
 /// One peer, ready to run: the program and the arguments before the output file.
