@@ -343,6 +343,7 @@ fn run_sfconn(
     let received = org.requests();
     let requests = received.len() as u64;
     let chain = longest_chain(&received, spawned);
+    write_request_log(&bench_dir.join(format!("requests-{users}.tsv")), &received, spawned)?;
     if let Some(chain) = chain {
         let page = options.latency + options.server_time;
         eprintln!(
@@ -423,6 +424,59 @@ impl ChainTiming {
     fn rest(&self, latency: Duration, server_time: Duration) -> Duration {
         self.gap.saturating_sub(latency + server_time.max(self.build))
     }
+}
+
+/// Every request the org received, one a line: when it arrived (ms from the start of the
+/// process), how long the org took to build its answer (ms), the method and the path with the
+/// SOQL, for a look at where a run waited.
+fn write_request_log(
+    path: &Path,
+    received: &[sfconn_testkit::RecordedRequest],
+    spawned: Instant,
+) -> Result<()> {
+    let mut text = String::from("arrived_ms\tbuilt_ms\tmethod\tpath\tsoql\n");
+    for request in received {
+        let soql = request
+            .url
+            .split_once('?')
+            .and_then(|(_, query)| query.split('&').find_map(|pair| pair.strip_prefix("q=")))
+            .map(form_decoded)
+            .unwrap_or_default();
+        let _ = writeln!(
+            text,
+            "{:.1}\t{}\t{}\t{}\t{}",
+            ms(request.arrival.at.saturating_duration_since(spawned)),
+            request.handled_in.map_or("–".to_owned(), |built| format!("{:.1}", ms(built))),
+            request.method,
+            request.path(),
+            soql
+        );
+    }
+    fs::write(path, text).with_context(|| format!("cannot write {}", path.display()))
+}
+
+/// A form-encoded value as text (`+` is a space, `%XX` a byte).
+fn form_decoded(value: &str) -> String {
+    let mut bytes = Vec::with_capacity(value.len());
+    let mut rest = value.as_bytes();
+    while let Some((&byte, tail)) = rest.split_first() {
+        rest = tail;
+        match byte {
+            b'+' => bytes.push(b' '),
+            b'%' => match rest
+                .get(..2)
+                .and_then(|hex| u8::from_str_radix(std::str::from_utf8(hex).ok()?, 16).ok())
+            {
+                Some(decoded) => {
+                    bytes.push(decoded);
+                    rest = &rest[2..];
+                }
+                None => bytes.push(b'%'),
+            },
+            other => bytes.push(other),
+        }
+    }
+    String::from_utf8_lossy(&bytes).into_owned()
 }
 
 /// The timing of the query with the most pages, from the org's request log; `spawned` is
@@ -922,6 +976,16 @@ mod tests {
                 "| 100000 | jsforce | 12.00 | 4.00 | 300.0 | 102 (102) | 0.50 | 0.25 | 0.10 |",
             ]
         );
+    }
+
+    #[test]
+    fn the_soql_of_the_request_log_is_form_decoded() {
+        assert_eq!(
+            form_decoded("SELECT+Id%2C+Name+FROM+User+WHERE+X+%3D+true"),
+            "SELECT Id, Name FROM User WHERE X = true"
+        );
+        assert_eq!(form_decoded("100%25+sure%"), "100% sure%");
+        assert_eq!(form_decoded("%E2%9C%93"), "✓");
     }
 
     fn chain(gap: Duration, build: Duration) -> ChainTiming {
