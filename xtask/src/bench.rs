@@ -1,7 +1,8 @@
 //! `cargo xtask bench`: the release `sfconn` binary against the simulated org at several sizes
 //! with a per-request latency, beside the same collection written with Python's
-//! simple-salesforce. Prints per size and tool: wall time, the latency floor, requests against
-//! the minimum, CPU time, peak RSS, and the targets of `docs/benchmarks.md`. Writes
+//! simple-salesforce and with Node.js's jsforce (the peers, `bench/peer.rs`). Prints per size
+//! and tool: wall time, the latency floor, requests against the minimum, CPU time, peak RSS,
+//! and the targets of `docs/benchmarks.md`. Writes
 //! `target/bench/results.json` and `target/bench/results.md`.
 //!
 //! It is a benchmark, not a test: missed targets are shown, not failed. Only `--smoke` (what
@@ -11,13 +12,14 @@
 mod fleet;
 mod import;
 mod measure;
+mod peer;
 mod plan;
 
 use std::fmt::Write as _;
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail, ensure};
 use serde_json::{Value, json};
@@ -27,8 +29,6 @@ use crate::{cargo, project_root, run_step};
 use measure::{Usage, run_measured};
 use plan::Workload;
 
-/// The pinned peer, installed into `target/bench/venv`.
-const PEER_PACKAGE: &str = "simple-salesforce==1.12.10";
 const MIB: f64 = 1024.0 * 1024.0;
 
 // Targets (docs/benchmarks.md).
@@ -56,6 +56,9 @@ struct Options {
     sfconn_args: Vec<String>,
     /// Run sfconn under `perf record` (its figures then include perf's overhead).
     perf: bool,
+    /// An sfconn binary to measure instead of building this checkout's (`--binary`), e.g. an
+    /// older build kept for a before/after comparison.
+    binary: Option<PathBuf>,
 }
 
 impl Default for Options {
@@ -69,15 +72,18 @@ impl Default for Options {
             smoke: false,
             sfconn_args: Vec::new(),
             perf: false,
+            binary: None,
         }
     }
 }
 
-const USAGE: &str = "usage: cargo xtask bench [--sizes 10000,100000,1000000] [--latency-ms 100] [--server-ms 0] [--quick] [--no-peer] [--verbose] [--perf] [--smoke]
+const USAGE: &str = "usage: cargo xtask bench [--sizes 10000,100000,1000000] [--latency-ms 100] [--server-ms 0] [--quick] [--no-peer] [--verbose] [--perf] [--binary PATH] [--smoke]
   --server-ms the simulated org's own time per query page, on top of the latency (parallel
             requests do not queue behind each other, as on Salesforce)
   --quick   sizes 10000,100000 (skips the minutes-long million-user run)
+  --no-peer skip the peers (simple-salesforce in target/bench/venv, jsforce in target/bench/node)
   --verbose sfconn logs at debug level into target/bench/sfconn-N.stderr
+  --binary PATH  measure this sfconn binary instead of building the checkout's (before/after)
   --perf    profile sfconn with `perf record` into target/bench/perf-N.data (no peer; figures
             include perf's own overhead)
   --report-html [--users N] [--weeks W]  report -f html against -f json on a store of W weekly
@@ -121,6 +127,7 @@ fn parse_options(args: &[String]) -> Result<Options> {
             "--quick" => options.sizes = vec![10_000, 100_000],
             "--no-peer" => options.peer = false,
             "--verbose" => options.sfconn_args.push("-vv".into()),
+            "--binary" => options.binary = Some(PathBuf::from(value("--binary")?)),
             "--perf" => {
                 options.perf = true;
                 options.peer = false;
@@ -135,6 +142,7 @@ fn parse_options(args: &[String]) -> Result<Options> {
                     smoke: true,
                     sfconn_args: Vec::new(),
                     perf: false,
+                    binary: None,
                 };
             }
             "-h" | "--help" => bail!("{USAGE}"),
@@ -166,8 +174,11 @@ struct SizeResult {
     /// Wall ÷ floor allowed at this latency and server time.
     wall_target: f64,
     design_floor: Duration,
+    /// sfconn's longest query chain as the org saw it.
+    chain: Option<ChainTiming>,
     sfconn: Run,
-    peer: Option<Run>,
+    /// The peers' runs (simple-salesforce, jsforce), those that could run here.
+    peers: Vec<Run>,
 }
 
 pub(crate) fn run(args: &[String]) -> Result<()> {
@@ -193,8 +204,14 @@ pub(crate) fn run(args: &[String]) -> Result<()> {
     let home = bench_dir.join("home");
     fs::create_dir_all(&home).with_context(|| format!("cannot create {}", home.display()))?;
 
-    let sfconn = build_sfconn(options.release)?;
-    let python = if options.peer { peer_python(&bench_dir) } else { None };
+    let sfconn = match &options.binary {
+        Some(binary) => {
+            ensure!(binary.is_file(), "--binary {}: no such file", binary.display());
+            binary.canonicalize().with_context(|| format!("cannot resolve {}", binary.display()))?
+        }
+        None => build_sfconn(options.release)?,
+    };
+    let peers = if options.peer { peer::available(&bench_dir) } else { Vec::new() };
     if !options.peer {
         eprintln!("xtask bench: peer comparison skipped (--no-peer / --smoke)");
     }
@@ -221,15 +238,22 @@ pub(crate) fn run(args: &[String]) -> Result<()> {
         let floor = workload.sfconn_floor(options.latency, options.server_time);
         let design_floor = workload.sfconn_design_floor(options.latency, options.server_time);
 
-        let sfconn_run = run_sfconn(&sfconn, &options, &org, &bench_dir, &home, workload)?;
-        let peer_run = match &python {
-            Some(python) => Some(run_peer(python, &org, &bench_dir, &home, workload)?),
-            None => None,
-        };
+        let (sfconn_run, chain) = run_sfconn(&sfconn, &options, &org, &bench_dir, &home, workload)?;
+        let peer_runs = peers
+            .iter()
+            .map(|peer| peer::run(peer, &org, &bench_dir, &home, workload))
+            .collect::<Result<Vec<_>>>()?;
         drop(org);
         let wall_target = wall_target(options.latency, options.server_time);
-        let result =
-            SizeResult { workload, floor, wall_target, design_floor, sfconn: sfconn_run, peer: peer_run };
+        let result = SizeResult {
+            workload,
+            floor,
+            wall_target,
+            design_floor,
+            chain,
+            sfconn: sfconn_run,
+            peers: peer_runs,
+        };
         eprint!("{}", size_report(&result));
         results.push(result);
     }
@@ -334,7 +358,7 @@ fn run_sfconn(
     bench_dir: &Path,
     home: &Path,
     workload: Workload,
-) -> Result<Run> {
+) -> Result<(Run, Option<ChainTiming>)> {
     let users = workload.users;
     let output = bench_dir.join(format!("out-{users}.json"));
     let stderr = bench_dir.join(format!("sfconn-{users}.stderr"));
@@ -352,16 +376,35 @@ fn run_sfconn(
     command.envs(org.sfconn_env());
     org.clear_requests();
     eprintln!("xtask bench: {users} users: sfconn collect");
+    let spawned = Instant::now();
     let finished = run_measured(command, &bench_dir.join(format!("sfconn-{users}.stdout")), &stderr)?;
     let received = org.requests();
     let requests = received.len() as u64;
-    if let Some(gap) = longest_chain_gap(&received) {
+    let chain = longest_chain(&received, spawned);
+    write_request_log(&bench_dir.join(format!("requests-{users}.tsv")), &received, spawned)?;
+    if let Some(chain) = chain {
+        let page = options.latency + options.server_time;
+        eprintln!(
+            "xtask bench: {users} users: where the time went: page 2 of the longest chain asked for at \
+             {:.2} s (floor {:.2} s: 3 round trips and page 1), pages 2 to {} over {:.2} s (floor {:.2} s), \
+             the process ended {:.2} s after the last page was asked for (floor {:.2} s)",
+            chain.second_page_at.as_secs_f64(),
+            (options.latency * 3 + page).as_secs_f64(),
+            chain.following_pages + 1,
+            (chain.last_page_at.saturating_sub(chain.second_page_at)).as_secs_f64(),
+            (page * u32::try_from(chain.following_pages.saturating_sub(1)).unwrap_or(u32::MAX)).as_secs_f64(),
+            finished.usage.wall.saturating_sub(chain.last_page_at).as_secs_f64(),
+            page.as_secs_f64(),
+        );
         eprintln!(
             "xtask bench: {users} users: longest query chain: median {:.1} ms between page requests \
-             ({} ms latency + {} ms server time per page)",
-            gap.as_secs_f64() * 1000.0,
+             ({} ms latency + {} ms server time per page); the org built a page in {:.1} ms (median); \
+             the rest, {:.1} ms, is the client, the transport and waiting for a core",
+            ms(chain.gap),
             options.latency.as_millis(),
-            options.server_time.as_millis()
+            options.server_time.as_millis(),
+            ms(chain.build),
+            ms(chain.rest(options.latency, options.server_time)),
         );
     }
     if !finished.status.success() {
@@ -375,35 +418,138 @@ fn run_sfconn(
     let summary = snapshot_summary(&output)?;
     let written = summary["users_total"].as_u64().unwrap_or(0);
     ensure!(written == users, "sfconn wrote {written} users of {users} (see {})", output.display());
-    Ok(Run {
+    let run = Run {
         tool: "sfconn",
         users,
         usage: finished.usage,
         requests,
         minimum_requests: workload.sfconn_minimum_requests(),
         reported_requests: summary["api_requests"].as_u64(),
-    })
+    };
+    Ok((run, chain))
 }
 
-/// The median time between the arrivals of consecutive pages of the query with the most pages
-/// (`/query/LOCATOR-OFFSET`, the User query in every bench org): a page's round trip plus
-/// what the org and the client spend before the next page's request arrives.
-fn longest_chain_gap(received: &[sfconn_testkit::RecordedRequest]) -> Option<Duration> {
-    let mut chains: std::collections::HashMap<String, Vec<(u64, std::time::Instant)>> =
+/// The longest query chain as the org saw it (`/query/LOCATOR-OFFSET`, the User query in every
+/// bench org).
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct ChainTiming {
+    /// Median time between the arrivals of consecutive page requests: a page's round trip plus
+    /// what the org and the client spend before the next request arrives.
+    gap: Duration,
+    /// Median time the org took to build a page of the chain (inside the bench process, before
+    /// it waits out the latency and the rest of the server time).
+    build: Duration,
+    /// When the request for the chain's second page (its first `nextRecordsUrl`) arrived,
+    /// counted from the start of the process.
+    second_page_at: Duration,
+    /// When the request for its last page arrived, from the start of the process.
+    last_page_at: Duration,
+    /// Page requests in the chain after the first (`/query/LOCATOR-OFFSET`).
+    following_pages: u64,
+}
+
+impl ChainTiming {
+    /// The floor with the org's measured building as its own time per page where that is
+    /// longer than the server time: what the chain would cost if the client added nothing.
+    fn floor_with_build(&self, result: &SizeResult, server_time: Duration) -> Duration {
+        let pages = u32::try_from(result.workload.longest_query_pages()).unwrap_or(u32::MAX);
+        result.floor + self.build.saturating_sub(server_time) * pages
+    }
+
+    /// What is left of the gap once the latency and the org's own time per page (the server
+    /// time, or the building when that took longer) are taken out: the client's time from the
+    /// page's first bytes to the next request, the transport, and waiting for a core.
+    fn rest(&self, latency: Duration, server_time: Duration) -> Duration {
+        self.gap.saturating_sub(latency + server_time.max(self.build))
+    }
+}
+
+/// Every request the org received, one a line: when it arrived (ms from the start of the
+/// process), how long the org took to build its answer (ms), the method and the path with the
+/// SOQL, for a look at where a run waited.
+fn write_request_log(
+    path: &Path,
+    received: &[sfconn_testkit::RecordedRequest],
+    spawned: Instant,
+) -> Result<()> {
+    let mut text = String::from("arrived_ms\tbuilt_ms\tmethod\tpath\tsoql\n");
+    for request in received {
+        let soql = request
+            .url
+            .split_once('?')
+            .and_then(|(_, query)| query.split('&').find_map(|pair| pair.strip_prefix("q=")))
+            .map(form_decoded)
+            .unwrap_or_default();
+        let _ = writeln!(
+            text,
+            "{:.1}\t{}\t{}\t{}\t{}",
+            ms(request.arrival.at.saturating_duration_since(spawned)),
+            request.handled_in.map_or("–".to_owned(), |built| format!("{:.1}", ms(built))),
+            request.method,
+            request.path(),
+            soql
+        );
+    }
+    fs::write(path, text).with_context(|| format!("cannot write {}", path.display()))
+}
+
+/// A form-encoded value as text (`+` is a space, `%XX` a byte).
+fn form_decoded(value: &str) -> String {
+    let mut bytes = Vec::with_capacity(value.len());
+    let mut rest = value.as_bytes();
+    while let Some((&byte, tail)) = rest.split_first() {
+        rest = tail;
+        match byte {
+            b'+' => bytes.push(b' '),
+            b'%' => match rest
+                .get(..2)
+                .and_then(|hex| u8::from_str_radix(std::str::from_utf8(hex).ok()?, 16).ok())
+            {
+                Some(decoded) => {
+                    bytes.push(decoded);
+                    rest = &rest[2..];
+                }
+                None => bytes.push(b'%'),
+            },
+            other => bytes.push(other),
+        }
+    }
+    String::from_utf8_lossy(&bytes).into_owned()
+}
+
+/// The timing of the query with the most pages, from the org's request log; `spawned` is
+/// when the process was started.
+fn longest_chain(received: &[sfconn_testkit::RecordedRequest], spawned: Instant) -> Option<ChainTiming> {
+    let mut chains: std::collections::HashMap<String, Vec<(u64, Instant, Option<Duration>)>> =
         std::collections::HashMap::new();
     for request in received {
         let path = request.path();
         let Some((_, tail)) = path.rsplit_once("/query/") else { continue };
         let Some((locator, offset)) = tail.rsplit_once('-') else { continue };
         let Ok(offset) = offset.parse::<u64>() else { continue };
-        chains.entry(locator.to_owned()).or_default().push((offset, request.arrival.at));
+        chains.entry(locator.to_owned()).or_default().push((offset, request.arrival.at, request.handled_in));
     }
     let mut chain = chains.into_values().max_by_key(Vec::len)?;
-    chain.sort_unstable();
-    let mut gaps: Vec<Duration> =
-        chain.windows(2).map(|pair| pair[1].1.saturating_duration_since(pair[0].1)).collect();
-    gaps.sort_unstable();
-    gaps.get(gaps.len() / 2).copied()
+    chain.sort_unstable_by_key(|(offset, ..)| *offset);
+    let gaps = chain.windows(2).map(|pair| pair[1].1.saturating_duration_since(pair[0].1)).collect();
+    let builds = chain.iter().filter_map(|(.., built)| *built).collect();
+    let since_spawn = |at: Instant| at.saturating_duration_since(spawned);
+    Some(ChainTiming {
+        gap: median(gaps)?,
+        build: median(builds)?,
+        second_page_at: since_spawn(chain.first()?.1),
+        last_page_at: since_spawn(chain.last()?.1),
+        following_pages: chain.len() as u64,
+    })
+}
+
+fn ms(duration: Duration) -> f64 {
+    duration.as_secs_f64() * 1000.0
+}
+
+fn median(mut values: Vec<Duration>) -> Option<Duration> {
+    values.sort_unstable();
+    values.get(values.len() / 2).copied()
 }
 
 /// The `summary` of a snapshot, read from the end of the file so that a million users need
@@ -424,77 +570,6 @@ fn snapshot_summary(path: &Path) -> Result<Value> {
         .next()
         .with_context(|| format!("empty summary in {}", path.display()))?
         .with_context(|| format!("unreadable summary in {}", path.display()))
-}
-
-/// `target/bench/venv/bin/python` with simple-salesforce installed, or `None` (with a
-/// message) when Python or the package cannot be had.
-fn peer_python(bench_dir: &Path) -> Option<PathBuf> {
-    let venv = bench_dir.join("venv");
-    let python = venv.join("bin/python");
-    let has_peer = |python: &Path| {
-        Command::new(python)
-            .args(["-c", "import simple_salesforce, requests"])
-            .output()
-            .is_ok_and(|out| out.status.success())
-    };
-    if !python.exists() {
-        let created = Command::new("python3").args(["-m", "venv"]).arg(&venv).status();
-        if !created.is_ok_and(|s| s.success()) {
-            eprintln!("xtask bench: peer comparison skipped: `python3 -m venv` is not available");
-            return None;
-        }
-    }
-    if !has_peer(&python) {
-        eprintln!("xtask bench: installing {PEER_PACKAGE} into {}", venv.display());
-        let installed = Command::new(&python)
-            .args(["-m", "pip", "install", "--quiet", "--disable-pip-version-check", PEER_PACKAGE])
-            .status();
-        if !installed.is_ok_and(|s| s.success()) || !has_peer(&python) {
-            eprintln!("xtask bench: peer comparison skipped: pip could not install {PEER_PACKAGE}");
-            return None;
-        }
-    }
-    Some(python)
-}
-
-fn run_peer(
-    python: &Path,
-    org: &SimulatedOrg,
-    bench_dir: &Path,
-    home: &Path,
-    workload: Workload,
-) -> Result<Run> {
-    let users = workload.users;
-    let script = project_root().join("xtask/bench/peer_simple_salesforce.py");
-    let output = bench_dir.join(format!("peer-{users}.json"));
-    let stdout = bench_dir.join(format!("peer-{users}.stdout"));
-    let stderr = bench_dir.join(format!("peer-{users}.stderr"));
-    let mut command = isolated(python, home);
-    command.arg(&script).arg(&output).envs(org.sfconn_env());
-    org.clear_requests();
-    eprintln!("xtask bench: {users} users: simple-salesforce");
-    let finished = run_measured(command, &stdout, &stderr)?;
-    let requests = org.requests().len() as u64;
-    if !finished.status.success() {
-        bail!(
-            "the simple-salesforce peer failed at {users} users ({}); its stderr is in {}:\n{}",
-            finished.status,
-            stderr.display(),
-            fs::read_to_string(&stderr).unwrap_or_default()
-        );
-    }
-    let report: Value = serde_json::from_str(&fs::read_to_string(&stdout)?)
-        .with_context(|| format!("the peer printed no summary (see {})", stdout.display()))?;
-    let written = report["users"].as_u64().unwrap_or(0);
-    ensure!(written == users, "the peer wrote {written} users of {users} (see {})", output.display());
-    Ok(Run {
-        tool: "simple-salesforce",
-        users,
-        usage: finished.usage,
-        requests,
-        minimum_requests: workload.peer_minimum_requests(),
-        reported_requests: None,
-    })
 }
 
 // ---- targets and reports ----
@@ -568,7 +643,7 @@ fn baseline_rss(results: &[SizeResult]) -> Option<u64> {
 
 fn size_report(result: &SizeResult) -> String {
     let mut text = String::new();
-    for run in std::iter::once(&result.sfconn).chain(&result.peer) {
+    for run in std::iter::once(&result.sfconn).chain(&result.peers) {
         let _ = writeln!(
             text,
             "xtask bench: {:>9} users {:<17} wall {:>7.2} s  CPU {:>7.2} s  peak RSS {:>8.1} MiB  requests {} (minimum {})",
@@ -596,7 +671,11 @@ fn markdown(options: &Options, machine: &Machine, results: &[SizeResult]) -> Str
         "Latency {} ms per request, server time {} ms per query page; {}; machine: {}.\n",
         options.latency.as_millis(),
         options.server_time.as_millis(),
-        if options.release { "release build" } else { "debug build" },
+        match &options.binary {
+            Some(binary) => format!("sfconn binary {}", binary.display()),
+            None if options.release => "release build".to_owned(),
+            None => "debug build".to_owned(),
+        },
         machine.describe()
     );
     let wall = wall_target(options.latency, options.server_time);
@@ -629,33 +708,73 @@ fn markdown(options: &Options, machine: &Machine, results: &[SizeResult]) -> Str
             t.cpu.mark(),
         );
     }
-    let peers: Vec<&SizeResult> = results.iter().filter(|r| r.peer.is_some()).collect();
-    if peers.is_empty() {
-        md.push_str("\nPeer comparison: skipped.\n");
-    } else {
+    let chains: Vec<String> = results
+        .iter()
+        .filter_map(|result| {
+            let chain = result.chain?;
+            let floor = chain.floor_with_build(result, options.server_time);
+            Some(format!(
+                "| {} | {:.1} | {:.1} | {:.1} | {:.2} | {} |\n",
+                result.sfconn.users,
+                ms(chain.gap),
+                ms(chain.build),
+                ms(chain.rest(options.latency, options.server_time)),
+                floor.as_secs_f64(),
+                ratio(result.sfconn.usage.wall.as_secs_f64(), floor.as_secs_f64()),
+            ))
+        })
+        .collect();
+    if !chains.is_empty() {
         md.push_str(
-            "\nsfconn ÷ simple-salesforce (below 1 = sfconn better):\n\n\
-             | users | peer wall s | peer CPU s | peer peak RSS MiB | peer requests (min) | wall ratio | CPU ratio | RSS ratio |\n\
-             |---:|---:|---:|---:|---:|---:|---:|---:|\n",
+            "\nThe longest query chain (User) as the org saw it, medians per page: the time between \
+             page requests; the org building a page (in the bench process); the rest once latency \
+             and server time (or the building, if longer) are taken out: the client, the transport \
+             and waiting for a core; the floor if the org's own time per page were the building \
+             (when longer than the server time), and the wall time against it.\n\n\
+             | users | page gap ms | org build ms | rest ms | floor with org build s | wall ÷ it |\n\
+             |---:|---:|---:|---:|---:|---:|\n",
         );
-        for result in peers {
-            let (ours, theirs) = (
-                &result.sfconn.usage,
-                &result.peer.as_ref().map(|p| (p.usage, p.requests, p.minimum_requests)),
-            );
-            let Some((peer, requests, minimum)) = theirs else { continue };
+        md.extend(chains);
+    }
+    md.push_str(&peer_markdown(results));
+    md
+}
+
+/// The tools side by side per size: sfconn first, then each peer with sfconn's figures divided
+/// by its own (below 1 = sfconn better).
+fn peer_markdown(results: &[SizeResult]) -> String {
+    if results.iter().all(|r| r.peers.is_empty()) {
+        return "\nPeer comparison: skipped.\n".into();
+    }
+    let mut md = String::from(
+        "\nsfconn and the peers side by side (ratios: sfconn ÷ peer, below 1 = sfconn better):\n\n\
+         | users | tool | wall s | CPU s | peak RSS MiB | requests (min) | wall ratio | CPU ratio | RSS ratio |\n\
+         |---:|---|---:|---:|---:|---:|---:|---:|---:|\n",
+    );
+    for result in results.iter().filter(|r| !r.peers.is_empty()) {
+        let ours = &result.sfconn.usage;
+        for run in std::iter::once(&result.sfconn).chain(&result.peers) {
+            let theirs = &run.usage;
+            let ratios = if run.tool == result.sfconn.tool {
+                ["–".to_owned(), "–".to_owned(), "–".to_owned()]
+            } else {
+                [
+                    ratio(ours.wall.as_secs_f64(), theirs.wall.as_secs_f64()),
+                    ratio(ours.cpu.as_secs_f64(), theirs.cpu.as_secs_f64()),
+                    ratio(ours.peak_rss as f64, theirs.peak_rss as f64),
+                ]
+            };
+            let [wall, cpu, rss] = ratios;
             let _ = writeln!(
                 md,
-                "| {} | {:.2} | {:.2} | {:.1} | {} ({}) | {} | {} | {} |",
-                result.sfconn.users,
-                peer.wall.as_secs_f64(),
-                peer.cpu.as_secs_f64(),
-                peer.peak_rss as f64 / MIB,
-                requests,
-                minimum,
-                ratio(ours.wall.as_secs_f64(), peer.wall.as_secs_f64()),
-                ratio(ours.cpu.as_secs_f64(), peer.cpu.as_secs_f64()),
-                ratio(ours.peak_rss as f64, peer.peak_rss as f64),
+                "| {} | {} | {:.2} | {:.2} | {:.1} | {} ({}) | {wall} | {cpu} | {rss} |",
+                run.users,
+                run.tool,
+                theirs.wall.as_secs_f64(),
+                theirs.cpu.as_secs_f64(),
+                theirs.peak_rss as f64 / MIB,
+                run.requests,
+                run.minimum_requests,
             );
         }
     }
@@ -697,8 +816,17 @@ fn results_json(options: &Options, machine: &Machine, results: &[SizeResult]) ->
                 "design_round_trips": w.sfconn_design_round_trips(),
                 "design_floor_s": result.design_floor.as_secs_f64(),
                 "wall_over_floor": wall_over_floor(result),
+                "longest_chain": result.chain.map(|chain| json!({
+                    "median_gap_ms": ms(chain.gap),
+                    "second_page_asked_at_s": chain.second_page_at.as_secs_f64(),
+                    "last_page_asked_at_s": chain.last_page_at.as_secs_f64(),
+                    "pages": chain.following_pages + 1,
+                    "median_page_build_ms": ms(chain.build),
+                    "median_rest_ms": ms(chain.rest(options.latency, options.server_time)),
+                    "floor_with_org_build_s": chain.floor_with_build(result, options.server_time).as_secs_f64(),
+                })),
                 "sfconn": run_json(&result.sfconn),
-                "peer": result.peer.as_ref().map(run_json),
+                "peers": result.peers.iter().map(run_json).collect::<Vec<_>>(),
                 "targets": {
                     "requests_at_most_minimum": t.requests.name(),
                     "wall_over_floor_at_most": result.wall_target,
@@ -780,6 +908,10 @@ mod tests {
             Duration::from_millis(200)
         );
         assert_eq!(parse_options(&args(&["--quick"])).unwrap().sizes, [10_000, 100_000]);
+        assert_eq!(
+            parse_options(&args(&["--binary", "target/bench/sfconn-before"])).unwrap().binary,
+            Some(PathBuf::from("target/bench/sfconn-before"))
+        );
         let smoke = parse_options(&args(&["--smoke"])).unwrap();
         assert_eq!(
             (smoke.sizes.as_slice(), smoke.latency, smoke.peer, smoke.release),
@@ -838,6 +970,7 @@ mod tests {
             floor: Duration::from_millis(floor_ms),
             wall_target: 1.05,
             design_floor: Duration::from_millis(floor_ms),
+            chain: None,
             sfconn: Run {
                 tool: "sfconn",
                 users,
@@ -850,8 +983,71 @@ mod tests {
                 minimum_requests: 100,
                 reported_requests: Some(requests),
             },
-            peer: None,
+            peers: Vec::new(),
         }
+    }
+
+    #[test]
+    fn the_peers_stand_beside_sfconn_with_its_figures_divided_by_theirs() {
+        let mut size = result(100_000, 6_000, 5_300, 110, 1_000, 30);
+        assert_eq!(peer_markdown(std::slice::from_ref(&size)), "\nPeer comparison: skipped.\n");
+        let peer = |tool, wall_ms, cpu_ms, rss_mib: u64| Run {
+            tool,
+            users: 100_000,
+            usage: Usage {
+                wall: Duration::from_millis(wall_ms),
+                cpu: Duration::from_millis(cpu_ms),
+                peak_rss: rss_mib * 1024 * 1024,
+            },
+            requests: 102,
+            minimum_requests: 102,
+            reported_requests: Some(102),
+        };
+        size.peers = vec![peer("simple-salesforce", 15_000, 5_000, 600), peer("jsforce", 12_000, 4_000, 300)];
+        let table = peer_markdown(&[size]);
+        let rows: Vec<&str> = table.lines().filter(|l| l.starts_with("| 100000")).collect();
+        assert_eq!(
+            rows,
+            [
+                "| 100000 | sfconn | 6.00 | 1.00 | 30.0 | 110 (100) | – | – | – |",
+                "| 100000 | simple-salesforce | 15.00 | 5.00 | 600.0 | 102 (102) | 0.40 | 0.20 | 0.05 |",
+                "| 100000 | jsforce | 12.00 | 4.00 | 300.0 | 102 (102) | 0.50 | 0.25 | 0.10 |",
+            ]
+        );
+    }
+
+    #[test]
+    fn the_soql_of_the_request_log_is_form_decoded() {
+        assert_eq!(
+            form_decoded("SELECT+Id%2C+Name+FROM+User+WHERE+X+%3D+true"),
+            "SELECT Id, Name FROM User WHERE X = true"
+        );
+        assert_eq!(form_decoded("100%25+sure%"), "100% sure%");
+        assert_eq!(form_decoded("%E2%9C%93"), "✓");
+    }
+
+    fn chain(gap: Duration, build: Duration) -> ChainTiming {
+        ChainTiming { gap, build, second_page_at: gap * 4, last_page_at: gap * 52, following_pages: 49 }
+    }
+
+    #[test]
+    fn the_chain_rest_takes_out_latency_and_the_longer_of_server_time_and_building() {
+        let ms = Duration::from_millis;
+        assert_eq!(chain(ms(70), ms(12)).rest(ms(50), Duration::ZERO), ms(8));
+        // The building is part of the server time when that is longer.
+        assert_eq!(chain(ms(255), ms(12)).rest(ms(50), ms(200)), ms(5));
+        assert_eq!(chain(ms(40), ms(12)).rest(ms(50), Duration::ZERO), Duration::ZERO);
+    }
+
+    #[test]
+    fn the_floor_with_the_org_build_adds_what_the_building_takes_beyond_the_server_time() {
+        let ms = Duration::from_millis;
+        // 100k users: 50 User pages on the longest chain.
+        let mut size = result(100_000, 3_000, 2_650, 117, 1_000, 30);
+        size.workload.users = 100_000;
+        let timing = chain(ms(70), ms(12));
+        assert_eq!(timing.floor_with_build(&size, Duration::ZERO), ms(2_650 + 12 * 50));
+        assert_eq!(timing.floor_with_build(&size, ms(200)), ms(2_650), "building within the server time");
     }
 
     #[test]

@@ -6,6 +6,7 @@
 //! explicit JSON `null` decodes the same way. The `attributes` object Salesforce adds to every
 //! record is ignored. Numbers are kept as sent (integers as `i64`, `-1` included).
 
+use std::borrow::Cow;
 use std::fmt;
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
@@ -291,8 +292,9 @@ pub struct User {
     pub feature_licences: FeatureLicences,
 }
 
-/// A key of a `User` row, told apart without allocating (but for a feature licence's name).
-enum UserKey {
+/// A key of a `User` row, told apart without allocating: a feature licence's name is borrowed
+/// from the page when it can be, and copied only for a checkbox that is `true`.
+enum UserKey<'de> {
     Id,
     Username,
     Email,
@@ -314,46 +316,57 @@ enum UserKey {
     CountryCode,
     FederationIdentifier,
     /// A `UserPermissions*` checkbox: the name without the prefix.
-    Feature(String),
+    Feature(Cow<'de, str>),
     /// `attributes`, and fields sfconn does not read.
     Other,
 }
 
-impl<'de> Deserialize<'de> for UserKey {
+impl<'de> UserKey<'de> {
+    /// The key named `key`; `feature` makes a feature licence's name from the text after the
+    /// prefix (borrowed or copied, as the deserializer allows).
+    fn named(key: &str, feature: impl FnOnce(&str) -> Cow<'de, str>) -> UserKey<'de> {
+        match key {
+            "Id" => UserKey::Id,
+            "Username" => UserKey::Username,
+            "Email" => UserKey::Email,
+            "Name" => UserKey::Name,
+            "FirstName" => UserKey::FirstName,
+            "LastName" => UserKey::LastName,
+            "Alias" => UserKey::Alias,
+            "IsActive" => UserKey::IsActive,
+            "UserType" => UserKey::UserType,
+            "ProfileId" => UserKey::ProfileId,
+            "Profile" => UserKey::Profile,
+            "LastLoginDate" => UserKey::LastLoginDate,
+            "CreatedDate" => UserKey::CreatedDate,
+            "CompanyName" => UserKey::CompanyName,
+            "Department" => UserKey::Department,
+            "Title" => UserKey::Title,
+            "City" => UserKey::City,
+            "Country" => UserKey::Country,
+            "CountryCode" => UserKey::CountryCode,
+            "FederationIdentifier" => UserKey::FederationIdentifier,
+            other => match other.strip_prefix(FEATURE_LICENCE_PREFIX) {
+                Some(name) if !name.is_empty() => UserKey::Feature(feature(name)),
+                _ => UserKey::Other,
+            },
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for UserKey<'de> {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         struct Visitor;
-        impl serde::de::Visitor<'_> for Visitor {
-            type Value = UserKey;
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = UserKey<'de>;
             fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
                 f.write_str("a field name")
             }
-            fn visit_str<E: serde::de::Error>(self, key: &str) -> Result<UserKey, E> {
-                Ok(match key {
-                    "Id" => UserKey::Id,
-                    "Username" => UserKey::Username,
-                    "Email" => UserKey::Email,
-                    "Name" => UserKey::Name,
-                    "FirstName" => UserKey::FirstName,
-                    "LastName" => UserKey::LastName,
-                    "Alias" => UserKey::Alias,
-                    "IsActive" => UserKey::IsActive,
-                    "UserType" => UserKey::UserType,
-                    "ProfileId" => UserKey::ProfileId,
-                    "Profile" => UserKey::Profile,
-                    "LastLoginDate" => UserKey::LastLoginDate,
-                    "CreatedDate" => UserKey::CreatedDate,
-                    "CompanyName" => UserKey::CompanyName,
-                    "Department" => UserKey::Department,
-                    "Title" => UserKey::Title,
-                    "City" => UserKey::City,
-                    "Country" => UserKey::Country,
-                    "CountryCode" => UserKey::CountryCode,
-                    "FederationIdentifier" => UserKey::FederationIdentifier,
-                    other => match other.strip_prefix(FEATURE_LICENCE_PREFIX) {
-                        Some(feature) if !feature.is_empty() => UserKey::Feature(feature.to_owned()),
-                        _ => UserKey::Other,
-                    },
-                })
+            fn visit_borrowed_str<E: serde::de::Error>(self, key: &'de str) -> Result<UserKey<'de>, E> {
+                Ok(UserKey::named(key, |_| Cow::Borrowed(&key[FEATURE_LICENCE_PREFIX.len()..])))
+            }
+            fn visit_str<E: serde::de::Error>(self, key: &str) -> Result<UserKey<'de>, E> {
+                Ok(UserKey::named(key, |name| Cow::Owned(name.to_owned())))
             }
         }
         deserializer.deserialize_identifier(Visitor)
@@ -371,7 +384,7 @@ impl<'de> Deserialize<'de> for User {
             fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<User, A::Error> {
                 let mut user = User::default();
                 let mut id = None;
-                while let Some(key) = map.next_key::<UserKey>()? {
+                while let Some(key) = map.next_key::<UserKey<'_>>()? {
                     match key {
                         UserKey::Id => id = Some(map.next_value::<String>()?),
                         UserKey::Username => {
@@ -399,7 +412,7 @@ impl<'de> Deserialize<'de> for User {
                         UserKey::FederationIdentifier => user.federation_identifier = map.next_value()?,
                         UserKey::Feature(name) => {
                             if map.next_value::<Option<bool>>()? == Some(true) {
-                                user.feature_licences.0.push(name);
+                                user.feature_licences.0.push(name.into_owned());
                             }
                         }
                         UserKey::Other => {
@@ -437,6 +450,20 @@ mod tests {
         assert!(user.is_active);
         let without: User = serde_json::from_value(serde_json::json!({"Id": "0050X0000000002AAA"})).unwrap();
         assert_eq!(without.feature_licences, FeatureLicences::default());
+    }
+
+    #[test]
+    fn feature_licence_names_are_the_same_borrowed_from_the_page_or_copied() {
+        // Plain keys are borrowed from the text; an escaped key, and every key read from a
+        // stream, are handed over as a transient copy: both give the same names.
+        let plain = r#"{"Id":"005A","UserPermissionsSupportUser":true,"UserPermissionsMarketingUser":true,"UserPermissionsKnowledgeUser":false}"#;
+        let escaped = r#"{"Id":"005A","UserPermissions\u0053upportUser":true,"UserPermissionsMarketingUser":true,"UserPermissionsKnowledgeUser":false}"#;
+        let expected = FeatureLicences(vec!["MarketingUser".into(), "SupportUser".into()]);
+        for text in [plain, escaped] {
+            assert_eq!(serde_json::from_str::<User>(text).unwrap().feature_licences, expected, "{text}");
+            let streamed: User = serde_json::from_reader(text.as_bytes()).unwrap();
+            assert_eq!(streamed.feature_licences, expected, "{text}");
+        }
     }
 
     #[test]

@@ -5,7 +5,7 @@
 //! Everything is deterministic in [`OrgSpec`](crate::OrgSpec): the same spec always yields the
 //! same records, ids and dates.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 use std::fmt;
 
 use time::OffsetDateTime;
@@ -831,6 +831,21 @@ impl OrgData {
     /// All users in id order, generated one at a time.
     pub fn users(&self) -> impl Iterator<Item = User> + '_ {
         (0..self.user_slots).filter_map(|i| self.user(i))
+    }
+
+    /// Active users holding each feature licence, by the lower-case name of its checkbox
+    /// (`userpermissionsmarketinguser`); every checkbox of [`FEATURE_LICENCES`] is there.
+    pub fn active_feature_holders(&self) -> HashMap<String, u64> {
+        let mut counts: HashMap<&str, u64> = FEATURE_LICENCES.iter().map(|(name, _)| (*name, 0)).collect();
+        for user in self.users().filter(|user| user.is_active) {
+            for name in &user.feature_licences {
+                *counts.entry(name).or_default() += 1;
+            }
+        }
+        counts
+            .into_iter()
+            .map(|(name, count)| (format!("userpermissions{}", name.to_ascii_lowercase()), count))
+            .collect()
     }
 
     /// The index of the user with this 15- or 18-character id.

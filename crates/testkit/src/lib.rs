@@ -132,6 +132,11 @@ pub struct RecordedRequest {
     /// Header names in lower case.
     pub headers: Vec<(String, String)>,
     pub body: String,
+    /// How long the org took to build its answer: from the request's arrival until the answer
+    /// was ready, before the latency and the rest of the server time are waited out. `None`
+    /// until it is answered. The benchmark reads it to tell the org's own time per page from
+    /// the client's.
+    pub handled_in: Option<Duration>,
 }
 
 impl RecordedRequest {

@@ -693,6 +693,28 @@ impl Query {
         self.filter.as_ref().is_none_or(|f| eval(data, rec, f))
     }
 
+    /// The checkbox of `SELECT COUNT() FROM User WHERE IsActive = true AND <checkbox> = true`
+    /// (the two in either order, no `LIMIT`): a count the org answers without a scan.
+    pub fn active_user_checkbox_count(&self) -> Option<&str> {
+        if !self.count_only || self.object != SObject::User || self.limit.is_some() {
+            return None;
+        }
+        let Some(Expr::And(parts)) = &self.filter else { return None };
+        let [first, second] = parts.as_slice() else { return None };
+        fn is_true(expr: &Expr) -> Option<&str> {
+            match expr {
+                Expr::Cmp(path, Op::Eq, Lit::Bool(true)) if path.hops.is_empty() => Some(path.field.as_str()),
+                _ => None,
+            }
+        }
+        let (first, second) = (is_true(first)?, is_true(second)?);
+        match (first.eq_ignore_ascii_case("IsActive"), second.eq_ignore_ascii_case("IsActive")) {
+            (true, false) => Some(second),
+            (false, true) => Some(first),
+            _ => None,
+        }
+    }
+
     /// Whether the filter is only `Id` comparisons (so counting needs no scan on dense objects).
     pub fn filter_is_id_range_only(&self) -> bool {
         fn only_id(e: &Expr) -> bool {

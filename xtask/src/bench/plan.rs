@@ -93,7 +93,7 @@ impl Workload {
 
     /// The pages of the longest query: every page waits for the `nextRecordsUrl` of the one
     /// before, so a query's pages are a chain, and the nine chains are independent.
-    fn longest_query_pages(&self) -> u64 {
+    pub(crate) fn longest_query_pages(&self) -> u64 {
         self.described_sources()
             .iter()
             .chain(&self.assignment_sources())

@@ -12,6 +12,8 @@ use crate::snapshot::{SnapshotHeader, Summary, User, Warning};
 #[derive(Debug, Default)]
 pub(crate) struct JsonEncoder {
     users_written: u64,
+    /// Each user's text, kept between users so that writing one allocates nothing.
+    buffer: Vec<u8>,
 }
 
 const NAME: &str = "json";
@@ -28,8 +30,10 @@ impl Encoder for JsonEncoder {
 
     fn user(&mut self, out: &mut dyn Write, user: &User) -> Result<(), OutputError> {
         let separator: &[u8] = if self.users_written == 0 { b"\n    " } else { b",\n    " };
-        out.write_all(separator).map_err(OutputError::write(NAME))?;
-        write_indented(out, user, 4)?;
+        self.buffer.clear();
+        self.buffer.extend_from_slice(separator);
+        serialize_indented(&mut self.buffer, user, 4)?;
+        out.write_all(&self.buffer).map_err(OutputError::write(NAME))?;
         self.users_written += 1;
         Ok(())
     }
@@ -85,16 +89,79 @@ fn write_indented<T: Serialize + ?Sized>(
     value: &T,
     indent: usize,
 ) -> Result<(), OutputError> {
-    // Byte slices, not `write!` with padding: this runs once per user, and the formatting
-    // machinery cost more than the serialisation itself (cargo xtask bench --perf).
-    let text = serde_json::to_vec_pretty(value)?;
-    let mut indented = Vec::with_capacity(text.len() + text.len() / 8);
-    let mut rest = text.as_slice();
-    while let Some(newline) = rest.iter().position(|b| *b == b'\n') {
-        indented.extend_from_slice(&rest[..=newline]);
-        indented.resize(indented.len() + indent, b' ');
-        rest = &rest[newline + 1..];
-    }
-    indented.extend_from_slice(rest);
+    let mut indented = Vec::new();
+    serialize_indented(&mut indented, value, indent)?;
     out.write_all(&indented).map_err(OutputError::write(NAME))
+}
+
+/// Appends `value` pretty-printed as if it sat `indent` spaces deep to `buffer`, in one pass:
+/// the pretty printer writes into [`Indenting`], which indents after each newline.
+fn serialize_indented<T: Serialize + ?Sized>(
+    buffer: &mut Vec<u8>,
+    value: &T,
+    indent: usize,
+) -> Result<(), OutputError> {
+    let mut serializer = serde_json::Serializer::pretty(Indenting { buffer, indent });
+    value.serialize(&mut serializer)?;
+    Ok(())
+}
+
+/// A writer into a buffer that adds `indent` spaces after every newline. The pretty printer
+/// writes newlines only between members; a JSON string never holds a raw newline (it is written
+/// `\n`), so indenting after each newline byte is exact. Byte slices, not `write!` with padding:
+/// this runs once per user, and the formatting machinery cost more than the serialisation
+/// itself (cargo xtask bench --perf).
+struct Indenting<'a> {
+    buffer: &'a mut Vec<u8>,
+    indent: usize,
+}
+
+impl Write for Indenting<'_> {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        let mut rest = bytes;
+        while let Some(newline) = rest.iter().position(|b| *b == b'\n') {
+            self.buffer.extend_from_slice(&rest[..=newline]);
+            self.buffer.resize(self.buffer.len() + self.indent, b' ');
+            rest = &rest[newline + 1..];
+        }
+        self.buffer.extend_from_slice(rest);
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    /// What `serialize_indented` replaced: pretty-print, then indent after every newline.
+    fn reindented(value: &serde_json::Value, indent: usize) -> String {
+        serde_json::to_string_pretty(value).unwrap().replace('\n', &format!("\n{}", " ".repeat(indent)))
+    }
+
+    #[test]
+    fn values_are_indented_in_one_pass_exactly_as_pretty_printing_and_reindenting_gave() {
+        let values = [
+            json!({"id": "005A", "licences": ["a", "b"], "none": [], "empty": {}, "n": null}),
+            json!({"text": "two\nlines \"quoted\" \\ and\ttab", "nested": {"deep": [{"x": 1.5}, [true, false]]}}),
+            json!("plain"),
+            json!([]),
+            json!(42),
+        ];
+        for value in &values {
+            for indent in [0, 2, 4] {
+                let mut buffer = b"prefix".to_vec();
+                serialize_indented(&mut buffer, value, indent).unwrap();
+                assert_eq!(
+                    String::from_utf8(buffer).unwrap(),
+                    format!("prefix{}", reindented(value, indent))
+                );
+            }
+        }
+    }
 }

@@ -1009,3 +1009,61 @@ async fn a_later_run_of_the_same_org_sees_removed_and_deactivated_users() {
     let ten = org.data().user(10).unwrap();
     assert!(got.iter().any(|r| r["Id"] == ten.id.as_str() && r["IsActive"] == Value::Bool(false)));
 }
+
+#[tokio::test]
+async fn the_log_keeps_how_long_the_org_took_to_build_each_answer_apart_from_the_waits() {
+    let mut spec = OrgSpec::with_users(3_000);
+    spec.latency = std::time::Duration::from_millis(150);
+    spec.server_time = std::time::Duration::from_millis(100);
+    let org = SimulatedOrg::start(spec).await;
+    let (token, instance) = login(&org).await;
+    org.clear_requests();
+    let started = std::time::Instant::now();
+    let page =
+        get(&query_url(&instance, "SELECT Id, Username FROM User ORDER BY Id"), Some(&token), None).await;
+    let round_trip = started.elapsed();
+    assert_eq!(page.status, StatusCode::OK, "{}", page.text);
+    let recorded = org.requests();
+    let [query] = recorded.as_slice() else { panic!("{recorded:?}") };
+    let handled_in = query.handled_in.expect("an answered request has its time");
+    // The page was built within the round trip, beside the latency and the server time the
+    // org waits out after building it (its building counts as server time).
+    assert!(
+        handled_in + std::time::Duration::from_millis(150) <= round_trip,
+        "{handled_in:?} {round_trip:?}"
+    );
+    assert!(round_trip >= std::time::Duration::from_millis(250), "{round_trip:?}");
+}
+
+#[tokio::test]
+async fn the_feature_licence_counts_taken_at_start_equal_the_scanned_ones() {
+    let mut spec = OrgSpec::with_users(3_000);
+    spec.user_changes.deactivated.extend([0, 5, 7]);
+    let org = SimulatedOrg::start(spec).await;
+    let (token, instance) = login(&org).await;
+    for (name, _) in sfconn_testkit::FEATURE_LICENCES {
+        let field = format!("UserPermissions{name}");
+        let expected =
+            org.data().users().filter(|u| u.is_active && u.feature_licences.contains(&name)).count() as u64;
+        assert!(expected > 0, "{name}");
+        // Counted at start (either order), and by a scan: a third, always true, condition
+        // keeps the second query off the shortcut.
+        for soql in [
+            format!("SELECT COUNT() FROM User WHERE IsActive = true AND {field} = true"),
+            format!("SELECT COUNT() FROM User WHERE {field} = true AND IsActive = true"),
+            format!("SELECT COUNT() FROM User WHERE IsActive = true AND {field} = true AND Id != null"),
+        ] {
+            let page = get(&query_url(&instance, &soql), Some(&token), None).await;
+            assert_eq!(page.status, StatusCode::OK, "{}", page.text);
+            assert_eq!(page.json()["totalSize"], expected, "{soql}");
+        }
+    }
+    // Other counts still scan: the inactive holders of one checkbox.
+    let inactive =
+        org.data().users().filter(|u| !u.is_active && u.feature_licences.contains(&"MarketingUser")).count();
+    let soql = "SELECT COUNT() FROM User WHERE IsActive = false AND UserPermissionsMarketingUser = true";
+    assert_eq!(
+        get(&query_url(&instance, soql), Some(&token), None).await.json()["totalSize"],
+        inactive as u64
+    );
+}
