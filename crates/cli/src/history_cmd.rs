@@ -4,7 +4,10 @@
 use std::path::PathBuf;
 
 use clap::{Args, Subcommand, ValueEnum};
-use sfconn_store::{CsvCells, HtmlOptions, ReportOptions, Selector, SnapshotInfo, Store, StoreError, Target};
+use sfconn_store::{
+    CsvCells, HtmlOptions, Money, PaidRules, Prices, ReportOptions, Selector, SnapshotInfo, Store, StoreError,
+    Target,
+};
 
 use crate::exit::{Failure, code, code_of};
 use crate::output;
@@ -129,6 +132,12 @@ pub(crate) struct ReportArgs {
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=100_000))]
     pub min_logins: Option<u32>,
 
+    /// Prices per seat per month from this TOML file (a [prices] table: `currency = "EUR"`, then
+    /// licence key or name = price), instead of the config file's [prices] table: the report then
+    /// shows what the reclaimable seats cost (docs/report.md, "Money")
+    #[arg(long, value_name = "FILE")]
+    pub prices: Option<PathBuf>,
+
     /// Output format
     #[arg(short = 'f', long = "format", value_enum, default_value_t)]
     pub format: ReportFormat,
@@ -189,6 +198,9 @@ struct ReportWants {
     min_logins_needed: bool,
     /// `--min-logins`.
     min_logins: Option<u32>,
+    /// `report`: the paid-licence rules and the prices are read from the settings, so the
+    /// settings are always read.
+    report: bool,
 }
 
 /// The store and what `report` reads from the settings.
@@ -198,6 +210,10 @@ struct ReportSettings {
     cells: CsvCells,
     /// `--min-logins`, else `report.min_logins`.
     min_logins: u32,
+    /// `report.paid_keys` and `report.free_keys`.
+    paid: PaidRules,
+    /// The `[prices]` table.
+    prices: Option<Prices>,
 }
 
 /// The store, how `report -f csv` writes text from the org (`--csv-raw`, else the `csv_raw`
@@ -208,11 +224,15 @@ fn report_settings(args: &StoreArgs, wants: ReportWants) -> anyhow::Result<Repor
     crate::store_target::check_url_flag(args.store_url.as_deref())?;
     let needs_csv_setting = wants.csv && !wants.csv_raw;
     let needs_min_logins_setting = wants.min_logins_needed && wants.min_logins.is_none();
-    if let (Some(path), false, false) = (&args.store, needs_csv_setting, needs_min_logins_setting) {
+    if let (Some(path), false, false, false) =
+        (&args.store, needs_csv_setting, needs_min_logins_setting, wants.report)
+    {
         return Ok(ReportSettings {
             target: Target::Sqlite(path.clone()),
             cells: CsvCells::from_raw(wants.csv_raw),
             min_logins: wants.min_logins.unwrap_or(sfconn_store::DEFAULT_MIN_LOGINS),
+            paid: PaidRules::default(),
+            prices: None,
         });
     }
     let settings = store_settings(args, wants)?;
@@ -221,7 +241,28 @@ fn report_settings(args: &StoreArgs, wants: ReportWants) -> anyhow::Result<Repor
         Some(path) => Target::Sqlite(path.clone()),
         None => crate::store_target::from_settings(&settings, NO_STORE)?,
     };
-    Ok(ReportSettings { target, cells, min_logins: settings.report_min_logins })
+    Ok(ReportSettings {
+        target,
+        cells,
+        min_logins: settings.report_min_logins,
+        paid: paid_rules(&settings),
+        prices: settings.prices.as_ref().map(store_prices),
+    })
+}
+
+/// `report.paid_keys` and `report.free_keys` as the report takes them.
+pub(crate) fn paid_rules(settings: &sfconn_config::Settings) -> PaidRules {
+    PaidRules::new(settings.report_paid_keys.iter().cloned(), settings.report_free_keys.iter().cloned())
+}
+
+/// The settings' price list as the report takes it.
+pub(crate) fn store_prices(list: &sfconn_config::PriceList) -> Prices {
+    Prices::new(
+        list.currency.clone(),
+        list.entries
+            .iter()
+            .map(|entry| (entry.licence.clone(), Money::from_ten_thousandths(entry.ten_thousandths))),
+    )
 }
 
 fn selector(text: Option<&str>) -> anyhow::Result<Option<Selector>> {
@@ -282,8 +323,18 @@ fn imported_line(info: &SnapshotInfo) -> String {
 }
 
 pub(crate) fn run_report(args: ReportArgs) -> anyhow::Result<()> {
-    let ReportArgs { snapshot, org, all_orgs, inactive_days, min_logins, format, output, csv_raw, store } =
-        args;
+    let ReportArgs {
+        snapshot,
+        org,
+        all_orgs,
+        inactive_days,
+        min_logins,
+        prices,
+        format,
+        output,
+        csv_raw,
+        store,
+    } = args;
     if all_orgs && format == ReportFormat::Html {
         return Err(anyhow::Error::new(Failure::new(
             code::USAGE,
@@ -298,10 +349,17 @@ pub(crate) fn run_report(args: ReportArgs) -> anyhow::Result<()> {
         // The cross-org view's subscriptions count low-activity seats too.
         min_logins_needed: true,
         min_logins,
+        report: true,
     };
-    let ReportSettings { target, cells, min_logins } = report_settings(&store, wants)?;
-    let store = Store::open_existing_target(&target).map_err(failure)?;
-    let options = ReportOptions { inactive_days, min_logins };
+    let settings = report_settings(&store, wants)?;
+    // --prices FILE replaces the config file's [prices] table.
+    let prices = match &prices {
+        Some(path) => sfconn_config::read_prices_file(path)?.as_ref().map(store_prices),
+        None => settings.prices,
+    };
+    let store = Store::open_existing_target(&settings.target).map_err(failure)?;
+    let cells = settings.cells;
+    let options = ReportOptions { inactive_days, min_logins: settings.min_logins, paid: settings.paid, prices };
     if all_orgs {
         let view = store.cross_org_report(options).map_err(failure)?;
         let mut out = Vec::new();

@@ -194,6 +194,15 @@ fn declared_orgs(file: Option<&ConfigFile>, env: &dyn Environment) -> Result<Vec
                         });
                     }
                 }
+                if table.contains_key(crate::prices::PRICES_TABLE) {
+                    problems.push(Problem {
+                        key: format!("{key}.{}", crate::prices::PRICES_TABLE),
+                        origin: origin.clone(),
+                        message: "the prices apply to all orgs (report --all-orgs sums them in one currency): \
+                                  set [prices] at the top level of the file"
+                            .into(),
+                    });
+                }
                 names.push(name.clone());
             }
         }
