@@ -274,7 +274,7 @@ impl OrgOutput {
         let OrgOutput { sink, html_dir, to_store, output, format_name, report_options } = self;
         drop(sink);
         if let Some(dir) = &html_dir {
-            write_html(dir.path(), &output, report_options)?;
+            write_html(dir.path(), &output, &report_options)?;
         }
         report_outcome(outcome, verbosity, &output, format_name, prefix);
         if verbosity != Verbosity::Quiet
@@ -418,7 +418,7 @@ fn html_scratch(format: FormatArg, output: &Path) -> anyhow::Result<Option<tempf
 
 /// Renders the HTML report of the snapshot the run wrote to `dir` and writes it to `output`
 /// (with the report's settings: `report.*` and `[prices]`).
-fn write_html(dir: &Path, output: &Path, report_options: sfconn_store::ReportOptions) -> anyhow::Result<()> {
+fn write_html(dir: &Path, output: &Path, report_options: &sfconn_store::ReportOptions) -> anyhow::Result<()> {
     let options = sfconn_store::HtmlOptions { sfconn_version: env!("CARGO_PKG_VERSION") };
     let html = sfconn_store::snapshot_file_html(&dir.join(HTML_SNAPSHOT_FILE), dir, report_options, options)?;
     output::write_output(output, &html)

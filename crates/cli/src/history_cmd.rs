@@ -5,8 +5,8 @@ use std::path::PathBuf;
 
 use clap::{Args, Subcommand, ValueEnum};
 use sfconn_store::{
-    CsvCells, HtmlOptions, Money, PaidRules, Prices, ReportOptions, Selector, SnapshotInfo, Store, StoreError,
-    Target,
+    CsvCells, HtmlOptions, Money, PaidRules, Prices, ReportOptions, Selector, SnapshotInfo, Store,
+    StoreError, Target,
 };
 
 use crate::exit::{Failure, code, code_of};
@@ -359,9 +359,10 @@ pub(crate) fn run_report(args: ReportArgs) -> anyhow::Result<()> {
     };
     let store = Store::open_existing_target(&settings.target).map_err(failure)?;
     let cells = settings.cells;
-    let options = ReportOptions { inactive_days, min_logins: settings.min_logins, paid: settings.paid, prices };
+    let options =
+        ReportOptions { inactive_days, min_logins: settings.min_logins, paid: settings.paid, prices };
     if all_orgs {
-        let view = store.cross_org_report(options).map_err(failure)?;
+        let view = store.cross_org_report(&options).map_err(failure)?;
         let mut out = Vec::new();
         match format {
             // -f html was refused above.
@@ -374,7 +375,7 @@ pub(crate) fn run_report(args: ReportArgs) -> anyhow::Result<()> {
     }
     let selector = selector(snapshot.as_deref())?.unwrap_or(Selector::Latest);
     let snapshot = store.resolve(&selector, org.as_deref()).map_err(failure)?;
-    let report = store.report(&snapshot, options).map_err(failure)?;
+    let report = store.report(&snapshot, &options).map_err(failure)?;
     let mut out = Vec::new();
     match format {
         ReportFormat::Table => report.write_table(&mut out),

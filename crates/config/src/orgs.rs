@@ -198,9 +198,10 @@ fn declared_orgs(file: Option<&ConfigFile>, env: &dyn Environment) -> Result<Vec
                     problems.push(Problem {
                         key: format!("{key}.{}", crate::prices::PRICES_TABLE),
                         origin: origin.clone(),
-                        message: "the prices apply to all orgs (report --all-orgs sums them in one currency): \
+                        message:
+                            "the prices apply to all orgs (report --all-orgs sums them in one currency): \
                                   set [prices] at the top level of the file"
-                            .into(),
+                                .into(),
                     });
                 }
                 names.push(name.clone());

@@ -42,7 +42,8 @@ pub struct PriceEntry {
 
 /// How a key of the prices is written: `prices.SFDC`, `prices."Salesforce Platform"`.
 pub fn price_key(licence: &str) -> String {
-    let bare = !licence.is_empty() && licence.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
+    let bare =
+        !licence.is_empty() && licence.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
     if bare {
         format!("{PRICES_TABLE}.{licence}")
     } else {
@@ -56,13 +57,16 @@ fn price(value: &Value) -> Result<(i128, serde_json::Value), String> {
         let found = match value {
             Value::String(_, s) => format!("the string {s:?}"),
             Value::Dict(..) => {
-                "a table; a price has no currency of its own (one currency per price list: `prices.currency`)".into()
+                "a table; a price has no currency of its own (one currency per price list: `prices.currency`)"
+                    .into()
             }
             Value::Array(..) => "a list".into(),
             Value::Bool(_, b) => format!("the boolean {b}"),
             _ => "something else".into(),
         };
-        return Err(format!("must be a price per seat per month (a number ≥ 0, without quotes), found {found}"));
+        return Err(format!(
+            "must be a price per seat per month (a number ≥ 0, without quotes), found {found}"
+        ));
     };
     if let Some(whole) = whole(*number) {
         if whole < 0 {
@@ -140,7 +144,11 @@ pub(crate) fn from_table(
             continue;
         }
         if name.trim().is_empty() {
-            problems.push(Problem { key, origin: here, message: "names no licence: give a licence key or name".into() });
+            problems.push(Problem {
+                key,
+                origin: here,
+                message: "names no licence: give a licence key or name".into(),
+            });
             continue;
         }
         if let Some(first) = seen.iter().find(|seen| seen.trim().eq_ignore_ascii_case(name.trim())) {
@@ -156,7 +164,9 @@ pub(crate) fn from_table(
         }
         seen.push(name);
         match price(value) {
-            Ok((ten_thousandths, shown)) => entries.push(PriceEntry { licence: name.clone(), ten_thousandths, shown }),
+            Ok((ten_thousandths, shown)) => {
+                entries.push(PriceEntry { licence: name.clone(), ten_thousandths, shown });
+            }
             Err(message) => problems.push(Problem { key, origin: here, message }),
         }
     }
@@ -164,7 +174,8 @@ pub(crate) fn from_table(
         problems.push(Problem {
             key: format!("{PRICES_TABLE}.{CURRENCY_KEY}"),
             origin: None,
-            message: "missing: the prices need their currency, e.g. currency = \"EUR\" in the [prices] table".into(),
+            message: "missing: the prices need their currency, e.g. currency = \"EUR\" in the [prices] table"
+                .into(),
         });
     }
     if problems.len() > before {
@@ -182,8 +193,8 @@ pub fn read_prices_file(path: &Path) -> Result<Option<PriceList>, ConfigError> {
         }
         _ => ConfigError::FileUnreadable { path: path.to_path_buf(), source },
     })?;
-    let table: toml::Table =
-        toml::from_str(&text).map_err(|source| ConfigError::FileSyntax { path: path.to_path_buf(), source })?;
+    let table: toml::Table = toml::from_str(&text)
+        .map_err(|source| ConfigError::FileSyntax { path: path.to_path_buf(), source })?;
     let dict = match Value::serialize(table) {
         Ok(Value::Dict(_, dict)) => dict,
         _ => Dict::new(),
@@ -218,15 +229,23 @@ mod tests {
 
     #[test]
     fn prices_are_exact_ten_thousandths() {
-        let (list, problems) =
-            read("currency = \"EUR\"\nSFDC = 150\nAUL = 25.5\n\"Salesforce Platform\" = 19.99\nInbox = 0.0001\nFree = 0\n");
+        let (list, problems) = read(
+            "currency = \"EUR\"\nSFDC = 150\nAUL = 25.5\n\"Salesforce Platform\" = 19.99\nInbox = 0.0001\nFree = 0\n",
+        );
         assert_eq!(problems, Vec::<String>::new());
         let list = list.unwrap();
         assert_eq!(list.currency, "EUR");
-        let amounts: Vec<(&str, i128)> = list.entries.iter().map(|e| (e.licence.as_str(), e.ten_thousandths)).collect();
+        let amounts: Vec<(&str, i128)> =
+            list.entries.iter().map(|e| (e.licence.as_str(), e.ten_thousandths)).collect();
         assert_eq!(
             amounts,
-            [("AUL", 255_000), ("Free", 0), ("Inbox", 1), ("SFDC", 1_500_000), ("Salesforce Platform", 199_900)]
+            [
+                ("AUL", 255_000),
+                ("Free", 0),
+                ("Inbox", 1),
+                ("SFDC", 1_500_000),
+                ("Salesforce Platform", 199_900)
+            ]
         );
         assert_eq!(price_key("Salesforce Platform"), "prices.\"Salesforce Platform\"");
         assert_eq!(price_key("PID_Customer_Community"), "prices.PID_Customer_Community");
@@ -253,7 +272,9 @@ mod tests {
         let (_, problems) = read("SFDC = 150\n");
         assert_eq!(
             problems,
-            ["`prices.currency`: missing: the prices need their currency, e.g. currency = \"EUR\" in the [prices] table"]
+            [
+                "`prices.currency`: missing: the prices need their currency, e.g. currency = \"EUR\" in the [prices] table"
+            ]
         );
         let (list, problems) = read("");
         assert!(list.is_none() && problems.is_empty(), "an empty table is no prices");

@@ -558,7 +558,9 @@ pub(crate) fn resolve(
 /// A list setting as `config check` shows it (`[]` by default).
 fn shown_list(list: Option<&(Vec<String>, Origin)>) -> (serde_json::Value, Origin) {
     match list {
-        Some((items, origin)) => (serde_json::Value::from(clean_keys(Some((items.clone(), origin.clone())))), origin.clone()),
+        Some((items, origin)) => {
+            (serde_json::Value::from(clean_keys(Some((items.clone(), origin.clone())))), origin.clone())
+        }
         None => (serde_json::Value::from(Vec::<String>::new()), Origin::Default),
     }
 }
@@ -570,7 +572,11 @@ fn clean_keys(list: Option<(Vec<String>, Origin)>) -> Vec<String> {
 }
 
 /// A key in both `report.paid_keys` and `report.free_keys` (ignoring case) is refused.
-fn check_key_lists(r: &mut Reader<'_>, paid: Option<&(Vec<String>, Origin)>, free: Option<&(Vec<String>, Origin)>) {
+fn check_key_lists(
+    r: &mut Reader<'_>,
+    paid: Option<&(Vec<String>, Origin)>,
+    free: Option<&(Vec<String>, Origin)>,
+) {
     let (Some((paid, paid_origin)), Some((free, free_origin))) = (paid, free) else {
         return;
     };

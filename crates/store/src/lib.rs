@@ -48,8 +48,8 @@ pub use doc::{
     SnapshotDoc, SubscriptionSource,
 };
 pub use error::StoreError;
-pub use one_off::snapshot_file_html;
 pub use money::{MONEY_SCALE, Money, Prices};
+pub use one_off::snapshot_file_html;
 pub use paid::{
     INTEGRATION_KEY, KnownKey, LicenceFacts, PaidRules, USER_LICENCE_KEYS, included_seats, is_paid,
     known_user_licence_key,

@@ -51,22 +51,42 @@ pub const USER_LICENCE_KEYS: &[KnownKey] = &[
     paid("AUL_LIGHT", "Salesforce Platform Light", "a platform licence, bought per seat"),
     paid("FDC_ONE", "Force.com - One App", "a platform licence, bought per seat"),
     paid("FDC_SUB", "Force.com App Subscription", "a platform licence, bought per seat"),
-    paid("PID_Customer_Community", "Customer Community", "an Experience Cloud member licence, bought per member"),
+    paid(
+        "PID_Customer_Community",
+        "Customer Community",
+        "an Experience Cloud member licence, bought per member",
+    ),
     paid(
         "PID_Customer_Community_Login",
         "Customer Community Login",
         "an Experience Cloud licence, bought per member (or as a pool of logins)",
     ),
-    paid("PID_Partner_Community", "Partner Community", "an Experience Cloud partner licence, bought per member"),
+    paid(
+        "PID_Partner_Community",
+        "Partner Community",
+        "an Experience Cloud partner licence, bought per member",
+    ),
     paid(
         "PID_Partner_Community_Login",
         "Partner Community Login",
         "an Experience Cloud partner licence, bought per member (or as a pool of logins)",
     ),
-    paid("PID_Customer_Portal_Basic", "Customer Portal Manager Standard", "a legacy portal licence, bought per seat"),
-    paid("PID_Customer_Portal_Standard", "Customer Portal Manager Custom", "a legacy portal licence, bought per seat"),
+    paid(
+        "PID_Customer_Portal_Basic",
+        "Customer Portal Manager Standard",
+        "a legacy portal licence, bought per seat",
+    ),
+    paid(
+        "PID_Customer_Portal_Standard",
+        "Customer Portal Manager Custom",
+        "a legacy portal licence, bought per seat",
+    ),
     paid("PID_STRATEGIC_PRM", "Gold Partner", "a legacy partner portal licence, bought per seat"),
-    paid("Overage_Platform_Portal_User", "Overage Authenticated Website", "a portal licence, bought per seat"),
+    paid(
+        "Overage_Platform_Portal_User",
+        "Overage Authenticated Website",
+        "a portal licence, bought per seat",
+    ),
     paid(
         "High Volume Customer Portal_User",
         "High Volume Customer Portal",
@@ -81,7 +101,11 @@ pub const USER_LICENCE_KEYS: &[KnownKey] = &[
     free("CSN_User", "Chatter Free", "given away with the org"),
     free("PID_Chatter_External", "Chatter External", "given away for people outside the company"),
     free("PID_FDC_FREE", "Force.com - Free", "given away with the org"),
-    free("PID_Guest_User", "Guest User License", "the guest user of a site or Experience Cloud site, at no cost"),
+    free(
+        "PID_Guest_User",
+        "Guest User License",
+        "the guest user of a site or Experience Cloud site, at no cost",
+    ),
 ];
 
 /// The key of the Salesforce Integration licence.
@@ -118,7 +142,10 @@ fn same_key(a: &str, b: &str) -> bool {
 
 impl PaidRules {
     /// The rules with these overrides (blank keys are left out).
-    pub fn new(paid_keys: impl IntoIterator<Item = String>, free_keys: impl IntoIterator<Item = String>) -> Self {
+    pub fn new(
+        paid_keys: impl IntoIterator<Item = String>,
+        free_keys: impl IntoIterator<Item = String>,
+    ) -> Self {
         let clean = |keys: &mut dyn Iterator<Item = String>| -> Vec<String> {
             keys.map(|k| k.trim().to_owned()).filter(|k| !k.is_empty()).collect()
         };
@@ -189,9 +216,8 @@ pub fn is_paid(licence: &LicenceFacts<'_>) -> bool {
 pub fn included_seats(source: SubscriptionSource, key: Option<&str>, edition: Option<&str>) -> Option<i64> {
     let integration =
         source == SubscriptionSource::UserLicense && key.is_some_and(|key| same_key(key, INTEGRATION_KEY));
-    integration.then(|| {
-        if edition.is_some_and(|e| e.to_ascii_lowercase().contains("developer")) { 1 } else { 5 }
-    })
+    integration
+        .then(|| if edition.is_some_and(|e| e.to_ascii_lowercase().contains("developer")) { 1 } else { 5 })
 }
 
 #[cfg(test)]

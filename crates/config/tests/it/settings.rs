@@ -165,7 +165,10 @@ fn entries_list_every_key_in_schema_order() {
         .map(|e| e.key.as_str())
         .filter(|key| *key != "store.password" && *key != "prices")
         .collect();
-    assert_eq!(loaded.entries.last().map(|e| (e.key.as_str(), e.value.clone())), Some(("prices", json!(null))));
+    assert_eq!(
+        loaded.entries.last().map(|e| (e.key.as_str(), e.value.clone())),
+        Some(("prices", json!(null)))
+    );
     let schema: Vec<&str> = keys::KEYS.iter().map(|k| k.name).collect();
     assert_eq!(listed, schema);
 }
@@ -1130,7 +1133,10 @@ fn an_unknown_flow_names_the_choices_and_unused_jwt_keys_warn() {
 fn a_key_both_paid_and_free_is_refused_naming_both_settings() {
     insta::assert_snapshot!(
         "paid_and_free_key",
-        error_for("[report]\npaid_keys = [\"SFDC\", \"AUL\"]\n", &[("SFCONN_REPORT__FREE_KEYS", "aul,CSN_User")])
+        error_for(
+            "[report]\npaid_keys = [\"SFDC\", \"AUL\"]\n",
+            &[("SFCONN_REPORT__FREE_KEYS", "aul,CSN_User")]
+        )
     );
 }
 
@@ -1158,7 +1164,10 @@ fn the_prices_table_is_read_and_shown() {
 fn bad_prices_are_refused_naming_each_key() {
     insta::assert_snapshot!(
         "bad_prices",
-        error_for("[prices]\ncurrency = \"Euro\"\nSFDC = -1\nAUL = \"25\"\nInbox = { price = 2, currency = \"USD\" }\n", &[])
+        error_for(
+            "[prices]\ncurrency = \"Euro\"\nSFDC = -1\nAUL = \"25\"\nInbox = { price = 2, currency = \"USD\" }\n",
+            &[]
+        )
     );
     insta::assert_snapshot!("prices_without_currency", error_for("[prices]\nSFDC = 150\n", &[]));
     insta::assert_snapshot!(
@@ -1175,7 +1184,8 @@ fn a_prices_file_holds_the_same_table() {
     let read = |path: &Path| sfconn_config::read_prices_file(path).unwrap().unwrap();
     assert_eq!(read(&table).entries[0].ten_thousandths, 1_650_000);
     assert_eq!(read(&bare).currency, "USD");
-    let twice = sandbox.file("work/twice.toml", "[prices]\ncurrency = \"USD\"\nCURRENCY = \"EUR\"\nSFDC = 1\n");
+    let twice =
+        sandbox.file("work/twice.toml", "[prices]\ncurrency = \"USD\"\nCURRENCY = \"EUR\"\nSFDC = 1\n");
     let message = sfconn_config::read_prices_file(&twice).unwrap_err().to_string();
     let root = sandbox.root().to_str().unwrap().to_string();
     insta::assert_snapshot!("prices_file_two_currencies", message.replace(&root, "[TMP]"));

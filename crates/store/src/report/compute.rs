@@ -306,7 +306,8 @@ pub(super) fn subscription_uses(
                 Some(included) => held.min((used.unwrap_or(0) - included).max(0)),
                 None => held,
             };
-            let price = pricing.prices.and_then(|p| p.price_of(s.key.as_deref(), &s.name, s.label.as_deref()));
+            let price =
+                pricing.prices.and_then(|p| p.price_of(s.key.as_deref(), &s.name, s.label.as_deref()));
             let reclaimable_monthly = price.map(|price| price.times(reclaimable));
             SubscriptionUse {
                 source: s.source,
@@ -345,7 +346,11 @@ pub(super) fn money_summary(uses: &[SubscriptionUse], prices: Option<&Prices>) -
     let per_org = MoneySummary {
         currency: prices.map(|p| p.currency().to_owned()),
         reclaimable_seats: uses.iter().map(|u| u.reclaimable).sum(),
-        unpriced_reclaimable_seats: uses.iter().filter(|u| u.price_per_seat.is_none()).map(|u| u.reclaimable).sum(),
+        unpriced_reclaimable_seats: uses
+            .iter()
+            .filter(|u| u.price_per_seat.is_none())
+            .map(|u| u.reclaimable)
+            .sum(),
         reclaimable_monthly: None,
         reclaimable_yearly: None,
         bought_monthly: None,

@@ -12,8 +12,8 @@ use std::io::{self, Write};
 use sfconn_csvcell::CsvCells;
 
 use super::model::{CrossOrgReport, MoneySummary, PRICES_HINT, Report, SubscriptionUse};
-use crate::{Money, StoreError};
 use crate::render;
+use crate::{Money, StoreError};
 
 fn num(value: Option<i64>) -> String {
     value.map(|v| v.to_string()).unwrap_or_default()
@@ -303,14 +303,16 @@ impl CrossOrgReport {
         });
         let money_columns: Vec<&str> = org_columns.iter().chain(MONEY_COLUMNS).copied().collect();
         // The first row is every org's total (no org columns), then one per org.
-        let money = std::iter::once(["", "", ""].map(str::to_owned).into_iter().chain(money_row(&self.money)).collect())
-            .chain(self.orgs.iter().map(|org| {
-                let s = &org.snapshot;
-                [text(&s.org_id), text(&s.org_name), s.id.to_string()]
-                    .into_iter()
-                    .chain(money_row(&org.money))
-                    .collect()
-            }));
+        let money = std::iter::once(
+            ["", "", ""].map(str::to_owned).into_iter().chain(money_row(&self.money)).collect(),
+        )
+        .chain(self.orgs.iter().map(|org| {
+            let s = &org.snapshot;
+            [text(&s.org_id), text(&s.org_name), s.id.to_string()]
+                .into_iter()
+                .chain(money_row(&org.money))
+                .collect()
+        }));
         let blocks = [
             block("money", &money_columns, money),
             block("subscription", &subscription_columns, subscriptions),

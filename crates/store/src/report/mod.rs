@@ -20,9 +20,9 @@ use std::io::Write;
 pub use html::{HTML_MAX_CANDIDATES, HTML_MAX_DOMAINS, HtmlOptions};
 pub use model::{
     Activity, ApiUsage, ClassCount, CrossOrgReport, DomainCount, DuplicatePerson, FeatureLicenceUse,
-    HeldLicence, KindCount, LOGIN_BUCKETS, MoneySummary, LoginActivityReport, LoginBucket, MatchedBy, OrgAccount, OrgRef,
-    OrgSubscriptions, OverAssigned, ReclaimCandidate, ReclaimClass, Report, ReportContext, SnapshotWarning,
-    SubscriptionUse, ThirdPartyFootprint, UsagePoint, UsageSeries,
+    HeldLicence, KindCount, LOGIN_BUCKETS, LoginActivityReport, LoginBucket, MatchedBy, MoneySummary,
+    OrgAccount, OrgRef, OrgSubscriptions, OverAssigned, ReclaimCandidate, ReclaimClass, Report,
+    ReportContext, SnapshotWarning, SubscriptionUse, ThirdPartyFootprint, UsagePoint, UsageSeries,
 };
 
 use crate::{PaidRules, Prices, StoreError, render};

@@ -173,7 +173,10 @@ pub struct MoneySummary {
 
 impl MoneySummary {
     /// The sum of several summaries in one currency (`report --all-orgs`).
-    pub fn sum<'a>(summaries: impl IntoIterator<Item = &'a MoneySummary>, currency: Option<&str>) -> MoneySummary {
+    pub fn sum<'a>(
+        summaries: impl IntoIterator<Item = &'a MoneySummary>,
+        currency: Option<&str>,
+    ) -> MoneySummary {
         let add = |a: Option<Money>, b: Option<Money>| match (a, b) {
             (Some(a), Some(b)) => Some(a.plus(b)),
             (a, b) => a.or(b),
@@ -216,7 +219,11 @@ impl MoneySummary {
         let (Some(currency), Some(monthly), Some(yearly)) =
             (&self.currency, self.reclaimable_monthly, self.reclaimable_yearly)
         else {
-            return if hint { format!("Reclaimable: {seats}; {PRICES_HINT}") } else { format!("Reclaimable: {seats}") };
+            return if hint {
+                format!("Reclaimable: {seats}; {PRICES_HINT}")
+            } else {
+                format!("Reclaimable: {seats}")
+            };
         };
         let mut line = format!(
             "Reclaimable: about {} {currency}/month (about {} {currency}/year): {seats}",
@@ -231,8 +238,7 @@ impl MoneySummary {
 }
 
 /// The one-line hint of a report without prices.
-pub const PRICES_HINT: &str =
-    "add prices to see this in money: a [prices] table in the config file, or report --prices FILE (docs/configuration.md)";
+pub const PRICES_HINT: &str = "add prices to see this in money: a [prices] table in the config file, or report --prices FILE (docs/configuration.md)";
 
 /// One subscription's seats.
 #[derive(Debug, Clone, Serialize)]

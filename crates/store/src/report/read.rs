@@ -17,7 +17,7 @@ use crate::{PaidRules, SnapshotId, SnapshotInfo, Store, StoreError, timefmt};
 
 impl Store {
     /// The licence report of one stored snapshot.
-    pub fn report(&self, snapshot: &SnapshotInfo, options: ReportOptions) -> Result<Report, StoreError> {
+    pub fn report(&self, snapshot: &SnapshotInfo, options: &ReportOptions) -> Result<Report, StoreError> {
         let collected_at = timefmt::parse("collected_at", &snapshot.collected_at)?;
         let inactive_before = compute::inactive_before(collected_at, options.inactive_days);
         let subscriptions = self.stored_subscriptions(snapshot.id, &options.paid)?;
@@ -64,9 +64,12 @@ impl Store {
     fn edition(&self, snapshot: SnapshotId) -> Result<Option<String>, StoreError> {
         Ok(self
             .db
-            .row("reading the edition", "SELECT edition FROM snapshots WHERE id = $1", &values![snapshot.0], |row| {
-                row.get::<Option<String>>(0)
-            })?
+            .row(
+                "reading the edition",
+                "SELECT edition FROM snapshots WHERE id = $1",
+                &values![snapshot.0],
+                |row| row.get::<Option<String>>(0),
+            )?
             .flatten())
     }
 
@@ -336,7 +339,7 @@ impl Store {
     ///
     /// Memory grows with the accounts that hold a paid licence (of every org), which the
     /// matching needs at once; never with the licence rows or the other users.
-    pub fn cross_org_report(&self, options: ReportOptions) -> Result<CrossOrgReport, StoreError> {
+    pub fn cross_org_report(&self, options: &ReportOptions) -> Result<CrossOrgReport, StoreError> {
         let latest = self.latest_per_org()?;
         if latest.is_empty() {
             return Err(StoreError::NoSnapshots { store: self.location().clone(), org_id: None });
@@ -344,7 +347,7 @@ impl Store {
         let mut orgs = Vec::with_capacity(latest.len());
         let mut accounts = Vec::new();
         for snapshot in latest {
-            let report = self.report(&snapshot, options.clone())?;
+            let report = self.report(&snapshot, options)?;
             self.paid_accounts(&snapshot, &report.inactive_before, &options.paid, &mut accounts)?;
             orgs.push(OrgSubscriptions {
                 snapshot,

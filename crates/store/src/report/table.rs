@@ -5,8 +5,8 @@ use std::io::{self, Write};
 use sfconn_text::{Table, opt};
 
 use super::model::{CrossOrgReport, Report, SubscriptionUse};
-use crate::{Money, StoreError};
 use crate::render;
+use crate::{Money, StoreError};
 
 /// Before every line of a table.
 const INDENT: &str = "  ";
