@@ -187,18 +187,7 @@ pub(crate) fn from_table(
 /// `report --prices FILE`: a TOML file holding a `[prices]` table, as in the config file, or the
 /// same keys at its top level. It replaces the config file's prices.
 pub fn read_prices_file(path: &Path) -> Result<Option<PriceList>, ConfigError> {
-    let text = std::fs::read_to_string(path).map_err(|source| match source.kind() {
-        std::io::ErrorKind::NotFound => {
-            ConfigError::FileNotFound { path: path.to_path_buf(), named_by: "--prices".into() }
-        }
-        _ => ConfigError::FileUnreadable { path: path.to_path_buf(), source },
-    })?;
-    let table: toml::Table = toml::from_str(&text)
-        .map_err(|source| ConfigError::FileSyntax { path: path.to_path_buf(), source })?;
-    let dict = match Value::serialize(table) {
-        Ok(Value::Dict(_, dict)) => dict,
-        _ => Dict::new(),
-    };
+    let dict = crate::sources::read_toml(path, "--prices")?;
     let prices = match (dict.len(), dict.get(PRICES_TABLE)) {
         (1, Some(Value::Dict(_, inner))) => inner.clone(),
         _ => dict,

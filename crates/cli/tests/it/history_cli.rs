@@ -44,6 +44,18 @@ impl Sandbox {
         String::from_utf8(output.stderr).unwrap()
     }
 
+    /// `sfconn report -f json --config CONFIG EXTRA --store history.db`.
+    fn report_json_with(&self, config: &Path, extra: &[&str]) -> std::process::Output {
+        self.sfconn()
+            .args(["report", "-f", "json", "--config"])
+            .arg(config)
+            .args(extra)
+            .arg("--store")
+            .arg(self.db())
+            .output()
+            .unwrap()
+    }
+
     /// A store with the three weeks imported (ids 1, 2, 3).
     fn with_weeks() -> Self {
         let sandbox = Sandbox::new();
@@ -189,15 +201,7 @@ fn min_logins_comes_from_the_flag_the_setting_or_the_default() {
     let config = sandbox.work().join("sfconn.toml");
     fs::write(&config, "[report]\nmin_logins = 6\n").unwrap();
     let with_file = |extra: &[&str]| {
-        let output = sandbox
-            .sfconn()
-            .args(["report", "-f", "json", "--config"])
-            .arg(&config)
-            .args(extra)
-            .arg("--store")
-            .arg(sandbox.db())
-            .output()
-            .unwrap();
+        let output = sandbox.report_json_with(&config, extra);
         (
             output.status.code(),
             String::from_utf8(output.stdout).unwrap(),
@@ -588,15 +592,7 @@ fn report_prices_file_shows_the_money_with_known_totals() {
     )
     .unwrap();
     let with_config = |extra: &[&str]| -> serde_json::Value {
-        let output = sandbox
-            .sfconn()
-            .args(["report", "-f", "json", "--config"])
-            .arg(&config)
-            .args(extra)
-            .arg("--store")
-            .arg(sandbox.db())
-            .output()
-            .unwrap();
+        let output = sandbox.report_json_with(&config, extra);
         assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
         serde_json::from_slice(&output.stdout).unwrap()
     };

@@ -40,6 +40,15 @@ fn display_name(sub: &SubscriptionUse) -> &str {
     sub.label.as_deref().unwrap_or(&sub.name)
 }
 
+/// Seats bought, or `unlimited` for a site licence.
+fn total_cell(sub: &SubscriptionUse) -> Cell<'static> {
+    if sub.unlimited {
+        Cell::Num { field: "total", value: Some("unlimited".to_owned()) }
+    } else {
+        num("total", sub.total)
+    }
+}
+
 fn percent(value: Option<f64>) -> Option<String> {
     value.map(|v| format!("{v:.1}"))
 }
@@ -201,11 +210,7 @@ fn money(out: &mut String, report: &Report) {
                 Cell::Text(display_name(sub)),
                 Cell::Text(sub.source.as_str()),
                 num("price_per_seat", sub.price_per_seat),
-                if sub.unlimited {
-                    Cell::Num { field: "total", value: Some("unlimited".to_owned()) }
-                } else {
-                    num("total", sub.total)
-                },
+                total_cell(sub),
                 num("included_seats", sub.included_seats),
                 num("bought_monthly", sub.bought_monthly),
                 num("used", sub.used),
@@ -274,11 +279,7 @@ fn seats(out: &mut String, report: &Report) {
                 &[
                     Cell::Text(display_name(sub)),
                     Cell::Text(sub.status.as_deref().unwrap_or("-")),
-                    if sub.unlimited {
-                        Cell::Num { field: "total", value: Some("unlimited".to_owned()) }
-                    } else {
-                        num("total", sub.total)
-                    },
+                    total_cell(sub),
                     num("used", sub.used),
                     num("free", sub.free),
                     num("utilisation_percent", percent(sub.utilisation_percent)),
