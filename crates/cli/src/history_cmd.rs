@@ -194,12 +194,10 @@ struct ReportWants {
     csv: bool,
     /// `--csv-raw`.
     csv_raw: bool,
-    /// `report`: the low-activity threshold is needed.
-    min_logins_needed: bool,
     /// `--min-logins`.
     min_logins: Option<u32>,
-    /// `report`: the paid-licence rules and the prices are read from the settings, so the
-    /// settings are always read.
+    /// `report`: the low-activity threshold, the paid-licence rules and the prices come from
+    /// the settings, so they are always read.
     report: bool,
 }
 
@@ -217,16 +215,13 @@ struct ReportSettings {
 }
 
 /// The store, how `report -f csv` writes text from the org (`--csv-raw`, else the `csv_raw`
-/// setting, so `-f csv` reads the settings even with `--store`) and the low-activity threshold
-/// (`--min-logins`, else `report.min_logins`). The settings are read unless `--store PATH`
-/// and the flags say it all.
+/// setting), and for `report` the low-activity threshold (`--min-logins`, else
+/// `report.min_logins`), the paid and free keys and the prices. `report` always reads the
+/// settings; `history` only when `--store PATH` does not say where the store is.
 fn report_settings(args: &StoreArgs, wants: ReportWants) -> anyhow::Result<ReportSettings> {
     crate::store_target::check_url_flag(args.store_url.as_deref())?;
     let needs_csv_setting = wants.csv && !wants.csv_raw;
-    let needs_min_logins_setting = wants.min_logins_needed && wants.min_logins.is_none();
-    if let (Some(path), false, false, false) =
-        (&args.store, needs_csv_setting, needs_min_logins_setting, wants.report)
-    {
+    if let (Some(path), false, false) = (&args.store, needs_csv_setting, wants.report) {
         return Ok(ReportSettings {
             target: Target::Sqlite(path.clone()),
             cells: CsvCells::from_raw(wants.csv_raw),
@@ -343,14 +338,7 @@ pub(crate) fn run_report(args: ReportArgs) -> anyhow::Result<()> {
         )));
     }
     output::check_target(&output)?;
-    let wants = ReportWants {
-        csv: format == ReportFormat::Csv,
-        csv_raw,
-        // The cross-org view's subscriptions count low-activity seats too.
-        min_logins_needed: true,
-        min_logins,
-        report: true,
-    };
+    let wants = ReportWants { csv: format == ReportFormat::Csv, csv_raw, min_logins, report: true };
     let settings = report_settings(&store, wants)?;
     // --prices FILE replaces the config file's [prices] table.
     let prices = match &prices {
@@ -402,8 +390,8 @@ mod tests {
         assert_eq!(crate::exit::exit_code(&failure(bad)), 2);
     }
 
-    /// `report --store PATH --min-logins N` reads no settings and the store's default stands in
-    /// for the setting's: they must be the same number.
+    /// The store's default (`ReportOptions::default()`, library callers) and the setting's must
+    /// be the same number.
     #[test]
     fn the_store_and_the_settings_agree_on_the_default_min_logins() {
         assert_eq!(sfconn_store::DEFAULT_MIN_LOGINS, sfconn_config::keys::DEFAULT_MIN_LOGINS);
