@@ -343,7 +343,7 @@ pub(super) fn subscription_uses(
 
 /// The report's money view from its subscriptions: seats, and amounts when there are prices.
 pub(super) fn money_summary(uses: &[SubscriptionUse], prices: Option<&Prices>) -> MoneySummary {
-    let per_org = MoneySummary {
+    let seats = MoneySummary {
         currency: prices.map(|p| p.currency().to_owned()),
         reclaimable_seats: uses.iter().map(|u| u.reclaimable).sum(),
         unpriced_reclaimable_seats: uses
@@ -356,7 +356,7 @@ pub(super) fn money_summary(uses: &[SubscriptionUse], prices: Option<&Prices>) -
         bought_monthly: None,
     };
     let Some(prices) = prices else {
-        return per_org;
+        return seats;
     };
     let sum = |amount: fn(&SubscriptionUse) -> Option<crate::Money>| {
         Some(uses.iter().filter_map(amount).fold(crate::Money::ZERO, crate::Money::plus))
@@ -366,7 +366,7 @@ pub(super) fn money_summary(uses: &[SubscriptionUse], prices: Option<&Prices>) -
         reclaimable_monthly: sum(|u| u.reclaimable_monthly),
         reclaimable_yearly: sum(|u| u.reclaimable_yearly),
         bought_monthly: sum(|u| u.bought_monthly),
-        ..per_org
+        ..seats
     }
 }
 
@@ -662,5 +662,53 @@ mod tests {
         let everyone = third_party(&snapshot(true, &["*"]), domains(), Vec::new());
         assert!(everyone.all_domains_shown);
         assert_eq!(everyone.domains.len(), 4);
+    }
+
+    #[test]
+    fn the_integration_allocation_caps_what_is_reclaimable_and_bought() {
+        let mut integration = subscription(SubscriptionSource::UserLicense, "100I", "Salesforce Integration");
+        integration.key = Some("CLOUD_INTEGRATION_USER".to_owned());
+        integration.total = Some(9);
+        integration.used = Some(7);
+        let subscriptions = [integration.judged(&PaidRules::default())];
+        let holder = |id: &str| {
+            let mut candidate = user(id, None);
+            candidate.paid_licences.push(HeldLicence {
+                source: SubscriptionSource::UserLicense,
+                id: "100I".to_owned(),
+                name: "Salesforce Integration".to_owned(),
+            });
+            candidate
+        };
+        let candidates = [holder("005A"), holder("005B"), holder("005C")];
+        let prices = Prices::new(
+            "EUR",
+            [("cloud_integration_user".to_owned(), crate::Money::from_ten_thousandths(100_000))],
+        );
+        let figures = |edition: Option<&str>| {
+            let uses = subscription_uses(
+                &subscriptions,
+                &candidates,
+                Known { frozen: false, login_activity: false },
+                Pricing { edition, prices: Some(&prices) },
+            );
+            let u = &uses[0];
+            (
+                u.included_seats,
+                u.reclaimable,
+                u.bought_monthly.map(|m| m.to_string()),
+                money_summary(&uses, Some(&prices)),
+            )
+        };
+        // 3 candidates, 7 used, 5 included: 2 seats are waste; 9 - 5 = 4 paid for at 10.00.
+        let (included, reclaimable, bought, summary) = figures(Some("Unlimited Edition"));
+        assert_eq!((included, reclaimable, bought.as_deref()), (Some(5), 2, Some("40.00")));
+        assert_eq!(summary.reclaimable_monthly.map(|m| m.to_string()).as_deref(), Some("20.00"));
+        assert_eq!(summary.reclaimable_yearly.map(|m| m.to_string()).as_deref(), Some("240.00"));
+        // 1 included: all 3 candidates' seats.
+        let (included, reclaimable, bought, _) = figures(Some("Developer Edition"));
+        assert_eq!((included, reclaimable, bought.as_deref()), (Some(1), 3, Some("80.00")));
+        let (included, reclaimable, ..) = figures(None);
+        assert_eq!((included, reclaimable), (Some(5), 2), "unknown edition: as Enterprise");
     }
 }
