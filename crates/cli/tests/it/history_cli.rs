@@ -561,7 +561,7 @@ fn report_prices_file_shows_the_money_with_known_totals() {
     let table = sandbox.ok(&["report", "--prices", prices]);
     assert!(
         table.contains(
-            "Reclaimable: about 735 EUR/month (about 8,816 EUR/year): 9 paid seats held by reclaim candidates"
+            "About 735 EUR/month reclaimable (about 8,816 EUR/year): 9 paid seats held by reclaim candidates"
         ),
         "{table}"
     );

@@ -202,8 +202,8 @@ impl MoneySummary {
 }
 
 impl MoneySummary {
-    /// The report's top line: "about N CUR/month reclaimable", or the seats and how to add
-    /// prices.
+    /// The report's top line: "About N CUR/month reclaimable (about N CUR/year): M paid seats
+    /// held by reclaim candidates", or without prices the seats and how to add prices.
     pub fn headline(&self) -> String {
         self.line(true)
     }
@@ -226,7 +226,7 @@ impl MoneySummary {
             };
         };
         let mut line = format!(
-            "Reclaimable: about {} {currency}/month (about {} {currency}/year): {seats}",
+            "About {} {currency}/month reclaimable (about {} {currency}/year): {seats}",
             monthly.rounded_grouped(),
             yearly.rounded_grouped()
         );

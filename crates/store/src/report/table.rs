@@ -299,7 +299,7 @@ impl CrossOrgReport {
             if self.orgs.len() == 1 { "" } else { "s" },
             self.inactive_days
         )?;
-        writeln!(out, "All orgs: {}", self.money.headline())?;
+        writeln!(out, "All orgs together. {}", self.money.headline())?;
         for org in &self.orgs {
             let s = &org.snapshot;
             writeln!(out)?;

@@ -156,7 +156,7 @@ fn the_money_view_shows_in_the_browser() {
     let loaded = load(&page, &proxy);
     assert_eq!(loaded.console, Vec::<String>::new(), "console messages");
     assert_eq!(proxy.requests(), Vec::<String>::new(), "network requests");
-    assert!(loaded.dom.contains("Reclaimable: about 735 EUR/month (about 8,816 EUR/year)"), "{}", loaded.dom);
+    assert!(loaded.dom.contains("About 735 EUR/month reclaimable (about 8,816 EUR/year)"), "{}", loaded.dom);
     for sub in report.subscriptions.iter().filter(|s| s.price_per_seat.is_some()) {
         for (name, value) in [
             ("price_per_seat", sub.price_per_seat),

@@ -95,7 +95,7 @@ fn the_money_of_each_subscription_and_the_total_are_exact() {
     assert_eq!(money.bought_monthly, Some(eur(1841, 75)));
     assert_eq!(
         money.headline(),
-        "Reclaimable: about 735 EUR/month (about 8,816 EUR/year): 9 paid seats held by reclaim candidates"
+        "About 735 EUR/month reclaimable (about 8,816 EUR/year): 9 paid seats held by reclaim candidates"
     );
     // The candidates are those of the seats view: the allocation changes seats, not people.
     let users: Vec<&str> =
@@ -234,7 +234,7 @@ fn all_orgs_sums_the_money_in_one_currency() {
     view.write_table(&mut table).unwrap();
     let table = String::from_utf8(table).unwrap();
     assert!(
-        table.contains("All orgs: Reclaimable: about 1,347 EUR/month (about 16,165 EUR/year)"),
+        table.contains("All orgs together. About 1,347 EUR/month reclaimable (about 16,165 EUR/year)"),
         "{table}"
     );
 }
