@@ -218,8 +218,9 @@ pub(crate) struct OrgOutput {
     to_store: Option<(Target, StoreCopy)>,
     output: PathBuf,
     format_name: &'static str,
-    /// `report.min_logins`, for the `-f html` page's low-activity class.
-    min_logins: u32,
+    /// `report.min_logins`, `report.paid_keys`, `report.free_keys` and `[prices]`, for the
+    /// `-f html` page.
+    report_options: sfconn_store::ReportOptions,
 }
 
 impl OrgOutput {
@@ -253,7 +254,12 @@ impl OrgOutput {
             to_store,
             output: output.to_path_buf(),
             format_name,
-            min_logins: settings.report_min_logins,
+            report_options: sfconn_store::ReportOptions {
+                min_logins: settings.report_min_logins,
+                paid: crate::history_cmd::paid_rules(settings),
+                prices: settings.prices.as_ref().map(crate::history_cmd::store_prices),
+                ..sfconn_store::ReportOptions::default()
+            },
         })
     }
 
@@ -270,10 +276,10 @@ impl OrgOutput {
         verbosity: Verbosity,
         prefix: &str,
     ) -> anyhow::Result<()> {
-        let OrgOutput { sink, html_dir, to_store, output, format_name, min_logins } = self;
+        let OrgOutput { sink, html_dir, to_store, output, format_name, report_options } = self;
         drop(sink);
         if let Some(dir) = &html_dir {
-            write_html(dir.path(), &output, min_logins)?;
+            write_html(dir.path(), &output, &report_options)?;
         }
         report_outcome(outcome, verbosity, &output, format_name, prefix);
         if verbosity != Verbosity::Quiet
@@ -416,10 +422,9 @@ fn html_scratch(format: FormatArg, output: &Path) -> anyhow::Result<Option<tempf
 }
 
 /// Renders the HTML report of the snapshot the run wrote to `dir` and writes it to `output`
-/// (low activity below `min_logins`, the `report.min_logins` setting).
-fn write_html(dir: &Path, output: &Path, min_logins: u32) -> anyhow::Result<()> {
+/// (with the report's settings: `report.*` and `[prices]`).
+fn write_html(dir: &Path, output: &Path, report_options: &sfconn_store::ReportOptions) -> anyhow::Result<()> {
     let options = sfconn_store::HtmlOptions { sfconn_version: env!("CARGO_PKG_VERSION") };
-    let report_options = sfconn_store::ReportOptions { min_logins, ..sfconn_store::ReportOptions::default() };
     let html = sfconn_store::snapshot_file_html(&dir.join(HTML_SNAPSHOT_FILE), dir, report_options, options)?;
     output::write_output(output, &html)
 }

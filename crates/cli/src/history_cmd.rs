@@ -4,7 +4,10 @@
 use std::path::PathBuf;
 
 use clap::{Args, Subcommand, ValueEnum};
-use sfconn_store::{CsvCells, HtmlOptions, ReportOptions, Selector, SnapshotInfo, Store, StoreError, Target};
+use sfconn_store::{
+    CsvCells, HtmlOptions, Money, PaidRules, Prices, ReportOptions, Selector, SnapshotInfo, Store,
+    StoreError, Target,
+};
 
 use crate::exit::{Failure, code, code_of};
 use crate::output;
@@ -129,6 +132,12 @@ pub(crate) struct ReportArgs {
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=100_000))]
     pub min_logins: Option<u32>,
 
+    /// Prices per seat per month from this TOML file (a [prices] table: `currency = "EUR"`, then
+    /// licence key or name = price), instead of the config file's [prices] table: the report then
+    /// shows what the reclaimable seats cost (docs/report.md, "Money")
+    #[arg(long, value_name = "FILE")]
+    pub prices: Option<PathBuf>,
+
     /// Output format
     #[arg(short = 'f', long = "format", value_enum, default_value_t)]
     pub format: ReportFormat,
@@ -185,10 +194,11 @@ struct ReportWants {
     csv: bool,
     /// `--csv-raw`.
     csv_raw: bool,
-    /// `report`: the low-activity threshold is needed.
-    min_logins_needed: bool,
     /// `--min-logins`.
     min_logins: Option<u32>,
+    /// `report`: the low-activity threshold, the paid-licence rules and the prices come from
+    /// the settings, so they are always read.
+    report: bool,
 }
 
 /// The store and what `report` reads from the settings.
@@ -198,21 +208,26 @@ struct ReportSettings {
     cells: CsvCells,
     /// `--min-logins`, else `report.min_logins`.
     min_logins: u32,
+    /// `report.paid_keys` and `report.free_keys`.
+    paid: PaidRules,
+    /// The `[prices]` table.
+    prices: Option<Prices>,
 }
 
 /// The store, how `report -f csv` writes text from the org (`--csv-raw`, else the `csv_raw`
-/// setting, so `-f csv` reads the settings even with `--store`) and the low-activity threshold
-/// (`--min-logins`, else `report.min_logins`). The settings are read unless `--store PATH`
-/// and the flags say it all.
+/// setting), and for `report` the low-activity threshold (`--min-logins`, else
+/// `report.min_logins`), the paid and free keys and the prices. `report` always reads the
+/// settings; `history` only when `--store PATH` does not say where the store is.
 fn report_settings(args: &StoreArgs, wants: ReportWants) -> anyhow::Result<ReportSettings> {
     crate::store_target::check_url_flag(args.store_url.as_deref())?;
     let needs_csv_setting = wants.csv && !wants.csv_raw;
-    let needs_min_logins_setting = wants.min_logins_needed && wants.min_logins.is_none();
-    if let (Some(path), false, false) = (&args.store, needs_csv_setting, needs_min_logins_setting) {
+    if let (Some(path), false, false) = (&args.store, needs_csv_setting, wants.report) {
         return Ok(ReportSettings {
             target: Target::Sqlite(path.clone()),
             cells: CsvCells::from_raw(wants.csv_raw),
             min_logins: wants.min_logins.unwrap_or(sfconn_store::DEFAULT_MIN_LOGINS),
+            paid: PaidRules::default(),
+            prices: None,
         });
     }
     let settings = store_settings(args, wants)?;
@@ -221,7 +236,28 @@ fn report_settings(args: &StoreArgs, wants: ReportWants) -> anyhow::Result<Repor
         Some(path) => Target::Sqlite(path.clone()),
         None => crate::store_target::from_settings(&settings, NO_STORE)?,
     };
-    Ok(ReportSettings { target, cells, min_logins: settings.report_min_logins })
+    Ok(ReportSettings {
+        target,
+        cells,
+        min_logins: settings.report_min_logins,
+        paid: paid_rules(&settings),
+        prices: settings.prices.as_ref().map(store_prices),
+    })
+}
+
+/// `report.paid_keys` and `report.free_keys` as the report takes them.
+pub(crate) fn paid_rules(settings: &sfconn_config::Settings) -> PaidRules {
+    PaidRules::new(settings.report_paid_keys.iter().cloned(), settings.report_free_keys.iter().cloned())
+}
+
+/// The settings' price list as the report takes it.
+pub(crate) fn store_prices(list: &sfconn_config::PriceList) -> Prices {
+    Prices::new(
+        list.currency.clone(),
+        list.entries
+            .iter()
+            .map(|entry| (entry.licence.clone(), Money::from_ten_thousandths(entry.ten_thousandths))),
+    )
 }
 
 fn selector(text: Option<&str>) -> anyhow::Result<Option<Selector>> {
@@ -282,8 +318,18 @@ fn imported_line(info: &SnapshotInfo) -> String {
 }
 
 pub(crate) fn run_report(args: ReportArgs) -> anyhow::Result<()> {
-    let ReportArgs { snapshot, org, all_orgs, inactive_days, min_logins, format, output, csv_raw, store } =
-        args;
+    let ReportArgs {
+        snapshot,
+        org,
+        all_orgs,
+        inactive_days,
+        min_logins,
+        prices,
+        format,
+        output,
+        csv_raw,
+        store,
+    } = args;
     if all_orgs && format == ReportFormat::Html {
         return Err(anyhow::Error::new(Failure::new(
             code::USAGE,
@@ -292,18 +338,19 @@ pub(crate) fn run_report(args: ReportArgs) -> anyhow::Result<()> {
         )));
     }
     output::check_target(&output)?;
-    let wants = ReportWants {
-        csv: format == ReportFormat::Csv,
-        csv_raw,
-        // The cross-org view's subscriptions count low-activity seats too.
-        min_logins_needed: true,
-        min_logins,
+    let wants = ReportWants { csv: format == ReportFormat::Csv, csv_raw, min_logins, report: true };
+    let settings = report_settings(&store, wants)?;
+    // --prices FILE replaces the config file's [prices] table.
+    let prices = match &prices {
+        Some(path) => sfconn_config::read_prices_file(path)?.as_ref().map(store_prices),
+        None => settings.prices,
     };
-    let ReportSettings { target, cells, min_logins } = report_settings(&store, wants)?;
-    let store = Store::open_existing_target(&target).map_err(failure)?;
-    let options = ReportOptions { inactive_days, min_logins };
+    let store = Store::open_existing_target(&settings.target).map_err(failure)?;
+    let cells = settings.cells;
+    let options =
+        ReportOptions { inactive_days, min_logins: settings.min_logins, paid: settings.paid, prices };
     if all_orgs {
-        let view = store.cross_org_report(options).map_err(failure)?;
+        let view = store.cross_org_report(&options).map_err(failure)?;
         let mut out = Vec::new();
         match format {
             // -f html was refused above.
@@ -316,7 +363,7 @@ pub(crate) fn run_report(args: ReportArgs) -> anyhow::Result<()> {
     }
     let selector = selector(snapshot.as_deref())?.unwrap_or(Selector::Latest);
     let snapshot = store.resolve(&selector, org.as_deref()).map_err(failure)?;
-    let report = store.report(&snapshot, options).map_err(failure)?;
+    let report = store.report(&snapshot, &options).map_err(failure)?;
     let mut out = Vec::new();
     match format {
         ReportFormat::Table => report.write_table(&mut out),
@@ -343,8 +390,8 @@ mod tests {
         assert_eq!(crate::exit::exit_code(&failure(bad)), 2);
     }
 
-    /// `report --store PATH --min-logins N` reads no settings and the store's default stands in
-    /// for the setting's: they must be the same number.
+    /// The store's default (`ReportOptions::default()`, library callers) and the setting's must
+    /// be the same number.
     #[test]
     fn the_store_and_the_settings_agree_on_the_default_min_logins() {
         assert_eq!(sfconn_store::DEFAULT_MIN_LOGINS, sfconn_config::keys::DEFAULT_MIN_LOGINS);

@@ -82,6 +82,9 @@ pub const KEYS: &[Key] = &[
         Some("--min-logins"),
         Kind::Integer { min: 1, max: 100_000 },
     ),
+    // `report`: licence keys that are paid / free whatever the built-in table says.
+    key("report.paid_keys", "SFCONN_REPORT__PAID_KEYS", None, Kind::List),
+    key("report.free_keys", "SFCONN_REPORT__FREE_KEYS", None, Kind::List),
 ];
 
 /// Tables that group keys: `[http]`, `[limits]`, `[store]`, `[auth]`, `[fleet]`, `[report]`.
@@ -91,7 +94,8 @@ pub const TABLES: &[&str] = &["http", "limits", "store", "auth", "fleet", "repor
 pub const ORGS_TABLE: &str = "orgs";
 
 /// Keys that only make sense once per config file, not per org.
-pub const TOP_LEVEL_ONLY: &[&str] = &["fleet.concurrency", "report.min_logins"];
+pub const TOP_LEVEL_ONLY: &[&str] =
+    &["fleet.concurrency", "report.min_logins", "report.paid_keys", "report.free_keys"];
 
 /// Prefix of the variables that set one named org's keys: `SFCONN_ORGS__NAME__KEY`.
 pub const ORG_ENV_PREFIX: &str = "SFCONN_ORGS__";

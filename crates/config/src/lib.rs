@@ -21,6 +21,7 @@ mod error;
 pub mod keys;
 mod login_url;
 mod orgs;
+mod prices;
 mod resolve;
 mod sources;
 mod store;
@@ -39,6 +40,7 @@ pub use orgs::{
     Fleet, FleetOrg, load_fleet, load_fleet_with, load_org, load_org_at_index, load_org_at_index_with,
     load_org_with,
 };
+pub use prices::{PriceEntry, PriceList, read_prices_file};
 pub use store::{StoreUrl, redact_url, url_has_password};
 
 /// A commented template config file, written by `sfconn config init`.
@@ -92,6 +94,12 @@ pub struct Settings {
     pub fleet_concurrency: usize,
     /// `report.min_logins`: `sfconn report`'s low-activity threshold (logins in the window).
     pub report_min_logins: u32,
+    /// `report.paid_keys`: licence keys the report counts as paid whatever its table says.
+    pub report_paid_keys: Vec<String>,
+    /// `report.free_keys`: licence keys the report counts as free.
+    pub report_free_keys: Vec<String>,
+    /// The `[prices]` table: prices per seat per month in one currency; `None` when not set.
+    pub prices: Option<PriceList>,
 }
 
 /// The `[http]` table.

@@ -194,6 +194,16 @@ fn declared_orgs(file: Option<&ConfigFile>, env: &dyn Environment) -> Result<Vec
                         });
                     }
                 }
+                if table.contains_key(crate::prices::PRICES_TABLE) {
+                    problems.push(Problem {
+                        key: format!("{key}.{}", crate::prices::PRICES_TABLE),
+                        origin: origin.clone(),
+                        message:
+                            "the prices apply to all orgs (report --all-orgs sums them in one currency): \
+                                  set [prices] at the top level of the file"
+                                .into(),
+                    });
+                }
                 names.push(name.clone());
             }
         }
@@ -595,5 +605,16 @@ http = { timeout_secs = 5 }
             Some(Origin::Env { var: "SFCONN_FLEET__CONCURRENCY".into() }),
             "{err}"
         );
+    }
+
+    #[test]
+    fn the_report_keys_and_the_prices_apply_to_all_orgs() {
+        let dir = Dir::new(
+            "[prices]\ncurrency = \"EUR\"\n[orgs.prod]\nreport = { free_keys = [\"SFDC\"] }\nprices = { SFDC = 1 }\n",
+        );
+        let err = load_fleet_with(&Flags::default(), Need::StoreOnly, &dir.env()).unwrap_err();
+        let keys: Vec<&str> = err.problems().iter().map(|p| p.key.as_str()).collect();
+        assert_eq!(keys, ["orgs.prod.report.free_keys", "orgs.prod.prices"], "{err}");
+        assert!(err.to_string().contains("set [prices] at the top level of the file"), "{err}");
     }
 }

@@ -159,6 +159,10 @@ impl Reader<'_> {
             if keys::find(name).is_some() {
                 continue;
             }
+            if name == crate::prices::PRICES_TABLE {
+                // Its keys are licence names: read by `prices`.
+                continue;
+            }
             if keys::TABLES.contains(&name.as_str()) {
                 match value {
                     Value::Dict(_, table) => {
@@ -270,6 +274,10 @@ pub(crate) fn resolve(
     let max_api_usage_percent = r.integer("limits.max_api_usage_percent");
     let fleet_concurrency = r.integer("fleet.concurrency");
     let min_logins = r.integer("report.min_logins");
+    let paid_keys = r.list("report.paid_keys");
+    let free_keys = r.list("report.free_keys");
+    check_key_lists(&mut r, paid_keys.as_ref(), free_keys.as_ref());
+    let prices = read_prices(&mut r);
     let store_path = r
         .text("store.path")
         .map(|(p, o)| (resolve_path(&p, &o, cwd.as_deref(), home.as_deref()), o))
@@ -504,13 +512,20 @@ pub(crate) fn resolve(
         ),
         ("fleet.concurrency", (serde_json::Value::from(fleet_concurrency), fleet_origin)),
         ("report.min_logins", (serde_json::Value::from(report_min_logins), min_logins_origin)),
+        ("report.paid_keys", shown_list(paid_keys.as_ref())),
+        ("report.free_keys", shown_list(free_keys.as_ref())),
     ];
+    let (prices, price_entries) = prices.unwrap_or((None, Vec::new()));
+    if price_entries.is_empty() {
+        entries.push(("prices", (serde_json::Value::Null, Origin::Default)));
+    }
     let after_path =
         entries.iter().position(|(key, _)| *key == "store.path").map_or(entries.len(), |at| at + 1);
     entries.splice(after_path..after_path, store.entries);
     let entries = entries
         .into_iter()
         .map(|(key, (value, origin))| Entry { key: key.to_string(), value, origin })
+        .chain(price_entries)
         .collect();
 
     let settings = Settings {
@@ -533,8 +548,98 @@ pub(crate) fn resolve(
         org: None,
         fleet_concurrency,
         report_min_logins,
+        report_paid_keys: clean_keys(paid_keys),
+        report_free_keys: clean_keys(free_keys),
+        prices,
     };
     Ok(Loaded { settings, entries, warnings, config_file: None })
+}
+
+/// A list setting as `config check` shows it (`[]` by default).
+fn shown_list(list: Option<&(Vec<String>, Origin)>) -> (serde_json::Value, Origin) {
+    match list {
+        Some((items, origin)) => {
+            (serde_json::Value::from(clean_keys(Some((items.clone(), origin.clone())))), origin.clone())
+        }
+        None => (serde_json::Value::from(Vec::<String>::new()), Origin::Default),
+    }
+}
+
+/// The keys of a list setting, trimmed, blank ones left out.
+fn clean_keys(list: Option<(Vec<String>, Origin)>) -> Vec<String> {
+    list.map(|(items, _)| items.into_iter().map(|k| k.trim().to_owned()).filter(|k| !k.is_empty()).collect())
+        .unwrap_or_default()
+}
+
+/// A key in both `report.paid_keys` and `report.free_keys` (ignoring case) is refused.
+fn check_key_lists(
+    r: &mut Reader<'_>,
+    paid: Option<&(Vec<String>, Origin)>,
+    free: Option<&(Vec<String>, Origin)>,
+) {
+    let (Some((paid, paid_origin)), Some((free, free_origin))) = (paid, free) else {
+        return;
+    };
+    for key in paid.iter().map(|k| k.trim()).filter(|k| !k.is_empty()) {
+        if free.iter().any(|f| f.trim().eq_ignore_ascii_case(key)) {
+            r.problem(
+                "report.paid_keys",
+                Some(paid_origin.clone()),
+                format!(
+                    "{key:?} is in both report.paid_keys and report.free_keys ({free_origin}): keep it in one"
+                ),
+            );
+        }
+    }
+}
+
+/// The `[prices]` table: the price list and its `config check` entries; None when it has
+/// problems (recorded). Only the config file's top level may hold it.
+fn read_prices(r: &mut Reader<'_>) -> Option<(Option<crate::PriceList>, Vec<Entry>)> {
+    use crate::prices::{CURRENCY_KEY, PRICES_TABLE, from_table, price_key};
+    let value = r.merged.get(PRICES_TABLE)?.clone();
+    let origin = r.origin(&value);
+    let Value::Dict(_, table) = &value else {
+        let found = describe(&value, false);
+        r.problem(PRICES_TABLE, Some(origin), format!("must be a table (a [prices] section), found {found}"));
+        return None;
+    };
+    let mut bad_origin = false;
+    for (name, item) in table {
+        let item_origin = r.origin(item);
+        if !matches!(item_origin, Origin::File { .. }) {
+            r.problem(
+                &price_key(name),
+                Some(item_origin),
+                "prices are read from the [prices] table at the top level of the config file, or from report --prices FILE; not from the environment or an [orgs.NAME] table",
+            );
+            bad_origin = true;
+        }
+    }
+    if bad_origin {
+        return None;
+    }
+    let mut problems = Vec::new();
+    let list = from_table(table, |v| sources::origin_of(r.figment, v), &mut problems);
+    let failed = !problems.is_empty();
+    r.problems.extend(problems);
+    if failed {
+        return None;
+    }
+    let mut entries = Vec::new();
+    if let Some(list) = &list {
+        let currency_origin = table.get(CURRENCY_KEY).map_or(Origin::Default, |v| r.origin(v));
+        entries.push(Entry {
+            key: format!("{PRICES_TABLE}.{CURRENCY_KEY}"),
+            value: serde_json::Value::from(list.currency.as_str()),
+            origin: currency_origin,
+        });
+        for price in &list.entries {
+            let origin = table.get(&price.licence).map_or(Origin::Default, |v| r.origin(v));
+            entries.push(Entry { key: price_key(&price.licence), value: price.shown.clone(), origin });
+        }
+    }
+    Some((list, entries))
 }
 
 /// A secret and where it came from.

@@ -310,19 +310,24 @@ pub(crate) fn home_dir(env: &dyn Environment) -> Option<PathBuf> {
 
 /// Reads and parses the config file.
 pub(crate) fn read(path: &Path) -> Result<ConfigFile, ConfigError> {
+    let dict = read_toml(path, "the lookup")?;
+    Ok(ConfigFile { path: path.to_path_buf(), dict, mode: unix_mode(path) })
+}
+
+/// Reads a TOML file into a dictionary; `named_by` says who named the file, for a missing one.
+pub(crate) fn read_toml(path: &Path, named_by: &str) -> Result<Dict, ConfigError> {
     let text = std::fs::read_to_string(path).map_err(|source| match source.kind() {
         std::io::ErrorKind::NotFound => {
-            ConfigError::FileNotFound { path: path.to_path_buf(), named_by: "the lookup".into() }
+            ConfigError::FileNotFound { path: path.to_path_buf(), named_by: named_by.into() }
         }
         _ => ConfigError::FileUnreadable { path: path.to_path_buf(), source },
     })?;
     let table: toml::Table = toml::from_str(&text)
         .map_err(|source| ConfigError::FileSyntax { path: path.to_path_buf(), source })?;
-    let dict = match Value::serialize(table) {
+    Ok(match Value::serialize(table) {
         Ok(Value::Dict(_, dict)) => dict,
         _ => Dict::new(),
-    };
-    Ok(ConfigFile { path: path.to_path_buf(), dict, mode: unix_mode(path) })
+    })
 }
 
 /// Permission bits of a file (unix only).

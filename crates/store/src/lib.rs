@@ -31,6 +31,7 @@ mod doc;
 mod error;
 mod html;
 mod import;
+mod money;
 mod one_off;
 mod paid;
 mod render;
@@ -47,12 +48,16 @@ pub use doc::{
     SnapshotDoc, SubscriptionSource,
 };
 pub use error::StoreError;
+pub use money::{MONEY_SCALE, Money, Prices};
 pub use one_off::snapshot_file_html;
-pub use paid::{LicenceFacts, is_paid};
+pub use paid::{
+    INTEGRATION_KEY, KnownKey, LicenceFacts, PaidRules, USER_LICENCE_KEYS, included_seats, is_paid,
+    known_user_licence_key,
+};
 pub use report::{
     Activity, ApiUsage, ClassCount, CrossOrgReport, DEFAULT_INACTIVE_DAYS, DEFAULT_MIN_LOGINS, DomainCount,
     DuplicatePerson, FeatureLicenceUse, HTML_MAX_CANDIDATES, HTML_MAX_DOMAINS, HeldLicence, HtmlOptions,
-    KindCount, LOGIN_BUCKETS, LoginActivityReport, LoginBucket, MatchedBy, OrgAccount, OrgRef,
+    KindCount, LOGIN_BUCKETS, LoginActivityReport, LoginBucket, MatchedBy, MoneySummary, OrgAccount, OrgRef,
     OrgSubscriptions, OverAssigned, ReclaimCandidate, ReclaimClass, Report, ReportContext, ReportOptions,
     SnapshotWarning, SubscriptionUse, ThirdPartyFootprint, UsagePoint, UsageSeries,
 };

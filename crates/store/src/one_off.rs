@@ -12,7 +12,7 @@ use crate::{HtmlOptions, ReportOptions, Selector, Store, StoreError};
 pub fn snapshot_file_html(
     snapshot: &Path,
     scratch: &Path,
-    report_options: ReportOptions,
+    report_options: &ReportOptions,
     options: HtmlOptions<'_>,
 ) -> Result<Vec<u8>, StoreError> {
     let mut store = Store::open(&scratch.join("one-off.db"))?;

@@ -357,3 +357,17 @@ fn the_kubernetes_configmap_holds_a_valid_fleet_config() {
         "every org keeps rotated tokens in the state dir: {shown}"
     );
 }
+
+#[test]
+fn check_shows_the_report_keys_and_every_price() {
+    let sandbox = Sandbox::new();
+    sandbox.write(
+        "work/sfconn.toml",
+        "[report]\npaid_keys = [\"PID_WDC_Only\"]\n\n[prices]\ncurrency = \"EUR\"\nSFDC = 150\n\"Salesforce Platform\" = 25.5\n",
+    );
+    let out = sandbox.sfconn_with_credentials().args(["config", "check"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", sandbox.scrub(&text(&out.stderr)));
+    let stdout = sandbox.scrub(&text(&out.stdout));
+    let tail: Vec<&str> = stdout.lines().skip_while(|l| !l.starts_with("report.")).collect();
+    insta::assert_snapshot!(tail.join("\n"));
+}

@@ -100,11 +100,13 @@ fn all_orgs_json_and_csv() {
     assert_eq!((code, out.as_str()), (0, ""), "{stderr}");
     let csv = std::fs::read_to_string(&output).unwrap();
     let blocks: Vec<&str> = csv.split("\n\n").collect();
-    assert_eq!(blocks.len(), 2, "{csv}");
-    assert!(blocks[0].starts_with("section,org_id,org_name,snapshot,source,id,name,"), "{csv}");
-    assert_eq!(blocks[0].lines().count(), 1 + 4 + 14 + 4, "a header and every org's subscriptions");
-    assert!(blocks[1].starts_with("section,person,person_matched_by,org_id,"), "{csv}");
-    assert_eq!(blocks[1].lines().filter(|l| l.starts_with("duplicate,")).count(), 14);
+    assert_eq!(blocks.len(), 3, "{csv}");
+    assert!(blocks[0].starts_with("section,org_id,org_name,snapshot,currency,reclaimable_seats,"), "{csv}");
+    assert_eq!(blocks[0].lines().count(), 1 + 1 + 3, "a header, the total and each org's money");
+    assert!(blocks[1].starts_with("section,org_id,org_name,snapshot,source,id,name,"), "{csv}");
+    assert_eq!(blocks[1].lines().count(), 1 + 4 + 14 + 4, "a header and every org's subscriptions");
+    assert!(blocks[2].starts_with("section,person,person_matched_by,org_id,"), "{csv}");
+    assert_eq!(blocks[2].lines().filter(|l| l.starts_with("duplicate,")).count(), 14);
 }
 
 #[test]

@@ -44,6 +44,18 @@ impl Sandbox {
         String::from_utf8(output.stderr).unwrap()
     }
 
+    /// `sfconn report -f json --config CONFIG EXTRA --store history.db`.
+    fn report_json_with(&self, config: &Path, extra: &[&str]) -> std::process::Output {
+        self.sfconn()
+            .args(["report", "-f", "json", "--config"])
+            .arg(config)
+            .args(extra)
+            .arg("--store")
+            .arg(self.db())
+            .output()
+            .unwrap()
+    }
+
     /// A store with the three weeks imported (ids 1, 2, 3).
     fn with_weeks() -> Self {
         let sandbox = Sandbox::new();
@@ -189,15 +201,7 @@ fn min_logins_comes_from_the_flag_the_setting_or_the_default() {
     let config = sandbox.work().join("sfconn.toml");
     fs::write(&config, "[report]\nmin_logins = 6\n").unwrap();
     let with_file = |extra: &[&str]| {
-        let output = sandbox
-            .sfconn()
-            .args(["report", "-f", "json", "--config"])
-            .arg(&config)
-            .args(extra)
-            .arg("--store")
-            .arg(sandbox.db())
-            .output()
-            .unwrap();
+        let output = sandbox.report_json_with(&config, extra);
         (
             output.status.code(),
             String::from_utf8(output.stdout).unwrap(),
@@ -237,7 +241,8 @@ fn report_csv_has_one_block_per_section() {
     assert_eq!(
         headers,
         [
-            "section,source,id,name,label,status,total,used,free,utilisation_percent,unlimited,paid,reclaimable,frozen_seats,low_activity_seats",
+            "section,currency,reclaimable_seats,unpriced_reclaimable_seats,reclaimable_monthly,reclaimable_yearly,bought_monthly,hint",
+            "section,source,id,name,label,status,total,used,free,utilisation_percent,unlimited,paid,reclaimable,frozen_seats,low_activity_seats,key,included_seats,price_per_seat,bought_monthly,reclaimable_monthly,reclaimable_yearly",
             "section,user_id,username,email,name,account_kind,profile,last_login_at,days_since_login,reason,frozen,logins_in_window,paid_licence_ids,paid_licences",
             "section,class,computed,candidates,not_computed_because",
             "section,state,days,path,rows,min_logins",
@@ -539,4 +544,77 @@ fn a_reader_that_stops_early_is_no_error() {
     let output = child.wait_with_output().unwrap();
     assert_eq!(output.status.code(), Some(0), "{}", String::from_utf8_lossy(&output.stderr));
     assert!(output.stderr.is_empty(), "{}", String::from_utf8_lossy(&output.stderr));
+}
+
+/// The prices of docs/report.md's worked example, as a `--prices` file.
+const PRICES_FILE: &str = "[prices]\ncurrency = \"EUR\"\nSFDC = 150\n\"Sales Cloud Einstein\" = 50\nsbqq = 12.35\nCLOUD_INTEGRATION_USER = 10\n";
+
+#[test]
+fn report_prices_file_shows_the_money_with_known_totals() {
+    let sandbox = Sandbox::new();
+    let money = fixture("acme-money-2024-06-20.json");
+    sandbox.ok(&["history", "import", money.to_str().unwrap()]);
+    let prices = sandbox.work().join("prices.toml");
+    fs::write(&prices, PRICES_FILE).unwrap();
+    let prices = prices.to_str().unwrap();
+
+    let table = sandbox.ok(&["report", "--prices", prices]);
+    assert!(
+        table.contains(
+            "About 735 EUR/month reclaimable (about 8,816 EUR/year): 9 paid seats held by reclaim candidates"
+        ),
+        "{table}"
+    );
+    let json: serde_json::Value =
+        serde_json::from_str(&sandbox.ok(&["report", "-f", "json", "--prices", prices])).unwrap();
+    assert_eq!(json["money"]["reclaimable_monthly"], "734.70");
+    assert_eq!(json["money"]["reclaimable_yearly"], "8816.40");
+    assert_eq!(json["money"]["bought_monthly"], "1841.75");
+    let csv = sandbox.ok(&["report", "-f", "csv", "--prices", prices]);
+    assert!(
+        csv.starts_with("section,currency,") && csv.contains("\nmoney,EUR,9,0,734.70,8816.40,1841.75,\n"),
+        "{csv}"
+    );
+    let view: serde_json::Value =
+        serde_json::from_str(&sandbox.ok(&["report", "--all-orgs", "-f", "json", "--prices", prices]))
+            .unwrap();
+    assert_eq!(view["money"]["reclaimable_monthly"], "734.70");
+
+    // Without prices: seats, and how to add prices.
+    let table = sandbox.ok(&["report"]);
+    assert!(table.contains("Reclaimable: 9 paid seats held by reclaim candidates; add prices"), "{table}");
+
+    // The config file's [prices] and [report] keys apply; --prices replaces the table.
+    let config = sandbox.work().join("sfconn.toml");
+    fs::write(
+        &config,
+        "[report]\nfree_keys = [\"CLOUD_INTEGRATION_USER\"]\n\n[prices]\ncurrency = \"USD\"\nSFDC = 100\n",
+    )
+    .unwrap();
+    let with_config = |extra: &[&str]| -> serde_json::Value {
+        let output = sandbox.report_json_with(&config, extra);
+        assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+        serde_json::from_slice(&output.stdout).unwrap()
+    };
+    let report = with_config(&[]);
+    // Integration free: ben and dan are no candidates; 4 Salesforce seats at 100 USD.
+    assert_eq!(report["money"]["currency"], "USD");
+    assert_eq!(report["money"]["reclaimable_monthly"], "400.00");
+    assert_eq!(report["reclaim_candidates"].as_array().unwrap().len(), 4);
+    let report = with_config(&["--prices", prices]);
+    assert_eq!(report["money"]["currency"], "EUR");
+    assert_eq!(report["money"]["reclaimable_monthly"], "724.70", "the file's prices, the config's free keys");
+}
+
+#[test]
+fn a_bad_prices_file_exits_78_naming_the_key() {
+    let sandbox = Sandbox::with_weeks();
+    let prices = sandbox.work().join("prices.toml");
+    fs::write(&prices, "currency = \"EUR\"\nSFDC = 150\n\"Salesforce Platform\" = { price = 25, currency = \"USD\" }\nAUL = -3\n").unwrap();
+    let err = sandbox.fails(&["report", "--prices", prices.to_str().unwrap()], 78);
+    let err = err.replace(sandbox.work().to_str().unwrap(), "[WORK]");
+    insta::assert_snapshot!(err);
+    let missing = sandbox.work().join("none.toml");
+    let err = sandbox.fails(&["report", "--prices", missing.to_str().unwrap()], 78);
+    assert!(err.contains("none.toml") && err.contains("--prices"), "{err}");
 }

@@ -157,9 +157,18 @@ fn csv_raw_reads_the_usual_spellings_of_a_boolean_from_the_environment() {
 #[test]
 fn entries_list_every_key_in_schema_order() {
     let loaded = Sandbox::with_credentials().load_ok(&Flags::default());
-    // `store.password` is shown (where the store's password comes from), never set.
-    let listed: Vec<&str> =
-        loaded.entries.iter().map(|e| e.key.as_str()).filter(|key| *key != "store.password").collect();
+    // `store.password` is shown (where the store's password comes from), never set; `prices`
+    // (not set) last, the price list not being a key of the schema.
+    let listed: Vec<&str> = loaded
+        .entries
+        .iter()
+        .map(|e| e.key.as_str())
+        .filter(|key| *key != "store.password" && *key != "prices")
+        .collect();
+    assert_eq!(
+        loaded.entries.last().map(|e| (e.key.as_str(), e.value.clone())),
+        Some(("prices", json!(null)))
+    );
     let schema: Vec<&str> = keys::KEYS.iter().map(|k| k.name).collect();
     assert_eq!(listed, schema);
 }
@@ -379,6 +388,22 @@ fn precedence_matrix_default_file_env_flag_for_every_key() {
             file: ("3", json!(3)),
             env: ("12", json!(12)),
             flag: Some((|f| f.min_logins = Some(20), json!(20))),
+            without: &[],
+        },
+        Row {
+            key: "report.paid_keys",
+            default: Some(json!([])),
+            file: ("[\"PID_WDC_Only\", \" \"]", json!(["PID_WDC_Only"])),
+            env: ("AUL, sfdc", json!(["AUL", "sfdc"])),
+            flag: None,
+            without: &[],
+        },
+        Row {
+            key: "report.free_keys",
+            default: Some(json!([])),
+            file: ("[\"CLOUD_INTEGRATION_USER\"]", json!(["CLOUD_INTEGRATION_USER"])),
+            env: ("PID_CHATTER", json!(["PID_CHATTER"])),
+            flag: None,
             without: &[],
         },
     ];
@@ -975,10 +1000,12 @@ fn the_template_uncommented_is_valid_and_states_the_true_defaults() {
         .collect();
     // `store.url` is shown as an alternative to `store.url_file` (indented, so that uncommenting
     // every key does not set both).
+    // `[prices]` uncommented keeps its currency only (the licence names are not lower case).
     let expected: Vec<String> = keys::KEYS
         .iter()
         .filter(|k| !k.secret && k.name != "store.url")
         .map(|k| k.name.to_string())
+        .chain(["prices.currency".to_owned()])
         .collect();
     assert_eq!(uncommented_keys, expected, "the template shows every non-secret key");
     assert!(TEMPLATE.contains("#   url = \"postgres://"), "store.url is in the template too");
@@ -1098,4 +1125,70 @@ fn an_unknown_flow_names_the_choices_and_unused_jwt_keys_warn() {
             "auth.username is set but only the jwt_bearer flow uses it (auth.flow = \"refresh_token\"); it is ignored"
         ]
     );
+}
+
+// ---------------------------------------------------------------- the report's licence rules and prices
+
+#[test]
+fn a_key_both_paid_and_free_is_refused_naming_both_settings() {
+    insta::assert_snapshot!(
+        "paid_and_free_key",
+        error_for(
+            "[report]\npaid_keys = [\"SFDC\", \"AUL\"]\n",
+            &[("SFCONN_REPORT__FREE_KEYS", "aul,CSN_User")]
+        )
+    );
+}
+
+#[test]
+fn the_prices_table_is_read_and_shown() {
+    let sandbox = Sandbox::with_credentials();
+    let config = sandbox.config(
+        "[report]\nfree_keys = [\"PID_CHATTER\"]\n\n[prices]\ncurrency = \"EUR\"\nSFDC = 150\n\"Salesforce Platform\" = 19.99\n",
+    );
+    let loaded = sandbox.load_ok(&Flags::default());
+    let prices = loaded.settings.prices.clone().unwrap();
+    assert_eq!(prices.currency, "EUR");
+    let amounts: Vec<(&str, i128)> =
+        prices.entries.iter().map(|e| (e.licence.as_str(), e.ten_thousandths)).collect();
+    assert_eq!(amounts, [("SFDC", 1_500_000), ("Salesforce Platform", 199_900)]);
+    assert_eq!(loaded.settings.report_free_keys, ["PID_CHATTER"]);
+    let file = Origin::File { path: config };
+    assert_eq!(entry(&loaded, "prices.currency"), (json!("EUR"), file.clone()));
+    assert_eq!(entry(&loaded, "prices.SFDC"), (json!(150), file.clone()));
+    assert_eq!(entry(&loaded, "prices.\"Salesforce Platform\""), (json!(19.99), file));
+    assert!(loaded.entries.iter().all(|e| e.key != "prices"), "no `prices (not set)` line beside them");
+}
+
+#[test]
+fn bad_prices_are_refused_naming_each_key() {
+    insta::assert_snapshot!(
+        "bad_prices",
+        error_for(
+            "[prices]\ncurrency = \"Euro\"\nSFDC = -1\nAUL = \"25\"\nInbox = { price = 2, currency = \"USD\" }\n",
+            &[]
+        )
+    );
+    insta::assert_snapshot!("prices_without_currency", error_for("[prices]\nSFDC = 150\n", &[]));
+    insta::assert_snapshot!(
+        "prices_from_the_environment",
+        error_for("[prices]\ncurrency = \"EUR\"\n", &[("SFCONN_PRICES__SFDC", "150")])
+    );
+}
+
+#[test]
+fn a_prices_file_holds_the_same_table() {
+    let sandbox = Sandbox::new();
+    let table = sandbox.file("work/prices.toml", "[prices]\ncurrency = \"USD\"\nSFDC = 165\n");
+    let bare = sandbox.file("work/bare.toml", "currency = \"USD\"\nsfdc = 165\n");
+    let read = |path: &Path| sfconn_config::read_prices_file(path).unwrap().unwrap();
+    assert_eq!(read(&table).entries[0].ten_thousandths, 1_650_000);
+    assert_eq!(read(&bare).currency, "USD");
+    let twice =
+        sandbox.file("work/twice.toml", "[prices]\ncurrency = \"USD\"\nCURRENCY = \"EUR\"\nSFDC = 1\n");
+    let message = sfconn_config::read_prices_file(&twice).unwrap_err().to_string();
+    let root = sandbox.root().to_str().unwrap().to_string();
+    insta::assert_snapshot!("prices_file_two_currencies", message.replace(&root, "[TMP]"));
+    let missing = sfconn_config::read_prices_file(&sandbox.root().join("none.toml")).unwrap_err();
+    assert!(matches!(missing, ConfigError::FileNotFound { .. }), "{missing:?}");
 }

@@ -7,11 +7,11 @@ use sfconn_filter::CompanyFilter;
 use time::{Duration, OffsetDateTime};
 
 use super::model::{
-    ClassCount, DomainCount, HeldLicence, KindCount, LOGIN_BUCKETS, LoginBucket, OverAssigned,
+    ClassCount, DomainCount, HeldLicence, KindCount, LOGIN_BUCKETS, LoginBucket, MoneySummary, OverAssigned,
     ReclaimCandidate, ReclaimClass, SubscriptionUse, ThirdPartyFootprint,
 };
-use crate::paid::{LicenceFacts, is_paid};
-use crate::{SnapshotInfo, StoreError, SubscriptionSource, timefmt};
+use crate::paid::{LicenceFacts, PaidRules, included_seats};
+use crate::{Prices, SnapshotInfo, StoreError, SubscriptionSource, timefmt};
 
 /// A subscription as the store holds it.
 pub(super) struct StoredSubscription {
@@ -24,18 +24,26 @@ pub(super) struct StoredSubscription {
     pub(super) total: Option<i64>,
     pub(super) used: Option<i64>,
     pub(super) unlimited: bool,
+    /// Whether holding it is paid, by the report's [`PaidRules`] ([`StoredSubscription::judged`]).
+    pub(super) paid: bool,
 }
 
 impl StoredSubscription {
-    fn paid(&self) -> bool {
-        is_paid(&LicenceFacts {
+    /// The subscription with `paid` decided by `rules`.
+    pub(super) fn judged(mut self, rules: &PaidRules) -> Self {
+        self.paid = rules.is_paid(&LicenceFacts {
             source: self.source,
             name: &self.name,
             label: self.label.as_deref(),
             key: self.key.as_deref(),
             status: self.status.as_deref(),
             unlimited: self.unlimited,
-        })
+        });
+        self
+    }
+
+    fn paid(&self) -> bool {
+        self.paid
     }
 
     fn display_name(&self) -> String {
@@ -253,11 +261,21 @@ impl LoginCounter {
     }
 }
 
-/// Each subscription's seats, and how many of them the reclaim candidates hold.
+/// What the money view needs beyond the seats: the org's edition (for the Salesforce
+/// Integration licence's included seats) and the prices, if any.
+#[derive(Debug, Clone, Copy, Default)]
+pub(super) struct Pricing<'a> {
+    pub(super) edition: Option<&'a str>,
+    pub(super) prices: Option<&'a Prices>,
+}
+
+/// Each subscription's seats, how many of them the reclaim candidates hold, and with a price
+/// what they cost (docs/report.md, "Money").
 pub(super) fn subscription_uses(
     subscriptions: &[StoredSubscription],
     candidates: &[ReclaimCandidate],
     known: Known,
+    pricing: Pricing<'_>,
 ) -> Vec<SubscriptionUse> {
     let mut reclaimable: BTreeMap<&str, i64> = BTreeMap::new();
     let mut frozen: BTreeMap<&str, i64> = BTreeMap::new();
@@ -279,15 +297,28 @@ pub(super) fn subscription_uses(
         .iter()
         .map(|s| {
             let bounded = !s.unlimited;
+            let used = s.used.filter(|used| *used >= 0 || !s.unlimited);
+            let total = s.total.filter(|_| bounded);
+            let included = included_seats(s.source, s.key.as_deref(), pricing.edition);
+            let held = reclaimable.get(s.id.as_str()).copied().unwrap_or(0);
+            // The included seats are not waste: only seats used beyond them can be given back.
+            let reclaimable = match included {
+                Some(included) => held.min((used.unwrap_or(0) - included).max(0)),
+                None => held,
+            };
+            let price =
+                pricing.prices.and_then(|p| p.price_of(s.key.as_deref(), &s.name, s.label.as_deref()));
+            let reclaimable_monthly = price.map(|price| price.times(reclaimable));
             SubscriptionUse {
                 source: s.source,
                 id: s.id.clone(),
                 name: s.name.clone(),
                 label: s.label.clone(),
+                key: s.key.clone(),
                 status: s.status.clone(),
-                total: s.total.filter(|_| bounded),
+                total,
                 // A site licence may report -1 used: unknown, not a count.
-                used: s.used.filter(|used| *used >= 0 || !s.unlimited),
+                used,
                 free: match (s.total, s.used) {
                     (Some(total), Some(used)) if bounded => Some((total - used).max(0)),
                     _ => None,
@@ -295,12 +326,48 @@ pub(super) fn subscription_uses(
                 utilisation_percent: if bounded { utilisation(s.used, s.total) } else { None },
                 unlimited: s.unlimited,
                 paid: s.paid(),
-                reclaimable: reclaimable.get(s.id.as_str()).copied().unwrap_or(0),
+                reclaimable,
+                included_seats: included,
+                price_per_seat: price,
+                bought_monthly: price
+                    .zip(total)
+                    .map(|(price, total)| price.times((total - included.unwrap_or(0)).max(0))),
+                reclaimable_monthly,
+                reclaimable_yearly: reclaimable_monthly.map(|monthly| monthly.times(12)),
                 frozen_seats: seats(&frozen, &s.id, known.frozen),
                 low_activity_seats: seats(&low, &s.id, known.login_activity),
             }
         })
         .collect()
+}
+
+/// The report's money view from its subscriptions: seats, and amounts when there are prices.
+pub(super) fn money_summary(uses: &[SubscriptionUse], prices: Option<&Prices>) -> MoneySummary {
+    let seats = MoneySummary {
+        currency: prices.map(|p| p.currency().to_owned()),
+        reclaimable_seats: uses.iter().map(|u| u.reclaimable).sum(),
+        unpriced_reclaimable_seats: uses
+            .iter()
+            .filter(|u| u.price_per_seat.is_none())
+            .map(|u| u.reclaimable)
+            .sum(),
+        reclaimable_monthly: None,
+        reclaimable_yearly: None,
+        bought_monthly: None,
+    };
+    let Some(prices) = prices else {
+        return seats;
+    };
+    let sum = |amount: fn(&SubscriptionUse) -> Option<crate::Money>| {
+        Some(uses.iter().filter_map(amount).fold(crate::Money::ZERO, crate::Money::plus))
+    };
+    MoneySummary {
+        currency: Some(prices.currency().to_owned()),
+        reclaimable_monthly: sum(|u| u.reclaimable_monthly),
+        reclaimable_yearly: sum(|u| u.reclaimable_yearly),
+        bought_monthly: sum(|u| u.bought_monthly),
+        ..seats
+    }
 }
 
 /// Subscriptions with more seats used than bought.
@@ -375,7 +442,9 @@ mod tests {
             total: Some(10),
             used: Some(4),
             unlimited: false,
+            paid: false,
         }
+        .judged(&PaidRules::default())
     }
 
     fn user(id: &str, last_login_at: Option<&str>) -> ReclaimCandidate {
@@ -525,7 +594,7 @@ mod tests {
         site.unlimited = true;
         site.total = Some(-1);
         site.used = Some(-1);
-        let subscriptions = [over, site];
+        let subscriptions = [over, site.judged(&PaidRules::default())];
         let mut candidate = user("005A", None);
         candidate.paid_licences.push(HeldLicence {
             source: SubscriptionSource::UserLicense,
@@ -533,8 +602,12 @@ mod tests {
             name: "Salesforce".to_owned(),
         });
 
-        let uses =
-            subscription_uses(&subscriptions, &[candidate], Known { frozen: false, login_activity: false });
+        let uses = subscription_uses(
+            &subscriptions,
+            &[candidate],
+            Known { frozen: false, login_activity: false },
+            Pricing::default(),
+        );
         let figures: Vec<_> = uses
             .iter()
             .map(|u| (u.total, u.used, u.free, u.utilisation_percent, u.paid, u.reclaimable))
@@ -589,5 +662,53 @@ mod tests {
         let everyone = third_party(&snapshot(true, &["*"]), domains(), Vec::new());
         assert!(everyone.all_domains_shown);
         assert_eq!(everyone.domains.len(), 4);
+    }
+
+    #[test]
+    fn the_integration_allocation_caps_what_is_reclaimable_and_bought() {
+        let mut integration = subscription(SubscriptionSource::UserLicense, "100I", "Salesforce Integration");
+        integration.key = Some("CLOUD_INTEGRATION_USER".to_owned());
+        integration.total = Some(9);
+        integration.used = Some(7);
+        let subscriptions = [integration.judged(&PaidRules::default())];
+        let holder = |id: &str| {
+            let mut candidate = user(id, None);
+            candidate.paid_licences.push(HeldLicence {
+                source: SubscriptionSource::UserLicense,
+                id: "100I".to_owned(),
+                name: "Salesforce Integration".to_owned(),
+            });
+            candidate
+        };
+        let candidates = [holder("005A"), holder("005B"), holder("005C")];
+        let prices = Prices::new(
+            "EUR",
+            [("cloud_integration_user".to_owned(), crate::Money::from_ten_thousandths(100_000))],
+        );
+        let figures = |edition: Option<&str>| {
+            let uses = subscription_uses(
+                &subscriptions,
+                &candidates,
+                Known { frozen: false, login_activity: false },
+                Pricing { edition, prices: Some(&prices) },
+            );
+            let u = &uses[0];
+            (
+                u.included_seats,
+                u.reclaimable,
+                u.bought_monthly.map(|m| m.to_string()),
+                money_summary(&uses, Some(&prices)),
+            )
+        };
+        // 3 candidates, 7 used, 5 included: 2 seats are waste; 9 - 5 = 4 paid for at 10.00.
+        let (included, reclaimable, bought, summary) = figures(Some("Unlimited Edition"));
+        assert_eq!((included, reclaimable, bought.as_deref()), (Some(5), 2, Some("40.00")));
+        assert_eq!(summary.reclaimable_monthly.map(|m| m.to_string()).as_deref(), Some("20.00"));
+        assert_eq!(summary.reclaimable_yearly.map(|m| m.to_string()).as_deref(), Some("240.00"));
+        // 1 included: all 3 candidates' seats.
+        let (included, reclaimable, bought, _) = figures(Some("Developer Edition"));
+        assert_eq!((included, reclaimable, bought.as_deref()), (Some(1), 3, Some("80.00")));
+        let (included, reclaimable, ..) = figures(None);
+        assert_eq!((included, reclaimable), (Some(5), 2), "unknown edition: as Enterprise");
     }
 }

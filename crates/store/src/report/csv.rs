@@ -11,9 +11,9 @@ use std::io::{self, Write};
 
 use sfconn_csvcell::CsvCells;
 
-use super::model::{CrossOrgReport, Report, SubscriptionUse};
-use crate::StoreError;
+use super::model::{CrossOrgReport, MoneySummary, PRICES_HINT, Report, SubscriptionUse};
 use crate::render;
+use crate::{Money, StoreError};
 
 fn num(value: Option<i64>) -> String {
     value.map(|v| v.to_string()).unwrap_or_default()
@@ -43,7 +43,41 @@ const SUBSCRIPTION_COLUMNS: &[&str] = &[
     "reclaimable",
     "frozen_seats",
     "low_activity_seats",
+    "key",
+    "included_seats",
+    "price_per_seat",
+    "bought_monthly",
+    "reclaimable_monthly",
+    "reclaimable_yearly",
 ];
+
+fn amount(value: Option<Money>) -> String {
+    value.map(|v| v.to_string()).unwrap_or_default()
+}
+
+/// The columns of the `money` row, after `section`.
+const MONEY_COLUMNS: &[&str] = &[
+    "currency",
+    "reclaimable_seats",
+    "unpriced_reclaimable_seats",
+    "reclaimable_monthly",
+    "reclaimable_yearly",
+    "bought_monthly",
+    "hint",
+];
+
+/// The `money` row: without prices its amounts are empty and `hint` says how to add them.
+fn money_row(money: &MoneySummary) -> Vec<String> {
+    vec![
+        money.currency.clone().unwrap_or_default(),
+        money.reclaimable_seats.to_string(),
+        money.unpriced_reclaimable_seats.to_string(),
+        amount(money.reclaimable_monthly),
+        amount(money.reclaimable_yearly),
+        amount(money.bought_monthly),
+        if money.currency.is_none() { PRICES_HINT.to_owned() } else { String::new() },
+    ]
+}
 
 fn subscription_row(sub: &SubscriptionUse, cells: CsvCells) -> Vec<String> {
     let text = |value: &str| cells.text(value).into_owned();
@@ -63,6 +97,12 @@ fn subscription_row(sub: &SubscriptionUse, cells: CsvCells) -> Vec<String> {
         sub.reclaimable.to_string(),
         num(sub.frozen_seats),
         num(sub.low_activity_seats),
+        optional(&sub.key),
+        num(sub.included_seats),
+        amount(sub.price_per_seat),
+        amount(sub.bought_monthly),
+        amount(sub.reclaimable_monthly),
+        amount(sub.reclaimable_yearly),
     ]
 }
 
@@ -93,6 +133,7 @@ impl Report {
         let text = |value: &str| cells.text(value).into_owned();
         let optional = |value: &Option<String>| cells.optional(value.as_deref());
         let blocks = [
+            block("money", MONEY_COLUMNS, std::iter::once(money_row(&self.money))),
             block(
                 "subscription",
                 SUBSCRIPTION_COLUMNS,
@@ -260,7 +301,20 @@ impl CrossOrgReport {
                 ]
             })
         });
+        let money_columns: Vec<&str> = org_columns.iter().chain(MONEY_COLUMNS).copied().collect();
+        // The first row is every org's total (no org columns), then one per org.
+        let money = std::iter::once(
+            ["", "", ""].map(str::to_owned).into_iter().chain(money_row(&self.money)).collect(),
+        )
+        .chain(self.orgs.iter().map(|org| {
+            let s = &org.snapshot;
+            [text(&s.org_id), text(&s.org_name), s.id.to_string()]
+                .into_iter()
+                .chain(money_row(&org.money))
+                .collect()
+        }));
         let blocks = [
+            block("money", &money_columns, money),
             block("subscription", &subscription_columns, subscriptions),
             block(
                 "duplicate",

@@ -40,6 +40,15 @@ fn display_name(sub: &SubscriptionUse) -> &str {
     sub.label.as_deref().unwrap_or(&sub.name)
 }
 
+/// Seats bought, or `unlimited` for a site licence.
+fn total_cell(sub: &SubscriptionUse) -> Cell<'static> {
+    if sub.unlimited {
+        Cell::Num { field: "total", value: Some("unlimited".to_owned()) }
+    } else {
+        num("total", sub.total)
+    }
+}
+
 fn percent(value: Option<f64>) -> Option<String> {
     value.map(|v| format!("{v:.1}"))
 }
@@ -69,6 +78,7 @@ pub(crate) fn org_sections(
 ) {
     header(out, report, context, options);
     warnings(out, context);
+    money(out, report);
     seats(out, report);
     history(out, context);
     candidates(out, report);
@@ -120,7 +130,7 @@ fn header(out: &mut String, report: &Report, context: &ReportContext, options: H
     };
     fact(out, "Login activity", &activity_fact);
     fact(out, "Written by", &format!("sfconn {}", options.sfconn_version));
-    out.push_str("</dl>\n<nav aria-label=\"Sections\"><ul><li><a href=\"#warnings\">Warnings</a></li><li><a href=\"#seats\">Seats</a></li><li><a href=\"#history\">Over time</a></li><li><a href=\"#reclaim\">Reclaim candidates</a></li><li><a href=\"#activity\">Login activity</a></li><li><a href=\"#third-party\">Third parties</a></li><li><a href=\"#api\">API cost</a></li></ul></nav>\n</header>\n");
+    out.push_str("</dl>\n<nav aria-label=\"Sections\"><ul><li><a href=\"#warnings\">Warnings</a></li><li><a href=\"#money\">Money</a></li><li><a href=\"#seats\">Seats</a></li><li><a href=\"#history\">Over time</a></li><li><a href=\"#reclaim\">Reclaim candidates</a></li><li><a href=\"#activity\">Login activity</a></li><li><a href=\"#third-party\">Third parties</a></li><li><a href=\"#api\">API cost</a></li></ul></nav>\n</header>\n");
 }
 
 fn warnings(out: &mut String, context: &ReportContext) {
@@ -144,6 +154,73 @@ fn warnings(out: &mut String, context: &ReportContext) {
         }
         out.push_str("</ul>\n");
     }
+    out.push_str("</section>\n");
+}
+
+/// The money view: the headline, and with prices each priced subscription's amounts.
+fn money(out: &mut String, report: &Report) {
+    let money = &report.money;
+    fmt(
+        out,
+        format_args!(
+            "<section id=\"money\">\n<h2>Money</h2>\n<p class=\"headline\">{}</p>\n",
+            escape::text(&money.headline())
+        ),
+    );
+    let Some(currency) = &money.currency else {
+        out.push_str("</section>\n");
+        return;
+    };
+    let priced: Vec<&SubscriptionUse> =
+        report.subscriptions.iter().filter(|s| s.price_per_seat.is_some()).collect();
+    if priced.is_empty() {
+        out.push_str("<p>No subscription of this snapshot is named in the prices.</p>\n</section>\n");
+        return;
+    }
+    fmt(
+        out,
+        format_args!(
+            "<p>Amounts in {}, per seat per month as priced; a year is 12 months. Seats bought cost {} {} a month.</p>\n",
+            escape::text(currency),
+            money.bought_monthly.unwrap_or_default(),
+            escape::text(currency)
+        ),
+    );
+    let mut table = TableWriter::open(
+        out,
+        &format!("Priced subscriptions, in {currency}"),
+        &[
+            "Name",
+            "Source",
+            "#Price per seat",
+            "#Bought",
+            "#Included",
+            "#Bought per month",
+            "#Used",
+            "#Reclaimable",
+            "#Reclaimable per month",
+            "#Reclaimable per year",
+        ],
+        true,
+    );
+    for sub in priced {
+        table.row(
+            Some(&sub.id),
+            &[
+                Cell::Text(display_name(sub)),
+                Cell::Text(sub.source.as_str()),
+                num("price_per_seat", sub.price_per_seat),
+                total_cell(sub),
+                num("included_seats", sub.included_seats),
+                num("bought_monthly", sub.bought_monthly),
+                num("used", sub.used),
+                num("reclaimable", Some(sub.reclaimable)),
+                num("reclaimable_monthly", sub.reclaimable_monthly),
+                num("reclaimable_yearly", sub.reclaimable_yearly),
+            ],
+        );
+    }
+    table.close();
     out.push_str("</section>\n");
 }
 
@@ -202,11 +279,7 @@ fn seats(out: &mut String, report: &Report) {
                 &[
                     Cell::Text(display_name(sub)),
                     Cell::Text(sub.status.as_deref().unwrap_or("-")),
-                    if sub.unlimited {
-                        Cell::Num { field: "total", value: Some("unlimited".to_owned()) }
-                    } else {
-                        num("total", sub.total)
-                    },
+                    total_cell(sub),
                     num("used", sub.used),
                     num("free", sub.free),
                     num("utilisation_percent", percent(sub.utilisation_percent)),

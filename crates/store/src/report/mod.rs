@@ -20,12 +20,12 @@ use std::io::Write;
 pub use html::{HTML_MAX_CANDIDATES, HTML_MAX_DOMAINS, HtmlOptions};
 pub use model::{
     Activity, ApiUsage, ClassCount, CrossOrgReport, DomainCount, DuplicatePerson, FeatureLicenceUse,
-    HeldLicence, KindCount, LOGIN_BUCKETS, LoginActivityReport, LoginBucket, MatchedBy, OrgAccount, OrgRef,
-    OrgSubscriptions, OverAssigned, ReclaimCandidate, ReclaimClass, Report, ReportContext, SnapshotWarning,
-    SubscriptionUse, ThirdPartyFootprint, UsagePoint, UsageSeries,
+    HeldLicence, KindCount, LOGIN_BUCKETS, LoginActivityReport, LoginBucket, MatchedBy, MoneySummary,
+    OrgAccount, OrgRef, OrgSubscriptions, OverAssigned, ReclaimCandidate, ReclaimClass, Report,
+    ReportContext, SnapshotWarning, SubscriptionUse, ThirdPartyFootprint, UsagePoint, UsageSeries,
 };
 
-use crate::{StoreError, render};
+use crate::{PaidRules, Prices, StoreError, render};
 
 /// The default of `--inactive-days`.
 pub const DEFAULT_INACTIVE_DAYS: u32 = 90;
@@ -34,7 +34,7 @@ pub const DEFAULT_INACTIVE_DAYS: u32 = 90;
 /// this in the login-activity window is low activity (docs/report.md).
 pub const DEFAULT_MIN_LOGINS: u32 = 5;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ReportOptions {
     /// A user who has not logged in within this many days before the snapshot was collected is
     /// inactive.
@@ -42,11 +42,22 @@ pub struct ReportOptions {
     /// A user holding a paid licence with fewer successful logins than this in the snapshot's
     /// login-activity window is of the `low_activity` class.
     pub min_logins: u32,
+    /// Which licences are paid beyond the built-in table (`report.paid_keys`,
+    /// `report.free_keys`).
+    pub paid: PaidRules,
+    /// Prices per seat per month (`[prices]` or `report --prices FILE`); None: the report is in
+    /// seats only.
+    pub prices: Option<Prices>,
 }
 
 impl Default for ReportOptions {
     fn default() -> Self {
-        ReportOptions { inactive_days: DEFAULT_INACTIVE_DAYS, min_logins: DEFAULT_MIN_LOGINS }
+        ReportOptions {
+            inactive_days: DEFAULT_INACTIVE_DAYS,
+            min_logins: DEFAULT_MIN_LOGINS,
+            paid: PaidRules::default(),
+            prices: None,
+        }
     }
 }
 

@@ -4,7 +4,7 @@
 
 use serde::Serialize;
 
-use crate::{SnapshotInfo, SubscriptionSource};
+use crate::{Money, SnapshotInfo, SubscriptionSource};
 
 /// The licence report of one stored snapshot.
 #[derive(Debug, Clone, Serialize)]
@@ -15,6 +15,8 @@ pub struct Report {
     pub inactive_before: String,
     /// Fewer successful logins than this in the login-activity window is low activity.
     pub min_logins: u32,
+    /// The seats reclaiming frees, and what they cost when prices are given.
+    pub money: MoneySummary,
     pub subscriptions: Vec<SubscriptionUse>,
     /// Each reclaim class: whether it could be computed and how many candidates it has.
     pub classes: Vec<ClassCount>,
@@ -150,6 +152,94 @@ pub struct FeatureLicenceUse {
     pub total: Option<i64>,
 }
 
+/// The report's money view (docs/report.md, "Money"): the paid seats reclaiming frees, and with
+/// prices their cost. Amounts are per month unless named `_yearly` (12 months).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct MoneySummary {
+    /// The prices' currency (ISO 4217); None when no prices were given: then every amount is
+    /// None and the report is in seats.
+    pub currency: Option<String>,
+    /// Reclaimable seats of every subscription (paid ones only hold any).
+    pub reclaimable_seats: i64,
+    /// Of them, seats in subscriptions without a price (not in the amounts).
+    pub unpriced_reclaimable_seats: i64,
+    /// What the reclaimable seats cost per month: the sum of the subscriptions'
+    /// `reclaimable_monthly`.
+    pub reclaimable_monthly: Option<Money>,
+    pub reclaimable_yearly: Option<Money>,
+    /// What the priced subscriptions' seats bought cost per month (`bought_monthly` summed).
+    pub bought_monthly: Option<Money>,
+}
+
+impl MoneySummary {
+    /// The sum of several summaries in one currency (`report --all-orgs`).
+    pub fn sum<'a>(
+        summaries: impl IntoIterator<Item = &'a MoneySummary>,
+        currency: Option<&str>,
+    ) -> MoneySummary {
+        let add = |a: Option<Money>, b: Option<Money>| match (a, b) {
+            (Some(a), Some(b)) => Some(a.plus(b)),
+            (a, b) => a.or(b),
+        };
+        let mut total = MoneySummary { currency: currency.map(str::to_owned), ..MoneySummary::default() };
+        let priced = currency.is_some();
+        for summary in summaries {
+            total.reclaimable_seats += summary.reclaimable_seats;
+            total.unpriced_reclaimable_seats += summary.unpriced_reclaimable_seats;
+            if priced {
+                total.reclaimable_monthly = add(total.reclaimable_monthly, summary.reclaimable_monthly);
+                total.reclaimable_yearly = add(total.reclaimable_yearly, summary.reclaimable_yearly);
+                total.bought_monthly = add(total.bought_monthly, summary.bought_monthly);
+            }
+        }
+        if priced {
+            total.reclaimable_monthly.get_or_insert(Money::ZERO);
+            total.reclaimable_yearly.get_or_insert(Money::ZERO);
+            total.bought_monthly.get_or_insert(Money::ZERO);
+        }
+        total
+    }
+}
+
+impl MoneySummary {
+    /// The report's top line: "About N CUR/month reclaimable (about N CUR/year): M paid seats
+    /// held by reclaim candidates", or without prices the seats and how to add prices.
+    pub fn headline(&self) -> String {
+        self.line(true)
+    }
+
+    /// [`MoneySummary::headline`], without the hint when `hint` is false (an org of
+    /// `report --all-orgs`, whose total line has it).
+    pub fn line(&self, hint: bool) -> String {
+        let seats = format!(
+            "{} paid seat{} held by reclaim candidates",
+            self.reclaimable_seats,
+            if self.reclaimable_seats == 1 { "" } else { "s" }
+        );
+        let (Some(currency), Some(monthly), Some(yearly)) =
+            (&self.currency, self.reclaimable_monthly, self.reclaimable_yearly)
+        else {
+            return if hint {
+                format!("Reclaimable: {seats}; {PRICES_HINT}")
+            } else {
+                format!("Reclaimable: {seats}")
+            };
+        };
+        let mut line = format!(
+            "About {} {currency}/month reclaimable (about {} {currency}/year): {seats}",
+            monthly.rounded_grouped(),
+            yearly.rounded_grouped()
+        );
+        if self.unpriced_reclaimable_seats > 0 {
+            line.push_str(&format!(", {} of them without a price", self.unpriced_reclaimable_seats));
+        }
+        line
+    }
+}
+
+/// The one-line hint of a report without prices.
+pub const PRICES_HINT: &str = "add prices to see this in money: a [prices] table in the config file, or report --prices FILE (docs/configuration.md)";
+
 /// One subscription's seats.
 #[derive(Debug, Clone, Serialize)]
 pub struct SubscriptionUse {
@@ -157,6 +247,8 @@ pub struct SubscriptionUse {
     pub id: String,
     pub name: String,
     pub label: Option<String>,
+    /// `LicenseDefinitionKey` or `PermissionSetLicenseKey`, when the snapshot has one.
+    pub key: Option<String>,
     pub status: Option<String>,
     /// Seats bought; None when unlimited or unknown.
     pub total: Option<i64>,
@@ -168,8 +260,19 @@ pub struct SubscriptionUse {
     pub unlimited: bool,
     /// Whether holding it counts as paid (see docs/report.md).
     pub paid: bool,
-    /// Reclaim candidates holding it: seats that could be freed.
+    /// Seats that could be freed: the reclaim candidates holding it, but for the Salesforce
+    /// Integration licence no more than the seats used beyond `included_seats`.
     pub reclaimable: i64,
+    /// Seats the edition includes at no cost (the Salesforce Integration licence only).
+    pub included_seats: Option<i64>,
+    /// Price per seat per month, when the prices name this subscription.
+    pub price_per_seat: Option<Money>,
+    /// Seats bought (beyond `included_seats`) times the price, per month; None without a price
+    /// or a seat limit.
+    pub bought_monthly: Option<Money>,
+    /// `reclaimable` times the price, per month and per year (12 months).
+    pub reclaimable_monthly: Option<Money>,
+    pub reclaimable_yearly: Option<Money>,
     /// Of them, seats held by candidates of the `frozen` class; None when the snapshot does
     /// not say who is frozen.
     pub frozen_seats: Option<i64>,
@@ -311,6 +414,8 @@ pub struct UsagePoint {
 #[derive(Debug, Clone, Serialize)]
 pub struct CrossOrgReport {
     pub inactive_days: u32,
+    /// Every org's money view summed, in the one currency of the prices.
+    pub money: MoneySummary,
     /// One per org (told apart by organization id), by org name then id.
     pub orgs: Vec<OrgSubscriptions>,
     /// People holding a paid licence in two orgs or more, by `key` (ignoring case).
@@ -323,6 +428,8 @@ pub struct OrgSubscriptions {
     pub snapshot: SnapshotInfo,
     /// This snapshot's `collected_at` minus `inactive_days`.
     pub inactive_before: String,
+    /// This org's money view.
+    pub money: MoneySummary,
     pub subscriptions: Vec<SubscriptionUse>,
 }
 

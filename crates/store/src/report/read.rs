@@ -3,23 +3,24 @@
 
 use super::ReportOptions;
 use super::compute::{
-    self, CandidateGrouper, Classifier, Known, LowActivityRule, PaidLookup, StoredSubscription, UserFacts,
+    self, CandidateGrouper, Classifier, Known, LowActivityRule, PaidLookup, Pricing, StoredSubscription,
+    UserFacts,
 };
 use super::cross_org;
 use super::model::{
     Activity, CrossOrgReport, DomainCount, FeatureLicenceUse, KindCount, LoginActivityReport, MatchedBy,
-    OrgAccount, OrgSubscriptions, ReclaimCandidate, ReclaimClass, Report,
+    MoneySummary, OrgAccount, OrgSubscriptions, ReclaimCandidate, ReclaimClass, Report,
 };
 use crate::db::{DbError, Row, values};
 use crate::store::source_column;
-use crate::{SnapshotId, SnapshotInfo, Store, StoreError, timefmt};
+use crate::{PaidRules, SnapshotId, SnapshotInfo, Store, StoreError, timefmt};
 
 impl Store {
     /// The licence report of one stored snapshot.
-    pub fn report(&self, snapshot: &SnapshotInfo, options: ReportOptions) -> Result<Report, StoreError> {
+    pub fn report(&self, snapshot: &SnapshotInfo, options: &ReportOptions) -> Result<Report, StoreError> {
         let collected_at = timefmt::parse("collected_at", &snapshot.collected_at)?;
         let inactive_before = compute::inactive_before(collected_at, options.inactive_days);
-        let subscriptions = self.stored_subscriptions(snapshot.id)?;
+        let subscriptions = self.stored_subscriptions(snapshot.id, &options.paid)?;
         let mut login_activity = self.login_activity(snapshot.id)?;
         let known =
             Known { frozen: self.frozen_known(snapshot.id)?, login_activity: login_activity.collected() };
@@ -40,12 +41,16 @@ impl Store {
         }
         let third_party =
             compute::third_party(snapshot, self.domain_counts(snapshot.id)?, self.kind_counts(snapshot.id)?);
+        let edition = self.edition(snapshot.id)?;
+        let pricing = Pricing { edition: edition.as_deref(), prices: options.prices.as_ref() };
+        let uses = compute::subscription_uses(&subscriptions, &reclaim_candidates, known, pricing);
         Ok(Report {
             snapshot: snapshot.clone(),
             inactive_days: options.inactive_days,
             inactive_before,
             min_logins: options.min_logins,
-            subscriptions: compute::subscription_uses(&subscriptions, &reclaim_candidates, known),
+            money: compute::money_summary(&uses, options.prices.as_ref()),
+            subscriptions: uses,
             classes: compute::class_counts(&reclaim_candidates, known),
             reclaim_candidates,
             login_activity,
@@ -53,6 +58,19 @@ impl Store {
             third_party,
             over_assigned: compute::over_assigned(&subscriptions),
         })
+    }
+
+    /// The org's edition (`organization.edition`), when the snapshot has it.
+    fn edition(&self, snapshot: SnapshotId) -> Result<Option<String>, StoreError> {
+        Ok(self
+            .db
+            .row(
+                "reading the edition",
+                "SELECT edition FROM snapshots WHERE id = $1",
+                &values![snapshot.0],
+                |row| row.get::<Option<String>>(0),
+            )?
+            .flatten())
     }
 
     /// How the snapshot's login activity was collected (the distribution is filled later).
@@ -179,7 +197,11 @@ impl Store {
     }
 
     /// Subscriptions of a snapshot, by source then id (the snapshot's own order).
-    fn stored_subscriptions(&self, snapshot: SnapshotId) -> Result<Vec<StoredSubscription>, StoreError> {
+    fn stored_subscriptions(
+        &self,
+        snapshot: SnapshotId,
+        rules: &PaidRules,
+    ) -> Result<Vec<StoredSubscription>, StoreError> {
         self.db.rows(
             "reading subscriptions",
             "SELECT source, id, name, label, key, status, total, used, unlimited FROM subscriptions
@@ -197,7 +219,9 @@ impl Store {
                     total: row.get(6)?,
                     used: row.get(7)?,
                     unlimited: row.get(8)?,
-                })
+                    paid: false,
+                }
+                .judged(rules))
             },
         )
     }
@@ -315,7 +339,7 @@ impl Store {
     ///
     /// Memory grows with the accounts that hold a paid licence (of every org), which the
     /// matching needs at once; never with the licence rows or the other users.
-    pub fn cross_org_report(&self, options: ReportOptions) -> Result<CrossOrgReport, StoreError> {
+    pub fn cross_org_report(&self, options: &ReportOptions) -> Result<CrossOrgReport, StoreError> {
         let latest = self.latest_per_org()?;
         if latest.is_empty() {
             return Err(StoreError::NoSnapshots { store: self.location().clone(), org_id: None });
@@ -324,15 +348,18 @@ impl Store {
         let mut accounts = Vec::new();
         for snapshot in latest {
             let report = self.report(&snapshot, options)?;
-            self.paid_accounts(&snapshot, &report.inactive_before, &mut accounts)?;
+            self.paid_accounts(&snapshot, &report.inactive_before, &options.paid, &mut accounts)?;
             orgs.push(OrgSubscriptions {
                 snapshot,
                 inactive_before: report.inactive_before,
+                money: report.money,
                 subscriptions: report.subscriptions,
             });
         }
+        let currency = options.prices.as_ref().map(crate::Prices::currency);
         Ok(CrossOrgReport {
             inactive_days: options.inactive_days,
+            money: MoneySummary::sum(orgs.iter().map(|org| &org.money), currency),
             orgs,
             duplicates: cross_org::duplicates(accounts),
         })
@@ -345,11 +372,12 @@ impl Store {
         &self,
         snapshot: &SnapshotInfo,
         inactive_before: &str,
+        rules: &PaidRules,
         accounts: &mut Vec<OrgAccount>,
     ) -> Result<(), StoreError> {
         let context = "finding the paid accounts of each org";
         let collected_at = timefmt::parse("collected_at", &snapshot.collected_at)?;
-        let subscriptions = self.stored_subscriptions(snapshot.id)?;
+        let subscriptions = self.stored_subscriptions(snapshot.id, rules)?;
         let paid = PaidLookup::new(&subscriptions);
         // The user being read: its account and whether it holds a paid licence yet.
         let mut current: Option<OrgAccount> = None;

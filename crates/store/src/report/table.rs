@@ -5,8 +5,8 @@ use std::io::{self, Write};
 use sfconn_text::{Table, opt};
 
 use super::model::{CrossOrgReport, Report, SubscriptionUse};
-use crate::StoreError;
 use crate::render;
+use crate::{Money, StoreError};
 
 /// Before every line of a table.
 const INDENT: &str = "  ";
@@ -19,9 +19,18 @@ fn seats(value: Option<i64>, unlimited: bool) -> String {
     if unlimited { "unlimited".to_owned() } else { opt(value) }
 }
 
-/// The subscriptions of one snapshot, as `report` and `report --all-orgs` show them.
-fn subscriptions_table(subscriptions: &[SubscriptionUse], out: &mut dyn Write) -> io::Result<()> {
-    let mut table = Table::new(&[
+fn money(value: Option<Money>) -> String {
+    value.map_or_else(|| "-".to_owned(), |v| v.to_string())
+}
+
+/// The subscriptions of one snapshot, as `report` and `report --all-orgs` show them; with
+/// prices (`currency`), the money columns too.
+fn subscriptions_table(
+    subscriptions: &[SubscriptionUse],
+    currency: Option<&str>,
+    out: &mut dyn Write,
+) -> io::Result<()> {
+    let mut headers = vec![
         "SOURCE",
         "NAME",
         "#TOTAL",
@@ -32,14 +41,18 @@ fn subscriptions_table(subscriptions: &[SubscriptionUse], out: &mut dyn Write) -
         "#RECLAIMABLE",
         "#FROZEN",
         "#LOW ACTIVITY",
-    ]);
+    ];
+    if currency.is_some() {
+        headers.extend(["#PRICE/SEAT", "#BOUGHT/MONTH", "#RECLAIMABLE/MONTH", "#RECLAIMABLE/YEAR"]);
+    }
+    let mut table = Table::new(&headers);
     let mut hidden = 0;
     for sub in subscriptions {
         if !sub.unlimited && sub.total == Some(0) && sub.used.unwrap_or(0) == 0 {
             hidden += 1;
             continue;
         }
-        table.row(vec![
+        let mut row = vec![
             sub.source.to_string(),
             sub.label.clone().unwrap_or_else(|| sub.name.clone()),
             seats(sub.total, sub.unlimited),
@@ -50,12 +63,34 @@ fn subscriptions_table(subscriptions: &[SubscriptionUse], out: &mut dyn Write) -
             sub.reclaimable.to_string(),
             opt(sub.frozen_seats),
             opt(sub.low_activity_seats),
-        ]);
+        ];
+        if currency.is_some() {
+            row.extend([
+                money(sub.price_per_seat),
+                money(sub.bought_monthly),
+                money(sub.reclaimable_monthly),
+                money(sub.reclaimable_yearly),
+            ]);
+        }
+        table.row(row);
     }
-    writeln!(out, "Subscriptions ({})", subscriptions.len())?;
+    match currency {
+        Some(currency) => writeln!(out, "Subscriptions ({}), amounts in {currency}", subscriptions.len())?,
+        None => writeln!(out, "Subscriptions ({})", subscriptions.len())?,
+    }
     table.write(out, INDENT)?;
     if hidden > 0 {
         writeln!(out, "{INDENT}({hidden} with no seats bought or used not shown; see -f json)")?;
+    }
+    for sub in subscriptions {
+        if let Some(included) = sub.included_seats {
+            writeln!(
+                out,
+                "{INDENT}({}: the edition includes {included} seat{} at no cost, counted neither as reclaimable nor as bought)",
+                sub.label.as_deref().unwrap_or(&sub.name),
+                if included == 1 { "" } else { "s" }
+            )?;
+        }
     }
     Ok(())
 }
@@ -73,6 +108,7 @@ impl Report {
             "Licence report: {} ({}), snapshot {} collected {}",
             s.org_name, s.org_id, s.id, s.collected_at
         )?;
+        writeln!(out, "{}", self.money.headline())?;
         writeln!(out)?;
         self.subscriptions_table(out)?;
         writeln!(out)?;
@@ -88,7 +124,7 @@ impl Report {
     }
 
     fn subscriptions_table(&self, out: &mut dyn Write) -> io::Result<()> {
-        subscriptions_table(&self.subscriptions, out)
+        subscriptions_table(&self.subscriptions, self.money.currency.as_deref(), out)
     }
 
     fn candidates_table(&self, out: &mut dyn Write) -> io::Result<()> {
@@ -263,11 +299,13 @@ impl CrossOrgReport {
             if self.orgs.len() == 1 { "" } else { "s" },
             self.inactive_days
         )?;
+        writeln!(out, "All orgs together. {}", self.money.headline())?;
         for org in &self.orgs {
             let s = &org.snapshot;
             writeln!(out)?;
             writeln!(out, "{} ({}), snapshot {} collected {}", s.org_name, s.org_id, s.id, s.collected_at)?;
-            subscriptions_table(&org.subscriptions, out)?;
+            writeln!(out, "{}", org.money.line(false))?;
+            subscriptions_table(&org.subscriptions, org.money.currency.as_deref(), out)?;
         }
         writeln!(out)?;
         self.duplicates_table(out)?;

@@ -147,7 +147,7 @@ fn outputs(store: &Store) -> Vec<(String, Vec<u8>)> {
     let old = store.diff(&snapshot(store, 1), &snapshot(store, 2)).unwrap();
     put("diff 1-2 json", &|o| old.write_json(o).unwrap());
     for id in 1..=6 {
-        let report = store.report(&snapshot(store, id), ReportOptions::default()).unwrap();
+        let report = store.report(&snapshot(store, id), &ReportOptions::default()).unwrap();
         put(&format!("report {id} table"), &|o| report.write_table(o).unwrap());
         put(&format!("report {id} json"), &|o| report.write_json(o).unwrap());
         put(&format!("report {id} csv"), &|o| report.write_csv(o, CsvCells::Neutralised).unwrap());
@@ -155,7 +155,7 @@ fn outputs(store: &Store) -> Vec<(String, Vec<u8>)> {
         let html_options = sfconn_store::HtmlOptions { sfconn_version: "test" };
         put(&format!("report {id} html"), &|o| report.write_html(&context, html_options, o).unwrap());
     }
-    let cross = store.cross_org_report(ReportOptions::default()).unwrap();
+    let cross = store.cross_org_report(&ReportOptions::default()).unwrap();
     put("all-orgs table", &|o| cross.write_table(o).unwrap());
     put("all-orgs json", &|o| cross.write_json(o).unwrap());
     put("all-orgs csv", &|o| cross.write_csv(o, CsvCells::Neutralised).unwrap());
@@ -188,12 +188,12 @@ fn known_snapshots_are_listed_resolved_diffed_and_reported(engine: Engine) {
     assert_eq!(ids, [1, 2, 3, 4, 5, 6]);
     assert_eq!(store.latest_per_org().unwrap().len(), 4);
     // The new classes are there to compare, on both engines.
-    let labs = store.report(&snapshot(&store, 6), ReportOptions::default()).unwrap();
+    let labs = store.report(&snapshot(&store, 6), &ReportOptions::default()).unwrap();
     let classes: Vec<Option<i64>> = labs.classes.iter().map(|c| c.candidates).collect();
     assert_eq!(classes, [Some(2), Some(1), Some(1), Some(2)], "{engine:?}");
     assert_eq!(labs.login_activity.distribution.iter().map(|b| b.users).sum::<i64>(), 10);
     assert_eq!(labs.feature_licences.as_ref().map(Vec::len), Some(3));
-    let cross = store.cross_org_report(ReportOptions::default()).unwrap();
+    let cross = store.cross_org_report(&ReportOptions::default()).unwrap();
     assert!(!cross.duplicates.is_empty(), "the fixtures share people across orgs");
     assert_eq!(store.schema_version().unwrap(), latest_version());
 }
@@ -265,7 +265,7 @@ fn a_schema_1_store_migrates_forward_and_keeps_its_data(engine: Engine) {
     );
     assert_eq!(store.insert_snapshot_json(EU.as_bytes()).unwrap(), SnapshotId(2));
     assert!(fixture.scalar("SELECT COUNT(*) FROM users WHERE federation_id IS NOT NULL") > 0);
-    let report = store.report(&old, ReportOptions::default()).unwrap();
+    let report = store.report(&old, &ReportOptions::default()).unwrap();
     assert_eq!(report.login_activity.state, "unknown");
     assert!(
         report.classes.iter().filter(|c| !c.computed).count() == 2,
@@ -344,7 +344,7 @@ fn the_store_works_from_inside_a_tokio_runtime(engine: Engine) {
     let listed = current.block_on(async move {
         let mut store = Store::open_target(&target).unwrap();
         store.insert_snapshot_json(WEEK_2.as_bytes()).unwrap();
-        let report = store.report(&snapshot(&store, 2), ReportOptions::default()).unwrap();
+        let report = store.report(&snapshot(&store, 2), &ReportOptions::default()).unwrap();
         assert!(!report.subscriptions.is_empty());
         store.list().unwrap().len()
     });
@@ -359,7 +359,7 @@ fn a_large_snapshot_streams_in_with_every_user(engine: Engine) {
     assert_eq!(store.import_file(&file).unwrap(), SnapshotId(1));
     assert_eq!(fixture.scalar("SELECT COUNT(*) FROM users"), 20_000);
     assert_eq!(fixture.scalar("SELECT COUNT(*) FROM user_licences"), assignments);
-    let report = store.report(&snapshot(&store, 1), ReportOptions::default()).unwrap();
+    let report = store.report(&snapshot(&store, 1), &ReportOptions::default()).unwrap();
     assert!(!report.reclaim_candidates.is_empty());
 }
 

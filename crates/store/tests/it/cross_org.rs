@@ -21,7 +21,7 @@ fn three_orgs(dir: &std::path::Path) -> Store {
 }
 
 fn view(store: &Store, inactive_days: u32) -> CrossOrgReport {
-    store.cross_org_report(ReportOptions { inactive_days, ..ReportOptions::default() }).unwrap()
+    store.cross_org_report(&ReportOptions { inactive_days, ..ReportOptions::default() }).unwrap()
 }
 
 /// Each person as (key, matched_by, [(org name, username, activity, reclaim candidate)]).
@@ -69,7 +69,7 @@ fn every_org_is_read_at_its_latest_snapshot_with_the_single_org_figures() {
     );
     // The subscriptions are those of the single-org report of the same snapshot.
     let acme = store
-        .report(&snapshot(&store, 3), ReportOptions { inactive_days: 90, ..ReportOptions::default() })
+        .report(&snapshot(&store, 3), &ReportOptions { inactive_days: 90, ..ReportOptions::default() })
         .unwrap();
     let figures = |subs: &[sfconn_store::SubscriptionUse]| -> Vec<(String, Option<i64>, Option<i64>, Option<i64>, i64)> {
         subs.iter().map(|s| (s.id.clone(), s.used, s.total, s.free, s.reclaimable)).collect()
@@ -203,7 +203,7 @@ fn the_window_decides_the_seats_to_reclaim() {
 fn an_empty_store_says_how_to_fill_it() {
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(&dir.path().join("empty.db")).unwrap();
-    let error = store.cross_org_report(ReportOptions::default()).unwrap_err();
+    let error = store.cross_org_report(&ReportOptions::default()).unwrap_err();
     assert!(matches!(error, StoreError::NoSnapshots { org_id: None, .. }), "{error:?}");
     assert!(error.to_string().contains("run `sfconn collect --store"), "{error}");
 }

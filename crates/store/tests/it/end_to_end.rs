@@ -83,7 +83,7 @@ async fn two_runs_of_a_changing_org_are_stored_compared_and_reported() {
     // The org's seat counts moved with its users.
     assert!(diff.subscriptions.iter().any(|s| s.used_from != s.used_to), "{:?}", diff.subscriptions);
 
-    let report = store.report(&to, ReportOptions::default()).unwrap();
+    let report = store.report(&to, &ReportOptions::default()).unwrap();
     let cutoff =
         time::OffsetDateTime::parse(&report.inactive_before, &time::format_description::well_known::Rfc3339)
             .unwrap()

@@ -132,3 +132,42 @@ fn the_reclaim_classes_and_the_login_distribution_show_in_the_browser() {
     screenshot(&page, &target_dir().join("report-labs.png"), 4600, &proxy);
     assert_eq!(proxy.requests(), Vec::<String>::new(), "network requests while taking the screenshot");
 }
+
+/// The money view of issue 19 as Chromium shows it (`fixtures/acme-money-2024-06-20.json` with
+/// the prices of docs/report.md's worked example): every priced subscription's amounts, and the
+/// headline.
+#[test]
+fn the_money_view_shows_in_the_browser() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut store = sfconn_store::Store::open(&dir.path().join("h.db")).unwrap();
+    store.insert_snapshot_json(crate::money::MONEY.as_bytes()).unwrap();
+    let snapshot = store.resolve(&sfconn_store::Selector::Id(1), None).unwrap();
+    let options = sfconn_store::ReportOptions { prices: Some(crate::money::prices()), ..Default::default() };
+    let report = store.report(&snapshot, &options).unwrap();
+    let context = store.report_context(&report).unwrap();
+    let mut html = Vec::new();
+    report
+        .write_html(&context, sfconn_store::HtmlOptions { sfconn_version: TEST_VERSION }, &mut html)
+        .unwrap();
+    let page = target_dir().join("report-money.html");
+    std::fs::write(&page, &html).unwrap();
+    let proxy = Recorder::start();
+
+    let loaded = load(&page, &proxy);
+    assert_eq!(loaded.console, Vec::<String>::new(), "console messages");
+    assert_eq!(proxy.requests(), Vec::<String>::new(), "network requests");
+    assert!(loaded.dom.contains("About 735 EUR/month reclaimable (about 8,816 EUR/year)"), "{}", loaded.dom);
+    for sub in report.subscriptions.iter().filter(|s| s.price_per_seat.is_some()) {
+        for (name, value) in [
+            ("price_per_seat", sub.price_per_seat),
+            ("bought_monthly", sub.bought_monthly),
+            ("reclaimable_monthly", sub.reclaimable_monthly),
+            ("reclaimable_yearly", sub.reclaimable_yearly),
+        ] {
+            let shown = field(&loaded.dom, "<section id=\"money\">", &sub.id, name).unwrap();
+            assert_eq!(shown, value.unwrap().to_string(), "{} {name}", sub.id);
+        }
+    }
+    // The money table sorts like the others.
+    assert!(loaded.dom.contains("<button type=\"button\">Reclaimable per month</button>"), "{}", loaded.dom);
+}

@@ -34,7 +34,7 @@ pub fn render_as(store: &Store, id: i64, version: &str) -> (String, Value) {
 
 pub fn report(store: &Store, id: i64) -> Report {
     let snapshot = store.resolve(&Selector::Id(id), None).unwrap();
-    store.report(&snapshot, ReportOptions::default()).unwrap()
+    store.report(&snapshot, &ReportOptions::default()).unwrap()
 }
 
 /// Text an attacker can give their own user record, org, licence or domain. If any of it ran,

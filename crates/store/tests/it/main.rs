@@ -12,6 +12,7 @@ mod html_browser;
 mod html_support;
 mod migration_2;
 mod migration_3;
+mod money;
 mod report;
 mod report_classes;
 mod store;

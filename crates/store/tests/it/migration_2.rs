@@ -44,7 +44,7 @@ fn a_schema_1_store_migrates_to_the_latest_and_still_reads() {
     // The old user is there, with no federation id; the single-org report reads as before.
     assert_eq!(federation_ids(&db, 1), [("dave@old.example".to_owned(), None)]);
     let old = store.resolve(&Selector::Id(1), None).unwrap();
-    let report = store.report(&old, ReportOptions::default()).unwrap();
+    let report = store.report(&old, &ReportOptions::default()).unwrap();
     assert_eq!(report.reclaim_candidates.len(), 1, "last login 2024-01-01, 152 days before");
 
     // A new import keeps its federation ids.
@@ -55,7 +55,7 @@ fn a_schema_1_store_migrates_to_the_latest_and_still_reads() {
 
     // The cross-org view reads both: the old snapshot's user (no federation id) is matched by
     // email, ignoring case, and is the seat to reclaim.
-    let view = store.cross_org_report(ReportOptions::default()).unwrap();
+    let view = store.cross_org_report(&ReportOptions::default()).unwrap();
     let orgs: Vec<&str> = view.orgs.iter().map(|o| o.snapshot.org_name.as_str()).collect();
     assert_eq!(orgs, ["Acme EU", "Old Org"]);
     assert_eq!(view.duplicates.len(), 1);

@@ -78,7 +78,7 @@ fn a_schema_2_store_migrates_to_3_and_its_old_snapshots_read_as_unknown() {
     assert_eq!(users(&db, 1), [("dave@old.example".to_owned(), None, None, None, None, None)]);
     assert_eq!(snapshot_row(&db, 1), (None, None, None, None, None));
     let old = snapshot(&store, 1);
-    let report = store.report(&old, ReportOptions::default()).unwrap();
+    let report = store.report(&old, &ReportOptions::default()).unwrap();
     assert_eq!(report.reclaim_candidates.len(), 1, "last login 2024-01-01, 152 days before");
     assert_eq!(report.login_activity.state, "unknown");
     let computed: Vec<(&str, bool)> = report.classes.iter().map(|c| (c.class.as_str(), c.computed)).collect();

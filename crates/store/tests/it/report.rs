@@ -9,7 +9,7 @@ use common::*;
 use sfconn_store::{CsvCells, Report, ReportOptions, Store};
 
 fn report_of(store: &Store, id: i64, inactive_days: u32) -> Report {
-    store.report(&snapshot(store, id), ReportOptions { inactive_days, ..ReportOptions::default() }).unwrap()
+    store.report(&snapshot(store, id), &ReportOptions { inactive_days, ..ReportOptions::default() }).unwrap()
 }
 
 fn table(report: &Report) -> String {
@@ -193,7 +193,7 @@ fn with_company_names_only_domains_outside_them_are_third_party() {
         .collect();
     doc["users"] = serde_json::Value::Array(kept);
     let id = store.insert_snapshot_json(&bytes(&doc)).unwrap();
-    let report = store.report(&snapshot(&store, id.0), ReportOptions::default()).unwrap();
+    let report = store.report(&snapshot(&store, id.0), &ReportOptions::default()).unwrap();
     assert!(!report.third_party.all_domains_shown);
     let domains: Vec<(Option<&str>, i64)> =
         report.third_party.domains.iter().map(|d| (d.domain.as_deref(), d.users)).collect();

@@ -19,7 +19,7 @@ fn labs_store(dir: &std::path::Path) -> Store {
 }
 
 fn labs_report(store: &Store, min_logins: u32) -> Report {
-    store.report(&snapshot(store, 1), ReportOptions { min_logins, ..ReportOptions::default() }).unwrap()
+    store.report(&snapshot(store, 1), &ReportOptions { min_logins, ..ReportOptions::default() }).unwrap()
 }
 
 fn candidates(report: &Report) -> Vec<(&str, ReclaimClass)> {
@@ -187,7 +187,7 @@ fn without_login_activity_or_frozen_the_classes_say_they_were_not_computed() {
     let dir = tempfile::tempdir().unwrap();
     // The Acme weeks predate both: no `frozen`, no `login_activity`, no feature licences.
     let store = store_with_weeks(dir.path());
-    let report = store.report(&snapshot(&store, 3), ReportOptions::default()).unwrap();
+    let report = store.report(&snapshot(&store, 3), &ReportOptions::default()).unwrap();
     assert_eq!(
         class_counts(&report),
         [("frozen", None), ("never_logged_in", Some(2)), ("inactive", Some(2)), ("low_activity", None)]
@@ -259,7 +259,7 @@ fn the_html_page_shows_the_classes_the_distribution_and_the_feature_licences() {
     // Without login activity, a sentence and no chart.
     let dir = tempfile::tempdir().unwrap();
     let weeks = store_with_weeks(dir.path());
-    let report = weeks.report(&snapshot(&weeks, 3), ReportOptions::default()).unwrap();
+    let report = weeks.report(&snapshot(&weeks, 3), &ReportOptions::default()).unwrap();
     let context = weeks.report_context(&report).unwrap();
     let mut html = Vec::new();
     report.write_html(&context, sfconn_store::HtmlOptions { sfconn_version: "test" }, &mut html).unwrap();

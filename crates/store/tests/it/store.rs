@@ -234,7 +234,7 @@ fn a_store_created_at_schema_version_1_migrates_forward_and_keeps_its_data() {
     assert_eq!(store.schema_version().unwrap(), latest_version());
     let old = store.resolve(&Selector::Id(1), None).unwrap();
     assert_eq!((old.org_name.as_str(), old.users), ("Old Org", 1));
-    let report = store.report(&old, sfconn_store::ReportOptions::default()).unwrap();
+    let report = store.report(&old, &sfconn_store::ReportOptions::default()).unwrap();
     assert_eq!(report.reclaim_candidates.len(), 1, "the never-logged-in user holds a Salesforce licence");
     // New snapshots go in beside the old one.
     assert_eq!(store.insert_snapshot_json(WEEK_1.as_bytes()).unwrap(), SnapshotId(2));
