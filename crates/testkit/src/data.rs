@@ -912,7 +912,7 @@ impl OrgData {
         let frozen = self.is_frozen(user);
         let status = if frozen {
             "User is Frozen"
-        } else if h % 13 == 0 {
+        } else if h.is_multiple_of(13) {
             "Invalid Password"
         } else {
             "Success"

@@ -123,11 +123,14 @@ fn off_by_default_and_unreadable_login_history_is_skipped() {
     assert!(warning["message"].as_str().unwrap().contains("Manage Users"), "{warning}");
 }
 
+/// Puts a fault in place.
+type Stage = fn(&Org);
+
 /// Each Bulk failure: its exit code, one message keeping Salesforce's words, nothing on
 /// stdout, and no job left running.
 #[test]
 fn bulk_faults_exit_with_their_class_and_leave_no_job_behind() {
-    let cases: [(&str, i32, fn(&Org)); 4] = [
+    let cases: [(&str, i32, Stage); 4] = [
         ("bulk_job_failed", 75, |org| {
             org.org.faults().bulk_job_fails(Some("InternalServerError : retried more than 15 times"));
         }),

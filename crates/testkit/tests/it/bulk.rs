@@ -61,7 +61,7 @@ async fn login_history_counts_the_window_and_has_users_without_activity() {
             .all(|row| row.status == "User is Frozen")
     );
     // Six months kept, no more.
-    let oldest = OrgData::last_n_days_start(sfconn_testkit::LOGIN_HISTORY_DAYS as u32);
+    let oldest = OrgData::last_n_days_start(u32::try_from(sfconn_testkit::LOGIN_HISTORY_DAYS).unwrap());
     assert!(data.users().flat_map(|u| data.login_history_of(u.index)).all(|row| row.login_time >= oldest));
 }
 
