@@ -171,3 +171,33 @@ fn regex_free_job_ids(text: &str) -> String {
     out.push_str(rest);
     out
 }
+
+/// Ctrl-C while the Bulk job runs: exit 130, nothing on stdout, and the job is aborted (then
+/// deleted) before sfconn exits, not left running in the org.
+#[test]
+fn ctrl_c_aborts_the_running_bulk_job() {
+    let org = Org::small();
+    org.org.faults().bulk_polls_in_progress(10_000);
+    let child = org
+        .sfconn()
+        .args(["collect", "--no-progress", "--login-activity", "30"])
+        .env("SFCONN_LOGIN_ACTIVITY_BULK_THRESHOLD", "0")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let started = std::time::Instant::now();
+    while org.org.bulk_jobs().is_empty() {
+        assert!(started.elapsed() < std::time::Duration::from_secs(30), "no job was created");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let status = std::process::Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap();
+    assert!(status.success());
+    let output = child.wait_with_output().unwrap();
+    assert_eq!(output.status.code(), Some(130), "{}", text(&output.stderr));
+    assert!(output.stdout.is_empty());
+    let jobs = org.org.bulk_jobs();
+    assert_eq!(jobs.len(), 1);
+    assert_eq!(jobs[0].state, "Aborted", "{jobs:?}");
+    assert!(jobs[0].deleted, "{jobs:?}");
+}
