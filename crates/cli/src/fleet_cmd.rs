@@ -150,11 +150,13 @@ pub(crate) fn run(args: &CollectArgs, verbosity: Verbosity) -> anyhow::Result<()
     let started_at = OffsetDateTime::now_utc();
     let slots: Mutex<Vec<Option<OrgResult>>> = Mutex::new(vec![None; orgs.len()]);
     let runtime = runtime()?;
+    let cleanups = sfconn_api::Cleanups::default();
+    let cleanups = &cleanups;
     let all = futures_util::stream::iter(orgs.into_iter().zip(&targets).enumerate())
         .map(|(index, (org, target))| {
             let slots = &slots;
             async move {
-                let result = collect_org(org, target, args, verbosity).await;
+                let result = collect_org(org, target, args, verbosity, cleanups).await;
                 if let Ok(mut slots) = slots.lock() {
                     slots[index] = Some(result);
                 }
@@ -163,6 +165,10 @@ pub(crate) fn run(args: &CollectArgs, verbosity: Verbosity) -> anyhow::Result<()
         .buffer_unordered(concurrency)
         .collect::<()>();
     let ended = runtime.block_on(until_interrupted(all));
+    if matches!(ended, Ended::Interrupted) {
+        // The Bulk API jobs of the orgs still running are aborted, not left in their orgs.
+        runtime.block_on(cleanups.wait(std::time::Duration::from_secs(10)));
+    }
     let finished_at = OffsetDateTime::now_utc();
     let slots = slots.into_inner().unwrap_or_default();
     let results: Vec<OrgResult> = names
@@ -261,13 +267,20 @@ fn file_name(org: &str, format: FormatArg) -> String {
 }
 
 /// Collects one org; every failure becomes that org's result.
-async fn collect_org(org: FleetOrg, target: &Path, args: &CollectArgs, verbosity: Verbosity) -> OrgResult {
+async fn collect_org(
+    org: FleetOrg,
+    target: &Path,
+    args: &CollectArgs,
+    verbosity: Verbosity,
+    cleanups: &sfconn_api::Cleanups,
+) -> OrgResult {
     let started = Instant::now();
     let prefix = format!("[{}] ", org.name);
     let mut result = OrgResult::new(org.name, Status::Failed);
     // An org whose settings are invalid sends nothing.
     let mut requests = 0;
-    let collected = collect_org_into(org.loaded, target, args, verbosity, &prefix, &mut requests).await;
+    let collected =
+        collect_org_into(org.loaded, target, args, verbosity, &prefix, &mut requests, cleanups).await;
     result.api_requests = Some(requests);
     result.duration_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
     match collected {
@@ -297,6 +310,7 @@ async fn collect_org_into(
     verbosity: Verbosity,
     prefix: &str,
     requests: &mut u64,
+    cleanups: &sfconn_api::Cleanups,
 ) -> anyhow::Result<Summary> {
     let loaded = loaded?;
     if verbosity != Verbosity::Quiet {
@@ -307,7 +321,7 @@ async fn collect_org_into(
     let settings = &loaded.settings;
     let store = args.store_target(settings)?;
     let mut out = OrgOutput::open(args.format, target, settings, store)?;
-    let run = OrgRun::new(settings.clone())?;
+    let run = OrgRun::new(settings.clone())?.with_cleanups(cleanups);
     let collected = run.collect_into(out.sink.as_mut(), &NoProgress).await;
     *requests = run.requests_sent();
     let outcome = collected?;

@@ -84,6 +84,14 @@ impl OrgRun {
         self.session.tokens().cancellation()
     }
 
+    /// The run with its Bulk API job aborts kept in `cleanups` (shared with other runs), so
+    /// that a caller that drops many runs at once (a fleet stopped by Ctrl-C) can wait for all
+    /// of them with [`Cleanups::wait`].
+    pub fn with_cleanups(mut self, cleanups: &Cleanups) -> OrgRun {
+        self.cleanups = cleanups.clone();
+        self
+    }
+
     /// Waits (10 s at most) until the Bulk API query jobs the run dropped unfinished have been
     /// aborted: after Ctrl-C dropped [`OrgRun::collect_into`], so that no job is left running
     /// in the org. A failed run has waited already.
