@@ -9,6 +9,7 @@
 //! succeed, write every user, and stay within the request target.
 
 mod import;
+mod login;
 mod measure;
 mod plan;
 
@@ -79,6 +80,8 @@ const USAGE: &str = "usage: cargo xtask bench [--sizes 10000,100000,1000000] [--
   --verbose sfconn logs at debug level into target/bench/sfconn-N.stderr
   --perf    profile sfconn with `perf record` into target/bench/perf-N.data (no peer; figures
             include perf's own overhead)
+  --login-activity DAYS [--logins-per-month N] [--users N] [--latency-ms L]  one org collected with
+            login activity through REST and through a Bulk API 2.0 job, side by side
   --report-html [--users N] [--weeks W]  report -f html against -f json on a store of W weekly
             snapshots of N users (default 100000, 52), and the page's size
   --smoke   what `cargo xtask ci` runs: 2000 users, no latency, debug binary, no peer;
@@ -170,6 +173,14 @@ struct SizeResult {
 pub(crate) fn run(args: &[String]) -> Result<()> {
     if args.iter().any(|a| a == "--report-html") {
         return crate::bench_html::run(args);
+    }
+    if args.iter().any(|a| a == "--login-activity") {
+        if cfg!(debug_assertions) {
+            let mut release = cargo();
+            release.args(["run", "--quiet", "--release", "--package", "xtask", "--", "bench"]).args(args);
+            return run_step("bench (optimised xtask)", release);
+        }
+        return login::run(args);
     }
     let options = parse_options(args)?;
     if cfg!(debug_assertions) && !options.smoke {
