@@ -176,8 +176,8 @@ async fn a_job_aborted_by_someone_else_is_named_so() {
     insta::assert_snapshot!("bulk_job_aborted", error.to_string());
 }
 
-#[tokio::test]
-async fn an_overdue_job_is_aborted_then_deleted() {
+/// A job that stays `InProgress`; the server expects it aborted and deleted once.
+async fn a_job_that_never_ends() -> (MockServer, ApiClient) {
     let server = org().await;
     mount_create(&server).await;
     Mock::given(method("GET"))
@@ -187,6 +187,12 @@ async fn an_overdue_job_is_aborted_then_deleted() {
         .await;
     mount_cleanup(&server, 1, 1).await;
     let client = connect(&server).await;
+    (server, client)
+}
+
+#[tokio::test]
+async fn an_overdue_job_is_aborted_then_deleted() {
+    let (_server, client) = a_job_that_never_ends().await;
     let cleanups = Cleanups::default();
     let options = BulkOptions { max_wait: Duration::from_millis(50), ..quick() };
     let error = client.bulk_query("LoginHistory", SOQL, options, &cleanups).await.unwrap_err();
@@ -299,15 +305,7 @@ async fn transient_answers_to_a_poll_are_retried() {
 /// aborts a job still running, outside the run's cancellation.
 #[tokio::test]
 async fn a_query_dropped_while_the_job_runs_aborts_it() {
-    let server = org().await;
-    mount_create(&server).await;
-    Mock::given(method("GET"))
-        .and(path(format!("{V}/jobs/query/{JOB}")))
-        .respond_with(json_ok(&job("InProgress")))
-        .mount(&server)
-        .await;
-    mount_cleanup(&server, 1, 1).await;
-    let client = connect(&server).await;
+    let (_server, client) = a_job_that_never_ends().await;
     let cleanups = Cleanups::default();
     let options = BulkOptions { first_poll: Duration::from_secs(30), ..quick() };
     let running = client.bulk_query("LoginHistory", SOQL, options, &cleanups);
