@@ -266,6 +266,19 @@ impl BulkQuery {
 
     /// The next page of results, `None` after the last one (the locator `null`).
     pub async fn next_page<T: DeserializeOwned>(&mut self) -> Result<Option<BulkPage<T>>, ApiError> {
+        let mut records = Vec::new();
+        Ok(self
+            .next_rows(|row| records.push(row))
+            .await?
+            .map(|rows_so_far| BulkPage { records, rows_so_far }))
+    }
+
+    /// Hands each row of the next page to `each` as it is decoded, without holding the page's
+    /// rows (only its text): the rows read so far, or `None` after the last page.
+    pub async fn next_rows<T: DeserializeOwned>(
+        &mut self,
+        mut each: impl FnMut(T),
+    ) -> Result<Option<u64>, ApiError> {
         if self.done {
             return Ok(None);
         }
@@ -316,7 +329,6 @@ impl BulkQuery {
             tracing::debug!(job = %self.job, page = self.page, "results page cut off; asking for it again");
         };
         let mut reader = csv::Reader::from_reader(body.as_bytes());
-        let mut records = Vec::new();
         for row in reader.deserialize::<T>() {
             let row = row.map_err(|source| {
                 self.fail(ApiError::BulkResultsUnreadable {
@@ -324,14 +336,14 @@ impl BulkQuery {
                     detail: source.to_string(),
                 })
             })?;
-            records.push(row);
+            each(row);
+            self.rows += 1;
         }
-        self.rows += records.len() as u64;
         match headers.get("sforce-locator").and_then(|value| value.to_str().ok()) {
             Some(next) if !next.is_empty() && next != "null" => self.locator = Some(next.to_owned()),
             _ => self.done = true,
         }
-        Ok(Some(BulkPage { records, rows_so_far: self.rows }))
+        Ok(Some(self.rows))
     }
 
     /// Deletes the job, once every page has been read.

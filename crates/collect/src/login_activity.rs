@@ -196,11 +196,9 @@ pub(crate) async fn collect(
         activity.path = Some(Path::Bulk);
         let mut query =
             client.bulk_query(OBJECT, &rows_soql(days, Path::Bulk), BulkOptions::default(), cleanups).await?;
-        while let Some(page) = query.next_page::<Row>().await? {
-            for row in page.records {
-                activity.add(row);
-            }
-            progress.advanced(OBJECT, page.rows_so_far, total);
+        // Each row is counted as it is decoded: a page of 50,000 rows is held as text only.
+        while let Some(rows) = query.next_rows::<Row>(|row| activity.add(row)).await? {
+            progress.advanced(OBJECT, rows, total);
         }
         query.finish().await?;
     } else {
