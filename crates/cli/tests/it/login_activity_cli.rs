@@ -130,7 +130,7 @@ type Stage = fn(&Org);
 /// stdout, and no job left running.
 #[test]
 fn bulk_faults_exit_with_their_class_and_leave_no_job_behind() {
-    let cases: [(&str, i32, Stage); 4] = [
+    let cases: [(&str, i32, Stage); 5] = [
         ("bulk_job_failed", 75, |org| {
             org.org.faults().bulk_job_fails(Some("InternalServerError : retried more than 15 times"));
         }),
@@ -138,6 +138,10 @@ fn bulk_faults_exit_with_their_class_and_leave_no_job_behind() {
         ("bulk_limit", 75, |org| org.org.faults().bulk_limit_reached(true)),
         ("bulk_page_lost", 75, |org| {
             org.org.faults().bulk_results_page_lost(1);
+        }),
+        // Cut on every attempt: asked for again http.max_retries (1) times, then given up.
+        ("bulk_page_cut", 75, |org| {
+            org.org.faults().bulk_results_page_cut(1);
         }),
     ];
     let mut messages = String::new();
