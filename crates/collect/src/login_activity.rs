@@ -2,6 +2,12 @@
 //! `login_activity_days` days and the application and type of the latest one, from
 //! `LoginHistory`.
 //!
+//! `LoginHistory.Status` is not filterable (Object Reference, "LoginHistory": only
+//! `AuthenticationServiceId`, `CipherSuite`, `CountryIso`, `Id`, `LoginTime`, `LoginType`,
+//! `LoginUrl`, `NetworkId`, `TlsProtocol` and `UserId` are), so the window is read whole
+//! (`LoginTime = LAST_N_DAYS:N`) with `Status`, and only the rows whose `Status` is `Success`
+//! count.
+//!
 //! `SELECT count()` of the window decides the path: at or below
 //! `login_activity_bulk_threshold` rows the rows are paged through REST (`ORDER BY Id`, so a
 //! cursor restart can resume), above it they come from a Bulk API 2.0 query job
@@ -58,6 +64,8 @@ struct Row {
     application: Option<String>,
     #[serde(rename = "LoginType")]
     login_type: Option<String>,
+    #[serde(rename = "Status")]
+    status: Option<String>,
 }
 
 /// One user's logins in the window.
@@ -86,7 +94,10 @@ pub struct UserActivity {
 pub(crate) struct LoginActivity {
     days: u32,
     path: Option<Path>,
+    /// Rows read (every attempt in the window).
     rows: u64,
+    /// Of those, the successful logins.
+    successes: u64,
     users: HashMap<Box<str>, Activity>,
     /// Distinct applications and login types, indexed by `Activity`.
     names: Vec<Option<Box<str>>>,
@@ -111,6 +122,10 @@ impl LoginActivity {
 
     fn add(&mut self, row: Row) {
         self.rows += 1;
+        if row.status.as_deref() != Some(SUCCESS) {
+            return;
+        }
+        self.successes += 1;
         let Some(user) = row.user_id else { return };
         let latest = row.login_time.as_deref().map_or(0, sortable_time);
         let application = self.name(row.application);
@@ -147,6 +162,7 @@ impl LoginActivity {
             days: self.days,
             path: self.path.unwrap_or(Path::Rest).as_str().to_owned(),
             rows: self.rows,
+            successful: self.successes,
         }
     }
 }
@@ -157,9 +173,12 @@ fn sortable_time(text: &str) -> u64 {
     text.bytes().take(19).filter(u8::is_ascii_digit).fold(0u64, |n, digit| n * 10 + u64::from(digit - b'0'))
 }
 
-/// The window's condition.
+/// `LoginHistory.Status` of a successful login.
+const SUCCESS: &str = "Success";
+
+/// The window's condition (`Status` cannot be filtered on: see the module documentation).
 pub(crate) fn window(days: u32) -> String {
-    format!("LoginTime = LAST_N_DAYS:{days} AND Status = 'Success'")
+    format!("LoginTime = LAST_N_DAYS:{days}")
 }
 
 /// The count that decides the path.
@@ -170,8 +189,10 @@ pub(crate) fn count_soql(days: u32) -> String {
 /// The rows, through either path (REST pages them `ORDER BY Id`, so that a cursor restart
 /// can resume; a Bulk job is not ordered).
 pub(crate) fn rows_soql(days: u32, path: Path) -> String {
-    let select =
-        format!("SELECT UserId, LoginTime, Application, LoginType FROM LoginHistory WHERE {}", window(days));
+    let select = format!(
+        "SELECT UserId, LoginTime, Application, LoginType, Status FROM LoginHistory WHERE {}",
+        window(days)
+    );
     match path {
         Path::Rest => format!("{select} ORDER BY Id"),
         Path::Bulk => select,
@@ -225,6 +246,7 @@ mod tests {
             login_time: Some(at.to_owned()),
             application: Some(application.to_owned()),
             login_type: Some("Application".to_owned()),
+            status: Some("Success".to_owned()),
         }
     }
 
@@ -235,6 +257,11 @@ mod tests {
         activity.add(row("005A", "2025-05-31T09:00:00.000+0000", "Salesforce for iOS"));
         activity.add(row("005A", "2025-05-25T10:00:00.000Z", "Data Loader"));
         activity.add(row("005B", "2025-05-01T00:00:00.000Z", "Browser"));
+        // A failed attempt is read but neither counted nor the latest login.
+        activity.add(Row {
+            status: Some("Invalid Password".to_owned()),
+            ..row("005A", "2025-06-01T00:00:00.000Z", "Evil")
+        });
         assert_eq!(
             activity.of("005A"),
             UserActivity {
@@ -245,7 +272,7 @@ mod tests {
         );
         assert_eq!(activity.of("005B").logins, 1);
         assert_eq!(activity.of("005C"), UserActivity::default());
-        assert_eq!(activity.rows, 4);
+        assert_eq!((activity.rows, activity.successes), (5, 4));
         assert_eq!(activity.names.len(), 4, "names are kept once each");
     }
 
@@ -256,12 +283,12 @@ mod tests {
     }
 
     #[test]
-    fn the_queries_filter_the_window_and_only_rest_is_ordered() {
-        assert_eq!(
-            count_soql(30),
-            "SELECT count() FROM LoginHistory WHERE LoginTime = LAST_N_DAYS:30 AND Status = 'Success'"
+    fn the_queries_read_the_whole_window_and_only_rest_is_ordered() {
+        assert_eq!(count_soql(30), "SELECT count() FROM LoginHistory WHERE LoginTime = LAST_N_DAYS:30");
+        assert!(
+            rows_soql(7, Path::Rest)
+                .ends_with("Status FROM LoginHistory WHERE LoginTime = LAST_N_DAYS:7 ORDER BY Id")
         );
-        assert!(rows_soql(7, Path::Rest).ends_with("LAST_N_DAYS:7 AND Status = 'Success' ORDER BY Id"));
         assert!(!rows_soql(7, Path::Bulk).contains("ORDER BY"));
     }
 }

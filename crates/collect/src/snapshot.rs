@@ -124,8 +124,12 @@ pub struct LoginActivitySummary {
     pub days: u32,
     /// `rest` (query paging) or `bulk` (a Bulk API 2.0 query job).
     pub path: String,
-    /// Successful `LoginHistory` rows read.
+    /// `LoginHistory` rows read: every login attempt in the window (`Status` cannot be
+    /// filtered on).
     pub rows: u64,
+    /// Of those, the successful logins (`Status` = `Success`): the sum of the users'
+    /// `logins_in_window`, users the company filter left out included.
+    pub successful: u64,
 }
 
 /// A feature licence: a `User.UserPermissions*` checkbox, its seats used and, where the org

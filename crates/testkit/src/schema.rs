@@ -171,6 +171,8 @@ pub(crate) struct FieldDef {
     pub name: String,
     pub reference_to: Option<SObject>,
     pub relationship_name: Option<String>,
+    /// Whether `WHERE` may use it (describe's `filterable`; `true` when the fixture omits it).
+    pub filterable: bool,
 }
 
 /// A parsed describe fixture: the JSON served by the describe endpoint plus its field list.
@@ -197,6 +199,7 @@ impl Describe {
                             .and_then(Value::as_str)
                             .and_then(SObject::from_name),
                         relationship_name: f["relationshipName"].as_str().map(String::from),
+                        filterable: f["filterable"].as_bool().unwrap_or(true),
                     })
                     .collect()
             })

@@ -520,7 +520,23 @@ pub(crate) fn parse(soql: &str, visibility: &Visibility<'_>) -> Result<Query, So
     }
     let resolve = |raw: &RawPath| resolve_path(soql, object, raw, visibility);
     let select = raw_select.iter().map(resolve).collect::<Result<Vec<_>, _>>()?;
-    let filter = raw_filter.map(|f| resolve_expr(f, &resolve)).transpose()?;
+    // Salesforce refuses a `WHERE` on a field describe marks not filterable (LoginHistory.Status).
+    let resolve_filtered = |raw: &RawPath| {
+        let path = resolve(raw)?;
+        let target = path.hops.last().map_or(object, |hop| hop.target);
+        if target.describe().field(&path.field).is_some_and(|f| !f.filterable) {
+            return Err(SoqlError {
+                code: "INVALID_FIELD",
+                message: positioned(
+                    soql,
+                    raw.column,
+                    &format!("field '{}' can not be filtered in a query call", path.field),
+                ),
+            });
+        }
+        Ok(path)
+    };
+    let filter = raw_filter.map(|f| resolve_expr(f, &resolve_filtered)).transpose()?;
     for raw in &raw_order {
         let by = resolve(raw)?;
         if !by.hops.is_empty() || !follows_record_order(object, &by.field) {

@@ -4,8 +4,8 @@ use reqwest::{Client, StatusCode};
 use serde_json::{Value, json};
 use sfconn_testkit::{OrgData, OrgSpec, SimulatedOrg};
 
-const WINDOW_SOQL: &str = "SELECT UserId, LoginTime, Application, LoginType FROM LoginHistory \
-                           WHERE LoginTime = LAST_N_DAYS:30 AND Status = 'Success' ORDER BY Id";
+const WINDOW_SOQL: &str = "SELECT UserId, LoginTime, Application, LoginType, Status FROM LoginHistory \
+                           WHERE LoginTime = LAST_N_DAYS:30 ORDER BY Id";
 
 async fn login(org: &SimulatedOrg) -> (String, String) {
     let response = Client::new()
@@ -23,16 +23,15 @@ async fn login(org: &SimulatedOrg) -> (String, String) {
     (body["access_token"].as_str().unwrap().to_owned(), body["instance_url"].as_str().unwrap().to_owned())
 }
 
-/// The successful logins of the last `days` days, per user index, from the generator.
-fn successes_in_window(data: &OrgData, days: u32) -> u64 {
+/// The login attempts of the last `days` days, from the generator: (all, successful).
+fn attempts_in_window(data: &OrgData, days: u32) -> (u64, u64) {
     let start = OrgData::last_n_days_start(days);
-    data.users()
-        .map(|user| {
-            data.login_history_of(user.index)
-                .filter(|row| row.status == "Success" && row.login_time >= start)
-                .count() as u64
-        })
-        .sum()
+    let rows: Vec<_> = data
+        .users()
+        .flat_map(|user| data.login_history_of(user.index))
+        .filter(|row| row.login_time >= start)
+        .collect();
+    (rows.len() as u64, rows.iter().filter(|row| row.status == "Success").count() as u64)
 }
 
 #[tokio::test]
@@ -41,14 +40,23 @@ async fn login_history_counts_the_window_and_has_users_without_activity() {
     let (token, instance) = login(&org).await;
     let data = org.data();
     let mut url = reqwest::Url::parse(&format!("{instance}/services/data/v66.0/query")).unwrap();
-    url.query_pairs_mut().append_pair(
+    url.query_pairs_mut()
+        .append_pair("q", "SELECT count() FROM LoginHistory WHERE LoginTime = LAST_N_DAYS:30");
+    let body: Value =
+        Client::new().get(url.clone()).bearer_auth(&token).send().await.unwrap().json().await.unwrap();
+    let (attempts, successes) = attempts_in_window(data, 30);
+    assert_eq!(body["totalSize"], json!(attempts));
+    assert!(successes > 400 && successes < attempts, "{successes} of {attempts}");
+    // As on Salesforce, Status cannot be filtered on (describe: not filterable).
+    url.query_pairs_mut().clear().append_pair(
         "q",
         "SELECT count() FROM LoginHistory WHERE LoginTime = LAST_N_DAYS:30 AND Status = 'Success'",
     );
-    let body: Value = Client::new().get(url).bearer_auth(&token).send().await.unwrap().json().await.unwrap();
-    let expected = successes_in_window(data, 30);
-    assert_eq!(body["totalSize"], json!(expected));
-    assert!(expected > 400, "{expected}");
+    let refused = Client::new().get(url).bearer_auth(&token).send().await.unwrap();
+    assert_eq!(refused.status(), StatusCode::BAD_REQUEST);
+    let body: Value = refused.json().await.unwrap();
+    assert_eq!(body[0]["errorCode"], "INVALID_FIELD");
+    assert!(body[0]["message"].as_str().unwrap().contains("field 'Status' can not be filtered"), "{body}");
     // Zero activity exists, inactive users have none, frozen users only failed attempts.
     let quiet =
         data.users().filter(|u| u.is_active && data.login_history_of(u.index).next().is_none()).count();
@@ -116,7 +124,10 @@ async fn bulk_query_job_pages_its_csv_results_with_locators() {
         let count: u64 = response.headers()["sforce-numberofrecords"].to_str().unwrap().parse().unwrap();
         let text = response.text().await.unwrap();
         let mut reader = csv::Reader::from_reader(text.as_bytes());
-        assert_eq!(reader.headers().unwrap(), vec!["UserId", "LoginTime", "Application", "LoginType"]);
+        assert_eq!(
+            reader.headers().unwrap(),
+            vec!["UserId", "LoginTime", "Application", "LoginType", "Status"]
+        );
         let records: Vec<csv::StringRecord> = reader.records().map(Result::unwrap).collect();
         assert_eq!(records.len() as u64, count);
         assert!(records.iter().all(|r| r[1].ends_with(".000Z")), "Bulk datetimes");
@@ -127,7 +138,7 @@ async fn bulk_query_job_pages_its_csv_results_with_locators() {
         }
         locator = Some(next);
     }
-    assert_eq!(rows, successes_in_window(org.data(), 30));
+    assert_eq!(rows, attempts_in_window(org.data(), 30).0);
     assert_eq!(complete["numberRecordsProcessed"], json!(rows));
     assert!(pages > 1, "{pages} pages");
     let deleted = client.delete(format!("{base}/{id}")).bearer_auth(&token).send().await.unwrap();
