@@ -176,20 +176,13 @@ pub(crate) fn run(args: &[String]) -> Result<()> {
     }
     if args.iter().any(|a| a == "--login-activity") {
         if cfg!(debug_assertions) {
-            let mut release = cargo();
-            release.args(["run", "--quiet", "--release", "--package", "xtask", "--", "bench"]).args(args);
-            return run_step("bench (optimised xtask)", release);
+            return rerun_optimised(args);
         }
         return login::run(args);
     }
     let options = parse_options(args)?;
     if cfg!(debug_assertions) && !options.smoke {
-        // The simulated org runs inside this process and renders every page of 2,000 users:
-        // unoptimised, it would add its own seconds to sfconn's wall time. Measure with an
-        // optimised xtask (the smoke run measures nothing and keeps the debug build).
-        let mut release = cargo();
-        release.args(["run", "--quiet", "--release", "--package", "xtask", "--", "bench"]).args(args);
-        return run_step("bench (optimised xtask)", release);
+        return rerun_optimised(args);
     }
     // The smoke run keeps out of the way of real results.
     let bench_dir = project_root().join(if options.smoke { "target/bench/smoke" } else { "target/bench" });
@@ -277,6 +270,15 @@ pub(crate) fn run(args: &[String]) -> Result<()> {
         eprintln!("xtask bench: smoke passed");
     }
     Ok(())
+}
+
+/// The simulated org runs inside this process and renders every page while sfconn waits:
+/// unoptimised, it would add its own seconds to sfconn's wall time. Measures with an optimised
+/// xtask instead (the smoke run measures nothing and keeps the debug build).
+fn rerun_optimised(args: &[String]) -> Result<()> {
+    let mut release = cargo();
+    release.args(["run", "--quiet", "--release", "--package", "xtask", "--", "bench"]).args(args);
+    run_step("bench (optimised xtask)", release)
 }
 
 fn build_sfconn(release: bool) -> Result<PathBuf> {
