@@ -11,6 +11,7 @@
 
 mod fleet;
 mod import;
+mod login;
 mod measure;
 mod peer;
 mod plan;
@@ -86,6 +87,8 @@ const USAGE: &str = "usage: cargo xtask bench [--sizes 10000,100000,1000000] [--
   --binary PATH  measure this sfconn binary instead of building the checkout's (before/after)
   --perf    profile sfconn with `perf record` into target/bench/perf-N.data (no peer; figures
             include perf's own overhead)
+  --login-activity DAYS [--logins-per-month N] [--users N] [--latency-ms L]  one org collected with
+            login activity through REST and through a Bulk API 2.0 job, side by side
   --report-html [--users N] [--weeks W]  report -f html against -f json on a store of W weekly
             snapshots of N users (default 100000, 52), and the page's size
   --smoke   what `cargo xtask ci` runs: 2000 users, no latency, debug binary, no peer;
@@ -192,11 +195,14 @@ pub(crate) fn run(args: &[String]) -> Result<()> {
         }
         return fleet::run(args);
     }
+    if args.iter().any(|a| a == "--login-activity") {
+        if cfg!(debug_assertions) {
+            return rerun_optimised(args);
+        }
+        return login::run(args);
+    }
     let options = parse_options(args)?;
     if cfg!(debug_assertions) && !options.smoke {
-        // The simulated org runs inside this process and renders every page of 2,000 users:
-        // unoptimised, it would add its own seconds to sfconn's wall time. Measure with an
-        // optimised xtask (the smoke run measures nothing and keeps the debug build).
         return rerun_optimised(args);
     }
     // The smoke run keeps out of the way of real results.
@@ -323,7 +329,9 @@ fn collect_unmeasured(
     Ok(())
 }
 
-/// `cargo xtask bench ARGS` again, in an optimised xtask.
+/// The simulated org runs inside this process and renders every page while sfconn waits:
+/// unoptimised, it would add its own seconds to sfconn's wall time. Measures with an optimised
+/// xtask instead (the smoke run measures nothing and keeps the debug build).
 fn rerun_optimised(args: &[String]) -> Result<()> {
     let mut release = cargo();
     release.args(["run", "--quiet", "--release", "--package", "xtask", "--", "bench"]).args(args);

@@ -121,19 +121,35 @@ pub(crate) struct Call<'a> {
     /// as long as it returns `true`: a query page's paging fields are read from its first
     /// bytes. The body is still read whole, with the same cap and errors.
     pub(crate) watch: Option<&'a BodyWatch<'a>>,
+    /// `GET` unless said otherwise (Bulk API 2.0 jobs are created, aborted and deleted).
+    pub(crate) method: reqwest::Method,
+    /// A JSON request body.
+    pub(crate) json_body: Option<&'a str>,
+    /// The `Accept` header: JSON, or CSV for Bulk API 2.0 results.
+    pub(crate) accept: &'static str,
 }
 
 impl<'a> Call<'a> {
     /// A call whose every failure, but an unreadable object, stops the run.
     pub(crate) fn new(url: Url, label: &'a str, object: Option<&'a str>, query_options: bool) -> Call<'a> {
-        Call { url, label, object, query_options, caller_decides: |_| false, watch: None }
+        Call {
+            url,
+            label,
+            object,
+            query_options,
+            caller_decides: |_| false,
+            watch: None,
+            method: reqwest::Method::GET,
+            json_body: None,
+            accept: "application/json",
+        }
     }
 }
 
 /// What one request came back with, before the retry loop judges it.
 enum Answer {
-    /// A 2xx answer's body.
-    Body(String),
+    /// A 2xx answer's body and headers.
+    Body(String, HeaderMap),
     /// Sending or reading failed on the wire.
     Transport(reqwest::Error),
     /// A non-success answer, classified.
@@ -429,6 +445,15 @@ impl ApiClient {
     /// request may take the permit: a failure it finds stops the run before anything else
     /// leaves.
     pub(crate) async fn execute_holding(&self, call: &Call<'_>) -> Result<(String, Permit), ApiError> {
+        self.execute_with_headers(call).await.map(|(body, _headers, permit)| (body, permit))
+    }
+
+    /// [`ApiClient::execute_holding`] with the answer's headers (Bulk API 2.0's
+    /// `Sforce-Locator`).
+    pub(crate) async fn execute_with_headers(
+        &self,
+        call: &Call<'_>,
+    ) -> Result<(String, HeaderMap, Permit), ApiError> {
         let inner = &*self.inner;
         let token = match inner.tokens.token().await {
             Ok(token) => token,
@@ -451,10 +476,10 @@ impl ApiClient {
                 Err(error) => return Attempt::Done(Err(self.failed(call, error))),
             };
             match answer {
-                Answer::Body(_) if self.cancellation().is_tripped() => {
+                Answer::Body(..) if self.cancellation().is_tripped() => {
                     Attempt::Done(Err(ApiError::Cancelled))
                 }
-                Answer::Body(body) => Attempt::Done(Ok((body, permit))),
+                Answer::Body(body, headers) => Attempt::Done(Ok((body, headers, permit))),
                 Answer::Transport(error) => Attempt::Transport(error, permit),
                 Answer::Judged(Verdict::Retry { seen, retry_after }) => {
                     Attempt::Again { seen, retry_after, held: permit }
@@ -516,9 +541,12 @@ impl ApiClient {
         let mut request = inner
             .http
             .client()
-            .get(call.url.clone())
+            .request(call.method.clone(), call.url.clone())
             .bearer_auth(bearer)
-            .header("Accept", "application/json");
+            .header("Accept", call.accept);
+        if let Some(body) = call.json_body {
+            request = request.header(CONTENT_TYPE, "application/json").body(body.to_owned());
+        }
         if call.query_options {
             request = request.header(
                 "Sforce-Query-Options",
@@ -558,7 +586,7 @@ impl ApiClient {
             }
         };
         if (200..300).contains(&status) {
-            return Ok(Answer::Body(body));
+            return Ok(Answer::Body(body, headers));
         }
         let context = FailureContext {
             request: call.label,
@@ -569,6 +597,32 @@ impl ApiClient {
         let retry_after = header_text(&headers, RETRY_AFTER).as_deref().and_then(parse_retry_after);
         let parsed = ErrorBody::parse(header_text(&headers, CONTENT_TYPE).as_deref(), &body);
         Ok(Answer::Judged(classify_status(&context, status, retry_after, parsed)))
+    }
+
+    /// Sends one request outside the run: not stopped by its cancellation, not retried, with
+    /// the token already held (no grant is asked for). For cleaning up after the run (a Bulk
+    /// API 2.0 job aborted after a failure or Ctrl-C). The HTTP status, or why none came.
+    pub(crate) async fn send_outside_run(
+        &self,
+        method: reqwest::Method,
+        url: Url,
+        json_body: Option<&str>,
+    ) -> Result<u16, String> {
+        let inner = &*self.inner;
+        let token = inner.tokens.token().await.map_err(|error| error.to_string())?;
+        let mut request = inner
+            .http
+            .client()
+            .request(method, url)
+            .bearer_auth(token.secret().expose_secret())
+            .header("Accept", "application/json");
+        if let Some(body) = json_body {
+            request = request.header(CONTENT_TYPE, "application/json").body(body.to_owned());
+        }
+        match inner.http.send(request).await {
+            Ok(response) => Ok(response.status().as_u16()),
+            Err(error) => Err(inner.http.describe(&error)),
+        }
     }
 
     fn note_usage(&self, headers: &HeaderMap) {

@@ -401,6 +401,99 @@ pub enum ApiError {
         reason: String,
     },
 
+    /// 400 `LIMIT_EXCEEDED` on creating a Bulk API 2.0 query job: the org's daily allowance of
+    /// query jobs (10,000 in 24 hours) or of their results' size is used up. Not retried.
+    #[error(
+        "Salesforce refused {request}: {} The org has used up its daily Bulk API 2.0 query allowance (rolling 24 hours); try again later, or raise login_activity_bulk_threshold so that the run reads through REST paging instead",
+        sentence(error)
+    )]
+    BulkLimitExceeded {
+        /// The request.
+        request: String,
+        /// Salesforce's error.
+        error: SalesforceError,
+    },
+
+    /// A Bulk API 2.0 query job ended `Failed`.
+    #[error(
+        "the {object} Bulk API query job {job} failed on Salesforce's side: {}; it has been deleted. Try again later",
+        sentence(message).trim_end_matches('.')
+    )]
+    BulkJobFailed {
+        /// The object queried.
+        object: String,
+        /// The job id.
+        job: String,
+        /// The job's `errorMessage`.
+        message: String,
+    },
+
+    /// A Bulk API 2.0 query job ended `Aborted` without sfconn aborting it.
+    #[error(
+        "the {object} Bulk API query job {job} was aborted by someone else (Setup > Bulk Data Load Jobs, or a user with \"Manage Data Integrations\"). Run again"
+    )]
+    BulkJobAborted {
+        /// The object queried.
+        object: String,
+        /// The job id.
+        job: String,
+    },
+
+    /// A Bulk API 2.0 query job still running after `BulkOptions::max_wait`.
+    #[error(
+        "the {object} Bulk API query job {job} had not completed after {waited:?}; it has been aborted. Try again later"
+    )]
+    BulkJobOverdue {
+        /// The object queried.
+        object: String,
+        /// The job id.
+        job: String,
+        /// How long sfconn waited.
+        waited: Duration,
+    },
+
+    /// A results page that Salesforce no longer has (its locator answered 404).
+    #[error(
+        "page {page} of the {object} Bulk API query job {job} is lost: Salesforce answered its locator with HTTP 404 ({body}); the results are incomplete. Run again"
+    )]
+    BulkResultsLost {
+        /// The object queried.
+        object: String,
+        /// The job id.
+        job: String,
+        /// The page (1 = the first).
+        page: u32,
+        /// What Salesforce answered.
+        body: ErrorBody,
+    },
+
+    /// A results page that kept arriving with fewer rows than it announced.
+    #[error(
+        "page {page} of the {object} Bulk API query job {job} arrived cut off {attempts} time(s) (fewer rows than its Sforce-NumberOfRecords{}, or a row broken off). Try again later",
+        promised.map(|n| format!(" of {n}")).unwrap_or_default()
+    )]
+    BulkResultsCut {
+        /// The object queried.
+        object: String,
+        /// The job id.
+        job: String,
+        /// The page (1 = the first).
+        page: u32,
+        /// `Sforce-NumberOfRecords`, when sent.
+        promised: Option<u64>,
+        /// Attempts made.
+        attempts: u32,
+    },
+
+    /// A results page whose CSV rows do not have the expected columns or values.
+    #[error("Salesforce returned Bulk API results that sfconn cannot read for {request}: {detail}")]
+    BulkResultsUnreadable {
+        /// The request.
+        request: String,
+        /// The CSV decoder's words.
+        detail: String,
+    },
+
     /// Not sent, or its answer dropped: an earlier fatal failure stopped the run (see
     /// [`crate::ApiClient::cancellation`]). The run reports that failure, not this one.
     #[error("not sent: the run was stopped by an earlier failure")]
@@ -449,7 +542,9 @@ impl Classify for ApiError {
             | ApiError::ApiDisabledForUser { error, .. }
             | ApiError::SessionRejected { error, .. }
             | ApiError::DailyLimitExceeded { error, .. }
+            | ApiError::BulkLimitExceeded { error, .. }
             | ApiError::ObjectNotReadable { error, .. } => Some(&error.code),
+            ApiError::BulkResultsLost { body, .. } => body.first().map(|e| e.code.as_str()),
             ApiError::Rejected { body: ErrorBody::Salesforce(errors), .. } => {
                 errors.first().map(|e| e.code.as_str())
             }
@@ -468,15 +563,22 @@ impl Classify for ApiError {
             | ApiError::NoVersions { .. }
             | ApiError::RequiredFieldsMissing { .. }
             | ApiError::Redirected { .. }
+            | ApiError::BulkJobAborted { .. }
             | ApiError::Unreachable { .. } => ErrorClass::Unavailable,
             ApiError::SessionRejected { .. } => ErrorClass::AuthRefused,
             ApiError::DailyLimitExceeded { .. }
+            | ApiError::BulkLimitExceeded { .. }
+            | ApiError::BulkJobFailed { .. }
+            | ApiError::BulkJobOverdue { .. }
+            | ApiError::BulkResultsLost { .. }
+            | ApiError::BulkResultsCut { .. }
             | ApiError::RetriesExhausted { .. }
             | ApiError::QueryNotResumable { .. } => ErrorClass::Temporary,
             ApiError::Decode { .. }
             | ApiError::PageRefused { .. }
             | ApiError::NotJson { .. }
             | ApiError::ForeignUrl { .. }
+            | ApiError::BulkResultsUnreadable { .. }
             | ApiError::ResponseTooLarge { .. } => ErrorClass::BadData,
             ApiError::Rejected { body, .. } => {
                 if OUR_BUG_CODES.iter().any(|code| body.code_is(code)) {
@@ -514,8 +616,9 @@ impl ApiError {
             | ApiError::ApiDisabledForUser { error, .. }
             | ApiError::SessionRejected { error, .. }
             | ApiError::DailyLimitExceeded { error, .. }
+            | ApiError::BulkLimitExceeded { error, .. }
             | ApiError::ObjectNotReadable { error, .. } => Some(error),
-            ApiError::Rejected { body, .. } => body.first(),
+            ApiError::Rejected { body, .. } | ApiError::BulkResultsLost { body, .. } => body.first(),
             _ => None,
         }
     }
@@ -580,6 +683,10 @@ pub(crate) fn classify_status(
                     // TotalRequests (and any limit we do not know to be momentary): stop.
                     Verdict::Fail(ApiError::DailyLimitExceeded { request, error: error.clone() })
                 };
+            }
+            // Bulk API 2.0: the daily allowance of query jobs (or of their results) is used up.
+            "LIMIT_EXCEEDED" => {
+                return Verdict::Fail(ApiError::BulkLimitExceeded { request, error: error.clone() });
             }
             "SERVER_UNAVAILABLE" | "UNKNOWN_ERROR" => {
                 return Verdict::Retry { seen: format!("HTTP {status} with {error}"), retry_after };

@@ -12,6 +12,7 @@
 //! [`RetryPolicy`] of sfconn; which answers are transient is decided in one function, this
 //! crate's classifier (`error::classify_status`).
 
+mod bulk;
 mod client;
 mod describe;
 mod error;
@@ -22,6 +23,7 @@ mod query;
 pub mod records;
 pub mod soql;
 
+pub use bulk::{BulkOptions, BulkPage, BulkQuery, Cleanups};
 pub use client::{ApiClient, ClientOptions, MAX_RESPONSE_BYTES};
 pub use describe::{FieldDescribe, FieldSelection, SObjectDescribe, select_fields};
 pub use error::{ApiError, ErrorBody, SalesforceError};

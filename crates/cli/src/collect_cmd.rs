@@ -69,6 +69,13 @@ pub(crate) struct CollectArgs {
     #[arg(long)]
     pub csv_raw: bool,
 
+    /// Per user, the successful logins of the last DAYS days (1 to 180) and the latest one's
+    /// application and type, from LoginHistory (needs "Manage Users"); 0 = off. Large windows
+    /// are read through a Bulk API 2.0 query job [setting: login_activity_days, env:
+    /// SFCONN_LOGIN_ACTIVITY_DAYS]
+    #[arg(long = "login-activity", value_name = "DAYS")]
+    pub login_activity: Option<u32>,
+
     /// Collect every named org of the config file ([orgs.NAME] tables), fleet.concurrency at a
     /// time, into DIR (-o): DIR/NAME.json (NAME.ndjson, NAME/ for csv, NAME.html), and
     /// DIR/fleet.json with each org's result. One org's failure never stops the others
@@ -94,6 +101,7 @@ impl CollectArgs {
     pub(crate) fn setting_flags(&self) -> sfconn_config::Flags {
         sfconn_config::Flags {
             csv_raw: self.csv_raw,
+            login_activity_days: self.login_activity,
             store_url: self.store_url.clone(),
             ..self.settings.to_flags()
         }
@@ -167,8 +175,8 @@ pub(crate) fn run(args: &CollectArgs) -> anyhow::Result<()> {
     };
 
     let runtime = runtime()?;
-    let result =
-        runtime.block_on(until_interrupted(sfconn_collect::run(&settings, target.sink.as_mut(), progress)));
+    let org = sfconn_collect::OrgRun::new(settings.clone())?;
+    let result = runtime.block_on(until_interrupted(org.collect_into(target.sink.as_mut(), progress)));
     if let Some(bars) = &bars {
         bars.clear();
     }
@@ -182,6 +190,8 @@ pub(crate) fn run(args: &CollectArgs) -> anyhow::Result<()> {
             }
         },
         Ended::Interrupted => {
+            // A Bulk API job the run had started is aborted, not left running in the org.
+            runtime.block_on(org.abort_unfinished_jobs());
             drop(target);
             return Err(interrupted().into());
         }

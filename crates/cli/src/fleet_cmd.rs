@@ -159,11 +159,17 @@ pub(crate) fn run(args: &CollectArgs, verbosity: Verbosity) -> anyhow::Result<()
         publishing: Arc::new(Semaphore::new(concurrency)),
         sqlite: Arc::default(),
     };
-    let all =
-        futures_util::future::join_all(orgs.into_iter().zip(&targets).enumerate().map(
-            |(index, (org, target))| collect_org(org, target, args, verbosity, &turns, slots.slot(index)),
-        ));
+    let cleanups = sfconn_api::Cleanups::default();
+    let all = futures_util::future::join_all(orgs.into_iter().zip(&targets).enumerate().map(
+        |(index, (org, target))| {
+            collect_org(org, target, args, verbosity, (&turns, &cleanups), slots.slot(index))
+        },
+    ));
     let ended = runtime.block_on(until_interrupted(all));
+    if matches!(ended, Ended::Interrupted) {
+        // The Bulk API jobs of the orgs still running are aborted, not left in their orgs.
+        runtime.block_on(cleanups.wait(std::time::Duration::from_secs(10)));
+    }
     // Waits for the publications under way: each is past the point of no return and records its
     // org's result itself, so that fleet.json tells a published org as finished.
     drop(runtime);
@@ -319,7 +325,7 @@ async fn collect_org(
     target: &Path,
     args: &CollectArgs,
     verbosity: Verbosity,
-    turns: &Turns<'_>,
+    (turns, cleanups): (&Turns<'_>, &sfconn_api::Cleanups),
     slot: Slot,
 ) {
     let prefix = format!("[{}] ", org.name);
@@ -331,7 +337,7 @@ async fn collect_org(
     let collected = match turns.collecting.acquire().await {
         Ok(_permit) => {
             started = Instant::now();
-            collect_org_into(org.loaded, target, args, verbosity, &prefix, &mut requests).await
+            collect_org_into(org.loaded, target, args, verbosity, &prefix, &mut requests, cleanups).await
         }
         Err(closed) => {
             Err(anyhow::Error::new(closed).context("internal error: the fleet's permits are gone"))
@@ -401,6 +407,7 @@ async fn collect_org_into(
     verbosity: Verbosity,
     prefix: &str,
     requests: &mut u64,
+    cleanups: &sfconn_api::Cleanups,
 ) -> anyhow::Result<(OrgOutput, RunOutcome)> {
     let loaded = loaded?;
     if verbosity != Verbosity::Quiet {
@@ -411,7 +418,7 @@ async fn collect_org_into(
     let settings = &loaded.settings;
     let store = args.store_target(settings)?;
     let mut out = OrgOutput::open(args.format, target, settings, store)?;
-    let run = OrgRun::new(settings.clone())?;
+    let run = OrgRun::new(settings.clone())?.with_cleanups(cleanups);
     let collected = run.collect_into(out.sink.as_mut(), &NoProgress).await;
     *requests = run.requests_sent();
     Ok((out, collected?))

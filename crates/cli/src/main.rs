@@ -141,6 +141,7 @@ mod tests {
                 company_names: vec!["a.com".into(), "b.io".into()],
                 api_version: Some("62.0".into()),
                 csv_raw: false,
+                login_activity_days: None,
                 store_url: None,
                 min_logins: None,
             }
@@ -181,6 +182,19 @@ mod tests {
         let raw = Cli::try_parse_from(["sfconn", "collect", "-f", "csv", "-o", "out", "--csv-raw"]).unwrap();
         let Commands::Collect(args) = raw.command else { panic!("parsed as another command") };
         assert!(args.csv_raw);
+        let activity = Cli::try_parse_from(["sfconn", "collect", "--login-activity", "30"]).unwrap();
+        let Commands::Collect(args) = activity.command else { panic!("parsed as another command") };
+        assert_eq!(args.setting_flags().login_activity_days, Some(30));
+        assert_eq!(
+            Cli::try_parse_from(["sfconn", "collect"])
+                .map(|cli| match cli.command {
+                    Commands::Collect(args) => args.setting_flags().login_activity_days,
+                    _ => Some(u32::MAX),
+                })
+                .ok(),
+            Some(None),
+            "not given: the setting decides"
+        );
         let quiet = Cli::try_parse_from(["sfconn", "collect", "--quiet"]).unwrap();
         let Commands::Collect(args) = quiet.command else { panic!("parsed as another command") };
         assert!(args.quiet && matches!(args.format, collect_cmd::FormatArg::Json));

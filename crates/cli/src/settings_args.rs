@@ -75,6 +75,7 @@ impl SettingArgs {
             api_version: self.api_version.clone(),
             // Only `collect` and `report` have --csv-raw; they set it themselves.
             csv_raw: false,
+            login_activity_days: None,
             // Only the store commands have --store-url; they set it themselves.
             store_url: None,
             // Only `report` has --min-logins.

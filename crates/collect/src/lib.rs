@@ -18,6 +18,7 @@ mod arrival;
 mod budget;
 mod error;
 mod feature_licences;
+mod login_activity;
 pub mod mapping;
 pub mod merge;
 pub mod output;
@@ -52,6 +53,10 @@ pub const SCHEMA_ADDITIONS: &[(&str, &str)] = &[
     ("/$defs/user", "frozen"),
     ("/$defs/user", "feature_licences"),
     ("/properties/organization", "feature_licences"),
+    ("/properties/organization", "login_activity"),
+    ("/$defs/user", "logins_in_window"),
+    ("/$defs/user", "last_login_application"),
+    ("/$defs/user", "last_login_type"),
 ];
 
 #[cfg(test)]

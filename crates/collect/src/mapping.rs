@@ -16,6 +16,7 @@ pub fn organization(record: records::Organization) -> Organization {
         is_sandbox: record.is_sandbox,
         instance_name: record.instance_name,
         feature_licences: Vec::new(),
+        login_activity: None,
     }
 }
 
@@ -159,6 +160,9 @@ pub fn user(
         federation_id: record.federation_identifier,
         frozen,
         feature_licences: record.feature_licences.0,
+        logins_in_window: None,
+        last_login_application: None,
+        last_login_type: None,
     }
 }
 

@@ -9,7 +9,9 @@
 //! REST client and run-wide cancellation. Nothing is shared between runs, so a process can
 //! hold many at once (one per org); [`run`] is the one-org case.
 
-use sfconn_api::{ApiClient, records};
+use std::time::Duration;
+
+use sfconn_api::{ApiClient, Cleanups, records};
 use sfconn_auth::{Rotation, RunCancel};
 use sfconn_config::Settings;
 use sfconn_session::Session;
@@ -18,6 +20,7 @@ use time::OffsetDateTime;
 use crate::budget::{self, GuardGate, UsageBefore};
 use crate::error::CollectError;
 use crate::feature_licences;
+use crate::login_activity::{self, LoginActivity};
 use crate::mapping::{self, UserContext, UserLicences};
 use crate::merge::{
     AssignmentSource, Assignments, Attach, FROZEN_USER_LOGIN_SOQL, IdOrder,
@@ -61,19 +64,39 @@ pub async fn run(
 pub struct OrgRun {
     settings: Settings,
     session: Session,
+    /// Aborts of Bulk API jobs that the run dropped unfinished (failure or Ctrl-C).
+    cleanups: Cleanups,
 }
+
+/// How long a failed or interrupted run waits for its Bulk API jobs to be aborted.
+const CLEANUP_WAIT: Duration = Duration::from_secs(10);
 
 impl OrgRun {
     /// A run for the org of `settings`, with a session of its own.
     pub fn new(settings: Settings) -> Result<OrgRun, CollectError> {
         let session = Session::new(&settings)?;
-        Ok(OrgRun { settings, session })
+        Ok(OrgRun { settings, session, cleanups: Cleanups::default() })
     }
 
     /// The run's cancellation: tripped by its first fatal failure, it stops every request of
     /// this run (and of no other). Tripping it from outside stops the run the same way.
     pub fn cancellation(&self) -> &RunCancel {
         self.session.tokens().cancellation()
+    }
+
+    /// The run with its Bulk API job aborts kept in `cleanups` (shared with other runs), so
+    /// that a caller that drops many runs at once (a fleet stopped by Ctrl-C) can wait for all
+    /// of them with [`Cleanups::wait`].
+    pub fn with_cleanups(mut self, cleanups: &Cleanups) -> OrgRun {
+        self.cleanups = cleanups.clone();
+        self
+    }
+
+    /// Waits (10 s at most) until the Bulk API query jobs the run dropped unfinished have been
+    /// aborted: after Ctrl-C dropped [`OrgRun::collect_into`], so that no job is left running
+    /// in the org. A failed run has waited already.
+    pub async fn abort_unfinished_jobs(&self) {
+        self.cleanups.wait(CLEANUP_WAIT).await;
     }
 
     /// The HTTP requests this run has sent to Salesforce so far, token requests and retries
@@ -93,6 +116,9 @@ impl OrgRun {
         let collected_at = OffsetDateTime::now_utc();
         let client = self.session.connect().await?;
         let collected = Box::pin(self.collect(&client, sink, progress, collected_at)).await;
+        if collected.is_err() {
+            self.cleanups.wait(CLEANUP_WAIT).await;
+        }
         collected.map_err(|error| stop::settle(&client, error))
     }
 
@@ -111,7 +137,8 @@ impl OrgRun {
         let guard = UsageBefore::guard(client, max_percent, verdict);
 
         let mut warnings = filter_warnings(settings);
-        let (usage_before, first) = Box::pin(read_first(client, settings, progress, guard, &gate)).await?;
+        let (usage_before, first) =
+            Box::pin(read_first(client, settings, progress, guard, &gate, &self.cleanups)).await?;
         let (header, mut assignments, mut users) =
             first.into_header(settings, client, collected_at, &mut warnings, progress)?;
         let subscriptions_total = header.subscriptions.len() as u64;
@@ -120,8 +147,16 @@ impl OrgRun {
         let context = UserContext::with_profiles(&header.profiles);
         drop(header);
 
-        let tally =
-            write_users(&mut users.pages, &mut assignments, &context, settings, sink, progress).await?;
+        let tally = write_users(
+            &mut users.pages,
+            &mut assignments,
+            users.activity.as_ref(),
+            &context,
+            settings,
+            sink,
+            progress,
+        )
+        .await?;
 
         let tokens = self.session.tokens();
         let rotation = tokens.rotation();
@@ -172,6 +207,8 @@ struct FirstRead {
     package_assignments: Optional<AssignmentSource>,
     frozen_logins: Optional<AssignmentSource>,
     feature_licences: Vec<FeatureLicence>,
+    /// `None` when login activity is off (`login_activity_days` 0).
+    login_activity: Option<Optional<LoginActivity>>,
     users: UserPages,
     org_users: OrgUsers,
 }
@@ -180,6 +217,8 @@ struct FirstRead {
 struct Users {
     pages: UserPages,
     in_org: OrgUsers,
+    /// The login activity to attach to each user; `None`: not collected.
+    activity: Option<LoginActivity>,
 }
 
 /// Reads everything that does not depend on another source at once; the client's
@@ -204,6 +243,7 @@ async fn read_first(
     progress: &dyn Progress,
     guard: impl Future<Output = Result<UsageBefore, CollectError>>,
     gate: &GuardGate,
+    cleanups: &Cleanups,
 ) -> Result<(UsageBefore, FirstRead), CollectError> {
     let filter = &settings.company_filter;
     let (header_sources_read, header_wait) = tokio::sync::oneshot::channel::<()>();
@@ -227,6 +267,7 @@ async fn read_first(
             frozen_logins,
             feature_licences,
             org_users,
+            login_activity,
         ),
     ) = tokio::join!(guard, stop::required(client, users), async {
         let sources = tokio::join!(
@@ -284,6 +325,15 @@ async fn read_first(
             ),
             stop::required(client, feature_licences::count_used(client, gate, feature_fields_named)),
             stop::required(client, sources::count_users(client, filter, gate)),
+            async {
+                let days = settings.login_activity_days;
+                if days == 0 {
+                    return Ok(None);
+                }
+                let threshold = settings.login_activity_bulk_threshold;
+                let reading = login_activity::collect(client, days, threshold, gate, cleanups, progress);
+                sources::optional(reading, login_activity::OBJECT, progress).await.map(Some)
+            },
         );
         drop(header_sources_read);
         sources
@@ -312,6 +362,7 @@ async fn read_first(
         failure.keep(package_assignments),
         failure.keep(frozen_logins),
         failure.keep(feature_licences),
+        failure.keep(login_activity),
     );
     if let Some(error) = failure.into_error() {
         return Err(error.into());
@@ -329,6 +380,7 @@ async fn read_first(
         Some(package_assignments),
         Some(frozen_logins),
         Some(feature_licences),
+        Some(login_activity),
     ) = read
     else {
         return Err(CollectError::Internal("a source ended without a result or a failure".to_owned()));
@@ -345,6 +397,7 @@ async fn read_first(
             package_assignments,
             frozen_logins,
             feature_licences,
+            login_activity,
             users,
             org_users,
         },
@@ -389,6 +442,14 @@ impl FirstRead {
 
         let mut organization = mapping::organization(organization);
         organization.feature_licences = self.feature_licences;
+        let activity = match self.login_activity {
+            None => None,
+            Some(source) => {
+                let read = source.read(warnings);
+                organization.login_activity = Some(read.as_ref().map(LoginActivity::summary));
+                read
+            }
+        };
         let header = SnapshotHeader::new(
             collected_at,
             Source {
@@ -404,7 +465,7 @@ impl FirstRead {
             subscriptions,
             profiles,
         );
-        Ok((header, assignments, Users { pages: self.users, in_org: self.org_users }))
+        Ok((header, assignments, Users { pages: self.users, in_org: self.org_users, activity }))
     }
 }
 
@@ -431,6 +492,7 @@ fn add_subscriptions<T>(
 async fn write_users(
     users: &mut UserPages,
     [psl_assignments, package_assignments, frozen_logins]: &mut [Assignments; 3],
+    activity: Option<&LoginActivity>,
     context: &UserContext,
     settings: &Settings,
     sink: &mut dyn SnapshotSink,
@@ -450,7 +512,13 @@ async fn write_users(
                 frozen_logins.frozen(&record.id, progress),
             )?;
             let licences = UserLicences::new(permission_set_license_ids, package_license_ids);
-            let user = mapping::user(record, context, licences, frozen);
+            let mut user = mapping::user(record, context, licences, frozen);
+            if let Some(activity) = activity {
+                let of_user = activity.of(&user.id);
+                user.logins_in_window = Some(of_user.logins);
+                user.last_login_application = of_user.last_application;
+                user.last_login_type = of_user.last_login_type;
+            }
             if filter.matches(user.email.as_deref()) {
                 tally.count_written(&user);
                 sink.user(&user)?;

@@ -110,6 +110,26 @@ pub struct Organization {
     /// "Feature licences").
     #[serde(default)]
     pub feature_licences: Vec<FeatureLicence>,
+    /// Login activity as collected (`login_activity_days`): absent when off, `null` when
+    /// `LoginHistory` could not be read. Kept here, not at the top level, whose properties the
+    /// contract's schema fixes (docs/data.md, "Login activity").
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub login_activity: Option<Option<LoginActivitySummary>>,
+}
+
+/// How the login activity of a snapshot was collected.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LoginActivitySummary {
+    /// `login_activity_days`: the window, `LoginTime = LAST_N_DAYS:days`.
+    pub days: u32,
+    /// `rest` (query paging) or `bulk` (a Bulk API 2.0 query job).
+    pub path: String,
+    /// `LoginHistory` rows read: every login attempt in the window (`Status` cannot be
+    /// filtered on).
+    pub rows: u64,
+    /// Of those, the successful logins (`Status` = `Success`): the sum of the users'
+    /// `logins_in_window`, users the company filter left out included.
+    pub successful: u64,
 }
 
 /// A feature licence: a `User.UserPermissions*` checkbox, its seats used and, where the org
@@ -337,6 +357,16 @@ pub struct User {
     /// checkboxes that are on, named without the prefix (`MarketingUser`, `KnowledgeUser`), sorted.
     #[serde(default)]
     pub feature_licences: Vec<String>,
+    /// Successful logins in the login-activity window (`LoginHistory`); `None` when login
+    /// activity was not collected (off, or `LoginHistory` unreadable).
+    #[serde(default)]
+    pub logins_in_window: Option<u64>,
+    /// The application of the user's latest successful login in the window.
+    #[serde(default)]
+    pub last_login_application: Option<String>,
+    /// The login type of the user's latest successful login in the window.
+    #[serde(default)]
+    pub last_login_type: Option<String>,
 }
 
 /// The org's daily API request figures (`DailyApiRequests`).
@@ -669,6 +699,9 @@ mod tests {
             federation_id: None,
             frozen: None,
             feature_licences: vec![],
+            logins_in_window: None,
+            last_login_application: None,
+            last_login_type: None,
         };
         let mut tally = UserTally::default();
         tally.count_written(&user("1", Some("a@Acme.com"), AccountKind::Internal, true));

@@ -139,11 +139,20 @@ pub(crate) async fn optional<T>(
                 object,
                 format!(
                     "{object} could not be read ({code}); the snapshot has none of its data. Grant the \
-                     integration user read access to {object} (\"View Setup and Configuration\") to include it"
+                     integration user read access to {object} ({}) to include it",
+                    permission_for(object)
                 ),
             )))
         }
         Err(error) => Err(error),
+    }
+}
+
+/// The permission that lets the integration user read `object` (docs/api-calls.md).
+fn permission_for(object: &str) -> &'static str {
+    match object {
+        "LoginHistory" => "\"Manage Users\"",
+        _ => "\"View Setup and Configuration\"",
     }
 }
 

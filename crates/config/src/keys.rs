@@ -51,6 +51,21 @@ pub const KEYS: &[Key] = &[
     key("api_version", "SFCONN_API_VERSION", Some("--api-version"), Kind::Text),
     // `collect --csv-raw` and `report --csv-raw`: CSV cells as they are, formulas included.
     key("csv_raw", "SFCONN_CSV_RAW", Some("--csv-raw"), Kind::Bool),
+    // Login activity from LoginHistory (docs/data.md): days back, 0 = off; Salesforce keeps
+    // six months of LoginHistory, so no more than 180.
+    key(
+        "login_activity_days",
+        "SFCONN_LOGIN_ACTIVITY_DAYS",
+        Some("--login-activity"),
+        Kind::Integer { min: 0, max: 180 },
+    ),
+    // Above this many LoginHistory rows the run reads them through a Bulk API 2.0 query job.
+    key(
+        "login_activity_bulk_threshold",
+        "SFCONN_LOGIN_ACTIVITY_BULK_THRESHOLD",
+        None,
+        Kind::Integer { min: 0, max: 1_000_000_000 },
+    ),
     key("http.timeout_secs", "SFCONN_HTTP__TIMEOUT_SECS", None, Kind::Integer { min: 1, max: 3600 }),
     key("http.max_retries", "SFCONN_HTTP__MAX_RETRIES", None, Kind::Integer { min: 0, max: 20 }),
     key("http.concurrency", "SFCONN_HTTP__CONCURRENCY", None, Kind::Integer { min: 1, max: 32 }),
@@ -110,6 +125,11 @@ pub const CONFIG_ENV: &str = "SFCONN_CONFIG";
 pub const DEFAULT_LOGIN_URL: &str = "https://login.salesforce.com";
 /// Default `csv_raw`: CSV cells that a spreadsheet would run as a formula are neutralised.
 pub const DEFAULT_CSV_RAW: bool = false;
+/// Default `login_activity_days`: off.
+pub const DEFAULT_LOGIN_ACTIVITY_DAYS: u32 = 0;
+/// Default `login_activity_bulk_threshold`: at or below it LoginHistory is paged through REST
+/// (docs/benchmarks.md, "Login activity: REST or Bulk").
+pub const DEFAULT_LOGIN_ACTIVITY_BULK_THRESHOLD: u64 = 100_000;
 /// Default `http.timeout_secs`.
 pub const DEFAULT_TIMEOUT_SECS: u64 = 60;
 /// Default `http.max_retries`.
@@ -225,6 +245,9 @@ mod tests {
                 } else if let Some(leaf) = key.name.strip_prefix("report.") {
                     // The `[report]` table is the `report` command's: `report --min-logins`.
                     format!("--{}", leaf.replace('_', "-"))
+                } else if key.name == "login_activity_days" {
+                    // The issue names it `collect --login-activity DAYS`.
+                    "--login-activity".to_string()
                 } else {
                     // A table's key: `store.url` is `--store-url`.
                     format!("--{}", key.name.replace(['_', '.'], "-"))

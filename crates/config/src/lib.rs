@@ -71,6 +71,12 @@ pub struct Settings {
     /// `csv_raw`: write CSV cells as they are; by default a cell of text from the org that a
     /// spreadsheet would run as a formula gets a leading `'` (docs/security.md).
     pub csv_raw: bool,
+    /// `login_activity_days`: successful logins of the last N days per user, from LoginHistory;
+    /// 0 = not collected.
+    pub login_activity_days: u32,
+    /// `login_activity_bulk_threshold`: more LoginHistory rows than this are read through a
+    /// Bulk API 2.0 query job, fewer through REST paging.
+    pub login_activity_bulk_threshold: u64,
     /// HTTP behaviour.
     pub http: HttpSettings,
     /// API budget guard.
@@ -147,6 +153,8 @@ pub struct Flags {
     pub api_version: Option<String>,
     /// `--csv-raw` (`collect`, `report`): `true` when given.
     pub csv_raw: bool,
+    /// `collect --login-activity DAYS`.
+    pub login_activity_days: Option<u32>,
     /// `--store-url` (`collect`, `history`, `report`). The CLI refuses one holding a password
     /// before it gets here.
     pub store_url: Option<String>,

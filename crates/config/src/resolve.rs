@@ -268,6 +268,8 @@ pub(crate) fn resolve(
     let company_names = r.list("company_names");
     let api_version = r.text("api_version");
     let csv_raw = r.boolean("csv_raw");
+    let login_activity_days = r.integer("login_activity_days");
+    let login_activity_bulk_threshold = r.integer("login_activity_bulk_threshold");
     let timeout_secs = r.integer("http.timeout_secs");
     let max_retries = r.integer("http.max_retries");
     let concurrency = r.integer("http.concurrency");
@@ -435,6 +437,13 @@ pub(crate) fn resolve(
         });
     };
     let number = |n: Option<(i128, Origin)>, default: i128| n.map_or((default, Origin::Default), |v| v);
+    let (login_activity_days, days_origin) =
+        number(login_activity_days, keys::DEFAULT_LOGIN_ACTIVITY_DAYS.into());
+    let login_activity_days = u32::try_from(login_activity_days).unwrap_or(keys::DEFAULT_LOGIN_ACTIVITY_DAYS);
+    let (login_activity_bulk_threshold, threshold_origin) =
+        number(login_activity_bulk_threshold, keys::DEFAULT_LOGIN_ACTIVITY_BULK_THRESHOLD.into());
+    let login_activity_bulk_threshold =
+        u64::try_from(login_activity_bulk_threshold).unwrap_or(keys::DEFAULT_LOGIN_ACTIVITY_BULK_THRESHOLD);
     let (timeout_secs, timeout_origin) = number(timeout_secs, keys::DEFAULT_TIMEOUT_SECS.into());
     let (max_retries, retries_origin) = number(max_retries, keys::DEFAULT_MAX_RETRIES.into());
     let (concurrency, concurrency_origin) = number(concurrency, keys::DEFAULT_CONCURRENCY as i128);
@@ -481,6 +490,11 @@ pub(crate) fn resolve(
             },
         ),
         ("csv_raw", (serde_json::Value::from(csv_raw), csv_raw_origin)),
+        ("login_activity_days", (serde_json::Value::from(login_activity_days), days_origin)),
+        (
+            "login_activity_bulk_threshold",
+            (serde_json::Value::from(login_activity_bulk_threshold), threshold_origin),
+        ),
         ("http.timeout_secs", (serde_json::Value::from(timeout_secs), timeout_origin)),
         ("http.max_retries", (serde_json::Value::from(max_retries), retries_origin)),
         ("http.concurrency", (serde_json::Value::from(concurrency), concurrency_origin)),
@@ -539,6 +553,8 @@ pub(crate) fn resolve(
         company_filter,
         api_version: api_version.map(|(v, _)| v),
         csv_raw,
+        login_activity_days,
+        login_activity_bulk_threshold,
         http: HttpSettings { timeout_secs, max_retries, concurrency },
         limits: LimitSettings { max_api_usage_percent },
         store_path: store_path.map(|(p, _)| p),

@@ -82,6 +82,11 @@ pub(crate) fn defaults() -> impl Provider {
     dict.insert("login_url".into(), Value::from(keys::DEFAULT_LOGIN_URL));
     dict.insert("company_names".into(), Value::from(vec![Value::from("*")]));
     dict.insert("csv_raw".into(), Value::from(keys::DEFAULT_CSV_RAW));
+    dict.insert("login_activity_days".into(), Value::from(keys::DEFAULT_LOGIN_ACTIVITY_DAYS));
+    dict.insert(
+        "login_activity_bulk_threshold".into(),
+        Value::from(keys::DEFAULT_LOGIN_ACTIVITY_BULK_THRESHOLD),
+    );
     let mut http = Dict::new();
     http.insert("timeout_secs".into(), Value::from(keys::DEFAULT_TIMEOUT_SECS));
     http.insert("max_retries".into(), Value::from(keys::DEFAULT_MAX_RETRIES));
@@ -229,6 +234,9 @@ pub(crate) fn flags(flags: &Flags) -> Vec<impl Provider> {
     }
     if let Some(v) = &flags.api_version {
         given.push(("api_version", Value::from(v.as_str())));
+    }
+    if let Some(days) = flags.login_activity_days {
+        given.push(("login_activity_days", Value::from(days)));
     }
     if flags.csv_raw {
         given.push(("csv_raw", Value::from(true)));

@@ -26,9 +26,6 @@ pub struct SnapshotDoc {
     /// Kept verbatim as JSON in the `snapshots` table.
     pub summary: serde_json::Map<String, serde_json::Value>,
     pub warnings: Vec<Warning>,
-    /// `login_activity`: absent, `null` or an object (see [`LoginActivityState`]).
-    #[serde(default, deserialize_with = "present")]
-    pub login_activity: Option<Option<LoginActivity>>,
 }
 
 /// A key that is present (even as `null`) is `Some`; serde's `default` makes an absent one `None`.
@@ -40,6 +37,13 @@ fn present<'de, D: serde::Deserializer<'de>, T: Deserialize<'de>>(
 
 impl SnapshotDoc {
     /// What the document says of login activity.
+    pub fn login_activity_state(&self) -> LoginActivityState {
+        self.organization.login_activity_state()
+    }
+}
+
+impl Organization {
+    /// What `organization.login_activity` says of login activity.
     pub fn login_activity_state(&self) -> LoginActivityState {
         match self.login_activity {
             None => LoginActivityState::NotCollected,
@@ -73,6 +77,10 @@ pub struct Organization {
     /// snapshot does not list them (written before sfconn read them).
     #[serde(default)]
     pub feature_licences: Option<Vec<FeatureLicence>>,
+    /// `organization.login_activity`: absent, `null` or an object (see [`LoginActivityState`]).
+    /// It sits under `organization` because the contract's schema allows no new top-level key.
+    #[serde(default, deserialize_with = "present")]
+    pub login_activity: Option<Option<LoginActivity>>,
 }
 
 /// A feature licence of `organization.feature_licences`: seats used (active users with the
@@ -117,7 +125,7 @@ impl LoginActivityPath {
     }
 }
 
-/// What a snapshot says of login activity: the top-level `login_activity` key absent (not
+/// What a snapshot says of login activity: `organization.login_activity` absent (not
 /// collected), `null` (`LoginHistory` unreadable) or an object (collected).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LoginActivityState {

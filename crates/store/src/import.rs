@@ -14,8 +14,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::db::{Value, WriteTx, values};
 use crate::doc::{
-    Filter, Generator, LoginActivity, LoginActivityState, Organization, Profile, SUPPORTED_SCHEMA_VERSION,
-    Source, Subscription, SubscriptionSource, User, Warning,
+    Filter, Generator, LoginActivityState, Organization, Profile, SUPPORTED_SCHEMA_VERSION, Source,
+    Subscription, SubscriptionSource, User, Warning,
 };
 use crate::store::SnapshotId;
 use crate::{StoreError, timefmt};
@@ -443,7 +443,6 @@ enum Field {
     Users,
     Summary,
     Warnings,
-    LoginActivity,
     #[serde(other)]
     Other,
 }
@@ -487,7 +486,6 @@ impl<'de> Visitor<'de> for DocumentSeed<'_, '_> {
         let mut users = false;
         let mut summary: Option<serde_json::Map<String, serde_json::Value>> = None;
         let mut warnings: Option<Vec<Warning>> = None;
-        let mut login_activity: Option<LoginActivityState> = None;
         let mut checked_not_stored = false;
 
         fn once<E: de::Error>(seen: bool, name: &'static str) -> Result<(), E> {
@@ -552,13 +550,6 @@ impl<'de> Visitor<'de> for DocumentSeed<'_, '_> {
                     once(warnings.is_some(), "warnings")?;
                     warnings = Some(map.next_value()?);
                 }
-                Field::LoginActivity => {
-                    once(login_activity.is_some(), "login_activity")?;
-                    login_activity = Some(match map.next_value::<Option<LoginActivity>>()? {
-                        Some(activity) => LoginActivityState::Collected(activity),
-                        None => LoginActivityState::Unreadable,
-                    });
-                }
                 Field::Other => {
                     map.next_value::<IgnoredAny>()?;
                 }
@@ -589,7 +580,7 @@ impl<'de> Visitor<'de> for DocumentSeed<'_, '_> {
         let summary = required(summary, "summary")?;
         let warnings = required(warnings, "warnings")?;
         // Absent: the run did not collect login activity (or predates it).
-        let login_activity = login_activity.unwrap_or(LoginActivityState::NotCollected);
+        let login_activity = organization.login_activity_state();
         Ok(Parts { generator, collected, source, organization, filter, summary, warnings, login_activity })
     }
 }

@@ -175,6 +175,30 @@ pub struct UserLogin {
     pub last_modified_date: SfDateTime,
 }
 
+/// A `LoginHistory` row: one login attempt of a user (successful or not).
+#[derive(Debug, Clone, PartialEq)]
+pub struct LoginHistory {
+    pub id: String,
+    pub user_id: String,
+    pub login_time: SfDateTime,
+    /// `Success`, or why the login failed (`Invalid Password`, `User is Frozen`).
+    pub status: &'static str,
+    pub application: &'static str,
+    pub login_type: &'static str,
+}
+
+/// How long Salesforce keeps `LoginHistory` (six months): the simulated org has rows this far
+/// back and no further.
+pub const LOGIN_HISTORY_DAYS: i64 = 180;
+
+/// The applications a login comes from; one holds a comma and quotes, so that CSV quoting is
+/// exercised by every Bulk result.
+const LOGIN_APPLICATIONS: &[&str] =
+    &["Browser", "Salesforce for iOS", "Salesforce for Android", "Acme Field App, \"Beta\"", "Data Loader"];
+/// `LoginHistory.LoginType` values, paired with the application above by the same hash.
+const LOGIN_TYPES: &[&str] =
+    &["Application", "Remote Access 2.0", "SAML Sfdc Initiated SSO", "Remote Access 2.0", "Partner Product"];
+
 /// The feature licences the simulated org has, as `User.UserPermissions*` checkboxes (name
 /// without the prefix), and the percentage of internal (`Standard`) users holding each.
 pub const FEATURE_LICENCES: [(&str, u64); 4] =
@@ -507,6 +531,10 @@ pub struct UserChanges {
 pub struct OrgData {
     seed: u64,
     user_slots: usize,
+    /// `LoginHistory` rows before each user's first one (`user_slots + 1` entries; empty when
+    /// the org has no login history): row slots are numbered user by user.
+    login_offsets: Vec<u64>,
+    logins_per_month: u32,
     changes: UserChanges,
     company_domains: Vec<String>,
     pub organization: Organization,
@@ -532,6 +560,8 @@ impl OrgData {
         let mut data = OrgData {
             seed: spec.seed,
             user_slots: spec.users,
+            login_offsets: Vec::new(),
+            logins_per_month: spec.logins_per_month,
             changes: spec.user_changes.clone(),
             company_domains: spec.company_domains.clone(),
             organization,
@@ -560,6 +590,16 @@ impl OrgData {
                     *used += 1;
                 }
             }
+        }
+        if spec.logins_per_month > 0 {
+            let mut offsets = Vec::with_capacity(spec.users + 1);
+            let mut total = 0u64;
+            offsets.push(0);
+            for i in 0..spec.users {
+                total += data.logins_of(i);
+                offsets.push(total);
+            }
+            data.login_offsets = offsets;
         }
         data.user_licenses = LICENSES
             .iter()
@@ -821,6 +861,86 @@ impl OrgData {
             is_frozen: self.is_frozen(index),
             last_modified_date: SfDateTime(created + 3 * DAY),
         })
+    }
+
+    /// How many `LoginHistory` rows user `index` has over the six months kept: none for
+    /// removed, inactive, guest and automated users; frozen users only have failed attempts;
+    /// the others log in `OrgSpec::logins_per_month` times a month, times a factor of their
+    /// own (0 for one in five: zero activity; a quarter for one in five: low activity; 1 or 2
+    /// for the rest).
+    fn logins_of(&self, index: usize) -> u64 {
+        if !self.exists(index) {
+            return 0;
+        }
+        let shape = self.shape(index);
+        if !shape.active || matches!(shape.user_type, "Guest" | "AutomatedProcess") {
+            return 0;
+        }
+        let months = (LOGIN_HISTORY_DAYS / 30) as u64;
+        let monthly = u64::from(self.logins_per_month);
+        if self.is_frozen(index) {
+            return mix(self.seed, index as u64, 40) % 3;
+        }
+        match (index, mix(self.seed, index as u64, 41) % 10) {
+            (0, _) => monthly * months,
+            (_, 0 | 1) => 0,
+            (_, 2 | 3) => (monthly * months).div_ceil(4),
+            (_, 9) => 2 * monthly * months,
+            _ => monthly * months,
+        }
+    }
+
+    /// Number of `LoginHistory` slots (every slot holds a row).
+    pub(crate) fn login_history_slots(&self) -> u64 {
+        self.login_offsets.last().copied().unwrap_or(0)
+    }
+
+    /// The `LoginHistory` row in slot `slot`: rows are numbered user by user (so `Id` order is
+    /// also `UserId` order), each user's newest first, spread over the six months kept.
+    pub(crate) fn login_history_at(&self, slot: u64) -> Option<LoginHistory> {
+        if slot >= self.login_history_slots() {
+            return None;
+        }
+        let user = self.login_offsets.partition_point(|first| *first <= slot).checked_sub(1)?;
+        let k = slot - self.login_offsets[user];
+        let count = self.login_offsets[user + 1] - self.login_offsets[user];
+        let h = mix(self.seed, slot, 42);
+        let span = LOGIN_HISTORY_DAYS * DAY - 3_600;
+        let spacing = span / i64::try_from(count.max(1)).unwrap_or(1);
+        let at =
+            i64::try_from(k).unwrap_or(0) * spacing + i64::try_from(h % spacing.max(1) as u64).unwrap_or(0);
+        let frozen = self.is_frozen(user);
+        let status = if frozen {
+            "User is Frozen"
+        } else if h.is_multiple_of(13) {
+            "Invalid Password"
+        } else {
+            "Success"
+        };
+        let kind = usize::try_from((h >> 20) % LOGIN_APPLICATIONS.len() as u64).unwrap_or(0);
+        Some(LoginHistory {
+            id: make_id("0Ya", slot + 1),
+            user_id: make_id("005", user as u64 + 1),
+            login_time: SfDateTime(REFERENCE_TIME - 60 - at),
+            status,
+            application: LOGIN_APPLICATIONS[kind],
+            login_type: LOGIN_TYPES[kind],
+        })
+    }
+
+    /// Every `LoginHistory` row of user `index`, newest first.
+    pub fn login_history_of(&self, index: usize) -> impl Iterator<Item = LoginHistory> + '_ {
+        let range = match (self.login_offsets.get(index), self.login_offsets.get(index + 1)) {
+            (Some(first), Some(end)) => *first..*end,
+            _ => 0..0,
+        };
+        range.filter_map(|slot| self.login_history_at(slot))
+    }
+
+    /// The first moment of SOQL's `LAST_N_DAYS:days` in the simulated org: midnight (UTC) of
+    /// its current day ([`REFERENCE_TIME`]) minus `days` days.
+    pub fn last_n_days_start(days: u32) -> SfDateTime {
+        SfDateTime(REFERENCE_TIME - REFERENCE_TIME.rem_euclid(DAY) - i64::from(days) * DAY)
     }
 
     /// All `UserLogin` rows, in id order.

@@ -35,6 +35,11 @@ pub enum Target {
     Identity,
     /// Any REST data request under `/services/data/vNN.N/` (query, describe, limits …).
     Data,
+    /// Any Bulk API 2.0 query-job request (create, status, results, abort, delete).
+    Bulk,
+    /// The results pages of a Bulk API 2.0 query job: `None` = any, `Some(1)` = the first
+    /// (no locator), `Some(n)` = the one the (n-1)-th `Sforce-Locator` names.
+    BulkResults(Option<u32>),
 }
 
 impl Target {
@@ -444,6 +449,45 @@ impl Faults {
     /// cursor is gone, so the client must run the query again.
     pub fn invalid_query_locator(&self, page: u32, occurrence: Occurrence) -> FaultId {
         self.on(Target::query_page(page), occurrence, FaultKind::ExpireQueryLocator)
+    }
+
+    // ---- Bulk API 2.0 ----
+
+    /// How many status polls of a query job answer `InProgress` before it ends (default 2).
+    pub fn bulk_polls_in_progress(&self, polls: u32) {
+        self.shared.with_state(|s| s.switches.bulk.polls_in_progress = polls);
+    }
+
+    /// Query jobs end `Failed` with this `errorMessage` (`None`: they complete again).
+    pub fn bulk_job_fails(&self, error_message: Option<&str>) {
+        self.shared.with_state(|s| s.switches.bulk.fail_with = error_message.map(str::to_owned));
+    }
+
+    /// Query jobs end `Aborted`, as when an administrator aborts them in Setup.
+    pub fn bulk_job_aborted_elsewhere(&self, on: bool) {
+        self.shared.with_state(|s| s.switches.bulk.aborted_elsewhere = on);
+    }
+
+    /// Creating a query job answers the daily limit of query jobs (400 `LIMIT_EXCEEDED`).
+    pub fn bulk_limit_reached(&self, on: bool) {
+        self.shared.with_state(|s| s.switches.bulk.limit_reached = on);
+    }
+
+    /// Results page `page` (1 = the first) is lost: 404 `NOT_FOUND` for its locator.
+    pub fn bulk_results_page_lost(&self, page: u32) -> FaultId {
+        self.on(
+            Target::BulkResults(Some(page)),
+            Occurrence::always(),
+            FaultKind::Json {
+                status: 404,
+                body: rest_error_body("NOT_FOUND", "The requested resource does not exist"),
+            },
+        )
+    }
+
+    /// Results page `page` (1 = the first) arrives cut off half-way (its headers intact).
+    pub fn bulk_results_page_cut(&self, page: u32) -> FaultId {
+        self.on(Target::BulkResults(Some(page)), Occurrence::always(), FaultKind::Truncated)
     }
 
     // ---- visibility ----

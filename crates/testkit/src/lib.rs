@@ -17,6 +17,7 @@
 //! login host for data calls is noticed. Fixtures (describe, errors, limits, identity) live in
 //! the repository's `fixtures/` folder and are compiled in with `include_str!`.
 
+mod bulk;
 mod data;
 mod faults;
 mod front;
@@ -33,10 +34,11 @@ use std::time::{Duration, Instant};
 
 use wiremock::{Mock, MockServer, matchers::any};
 
+pub use bulk::{BulkJobSeen, LIMIT_EXCEEDED_MESSAGE};
 pub use data::{
-    FEATURE_LICENCES, OrgData, Organization, PackageLicense, PermissionSetLicense,
-    PermissionSetLicenseAssign, Profile, REFERENCE_TIME, SPECIAL_USER_COUNT, SfDate, SfDateTime, User,
-    UserChanges, UserLicense, UserLogin, UserPackageLicense,
+    FEATURE_LICENCES, LOGIN_HISTORY_DAYS, LoginHistory, OrgData, Organization, PackageLicense,
+    PermissionSetLicense, PermissionSetLicenseAssign, Profile, REFERENCE_TIME, SPECIAL_USER_COUNT, SfDate,
+    SfDateTime, User, UserChanges, UserLicense, UserLogin, UserPackageLicense,
 };
 pub use faults::{
     DeviceFlowPlan, Fault, FaultId, FaultKind, Faults, HiddenAs, Occurrence, Target, TokenError,
@@ -79,6 +81,9 @@ pub struct OrgSpec {
     pub request_log_limit: usize,
     /// Users removed or deactivated since an earlier run of the same org.
     pub user_changes: UserChanges,
+    /// `LoginHistory` size: a typical user's logins per month (some users have none, a few
+    /// twice as many; see `OrgData::login_history_of`); 0 = no login history at all.
+    pub logins_per_month: u32,
 }
 
 impl OrgSpec {
@@ -110,6 +115,7 @@ impl OrgSpec {
             newest_api_version: 66,
             request_log_limit: 10_000,
             user_changes: UserChanges::default(),
+            logins_per_month: 4,
         }
     }
 }
@@ -297,6 +303,11 @@ impl SimulatedOrg {
         let url = format!("http://127.0.0.1:{port}");
         self.faults.override_instance_url(Some(&url));
         Ok(url)
+    }
+
+    /// The Bulk API 2.0 query jobs the org received, oldest first.
+    pub fn bulk_jobs(&self) -> Vec<BulkJobSeen> {
+        self.shared.bulk_jobs_seen()
     }
 
     /// The underlying wiremock server (e.g. to mount extra mocks in front of the simulator).

@@ -5,8 +5,8 @@ use std::sync::OnceLock;
 use serde_json::Value;
 
 use crate::data::{
-    OrgData, PackageLicense, PermissionSetLicense, PermissionSetLicenseAssign, Profile, User, UserLicense,
-    UserLogin, UserPackageLicense,
+    LoginHistory, OrgData, PackageLicense, PermissionSetLicense, PermissionSetLicenseAssign, Profile, User,
+    UserLicense, UserLogin, UserPackageLicense,
 };
 use crate::ids::parse_id;
 
@@ -22,11 +22,12 @@ pub enum SObject {
     UserPackageLicense,
     UserLogin,
     User,
+    LoginHistory,
 }
 
 impl SObject {
     /// Every object, in describe-fixture order.
-    pub const ALL: [SObject; 9] = [
+    pub const ALL: [SObject; 10] = [
         SObject::Organization,
         SObject::UserLicense,
         SObject::Profile,
@@ -36,6 +37,7 @@ impl SObject {
         SObject::UserPackageLicense,
         SObject::UserLogin,
         SObject::User,
+        SObject::LoginHistory,
     ];
 
     /// The API name, e.g. `PermissionSetLicense`.
@@ -50,6 +52,7 @@ impl SObject {
             SObject::UserPackageLicense => "UserPackageLicense",
             SObject::UserLogin => "UserLogin",
             SObject::User => "User",
+            SObject::LoginHistory => "LoginHistory",
         }
     }
 
@@ -69,6 +72,7 @@ impl SObject {
             SObject::UserPackageLicense => "051",
             SObject::UserLogin => "0Yw",
             SObject::User => "005",
+            SObject::LoginHistory => "0Ya",
         }
     }
 
@@ -87,6 +91,7 @@ impl SObject {
             SObject::UserPackageLicense => include_str!("../../../fixtures/describe/UserPackageLicense.json"),
             SObject::UserLogin => include_str!("../../../fixtures/describe/UserLogin.json"),
             SObject::User => include_str!("../../../fixtures/describe/User.json"),
+            SObject::LoginHistory => include_str!("../../../fixtures/describe/LoginHistory.json"),
         }
     }
 
@@ -109,6 +114,7 @@ impl SObject {
             SObject::UserPackageLicense => data.package_assignment_slots(),
             SObject::UserLogin => data.user_slots() as u64,
             SObject::User => data.user_slots() as u64,
+            SObject::LoginHistory => data.login_history_slots(),
         }
     }
 
@@ -148,6 +154,7 @@ impl SObject {
             SObject::UserPackageLicense => Rec::UserPackageLicense(data.user_package_license_at(slot)?),
             SObject::UserLogin => Rec::UserLogin(data.user_login_at(slot)?),
             SObject::User => Rec::User(Box::new(data.user(usize::try_from(slot).ok()?)?)),
+            SObject::LoginHistory => Rec::LoginHistory(data.login_history_at(slot)?),
         })
     }
 
@@ -164,6 +171,8 @@ pub(crate) struct FieldDef {
     pub name: String,
     pub reference_to: Option<SObject>,
     pub relationship_name: Option<String>,
+    /// Whether `WHERE` may use it (describe's `filterable`; `true` when the fixture omits it).
+    pub filterable: bool,
 }
 
 /// A parsed describe fixture: the JSON served by the describe endpoint plus its field list.
@@ -190,6 +199,7 @@ impl Describe {
                             .and_then(Value::as_str)
                             .and_then(SObject::from_name),
                         relationship_name: f["relationshipName"].as_str().map(String::from),
+                        filterable: f["filterable"].as_bool().unwrap_or(true),
                     })
                     .collect()
             })
@@ -222,6 +232,7 @@ pub(crate) enum Rec<'a> {
     UserPackageLicense(UserPackageLicense),
     UserLogin(UserLogin),
     User(Box<User>),
+    LoginHistory(LoginHistory),
 }
 
 fn s(v: &str) -> Value {
@@ -244,6 +255,7 @@ impl Rec<'_> {
             Rec::UserPackageLicense(_) => SObject::UserPackageLicense,
             Rec::UserLogin(_) => SObject::UserLogin,
             Rec::User(_) => SObject::User,
+            Rec::LoginHistory(_) => SObject::LoginHistory,
         }
     }
 
@@ -258,6 +270,7 @@ impl Rec<'_> {
             Rec::UserPackageLicense(r) => &r.id,
             Rec::UserLogin(r) => &r.id,
             Rec::User(r) => &r.id,
+            Rec::LoginHistory(r) => &r.id,
         }
     }
 
@@ -338,6 +351,14 @@ impl Rec<'_> {
                 "IsFrozen" => Value::Bool(l.is_frozen),
                 "IsPasswordLocked" => Value::Bool(false),
                 "LastModifiedDate" => dt(l.last_modified_date),
+                _ => return None,
+            },
+            (Rec::LoginHistory(l), f) => match f {
+                "UserId" => s(&l.user_id),
+                "LoginTime" => dt(l.login_time),
+                "Status" => s(l.status),
+                "Application" => s(l.application),
+                "LoginType" => s(l.login_type),
                 _ => return None,
             },
             (Rec::User(u), f) => match f {

@@ -44,6 +44,8 @@ pub(crate) struct Switches {
     pub next_records_base: Option<String>,
     /// Once this fault has fired, every later request is answered this much later.
     pub hold_after: Option<(FaultId, Duration)>,
+    /// Bulk API 2.0 query jobs.
+    pub bulk: crate::bulk::BulkSwitches,
 }
 
 pub(crate) struct ActiveFault {
@@ -84,6 +86,8 @@ pub(crate) struct State {
     auth_codes: HashMap<String, AuthCode>,
     device_codes: HashMap<String, u32>,
     refresh_in_flight: HashMap<String, Instant>,
+    pub(crate) bulk_jobs: Vec<(String, crate::bulk::Job)>,
+    pub(crate) bulk_counter: u64,
 }
 
 impl State {
@@ -137,6 +141,7 @@ impl Shared {
                 retired_versions: BTreeSet::new(),
                 next_records_base: None,
                 hold_after: None,
+                bulk: crate::bulk::BulkSwitches { polls_in_progress: 2, ..Default::default() },
             },
             faults: Vec::new(),
             usage_used: spec.api_usage_used,
@@ -150,6 +155,8 @@ impl Shared {
             auth_codes: HashMap::new(),
             device_codes: HashMap::new(),
             refresh_in_flight: HashMap::new(),
+            bulk_jobs: Vec::new(),
+            bulk_counter: 0,
         };
         Shared {
             data,
@@ -280,7 +287,7 @@ impl Reply {
         Reply::json_text(status, body.to_string())
     }
 
-    fn text(status: u16, content_type: &str, body: String) -> Reply {
+    pub(crate) fn text(status: u16, content_type: &str, body: String) -> Reply {
         Reply {
             status,
             content_type: Some(content_type.into()),
@@ -315,7 +322,7 @@ impl Reply {
         self
     }
 
-    fn header(mut self, name: &str, value: String) -> Reply {
+    pub(crate) fn header(mut self, name: &str, value: String) -> Reply {
         self.headers.push((name.into(), value));
         self
     }
@@ -350,6 +357,26 @@ enum Route {
     Limits {
         version: String,
     },
+    BulkCreate {
+        version: String,
+    },
+    BulkStatus {
+        version: String,
+        job: String,
+    },
+    BulkResults {
+        version: String,
+        job: String,
+        page: Option<u32>,
+    },
+    BulkAbort {
+        version: String,
+        job: String,
+    },
+    BulkDelete {
+        version: String,
+        job: String,
+    },
     Identity {
         org: String,
         user: String,
@@ -368,6 +395,11 @@ impl Route {
             | Route::QueryMore { version, .. }
             | Route::Describe { version, .. }
             | Route::Limits { version }
+            | Route::BulkCreate { version }
+            | Route::BulkStatus { version, .. }
+            | Route::BulkResults { version, .. }
+            | Route::BulkAbort { version, .. }
+            | Route::BulkDelete { version, .. }
             | Route::UnknownData { version } => Some(version),
             _ => None,
         }
@@ -385,6 +417,18 @@ impl Route {
             Target::Versions => matches!(self, Route::Versions),
             Target::Limits => matches!(self, Route::Limits { .. }),
             Target::Identity => matches!(self, Route::Identity { .. }),
+            Target::Bulk => matches!(
+                self,
+                Route::BulkCreate { .. }
+                    | Route::BulkStatus { .. }
+                    | Route::BulkResults { .. }
+                    | Route::BulkAbort { .. }
+                    | Route::BulkDelete { .. }
+            ),
+            Target::BulkResults(want) => match self {
+                Route::BulkResults { page, .. } => want.is_none_or(|w| *page == Some(w)),
+                _ => false,
+            },
             Target::Data => self.version().is_some(),
             Target::Describe(want) => match self {
                 Route::Describe { object, .. } => same(want, &Some(object.clone())),
@@ -504,6 +548,21 @@ impl Shared {
             ("GET", ["services", "oauth2", "authorize"]) => Route::Authorize,
             ("POST", ["services", "oauth2", "revoke"]) => Route::Revoke,
             ("GET", ["services", "data"]) => Route::Versions,
+            (_, ["services", "data", v, "jobs", "query", rest @ ..]) if v.starts_with('v') => {
+                let version = v[1..].to_string();
+                match (method, rest) {
+                    ("POST", []) => Route::BulkCreate { version },
+                    ("GET", [job]) => Route::BulkStatus { version, job: job.to_string() },
+                    ("PATCH", [job]) => Route::BulkAbort { version, job: job.to_string() },
+                    ("DELETE", [job]) => Route::BulkDelete { version, job: job.to_string() },
+                    ("GET", [job, "results"]) => {
+                        let locator = query_params(&request.url).remove("locator");
+                        let page = crate::bulk::page_of(job, locator.as_deref());
+                        Route::BulkResults { version, job: job.to_string(), page }
+                    }
+                    _ => Route::UnknownData { version },
+                }
+            }
             ("GET", ["id", org, user]) => Route::Identity { org: org.to_string(), user: user.to_string() },
             ("GET", ["services", "data", v, rest @ ..]) if v.starts_with('v') => {
                 let version = v[1..].to_string();
@@ -736,6 +795,11 @@ impl Shared {
             }
             Route::Describe { object, .. } => self.describe(object),
             Route::Limits { .. } => self.limits(used, max),
+            Route::BulkCreate { version } => self.bulk_create(request, version),
+            Route::BulkStatus { job, .. } => self.bulk_status(job),
+            Route::BulkResults { job, .. } => self.bulk_results(request, job),
+            Route::BulkAbort { job, .. } => self.bulk_abort(request, job),
+            Route::BulkDelete { job, .. } => self.bulk_delete(job),
             _ => Reply::rest_error("NOT_FOUND"),
         };
         reply.header("Sforce-Limit-Info", format!("api-usage={used}/{max}"))

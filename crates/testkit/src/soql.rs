@@ -24,6 +24,8 @@ enum Tok {
     Str(Vec<(char, bool)>),
     Num(f64),
     Sym(&'static str),
+    /// `LAST_N_DAYS:n`.
+    LastNDays(u32),
 }
 
 #[derive(Debug, Clone)]
@@ -54,7 +56,23 @@ fn tokenize(soql: &str) -> Result<Vec<Token>, SoqlError> {
             while i < chars.len() && (chars[i].is_alphanumeric() || chars[i] == '_' || chars[i] == '.') {
                 i += 1;
             }
-            out.push(Token { tok: Tok::Word(chars[start..i].iter().collect()), column });
+            let word: String = chars[start..i].iter().collect();
+            // Date literals with a parameter: `LAST_N_DAYS:30`.
+            if word.eq_ignore_ascii_case("LAST_N_DAYS") && chars.get(i) == Some(&':') {
+                let digits_from = i + 1;
+                let mut end = digits_from;
+                while end < chars.len() && chars[end].is_ascii_digit() {
+                    end += 1;
+                }
+                let days: String = chars[digits_from..end].iter().collect();
+                let days = days
+                    .parse()
+                    .map_err(|_| malformed(soql, column, &format!("unexpected token: '{word}:'")))?;
+                out.push(Token { tok: Tok::LastNDays(days), column });
+                i = end;
+                continue;
+            }
+            out.push(Token { tok: Tok::Word(word), column });
         } else if c.is_ascii_digit() || (c == '-' && chars.get(i + 1).is_some_and(char::is_ascii_digit)) {
             let start = i;
             i += 1;
@@ -151,6 +169,9 @@ enum Op {
 
 #[derive(Debug, Clone)]
 enum Lit {
+    /// A date literal such as `LAST_N_DAYS:n`: the datetimes from the first (included) to the
+    /// second (excluded), in Salesforce's fixed-width UTC form.
+    During(String, String),
     Str(String),
     Num(f64),
     Bool(bool),
@@ -193,6 +214,7 @@ impl Parser<'_> {
             Some(Tok::Sym(s)) => format!("unexpected token: '{s}'"),
             Some(Tok::Num(n)) => format!("unexpected token: {n}"),
             Some(Tok::Str(s)) => format!("unexpected token: '{}'", s.iter().map(|c| c.0).collect::<String>()),
+            Some(Tok::LastNDays(n)) => format!("unexpected token: LAST_N_DAYS:{n}"),
         };
         malformed(self.soql, self.column(), &what)
     }
@@ -236,6 +258,14 @@ impl Parser<'_> {
         let lit = match self.peek() {
             Some(Tok::Str(s)) => Lit::Str(s.iter().map(|c| c.0).collect()),
             Some(Tok::Num(n)) => Lit::Num(*n),
+            Some(Tok::LastNDays(n)) => {
+                // From midnight `n` days before the org's current day to the end of that day.
+                let today = crate::data::REFERENCE_TIME - crate::data::REFERENCE_TIME.rem_euclid(86_400);
+                Lit::During(
+                    crate::data::OrgData::last_n_days_start(*n).salesforce(),
+                    crate::data::SfDateTime(today + 86_400).salesforce(),
+                )
+            }
             Some(Tok::Word(w)) if w.eq_ignore_ascii_case("true") => Lit::Bool(true),
             Some(Tok::Word(w)) if w.eq_ignore_ascii_case("false") => Lit::Bool(false),
             Some(Tok::Word(w)) if w.eq_ignore_ascii_case("null") => Lit::Null,
@@ -386,7 +416,9 @@ fn follows_record_order(object: SObject, field: &str) -> bool {
     match field {
         "Id" => true,
         "AssigneeId" => object == SObject::PermissionSetLicenseAssign,
-        "UserId" => matches!(object, SObject::UserPackageLicense | SObject::UserLogin),
+        "UserId" => {
+            matches!(object, SObject::UserPackageLicense | SObject::UserLogin | SObject::LoginHistory)
+        }
         _ => false,
     }
 }
@@ -488,7 +520,23 @@ pub(crate) fn parse(soql: &str, visibility: &Visibility<'_>) -> Result<Query, So
     }
     let resolve = |raw: &RawPath| resolve_path(soql, object, raw, visibility);
     let select = raw_select.iter().map(resolve).collect::<Result<Vec<_>, _>>()?;
-    let filter = raw_filter.map(|f| resolve_expr(f, &resolve)).transpose()?;
+    // Salesforce refuses a `WHERE` on a field describe marks not filterable (LoginHistory.Status).
+    let resolve_filtered = |raw: &RawPath| {
+        let path = resolve(raw)?;
+        let target = path.hops.last().map_or(object, |hop| hop.target);
+        if target.describe().field(&path.field).is_some_and(|f| !f.filterable) {
+            return Err(SoqlError {
+                code: "INVALID_FIELD",
+                message: positioned(
+                    soql,
+                    raw.column,
+                    &format!("field '{}' can not be filtered in a query call", path.field),
+                ),
+            });
+        }
+        Ok(path)
+    };
+    let filter = raw_filter.map(|f| resolve_expr(f, &resolve_filtered)).transpose()?;
     for raw in &raw_order {
         let by = resolve(raw)?;
         if !by.hops.is_empty() || !follows_record_order(object, &by.field) {
@@ -637,6 +685,14 @@ fn like(pattern: &[(char, bool)], text: &str) -> bool {
 
 fn compare(value: &Value, lit: &Lit, field: &str) -> Option<Ordering> {
     match (value, lit) {
+        // Salesforce datetimes are fixed-width UTC text, so they compare as strings.
+        (Value::String(at), Lit::During(start, end)) => Some(if at < start {
+            Ordering::Less
+        } else if at >= end {
+            Ordering::Greater
+        } else {
+            Ordering::Equal
+        }),
         (Value::String(a), Lit::Str(b)) if field == "Id" || field.ends_with("Id") => {
             let a15: String = a.chars().take(15).collect();
             let b15: String = b.chars().take(15).collect();
@@ -856,6 +912,74 @@ fn write_node(out: &mut String, data: &OrgData, rec: Option<&Rec<'_>>, node: &No
         }
     }
     out.push('}');
+}
+
+impl Query {
+    /// The header row of a Bulk API 2.0 CSV result: the field names, relationship fields as
+    /// `Rel.Field`, every one quoted.
+    pub fn csv_header(&self) -> String {
+        let mut names = Vec::new();
+        csv_names(&self.tree, "", &mut names);
+        let quoted: Vec<String> = names.iter().map(|name| csv_cell(name)).collect();
+        let mut line = quoted.join(",");
+        line.push('\n');
+        line
+    }
+
+    /// One record as a Bulk API 2.0 CSV row: every value quoted, nulls empty, datetimes as
+    /// `2025-06-01T12:00:00.000Z`.
+    pub fn write_csv_row(&self, out: &mut String, data: &OrgData, rec: &Rec<'_>) {
+        let mut first = true;
+        csv_values(out, data, Some(rec), &self.tree, &mut first);
+        out.push('\n');
+    }
+}
+
+fn csv_names(node: &Node, prefix: &str, names: &mut Vec<String>) {
+    for item in &node.order {
+        match item {
+            Item::Field(i) => names.push(format!("{prefix}{}", node.fields[*i])),
+            Item::Child(i) => {
+                let (hop, child) = &node.children[*i];
+                csv_names(child, &format!("{prefix}{}.", hop.relationship), names);
+            }
+        }
+    }
+}
+
+fn csv_cell(text: &str) -> String {
+    format!("\"{}\"", text.replace('"', "\"\""))
+}
+
+fn csv_values(out: &mut String, data: &OrgData, rec: Option<&Rec<'_>>, node: &Node, first: &mut bool) {
+    for item in &node.order {
+        match item {
+            Item::Field(i) => {
+                if !*first {
+                    out.push(',');
+                }
+                *first = false;
+                let value = rec.and_then(|r| r.field(&node.fields[*i])).unwrap_or(Value::Null);
+                match value {
+                    Value::Null => {}
+                    Value::String(text) => {
+                        // REST's `…000+0000` is Bulk's `…000Z`.
+                        let text = match text.strip_suffix("+0000") {
+                            Some(head) if text.len() == 28 => format!("{head}Z"),
+                            _ => text,
+                        };
+                        out.push_str(&csv_cell(&text));
+                    }
+                    other => out.push_str(&csv_cell(&other.to_string())),
+                }
+            }
+            Item::Child(i) => {
+                let (hop, child) = &node.children[*i];
+                let parent_rec = rec.and_then(|r| parent(data, r, hop));
+                csv_values(out, data, parent_rec.as_ref(), child, first);
+            }
+        }
+    }
 }
 
 /// Smallest `x` in `[0, n]` with `!pred(x)`, assuming `pred` is true then false.

@@ -12,4 +12,5 @@ mod hardening;
 mod history_cli;
 mod html_cli;
 mod kubernetes_pod;
+mod login_activity_cli;
 mod store_pg_cli;

@@ -33,7 +33,7 @@ use crate::snapshot::{Profile, SnapshotHeader, Subscription, Summary, User, Warn
 pub const CSV_FILES: [&str; 4] = ["users.csv", "subscriptions.csv", "profiles.csv", "snapshot.json"];
 
 /// Column names of `users.csv`, in order.
-pub const USER_COLUMNS: [&str; 26] = [
+pub const USER_COLUMNS: [&str; 29] = [
     "id",
     "username",
     "email",
@@ -60,6 +60,9 @@ pub const USER_COLUMNS: [&str; 26] = [
     "federation_id",
     "frozen",
     "feature_licences",
+    "logins_in_window",
+    "last_login_application",
+    "last_login_type",
 ];
 
 /// Column names of `subscriptions.csv`, in order.
@@ -178,7 +181,7 @@ fn boolean(value: bool) -> String {
 }
 
 /// The `users.csv` cells of one user, in [`USER_COLUMNS`] order.
-pub(crate) fn user_row(user: &User, cells: CsvCells) -> [String; 26] {
+pub(crate) fn user_row(user: &User, cells: CsvCells) -> [String; 29] {
     let text = |value: &str| cells.text(value).into_owned();
     let optional = |value: &Option<String>| cells.optional(value.as_deref());
     [
@@ -208,6 +211,9 @@ pub(crate) fn user_row(user: &User, cells: CsvCells) -> [String; 26] {
         optional(&user.federation_id),
         user.frozen.map(boolean).unwrap_or_default(),
         text(&user.feature_licences.join(";")),
+        user.logins_in_window.map(|n| n.to_string()).unwrap_or_default(),
+        optional(&user.last_login_application),
+        optional(&user.last_login_type),
     ]
 }
 

@@ -52,6 +52,9 @@ pub fn blank_user(id: &str, username: &str) -> User {
         federation_id: None,
         frozen: None,
         feature_licences: vec![],
+        logins_in_window: None,
+        last_login_application: None,
+        last_login_type: None,
     }
 }
 
@@ -87,6 +90,7 @@ pub fn acme_header(subscriptions: Vec<Subscription>, profiles: Vec<Profile>) -> 
                     total: None,
                 },
             ],
+            login_activity: None,
         },
         Filter { all: true, company_names: vec![] },
         subscriptions,

@@ -321,6 +321,9 @@ fn csv_holds_the_same_snapshot_as_json() {
             federation_id: cell(&row["federation_id"]),
             frozen: cell(&row["frozen"]).map(|value| value.parse().unwrap()),
             feature_licences: list(&row["feature_licences"]),
+            logins_in_window: None,
+            last_login_application: None,
+            last_login_type: None,
         })
         .collect();
     assert_eq!(users, snapshot.users);

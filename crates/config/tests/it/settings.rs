@@ -274,6 +274,22 @@ fn precedence_matrix_default_file_env_flag_for_every_key() {
             without: &[],
         },
         Row {
+            key: "login_activity_days",
+            default: Some(json!(0)),
+            file: ("30", json!(30)),
+            env: ("90", json!(90)),
+            flag: Some((|f| f.login_activity_days = Some(7), json!(7))),
+            without: &[],
+        },
+        Row {
+            key: "login_activity_bulk_threshold",
+            default: Some(json!(100_000)),
+            file: ("5", json!(5)),
+            env: ("0", json!(0)),
+            flag: None,
+            without: &[],
+        },
+        Row {
             key: "http.timeout_secs",
             default: Some(json!(60)),
             file: ("10", json!(10)),
@@ -763,6 +779,8 @@ fn error_numbers_out_of_range() {
         ("http.concurrency", 0, 1, 32),
         ("limits.max_api_usage_percent", 0, 1, 100),
         ("report.min_logins", 0, 1, 100_000),
+        ("login_activity_days", 0, 0, 180),
+        ("login_activity_bulk_threshold", 0, 0, 1_000_000_000),
     ];
     for (key, _, min, max) in cases {
         for bad in [min - 1, max + 1] {
@@ -1191,4 +1209,37 @@ fn a_prices_file_holds_the_same_table() {
     insta::assert_snapshot!("prices_file_two_currencies", message.replace(&root, "[TMP]"));
     let missing = sfconn_config::read_prices_file(&sandbox.root().join("none.toml")).unwrap_err();
     assert!(matches!(missing, ConfigError::FileNotFound { .. }), "{missing:?}");
+}
+/// `login_activity_days`: off by default, from the file, the environment or
+/// `--login-activity`, and per named org (`[orgs.NAME]` overrides the top level).
+#[test]
+fn login_activity_days_has_every_layer_and_named_orgs_override_it() {
+    let mut sandbox = Sandbox::with_credentials();
+    let loaded = sandbox.load_ok(&Flags::default());
+    assert_eq!(loaded.settings.login_activity_days, 0);
+    assert_eq!(loaded.settings.login_activity_bulk_threshold, 100_000);
+    assert_eq!(entry(&loaded, "login_activity_days").1, Origin::Default);
+    sandbox.config("login_activity_days = 30\nlogin_activity_bulk_threshold = 5\n\n[orgs.eu]\nlogin_activity_days = 90\n");
+    let eu =
+        sfconn_config::load_org_with(&Flags::default(), Need::Everything, &sandbox.env, Some("eu")).unwrap();
+    assert_eq!((eu.settings.login_activity_days, eu.settings.login_activity_bulk_threshold), (90, 5));
+    let top = sfconn_config::load_org_with(&Flags::default(), Need::Everything, &sandbox.env, Some("eu"));
+    assert_eq!(top.unwrap().settings.login_activity_bulk_threshold, 5, "inherited from the top level");
+    sandbox.config("login_activity_days = 30\nlogin_activity_bulk_threshold = 5\n");
+    let loaded = sandbox.load_ok(&Flags::default());
+    assert_eq!((loaded.settings.login_activity_days, loaded.settings.login_activity_bulk_threshold), (30, 5));
+    sandbox.set("SFCONN_LOGIN_ACTIVITY_DAYS", "60");
+    let loaded = sandbox.load_ok(&Flags::default());
+    assert_eq!(entry(&loaded, "login_activity_days"), (json!(60), env_origin("SFCONN_LOGIN_ACTIVITY_DAYS")));
+    let flags = Flags { login_activity_days: Some(7), ..Flags::default() };
+    let loaded = sandbox.load_ok(&flags);
+    assert_eq!(entry(&loaded, "login_activity_days"), (json!(7), flag_origin("--login-activity")));
+    sandbox.set("SFCONN_LOGIN_ACTIVITY_DAYS", "181");
+    let message = sandbox.error(&Flags::default(), Need::Everything);
+    assert!(
+        message.contains(
+            "`login_activity_days` (env SFCONN_LOGIN_ACTIVITY_DAYS): must be from 0 to 180, found 181"
+        ),
+        "{message}"
+    );
 }
