@@ -741,9 +741,18 @@ fn store_keeps_the_snapshot_for_history() {
 
 /// The users the store's `frozen` class must find in the simulated org, from its ground truth:
 /// active, frozen (the generator freezes internal users only, so none is a guest or system
-/// account) and holding at least one paid licence by the report's rule (`sfconn_store::is_paid`
-/// on the org's own licence definitions).
+/// account) and holding at least one paid licence by the report's rule.
 fn frozen_and_paid(data: &sfconn_testkit::OrgData) -> BTreeSet<String> {
+    let paid_holders = paid_holders(data);
+    data.users()
+        .filter(|user| user.is_active && user.is_frozen && paid_holders.contains(&user.id))
+        .map(|user| user.id)
+        .collect()
+}
+
+/// The users holding at least one paid licence by the report's rule (`sfconn_store::is_paid` on
+/// the org's own licence definitions), from the simulated org's ground truth.
+pub(crate) fn paid_holders(data: &sfconn_testkit::OrgData) -> BTreeSet<String> {
     use sfconn_store::{LicenceFacts, SubscriptionSource, is_paid};
     let mut paid_holders = BTreeSet::new();
     for user in data.users() {
@@ -791,10 +800,7 @@ fn frozen_and_paid(data: &sfconn_testkit::OrgData) -> BTreeSet<String> {
             paid_holders.insert(assignment.user_id.clone());
         }
     }
-    data.users()
-        .filter(|user| user.is_active && user.is_frozen && paid_holders.contains(&user.id))
-        .map(|user| user.id)
-        .collect()
+    paid_holders
 }
 
 #[test]

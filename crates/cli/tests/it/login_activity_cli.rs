@@ -217,10 +217,9 @@ fn ctrl_c_aborts_the_running_bulk_job() {
 
 /// Collected with login activity and stored, the report reads the stored counts: the window
 /// collected, the low-activity class computed, and the distribution of active people by their
-/// logins exactly as the snapshot's users give it. (Which users land in the class is checked on
-/// the store's fixture with known answers, tests/it/report_classes.rs of sfconn-store: the
-/// simulated org's `LastLoginDate`s are older than its LoginHistory, so its active users with few
-/// logins are all `inactive` first.)
+/// logins exactly as the snapshot's users give it. (Stored as collected now, the simulated org's
+/// users are all `inactive` first: its `LastLoginDate`s are relative to its own present,
+/// `REFERENCE_TIME`; which users land in the class is checked by the next test.)
 #[test]
 fn the_stored_login_activity_reaches_the_report() {
     let org = Org::start(OrgSpec::with_users(600));
@@ -272,4 +271,72 @@ fn the_stored_login_activity_reaches_the_report() {
         .collect();
     assert_eq!(reported, expected, "{activity}");
     assert!(expected.iter().filter(|n| **n > 0).count() >= 3, "the org spreads its logins: {expected:?}");
+}
+
+/// The low-activity class with known answers: the snapshot is stored as if collected at the
+/// simulated org's own present (`REFERENCE_TIME`, which its `LastLoginDate`s and LoginHistory
+/// are relative to), and the class must hold exactly the active people with a paid licence who
+/// are neither frozen, nor inactive, nor never logged in, were created before the window, and
+/// logged in fewer than `min_logins` times in it, by the generator's own rows.
+#[test]
+fn the_low_activity_class_is_the_simulated_orgs_paid_users_with_few_logins() {
+    use sfconn_testkit::{REFERENCE_TIME, SfDateTime};
+    const DAY: i64 = 86_400;
+    let org = Org::start(OrgSpec::with_users(600));
+    let output = run(&org, "1000000");
+    let mut snapshot = document(&output);
+    snapshot["collected_at"] = Value::from(SfDateTime(REFERENCE_TIME).rfc3339());
+    std::fs::write(org.work().join("snapshot.json"), serde_json::to_vec(&snapshot).unwrap()).unwrap();
+    let import =
+        org.bare().args(["history", "import", "snapshot.json", "--store", "history.db"]).output().unwrap();
+    assert_eq!(import.status.code(), Some(0), "{}", text(&import.stderr));
+    let min_logins = 5;
+    let report = org
+        .bare()
+        .args(["report", "-f", "json", "--store", "history.db", "--min-logins", &min_logins.to_string()])
+        .output()
+        .unwrap();
+    assert_eq!(report.status.code(), Some(0), "{}", text(&report.stderr));
+    let report: Value = serde_json::from_slice(&report.stdout).unwrap();
+
+    let data = org.org.data();
+    let logins = known_answers(data);
+    let paid = crate::collect::paid_holders(data);
+    let kinds: BTreeMap<&str, &str> = snapshot["users"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|u| (u["id"].as_str().unwrap(), u["account_kind"].as_str().unwrap()))
+        .collect();
+    let inactive_before = REFERENCE_TIME - i64::from(sfconn_store::DEFAULT_INACTIVE_DAYS) * DAY;
+    let window_start = REFERENCE_TIME - i64::from(DAYS) * DAY;
+    let expected: std::collections::BTreeSet<String> = data
+        .users()
+        .filter(|user| {
+            let person = !matches!(kinds[user.id.as_str()], "guest" | "system");
+            let no_recent_login = match user.last_login_date {
+                Some(last) => last.0 < inactive_before,
+                None => user.created_date.0 < inactive_before,
+            };
+            user.is_active
+                && person
+                && paid.contains(&user.id)
+                && !user.is_frozen
+                && !no_recent_login
+                && user.created_date.0 < window_start
+                && logins[&user.id].0 < min_logins
+        })
+        .map(|user| user.id)
+        .collect();
+    let low: std::collections::BTreeSet<String> = report["reclaim_candidates"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["reason"] == "low_activity")
+        .map(|c| c["user_id"].as_str().unwrap().to_owned())
+        .collect();
+    assert!(expected.len() >= 5, "the generator gives some paid users few logins: {expected:?}");
+    assert_eq!(low, expected);
+    let class = report["classes"].as_array().unwrap().iter().find(|c| c["class"] == "low_activity").unwrap();
+    assert_eq!(class["candidates"], expected.len());
 }
