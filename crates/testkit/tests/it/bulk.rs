@@ -75,6 +75,17 @@ async fn login_history_counts_the_window_and_has_users_without_activity() {
 
 /// A query job: create, `InProgress` polls, `JobComplete`, CSV pages chained by
 /// `Sforce-Locator` until `null`, then delete.
+/// `POST …/jobs/query` of the login window's query: the answer as it comes.
+async fn create_job(client: &Client, base: &str, token: &str) -> reqwest::Response {
+    client
+        .post(base)
+        .bearer_auth(token)
+        .json(&json!({"operation": "query", "query": WINDOW_SOQL}))
+        .send()
+        .await
+        .unwrap()
+}
+
 #[tokio::test]
 async fn bulk_query_job_pages_its_csv_results_with_locators() {
     let org = SimulatedOrg::start(OrgSpec::with_users(300)).await;
@@ -82,16 +93,7 @@ async fn bulk_query_job_pages_its_csv_results_with_locators() {
     let (token, instance) = login(&org).await;
     let base = format!("{instance}/services/data/v66.0/jobs/query");
     let client = Client::new();
-    let created: Value = client
-        .post(&base)
-        .bearer_auth(&token)
-        .json(&json!({"operation": "query", "query": WINDOW_SOQL}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let created: Value = create_job(&client, &base, &token).await.json().await.unwrap();
     assert_eq!(created["state"], "UploadComplete");
     let id = created["id"].as_str().unwrap().to_owned();
     assert!(id.starts_with("750"));
@@ -153,15 +155,7 @@ async fn bulk_faults_answer_as_salesforce_does() {
     let (token, instance) = login(&org).await;
     let base = format!("{instance}/services/data/v66.0/jobs/query");
     let client = Client::new();
-    let create = || async {
-        client
-            .post(&base)
-            .bearer_auth(&token)
-            .json(&json!({"operation": "query", "query": WINDOW_SOQL}))
-            .send()
-            .await
-            .unwrap()
-    };
+    let create = || create_job(&client, &base, &token);
     org.faults().bulk_limit_reached(true);
     let refused = create().await;
     assert_eq!(refused.status(), StatusCode::BAD_REQUEST);
