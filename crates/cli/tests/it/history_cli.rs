@@ -242,8 +242,9 @@ fn report_csv_has_one_block_per_section() {
         headers,
         [
             "section,currency,reclaimable_seats,unpriced_reclaimable_seats,reclaimable_monthly,reclaimable_yearly,bought_monthly,hint",
-            "section,source,id,name,label,status,total,used,free,utilisation_percent,unlimited,paid,reclaimable,frozen_seats,low_activity_seats,key,included_seats,price_per_seat,bought_monthly,reclaimable_monthly,reclaimable_yearly",
+            "section,source,id,name,label,status,total,used,free,utilisation_percent,unlimited,paid,reclaimable,frozen_seats,low_activity_seats,key,included_seats,price_per_seat,bought_monthly,reclaimable_monthly,reclaimable_yearly,unused_assignment_seats",
             "section,user_id,username,email,name,account_kind,profile,last_login_at,days_since_login,reason,frozen,logins_in_window,paid_licence_ids,paid_licences",
+            "section,user_id,username,email,name,account_kind,profile,last_login_at,logins_in_window,licence_id,licence,key,paid,monthly,action",
             "section,class,computed,candidates,not_computed_because",
             "section,state,days,path,rows,min_logins",
             "section,logins,min,max,users,paid_users",
