@@ -681,6 +681,13 @@ mod tests {
         assert_eq!(summary, [("005A", Some(121), vec!["100A", "0PLA"]), ("005C", None, vec!["0PLA"])]);
     }
 
+    /// A permission set licence of status `Free`.
+    fn free_licence(id: &str, name: &str) -> StoredSubscription {
+        let mut free = subscription(SubscriptionSource::PermissionSetLicense, id, name);
+        free.status = Some("Free".to_owned());
+        free.judged(&PaidRules::default())
+    }
+
     fn with_unused(id: &str, unused: &[&str]) -> UserWithUnused {
         UserWithUnused {
             user_id: id.to_owned(),
@@ -697,15 +704,13 @@ mod tests {
 
     #[test]
     fn unused_assignments_skip_candidates_and_what_is_not_a_permission_set_licence() {
-        let mut free = subscription(SubscriptionSource::PermissionSetLicense, "0PLF", "Free One");
-        free.status = Some("Free".to_owned());
         let mut paid = subscription(SubscriptionSource::PermissionSetLicense, "0PLP", "PaidPsl");
         paid.key = Some("PaidKey".to_owned());
         paid.label = Some("Paid One".to_owned());
         let subscriptions = [
             subscription(SubscriptionSource::UserLicense, "100A", "Salesforce"),
             paid.judged(&PaidRules::default()),
-            free.judged(&PaidRules::default()),
+            free_licence("0PLF", "Free One"),
         ];
         let candidates = [user("005A", None)];
         let prices = Prices::new(
@@ -736,11 +741,9 @@ mod tests {
 
     #[test]
     fn unused_paid_assignments_are_reclaimable_and_free_ones_only_counted() {
-        let mut free = subscription(SubscriptionSource::PermissionSetLicense, "0PLF", "Free One");
-        free.status = Some("Free".to_owned());
         let subscriptions = [
             subscription(SubscriptionSource::PermissionSetLicense, "0PLP", "Paid One"),
-            free.judged(&PaidRules::default()),
+            free_licence("0PLF", "Free One"),
         ];
         let mut finder = UnusedFinder::new(&subscriptions, &[], None);
         finder.push(&with_unused("005B", &["0PLP", "0PLF"]));

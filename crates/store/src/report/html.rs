@@ -504,12 +504,17 @@ fn candidates(out: &mut String, report: &Report) {
         );
     }
     table.close();
-    if all.len() > HTML_MAX_CANDIDATES {
+    more_not_listed(out, all.len());
+}
+
+/// After a list cut at [`HTML_MAX_CANDIDATES`] of `listed` rows: how many more there are.
+fn more_not_listed(out: &mut String, listed: usize) {
+    if listed > HTML_MAX_CANDIDATES {
         fmt(
             out,
             format_args!(
                 "<p class=\"more\">… and {} more, not listed here to keep the page small: <code>sfconn report -f csv</code> or <code>-f json</code> lists them all.</p>\n",
-                all.len() - HTML_MAX_CANDIDATES
+                listed - HTML_MAX_CANDIDATES
             ),
         );
     }
@@ -559,15 +564,7 @@ fn unused_assignments(out: &mut String, report: &Report) {
         table.row(Some(&format!("{}/{}", unused.user_id, unused.licence_id)), &cells);
     }
     table.close();
-    if all.len() > HTML_MAX_CANDIDATES {
-        fmt(
-            out,
-            format_args!(
-                "<p class=\"more\">… and {} more, not listed here to keep the page small: <code>sfconn report -f csv</code> or <code>-f json</code> lists them all.</p>\n",
-                all.len() - HTML_MAX_CANDIDATES
-            ),
-        );
-    }
+    more_not_listed(out, all.len());
 }
 
 fn login_activity(out: &mut String, report: &Report) {

@@ -127,30 +127,30 @@ impl Store {
     /// Whether the snapshot says who is frozen: some user has `frozen` true or false (all are
     /// NULL when `UserLogin` was not read, or the snapshot was stored before schema 3).
     fn frozen_known(&self, snapshot: SnapshotId) -> Result<bool, StoreError> {
-        Ok(self
-            .db
-            .row(
-                "reading who is frozen",
-                "SELECT 1 FROM users WHERE snapshot_id = $1 AND frozen IS NOT NULL LIMIT 1",
-                &values![snapshot.0],
-                |row| row.get::<i64>(0),
-            )?
-            .is_some())
+        self.some_user_has(snapshot, "frozen", "reading who is frozen")
+    }
+
+    /// Whether some user of the snapshot has `column` (one of the users table's, named by
+    /// the code) not NULL.
+    fn some_user_has(
+        &self,
+        snapshot: SnapshotId,
+        column: &'static str,
+        context: &'static str,
+    ) -> Result<bool, StoreError> {
+        let sql = format!("SELECT 1 FROM users WHERE snapshot_id = $1 AND {column} IS NOT NULL LIMIT 1");
+        Ok(self.db.row(context, &sql, &values![snapshot.0], |row| row.get::<i64>(0))?.is_some())
     }
 
     /// Whether the snapshot says which permission set licence assignments are unused: some user
     /// has a list, even an empty one (all are NULL when a source was unreadable, or the snapshot
     /// was collected before sfconn read permission sets, or stored before schema 4).
     fn unused_assignments_known(&self, snapshot: SnapshotId) -> Result<bool, StoreError> {
-        Ok(self
-            .db
-            .row(
-                "reading which assignments are unused",
-                "SELECT 1 FROM users WHERE snapshot_id = $1 AND unused_permission_set_license_ids IS NOT NULL LIMIT 1",
-                &values![snapshot.0],
-                |row| row.get::<i64>(0),
-            )?
-            .is_some())
+        self.some_user_has(
+            snapshot,
+            "unused_permission_set_license_ids",
+            "reading which assignments are unused",
+        )
     }
 
     /// Calls `each` with every active person (not a guest or system account) whose list of

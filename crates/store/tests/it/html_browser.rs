@@ -126,6 +126,30 @@ fn the_reclaim_classes_and_the_login_distribution_show_in_the_browser() {
     assert_eq!(proxy.requests(), Vec::<String>::new(), "network requests while taking the screenshot");
 }
 
+/// The report of `doc`, stored alone, with `options`: its page written to `target/html-report/NAME`
+/// and loaded in Chromium, with no console message and no request.
+fn load_alone(
+    doc: &str,
+    options: &sfconn_store::ReportOptions,
+    name: &str,
+) -> (sfconn_store::Report, std::path::PathBuf, Recorder, Loaded) {
+    let dir = tempfile::tempdir().unwrap();
+    let mut store = sfconn_store::Store::open(&dir.path().join("h.db")).unwrap();
+    store.insert_snapshot_json(doc.as_bytes()).unwrap();
+    let snapshot = store.resolve(&sfconn_store::Selector::Id(1), None).unwrap();
+    let report = store.report(&snapshot, options).unwrap();
+    let context = store.report_context(&report).unwrap();
+    let options = sfconn_store::HtmlOptions { sfconn_version: TEST_VERSION };
+    let html = text(|o| report.write_html(&context, options, o).unwrap());
+    let page = target_dir().join(name);
+    std::fs::write(&page, &html).unwrap();
+    let proxy = Recorder::start();
+    let loaded = load(&page, &proxy);
+    assert_eq!(loaded.console, Vec::<String>::new(), "console messages");
+    assert_eq!(proxy.requests(), Vec::<String>::new(), "network requests");
+    (report, page, proxy, loaded)
+}
+
 /// Each reclaim class of `json` in the DOM: its count, or that it was not computed.
 fn assert_classes_shown(dom: &str, json: &serde_json::Value) {
     for class in json["classes"].as_array().unwrap() {
@@ -147,26 +171,9 @@ fn assert_classes_shown(dom: &str, json: &serde_json::Value) {
 /// remove with what it saves, and each subscription's unused seats.
 #[test]
 fn the_unused_assignments_show_in_the_browser() {
-    let dir = tempfile::tempdir().unwrap();
-    let mut store = sfconn_store::Store::open(&dir.path().join("h.db")).unwrap();
-    store.insert_snapshot_json(crate::unused_assignments::PSL.as_bytes()).unwrap();
-    let snapshot = store.resolve(&sfconn_store::Selector::Id(1), None).unwrap();
-    let report = store.report(&snapshot, &crate::unused_assignments::priced()).unwrap();
-    let context = store.report_context(&report).unwrap();
-    let mut html = Vec::new();
-    report
-        .write_html(&context, sfconn_store::HtmlOptions { sfconn_version: TEST_VERSION }, &mut html)
-        .unwrap();
-    let mut json = Vec::new();
-    report.write_json(&mut json).unwrap();
-    let json: serde_json::Value = serde_json::from_slice(&json).unwrap();
-    let page = target_dir().join("report-psl.html");
-    std::fs::write(&page, &html).unwrap();
-    let proxy = Recorder::start();
-
-    let loaded = load(&page, &proxy);
-    assert_eq!(loaded.console, Vec::<String>::new(), "console messages");
-    assert_eq!(proxy.requests(), Vec::<String>::new(), "network requests");
+    let (report, page, proxy, loaded) =
+        load_alone(crate::unused_assignments::PSL, &crate::unused_assignments::priced(), "report-psl.html");
+    let json: serde_json::Value = serde_json::from_str(&text(|o| report.write_json(o).unwrap())).unwrap();
     assert_classes_shown(&loaded.dom, &json);
     assert!(loaded.dom.contains("About 860 EUR/month reclaimable (about 10,316 EUR/year)"), "{}", loaded.dom);
     for unused in &report.unused_assignments {
@@ -189,24 +196,8 @@ fn the_unused_assignments_show_in_the_browser() {
 /// headline.
 #[test]
 fn the_money_view_shows_in_the_browser() {
-    let dir = tempfile::tempdir().unwrap();
-    let mut store = sfconn_store::Store::open(&dir.path().join("h.db")).unwrap();
-    store.insert_snapshot_json(crate::money::MONEY.as_bytes()).unwrap();
-    let snapshot = store.resolve(&sfconn_store::Selector::Id(1), None).unwrap();
     let options = sfconn_store::ReportOptions { prices: Some(crate::money::prices()), ..Default::default() };
-    let report = store.report(&snapshot, &options).unwrap();
-    let context = store.report_context(&report).unwrap();
-    let mut html = Vec::new();
-    report
-        .write_html(&context, sfconn_store::HtmlOptions { sfconn_version: TEST_VERSION }, &mut html)
-        .unwrap();
-    let page = target_dir().join("report-money.html");
-    std::fs::write(&page, &html).unwrap();
-    let proxy = Recorder::start();
-
-    let loaded = load(&page, &proxy);
-    assert_eq!(loaded.console, Vec::<String>::new(), "console messages");
-    assert_eq!(proxy.requests(), Vec::<String>::new(), "network requests");
+    let (report, _, _, loaded) = load_alone(crate::money::MONEY, &options, "report-money.html");
     assert!(loaded.dom.contains("About 735 EUR/month reclaimable (about 8,816 EUR/year)"), "{}", loaded.dom);
     for sub in report.subscriptions.iter().filter(|s| s.price_per_seat.is_some()) {
         for (name, value) in [

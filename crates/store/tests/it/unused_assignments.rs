@@ -256,9 +256,7 @@ fn without_the_field_the_class_is_not_computed_and_says_why() {
         );
         assert!(report.unused_assignments.is_empty());
         assert!(report.subscriptions.iter().all(|s| s.unused_assignment_seats.is_none()));
-        let mut table = Vec::new();
-        report.write_table(&mut table).unwrap();
-        let table = String::from_utf8(table).unwrap();
+        let table = text(|o| report.write_table(o).unwrap());
         assert!(
             table.contains(
                 "Unused permission set licence assignments: not computed: the snapshot does not say"
@@ -309,14 +307,6 @@ fn a_list_broken_outside_sfconn_is_an_error_naming_the_column() {
     assert_eq!(sfconn_errors::Classify::class(&error), sfconn_errors::ErrorClass::BadData);
 }
 
-fn rendered(report: &Report) -> (String, String, String) {
-    let (mut table, mut json, mut csv) = (Vec::new(), Vec::new(), Vec::new());
-    report.write_table(&mut table).unwrap();
-    report.write_json(&mut json).unwrap();
-    report.write_csv(&mut csv, CsvCells::default()).unwrap();
-    (String::from_utf8(table).unwrap(), String::from_utf8(json).unwrap(), String::from_utf8(csv).unwrap())
-}
-
 #[test]
 fn every_format_carries_the_unused_assignments() {
     let dir = tempfile::tempdir().unwrap();
@@ -330,16 +320,7 @@ fn every_format_carries_the_unused_assignments() {
     assert_eq!(document["unused_assignments"][1]["monthly"], "50.00");
     assert_eq!(document["subscriptions"][4]["unused_assignment_seats"], 2);
 
-    let context = store.report_context(&report).unwrap();
-    let mut html = Vec::new();
-    report
-        .write_html(&context, sfconn_store::HtmlOptions { sfconn_version: "0.0.0-test" }, &mut html)
-        .unwrap();
-    let html = String::from_utf8(html).unwrap();
-    let start = html.find("<section id=\"reclaim\">").unwrap();
-    let section = &html[start..];
-    let section = &section[..section.find("</section>").unwrap() + "</section>".len()];
-    insta::assert_snapshot!("psl_html_reclaim_section", section);
+    insta::assert_snapshot!("psl_html_reclaim_section", html_section(&store, &report, "reclaim"));
 }
 
 #[test]
@@ -364,13 +345,9 @@ fn all_orgs_sums_the_unused_assignments_in_the_money() {
     assert_eq!(unused, [Some(0), Some(0), Some(0), Some(0), Some(2), Some(1), Some(1), Some(0)]);
     // Acme Money does not say: unknown there, not 0.
     assert!(view.orgs[0].subscriptions.iter().all(|s| s.unused_assignment_seats.is_none()));
-    let mut csv = Vec::new();
-    view.write_csv(&mut csv, CsvCells::default()).unwrap();
-    let csv = String::from_utf8(csv).unwrap();
+    let csv = text(|o| view.write_csv(o, CsvCells::default()).unwrap());
     assert!(csv.contains(",reclaimable_yearly,unused_assignment_seats\n"), "{csv}");
-    let mut table = Vec::new();
-    view.write_table(&mut table).unwrap();
-    let table = String::from_utf8(table).unwrap();
+    let table = text(|o| view.write_table(o).unwrap());
     assert!(
         table.contains(
             "All orgs together. About 1,594 EUR/month reclaimable (about 19,133 EUR/year): 22 paid seats"
