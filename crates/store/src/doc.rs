@@ -240,6 +240,10 @@ pub struct User {
     pub last_login_application: Option<String>,
     #[serde(default)]
     pub last_login_type: Option<String>,
+    /// The permission set licences assigned to this user that none of the user's permission
+    /// sets uses (docs/unused-assignments.md); `None` when not computed.
+    #[serde(default)]
+    pub unused_permission_set_license_ids: Option<Vec<String>>,
 }
 
 #[derive(Debug, Clone, Deserialize, serde::Serialize)]

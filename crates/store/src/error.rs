@@ -56,6 +56,11 @@ pub enum StoreError {
     #[error("the snapshot lists the {what} {id} twice; nothing was imported")]
     DuplicateRecord { what: &'static str, id: String },
 
+    #[error(
+        "the snapshot store's {column} holds text that is not a JSON list: {source}; the store was changed outside sfconn, import the snapshot again"
+    )]
+    CorruptColumn { column: &'static str, source: serde_json::Error },
+
     #[error("no stored snapshot matches {selector}: see `sfconn history list`")]
     SnapshotNotFound { selector: String },
 
@@ -171,6 +176,7 @@ impl Classify for StoreError {
             | StoreError::InvalidTimestamp { .. }
             | StoreError::AlreadyStored { .. }
             | StoreError::DuplicateRecord { .. }
+            | StoreError::CorruptColumn { .. }
             | StoreError::NoSnapshots { .. }
             | StoreError::NothingToCompare { .. } => ErrorClass::BadData,
             StoreError::SnapshotNotFound { .. }

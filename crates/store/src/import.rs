@@ -46,7 +46,7 @@ pub(crate) struct Header<'a> {
 }
 
 /// The columns of a users row, in the order [`SnapshotWriter::user`] gives them.
-const USER_COLUMNS: &str = "snapshot_id, id, username, email, email_domain, name, active, user_type, account_kind, profile_id, last_login_at, created_at, federation_id, frozen, feature_licences, logins_in_window, last_login_application, last_login_type";
+const USER_COLUMNS: &str = "snapshot_id, id, username, email, email_domain, name, active, user_type, account_kind, profile_id, last_login_at, created_at, federation_id, frozen, feature_licences, logins_in_window, last_login_application, last_login_type, unused_permission_set_license_ids";
 const LICENCE_COLUMNS: &str = "snapshot_id, user_id, subscription_id, source";
 
 /// Rows of one table waiting to be written in one multi-row INSERT (one row at a time on
@@ -289,6 +289,7 @@ impl<'t> SnapshotWriter<'t> {
             user.logins_in_window,
             &user.last_login_application,
             &user.last_login_type,
+            user.unused_permission_set_license_ids.as_deref().map(to_json::<[String]>),
         ]);
         let held = user
             .user_license_id

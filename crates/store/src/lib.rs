@@ -59,7 +59,7 @@ pub use report::{
     DuplicatePerson, FeatureLicenceUse, HTML_MAX_CANDIDATES, HTML_MAX_DOMAINS, HeldLicence, HtmlOptions,
     KindCount, LOGIN_BUCKETS, LoginActivityReport, LoginBucket, MatchedBy, MoneySummary, OrgAccount, OrgRef,
     OrgSubscriptions, OverAssigned, ReclaimCandidate, ReclaimClass, Report, ReportContext, ReportOptions,
-    SnapshotWarning, SubscriptionUse, ThirdPartyFootprint, UsagePoint, UsageSeries,
+    SnapshotWarning, SubscriptionUse, ThirdPartyFootprint, UnusedAssignment, UsagePoint, UsageSeries,
 };
 pub use schema::{MIGRATIONS, latest_version, postgres_migration};
 pub use sfconn_csvcell::CsvCells;

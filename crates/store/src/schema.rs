@@ -14,7 +14,7 @@ use crate::db::{Db, dialect, values};
 use crate::store::Location;
 
 /// Migration `n` (1-based) is `MIGRATIONS[n - 1]`.
-pub const MIGRATIONS: &[&str] = &[MIGRATION_1, MIGRATION_2, MIGRATION_3];
+pub const MIGRATIONS: &[&str] = &[MIGRATION_1, MIGRATION_2, MIGRATION_3, MIGRATION_4];
 
 /// The schema version a store has once every migration ran.
 pub fn latest_version() -> i64 {
@@ -139,6 +139,15 @@ CREATE TABLE feature_licences (
     total       INTEGER,
     PRIMARY KEY (snapshot_id, name)
 ) WITHOUT ROWID;
+"#;
+
+/// Migration 4 (issue 19): per user, the permission set licences assigned to the user that none
+/// of the user's permission sets uses (the snapshot's `users[].unused_permission_set_license_ids`,
+/// a JSON array of `PermissionSetLicense` ids, `[]` when none). NULL when the snapshot did not
+/// compute it (a source unreadable, or collected before sfconn read permission sets) and for
+/// every user stored before this migration: unknown, never "none unused".
+const MIGRATION_4: &str = r#"
+ALTER TABLE users ADD COLUMN unused_permission_set_license_ids TEXT; -- JSON array of ids
 "#;
 
 /// Brings the database to the latest schema version, one transaction per migration.

@@ -242,8 +242,9 @@ fn report_csv_has_one_block_per_section() {
         headers,
         [
             "section,currency,reclaimable_seats,unpriced_reclaimable_seats,reclaimable_monthly,reclaimable_yearly,bought_monthly,hint",
-            "section,source,id,name,label,status,total,used,free,utilisation_percent,unlimited,paid,reclaimable,frozen_seats,low_activity_seats,key,included_seats,price_per_seat,bought_monthly,reclaimable_monthly,reclaimable_yearly",
+            "section,source,id,name,label,status,total,used,free,utilisation_percent,unlimited,paid,reclaimable,frozen_seats,low_activity_seats,key,included_seats,price_per_seat,bought_monthly,reclaimable_monthly,reclaimable_yearly,unused_assignment_seats",
             "section,user_id,username,email,name,account_kind,profile,last_login_at,days_since_login,reason,frozen,logins_in_window,paid_licence_ids,paid_licences",
+            "section,user_id,username,email,name,account_kind,profile,last_login_at,logins_in_window,licence_id,licence,key,paid,monthly,action",
             "section,class,computed,candidates,not_computed_because",
             "section,state,days,path,rows,min_logins",
             "section,logins,min,max,users,paid_users",
@@ -604,6 +605,80 @@ fn report_prices_file_shows_the_money_with_known_totals() {
     let report = with_config(&["--prices", prices]);
     assert_eq!(report["money"]["currency"], "EUR");
     assert_eq!(report["money"]["reclaimable_monthly"], "724.70", "the file's prices, the config's free keys");
+}
+
+/// The unused permission set licence assignments of issue 19 through the real binary, from a
+/// stored snapshot with known answers (`acme-psl-2024-06-21.json`, docs/report.md's worked
+/// example): each assignment to remove, in every format, and in the money.
+#[test]
+fn report_lists_each_unused_assignment_to_remove_and_counts_it_in_the_money() {
+    let sandbox = Sandbox::new();
+    let psl = fixture("acme-psl-2024-06-21.json");
+    sandbox.ok(&["history", "import", psl.to_str().unwrap()]);
+    let prices = sandbox.work().join("prices.toml");
+    fs::write(&prices, format!("{PRICES_FILE}SalesConsoleUser = 25\n")).unwrap();
+    let prices = prices.to_str().unwrap();
+
+    let table = sandbox.ok(&["report", "--prices", prices]);
+    for line in [
+        "About 860 EUR/month reclaimable (about 10,316 EUR/year): 13 paid seats held by reclaim candidates",
+        "  unused permission set licence assignment: 4\n",
+        "Unused permission set licence assignments (4): remove the PermissionSetLicenseAssign of the user for the licence",
+    ] {
+        assert!(table.contains(line), "{line}\n{table}");
+    }
+    let json: serde_json::Value =
+        serde_json::from_str(&sandbox.ok(&["report", "-f", "json", "--prices", prices])).unwrap();
+    let actions: Vec<(&str, &serde_json::Value)> = json["unused_assignments"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|u| (u["action"].as_str().unwrap(), &u["monthly"]))
+        .collect();
+    assert_eq!(
+        actions,
+        [
+            (
+                "remove the PermissionSetLicenseAssign of gus@acmepsl.example for Sales Console User (SalesConsoleUser)",
+                &serde_json::json!("25.00")
+            ),
+            (
+                "remove the PermissionSetLicenseAssign of gus@acmepsl.example for Sales Cloud Einstein",
+                &serde_json::json!("50.00")
+            ),
+            (
+                "remove the PermissionSetLicenseAssign of jon@acmepsl.example for Sales Console User (SalesConsoleUser)",
+                &serde_json::json!("25.00")
+            ),
+            (
+                "remove the PermissionSetLicenseAssign of lou@acmepsl.example for Workplace Command Center (WorkplaceCommandCenterPsl)",
+                &serde_json::Value::Null
+            ),
+        ]
+    );
+    assert_eq!(json["money"]["reclaimable_monthly"], "859.70");
+    let csv = sandbox.ok(&["report", "-f", "csv", "--prices", prices]);
+    assert_eq!(csv.matches("\nunused_assignment,").count(), 4, "{csv}");
+    assert!(csv.contains("\nreclaim_class,unused_assignment,true,4,\n"), "{csv}");
+    let view: serde_json::Value =
+        serde_json::from_str(&sandbox.ok(&["report", "--all-orgs", "-f", "json", "--prices", prices]))
+            .unwrap();
+    assert_eq!(view["money"]["reclaimable_monthly"], "859.70");
+    let html = sandbox.ok(&["report", "-f", "html", "--prices", prices]);
+    assert!(html.contains("<h3 id=\"unused-assignments\">"), "{html}");
+    assert_eq!(html.matches("data-field=\"monthly\"").count(), 4, "{html}");
+
+    // A licence made free by the settings: its assignments are still listed, not costed.
+    let config = sandbox.work().join("sfconn.toml");
+    fs::write(&config, "[report]\nfree_keys = [\"SalesConsoleUser\"]\n").unwrap();
+    let output = sandbox.report_json_with(&config, &["--prices", prices]);
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let report: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    let paid: Vec<&serde_json::Value> =
+        report["unused_assignments"].as_array().unwrap().iter().map(|u| &u["paid"]).collect();
+    assert_eq!(paid, [false, true, false, false]);
+    // 600 + 10 + 150 + 24.70: Sales Console User costs nothing now.
+    assert_eq!(report["money"]["reclaimable_monthly"], "784.70");
 }
 
 #[test]

@@ -1,14 +1,14 @@
 //! The report's figures from what the store read: pure functions and a grouping of rows, no
 //! SQL and no output, so each rule can be tested on its own.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use sfconn_filter::CompanyFilter;
 use time::{Duration, OffsetDateTime};
 
 use super::model::{
     ClassCount, DomainCount, HeldLicence, KindCount, LOGIN_BUCKETS, LoginBucket, MoneySummary, OverAssigned,
-    ReclaimCandidate, ReclaimClass, SubscriptionUse, ThirdPartyFootprint,
+    ReclaimCandidate, ReclaimClass, SubscriptionUse, ThirdPartyFootprint, UnusedAssignment,
 };
 use crate::paid::{LicenceFacts, PaidRules, included_seats};
 use crate::{Prices, SnapshotInfo, StoreError, SubscriptionSource, timefmt};
@@ -188,6 +188,88 @@ impl<'a> CandidateGrouper<'a> {
     }
 }
 
+/// Builds the `unused_assignment` class from the users whose stored
+/// `unused_permission_set_license_ids` lists something, in user order: one [`UnusedAssignment`]
+/// per (user, permission set licence). A user who is a candidate of a user-level class is left
+/// out (all the paid licences they hold are reclaimable already), and so is an id that is not a
+/// permission set licence of the snapshot (nothing to name or price).
+pub(super) struct UnusedFinder<'a> {
+    licences: BTreeMap<&'a str, &'a StoredSubscription>,
+    candidates: BTreeSet<&'a str>,
+    prices: Option<&'a Prices>,
+    found: Vec<UnusedAssignment>,
+}
+
+/// A user whose stored list of unused permission set licence ids is not empty.
+pub(super) struct UserWithUnused {
+    pub(super) user_id: String,
+    pub(super) username: String,
+    pub(super) email: Option<String>,
+    pub(super) name: Option<String>,
+    pub(super) account_kind: String,
+    pub(super) profile: Option<String>,
+    pub(super) last_login_at: Option<String>,
+    pub(super) logins_in_window: Option<i64>,
+    pub(super) unused_ids: Vec<String>,
+}
+
+impl<'a> UnusedFinder<'a> {
+    pub(super) fn new(
+        subscriptions: &'a [StoredSubscription],
+        candidates: &'a [ReclaimCandidate],
+        prices: Option<&'a Prices>,
+    ) -> Self {
+        UnusedFinder {
+            licences: subscriptions
+                .iter()
+                .filter(|s| s.source == SubscriptionSource::PermissionSetLicense)
+                .map(|s| (s.id.as_str(), s))
+                .collect(),
+            candidates: candidates.iter().map(|c| c.user_id.as_str()).collect(),
+            prices,
+            found: Vec::new(),
+        }
+    }
+
+    pub(super) fn push(&mut self, user: &UserWithUnused) {
+        if self.candidates.contains(user.user_id.as_str()) {
+            return;
+        }
+        // In the order of the licences' ids, each once.
+        let ids: BTreeSet<&str> = user.unused_ids.iter().map(String::as_str).collect();
+        for id in ids {
+            let Some(licence) = self.licences.get(id) else {
+                continue;
+            };
+            let name = licence.display_name();
+            let monthly = self
+                .prices
+                .filter(|_| licence.paid())
+                .and_then(|p| p.price_of(licence.key.as_deref(), &licence.name, licence.label.as_deref()));
+            self.found.push(UnusedAssignment {
+                user_id: user.user_id.clone(),
+                username: user.username.clone(),
+                email: user.email.clone(),
+                name: user.name.clone(),
+                account_kind: user.account_kind.clone(),
+                profile: user.profile.clone(),
+                last_login_at: user.last_login_at.clone(),
+                logins_in_window: user.logins_in_window,
+                licence_id: licence.id.clone(),
+                action: UnusedAssignment::action_text(&user.username, &name, licence.key.as_deref()),
+                licence: name,
+                key: licence.key.clone(),
+                paid: licence.paid(),
+                monthly,
+            });
+        }
+    }
+
+    pub(super) fn finish(self) -> Vec<UnusedAssignment> {
+        self.found
+    }
+}
+
 fn utilisation(used: Option<i64>, total: Option<i64>) -> Option<f64> {
     let (used, total) = (used?, total?);
     if total <= 0 {
@@ -198,29 +280,41 @@ fn utilisation(used: Option<i64>, total: Option<i64>) -> Option<f64> {
     Some((percent * 10.0).round() / 10.0)
 }
 
-/// What the snapshot lets the report compute: who is frozen, and logins in a window.
+/// What the snapshot lets the report compute: who is frozen, logins in a window, and which
+/// permission set licence assignments are unused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) struct Known {
     pub(super) frozen: bool,
     pub(super) login_activity: bool,
+    pub(super) unused_assignments: bool,
 }
 
 /// Why a class could not be computed, for people.
 pub(super) const NO_FROZEN: &str = "the snapshot does not say who is frozen (UserLogin was not read, or it was collected before sfconn read it)";
 pub(super) const NO_LOGIN_ACTIVITY: &str =
     "the snapshot has no login activity (collect with --login-activity DAYS to count logins)";
+pub(super) const NO_UNUSED_ASSIGNMENTS: &str = "the snapshot does not say which permission set licence assignments are unused (PermissionSetAssignment, PermissionSet, PermissionSetGroupComponent, PermissionSetLicenseAssign or PermissionSetLicense could not be read, see the snapshot's warnings; or it was collected before sfconn read them)";
 
-/// Each class with its candidates, or why it was not computed.
-pub(super) fn class_counts(candidates: &[ReclaimCandidate], known: Known) -> Vec<ClassCount> {
+/// Each class with its candidates (for `unused_assignment`, its assignments), or why it was
+/// not computed.
+pub(super) fn class_counts(
+    candidates: &[ReclaimCandidate],
+    unused: &[UnusedAssignment],
+    known: Known,
+) -> Vec<ClassCount> {
     ReclaimClass::ALL
         .iter()
         .map(|&class| {
             let missing = match class {
                 ReclaimClass::Frozen if !known.frozen => Some(NO_FROZEN),
                 ReclaimClass::LowActivity if !known.login_activity => Some(NO_LOGIN_ACTIVITY),
+                ReclaimClass::UnusedAssignment if !known.unused_assignments => Some(NO_UNUSED_ASSIGNMENTS),
                 _ => None,
             };
-            let count = candidates.iter().filter(|c| c.reason == class).count();
+            let count = match class {
+                ReclaimClass::UnusedAssignment => unused.len(),
+                _ => candidates.iter().filter(|c| c.reason == class).count(),
+            };
             ClassCount {
                 class,
                 computed: missing.is_none(),
@@ -269,25 +363,34 @@ pub(super) struct Pricing<'a> {
     pub(super) prices: Option<&'a Prices>,
 }
 
-/// Each subscription's seats, how many of them the reclaim candidates hold, and with a price
-/// what they cost (docs/report.md, "Money").
+/// Each subscription's seats, how many of them the reclaim candidates and the unused
+/// assignments hold, and with a price what they cost (docs/report.md, "Money"). The unused
+/// assignments never belong to a candidate ([`UnusedFinder`]), so no seat is counted twice.
 pub(super) fn subscription_uses(
     subscriptions: &[StoredSubscription],
     candidates: &[ReclaimCandidate],
+    unused_assignments: &[UnusedAssignment],
     known: Known,
     pricing: Pricing<'_>,
 ) -> Vec<SubscriptionUse> {
     let mut reclaimable: BTreeMap<&str, i64> = BTreeMap::new();
     let mut frozen: BTreeMap<&str, i64> = BTreeMap::new();
     let mut low: BTreeMap<&str, i64> = BTreeMap::new();
+    let mut unused: BTreeMap<&str, i64> = BTreeMap::new();
     for candidate in candidates {
         for licence in &candidate.paid_licences {
             *reclaimable.entry(licence.id.as_str()).or_default() += 1;
             match candidate.reason {
                 ReclaimClass::Frozen => *frozen.entry(licence.id.as_str()).or_default() += 1,
                 ReclaimClass::LowActivity => *low.entry(licence.id.as_str()).or_default() += 1,
-                ReclaimClass::NeverLoggedIn | ReclaimClass::Inactive => {}
+                ReclaimClass::NeverLoggedIn | ReclaimClass::Inactive | ReclaimClass::UnusedAssignment => {}
             }
+        }
+    }
+    for assignment in unused_assignments {
+        *unused.entry(assignment.licence_id.as_str()).or_default() += 1;
+        if assignment.paid {
+            *reclaimable.entry(assignment.licence_id.as_str()).or_default() += 1;
         }
     }
     let seats = |counts: &BTreeMap<&str, i64>, id: &str, known: bool| {
@@ -336,6 +439,7 @@ pub(super) fn subscription_uses(
                 reclaimable_yearly: reclaimable_monthly.map(|monthly| monthly.times(12)),
                 frozen_seats: seats(&frozen, &s.id, known.frozen),
                 low_activity_seats: seats(&low, &s.id, known.login_activity),
+                unused_assignment_seats: seats(&unused, &s.id, known.unused_assignments),
             }
         })
         .collect()
@@ -577,6 +681,84 @@ mod tests {
         assert_eq!(summary, [("005A", Some(121), vec!["100A", "0PLA"]), ("005C", None, vec!["0PLA"])]);
     }
 
+    /// A permission set licence of status `Free`.
+    fn free_licence(id: &str, name: &str) -> StoredSubscription {
+        let mut free = subscription(SubscriptionSource::PermissionSetLicense, id, name);
+        free.status = Some("Free".to_owned());
+        free.judged(&PaidRules::default())
+    }
+
+    fn with_unused(id: &str, unused: &[&str]) -> UserWithUnused {
+        UserWithUnused {
+            user_id: id.to_owned(),
+            username: format!("{id}@acme.com"),
+            email: None,
+            name: None,
+            account_kind: "internal".to_owned(),
+            profile: None,
+            last_login_at: None,
+            logins_in_window: None,
+            unused_ids: unused.iter().map(|id| (*id).to_owned()).collect(),
+        }
+    }
+
+    #[test]
+    fn unused_assignments_skip_candidates_and_what_is_not_a_permission_set_licence() {
+        let mut paid = subscription(SubscriptionSource::PermissionSetLicense, "0PLP", "PaidPsl");
+        paid.key = Some("PaidKey".to_owned());
+        paid.label = Some("Paid One".to_owned());
+        let subscriptions = [
+            subscription(SubscriptionSource::UserLicense, "100A", "Salesforce"),
+            paid.judged(&PaidRules::default()),
+            free_licence("0PLF", "Free One"),
+        ];
+        let candidates = [user("005A", None)];
+        let prices = Prices::new(
+            "EUR",
+            [
+                ("PaidKey".to_owned(), crate::Money::from_ten_thousandths(200_000)),
+                ("Free One".to_owned(), crate::Money::from_ten_thousandths(10_000)),
+            ],
+        );
+        let mut finder = UnusedFinder::new(&subscriptions, &candidates, Some(&prices));
+        // 005A is a candidate already; 005B lists a user licence, an unknown id and the paid
+        // licence twice; 005C a free one.
+        finder.push(&with_unused("005A", &["0PLP"]));
+        finder.push(&with_unused("005B", &["0PLP", "100A", "0PLX", "0PLP"]));
+        finder.push(&with_unused("005C", &["0PLF"]));
+        let unused = finder.finish();
+        let found: Vec<(&str, &str, bool, Option<String>)> = unused
+            .iter()
+            .map(|u| (u.user_id.as_str(), u.licence_id.as_str(), u.paid, u.monthly.map(|m| m.to_string())))
+            .collect();
+        // The free licence's price is not used: it is never costed.
+        assert_eq!(found, [("005B", "0PLP", true, Some("20.00".to_owned())), ("005C", "0PLF", false, None)]);
+        assert_eq!(
+            unused[0].action,
+            "remove the PermissionSetLicenseAssign of 005B@acme.com for Paid One (PaidKey)"
+        );
+    }
+
+    #[test]
+    fn unused_paid_assignments_are_reclaimable_and_free_ones_only_counted() {
+        let subscriptions = [
+            subscription(SubscriptionSource::PermissionSetLicense, "0PLP", "Paid One"),
+            free_licence("0PLF", "Free One"),
+        ];
+        let mut finder = UnusedFinder::new(&subscriptions, &[], None);
+        finder.push(&with_unused("005B", &["0PLP", "0PLF"]));
+        finder.push(&with_unused("005C", &["0PLP"]));
+        let unused = finder.finish();
+        let known = Known { frozen: true, login_activity: true, unused_assignments: true };
+        let uses = subscription_uses(&subscriptions, &[], &unused, known, Pricing::default());
+        let figures: Vec<_> =
+            uses.iter().map(|u| (u.paid, u.reclaimable, u.unused_assignment_seats)).collect();
+        assert_eq!(figures, [(true, 2, Some(2)), (false, 0, Some(1))]);
+        let unknown = Known { unused_assignments: false, ..known };
+        let uses = subscription_uses(&subscriptions, &[], &[], unknown, Pricing::default());
+        assert!(uses.iter().all(|u| u.unused_assignment_seats.is_none()));
+    }
+
     #[test]
     fn a_last_login_that_is_not_a_date_time_is_an_error_naming_the_field() {
         let subscriptions = [subscription(SubscriptionSource::UserLicense, "100A", "Salesforce")];
@@ -605,7 +787,8 @@ mod tests {
         let uses = subscription_uses(
             &subscriptions,
             &[candidate],
-            Known { frozen: false, login_activity: false },
+            &[],
+            Known { frozen: false, login_activity: false, unused_assignments: false },
             Pricing::default(),
         );
         let figures: Vec<_> = uses
@@ -689,7 +872,8 @@ mod tests {
             let uses = subscription_uses(
                 &subscriptions,
                 &candidates,
-                Known { frozen: false, login_activity: false },
+                &[],
+                Known { frozen: false, login_activity: false, unused_assignments: false },
                 Pricing { edition, prices: Some(&prices) },
             );
             let u = &uses[0];

@@ -49,6 +49,7 @@ const SUBSCRIPTION_COLUMNS: &[&str] = &[
     "bought_monthly",
     "reclaimable_monthly",
     "reclaimable_yearly",
+    "unused_assignment_seats",
 ];
 
 fn amount(value: Option<Money>) -> String {
@@ -103,6 +104,7 @@ fn subscription_row(sub: &SubscriptionUse, cells: CsvCells) -> Vec<String> {
         amount(sub.bought_monthly),
         amount(sub.reclaimable_monthly),
         amount(sub.reclaimable_yearly),
+        num(sub.unused_assignment_seats),
     ]
 }
 
@@ -171,6 +173,43 @@ impl Report {
                         num(c.logins_in_window),
                         text(&c.paid_licences.iter().map(|l| l.id.as_str()).collect::<Vec<_>>().join(";")),
                         text(&c.paid_licences.iter().map(|l| l.name.as_str()).collect::<Vec<_>>().join(";")),
+                    ]
+                }),
+            ),
+            block(
+                "unused_assignment",
+                &[
+                    "user_id",
+                    "username",
+                    "email",
+                    "name",
+                    "account_kind",
+                    "profile",
+                    "last_login_at",
+                    "logins_in_window",
+                    "licence_id",
+                    "licence",
+                    "key",
+                    "paid",
+                    "monthly",
+                    "action",
+                ],
+                self.unused_assignments.iter().map(|u| {
+                    vec![
+                        text(&u.user_id),
+                        text(&u.username),
+                        optional(&u.email),
+                        optional(&u.name),
+                        text(&u.account_kind),
+                        optional(&u.profile),
+                        optional(&u.last_login_at),
+                        num(u.logins_in_window),
+                        text(&u.licence_id),
+                        text(&u.licence),
+                        optional(&u.key),
+                        u.paid.to_string(),
+                        amount(u.monthly),
+                        text(&u.action),
                     ]
                 }),
             ),

@@ -10,7 +10,7 @@
 
 use std::io::Write;
 
-use super::model::{Report, ReportContext, SubscriptionUse};
+use super::model::{ReclaimClass, Report, ReportContext, SubscriptionUse};
 use crate::html::escape::{self, fmt};
 use crate::html::svg::{self, Line, SeatBar};
 use crate::html::{self, Cell, TableWriter, num};
@@ -82,6 +82,8 @@ pub(crate) fn org_sections(
     seats(out, report);
     history(out, context);
     candidates(out, report);
+    unused_assignments(out, report);
+    out.push_str("</section>\n");
     login_activity(out, report);
     third_party(out, report);
     api_cost(out, context);
@@ -270,6 +272,7 @@ fn seats(out: &mut String, report: &Report) {
                 "#Reclaimable",
                 "#Frozen",
                 "#Low activity",
+                "#Unused assigned",
             ],
             true,
         );
@@ -287,6 +290,7 @@ fn seats(out: &mut String, report: &Report) {
                     num("reclaimable", Some(sub.reclaimable)),
                     num("frozen_seats", sub.frozen_seats),
                     num("low_activity_seats", sub.low_activity_seats),
+                    num("unused_assignment_seats", sub.unused_assignment_seats),
                 ],
             );
         }
@@ -469,7 +473,7 @@ fn candidates(out: &mut String, report: &Report) {
         .map(|s| (display_name(s), s.reclaimable))
         .collect();
     if freed.is_empty() {
-        out.push_str("<p>No user would give a paid seat back.</p>\n</section>\n");
+        out.push_str("<p>No user would give a paid seat back.</p>\n");
         return;
     }
     svg::count_bars(out, "chart-reclaim", "Seats reclaiming would free, per subscription", &freed);
@@ -500,16 +504,67 @@ fn candidates(out: &mut String, report: &Report) {
         );
     }
     table.close();
-    if all.len() > HTML_MAX_CANDIDATES {
+    more_not_listed(out, all.len());
+}
+
+/// After a list cut at [`HTML_MAX_CANDIDATES`] of `listed` rows: how many more there are.
+fn more_not_listed(out: &mut String, listed: usize) {
+    if listed > HTML_MAX_CANDIDATES {
         fmt(
             out,
             format_args!(
                 "<p class=\"more\">… and {} more, not listed here to keep the page small: <code>sfconn report -f csv</code> or <code>-f json</code> lists them all.</p>\n",
-                all.len() - HTML_MAX_CANDIDATES
+                listed - HTML_MAX_CANDIDATES
             ),
         );
     }
-    out.push_str("</section>\n");
+}
+
+/// The `unused_assignment` class, inside the reclaim section: each assignment to remove.
+fn unused_assignments(out: &mut String, report: &Report) {
+    let all = &report.unused_assignments;
+    out.push_str("<h3 id=\"unused-assignments\">Unused permission set licence assignments</h3>\n");
+    let class = report.classes.iter().find(|c| c.class == ReclaimClass::UnusedAssignment);
+    if let Some(because) = class.and_then(|c| c.not_computed_because) {
+        fmt(out, format_args!("<p>Not computed: {}.</p>\n", escape::text(because)));
+        return;
+    }
+    if all.is_empty() {
+        out.push_str("<p>None: every permission set licence assigned to an active user is used by one of the user's permission sets (users listed above are not looked at again).</p>\n");
+        return;
+    }
+    let paid = all.iter().filter(|u| u.paid).count();
+    fmt(
+        out,
+        format_args!(
+            "<p>{} assignments ({paid} of a paid licence) that none of the user's permission sets uses: removing the user's <code>PermissionSetLicenseAssign</code> for the licence frees the seat. Users listed above are not listed again; a free licence's assignment is listed but not costed.</p>\n",
+            all.len()
+        ),
+    );
+    let priced = report.money.currency.is_some();
+    let mut headers = vec!["Username", "Licence", "Key", "Paid", "Kind", "Profile", "Last login", "#Logins"];
+    if priced {
+        headers.push("#Per month");
+    }
+    let mut table = TableWriter::open(out, "Assignments to remove (click a column to sort)", &headers, true);
+    for unused in all.iter().take(HTML_MAX_CANDIDATES) {
+        let mut cells = vec![
+            Cell::Text(&unused.username),
+            Cell::Text(&unused.licence),
+            Cell::Text(unused.key.as_deref().unwrap_or("")),
+            Cell::Text(if unused.paid { "yes" } else { "no" }),
+            Cell::Text(&unused.account_kind),
+            Cell::Text(unused.profile.as_deref().unwrap_or("")),
+            Cell::Text(unused.last_login_at.as_deref().unwrap_or("never")),
+            num("logins_in_window", unused.logins_in_window),
+        ];
+        if priced {
+            cells.push(num("monthly", unused.monthly));
+        }
+        table.row(Some(&format!("{}/{}", unused.user_id, unused.licence_id)), &cells);
+    }
+    table.close();
+    more_not_listed(out, all.len());
 }
 
 fn login_activity(out: &mut String, report: &Report) {

@@ -22,7 +22,8 @@ pub use model::{
     Activity, ApiUsage, ClassCount, CrossOrgReport, DomainCount, DuplicatePerson, FeatureLicenceUse,
     HeldLicence, KindCount, LOGIN_BUCKETS, LoginActivityReport, LoginBucket, MatchedBy, MoneySummary,
     OrgAccount, OrgRef, OrgSubscriptions, OverAssigned, ReclaimCandidate, ReclaimClass, Report,
-    ReportContext, SnapshotWarning, SubscriptionUse, ThirdPartyFootprint, UsagePoint, UsageSeries,
+    ReportContext, SnapshotWarning, SubscriptionUse, ThirdPartyFootprint, UnusedAssignment, UsagePoint,
+    UsageSeries,
 };
 
 use crate::{PaidRules, Prices, StoreError, render};

@@ -20,8 +20,12 @@ pub struct Report {
     pub subscriptions: Vec<SubscriptionUse>,
     /// Each reclaim class: whether it could be computed and how many candidates it has.
     pub classes: Vec<ClassCount>,
-    /// By class ([`ReclaimClass`] order), then user id.
+    /// By class ([`ReclaimClass`] order), then user id: the users of the user-level classes.
     pub reclaim_candidates: Vec<ReclaimCandidate>,
+    /// The `unused_assignment` class: one per (user, permission set licence) assignment that
+    /// none of the user's permission sets uses, by user id then licence; users of
+    /// `reclaim_candidates` are not listed again. Empty when the class was not computed.
+    pub unused_assignments: Vec<UnusedAssignment>,
     /// How the snapshot's login activity was collected, and the users by logins in the window.
     pub login_activity: LoginActivityReport,
     /// The org's feature licences (`organization.feature_licences`); None when the snapshot
@@ -31,8 +35,11 @@ pub struct Report {
     pub over_assigned: Vec<OverAssigned>,
 }
 
-/// Why a user is a reclaim candidate. A user in several classes is listed once, under the
-/// first: `frozen`, then `never_logged_in` / `inactive`, then `low_activity`.
+/// Why a user, or one licence assignment, is a reclaim candidate. The first four are
+/// user-level (they reclaim every paid licence the user holds): a user in several of them is
+/// listed once, under the first: `frozen`, then `never_logged_in` / `inactive`, then
+/// `low_activity`. `unused_assignment` is per assignment ([`UnusedAssignment`]) and leaves out
+/// the users of the user-level classes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ReclaimClass {
@@ -44,14 +51,18 @@ pub enum ReclaimClass {
     Inactive,
     /// Fewer than `min_logins` successful logins in the login-activity window.
     LowActivity,
+    /// A permission set licence assigned to the user that none of the user's permission sets
+    /// uses: the assignment, not the user, is reclaimed.
+    UnusedAssignment,
 }
 
 impl ReclaimClass {
-    pub const ALL: [ReclaimClass; 4] = [
+    pub const ALL: [ReclaimClass; 5] = [
         ReclaimClass::Frozen,
         ReclaimClass::NeverLoggedIn,
         ReclaimClass::Inactive,
         ReclaimClass::LowActivity,
+        ReclaimClass::UnusedAssignment,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -60,6 +71,7 @@ impl ReclaimClass {
             ReclaimClass::NeverLoggedIn => "never_logged_in",
             ReclaimClass::Inactive => "inactive",
             ReclaimClass::LowActivity => "low_activity",
+            ReclaimClass::UnusedAssignment => "unused_assignment",
         }
     }
 
@@ -70,6 +82,7 @@ impl ReclaimClass {
             ReclaimClass::Frozen => 0,
             ReclaimClass::NeverLoggedIn | ReclaimClass::Inactive => 1,
             ReclaimClass::LowActivity => 2,
+            ReclaimClass::UnusedAssignment => 3,
         }
     }
 
@@ -80,6 +93,7 @@ impl ReclaimClass {
             ReclaimClass::NeverLoggedIn => "never logged in",
             ReclaimClass::Inactive => "no recent login",
             ReclaimClass::LowActivity => "low activity",
+            ReclaimClass::UnusedAssignment => "unused permission set licence assignment",
         }
     }
 }
@@ -279,6 +293,11 @@ pub struct SubscriptionUse {
     /// Of them, seats held by candidates of the `low_activity` class; None when the snapshot
     /// has no login activity.
     pub low_activity_seats: Option<i64>,
+    /// Seats held by unused assignments (the `unused_assignment` class) of this permission set
+    /// licence. For a paid licence they are part of `reclaimable`; a free one's are listed
+    /// but neither reclaimable nor costed. None when the snapshot does not say which
+    /// assignments are unused; 0 for a subscription that is not a permission set licence.
+    pub unused_assignment_seats: Option<i64>,
 }
 
 /// An active user holding at least one paid licence who is frozen, has not logged in recently,
@@ -303,6 +322,45 @@ pub struct ReclaimCandidate {
     pub logins_in_window: Option<i64>,
     /// The paid licences the user holds: what reclaiming frees.
     pub paid_licences: Vec<HeldLicence>,
+}
+
+/// One permission set licence assignment that none of the user's permission sets uses (the
+/// `unused_assignment` class): removing the `PermissionSetLicenseAssign` row frees the seat.
+#[derive(Debug, Clone, Serialize)]
+pub struct UnusedAssignment {
+    pub user_id: String,
+    pub username: String,
+    pub email: Option<String>,
+    pub name: Option<String>,
+    pub account_kind: String,
+    pub profile: Option<String>,
+    pub last_login_at: Option<String>,
+    /// Successful logins in the login-activity window; None when not collected.
+    pub logins_in_window: Option<i64>,
+    /// The `PermissionSetLicense` id.
+    pub licence_id: String,
+    /// The licence's label, else its name.
+    pub licence: String,
+    /// `PermissionSetLicenseKey`, when the snapshot has it.
+    pub key: Option<String>,
+    /// Whether the licence is paid: a free one is listed, never costed nor reclaimable.
+    pub paid: bool,
+    /// The licence's price per seat per month when it is paid and priced: what removing the
+    /// assignment saves.
+    pub monthly: Option<Money>,
+    /// What to do, for people: "remove the PermissionSetLicenseAssign of USERNAME for
+    /// LICENCE (KEY)".
+    pub action: String,
+}
+
+impl UnusedAssignment {
+    /// The [`UnusedAssignment::action`] text.
+    pub fn action_text(username: &str, licence: &str, key: Option<&str>) -> String {
+        match key {
+            Some(key) => format!("remove the PermissionSetLicenseAssign of {username} for {licence} ({key})"),
+            None => format!("remove the PermissionSetLicenseAssign of {username} for {licence}"),
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

@@ -4,7 +4,7 @@
 use super::ReportOptions;
 use super::compute::{
     self, CandidateGrouper, Classifier, Known, LowActivityRule, PaidLookup, Pricing, StoredSubscription,
-    UserFacts,
+    UnusedFinder, UserFacts, UserWithUnused,
 };
 use super::cross_org;
 use super::model::{
@@ -22,8 +22,11 @@ impl Store {
         let inactive_before = compute::inactive_before(collected_at, options.inactive_days);
         let subscriptions = self.stored_subscriptions(snapshot.id, &options.paid)?;
         let mut login_activity = self.login_activity(snapshot.id)?;
-        let known =
-            Known { frozen: self.frozen_known(snapshot.id)?, login_activity: login_activity.collected() };
+        let known = Known {
+            frozen: self.frozen_known(snapshot.id)?,
+            login_activity: login_activity.collected(),
+            unused_assignments: self.unused_assignments_known(snapshot.id)?,
+        };
         let classifier = Classifier {
             inactive_before: inactive_before.clone(),
             low_activity: login_activity.days.filter(|_| known.login_activity).map(|days| LowActivityRule {
@@ -36,6 +39,14 @@ impl Store {
             grouper.push(candidate, subscription_id)
         })?;
         let reclaim_candidates = grouper.finish();
+        let mut finder = UnusedFinder::new(&subscriptions, &reclaim_candidates, options.prices.as_ref());
+        if known.unused_assignments {
+            self.users_with_unused(snapshot.id, |user| {
+                finder.push(&user);
+                Ok(())
+            })?;
+        }
+        let unused_assignments = finder.finish();
         if known.login_activity {
             login_activity.distribution = self.login_distribution(snapshot.id, &subscriptions)?;
         }
@@ -43,7 +54,13 @@ impl Store {
             compute::third_party(snapshot, self.domain_counts(snapshot.id)?, self.kind_counts(snapshot.id)?);
         let edition = self.edition(snapshot.id)?;
         let pricing = Pricing { edition: edition.as_deref(), prices: options.prices.as_ref() };
-        let uses = compute::subscription_uses(&subscriptions, &reclaim_candidates, known, pricing);
+        let uses = compute::subscription_uses(
+            &subscriptions,
+            &reclaim_candidates,
+            &unused_assignments,
+            known,
+            pricing,
+        );
         Ok(Report {
             snapshot: snapshot.clone(),
             inactive_days: options.inactive_days,
@@ -51,8 +68,9 @@ impl Store {
             min_logins: options.min_logins,
             money: compute::money_summary(&uses, options.prices.as_ref()),
             subscriptions: uses,
-            classes: compute::class_counts(&reclaim_candidates, known),
+            classes: compute::class_counts(&reclaim_candidates, &unused_assignments, known),
             reclaim_candidates,
+            unused_assignments,
             login_activity,
             feature_licences: self.feature_licences(snapshot.id)?,
             third_party,
@@ -109,15 +127,76 @@ impl Store {
     /// Whether the snapshot says who is frozen: some user has `frozen` true or false (all are
     /// NULL when `UserLogin` was not read, or the snapshot was stored before schema 3).
     fn frozen_known(&self, snapshot: SnapshotId) -> Result<bool, StoreError> {
-        Ok(self
-            .db
-            .row(
-                "reading who is frozen",
-                "SELECT 1 FROM users WHERE snapshot_id = $1 AND frozen IS NOT NULL LIMIT 1",
-                &values![snapshot.0],
-                |row| row.get::<i64>(0),
-            )?
-            .is_some())
+        self.some_user_has(snapshot, "frozen", "reading who is frozen")
+    }
+
+    /// Whether some user of the snapshot has `column` (one of the users table's, named by
+    /// the code) not NULL.
+    fn some_user_has(
+        &self,
+        snapshot: SnapshotId,
+        column: &'static str,
+        context: &'static str,
+    ) -> Result<bool, StoreError> {
+        let sql = format!("SELECT 1 FROM users WHERE snapshot_id = $1 AND {column} IS NOT NULL LIMIT 1");
+        Ok(self.db.row(context, &sql, &values![snapshot.0], |row| row.get::<i64>(0))?.is_some())
+    }
+
+    /// Whether the snapshot says which permission set licence assignments are unused: some user
+    /// has a list, even an empty one (all are NULL when a source was unreadable, or the snapshot
+    /// was collected before sfconn read permission sets, or stored before schema 4).
+    fn unused_assignments_known(&self, snapshot: SnapshotId) -> Result<bool, StoreError> {
+        self.some_user_has(
+            snapshot,
+            "unused_permission_set_license_ids",
+            "reading which assignments are unused",
+        )
+    }
+
+    /// Calls `each` with every active person (not a guest or system account) whose list of
+    /// unused permission set licence ids is not empty, by user id: streamed, one user at a time.
+    fn users_with_unused(
+        &self,
+        snapshot: SnapshotId,
+        mut each: impl FnMut(UserWithUnused) -> Result<(), StoreError>,
+    ) -> Result<(), StoreError> {
+        let context = "finding unused permission set licence assignments";
+        self.db.each(
+            context,
+            "SELECT u.id, u.username, u.email, u.name, u.account_kind, p.name, u.last_login_at,
+                    u.logins_in_window, u.unused_permission_set_license_ids
+             FROM users u
+             LEFT JOIN profiles p ON p.snapshot_id = u.snapshot_id AND p.id = u.profile_id
+             WHERE u.snapshot_id = $1 AND u.active = 1 AND u.account_kind NOT IN ('guest', 'system')
+               AND u.unused_permission_set_license_ids IS NOT NULL
+               AND u.unused_permission_set_license_ids <> '[]'
+             ORDER BY u.id",
+            &values![snapshot.0],
+            |row| {
+                let read = || -> Result<(UserWithUnused, String), DbError> {
+                    Ok((
+                        UserWithUnused {
+                            user_id: row.get(0)?,
+                            username: row.get(1)?,
+                            email: row.get(2)?,
+                            name: row.get(3)?,
+                            account_kind: row.get(4)?,
+                            profile: row.get(5)?,
+                            last_login_at: row.get(6)?,
+                            logins_in_window: row.get(7)?,
+                            unused_ids: Vec::new(),
+                        },
+                        row.get(8)?,
+                    ))
+                };
+                let (mut user, ids) = read().map_err(StoreError::db(context))?;
+                user.unused_ids = serde_json::from_str(&ids).map_err(|source| StoreError::CorruptColumn {
+                    column: "users.unused_permission_set_license_ids",
+                    source,
+                })?;
+                each(user)
+            },
+        )
     }
 
     /// The org's feature licences by name; None when the snapshot does not list them.

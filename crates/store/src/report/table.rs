@@ -4,7 +4,7 @@ use std::io::{self, Write};
 
 use sfconn_text::{Table, opt};
 
-use super::model::{CrossOrgReport, Report, SubscriptionUse};
+use super::model::{CrossOrgReport, ReclaimClass, Report, SubscriptionUse};
 use crate::render;
 use crate::{Money, StoreError};
 
@@ -41,6 +41,7 @@ fn subscriptions_table(
         "#RECLAIMABLE",
         "#FROZEN",
         "#LOW ACTIVITY",
+        "#UNUSED ASSIGNED",
     ];
     if currency.is_some() {
         headers.extend(["#PRICE/SEAT", "#BOUGHT/MONTH", "#RECLAIMABLE/MONTH", "#RECLAIMABLE/YEAR"]);
@@ -63,6 +64,7 @@ fn subscriptions_table(
             sub.reclaimable.to_string(),
             opt(sub.frozen_seats),
             opt(sub.low_activity_seats),
+            opt(sub.unused_assignment_seats),
         ];
         if currency.is_some() {
             row.extend([
@@ -113,6 +115,8 @@ impl Report {
         self.subscriptions_table(out)?;
         writeln!(out)?;
         self.candidates_table(out)?;
+        writeln!(out)?;
+        self.unused_assignments_table(out)?;
         writeln!(out)?;
         self.login_activity_table(out)?;
         writeln!(out)?;
@@ -168,6 +172,42 @@ impl Report {
                 opt(candidate.profile.as_deref()),
                 candidate.paid_licences.iter().map(|l| l.name.as_str()).collect::<Vec<_>>().join(", "),
             ]);
+        }
+        table.write_or(out, INDENT, "none")
+    }
+
+    fn unused_assignments_table(&self, out: &mut dyn Write) -> io::Result<()> {
+        let class = self.classes.iter().find(|c| c.class == ReclaimClass::UnusedAssignment);
+        if let Some(because) = class.and_then(|c| c.not_computed_because) {
+            return writeln!(out, "Unused permission set licence assignments: not computed: {because}");
+        }
+        writeln!(
+            out,
+            "Unused permission set licence assignments ({}): remove the PermissionSetLicenseAssign of the user for the licence; none of the user's permission sets uses it (users listed above are not listed again)",
+            self.unused_assignments.len()
+        )?;
+        let currency = self.money.currency.as_deref();
+        let mut headers =
+            vec!["USERNAME", "KIND", "LAST LOGIN", "#LOGINS", "PROFILE", "LICENCE", "KEY", "PAID"];
+        if currency.is_some() {
+            headers.push("#MONTHLY");
+        }
+        let mut table = Table::new(&headers);
+        for unused in &self.unused_assignments {
+            let mut row = vec![
+                unused.username.clone(),
+                unused.account_kind.clone(),
+                unused.last_login_at.clone().unwrap_or_else(|| "never".to_owned()),
+                opt(unused.logins_in_window),
+                opt(unused.profile.as_deref()),
+                unused.licence.clone(),
+                opt(unused.key.as_deref()),
+                if unused.paid { "yes" } else { "no" }.to_owned(),
+            ];
+            if currency.is_some() {
+                row.push(money(unused.monthly));
+            }
+            table.row(row);
         }
         table.write_or(out, INDENT, "none")
     }

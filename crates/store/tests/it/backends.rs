@@ -19,6 +19,8 @@ const EU: &str = include_str!("../fixtures/acme-eu-2024-06-14.json");
 const APAC: &str = include_str!("../fixtures/acme-apac-2024-06-13.json");
 /// Frozen users, feature licences and login activity (schema 3).
 const LABS: &str = include_str!("../fixtures/acme-labs-2024-06-20.json");
+/// Unused permission set licence assignments (schema 4).
+use crate::unused_assignments::PSL;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Engine {
@@ -126,10 +128,12 @@ both_engines!(
     sixteen_writers_at_once_all_get_their_snapshot_in_and_migrate_once,
     the_store_works_from_inside_a_tokio_runtime,
     a_large_snapshot_streams_in_with_every_user,
+    unused_assignments_have_the_known_answers,
 );
 
 /// Every output of the store for the known snapshots (three weeks of Acme, then three other
-/// orgs, the last with frozen users, feature licences and login activity), as bytes: what the CLI prints for list, diff and report.
+/// orgs, one with frozen users, feature licences and login activity, the last with unused
+/// permission set licence assignments), as bytes: what the CLI prints for list, diff and report.
 fn outputs(store: &Store) -> Vec<(String, Vec<u8>)> {
     let mut out = Vec::new();
     let mut put = |name: &str, write: &dyn Fn(&mut Vec<u8>)| {
@@ -146,7 +150,7 @@ fn outputs(store: &Store) -> Vec<(String, Vec<u8>)> {
     put("diff json", &|o| diff.write_json(o).unwrap());
     let old = store.diff(&snapshot(store, 1), &snapshot(store, 2)).unwrap();
     put("diff 1-2 json", &|o| old.write_json(o).unwrap());
-    for id in 1..=6 {
+    for id in 1..=7 {
         let report = store.report(&snapshot(store, id), &ReportOptions::default()).unwrap();
         put(&format!("report {id} table"), &|o| report.write_table(o).unwrap());
         put(&format!("report {id} json"), &|o| report.write_json(o).unwrap());
@@ -165,7 +169,7 @@ fn outputs(store: &Store) -> Vec<(String, Vec<u8>)> {
 }
 
 fn fill(store: &mut Store) {
-    for (n, doc) in WEEKS.iter().chain([&EU, &APAC, &LABS]).enumerate() {
+    for (n, doc) in WEEKS.iter().chain([&EU, &APAC, &LABS, &PSL]).enumerate() {
         let id = store.insert_snapshot_json(doc.as_bytes()).unwrap();
         assert_eq!(id, SnapshotId(i64::try_from(n).unwrap() + 1));
     }
@@ -185,12 +189,12 @@ fn known_snapshots_are_listed_resolved_diffed_and_reported(engine: Engine) {
     }
     let mut ids: Vec<i64> = store.list().unwrap().iter().map(|s| s.id.0).collect();
     ids.sort_unstable();
-    assert_eq!(ids, [1, 2, 3, 4, 5, 6]);
-    assert_eq!(store.latest_per_org().unwrap().len(), 4);
+    assert_eq!(ids, [1, 2, 3, 4, 5, 6, 7]);
+    assert_eq!(store.latest_per_org().unwrap().len(), 5);
     // The new classes are there to compare, on both engines.
     let labs = store.report(&snapshot(&store, 6), &ReportOptions::default()).unwrap();
     let classes: Vec<Option<i64>> = labs.classes.iter().map(|c| c.candidates).collect();
-    assert_eq!(classes, [Some(2), Some(1), Some(1), Some(2)], "{engine:?}");
+    assert_eq!(classes, [Some(2), Some(1), Some(1), Some(2), None], "{engine:?}");
     assert_eq!(labs.login_activity.distribution.iter().map(|b| b.users).sum::<i64>(), 10);
     assert_eq!(labs.feature_licences.as_ref().map(Vec::len), Some(3));
     let cross = store.cross_org_report(&ReportOptions::default()).unwrap();
@@ -268,8 +272,15 @@ fn a_schema_1_store_migrates_forward_and_keeps_its_data(engine: Engine) {
     let report = store.report(&old, &ReportOptions::default()).unwrap();
     assert_eq!(report.login_activity.state, "unknown");
     assert!(
-        report.classes.iter().filter(|c| !c.computed).count() == 2,
-        "frozen and low activity are unknown"
+        report.classes.iter().filter(|c| !c.computed).count() == 3,
+        "frozen, low activity and unused assignments are unknown"
+    );
+    // Migration 4: not computed (NULL), not "nothing unused".
+    assert_eq!(
+        fixture.scalar(
+            "SELECT COUNT(*) FROM users WHERE snapshot_id = 1 AND unused_permission_set_license_ids IS NULL"
+        ),
+        1
     );
     assert_eq!(store.insert_snapshot_json(LABS.as_bytes()).unwrap(), SnapshotId(3));
     assert_eq!(fixture.scalar("SELECT COUNT(*) FROM users WHERE snapshot_id = 3 AND frozen = 1"), 3);
@@ -364,6 +375,25 @@ fn a_large_snapshot_streams_in_with_every_user(engine: Engine) {
 }
 
 // PostgreSQL only: what SQLite has no counterpart for (a server, a login, a connection).
+
+fn unused_assignments_have_the_known_answers(engine: Engine) {
+    let fixture = Fixture::new(engine);
+    let mut store = fixture.open();
+    store.insert_snapshot_json(LABS.as_bytes()).unwrap();
+    assert_eq!(store.insert_snapshot_json(PSL.as_bytes()).unwrap(), SnapshotId(2));
+    crate::unused_assignments::assert_known_answers(&store, 2);
+    // `[]` (computed, nothing unused) and NULL (not computed) stay apart.
+    let stored =
+        |sql: &str| fixture.scalar(&format!("SELECT COUNT(*) FROM users WHERE snapshot_id = 2 AND {sql}"));
+    assert_eq!(stored("unused_permission_set_license_ids = '[]'"), 4);
+    assert_eq!(stored("unused_permission_set_license_ids IS NULL"), 2);
+    assert_eq!(
+        fixture.scalar(
+            "SELECT COUNT(*) FROM users WHERE snapshot_id = 1 AND unused_permission_set_license_ids IS NULL"
+        ),
+        12
+    );
+}
 
 fn pg_target(url: &str) -> PgTarget {
     PgTarget::new(&SecretString::from(url.to_owned())).unwrap()

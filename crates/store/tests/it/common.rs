@@ -28,6 +28,33 @@ pub fn store_with_weeks(dir: &Path) -> Store {
     store
 }
 
+/// What `write` writes, as text.
+pub fn text(write: impl FnOnce(&mut Vec<u8>)) -> String {
+    let mut out = Vec::new();
+    write(&mut out);
+    String::from_utf8(out).unwrap()
+}
+
+/// The report as `-f table`, `-f json` and `-f csv` (default cells) write it.
+pub fn rendered(report: &sfconn_store::Report) -> (String, String, String) {
+    (
+        text(|o| report.write_table(o).unwrap()),
+        text(|o| report.write_json(o).unwrap()),
+        text(|o| report.write_csv(o, sfconn_store::CsvCells::default()).unwrap()),
+    )
+}
+
+/// The report's HTML page (as `report -f html` writes it, version `0.0.0-test`) cut to the
+/// `<section id="ID">` element.
+pub fn html_section(store: &Store, report: &sfconn_store::Report, id: &str) -> String {
+    let context = store.report_context(report).unwrap();
+    let options = sfconn_store::HtmlOptions { sfconn_version: "0.0.0-test" };
+    let html = text(|o| report.write_html(&context, options, o).unwrap());
+    let start = html.find(&format!("<section id=\"{id}\">")).unwrap();
+    let section = &html[start..];
+    section[..section.find("</section>").unwrap() + "</section>".len()].to_owned()
+}
+
 pub fn snapshot(store: &Store, id: i64) -> SnapshotInfo {
     store.resolve(&sfconn_store::Selector::Id(id), None).unwrap()
 }

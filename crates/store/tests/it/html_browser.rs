@@ -103,14 +103,7 @@ fn the_reclaim_classes_and_the_login_distribution_show_in_the_browser() {
     let loaded = load(&page, &proxy);
     assert_eq!(loaded.console, Vec::<String>::new(), "console messages");
     assert_eq!(proxy.requests(), Vec::<String>::new(), "network requests");
-    for class in json["classes"].as_array().unwrap() {
-        let name = class["class"].as_str().unwrap();
-        let shown = format!("<li data-class=\"{name}\">");
-        let at = loaded.dom.find(&shown).unwrap_or_else(|| panic!("{name}: {}", loaded.dom));
-        let count = format!("<span data-field=\"candidates\">{}</span>", class["candidates"]);
-        assert!(loaded.dom[at..].starts_with(&format!("{shown}<strong>")), "{name}");
-        assert!(loaded.dom[at..at + 200].contains(&count), "{name}: {count}");
-    }
+    assert_classes_shown(&loaded.dom, &json);
     for bucket in json["login_activity"]["distribution"].as_array().unwrap() {
         let label = bucket["label"].as_str().unwrap();
         let users = field(&loaded.dom, "<section id=\"activity\">", label, "users").unwrap();
@@ -133,29 +126,78 @@ fn the_reclaim_classes_and_the_login_distribution_show_in_the_browser() {
     assert_eq!(proxy.requests(), Vec::<String>::new(), "network requests while taking the screenshot");
 }
 
+/// The report of `doc`, stored alone, with `options`: its page written to `target/html-report/NAME`
+/// and loaded in Chromium, with no console message and no request.
+fn load_alone(
+    doc: &str,
+    options: &sfconn_store::ReportOptions,
+    name: &str,
+) -> (sfconn_store::Report, std::path::PathBuf, Recorder, Loaded) {
+    let dir = tempfile::tempdir().unwrap();
+    let mut store = sfconn_store::Store::open(&dir.path().join("h.db")).unwrap();
+    store.insert_snapshot_json(doc.as_bytes()).unwrap();
+    let snapshot = store.resolve(&sfconn_store::Selector::Id(1), None).unwrap();
+    let report = store.report(&snapshot, options).unwrap();
+    let context = store.report_context(&report).unwrap();
+    let options = sfconn_store::HtmlOptions { sfconn_version: TEST_VERSION };
+    let html = text(|o| report.write_html(&context, options, o).unwrap());
+    let page = target_dir().join(name);
+    std::fs::write(&page, &html).unwrap();
+    let proxy = Recorder::start();
+    let loaded = load(&page, &proxy);
+    assert_eq!(loaded.console, Vec::<String>::new(), "console messages");
+    assert_eq!(proxy.requests(), Vec::<String>::new(), "network requests");
+    (report, page, proxy, loaded)
+}
+
+/// Each reclaim class of `json` in the DOM: its count, or that it was not computed.
+fn assert_classes_shown(dom: &str, json: &serde_json::Value) {
+    for class in json["classes"].as_array().unwrap() {
+        let name = class["class"].as_str().unwrap();
+        let shown = format!("<li data-class=\"{name}\">");
+        let at = dom.find(&shown).unwrap_or_else(|| panic!("{name}: {dom}"));
+        assert!(dom[at..].starts_with(&format!("{shown}<strong>")), "{name}");
+        let text = if class["computed"] == true {
+            format!("<span data-field=\"candidates\">{}</span>", class["candidates"])
+        } else {
+            "not computed: ".to_owned()
+        };
+        assert!(dom[at..at + 200].contains(&text), "{name}: {text}");
+    }
+}
+
+/// The unused permission set licence assignments of issue 19 as Chromium shows them
+/// (`fixtures/acme-psl-2024-06-21.json` with prices): the class's count, each assignment to
+/// remove with what it saves, and each subscription's unused seats.
+#[test]
+fn the_unused_assignments_show_in_the_browser() {
+    let (report, page, proxy, loaded) =
+        load_alone(crate::unused_assignments::PSL, &crate::unused_assignments::priced(), "report-psl.html");
+    let json: serde_json::Value = serde_json::from_str(&text(|o| report.write_json(o).unwrap())).unwrap();
+    assert_classes_shown(&loaded.dom, &json);
+    assert!(loaded.dom.contains("About 860 EUR/month reclaimable (about 10,316 EUR/year)"), "{}", loaded.dom);
+    for unused in &report.unused_assignments {
+        let id = format!("{}/{}", unused.user_id, unused.licence_id);
+        let shown = field(&loaded.dom, "<h3 id=\"unused-assignments\">", &id, "monthly").unwrap();
+        assert_eq!(shown, unused.monthly.map_or_else(|| "-".to_owned(), |m| m.to_string()), "{id}");
+    }
+    for sub in &report.subscriptions {
+        let shown = field(&loaded.dom, "<section id=\"seats\">", &sub.id, "unused_assignment_seats").unwrap();
+        assert_eq!(shown, sub.unused_assignment_seats.unwrap().to_string(), "{}", sub.id);
+    }
+    // The assignments table sorts like the others.
+    assert!(loaded.dom.contains("<button type=\"button\">Licence</button>"), "{}", loaded.dom);
+    screenshot(&page, &target_dir().join("report-psl.png"), 4600, &proxy);
+    assert_eq!(proxy.requests(), Vec::<String>::new(), "network requests while taking the screenshot");
+}
+
 /// The money view of issue 19 as Chromium shows it (`fixtures/acme-money-2024-06-20.json` with
 /// the prices of docs/report.md's worked example): every priced subscription's amounts, and the
 /// headline.
 #[test]
 fn the_money_view_shows_in_the_browser() {
-    let dir = tempfile::tempdir().unwrap();
-    let mut store = sfconn_store::Store::open(&dir.path().join("h.db")).unwrap();
-    store.insert_snapshot_json(crate::money::MONEY.as_bytes()).unwrap();
-    let snapshot = store.resolve(&sfconn_store::Selector::Id(1), None).unwrap();
     let options = sfconn_store::ReportOptions { prices: Some(crate::money::prices()), ..Default::default() };
-    let report = store.report(&snapshot, &options).unwrap();
-    let context = store.report_context(&report).unwrap();
-    let mut html = Vec::new();
-    report
-        .write_html(&context, sfconn_store::HtmlOptions { sfconn_version: TEST_VERSION }, &mut html)
-        .unwrap();
-    let page = target_dir().join("report-money.html");
-    std::fs::write(&page, &html).unwrap();
-    let proxy = Recorder::start();
-
-    let loaded = load(&page, &proxy);
-    assert_eq!(loaded.console, Vec::<String>::new(), "console messages");
-    assert_eq!(proxy.requests(), Vec::<String>::new(), "network requests");
+    let (report, _, _, loaded) = load_alone(crate::money::MONEY, &options, "report-money.html");
     assert!(loaded.dom.contains("About 735 EUR/month reclaimable (about 8,816 EUR/year)"), "{}", loaded.dom);
     for sub in report.subscriptions.iter().filter(|s| s.price_per_seat.is_some()) {
         for (name, value) in [

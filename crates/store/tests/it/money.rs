@@ -6,7 +6,7 @@
 use crate::common;
 
 use common::*;
-use sfconn_store::{CsvCells, Money, PaidRules, Prices, Report, ReportOptions, Store, SubscriptionUse};
+use sfconn_store::{Money, PaidRules, Prices, Report, ReportOptions, Store, SubscriptionUse};
 
 pub const MONEY: &str = include_str!("../fixtures/acme-money-2024-06-20.json");
 
@@ -166,14 +166,6 @@ fn without_prices_the_report_is_in_seats_with_a_hint() {
     assert!(report.money.headline().ends_with(", 5 of them without a price"), "{}", report.money.headline());
 }
 
-fn rendered(report: &Report) -> (String, String, String) {
-    let (mut table, mut json, mut csv) = (Vec::new(), Vec::new(), Vec::new());
-    report.write_table(&mut table).unwrap();
-    report.write_json(&mut json).unwrap();
-    report.write_csv(&mut csv, CsvCells::default()).unwrap();
-    (String::from_utf8(table).unwrap(), String::from_utf8(json).unwrap(), String::from_utf8(csv).unwrap())
-}
-
 #[test]
 fn every_format_carries_the_money() {
     let dir = tempfile::tempdir().unwrap();
@@ -187,16 +179,7 @@ fn every_format_carries_the_money() {
     // Amounts are text in JSON, exact.
     assert_eq!(document["money"]["reclaimable_monthly"], "734.70");
 
-    let context = store.report_context(&report).unwrap();
-    let mut html = Vec::new();
-    report
-        .write_html(&context, sfconn_store::HtmlOptions { sfconn_version: "0.0.0-test" }, &mut html)
-        .unwrap();
-    let html = String::from_utf8(html).unwrap();
-    let start = html.find("<section id=\"money\">").unwrap();
-    let section = &html[start..];
-    let section = &section[..section.find("</section>").unwrap() + "</section>".len()];
-    insta::assert_snapshot!("money_html_section", section);
+    insta::assert_snapshot!("money_html_section", html_section(&store, &report, "money"));
 }
 
 #[test]
@@ -230,9 +213,7 @@ fn all_orgs_sums_the_money_in_one_currency() {
     assert_eq!(view.money.currency.as_deref(), Some("EUR"));
     assert_eq!(view.money.reclaimable_monthly, Some(eur(1347, 5)));
     assert_eq!(view.money.reclaimable_yearly, Some(eur(16164, 60)));
-    let mut table = Vec::new();
-    view.write_table(&mut table).unwrap();
-    let table = String::from_utf8(table).unwrap();
+    let table = text(|o| view.write_table(o).unwrap());
     assert!(
         table.contains("All orgs together. About 1,347 EUR/month reclaimable (about 16,165 EUR/year)"),
         "{table}"

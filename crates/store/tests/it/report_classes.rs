@@ -60,7 +60,14 @@ fn frozen_first_then_no_recent_login_then_low_activity_each_user_once() {
     );
     assert_eq!(
         class_counts(&report),
-        [("frozen", Some(2)), ("never_logged_in", Some(1)), ("inactive", Some(1)), ("low_activity", Some(2))]
+        [
+            ("frozen", Some(2)),
+            ("never_logged_in", Some(1)),
+            ("inactive", Some(1)),
+            ("low_activity", Some(2)),
+            // The fixture predates the unused assignments (tests/unused_assignments.rs).
+            ("unused_assignment", None)
+        ]
     );
     let ben = &report.reclaim_candidates[1];
     assert_eq!((ben.frozen, ben.logins_in_window, ben.days_since_login), (Some(true), Some(0), Some(201)));
@@ -181,7 +188,13 @@ fn without_login_activity_or_frozen_the_classes_say_they_were_not_computed() {
     let report = store.report(&snapshot(&store, 3), &ReportOptions::default()).unwrap();
     assert_eq!(
         class_counts(&report),
-        [("frozen", None), ("never_logged_in", Some(2)), ("inactive", Some(2)), ("low_activity", None)]
+        [
+            ("frozen", None),
+            ("never_logged_in", Some(2)),
+            ("inactive", Some(2)),
+            ("low_activity", None),
+            ("unused_assignment", None)
+        ]
     );
     assert_eq!(report.login_activity.state, "not_collected");
     assert!(report.login_activity.distribution.is_empty());
