@@ -818,6 +818,9 @@ fn results_json(options: &Options, machine: &Machine, results: &[SizeResult]) ->
                     "Profile": w.profiles,
                     "PermissionSetLicense": w.permission_set_licenses,
                     "PackageLicense": w.package_licenses,
+                    "PermissionSet": w.permission_sets,
+                    "PermissionSetGroupComponent": w.permission_set_group_components,
+                    "PermissionSetAssignment": w.permission_set_assignments,
                 },
                 "floor_s": result.floor.as_secs_f64(),
                 "floor_round_trips": w.sfconn_floor_round_trips(),
@@ -972,6 +975,9 @@ mod tests {
             package_license_assignments: 1,
             frozen_user_logins: 1,
             feature_licences: 4,
+            permission_sets: 1,
+            permission_set_group_components: 1,
+            permission_set_assignments: 1,
         };
         SizeResult {
             workload,
