@@ -152,8 +152,7 @@ impl OrgRun {
         let tally = write_users(
             &mut users.pages,
             &mut assignments,
-            users.activity.as_ref(),
-            unused_rule.as_ref(),
+            Derived { activity: users.activity.as_ref(), unused_rule: unused_rule.as_ref() },
             &context,
             settings,
             sink,
@@ -548,14 +547,21 @@ fn add_subscriptions<T>(
     }
 }
 
+/// What each user's fields are derived from besides its record and its assignments; `None`:
+/// not collected (login activity off or unreadable) or not computed (a source of the
+/// unused-assignment rule skipped).
+struct Derived<'a> {
+    activity: Option<&'a LoginActivity>,
+    unused_rule: Option<&'a UnusedRule>,
+}
+
 /// The merge join (see [`crate::merge`]): users arrive in ascending Id, each takes its rows
 /// from every assignment stream, and goes through the company filter into the sink. Memory
 /// stays at about one page per stream.
 async fn write_users(
     users: &mut UserPages,
     [psl_assignments, package_assignments, frozen_logins, set_assignments]: &mut [Assignments; 4],
-    activity: Option<&LoginActivity>,
-    unused_rule: Option<&UnusedRule>,
+    Derived { activity, unused_rule }: Derived<'_>,
     context: &UserContext,
     settings: &Settings,
     sink: &mut dyn SnapshotSink,

@@ -160,7 +160,7 @@ impl UnusedRule {
             .map(|licence| licence.id.clone())
             .collect();
         let mut grants: HashMap<String, Vec<String>> = HashMap::new();
-        for (group, sets) in &sets_of {
+        for (group, sets) in sets_of {
             let mut granted: Vec<String> = sets
                 .iter()
                 .filter_map(|set| licence_of.get(set))
@@ -170,7 +170,7 @@ impl UnusedRule {
             if !granted.is_empty() {
                 granted.sort_unstable();
                 granted.dedup();
-                grants.insert(group.clone(), granted);
+                grants.insert(group, granted);
             }
         }
         for (set, licence) in licence_of {
