@@ -1093,6 +1093,11 @@ impl OrgData {
         self.profiles.iter().find(|p| p.id == id || p.id.get(..15) == Some(id))
     }
 
+    /// The permission set licence with this `PermissionSetLicenseKey`.
+    pub fn permission_set_license_by_key(&self, key: &str) -> Option<&PermissionSetLicense> {
+        self.permission_set_licenses.iter().find(|licence| licence.permission_set_license_key == key)
+    }
+
     /// The user licence with this id.
     pub fn user_license(&self, id: &str) -> Option<&UserLicense> {
         self.user_licenses.iter().find(|l| l.id == id || l.id.get(..15) == Some(id))

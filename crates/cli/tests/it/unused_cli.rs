@@ -4,23 +4,14 @@
 //! `PermissionSetAssignment`.
 
 use std::collections::BTreeMap;
-use std::process::Output;
 
 use serde_json::Value;
-use sfconn_testkit::{HiddenAs, assert_valid_snapshot};
+use sfconn_testkit::HiddenAs;
 
-use crate::common::{Org, assert_no_secrets};
+use crate::common::{Org, collected_document as document};
 
 fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
-}
-
-fn document(output: &Output) -> Value {
-    assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
-    let document: Value = serde_json::from_slice(&output.stdout).unwrap();
-    assert_valid_snapshot(&document);
-    assert_no_secrets(&[&text(&output.stdout), &text(&output.stderr)]);
-    document
 }
 
 /// Username → its unused licence ids, for the users that have some.
@@ -42,14 +33,7 @@ fn unused_by_username(document: &Value) -> BTreeMap<String, Vec<String>> {
 }
 
 fn licence(org: &Org, key: &str) -> String {
-    org.org
-        .data()
-        .permission_set_licenses
-        .iter()
-        .find(|l| l.permission_set_license_key == key)
-        .unwrap()
-        .id
-        .clone()
+    org.org.data().permission_set_license_by_key(key).unwrap().id.clone()
 }
 
 #[test]

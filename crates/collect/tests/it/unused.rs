@@ -59,13 +59,7 @@ fn actual(snapshot: &Snapshot) -> BTreeMap<String, Vec<String>> {
 }
 
 fn psl(org: &SimulatedOrg, key: &str) -> String {
-    org.data()
-        .permission_set_licenses
-        .iter()
-        .find(|l| l.permission_set_license_key == key)
-        .unwrap()
-        .id
-        .clone()
+    org.data().permission_set_license_by_key(key).unwrap().id.clone()
 }
 
 fn user(org: &SimulatedOrg, index: usize) -> String {
