@@ -49,10 +49,9 @@ pub struct KnownException {
 pub const KNOWN_EXCEPTIONS: &[KnownException] = &[
     KnownException {
         key: "SalesforceAPIIntegrationPsl",
-        reason: "Salesforce API Integration: the Salesforce Integration user licence needs it \
-                 assigned to each integration user before any permission set can grant that user \
-                 object access, and those permission sets are created without a licence, so none \
-                 names it",
+        reason: "Salesforce API Integration: each user of the Salesforce Integration user licence \
+                 needs it assigned before permission sets can grant that user object access, and \
+                 the usual setup gives those permission sets no licence, so often none names it",
     },
     KnownException {
         key: "IdentityConnect",
