@@ -333,17 +333,20 @@ async fn read_first(
                 "UserLogin",
                 progress,
             ),
-            sources::optional(
+            unused::optional(
+                client,
                 unused::read_permission_sets(client, gate, progress),
                 "PermissionSet",
                 progress
             ),
-            sources::optional(
+            unused::optional(
+                client,
                 unused::read_group_components(client, gate, progress),
                 "PermissionSetGroupComponent",
                 progress,
             ),
-            sources::optional(
+            unused::optional(
+                client,
                 AssignmentSource::open(
                     client,
                     gate,

@@ -20,7 +20,52 @@ use sfconn_api::{ApiClient, ApiError, records};
 
 use crate::budget::GuardGate;
 use crate::progress::{Progress, SourceStatus};
-use crate::snapshot::{Subscription, SubscriptionSource};
+use crate::snapshot::{Subscription, SubscriptionSource, WARNING_SOURCE_SKIPPED, Warning};
+use crate::sources::Optional;
+
+/// The first API version with permission set groups (`PermissionSetGroupComponent`,
+/// `PermissionSetAssignment.PermissionSetGroupId`); `PermissionSet.LicenseId` is older (38.0).
+/// With an older `api_version` the three objects are skipped ([`needs_newer_api`]).
+pub const MIN_API_MAJOR: u32 = 45;
+
+/// One of the rule's objects as an optional source ([`crate::sources::optional`]): `reading`
+/// is not started when the run's `api_version` is older than [`MIN_API_MAJOR`] (the query would
+/// fail with `INVALID_FIELD` or `INVALID_TYPE` and stop the run); the object is skipped with a
+/// `source_skipped` warning instead.
+pub(crate) async fn optional<T>(
+    client: &ApiClient,
+    reading: impl Future<Output = Result<T, ApiError>>,
+    object: &'static str,
+    progress: &dyn Progress,
+) -> Result<Optional<T>, ApiError> {
+    if let Some(skipped) = needs_newer_api(client.api_version(), object, progress) {
+        return Ok(skipped);
+    }
+    crate::sources::optional(reading, object, progress).await
+}
+
+/// With an `api_version` older than [`MIN_API_MAJOR`], the `source_skipped` warning of one of
+/// the rule's objects; `None` when the version is recent enough.
+fn needs_newer_api<T>(
+    api_version: &str,
+    object: &'static str,
+    progress: &dyn Progress,
+) -> Option<Optional<T>> {
+    let major = api_version.split('.').next().and_then(|major| major.parse::<u32>().ok())?;
+    if major >= MIN_API_MAJOR {
+        return None;
+    }
+    progress.finished(object, SourceStatus::Skipped);
+    Some(Optional::Skipped(Warning::about(
+        WARNING_SOURCE_SKIPPED,
+        object,
+        format!(
+            "{object} was not read: the unused permission set licence assignments need API version \
+             {MIN_API_MAJOR}.0 or later (permission set groups), and api_version is {api_version}; \
+             unused_permission_set_license_ids is null. Leave api_version unset to use the newest"
+        ),
+    )))
+}
 
 /// The permission sets that need a licence (`LicenseId` set: a permission set licence, or the
 /// user licence of a profile's own permission set). `LicenseId` is filterable (object
@@ -281,6 +326,16 @@ mod tests {
         assert_eq!(granted_by(row(Some("0PG_sales"))), ("005A".to_owned(), "0PG_sales".to_owned()));
         assert_eq!(granted_by(row(None)), ("005A".to_owned(), "0PS_aggregate".to_owned()));
         assert_eq!(granted_by(row(Some(""))), ("005A".to_owned(), "0PS_aggregate".to_owned()));
+    }
+
+    #[test]
+    fn an_api_version_before_permission_set_groups_skips_the_objects() {
+        let skipped = needs_newer_api::<()>("44.0", "PermissionSetAssignment", &crate::NoProgress);
+        let Some(Optional::Skipped(warning)) = skipped else { panic!("44.0 is too old") };
+        assert_eq!(warning.source.as_deref(), Some("PermissionSetAssignment"));
+        assert!(warning.message.contains("API version 45.0 or later") && warning.message.contains("44.0"));
+        assert!(needs_newer_api::<()>("45.0", "PermissionSet", &crate::NoProgress).is_none());
+        assert!(needs_newer_api::<()>("66.0", "PermissionSet", &crate::NoProgress).is_none());
     }
 
     #[test]

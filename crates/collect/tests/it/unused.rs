@@ -179,6 +179,31 @@ async fn an_unreadable_source_leaves_the_field_null_with_a_warning() {
     }
 }
 
+/// An `api_version` before permission set groups (45.0): the three objects are not queried
+/// (the queries would fail and stop the run), each is a `source_skipped` warning saying why,
+/// and the field is null.
+#[tokio::test]
+async fn an_api_version_before_permission_set_groups_skips_the_rule() {
+    let org = SimulatedOrg::start(OrgSpec::small()).await;
+    let snapshot = collect(&settings(&org, &[("SFCONN_API_VERSION", "44.0")])).await;
+    let skipped: Vec<&str> = snapshot.warnings.iter().filter_map(|w| w.source.as_deref()).collect();
+    assert_eq!(skipped, ["PermissionSet", "PermissionSetGroupComponent", "PermissionSetAssignment"]);
+    assert!(snapshot.warnings.iter().all(|w| w.code == "source_skipped" && w.message.contains("45.0")));
+    assert!(snapshot.users.iter().all(|u| u.unused_permission_set_license_ids.is_none()));
+    assert!(snapshot.users.iter().any(|u| !u.permission_set_license_ids.is_empty()), "the rest is collected");
+    let queries: Vec<String> = org
+        .requests()
+        .iter()
+        .filter_map(|request| {
+            let url = sfconn_auth::Url::parse(&request.url).unwrap();
+            url.query_pairs().find(|(key, _)| key == "q").map(|(_, q)| q.into_owned())
+        })
+        .collect();
+    assert!(queries.iter().any(|q| q.contains("FROM PermissionSetLicenseAssign")), "{queries:?}");
+    let rule = ["FROM PermissionSet ", "FROM PermissionSetGroupComponent", "FROM PermissionSetAssignment"];
+    assert!(!queries.iter().any(|q| rule.iter().any(|from| q.contains(from))), "{queries:?}");
+}
+
 /// Several pages of `PermissionSetAssignment` merged by user, with a company filter (rows of
 /// users not fetched are skipped) and with an expired cursor on page 2 (the query restarts,
 /// `ORDER BY AssigneeId, Id` being total).
