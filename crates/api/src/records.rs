@@ -206,6 +206,41 @@ pub struct PermissionSetLicenseAssign {
     pub permission_set_license_id: String,
 }
 
+/// `PermissionSetAssignment`: one user holding one permission set, or one permission set
+/// group (then `PermissionSetGroupId` is set and `PermissionSetId` is the group's aggregate
+/// permission set). The profile's own permission set (`PermissionSet.IsOwnedByProfile`) is
+/// listed here too, one row per user.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct PermissionSetAssignment {
+    #[serde(rename = "AssigneeId", default, deserialize_with = "null_as_default")]
+    pub assignee_id: String,
+    #[serde(rename = "PermissionSetId", default, deserialize_with = "null_as_default")]
+    pub permission_set_id: String,
+    #[serde(rename = "PermissionSetGroupId", default)]
+    pub permission_set_group_id: Option<String>,
+}
+
+/// `PermissionSet`: sfconn reads only which licence a permission set needs (`LicenseId`: a
+/// `PermissionSetLicense` or a `UserLicense` id) and whether a profile owns it.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct PermissionSet {
+    #[serde(rename = "Id")]
+    pub id: String,
+    #[serde(rename = "LicenseId", default)]
+    pub license_id: Option<String>,
+    #[serde(rename = "IsOwnedByProfile", default)]
+    pub is_owned_by_profile: Option<bool>,
+}
+
+/// `PermissionSetGroupComponent`: one permission set in one permission set group.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct PermissionSetGroupComponent {
+    #[serde(rename = "PermissionSetGroupId", default, deserialize_with = "null_as_default")]
+    pub permission_set_group_id: String,
+    #[serde(rename = "PermissionSetId", default, deserialize_with = "null_as_default")]
+    pub permission_set_id: String,
+}
+
 /// `UserLogin`: a user's login settings; sfconn reads only the frozen ones
 /// (`WHERE IsFrozen = true`), so a row means the user is frozen.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]

@@ -28,6 +28,7 @@ pub mod sandbox;
 pub mod snapshot;
 mod sources;
 mod stop;
+pub mod unused;
 mod users;
 
 pub use error::CollectError;
@@ -57,6 +58,7 @@ pub const SCHEMA_ADDITIONS: &[(&str, &str)] = &[
     ("/$defs/user", "logins_in_window"),
     ("/$defs/user", "last_login_application"),
     ("/$defs/user", "last_login_type"),
+    ("/$defs/user", "unused_permission_set_license_ids"),
 ];
 
 #[cfg(test)]

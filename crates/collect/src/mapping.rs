@@ -163,6 +163,7 @@ pub fn user(
         logins_in_window: None,
         last_login_application: None,
         last_login_type: None,
+        unused_permission_set_license_ids: None,
     }
 }
 

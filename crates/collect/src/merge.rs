@@ -20,7 +20,9 @@
 //! snapshot. After the last user the streams are read to their end ([`Assignments::drain`]).
 //!
 //! Frozen users come the same way: `UserLogin WHERE IsFrozen = true` (`ORDER BY UserId, Id`) is
-//! a third stream, and a user with a row is frozen ([`Assignments::frozen`]).
+//! a third stream, and a user with a row is frozen ([`Assignments::frozen`]); and so do the
+//! permission sets and groups each user holds: `PermissionSetAssignment` (`ORDER BY
+//! AssigneeId, Id`) is a fourth, for the unused-assignment rule (`crate::unused`).
 
 use std::cmp::Ordering;
 use std::collections::VecDeque;
@@ -45,6 +47,13 @@ pub const PERMISSION_SET_LICENSE_ASSIGN_SOQL: &str =
 /// [`PERMISSION_SET_LICENSE_ASSIGN_SOQL`].
 pub const USER_PACKAGE_LICENSE_SOQL: &str =
     "SELECT Id, UserId, PackageLicenseId FROM UserPackageLicense ORDER BY UserId, Id";
+
+/// `PermissionSetAssignment` sorted by user for the merge join (`Id` last, as in
+/// [`PERMISSION_SET_LICENSE_ASSIGN_SOQL`]): the permission sets and groups each user holds,
+/// the profile's own permission set included, for the unused-assignment rule
+/// (`crate::unused`).
+pub const PERMISSION_SET_ASSIGNMENT_SOQL: &str = "SELECT Id, AssigneeId, PermissionSetId, PermissionSetGroupId FROM \
+     PermissionSetAssignment ORDER BY AssigneeId, Id";
 
 /// The frozen users' `UserLogin` rows (one per user), sorted by user for the merge join: a
 /// user with a row is frozen. Only frozen rows are transferred: an org has one `UserLogin`

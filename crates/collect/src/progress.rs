@@ -2,7 +2,7 @@
 
 /// The sources of a run, as named to [`Progress`] (the Salesforce object names), in the order
 /// they are reported.
-pub const SOURCES: [&str; 9] = [
+pub const SOURCES: [&str; 12] = [
     "Organization",
     "UserLicense",
     "Profile",
@@ -11,6 +11,9 @@ pub const SOURCES: [&str; 9] = [
     "PermissionSetLicenseAssign",
     "UserPackageLicense",
     "UserLogin",
+    "PermissionSet",
+    "PermissionSetGroupComponent",
+    "PermissionSetAssignment",
     "User",
 ];
 

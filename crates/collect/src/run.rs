@@ -9,6 +9,7 @@
 //! REST client and run-wide cancellation. Nothing is shared between runs, so a process can
 //! hold many at once (one per org); [`run`] is the one-org case.
 
+use std::collections::HashMap;
 use std::time::Duration;
 
 use sfconn_api::{ApiClient, Cleanups, records};
@@ -23,7 +24,7 @@ use crate::feature_licences;
 use crate::login_activity::{self, LoginActivity};
 use crate::mapping::{self, UserContext, UserLicences};
 use crate::merge::{
-    AssignmentSource, Assignments, Attach, FROZEN_USER_LOGIN_SOQL, IdOrder,
+    AssignmentSource, Assignments, Attach, FROZEN_USER_LOGIN_SOQL, IdOrder, PERMISSION_SET_ASSIGNMENT_SOQL,
     PERMISSION_SET_LICENSE_ASSIGN_SOQL, USER_PACKAGE_LICENSE_SOQL,
 };
 use crate::output::SnapshotSink;
@@ -34,6 +35,7 @@ use crate::snapshot::{
 };
 use crate::sources::{self, Fetched, Optional, OrgUsers};
 use crate::stop;
+use crate::unused::{self, UnusedRule};
 use crate::users::{self, UserPages};
 
 /// What a successful run produced besides the output: the figures and warnings the caller
@@ -139,7 +141,7 @@ impl OrgRun {
         let mut warnings = filter_warnings(settings);
         let (usage_before, first) =
             Box::pin(read_first(client, settings, progress, guard, &gate, &self.cleanups)).await?;
-        let (header, mut assignments, mut users) =
+        let (header, mut assignments, unused_rule, mut users) =
             first.into_header(settings, client, collected_at, &mut warnings, progress)?;
         let subscriptions_total = header.subscriptions.len() as u64;
         usage_before.recheck(client, max_percent)?;
@@ -150,7 +152,7 @@ impl OrgRun {
         let tally = write_users(
             &mut users.pages,
             &mut assignments,
-            users.activity.as_ref(),
+            Derived { activity: users.activity.as_ref(), unused_rule: unused_rule.as_ref() },
             &context,
             settings,
             sink,
@@ -206,6 +208,11 @@ struct FirstRead {
     psl_assignments: Optional<AssignmentSource>,
     package_assignments: Optional<AssignmentSource>,
     frozen_logins: Optional<AssignmentSource>,
+    /// Permission set id → `LicenseId` (the permission sets that need a licence).
+    permission_sets: Optional<HashMap<String, String>>,
+    /// Permission set group id → its permission sets.
+    group_components: Optional<HashMap<String, Vec<String>>>,
+    set_assignments: Optional<AssignmentSource>,
     feature_licences: Vec<FeatureLicence>,
     /// `None` when login activity is off (`login_activity_days` 0).
     login_activity: Option<Optional<LoginActivity>>,
@@ -227,7 +234,7 @@ struct Users {
 ///   at `gate` until the guard has let the run go, so an org over its budget is refused before
 ///   any row (User data least of all) is asked for, at the cost of the describes in flight;
 /// - the org-wide sources (needed before the snapshot header is written);
-/// - the first page of the User query (after its describe) and of both assignment queries,
+/// - the first page of the User query (after its describe) and of every assignment query,
 ///   sorted by user for the merge join. Their later pages are requested one ahead by the query
 ///   streams, so these chains keep moving while the header waits for the rest; the first
 ///   assignment page also tells whether the object is readable (source_skipped) before any
@@ -265,6 +272,9 @@ async fn read_first(
             psl_assignments,
             package_assignments,
             frozen_logins,
+            permission_sets,
+            group_components,
+            set_assignments,
             feature_licences,
             org_users,
             login_activity,
@@ -323,6 +333,31 @@ async fn read_first(
                 "UserLogin",
                 progress,
             ),
+            unused::optional(
+                client,
+                unused::read_permission_sets(client, gate, progress),
+                "PermissionSet",
+                progress
+            ),
+            unused::optional(
+                client,
+                unused::read_group_components(client, gate, progress),
+                "PermissionSetGroupComponent",
+                progress,
+            ),
+            unused::optional(
+                client,
+                AssignmentSource::open(
+                    client,
+                    gate,
+                    "PermissionSetAssignment",
+                    "AssigneeId",
+                    PERMISSION_SET_ASSIGNMENT_SOQL,
+                    unused::granted_by,
+                ),
+                "PermissionSetAssignment",
+                progress,
+            ),
             stop::required(client, feature_licences::count_used(client, gate, feature_fields_named)),
             stop::required(client, sources::count_users(client, filter, gate)),
             async {
@@ -361,6 +396,9 @@ async fn read_first(
         failure.keep(psl_assignments),
         failure.keep(package_assignments),
         failure.keep(frozen_logins),
+        failure.keep(permission_sets),
+        failure.keep(group_components),
+        failure.keep(set_assignments),
         failure.keep(feature_licences),
         failure.keep(login_activity),
     );
@@ -379,6 +417,9 @@ async fn read_first(
         Some(psl_assignments),
         Some(package_assignments),
         Some(frozen_logins),
+        Some(permission_sets),
+        Some(group_components),
+        Some(set_assignments),
         Some(feature_licences),
         Some(login_activity),
     ) = read
@@ -396,6 +437,9 @@ async fn read_first(
             psl_assignments,
             package_assignments,
             frozen_logins,
+            permission_sets,
+            group_components,
+            set_assignments,
             feature_licences,
             login_activity,
             users,
@@ -405,7 +449,8 @@ async fn read_first(
 }
 
 impl FirstRead {
-    /// The snapshot header, the assignment sources ready for the merge and the User stream.
+    /// The snapshot header, the assignment sources ready for the merge, the unused-assignment
+    /// rule (`None`: not computed, a source it needs was skipped) and the User stream.
     /// Warnings are added in the order of the sources.
     fn into_header(
         self,
@@ -414,7 +459,7 @@ impl FirstRead {
         collected_at: OffsetDateTime,
         warnings: &mut Vec<Warning>,
         progress: &dyn Progress,
-    ) -> Result<(SnapshotHeader, [Assignments; 3], Users), CollectError> {
+    ) -> Result<(SnapshotHeader, [Assignments; 4], Option<UnusedRule>, Users), CollectError> {
         let organization = self
             .organization
             .into_records(warnings)
@@ -433,11 +478,30 @@ impl FirstRead {
             add_subscriptions(self.package_licenses, mapping::package_license, &mut subscriptions, warnings);
         let profiles: Vec<Profile> =
             self.profiles.into_records(warnings).into_iter().map(mapping::profile).collect();
-        let assignments = [
-            Assignments::start(self.psl_assignments, psl_attach, warnings, progress)?,
-            Assignments::start(self.package_assignments, package_attach, warnings, progress)?,
-            Assignments::start(self.frozen_logins, Attach::Ids, warnings, progress)?,
-        ];
+        let psl_assignments = Assignments::start(self.psl_assignments, psl_attach, warnings, progress)?;
+        let package_assignments =
+            Assignments::start(self.package_assignments, package_attach, warnings, progress)?;
+        let frozen_logins = Assignments::start(self.frozen_logins, Attach::Ids, warnings, progress)?;
+        let permission_sets = self.permission_sets.read(warnings);
+        let group_components = self.group_components.read(warnings);
+        let set_assignments = Assignments::start(self.set_assignments, Attach::Ids, warnings, progress)?;
+        // Computed only when every source the rule needs was read (docs/unused-assignments.md).
+        let unused_rule = match (permission_sets, group_components) {
+            (Some(permission_sets), Some(group_components))
+                if psl_attach == Attach::Ids
+                    && !matches!(psl_assignments, Assignments::Skipped)
+                    && !matches!(set_assignments, Assignments::Skipped) =>
+            {
+                Some(UnusedRule::new(
+                    permission_sets,
+                    group_components,
+                    &subscriptions,
+                    &settings.unused_assignment_exception_keys,
+                ))
+            }
+            _ => None,
+        };
+        let assignments = [psl_assignments, package_assignments, frozen_logins, set_assignments];
         sources::field_warnings(warnings, "User", &self.users.selection.missing_optional);
 
         let mut organization = mapping::organization(organization);
@@ -465,7 +529,7 @@ impl FirstRead {
             subscriptions,
             profiles,
         );
-        Ok((header, assignments, Users { pages: self.users, in_org: self.org_users, activity }))
+        Ok((header, assignments, unused_rule, Users { pages: self.users, in_org: self.org_users, activity }))
     }
 }
 
@@ -486,13 +550,21 @@ fn add_subscriptions<T>(
     }
 }
 
+/// What each user's fields are derived from besides its record and its assignments; `None`:
+/// not collected (login activity off or unreadable) or not computed (a source of the
+/// unused-assignment rule skipped).
+struct Derived<'a> {
+    activity: Option<&'a LoginActivity>,
+    unused_rule: Option<&'a UnusedRule>,
+}
+
 /// The merge join (see [`crate::merge`]): users arrive in ascending Id, each takes its rows
-/// from both assignment streams, and goes through the company filter into the sink. Memory
+/// from every assignment stream, and goes through the company filter into the sink. Memory
 /// stays at about one page per stream.
 async fn write_users(
     users: &mut UserPages,
-    [psl_assignments, package_assignments, frozen_logins]: &mut [Assignments; 3],
-    activity: Option<&LoginActivity>,
+    [psl_assignments, package_assignments, frozen_logins, set_assignments]: &mut [Assignments; 4],
+    Derived { activity, unused_rule }: Derived<'_>,
     context: &UserContext,
     settings: &Settings,
     sink: &mut dyn SnapshotSink,
@@ -506,13 +578,16 @@ async fn write_users(
         read += page.records.len() as u64;
         for record in page.records {
             user_order.check(&record.id)?;
-            let (permission_set_license_ids, package_license_ids, frozen) = tokio::try_join!(
+            let (permission_set_license_ids, package_license_ids, frozen, permission_sets) = tokio::try_join!(
                 psl_assignments.licences_of(&record.id, progress),
                 package_assignments.licences_of(&record.id, progress),
                 frozen_logins.frozen(&record.id, progress),
+                set_assignments.licences_of(&record.id, progress),
             )?;
             let licences = UserLicences::new(permission_set_license_ids, package_license_ids);
             let mut user = mapping::user(record, context, licences, frozen);
+            user.unused_permission_set_license_ids =
+                unused_rule.map(|rule| rule.unused(&user.permission_set_license_ids, &permission_sets));
             if let Some(activity) = activity {
                 let of_user = activity.of(&user.id);
                 user.logins_in_window = Some(of_user.logins);
@@ -530,11 +605,12 @@ async fn write_users(
     }
     progress.finished("User", SourceStatus::Read { records: read });
     // The rows after the last user belong to nobody in the snapshot; they are still read to
-    // the end (both streams at once).
+    // the end (all streams at once).
     tokio::try_join!(
         psl_assignments.drain(progress),
         package_assignments.drain(progress),
-        frozen_logins.drain(progress)
+        frozen_logins.drain(progress),
+        set_assignments.drain(progress),
     )?;
     Ok(tally)
 }

@@ -367,6 +367,12 @@ pub struct User {
     /// The login type of the user's latest successful login in the window.
     #[serde(default)]
     pub last_login_type: Option<String>,
+    /// The ids among `permission_set_license_ids` whose assignment is unused: no permission
+    /// set of the user (direct, through a group, or the profile's own) needs the licence, and
+    /// it is not a known exception (docs/unused-assignments.md). Sorted. `None` when not
+    /// computed: a source the rule needs could not be read (`source_skipped`).
+    #[serde(default)]
+    pub unused_permission_set_license_ids: Option<Vec<String>>,
 }
 
 /// The org's daily API request figures (`DailyApiRequests`).
@@ -702,6 +708,7 @@ mod tests {
             logins_in_window: None,
             last_login_application: None,
             last_login_type: None,
+            unused_permission_set_license_ids: None,
         };
         let mut tally = UserTally::default();
         tally.count_written(&user("1", Some("a@Acme.com"), AccountKind::Internal, true));

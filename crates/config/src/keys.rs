@@ -100,10 +100,15 @@ pub const KEYS: &[Key] = &[
     // `report`: licence keys that are paid / free whatever the built-in table says.
     key("report.paid_keys", "SFCONN_REPORT__PAID_KEYS", None, Kind::List),
     key("report.free_keys", "SFCONN_REPORT__FREE_KEYS", None, Kind::List),
+    // `collect`: PermissionSetLicenseKey values whose assignments are never unused, besides
+    // the built-in exceptions (docs/unused-assignments.md); per org like the other collection
+    // settings.
+    key("unused_assignments.exception_keys", "SFCONN_UNUSED_ASSIGNMENTS__EXCEPTION_KEYS", None, Kind::List),
 ];
 
-/// Tables that group keys: `[http]`, `[limits]`, `[store]`, `[auth]`, `[fleet]`, `[report]`.
-pub const TABLES: &[&str] = &["http", "limits", "store", "auth", "fleet", "report"];
+/// Tables that group keys: `[http]`, `[limits]`, `[store]`, `[auth]`, `[fleet]`, `[report]`,
+/// `[unused_assignments]`.
+pub const TABLES: &[&str] = &["http", "limits", "store", "auth", "fleet", "report", "unused_assignments"];
 
 /// The table of named orgs: `[orgs.NAME]` holds what differs for the org NAME.
 pub const ORGS_TABLE: &str = "orgs";

@@ -106,6 +106,9 @@ pub struct Settings {
     pub report_free_keys: Vec<String>,
     /// The `[prices]` table: prices per seat per month in one currency; `None` when not set.
     pub prices: Option<PriceList>,
+    /// `unused_assignments.exception_keys`: `PermissionSetLicenseKey` values (any case) whose
+    /// assignments `collect` never reports as unused, besides its built-in exceptions.
+    pub unused_assignment_exception_keys: Vec<String>,
 }
 
 /// The `[http]` table.

@@ -279,6 +279,8 @@ pub(crate) fn resolve(
     let paid_keys = r.list("report.paid_keys");
     let free_keys = r.list("report.free_keys");
     check_key_lists(&mut r, paid_keys.as_ref(), free_keys.as_ref());
+    let exception_keys = r.list("unused_assignments.exception_keys");
+    check_exception_keys(&mut r, exception_keys.as_ref());
     let prices = read_prices(&mut r);
     let store_path = r
         .text("store.path")
@@ -528,6 +530,7 @@ pub(crate) fn resolve(
         ("report.min_logins", (serde_json::Value::from(report_min_logins), min_logins_origin)),
         ("report.paid_keys", shown_list(paid_keys.as_ref())),
         ("report.free_keys", shown_list(free_keys.as_ref())),
+        ("unused_assignments.exception_keys", shown_list(exception_keys.as_ref())),
     ];
     let (prices, price_entries) = prices.unwrap_or((None, Vec::new()));
     if price_entries.is_empty() {
@@ -567,6 +570,7 @@ pub(crate) fn resolve(
         report_paid_keys: clean_keys(paid_keys),
         report_free_keys: clean_keys(free_keys),
         prices,
+        unused_assignment_exception_keys: clean_keys(exception_keys),
     };
     Ok(Loaded { settings, entries, warnings, config_file: None })
 }
@@ -603,6 +607,32 @@ fn check_key_lists(
                 Some(paid_origin.clone()),
                 format!(
                     "{key:?} is in both report.paid_keys and report.free_keys ({free_origin}): keep it in one"
+                ),
+            );
+        }
+    }
+}
+
+/// The longest `PermissionSetLicenseKey` Salesforce allows (the field's length).
+const MAX_LICENCE_KEY_LEN: usize = 81;
+
+/// Each `unused_assignments.exception_keys` entry must be able to be a `PermissionSetLicenseKey`:
+/// at most 81 characters of letters, digits and `_` (a name with spaces or a label is refused,
+/// so that a wrong entry does not silently except nothing).
+fn check_exception_keys(r: &mut Reader<'_>, keys: Option<&(Vec<String>, Origin)>) {
+    let Some((keys, origin)) = keys else {
+        return;
+    };
+    for key in keys.iter().map(|k| k.trim()).filter(|k| !k.is_empty()) {
+        let valid =
+            key.len() <= MAX_LICENCE_KEY_LEN && key.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+        if !valid {
+            r.problem(
+                "unused_assignments.exception_keys",
+                Some(origin.clone()),
+                format!(
+                    "{key:?} is not a PermissionSetLicenseKey (at most {MAX_LICENCE_KEY_LEN} letters, digits or \
+                     `_`, e.g. \"IdentityConnect\"): use the key, not the licence's label"
                 ),
             );
         }

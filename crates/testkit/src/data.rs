@@ -166,6 +166,39 @@ pub struct UserPackageLicense {
     pub created_date: SfDateTime,
 }
 
+/// A `PermissionSet` row. `license_id` is a `PermissionSetLicense` id, the user licence of a
+/// profile's own permission set, or `None` (no licence needed).
+#[derive(Debug, Clone, PartialEq)]
+pub struct PermissionSet {
+    pub id: String,
+    pub name: String,
+    pub license_id: Option<String>,
+    pub is_owned_by_profile: bool,
+    pub profile_id: Option<String>,
+    pub created_date: SfDateTime,
+}
+
+/// A `PermissionSetGroupComponent` row: one permission set in one permission set group.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PermissionSetGroupComponent {
+    pub id: String,
+    pub permission_set_group_id: String,
+    pub permission_set_id: String,
+    pub created_date: SfDateTime,
+}
+
+/// A `PermissionSetAssignment` row: a user holding a permission set, or a permission set group
+/// (then `permission_set_group_id` is set and `permission_set_id` is the group's aggregate
+/// permission set, as in Salesforce).
+#[derive(Debug, Clone, PartialEq)]
+pub struct PermissionSetAssignment {
+    pub id: String,
+    pub assignee_id: String,
+    pub permission_set_id: String,
+    pub permission_set_group_id: Option<String>,
+    pub system_modstamp: SfDateTime,
+}
+
 /// A `UserLogin` row: one per user; `IsFrozen` says whether an admin froze the user.
 #[derive(Debug, Clone, PartialEq)]
 pub struct UserLogin {
@@ -332,6 +365,44 @@ const PACKAGES: &[PackageDef] = &[
 /// Assignment rows are indexed `user_index * SLOTS + k`, so their ids sort by user.
 const PSL_SLOTS: u64 = 4;
 const PACKAGE_SLOTS: u64 = 4;
+/// `PermissionSetAssignment` slots per user: the profile's own permission set and one more.
+const SET_SLOTS: u64 = 2;
+
+/// The permission sets besides the profiles' own (those come first, one per profile, with the
+/// profile's user licence as `LicenseId`): name and the index in [`PSLS`] of the licence each
+/// needs. They follow in this order, ids `0PS` numbered after the profiles' sets.
+#[rustfmt::skip]
+const PERMISSION_SETS: &[(&str, Option<usize>)] = &[
+    ("CPQ_User", Some(0)),
+    ("Sales_Console_Agent", Some(1)),
+    ("Report_Builder", None),
+    ("Einstein_Analytics_Plus_User", Some(3)),
+    // The aggregate permission set of the group `Sales_Team` (what a group assignment's
+    // `PermissionSetId` points at); it needs no licence of its own.
+    ("Sales_Team_Aggregate", None),
+];
+const PS_CPQ: usize = 0;
+const PS_CONSOLE: usize = 1;
+const PS_REPORTS: usize = 2;
+const PS_GROUP_AGGREGATE: usize = 4;
+/// The one permission set group, `0PG…1` (`Sales_Team`), and its components (indexes in
+/// [`PERMISSION_SETS`]): the Sales Console licence comes with it.
+const GROUP_COMPONENTS: &[usize] = &[PS_CONSOLE, PS_REPORTS];
+
+/// The special users whose second `PermissionSetAssignment` row is pinned
+/// ([`OrgData::second_assignment`]): Ana Lopez (2) gets the group `Sales_Team`, Olga Ivanova (5)
+/// `Sales_Console_Agent` directly, Oscar Evil (32) `Report_Builder` although he holds the
+/// Sales Console licence. Sam Admin (0) gets `CPQ_User` by the general rule.
+const SPECIAL_SECOND: &[(usize, u64)] = &[(2, 6), (5, 8), (32, 9)];
+
+/// What a user's second `PermissionSetAssignment` row assigns ([`OrgData::second_assignment`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Granted {
+    /// A permission set of [`PERMISSION_SETS`], directly.
+    Set(usize),
+    /// The group `Sales_Team`.
+    Group,
+}
 
 struct SpecialUser {
     first: Option<&'static str>,
@@ -542,6 +613,9 @@ pub struct OrgData {
     pub profiles: Vec<Profile>,
     pub permission_set_licenses: Vec<PermissionSetLicense>,
     pub package_licenses: Vec<PackageLicense>,
+    /// The profiles' own permission sets (in profile order), then [`PERMISSION_SETS`].
+    pub permission_sets: Vec<PermissionSet>,
+    pub permission_set_group_components: Vec<PermissionSetGroupComponent>,
 }
 
 impl OrgData {
@@ -569,6 +643,8 @@ impl OrgData {
             profiles: Vec::new(),
             permission_set_licenses: Vec::new(),
             package_licenses: Vec::new(),
+            permission_sets: Vec::new(),
+            permission_set_group_components: Vec::new(),
         };
         let mut license_used = vec![0i64; LICENSES.len()];
         let mut psl_used = vec![0i64; PSLS.len()];
@@ -649,6 +725,37 @@ impl OrgData {
                     used_licenses: used,
                     created_date: created,
                 }
+            })
+            .collect();
+        let profile_sets = data.profiles.iter().map(|profile| PermissionSet {
+            id: String::new(),
+            name: format!("X{}", profile.id),
+            license_id: Some(profile.user_license_id.clone()),
+            is_owned_by_profile: true,
+            profile_id: Some(profile.id.clone()),
+            created_date: created,
+        });
+        let other_sets = PERMISSION_SETS.iter().map(|(name, licence)| PermissionSet {
+            id: String::new(),
+            name: (*name).into(),
+            license_id: licence.map(|k| make_id("0PL", k as u64 + 1)),
+            is_owned_by_profile: false,
+            profile_id: None,
+            created_date: created,
+        });
+        data.permission_sets = profile_sets
+            .chain(other_sets)
+            .enumerate()
+            .map(|(k, set)| PermissionSet { id: make_id("0PS", k as u64 + 1), ..set })
+            .collect();
+        data.permission_set_group_components = GROUP_COMPONENTS
+            .iter()
+            .enumerate()
+            .map(|(k, set)| PermissionSetGroupComponent {
+                id: make_id("0PR", k as u64 + 1),
+                permission_set_group_id: make_id("0PG", 1),
+                permission_set_id: data.other_set_id(*set),
+                created_date: created,
             })
             .collect();
         data.package_licenses = PACKAGES
@@ -986,6 +1093,11 @@ impl OrgData {
         self.profiles.iter().find(|p| p.id == id || p.id.get(..15) == Some(id))
     }
 
+    /// The permission set licence with this `PermissionSetLicenseKey`.
+    pub fn permission_set_license_by_key(&self, key: &str) -> Option<&PermissionSetLicense> {
+        self.permission_set_licenses.iter().find(|licence| licence.permission_set_license_key == key)
+    }
+
     /// The user licence with this id.
     pub fn user_license(&self, id: &str) -> Option<&UserLicense> {
         self.user_licenses.iter().find(|l| l.id == id || l.id.get(..15) == Some(id))
@@ -995,6 +1107,98 @@ impl OrgData {
     pub fn license_of(&self, user: &User) -> Option<&UserLicense> {
         let profile = self.profile(user.profile_id.as_deref()?)?;
         self.user_license(&profile.user_license_id)
+    }
+
+    /// The id of [`PERMISSION_SETS`]`[k]` (numbered after the profiles' own sets).
+    fn other_set_id(&self, k: usize) -> String {
+        make_id("0PS", (PROFILES.len() + k) as u64 + 1)
+    }
+
+    /// What the second `PermissionSetAssignment` row of user `index` assigns. The rule (every
+    /// user with a profile has exactly two rows; the first is the profile's own permission
+    /// set): by `mix(seed, index, 50) % 10` (for the special users, which every org has, the
+    /// value of [`SPECIAL_SECOND`], else `index % 10`, so that each case is in the smallest org):
+    /// - 0–5, when the user holds the CPQ licence: `CPQ_User` (which needs it);
+    /// - 6–7, when the user holds the Sales Console licence: the group `Sales_Team` (whose
+    ///   `Sales_Console_Agent` needs it);
+    /// - 8, when the user holds the Sales Console licence: `Sales_Console_Agent` directly;
+    /// - anything else: `Report_Builder`, which needs no licence.
+    ///
+    /// So a licence is used when that row grants it, and unused otherwise: CPQ or Sales
+    /// Console held but not granted, and Identity Connect always (no permission set needs it;
+    /// sfconn lists it as a known exception). The profiles' own permission sets need user
+    /// licences only.
+    fn second_assignment(&self, index: usize, shape: Shape) -> Granted {
+        let h = match SPECIAL_SECOND.iter().find(|(special, _)| *special == index) {
+            Some((_, h)) => *h,
+            None if index < SPECIAL_USERS.len() => index as u64 % 10,
+            None => mix(self.seed, index as u64, 50) % 10,
+        };
+        match h {
+            0..=5 if self.has_psl(index, shape, 0) => Granted::Set(PS_CPQ),
+            6 | 7 if self.has_psl(index, shape, 1) => Granted::Group,
+            8 if self.has_psl(index, shape, 1) => Granted::Set(PS_CONSOLE),
+            _ => Granted::Set(PS_REPORTS),
+        }
+    }
+
+    /// Size of the index space of `PermissionSetAssignment` rows.
+    pub(crate) fn set_assignment_slots(&self) -> u64 {
+        self.user_slots as u64 * SET_SLOTS
+    }
+
+    /// The `PermissionSetAssignment` in slot `slot`, if that slot holds one.
+    pub(crate) fn set_assignment_at(&self, slot: u64) -> Option<PermissionSetAssignment> {
+        let index = usize::try_from(slot / SET_SLOTS).ok()?;
+        if !self.exists(index) {
+            return None;
+        }
+        let shape = self.shape(index);
+        let profile = shape.profile?;
+        let (permission_set_id, permission_set_group_id) =
+            match (slot % SET_SLOTS, self.second_assignment(index, shape)) {
+                (0, _) => (self.permission_sets[profile].id.clone(), None),
+                (_, Granted::Set(k)) => (self.other_set_id(k), None),
+                (_, Granted::Group) => (self.other_set_id(PS_GROUP_AGGREGATE), Some(make_id("0PG", 1))),
+            };
+        Some(PermissionSetAssignment {
+            id: make_id("0Pa", slot + 1),
+            assignee_id: make_id("005", index as u64 + 1),
+            permission_set_id,
+            permission_set_group_id,
+            system_modstamp: SfDateTime(FIRST_USER_CREATED + index as i64 * 60 + DAY),
+        })
+    }
+
+    /// All `PermissionSetAssignment` rows, in id order (which is also user order).
+    pub fn set_assignments(&self) -> impl Iterator<Item = PermissionSetAssignment> + '_ {
+        (0..self.set_assignment_slots()).filter_map(|s| self.set_assignment_at(s))
+    }
+
+    /// The permission set licences user `index` holds that its permission sets grant (directly,
+    /// through the group, or through the profile's own set), as this org's data says: the
+    /// ground truth for the unused-assignment rule (before its exceptions). Sorted.
+    pub fn granted_permission_set_licences(&self, index: usize) -> Vec<String> {
+        let licence_of = |set_id: &str| {
+            self.permission_sets.iter().find(|set| set.id == set_id).and_then(|set| set.license_id.clone())
+        };
+        let first = index as u64 * SET_SLOTS;
+        let mut granted: Vec<String> = (first..first + SET_SLOTS)
+            .filter_map(|slot| self.set_assignment_at(slot))
+            .flat_map(|row| match &row.permission_set_group_id {
+                Some(group) => self
+                    .permission_set_group_components
+                    .iter()
+                    .filter(|component| &component.permission_set_group_id == group)
+                    .filter_map(|component| licence_of(&component.permission_set_id))
+                    .collect::<Vec<_>>(),
+                None => licence_of(&row.permission_set_id).into_iter().collect(),
+            })
+            .filter(|licence| licence.starts_with("0PL"))
+            .collect();
+        granted.sort_unstable();
+        granted.dedup();
+        granted
     }
 
     /// Size of the index space of `PermissionSetLicenseAssign` rows (most slots are empty).
@@ -1128,6 +1332,51 @@ mod tests {
         assert_eq!(a.user(450), b.user(450));
         assert_ne!(a.user(450), c.user(450));
         assert_eq!(a.user_index(&a.user(450).map(|u| u.id).unwrap_or_default()), Some(450));
+    }
+
+    /// The small org holds every case of the unused-assignment rule at least once: a licence
+    /// granted directly, one granted through the group, one held and granted by nothing, the
+    /// Identity Connect licence (granted by nothing) and every user with a profile has its
+    /// profile's own permission set plus exactly one more.
+    #[test]
+    fn small_org_covers_every_case_of_the_unused_assignment_rule() {
+        let data = OrgData::generate(&OrgSpec::small());
+        let rows: Vec<PermissionSetAssignment> = data.set_assignments().collect();
+        let with_profile = data.users().filter(|u| u.profile_id.is_some()).count();
+        assert_eq!(rows.len(), 2 * with_profile);
+        assert!(rows.windows(2).all(|w| w[0].assignee_id <= w[1].assignee_id && w[0].id < w[1].id));
+        let profile_sets: Vec<&PermissionSet> =
+            data.permission_sets.iter().filter(|s| s.is_owned_by_profile).collect();
+        assert_eq!(profile_sets.len(), data.profiles.len());
+        assert!(profile_sets.iter().all(|s| s.license_id.as_deref().is_some_and(|l| l.starts_with("100"))));
+        assert!(rows.iter().any(|r| r.permission_set_group_id.is_some()), "a group assignment");
+        let held = |index: usize| -> Vec<String> {
+            let id = make_id("005", index as u64 + 1);
+            data.psl_assignments()
+                .filter(|a| a.assignee_id == id)
+                .map(|a| a.permission_set_license_id)
+                .collect()
+        };
+        let (cpq, console, identity) = (make_id("0PL", 1), make_id("0PL", 2), make_id("0PL", 3));
+        let users: Vec<usize> = data.users().map(|u| u.index).collect();
+        let granted_through_group = users.iter().any(|i| {
+            let first = *i as u64 * SET_SLOTS + 1;
+            data.set_assignment_at(first).is_some_and(|r| r.permission_set_group_id.is_some())
+                && data.granted_permission_set_licences(*i) == [console.clone()]
+        });
+        assert!(granted_through_group, "Sales Console through the group");
+        assert!(
+            users.iter().any(|i| data.granted_permission_set_licences(*i).contains(&cpq)),
+            "CPQ directly"
+        );
+        assert!(
+            users.iter().any(|i| held(*i)
+                .iter()
+                .any(|l| !data.granted_permission_set_licences(*i).contains(l) && *l != identity)),
+            "a licence held and granted by nothing"
+        );
+        assert!(users.iter().any(|i| held(*i).contains(&identity)), "Identity Connect held");
+        assert!(users.iter().all(|i| !data.granted_permission_set_licences(*i).contains(&identity)));
     }
 
     #[test]

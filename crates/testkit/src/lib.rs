@@ -36,9 +36,10 @@ use wiremock::{Mock, MockServer, matchers::any};
 
 pub use bulk::{BulkJobSeen, LIMIT_EXCEEDED_MESSAGE};
 pub use data::{
-    FEATURE_LICENCES, LOGIN_HISTORY_DAYS, LoginHistory, OrgData, Organization, PackageLicense,
-    PermissionSetLicense, PermissionSetLicenseAssign, Profile, REFERENCE_TIME, SPECIAL_USER_COUNT, SfDate,
-    SfDateTime, User, UserChanges, UserLicense, UserLogin, UserPackageLicense,
+    FEATURE_LICENCES, LOGIN_HISTORY_DAYS, LoginHistory, OrgData, Organization, PackageLicense, PermissionSet,
+    PermissionSetAssignment, PermissionSetGroupComponent, PermissionSetLicense, PermissionSetLicenseAssign,
+    Profile, REFERENCE_TIME, SPECIAL_USER_COUNT, SfDate, SfDateTime, User, UserChanges, UserLicense,
+    UserLogin, UserPackageLicense,
 };
 pub use faults::{
     DeviceFlowPlan, Fault, FaultId, FaultKind, Faults, HiddenAs, Occurrence, Target, TokenError,

@@ -5,7 +5,8 @@ use std::sync::OnceLock;
 use serde_json::Value;
 
 use crate::data::{
-    LoginHistory, OrgData, PackageLicense, PermissionSetLicense, PermissionSetLicenseAssign, Profile, User,
+    LoginHistory, OrgData, PackageLicense, PermissionSet, PermissionSetAssignment,
+    PermissionSetGroupComponent, PermissionSetLicense, PermissionSetLicenseAssign, Profile, User,
     UserLicense, UserLogin, UserPackageLicense,
 };
 use crate::ids::parse_id;
@@ -23,11 +24,14 @@ pub enum SObject {
     UserLogin,
     User,
     LoginHistory,
+    PermissionSet,
+    PermissionSetGroupComponent,
+    PermissionSetAssignment,
 }
 
 impl SObject {
     /// Every object, in describe-fixture order.
-    pub const ALL: [SObject; 10] = [
+    pub const ALL: [SObject; 13] = [
         SObject::Organization,
         SObject::UserLicense,
         SObject::Profile,
@@ -38,6 +42,9 @@ impl SObject {
         SObject::UserLogin,
         SObject::User,
         SObject::LoginHistory,
+        SObject::PermissionSet,
+        SObject::PermissionSetGroupComponent,
+        SObject::PermissionSetAssignment,
     ];
 
     /// The API name, e.g. `PermissionSetLicense`.
@@ -53,6 +60,9 @@ impl SObject {
             SObject::UserLogin => "UserLogin",
             SObject::User => "User",
             SObject::LoginHistory => "LoginHistory",
+            SObject::PermissionSet => "PermissionSet",
+            SObject::PermissionSetGroupComponent => "PermissionSetGroupComponent",
+            SObject::PermissionSetAssignment => "PermissionSetAssignment",
         }
     }
 
@@ -73,6 +83,9 @@ impl SObject {
             SObject::UserLogin => "0Yw",
             SObject::User => "005",
             SObject::LoginHistory => "0Ya",
+            SObject::PermissionSet => "0PS",
+            SObject::PermissionSetGroupComponent => "0PR",
+            SObject::PermissionSetAssignment => "0Pa",
         }
     }
 
@@ -92,6 +105,13 @@ impl SObject {
             SObject::UserLogin => include_str!("../../../fixtures/describe/UserLogin.json"),
             SObject::User => include_str!("../../../fixtures/describe/User.json"),
             SObject::LoginHistory => include_str!("../../../fixtures/describe/LoginHistory.json"),
+            SObject::PermissionSet => include_str!("../../../fixtures/describe/PermissionSet.json"),
+            SObject::PermissionSetGroupComponent => {
+                include_str!("../../../fixtures/describe/PermissionSetGroupComponent.json")
+            }
+            SObject::PermissionSetAssignment => {
+                include_str!("../../../fixtures/describe/PermissionSetAssignment.json")
+            }
         }
     }
 
@@ -115,13 +135,18 @@ impl SObject {
             SObject::UserLogin => data.user_slots() as u64,
             SObject::User => data.user_slots() as u64,
             SObject::LoginHistory => data.login_history_slots(),
+            SObject::PermissionSet => data.permission_sets.len() as u64,
+            SObject::PermissionSetGroupComponent => data.permission_set_group_components.len() as u64,
+            SObject::PermissionSetAssignment => data.set_assignment_slots(),
         }
     }
 
     /// Whether every slot of the index space holds a record.
     pub(crate) fn is_dense(self, data: &OrgData) -> bool {
         match self {
-            SObject::PermissionSetLicenseAssign | SObject::UserPackageLicense => false,
+            SObject::PermissionSetLicenseAssign
+            | SObject::UserPackageLicense
+            | SObject::PermissionSetAssignment => false,
             SObject::User | SObject::UserLogin => data.users_are_dense(),
             _ => true,
         }
@@ -155,6 +180,13 @@ impl SObject {
             SObject::UserLogin => Rec::UserLogin(data.user_login_at(slot)?),
             SObject::User => Rec::User(Box::new(data.user(usize::try_from(slot).ok()?)?)),
             SObject::LoginHistory => Rec::LoginHistory(data.login_history_at(slot)?),
+            SObject::PermissionSet => {
+                Rec::PermissionSet(&data.permission_sets[at(data.permission_sets.len())?])
+            }
+            SObject::PermissionSetGroupComponent => Rec::PermissionSetGroupComponent(
+                &data.permission_set_group_components[at(data.permission_set_group_components.len())?],
+            ),
+            SObject::PermissionSetAssignment => Rec::PermissionSetAssignment(data.set_assignment_at(slot)?),
         })
     }
 
@@ -233,6 +265,9 @@ pub(crate) enum Rec<'a> {
     UserLogin(UserLogin),
     User(Box<User>),
     LoginHistory(LoginHistory),
+    PermissionSet(&'a PermissionSet),
+    PermissionSetGroupComponent(&'a PermissionSetGroupComponent),
+    PermissionSetAssignment(PermissionSetAssignment),
 }
 
 fn s(v: &str) -> Value {
@@ -256,6 +291,9 @@ impl Rec<'_> {
             Rec::UserLogin(_) => SObject::UserLogin,
             Rec::User(_) => SObject::User,
             Rec::LoginHistory(_) => SObject::LoginHistory,
+            Rec::PermissionSet(_) => SObject::PermissionSet,
+            Rec::PermissionSetGroupComponent(_) => SObject::PermissionSetGroupComponent,
+            Rec::PermissionSetAssignment(_) => SObject::PermissionSetAssignment,
         }
     }
 
@@ -271,6 +309,9 @@ impl Rec<'_> {
             Rec::UserLogin(r) => &r.id,
             Rec::User(r) => &r.id,
             Rec::LoginHistory(r) => &r.id,
+            Rec::PermissionSet(r) => &r.id,
+            Rec::PermissionSetGroupComponent(r) => &r.id,
+            Rec::PermissionSetAssignment(r) => &r.id,
         }
     }
 
@@ -351,6 +392,27 @@ impl Rec<'_> {
                 "IsFrozen" => Value::Bool(l.is_frozen),
                 "IsPasswordLocked" => Value::Bool(false),
                 "LastModifiedDate" => dt(l.last_modified_date),
+                _ => return None,
+            },
+            (Rec::PermissionSet(p), f) => match f {
+                "Name" => s(&p.name),
+                "LicenseId" => opt(p.license_id.as_deref()),
+                "IsOwnedByProfile" => Value::Bool(p.is_owned_by_profile),
+                "ProfileId" => opt(p.profile_id.as_deref()),
+                "CreatedDate" => dt(p.created_date),
+                _ => return None,
+            },
+            (Rec::PermissionSetGroupComponent(c), f) => match f {
+                "PermissionSetGroupId" => s(&c.permission_set_group_id),
+                "PermissionSetId" => s(&c.permission_set_id),
+                "CreatedDate" => dt(c.created_date),
+                _ => return None,
+            },
+            (Rec::PermissionSetAssignment(a), f) => match f {
+                "AssigneeId" => s(&a.assignee_id),
+                "PermissionSetId" => s(&a.permission_set_id),
+                "PermissionSetGroupId" => opt(a.permission_set_group_id.as_deref()),
+                "SystemModstamp" => dt(a.system_modstamp),
                 _ => return None,
             },
             (Rec::LoginHistory(l), f) => match f {

@@ -415,7 +415,9 @@ impl Visibility<'_> {
 fn follows_record_order(object: SObject, field: &str) -> bool {
     match field {
         "Id" => true,
-        "AssigneeId" => object == SObject::PermissionSetLicenseAssign,
+        "AssigneeId" => {
+            matches!(object, SObject::PermissionSetLicenseAssign | SObject::PermissionSetAssignment)
+        }
         "UserId" => {
             matches!(object, SObject::UserPackageLicense | SObject::UserLogin | SObject::LoginHistory)
         }
@@ -544,8 +546,8 @@ pub(crate) fn parse(soql: &str, visibility: &Visibility<'_>) -> Result<Query, So
                 soql,
                 raw.column,
                 "the simulated org supports ORDER BY only on fields that follow its record order: Id, and \
-                 AssigneeId on PermissionSetLicenseAssign, UserId on UserPackageLicense (records are always \
-                 returned in that order)",
+                 AssigneeId on PermissionSetLicenseAssign and PermissionSetAssignment, UserId on UserPackageLicense \
+                 (records are always returned in that order)",
             ));
         }
     }

@@ -24,6 +24,12 @@ pub(crate) struct Workload {
     pub frozen_user_logins: u64,
     /// `User.UserPermissions*` checkboxes: one `SELECT COUNT()` each (their seats used).
     pub feature_licences: u64,
+    /// `PermissionSet` rows with a `LicenseId` (the only ones sfconn asks for).
+    pub permission_sets: u64,
+    pub permission_set_group_components: u64,
+    /// `PermissionSetAssignment` rows: the profile's own set and one more per user in the
+    /// simulated org (docs/unused-assignments.md).
+    pub permission_set_assignments: u64,
 }
 
 /// Pages one query over `rows` rows takes: an empty result is still one request.
@@ -44,6 +50,10 @@ impl Workload {
             package_license_assignments: data.user_package_licenses().count() as u64,
             frozen_user_logins: data.user_logins().filter(|login| login.is_frozen).count() as u64,
             feature_licences: sfconn_testkit::FEATURE_LICENCES.len() as u64,
+            permission_sets: data.permission_sets.iter().filter(|set| set.license_id.is_some()).count()
+                as u64,
+            permission_set_group_components: data.permission_set_group_components.len() as u64,
+            permission_set_assignments: data.set_assignments().count() as u64,
         }
     }
 
@@ -58,14 +68,26 @@ impl Workload {
         ]
     }
 
-    fn assignment_sources(&self) -> [u64; 3] {
-        [self.permission_set_license_assignments, self.package_license_assignments, self.frozen_user_logins]
+    /// The org-wide lists of the unused-assignment rule, read whole before the header without
+    /// a describe (docs/unused-assignments.md).
+    fn header_lists(&self) -> [u64; 2] {
+        [self.permission_sets, self.permission_set_group_components]
     }
 
-    /// Pages of all nine queries.
+    fn assignment_sources(&self) -> [u64; 4] {
+        [
+            self.permission_set_license_assignments,
+            self.package_license_assignments,
+            self.frozen_user_logins,
+            self.permission_set_assignments,
+        ]
+    }
+
+    /// Pages of all twelve queries.
     pub(crate) fn query_pages(&self) -> u64 {
         self.described_sources()
             .iter()
+            .chain(&self.header_lists())
             .chain(&self.assignment_sources())
             .map(|rows| pages(*rows))
             .sum::<u64>()
@@ -74,16 +96,20 @@ impl Workload {
 
     /// Requests sfconn cannot do without (docs/contract.md §7, docs/api-calls.md): token, versions,
     /// limits (the budget guard), six describes (five sources and User: the field set comes
-    /// from describe), every page of the nine queries and one count per feature licence.
+    /// from describe), every page of the twelve queries and one count per feature licence.
     pub(crate) fn sfconn_minimum_requests(&self) -> u64 {
         3 + 6 + self.query_pages() + self.feature_licences
     }
 
     /// Requests the peer cannot do without: the token and every page (it neither discovers
     /// the version, nor guards the budget, nor describes).
-    /// The peer does not read `UserLogin` (frozen users) or count feature licences.
+    /// The peer does not read `UserLogin` (frozen users), count feature licences, nor read
+    /// the three objects of the unused-assignment rule.
     pub(crate) fn peer_minimum_requests(&self) -> u64 {
-        1 + self.query_pages() - pages(self.frozen_user_logins)
+        1 + self.query_pages()
+            - pages(self.frozen_user_logins)
+            - pages(self.permission_set_assignments)
+            - self.header_lists().iter().map(|rows| pages(*rows)).sum::<u64>()
     }
 
     /// Round trips before the first page of any query: token → versions → `/limits` (the
@@ -92,10 +118,11 @@ impl Workload {
     const BEFORE_PAGES: u64 = 3;
 
     /// The pages of the longest query: every page waits for the `nextRecordsUrl` of the one
-    /// before, so a query's pages are a chain, and the nine chains are independent.
+    /// before, so a query's pages are a chain, and the twelve chains are independent.
     pub(crate) fn longest_query_pages(&self) -> u64 {
         self.described_sources()
             .iter()
+            .chain(&self.header_lists())
             .chain(&self.assignment_sources())
             .chain(std::iter::once(&self.users))
             .map(|rows| pages(*rows))
@@ -123,7 +150,13 @@ impl Workload {
     /// page 4 is requested once the header is out. With one-page org-wide sources this is the
     /// floor.
     fn design_pages(&self) -> u64 {
-        let described = self.described_sources().iter().map(|rows| pages(*rows)).max().unwrap_or(0);
+        let described = self
+            .described_sources()
+            .iter()
+            .chain(&self.header_lists())
+            .map(|rows| pages(*rows))
+            .max()
+            .unwrap_or(0);
         let header_then_users = described + pages(self.users).saturating_sub(2);
         self.longest_query_pages().max(header_then_users)
     }
@@ -161,6 +194,10 @@ mod tests {
             package_license_assignments: upl,
             frozen_user_logins: users / 20,
             feature_licences: 4,
+            permission_sets: 16,
+            permission_set_group_components: 2,
+            // The profile's own permission set of each user.
+            permission_set_assignments: users,
         }
     }
 
@@ -174,15 +211,21 @@ mod tests {
 
     #[test]
     fn minimum_requests_count_every_fixed_call_and_every_page() {
-        // 40 users and small joins: 3 fixed + 6 describes + 9 one-page queries + 4 feature
-        // licence counts (docs/api-calls.md: 22).
-        assert_eq!(workload(40, 10, 10).sfconn_minimum_requests(), 22);
+        // 40 users and small joins: 3 fixed + 6 describes + 12 one-page queries + 4 feature
+        // licence counts (docs/api-calls.md: 25).
+        assert_eq!(workload(40, 10, 10).sfconn_minimum_requests(), 25);
         assert_eq!(workload(40, 10, 10).peer_minimum_requests(), 9);
-        // 1M users, 400k and 300k assignment rows, 50k frozen: 500 + 200 + 150 + 25 pages + 5
-        // one-page sources.
+        // 1M users, 400k and 300k assignment rows, 50k frozen, 1M permission set assignments:
+        // 500 + 200 + 150 + 25 + 500 pages + 7 one-page lists.
         let big = workload(1_000_000, 400_000, 300_000);
-        assert_eq!(big.query_pages(), 880);
-        assert_eq!(big.sfconn_minimum_requests(), 893);
+        assert_eq!(big.query_pages(), 1382);
+        assert_eq!(big.sfconn_minimum_requests(), 1395);
+        assert_eq!(big.peer_minimum_requests(), 1 + 880 - 25);
+        // Two permission set assignments per user: that stream is the longest chain.
+        let two = Workload { permission_set_assignments: 2_000_000, ..big };
+        assert_eq!(two.sfconn_minimum_requests(), 1895);
+        assert_eq!(two.sfconn_floor_round_trips(), 3 + 1000);
+        assert_eq!(two.sfconn_design_round_trips(), 3 + 1000);
     }
 
     #[test]

@@ -5,7 +5,7 @@
 
 use std::ops::Deref;
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Command, Output};
 
 use sfconn_testkit::{BlockingOrg, OrgSpec, SimulatedOrg};
 
@@ -87,6 +87,17 @@ pub fn assert_no_secrets(texts: &[&str]) {
             assert!(!text.contains(secret), "a secret was printed:\n{text}");
         }
     }
+}
+
+/// The snapshot a successful `sfconn collect` printed on stdout: exit 0, valid against the
+/// schema, no secret in stdout or stderr.
+pub fn collected_document(output: &Output) -> serde_json::Value {
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(0), "{stderr}");
+    let document: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    sfconn_testkit::assert_valid_snapshot(&document);
+    assert_no_secrets(&[&String::from_utf8_lossy(&output.stdout), &stderr]);
+    document
 }
 
 /// The permission bits of `path`.

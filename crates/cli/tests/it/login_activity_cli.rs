@@ -7,9 +7,9 @@ use std::collections::BTreeMap;
 use std::process::Output;
 
 use serde_json::Value;
-use sfconn_testkit::{HiddenAs, OrgData, OrgSpec, assert_valid_snapshot};
+use sfconn_testkit::{HiddenAs, OrgData, OrgSpec};
 
-use crate::common::{Org, assert_no_secrets};
+use crate::common::{Org, collected_document as document};
 
 const DAYS: u32 = 30;
 
@@ -23,14 +23,6 @@ fn run(org: &Org, threshold: &str) -> Output {
         .env("SFCONN_LOGIN_ACTIVITY_BULK_THRESHOLD", threshold)
         .env("SFCONN_HTTP__MAX_RETRIES", "1");
     cmd.output().unwrap()
-}
-
-fn document(output: &Output) -> Value {
-    assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
-    let document: Value = serde_json::from_slice(&output.stdout).unwrap();
-    assert_valid_snapshot(&document);
-    assert_no_secrets(&[&text(&output.stdout), &text(&output.stderr)]);
-    document
 }
 
 /// Per user id: (successful logins in the window, latest one's application and type), from

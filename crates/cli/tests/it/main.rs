@@ -14,3 +14,4 @@ mod html_cli;
 mod kubernetes_pod;
 mod login_activity_cli;
 mod store_pg_cli;
+mod unused_cli;

@@ -33,7 +33,7 @@ use crate::snapshot::{Profile, SnapshotHeader, Subscription, Summary, User, Warn
 pub const CSV_FILES: [&str; 4] = ["users.csv", "subscriptions.csv", "profiles.csv", "snapshot.json"];
 
 /// Column names of `users.csv`, in order.
-pub const USER_COLUMNS: [&str; 29] = [
+pub const USER_COLUMNS: [&str; 30] = [
     "id",
     "username",
     "email",
@@ -63,6 +63,7 @@ pub const USER_COLUMNS: [&str; 29] = [
     "logins_in_window",
     "last_login_application",
     "last_login_type",
+    "unused_permission_set_license_ids",
 ];
 
 /// Column names of `subscriptions.csv`, in order.
@@ -181,7 +182,7 @@ fn boolean(value: bool) -> String {
 }
 
 /// The `users.csv` cells of one user, in [`USER_COLUMNS`] order.
-pub(crate) fn user_row(user: &User, cells: CsvCells) -> [String; 29] {
+pub(crate) fn user_row(user: &User, cells: CsvCells) -> [String; 30] {
     let text = |value: &str| cells.text(value).into_owned();
     let optional = |value: &Option<String>| cells.optional(value.as_deref());
     [
@@ -214,6 +215,7 @@ pub(crate) fn user_row(user: &User, cells: CsvCells) -> [String; 29] {
         user.logins_in_window.map(|n| n.to_string()).unwrap_or_default(),
         optional(&user.last_login_application),
         optional(&user.last_login_type),
+        user.unused_permission_set_license_ids.as_ref().map(|ids| text(&ids.join(";"))).unwrap_or_default(),
     ]
 }
 

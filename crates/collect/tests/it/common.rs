@@ -55,6 +55,7 @@ pub fn blank_user(id: &str, username: &str) -> User {
         logins_in_window: None,
         last_login_application: None,
         last_login_type: None,
+        unused_permission_set_license_ids: None,
     }
 }
 

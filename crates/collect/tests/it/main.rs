@@ -8,3 +8,4 @@ mod csv_cells;
 mod formats;
 mod run;
 mod transport;
+mod unused;

@@ -422,6 +422,14 @@ fn precedence_matrix_default_file_env_flag_for_every_key() {
             flag: None,
             without: &[],
         },
+        Row {
+            key: "unused_assignments.exception_keys",
+            default: Some(json!([])),
+            file: ("[\"SalesConsoleUser\", \"\"]", json!(["SalesConsoleUser"])),
+            env: ("IdentityConnect, CPQ_Perm", json!(["IdentityConnect", "CPQ_Perm"])),
+            flag: None,
+            without: &[],
+        },
     ];
     assert_eq!(rows.len(), keys::KEYS.len(), "every key has a row");
 
@@ -1212,6 +1220,38 @@ fn a_prices_file_holds_the_same_table() {
 }
 /// `login_activity_days`: off by default, from the file, the environment or
 /// `--login-activity`, and per named org (`[orgs.NAME]` overrides the top level).
+/// An entry that cannot be a PermissionSetLicenseKey (a label with spaces, too long) is refused
+/// naming the key; the list is per org like the other collection settings.
+#[test]
+fn unused_assignment_exception_keys_are_checked_and_per_org() {
+    insta::assert_snapshot!(
+        "exception_key_not_a_key",
+        error_for("[unused_assignments]\nexception_keys = [\"Sales Console User\"]\n", &[])
+    );
+    let long = "K".repeat(82);
+    let message = error_for("", &[("SFCONN_UNUSED_ASSIGNMENTS__EXCEPTION_KEYS", long.as_str())]);
+    assert!(message.contains("unused_assignments.exception_keys"), "{message}");
+    assert!(message.contains("SFCONN_UNUSED_ASSIGNMENTS__EXCEPTION_KEYS"), "{message}");
+    let mut sandbox = Sandbox::with_credentials();
+    sandbox.config(
+        "[unused_assignments]\nexception_keys = [\"IdentityConnect\"]\n\n[orgs.us]\n\n[orgs.eu.unused_assignments]\nexception_keys = [\"SalesConsoleUser\", \"CPQ_Perm\"]\n",
+    );
+    let us =
+        sfconn_config::load_org_with(&Flags::default(), Need::Everything, &sandbox.env, Some("us")).unwrap();
+    assert_eq!(
+        us.settings.unused_assignment_exception_keys,
+        ["IdentityConnect"],
+        "inherited from the top level"
+    );
+    let eu =
+        sfconn_config::load_org_with(&Flags::default(), Need::Everything, &sandbox.env, Some("eu")).unwrap();
+    assert_eq!(eu.settings.unused_assignment_exception_keys, ["SalesConsoleUser", "CPQ_Perm"]);
+    sandbox.set("SFCONN_ORGS__EU__UNUSED_ASSIGNMENTS__EXCEPTION_KEYS", "OmniStudio");
+    let eu =
+        sfconn_config::load_org_with(&Flags::default(), Need::Everything, &sandbox.env, Some("eu")).unwrap();
+    assert_eq!(eu.settings.unused_assignment_exception_keys, ["OmniStudio"]);
+}
+
 #[test]
 fn login_activity_days_has_every_layer_and_named_orgs_override_it() {
     let mut sandbox = Sandbox::with_credentials();

@@ -330,7 +330,8 @@ fn matrix() -> Vec<Row> {
         .paged(),
     ];
     // ---- each source: a transient failure is retried; a lasting one fails the run ----
-    let lasting: [(&str, FaultKind, Expect); 9] = [
+    // One per source of `SOURCES`, in its order (User last).
+    let lasting: [(&str, FaultKind, Expect); 12] = [
         ("malformed", FaultKind::Malformed, Fails(65, "cannot read")),
         ("truncated JSON", FaultKind::Truncated, Fails(65, "cannot read")),
         ("redirect", redirect(), Fails(69, "with a redirect")),
@@ -339,12 +340,18 @@ fn matrix() -> Vec<Row> {
         ("malformed", FaultKind::Malformed, Fails(65, "cannot read")),
         ("503 always", service_unavailable(), Fails(75, RETRIES_EXHAUSTED)),
         ("502 HTML always", FaultKind::BadGatewayHtml, Fails(75, RETRIES_EXHAUSTED)),
+        ("daily limit", daily_limit(), Fails(75, DAILY_LIMIT)),
+        ("malformed", FaultKind::Malformed, Fails(65, "cannot read")),
+        ("503 always", service_unavailable(), Fails(75, RETRIES_EXHAUSTED)),
         ("truncated JSON", FaultKind::Truncated, Fails(65, "cannot read")),
     ];
-    let transient = [
+    let transient: [(&str, FaultKind); 12] = [
         ("503 once", service_unavailable()),
         ("502 HTML once", FaultKind::BadGatewayHtml),
         ("stall once", FaultKind::Stall(STALL)),
+        ("session expired once", FaultKind::ExpireSessions),
+        ("503 once", service_unavailable()),
+        ("502 HTML once", FaultKind::BadGatewayHtml),
         ("session expired once", FaultKind::ExpireSessions),
         ("503 once", service_unavailable()),
         ("502 HTML once", FaultKind::BadGatewayHtml),

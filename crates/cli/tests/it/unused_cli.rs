@@ -1,0 +1,100 @@
+//! Unused permission set licence assignments end to end: the real `sfconn collect` against the
+//! simulated org, whose data rule (docs/unused-assignments.md, "Worked example") gives the
+//! known answers; the exception setting from the environment; the CSV column; an unreadable
+//! `PermissionSetAssignment`.
+
+use std::collections::BTreeMap;
+
+use serde_json::Value;
+use sfconn_testkit::HiddenAs;
+
+use crate::common::{Org, collected_document as document};
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// Username → its unused licence ids, for the users that have some.
+fn unused_by_username(document: &Value) -> BTreeMap<String, Vec<String>> {
+    document["users"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|user| {
+            let ids: Vec<String> = user["unused_permission_set_license_ids"]
+                .as_array()
+                .expect("computed for every user")
+                .iter()
+                .map(|id| id.as_str().unwrap().to_owned())
+                .collect();
+            (!ids.is_empty()).then(|| (user["username"].as_str().unwrap().to_owned(), ids))
+        })
+        .collect()
+}
+
+fn licence(org: &Org, key: &str) -> String {
+    org.org.data().permission_set_license_by_key(key).unwrap().id.clone()
+}
+
+#[test]
+fn collect_writes_the_small_orgs_known_unused_assignments() {
+    let org = Org::small();
+    let output = org.sfconn().args(["collect"]).output().unwrap();
+    let snapshot = document(&output);
+    let cpq = licence(&org, "SalesforceCPQ_CPQStandardPerm");
+    let console = licence(&org, "SalesConsoleUser");
+    let expected: BTreeMap<String, Vec<String>> = [
+        ("sam.admin@acme.com.sim", &console),
+        ("olga.ivanova@acme.com.sim", &cpq),
+        ("tom@partnerco.com.sim", &cpq),
+        ("oscar@acme.com.evil.io.sim", &console),
+        ("yuri@gmail.com.sim", &cpq),
+    ]
+    .into_iter()
+    .map(|(username, id)| (username.to_owned(), vec![id.clone()]))
+    .collect();
+    assert_eq!(unused_by_username(&snapshot), expected);
+
+    // The setting (per org, here from the environment) adds an exception by key, any case.
+    let output = org
+        .sfconn()
+        .args(["collect"])
+        .env("SFCONN_UNUSED_ASSIGNMENTS__EXCEPTION_KEYS", "salesconsoleuser")
+        .output()
+        .unwrap();
+    let unused = unused_by_username(&document(&output));
+    assert_eq!(
+        unused.keys().collect::<Vec<_>>(),
+        ["olga.ivanova@acme.com.sim", "tom@partnerco.com.sim", "yuri@gmail.com.sim"]
+    );
+
+    // CSV: one more column, the ids joined by `;`.
+    let output = org.sfconn().args(["collect", "-f", "csv", "-o", "out"]).output().unwrap();
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+    let users = std::fs::read_to_string(org.work().join("out/users.csv")).unwrap();
+    let header: Vec<&str> = users.lines().next().unwrap().split(',').collect();
+    assert_eq!(header.last(), Some(&"unused_permission_set_license_ids"));
+    let sam = users.lines().find(|line| line.contains("sam.admin@acme.com.sim")).unwrap();
+    assert!(sam.ends_with(&format!(",{console}")), "{sam}");
+}
+
+#[test]
+fn an_unreadable_permission_set_assignment_leaves_the_field_null_and_says_so() {
+    let org = Org::small();
+    org.org.faults().hide_object("PermissionSetAssignment", HiddenAs::InsufficientAccess);
+    let output = org.sfconn().args(["collect"]).output().unwrap();
+    let snapshot = document(&output);
+    assert!(
+        snapshot["users"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|u| u["unused_permission_set_license_ids"].is_null())
+    );
+    let warnings = snapshot["warnings"].as_array().unwrap();
+    assert_eq!(warnings.len(), 1, "{warnings:?}");
+    assert_eq!(warnings[0]["code"], "source_skipped");
+    assert_eq!(warnings[0]["source"], "PermissionSetAssignment");
+    let stderr = text(&output.stderr);
+    assert!(stderr.contains("PermissionSetAssignment"), "the warning is shown: {stderr}");
+}
