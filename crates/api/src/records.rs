@@ -230,6 +230,9 @@ pub struct PermissionSet {
     pub license_id: Option<String>,
     #[serde(rename = "IsOwnedByProfile", default)]
     pub is_owned_by_profile: Option<bool>,
+    /// The profile that owns the permission set (`IsOwnedByProfile`), else `None`.
+    #[serde(rename = "ProfileId", default)]
+    pub profile_id: Option<String>,
 }
 
 /// `PermissionSetGroupComponent`: one permission set in one permission set group.

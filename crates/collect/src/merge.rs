@@ -49,11 +49,16 @@ pub const USER_PACKAGE_LICENSE_SOQL: &str =
     "SELECT Id, UserId, PackageLicenseId FROM UserPackageLicense ORDER BY UserId, Id";
 
 /// `PermissionSetAssignment` sorted by user for the merge join (`Id` last, as in
-/// [`PERMISSION_SET_LICENSE_ASSIGN_SOQL`]): the permission sets and groups each user holds,
-/// the profile's own permission set included, for the unused-assignment rule
-/// (`crate::unused`).
+/// [`PERMISSION_SET_LICENSE_ASSIGN_SOQL`]): the permission sets and groups each user holds, for
+/// the unused-assignment rule (`crate::unused`). Only the rows that can grant a permission set
+/// licence are transferred: a permission set group, or a permission set with a `LicenseId`
+/// that a profile does not own. The profile's own permission set (one row per user, and the
+/// most common row) is looked up by the user's profile instead
+/// ([`crate::unused::PERMISSION_SET_SOQL`] reads its `ProfileId`), and the permission sets
+/// without a licence (most custom ones) grant none.
 pub const PERMISSION_SET_ASSIGNMENT_SOQL: &str = "SELECT Id, AssigneeId, PermissionSetId, PermissionSetGroupId FROM \
-     PermissionSetAssignment ORDER BY AssigneeId, Id";
+     PermissionSetAssignment WHERE PermissionSet.IsOwnedByProfile = false AND \
+     (PermissionSet.LicenseId != null OR PermissionSetGroupId != null) ORDER BY AssigneeId, Id";
 
 /// The frozen users' `UserLogin` rows (one per user), sorted by user for the merge join: a
 /// user with a row is frozen. Only frozen rows are transferred: an org has one `UserLogin`

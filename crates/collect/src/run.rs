@@ -12,7 +12,7 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
-use sfconn_api::{ApiClient, Cleanups, records};
+use sfconn_api::{ApiClient, ApiError, Cleanups, records};
 use sfconn_auth::{Rotation, RunCancel};
 use sfconn_config::Settings;
 use sfconn_session::Session;
@@ -209,7 +209,7 @@ struct FirstRead {
     package_assignments: Optional<AssignmentSource>,
     frozen_logins: Optional<AssignmentSource>,
     /// Permission set id → `LicenseId` (the permission sets that need a licence).
-    permission_sets: Optional<HashMap<String, String>>,
+    permission_sets: Optional<unused::LicensedSets>,
     /// Permission set group id → its permission sets.
     group_components: Optional<HashMap<String, Vec<String>>>,
     set_assignments: Optional<AssignmentSource>,
@@ -272,9 +272,8 @@ async fn read_first(
             psl_assignments,
             package_assignments,
             frozen_logins,
-            permission_sets,
+            permission_sets_and_assignments,
             group_components,
-            set_assignments,
             feature_licences,
             org_users,
             login_activity,
@@ -333,29 +332,42 @@ async fn read_first(
                 "UserLogin",
                 progress,
             ),
-            unused::optional(
-                client,
-                unused::read_permission_sets(client, gate, progress),
-                "PermissionSet",
-                progress
-            ),
+            // `PermissionSetAssignment` filters on `PermissionSet` fields: it is asked for once
+            // `PermissionSet` was read, so an integration user who cannot read that object gets
+            // two warnings, not a refused query that would stop the run.
+            async {
+                let sets = unused::optional(
+                    client,
+                    unused::read_permission_sets(client, gate, progress),
+                    "PermissionSet",
+                    progress,
+                )
+                .await?;
+                let assignments = match sets {
+                    Optional::Read(_) => {
+                        unused::optional(
+                            client,
+                            AssignmentSource::open(
+                                client,
+                                gate,
+                                "PermissionSetAssignment",
+                                "AssigneeId",
+                                PERMISSION_SET_ASSIGNMENT_SOQL,
+                                unused::granted_by,
+                            ),
+                            "PermissionSetAssignment",
+                            progress,
+                        )
+                        .await?
+                    }
+                    Optional::Skipped(_) => unused::skipped_without_permission_sets(client, progress),
+                };
+                Ok::<_, ApiError>((sets, assignments))
+            },
             unused::optional(
                 client,
                 unused::read_group_components(client, gate, progress),
                 "PermissionSetGroupComponent",
-                progress,
-            ),
-            unused::optional(
-                client,
-                AssignmentSource::open(
-                    client,
-                    gate,
-                    "PermissionSetAssignment",
-                    "AssigneeId",
-                    PERMISSION_SET_ASSIGNMENT_SOQL,
-                    unused::granted_by,
-                ),
-                "PermissionSetAssignment",
                 progress,
             ),
             stop::required(client, feature_licences::count_used(client, gate, feature_fields_named)),
@@ -396,9 +408,8 @@ async fn read_first(
         failure.keep(psl_assignments),
         failure.keep(package_assignments),
         failure.keep(frozen_logins),
-        failure.keep(permission_sets),
+        failure.keep(permission_sets_and_assignments),
         failure.keep(group_components),
-        failure.keep(set_assignments),
         failure.keep(feature_licences),
         failure.keep(login_activity),
     );
@@ -417,9 +428,8 @@ async fn read_first(
         Some(psl_assignments),
         Some(package_assignments),
         Some(frozen_logins),
-        Some(permission_sets),
+        Some((permission_sets, set_assignments)),
         Some(group_components),
-        Some(set_assignments),
         Some(feature_licences),
         Some(login_activity),
     ) = read
@@ -586,8 +596,9 @@ async fn write_users(
             )?;
             let licences = UserLicences::new(permission_set_license_ids, package_license_ids);
             let mut user = mapping::user(record, context, licences, frozen);
-            user.unused_permission_set_license_ids =
-                unused_rule.map(|rule| rule.unused(&user.permission_set_license_ids, &permission_sets));
+            user.unused_permission_set_license_ids = unused_rule.map(|rule| {
+                rule.unused(&user.permission_set_license_ids, &permission_sets, user.profile_id.as_deref())
+            });
             if let Some(activity) = activity {
                 let of_user = activity.of(&user.id);
                 user.logins_in_window = Some(of_user.logins);

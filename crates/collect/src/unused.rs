@@ -3,15 +3,19 @@
 //! A user's `PermissionSetLicenseAssign` row is **unused** when none of the user's permission
 //! sets has that licence as `PermissionSet.LicenseId`: neither a permission set assigned
 //! directly, nor one in a permission set group assigned to the user
-//! (`PermissionSetGroupComponent`), nor the profile's own permission set (Salesforce lists it
-//! in `PermissionSetAssignment` too, `PermissionSet.IsOwnedByProfile = true`), and the licence
-//! is not a known exception ([`KNOWN_EXCEPTIONS`], extended by `unused_assignments.exception_keys`).
+//! (`PermissionSetGroupComponent`), nor the profile's own permission set
+//! (`PermissionSet.IsOwnedByProfile = true`, found by `PermissionSet.ProfileId` and the user's
+//! `ProfileId`), and the licence is not a known exception ([`KNOWN_EXCEPTIONS`], extended by
+//! `unused_assignments.exception_keys`).
 //!
 //! `PermissionSet` (only the rows with a `LicenseId`) and `PermissionSetGroupComponent` are
 //! small org-wide lists, read whole before the snapshot header ([`read_permission_sets`],
 //! [`read_group_components`]) into the maps of [`UnusedRule`]. `PermissionSetAssignment`,
 //! which grows with the users, is merged by user like the licence assignments
 //! (`crate::merge`, [`crate::merge::PERMISSION_SET_ASSIGNMENT_SOQL`]): memory stays per page.
+//! Only its rows that can grant a permission set licence are asked for (groups, and permission
+//! sets with a licence that no profile owns); the profile's own permission set, which every
+//! user has, comes from the profile instead, so the query moves a fraction of the rows.
 
 use std::collections::{HashMap, HashSet};
 
@@ -44,6 +48,25 @@ pub(crate) async fn optional<T>(
     crate::sources::optional(reading, object, progress).await
 }
 
+/// `PermissionSetAssignment` when `PermissionSet` was skipped: not asked for (its query filters
+/// on `PermissionSet` fields, which Salesforce would refuse), and said so.
+/// With an `api_version` too old for the rule, the warning says that instead.
+pub(crate) fn skipped_without_permission_sets<T>(client: &ApiClient, progress: &dyn Progress) -> Optional<T> {
+    const OBJECT: &str = "PermissionSetAssignment";
+    if let Some(skipped) = needs_newer_api(client.api_version(), OBJECT, progress) {
+        return skipped;
+    }
+    progress.finished(OBJECT, SourceStatus::Skipped);
+    Optional::Skipped(Warning::about(
+        WARNING_SOURCE_SKIPPED,
+        OBJECT,
+        "PermissionSetAssignment was not read: its query filters on PermissionSet fields, and \
+         PermissionSet could not be read (see its warning); unused_permission_set_license_ids is \
+         null. Grant the integration user \"View Setup and Configuration\" to include it"
+            .to_owned(),
+    ))
+}
+
 /// With an `api_version` older than [`MIN_API_MAJOR`], the `source_skipped` warning of one of
 /// the rule's objects; `None` when the version is recent enough.
 fn needs_newer_api<T>(
@@ -68,10 +91,9 @@ fn needs_newer_api<T>(
 }
 
 /// The permission sets that need a licence (`LicenseId` set: a permission set licence, or the
-/// user licence of a profile's own permission set). `LicenseId` is filterable (object
-/// reference), so the others are not transferred.
-pub const PERMISSION_SET_SOQL: &str =
-    "SELECT Id, LicenseId, IsOwnedByProfile FROM PermissionSet WHERE LicenseId != null ORDER BY Id";
+/// user licence of a profile's own permission set), with the owning profile of a profile's own
+/// set. `LicenseId` is filterable (object reference), so the others are not transferred.
+pub const PERMISSION_SET_SOQL: &str = "SELECT Id, LicenseId, IsOwnedByProfile, ProfileId FROM PermissionSet WHERE LicenseId != null ORDER BY Id";
 
 /// Every permission set of every permission set group.
 pub const PERMISSION_SET_GROUP_COMPONENT_SOQL: &str =
@@ -114,29 +136,42 @@ pub(crate) fn granted_by(row: records::PermissionSetAssignment) -> (String, Stri
     (row.assignee_id, granted)
 }
 
-/// Reads the permission sets that need a licence: id → `LicenseId`.
+/// The permission sets that need a licence, as [`read_permission_sets`] keeps them.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct LicensedSets {
+    /// Permission set id → its `LicenseId`.
+    pub(crate) licence_of: HashMap<String, String>,
+    /// Profile id → the id of the profile's own permission set (`IsOwnedByProfile`).
+    pub(crate) own_set_of_profile: HashMap<String, String>,
+}
+
+/// Reads the permission sets that need a licence.
 pub(crate) async fn read_permission_sets(
     client: &ApiClient,
     gate: &GuardGate,
     progress: &dyn Progress,
-) -> Result<HashMap<String, String>, ApiError> {
+) -> Result<LicensedSets, ApiError> {
     const OBJECT: &str = "PermissionSet";
     gate.open().await?;
-    let mut licence_of = HashMap::new();
+    let mut sets = LicensedSets::default();
     let mut read = 0u64;
     let mut pages =
         std::pin::pin!(client.query_pages::<records::PermissionSet>(PERMISSION_SET_SOQL.to_owned()));
     while let Some(page) = pages.try_next().await? {
         read += page.records.len() as u64;
         for set in page.records {
-            if let Some(licence) = set.license_id.filter(|id| !id.is_empty()) {
-                licence_of.insert(set.id, licence);
+            let Some(licence) = set.license_id.filter(|id| !id.is_empty()) else { continue };
+            if set.is_owned_by_profile == Some(true)
+                && let Some(profile) = set.profile_id.filter(|id| !id.is_empty())
+            {
+                sets.own_set_of_profile.insert(profile, set.id.clone());
             }
+            sets.licence_of.insert(set.id, licence);
         }
         progress.advanced(OBJECT, read, page.total_size);
     }
     progress.finished(OBJECT, SourceStatus::Read { records: read });
-    Ok(licence_of)
+    Ok(sets)
 }
 
 /// Reads the permission set groups: group id → its permission sets.
@@ -172,16 +207,18 @@ pub(crate) struct UnusedRule {
     /// snapshot's permission set licences: a profile's own permission set names a user
     /// licence, which no `PermissionSetLicenseAssign` row holds).
     grants: HashMap<String, Vec<String>>,
+    /// Profile id → the id of the profile's own permission set.
+    own_set_of_profile: HashMap<String, String>,
     /// Permission set licence ids that are never unused.
     excepted: HashSet<String>,
 }
 
 impl UnusedRule {
-    /// The rule for an org: `licence_of` from [`read_permission_sets`], `sets_of` from
+    /// The rule for an org: `sets` from [`read_permission_sets`], `sets_of` from
     /// [`read_group_components`], the snapshot's subscriptions (for each permission set
     /// licence's key) and the extra exception keys of the settings.
     pub(crate) fn new(
-        licence_of: HashMap<String, String>,
+        LicensedSets { licence_of, own_set_of_profile }: LicensedSets,
         sets_of: HashMap<String, Vec<String>>,
         subscriptions: &[Subscription],
         extra_exception_keys: &[String],
@@ -222,16 +259,18 @@ impl UnusedRule {
                 grants.entry(set).or_default().push(licence);
             }
         }
-        UnusedRule { grants, excepted }
+        UnusedRule { grants, own_set_of_profile, excepted }
     }
 
     /// The unused ones among `held` (the user's permission set licence ids, sorted), given the
-    /// permission sets and groups the user is assigned (`assigned`): sorted, a subset of `held`.
-    pub(crate) fn unused(&self, held: &[String], assigned: &[String]) -> Vec<String> {
+    /// permission sets and groups the user is assigned (`assigned`) and the user's profile
+    /// (whose own permission set the user holds too): sorted, a subset of `held`.
+    pub(crate) fn unused(&self, held: &[String], assigned: &[String], profile: Option<&str>) -> Vec<String> {
+        let own_set = profile.and_then(|profile| self.own_set_of_profile.get(profile));
         held.iter()
             .filter(|licence| !self.excepted.contains(*licence))
             .filter(|licence| {
-                !assigned.iter().any(|granted| {
+                !assigned.iter().chain(own_set).any(|granted| {
                     self.grants.get(granted).is_some_and(|licences| licences.iter().any(|l| l == *licence))
                 })
             })
@@ -276,6 +315,11 @@ mod tests {
         .into_iter()
         .map(|(set, licence)| (set.to_owned(), licence.to_owned()))
         .collect();
+        let own_set_of_profile: HashMap<String, String> =
+            [("00e_standard", "0PS_profile"), ("00e_cpq", "0PS_profile_cpq")]
+                .into_iter()
+                .map(|(profile, set)| (profile.to_owned(), set.to_owned()))
+                .collect();
         let sets_of: HashMap<String, Vec<String>> =
             [("0PG_sales".to_owned(), strings(&["0PS_console", "0PS_nolicence"]))].into_iter().collect();
         let subscriptions = [
@@ -284,36 +328,45 @@ mod tests {
             licence("0PL3", Some("identityconnect"), "IdentityConnect"),
             licence("0PL4", None, "EinsteinAnalyticsPlusPsl"),
         ];
-        UnusedRule::new(licence_of, sets_of, &subscriptions, &strings(extra))
+        UnusedRule::new(
+            LicensedSets { licence_of, own_set_of_profile },
+            sets_of,
+            &subscriptions,
+            &strings(extra),
+        )
     }
 
     #[test]
     fn a_licence_no_assigned_permission_set_needs_is_unused() {
         let held = strings(&["0PL1", "0PL2", "0PL4"]);
-        assert_eq!(rule(&[]).unused(&held, &[]), held);
-        assert_eq!(rule(&[]).unused(&held, &strings(&["0PS_cpq"])), ["0PL2", "0PL4"]);
+        assert_eq!(rule(&[]).unused(&held, &[], None), held);
+        assert_eq!(rule(&[]).unused(&held, &strings(&["0PS_cpq"]), None), ["0PL2", "0PL4"]);
     }
 
     #[test]
     fn a_group_grants_the_licences_of_its_permission_sets() {
         let held = strings(&["0PL1", "0PL2"]);
-        assert_eq!(rule(&[]).unused(&held, &strings(&["0PG_sales"])), ["0PL1"]);
+        assert_eq!(rule(&[]).unused(&held, &strings(&["0PG_sales"]), None), ["0PL1"]);
     }
 
     #[test]
     fn the_profiles_own_permission_set_counts_like_any_other() {
         let held = strings(&["0PL1"]);
-        assert_eq!(rule(&[]).unused(&held, &strings(&["0PS_profile"])), ["0PL1"]);
-        assert!(rule(&[]).unused(&held, &strings(&["0PS_profile_cpq"])).is_empty());
+        assert_eq!(rule(&[]).unused(&held, &strings(&["0PS_profile"]), None), ["0PL1"]);
+        assert!(rule(&[]).unused(&held, &strings(&["0PS_profile_cpq"]), None).is_empty());
+        // The query leaves the profiles' own permission sets out: the user's profile finds it.
+        assert_eq!(rule(&[]).unused(&held, &[], Some("00e_standard")), ["0PL1"]);
+        assert!(rule(&[]).unused(&held, &[], Some("00e_cpq")).is_empty());
+        assert_eq!(rule(&[]).unused(&held, &[], Some("00e_unknown")), ["0PL1"]);
     }
 
     #[test]
     fn known_and_configured_exceptions_are_never_unused_whatever_the_case() {
         let held = strings(&["0PL3", "0PL4"]);
         // IdentityConnect is in the table (the org spells its key in lower case).
-        assert_eq!(rule(&[]).unused(&held, &[]), ["0PL4"]);
+        assert_eq!(rule(&[]).unused(&held, &[], None), ["0PL4"]);
         // The setting adds one; without a readable key the DeveloperName is matched.
-        assert!(rule(&["EINSTEINANALYTICSPLUSPSL"]).unused(&held, &[]).is_empty());
+        assert!(rule(&["EINSTEINANALYTICSPLUSPSL"]).unused(&held, &[], None).is_empty());
     }
 
     #[test]

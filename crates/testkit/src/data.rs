@@ -1175,6 +1175,18 @@ impl OrgData {
         (0..self.set_assignment_slots()).filter_map(|s| self.set_assignment_at(s))
     }
 
+    /// The `PermissionSetAssignment` rows sfconn asks for (`WHERE PermissionSet.IsOwnedByProfile
+    /// = false AND (PermissionSet.LicenseId != null OR PermissionSetGroupId != null)`): those
+    /// that can grant a permission set licence. In id order.
+    pub fn licence_granting_set_assignments(&self) -> impl Iterator<Item = PermissionSetAssignment> + '_ {
+        self.set_assignments().filter(|row| {
+            row.permission_set_group_id.is_some()
+                || self.permission_sets.iter().any(|set| {
+                    set.id == row.permission_set_id && !set.is_owned_by_profile && set.license_id.is_some()
+                })
+        })
+    }
+
     /// The permission set licences user `index` holds that its permission sets grant (directly,
     /// through the group, or through the profile's own set), as this org's data says: the
     /// ground truth for the unused-assignment rule (before its exceptions). Sorted.

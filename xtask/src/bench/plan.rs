@@ -53,7 +53,7 @@ impl Workload {
             permission_sets: data.permission_sets.iter().filter(|set| set.license_id.is_some()).count()
                 as u64,
             permission_set_group_components: data.permission_set_group_components.len() as u64,
-            permission_set_assignments: data.set_assignments().count() as u64,
+            permission_set_assignments: data.licence_granting_set_assignments().count() as u64,
         }
     }
 
