@@ -98,3 +98,81 @@ fn an_unreadable_permission_set_assignment_leaves_the_field_null_and_says_so() {
     let stderr = text(&output.stderr);
     assert!(stderr.contains("PermissionSetAssignment"), "the warning is shown: {stderr}");
 }
+
+/// From the simulated org to the report, through the real binary: `collect`, `history import`,
+/// `report -f json`. The `unused_assignment` class must list exactly the (user, licence) pairs
+/// the test kit's own data rule makes unused (held, granted by none of the user's permission
+/// sets, not an exception), for the active people who are not already reclaim candidates of a
+/// user-level class, and each subscription's `unused_assignment_seats` must add up to them.
+#[test]
+fn the_report_lists_the_simulated_orgs_unused_assignments_not_already_reclaimed() {
+    use std::collections::BTreeSet;
+
+    use sfconn_collect::unused::KNOWN_EXCEPTIONS;
+    use sfconn_testkit::{OrgSpec, REFERENCE_TIME, SfDateTime};
+
+    let org = Org::start(OrgSpec::with_users(600));
+    let output = org.sfconn().args(["collect"]).output().unwrap();
+    let mut snapshot = document(&output);
+    // The simulated org's dates are relative to its own present (see login_activity_cli.rs).
+    snapshot["collected_at"] = Value::from(SfDateTime(REFERENCE_TIME).rfc3339());
+    std::fs::write(org.work().join("snapshot.json"), serde_json::to_vec(&snapshot).unwrap()).unwrap();
+    let import =
+        org.bare().args(["history", "import", "snapshot.json", "--store", "history.db"]).output().unwrap();
+    assert_eq!(import.status.code(), Some(0), "{}", text(&import.stderr));
+    let report = org.bare().args(["report", "-f", "json", "--store", "history.db"]).output().unwrap();
+    assert_eq!(report.status.code(), Some(0), "{}", text(&report.stderr));
+    let report: Value = serde_json::from_slice(&report.stdout).unwrap();
+
+    let data = org.org.data();
+    let excepted: BTreeSet<&str> = data
+        .permission_set_licenses
+        .iter()
+        .filter(|l| {
+            KNOWN_EXCEPTIONS.iter().any(|e| e.key.eq_ignore_ascii_case(&l.permission_set_license_key))
+        })
+        .map(|l| l.id.as_str())
+        .collect();
+    let candidates: BTreeSet<&str> = report["reclaim_candidates"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["user_id"].as_str().unwrap())
+        .collect();
+    let kinds: BTreeMap<&str, &str> = snapshot["users"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|u| (u["id"].as_str().unwrap(), u["account_kind"].as_str().unwrap()))
+        .collect();
+    let mut expected = BTreeSet::new();
+    for row in data.psl_assignments() {
+        let index = data.user_index(&row.assignee_id).unwrap();
+        let user = data.user(index).unwrap();
+        let person = !matches!(kinds[user.id.as_str()], "guest" | "system");
+        let unused = !data.granted_permission_set_licences(index).contains(&row.permission_set_license_id)
+            && !excepted.contains(row.permission_set_license_id.as_str());
+        if unused && user.is_active && person && !candidates.contains(user.id.as_str()) {
+            expected.insert((row.assignee_id.clone(), row.permission_set_license_id.clone()));
+        }
+    }
+    let listed: Vec<(String, String)> = report["unused_assignments"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| (a["user_id"].as_str().unwrap().to_owned(), a["licence_id"].as_str().unwrap().to_owned()))
+        .collect();
+    assert!(expected.len() >= 10, "the generator leaves assignments unused: {}", expected.len());
+    assert_eq!(listed.len(), expected.len(), "each assignment once");
+    assert_eq!(listed.into_iter().collect::<BTreeSet<_>>(), expected);
+    let seats: u64 = report["subscriptions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|s| s["unused_assignment_seats"].as_u64())
+        .sum();
+    assert_eq!(seats, expected.len() as u64);
+    let class =
+        report["classes"].as_array().unwrap().iter().find(|c| c["class"] == "unused_assignment").unwrap();
+    assert_eq!(class["candidates"], expected.len());
+}
