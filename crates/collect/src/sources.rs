@@ -151,7 +151,8 @@ pub(crate) async fn optional<T>(
 /// The permission that lets the integration user read `object` (docs/api-calls.md).
 fn permission_for(object: &str) -> &'static str {
     match object {
-        "LoginHistory" => "\"Manage Users\"",
+        // Object Reference, "UserLogin": "you need the UserPermissions.ManageUsers permission".
+        "LoginHistory" | "UserLogin" => "\"Manage Users\"",
         _ => "\"View Setup and Configuration\"",
     }
 }

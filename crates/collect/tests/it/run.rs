@@ -340,6 +340,7 @@ async fn unreadable_user_login_makes_frozen_null_and_a_hidden_checkbox_is_left_o
     let snapshot: Snapshot = serde_json::from_slice(&buffer.bytes()).unwrap();
     assert_eq!(codes(&snapshot), [("source_skipped", Some("UserLogin"))]);
     assert!(snapshot.warnings[0].message.contains("INSUFFICIENT_ACCESS"), "{}", snapshot.warnings[0].message);
+    assert!(snapshot.warnings[0].message.contains("\"Manage Users\""), "{}", snapshot.warnings[0].message);
     assert!(snapshot.users.iter().all(|u| u.frozen.is_none()));
     assert!(snapshot.users.iter().all(|u| !u.feature_licences.iter().any(|f| f == "MarketingUser")));
     assert!(snapshot.users.iter().any(|u| u.feature_licences.iter().any(|f| f == "SupportUser")));
