@@ -111,12 +111,13 @@ pub(crate) struct UserPages {
     failed: Option<ApiError>,
     /// Settles a failure read ahead before it is held ([`stop::holder`]).
     hold: stop::Holder,
-    /// Pages [`UserPages::next`] tops the held ones up to: from the limit before the header
-    /// down by one per page taken, to none, so that the page that arrived while the header
-    /// waited is taken (and the one after it requested) with the first page the run takes, and
-    /// once the pages held are written the stream's own read-ahead (one page) is all: holding
-    /// more only raised the memory when pages come faster than they are written, and gained no
-    /// time (docs/benchmarks.md, fourth pass).
+    /// Pages [`UserPages::next`] tops the held ones up to, so that a page that arrives while
+    /// the held ones are being written is taken (and the one after it requested) at once:
+    /// with pages a round trip apart, [`USER_PAGES_HELD_BEFORE_HEADER`] until the held pages
+    /// are all written (the run has caught up with the chain); with pages coming faster, down
+    /// by one per page taken. Then none: the stream's own read-ahead (one page) is all, as
+    /// holding more only raised the memory when pages come faster than they are written, and
+    /// gained no time (docs/benchmarks.md, fourth pass).
     top_up_to: usize,
 }
 
@@ -177,7 +178,11 @@ impl UserPages {
                 };
                 self.keep(arrived);
             }
-            self.top_up_to = self.top_up_to.saturating_sub(1);
+            if self.held.is_empty() {
+                self.top_up_to = 0;
+            } else if self.top_up_to < USER_PAGES_HELD_BEFORE_HEADER {
+                self.top_up_to -= 1;
+            }
             return Ok(Some(page));
         }
         if let Some(error) = self.failed.take() {
@@ -292,31 +297,36 @@ mod tests {
 
     #[tokio::test]
     async fn user_pages_are_read_ahead_while_the_header_waits_but_no_further_than_the_limit() {
-        let rest = ["2", "3", "4", "5", "6", "7"].into_iter().map(|id| Ok(user_page(id))).collect();
+        let rest = ["2", "3", "4", "5", "6", "7", "8"].into_iter().map(|id| Ok(user_page(id))).collect();
         let (_header_not_ready, header_wait) = tokio::sync::oneshot::channel();
-        let apart = ROUND_TRIP_WORTH_HOLDING + std::time::Duration::from_millis(15);
+        // Page n + 2 arrives n + 1 times this after the start: each wait below ends after the
+        // page it waits for has arrived and well before the next one.
+        let apart = std::time::Duration::from_millis(100);
+        assert!(apart > ROUND_TRIP_WORTH_HOLDING);
         let mut users =
             UserPages::open(opened_apart(rest, apart), header_wait, Box::new(|error| error)).await.unwrap();
         assert_eq!(USER_PAGES_HELD_BEFORE_HEADER, 4);
-        // Page 5 arrives while the header is still being written.
-        tokio::time::sleep(apart * 2).await;
         assert_eq!(held(&users), ["1", "2", "3", "4"]);
-        // The first page taken takes the one that arrived while the header waited (so that the
-        // next is requested at once); later ones let the pages held fall to the lower limit.
+        // The header is written while page 5 arrives, a round trip after page 4.
+        tokio::time::sleep(apart).await;
+        // While the held pages are written, pages that have arrived are taken (so that the next
+        // is requested at once), up to the same limit.
         assert_eq!(users.next().await.unwrap().unwrap().records[0].id, "1");
         assert_eq!(held(&users), ["2", "3", "4", "5"]);
+        tokio::time::sleep(apart).await;
         assert_eq!(users.next().await.unwrap().unwrap().records[0].id, "2");
-        assert_eq!(held(&users), ["3", "4", "5"]);
-        assert_eq!(users.next().await.unwrap().unwrap().records[0].id, "3");
-        assert_eq!(held(&users), ["4", "5"]);
-        // Page 6 has arrived too, but the pages held are written down to none; then the stream
-        // hands out its pages itself, reading one ahead.
-        tokio::time::sleep(apart * 2).await;
-        assert_eq!(users.next().await.unwrap().unwrap().records[0].id, "4");
-        assert_eq!(held(&users), ["5"]);
-        assert_eq!(users.next().await.unwrap().unwrap().records[0].id, "5");
+        assert_eq!(held(&users), ["3", "4", "5", "6"]);
+        for (taken, left) in [("3", vec!["4", "5", "6"]), ("4", vec!["5", "6"]), ("5", vec!["6"])] {
+            assert_eq!(users.next().await.unwrap().unwrap().records[0].id, taken);
+            assert_eq!(held(&users), left);
+        }
+        // Once they are all written, the stream hands out its pages itself, one ahead.
+        assert_eq!(users.next().await.unwrap().unwrap().records[0].id, "6");
         assert!(held(&users).is_empty());
-        assert_eq!(ids(&mut users).await.unwrap(), ["6", "7"]);
+        tokio::time::sleep(apart * 3).await;
+        assert_eq!(users.next().await.unwrap().unwrap().records[0].id, "7");
+        assert!(held(&users).is_empty());
+        assert_eq!(ids(&mut users).await.unwrap(), ["8"]);
     }
 
     #[tokio::test]
