@@ -16,7 +16,7 @@ pub(crate) struct Staged {
 }
 
 /// Bytes written between two background syncs of a file that is renamed over its target.
-const SYNC_EVERY: u64 = 8 * 1024 * 1024;
+const SYNC_EVERY: u64 = 16 * 1024 * 1024;
 
 /// The staged file. One that is published by a rename must be on disk before the rename
 /// (`sync_all`); left to the end, that writes the whole output at once (about 100 MB at 100k
