@@ -113,12 +113,15 @@ pub(crate) struct UserPages {
     hold: stop::Holder,
     /// Pages [`UserPages::next`] tops the held ones up to, so that a page that arrives while
     /// the held ones are being written is taken (and the one after it requested) at once:
-    /// with pages a round trip apart, [`USER_PAGES_HELD_BEFORE_HEADER`] until the held pages
-    /// are all written (the run has caught up with the chain); with pages coming faster, down
-    /// by one per page taken. Then none: the stream's own read-ahead (one page) is all, as
-    /// holding more only raised the memory when pages come faster than they are written, and
-    /// gained no time (docs/benchmarks.md, fourth pass).
+    /// with pages a round trip apart, [`USER_PAGES_HELD_BEFORE_HEADER`] while the pages held
+    /// when the header was out are written ([`UserPages::backlog`]); after that, or with pages
+    /// coming faster, down by one per page taken, and none once nothing is held. Then the
+    /// stream's own read-ahead (one page) is all: holding more only raised the memory when
+    /// pages come faster than they are written, and gained no time (docs/benchmarks.md,
+    /// fourth pass).
     top_up_to: usize,
+    /// The pages held when the header was out and not yet taken.
+    backlog: usize,
 }
 
 impl UserPages {
@@ -139,6 +142,7 @@ impl UserPages {
             failed: None,
             hold,
             top_up_to: USER_PAGES_HELD_BEFORE_HEADER,
+            backlog: 0,
         };
         let mut header_wait = std::pin::pin!(header_wait);
         let mut previous = tokio::time::Instant::now();
@@ -156,6 +160,7 @@ impl UserPages {
             }
             previous = tokio::time::Instant::now();
         }
+        users.backlog = users.held.len();
         Ok(users)
     }
 
@@ -178,10 +183,11 @@ impl UserPages {
                 };
                 self.keep(arrived);
             }
+            self.backlog = self.backlog.saturating_sub(1);
             if self.held.is_empty() {
                 self.top_up_to = 0;
-            } else if self.top_up_to < USER_PAGES_HELD_BEFORE_HEADER {
-                self.top_up_to -= 1;
+            } else if self.backlog == 0 || self.top_up_to < USER_PAGES_HELD_BEFORE_HEADER {
+                self.top_up_to = self.top_up_to.saturating_sub(1);
             }
             return Ok(Some(page));
         }
@@ -327,6 +333,32 @@ mod tests {
         assert_eq!(users.next().await.unwrap().unwrap().records[0].id, "7");
         assert!(held(&users).is_empty());
         assert_eq!(ids(&mut users).await.unwrap(), ["8"]);
+    }
+
+    #[tokio::test]
+    async fn when_the_run_cannot_keep_up_the_pages_held_fall_to_none_after_the_backlog() {
+        let rest = (2..=10).map(|id| Ok(user_page(&id.to_string()))).collect();
+        let (_header_not_ready, header_wait) = tokio::sync::oneshot::channel();
+        let apart = ROUND_TRIP_WORTH_HOLDING + std::time::Duration::from_millis(15);
+        let mut users =
+            UserPages::open(opened_apart(rest, apart), header_wait, Box::new(|error| error)).await.unwrap();
+        assert_eq!(held(&users), ["1", "2", "3", "4"]);
+        // Every later page has arrived before the run takes one: the run is the slower side.
+        tokio::time::sleep(apart * 10).await;
+        for (taken, left) in [
+            ("1", vec!["2", "3", "4", "5"]),
+            ("2", vec!["3", "4", "5", "6"]),
+            ("3", vec!["4", "5", "6", "7"]),
+            ("4", vec!["5", "6", "7", "8"]),
+            ("5", vec!["6", "7", "8"]),
+            ("6", vec!["7", "8"]),
+            ("7", vec!["8"]),
+            ("8", vec![]),
+        ] {
+            assert_eq!(users.next().await.unwrap().unwrap().records[0].id, taken);
+            assert_eq!(held(&users), left, "after page {taken}");
+        }
+        assert_eq!(ids(&mut users).await.unwrap(), ["9", "10"]);
     }
 
     #[tokio::test]
