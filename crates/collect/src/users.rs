@@ -85,7 +85,7 @@ pub(crate) async fn open_users(
 /// the User chain asks for page 1 after three and for one page per round trip after that.
 /// With four pages held and the fifth in flight, page 6 is asked for after the seventh round
 /// trip, by when the header is out when the org answers each request in about the same time
-/// (docs/benchmarks.md, fourth pass). Memory: about a megabyte and a half per page held, only
+/// (docs/benchmarks.md, fourth pass). Memory: about 2 MiB per page held, only
 /// before the header, and only while the pages come a round trip apart: see
 /// [`ROUND_TRIP_WORTH_HOLDING`].
 const USER_PAGES_HELD_BEFORE_HEADER: usize = 4;

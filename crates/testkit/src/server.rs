@@ -177,6 +177,7 @@ fn totals_at_start(data: &OrgData) -> HashMap<String, u64> {
 }
 
 /// Where the next page of a cursor starts.
+#[derive(Clone, Copy)]
 struct NextPage<'a> {
     locator: &'a str,
     offset: u64,
