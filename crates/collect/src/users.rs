@@ -83,17 +83,17 @@ pub(crate) async fn open_users(
 /// three first assignment pages, four feature licence counts) share the three permits the
 /// User chain leaves of `http.concurrency` = 4: six round trips after the version list, while
 /// the User chain asks for page 1 after three and for one page per round trip after that.
-/// With four pages held and the fifth in flight, page 6 is asked for after the seventh round
-/// trip, by when the header is out when the org answers each request in about the same time
-/// (docs/benchmarks.md, fourth pass). Memory: about 2 MiB per page held, only
-/// before the header, and only while the pages come a round trip apart: see
+/// With four pages held and the fifth in flight, page 6 is the first to wait for the header,
+/// and it would be asked for after the eighth round trip, when the header can be out at the
+/// earliest (docs/benchmarks.md, fourth pass). Memory: about 2 MiB per page held, only before
+/// the header, and only while the pages come a round trip apart: see
 /// [`ROUND_TRIP_WORTH_HOLDING`].
 const USER_PAGES_HELD_BEFORE_HEADER: usize = 4;
 
 /// Pages that arrive less than this apart are not held beyond [`USER_PAGES_HELD`] before the
 /// header: the chain is then not waiting for round trips (an org on the same machine, no
 /// latency), writing the pages held takes as long as fetching them again, and holding more
-/// would only raise the peak memory (measured: 3.3 MiB at 1M users with no latency).
+/// would only raise the peak memory (up to 3.3 MiB at 1M users with no latency, measured).
 const ROUND_TRIP_WORTH_HOLDING: std::time::Duration = std::time::Duration::from_millis(25);
 
 /// Pages of the User query held, at most, while the header waits when they come less than a
