@@ -60,6 +60,11 @@ struct Options {
     /// An sfconn binary to measure instead of building this checkout's (`--binary`), e.g. an
     /// older build kept for a before/after comparison.
     binary: Option<PathBuf>,
+    /// The store import after the collections (`--no-import` skips it).
+    import: bool,
+    /// The simulated org builds the next page of a cursor ahead (`OrgSpec::build_ahead`);
+    /// `--org-builds-on-request` measures against the org as it was before the fourth pass.
+    build_ahead: bool,
 }
 
 impl Default for Options {
@@ -74,6 +79,8 @@ impl Default for Options {
             sfconn_args: Vec::new(),
             perf: false,
             binary: None,
+            import: true,
+            build_ahead: true,
         }
     }
 }
@@ -85,6 +92,9 @@ const USAGE: &str = "usage: cargo xtask bench [--sizes 10000,100000,1000000] [--
   --no-peer skip the peers (simple-salesforce in target/bench/venv, jsforce in target/bench/node)
   --verbose sfconn logs at debug level into target/bench/sfconn-N.stderr
   --binary PATH  measure this sfconn binary instead of building the checkout's (before/after)
+  --no-import  skip the store import after the collections
+  --org-builds-on-request  the simulated org builds every page when it is asked for, on its one
+            thread (as before the fourth pass), instead of building a cursor's next page ahead
   --perf    profile sfconn with `perf record` into target/bench/perf-N.data (no peer; figures
             include perf's own overhead)
   --login-activity DAYS [--logins-per-month N] [--users N] [--latency-ms L]  one org collected with
@@ -128,6 +138,8 @@ fn parse_options(args: &[String]) -> Result<Options> {
                 options.server_time = Duration::from_millis(ms);
             }
             "--quick" => options.sizes = vec![10_000, 100_000],
+            "--no-import" => options.import = false,
+            "--org-builds-on-request" => options.build_ahead = false,
             "--no-peer" => options.peer = false,
             "--verbose" => options.sfconn_args.push("-vv".into()),
             "--binary" => options.binary = Some(PathBuf::from(value("--binary")?)),
@@ -146,6 +158,8 @@ fn parse_options(args: &[String]) -> Result<Options> {
                     sfconn_args: Vec::new(),
                     perf: false,
                     binary: None,
+                    import: true,
+                    build_ahead: true,
                 };
             }
             "-h" | "--help" => bail!("{USAGE}"),
@@ -233,6 +247,7 @@ pub(crate) fn run(args: &[String]) -> Result<()> {
         let mut spec = OrgSpec::with_users(users);
         spec.latency = options.latency;
         spec.server_time = options.server_time;
+        spec.build_ahead = options.build_ahead;
         spec.request_log_limit = usize::MAX;
         eprintln!(
             "xtask bench: {users} users, {} ms latency, {} ms server time per query page: generating the org",
@@ -269,10 +284,15 @@ pub(crate) fn run(args: &[String]) -> Result<()> {
     let import_users =
         if options.smoke { options.sizes.first().copied().unwrap_or(2_000) } else { import::USERS };
     let snapshot = bench_dir.join(format!("out-{import_users}.json"));
-    if !snapshot.exists() {
-        collect_unmeasured(&sfconn, &runtime, &home, &snapshot, import_users)?;
-    }
-    let imports = import::run(&sfconn, &bench_dir, &home, &snapshot, import_users)?;
+    let imports = if options.import {
+        if !snapshot.exists() {
+            collect_unmeasured(&sfconn, &runtime, &home, &snapshot, import_users)?;
+        }
+        import::run(&sfconn, &bench_dir, &home, &snapshot, import_users)?
+    } else {
+        eprintln!("xtask bench: store import skipped (--no-import)");
+        Vec::new()
+    };
 
     let machine = machine();
     let mut markdown = markdown(&options, &machine, &results);
@@ -676,9 +696,10 @@ fn markdown(options: &Options, machine: &Machine, results: &[SizeResult]) -> Str
     let mut md = String::new();
     let _ = writeln!(
         md,
-        "Latency {} ms per request, server time {} ms per query page; {}; machine: {}.\n",
+        "Latency {} ms per request, server time {} ms per query page; the org builds {}; {}; machine: {}.\n",
         options.latency.as_millis(),
         options.server_time.as_millis(),
+        if options.build_ahead { "each cursor's next page ahead" } else { "every page on request" },
         match &options.binary {
             Some(binary) => format!("sfconn binary {}", binary.display()),
             None if options.release => "release build".to_owned(),
@@ -852,6 +873,7 @@ fn results_json(options: &Options, machine: &Machine, results: &[SizeResult]) ->
     json!({
         "latency_ms": options.latency.as_millis(),
         "server_ms": options.server_time.as_millis(),
+        "org_builds_ahead": options.build_ahead,
         "build": if options.release { "release" } else { "debug" },
         "machine": { "cpu": machine.cpu, "cores": machine.cores, "memory_mib": machine.memory_mib },
         "sizes": sizes,
@@ -919,6 +941,10 @@ mod tests {
             Duration::from_millis(200)
         );
         assert_eq!(parse_options(&args(&["--quick"])).unwrap().sizes, [10_000, 100_000]);
+        let defaults = parse_options(&[]).unwrap();
+        assert!(defaults.import && defaults.build_ahead);
+        let options = parse_options(&args(&["--no-import", "--org-builds-on-request"])).unwrap();
+        assert!(!options.import && !options.build_ahead);
         assert_eq!(
             parse_options(&args(&["--binary", "target/bench/sfconn-before"])).unwrap().binary,
             Some(PathBuf::from("target/bench/sfconn-before"))

@@ -77,9 +77,27 @@ pub(crate) async fn open_users(
     Ok(OpenUsers { selection, first, rest })
 }
 
-/// Pages of the User query held, at most, before the run takes them: enough that the User
-/// chain keeps moving while the snapshot header waits for the org-wide sources, few enough
-/// that memory stays a constant number of pages (besides these, the one in flight).
+/// Pages of the User query held, at most, while the snapshot header waits for the org-wide
+/// sources: enough that the User chain keeps moving until the header can be written. Before
+/// the header, 18 other requests (the budget guard, five describes, five org-wide queries,
+/// three first assignment pages, four feature licence counts) share the three permits the
+/// User chain leaves of `http.concurrency` = 4: six round trips after the version list, while
+/// the User chain asks for page 1 after three and for one page per round trip after that.
+/// With four pages held and the fifth in flight, page 6 is the first to wait for the header,
+/// and it would be asked for after the eighth round trip, when the header can be out at the
+/// earliest (docs/benchmarks.md, fourth pass). Memory: about 2 MiB per page held, only before
+/// the header, and only while the pages come a round trip apart: see
+/// [`ROUND_TRIP_WORTH_HOLDING`].
+const USER_PAGES_HELD_BEFORE_HEADER: usize = 4;
+
+/// Pages that arrive less than this apart are not held beyond [`USER_PAGES_HELD`] before the
+/// header: the chain is then not waiting for round trips (an org on the same machine, no
+/// latency), writing the pages held takes as long as fetching them again, and holding more
+/// would only raise the peak memory (up to 3.3 MiB at 1M users with no latency, measured).
+const ROUND_TRIP_WORTH_HOLDING: std::time::Duration = std::time::Duration::from_millis(25);
+
+/// Pages of the User query held, at most, while the header waits when they come less than a
+/// round trip apart ([`ROUND_TRIP_WORTH_HOLDING`]).
 const USER_PAGES_HELD: usize = 2;
 
 /// The User query as the run reads it: the field selection, the pages read ahead, then the
@@ -93,21 +111,42 @@ pub(crate) struct UserPages {
     failed: Option<ApiError>,
     /// Settles a failure read ahead before it is held ([`stop::holder`]).
     hold: stop::Holder,
+    /// Pages [`UserPages::next`] tops the held ones up to, so that a page that arrives while
+    /// the held ones are being written is taken (and the one after it requested) at once:
+    /// with pages a round trip apart, [`USER_PAGES_HELD_BEFORE_HEADER`] while the pages held
+    /// when the header was out are written ([`UserPages::backlog`]); after that, or with pages
+    /// coming faster, down by one per page taken, and none once nothing is held. Then the
+    /// stream's own read-ahead (one page) is all: holding more only raised the memory when
+    /// pages come faster than they are written, and gained no time (docs/benchmarks.md,
+    /// fourth pass).
+    top_up_to: usize,
+    /// The pages held when the header was out and not yet taken.
+    backlog: usize,
 }
 
 impl UserPages {
-    /// Opens the User query, then takes its pages, up to [`USER_PAGES_HELD`], until
-    /// `header_wait` resolves (the org-wide sources are read; their sender was dropped).
+    /// Opens the User query, then takes its pages, up to [`USER_PAGES_HELD_BEFORE_HEADER`] (or
+    /// [`USER_PAGES_HELD`] once one has come less than [`ROUND_TRIP_WORTH_HOLDING`] after the
+    /// one before), until `header_wait` resolves (the org-wide sources are read; their sender
+    /// was dropped).
     pub(crate) async fn open(
         opening: impl Future<Output = Result<OpenUsers, ApiError>>,
         header_wait: tokio::sync::oneshot::Receiver<()>,
         hold: stop::Holder,
     ) -> Result<UserPages, ApiError> {
         let OpenUsers { selection, first, rest } = opening.await?;
-        let mut users =
-            UserPages { selection, held: first.into_iter().collect(), rest: Some(rest), failed: None, hold };
+        let mut users = UserPages {
+            selection,
+            held: first.into_iter().collect(),
+            rest: Some(rest),
+            failed: None,
+            hold,
+            top_up_to: USER_PAGES_HELD_BEFORE_HEADER,
+            backlog: 0,
+        };
         let mut header_wait = std::pin::pin!(header_wait);
-        while users.held.len() < USER_PAGES_HELD && users.failed.is_none() {
+        let mut previous = tokio::time::Instant::now();
+        while users.held.len() < users.top_up_to && users.failed.is_none() {
             let Some(rest) = users.rest.as_mut() else {
                 break;
             };
@@ -116,7 +155,12 @@ impl UserPages {
                 _ = &mut header_wait => break,
                 page = rest.try_next() => users.keep(page),
             }
+            if previous.elapsed() < ROUND_TRIP_WORTH_HOLDING {
+                users.top_up_to = USER_PAGES_HELD;
+            }
+            previous = tokio::time::Instant::now();
         }
+        users.backlog = users.held.len();
         Ok(users)
     }
 
@@ -129,15 +173,21 @@ impl UserPages {
     }
 
     /// The next page: the held ones first, then the stream's. Taking a held page also takes
-    /// the stream's next one if it has already arrived (without waiting), so that the page
-    /// after it is requested at once.
+    /// the stream's next one if it has already arrived (without waiting) and fewer are held
+    /// than [`UserPages::top_up_to`], so that the page after it is requested at once.
     pub(crate) async fn next(&mut self) -> Result<Option<Page<records::User>>, ApiError> {
         if let Some(page) = self.held.pop_front() {
-            while self.held.len() < USER_PAGES_HELD && self.failed.is_none() {
+            while self.held.len() < self.top_up_to && self.failed.is_none() {
                 let Some(arrived) = self.rest.as_mut().and_then(|rest| rest.try_next().now_or_never()) else {
                     break;
                 };
                 self.keep(arrived);
+            }
+            self.backlog = self.backlog.saturating_sub(1);
+            if self.held.is_empty() {
+                self.top_up_to = 0;
+            } else if self.backlog == 0 || self.top_up_to < USER_PAGES_HELD_BEFORE_HEADER {
+                self.top_up_to = self.top_up_to.saturating_sub(1);
             }
             return Ok(Some(page));
         }
@@ -218,16 +268,97 @@ mod tests {
         Ok(ids)
     }
 
+    /// A User query whose first page has been taken; page `n + 2` of `rest` arrives `n + 1`
+    /// times `apart` after the start (when nobody waits for it, it is there when asked for).
+    fn opened_apart(
+        rest: Vec<Result<Page<records::User>, ApiError>>,
+        apart: std::time::Duration,
+    ) -> std::future::Ready<Result<OpenUsers, ApiError>> {
+        let selection = FieldSelection { fields: vec!["Id".to_owned()], missing_optional: Vec::new() };
+        let start = tokio::time::Instant::now();
+        let arriving = futures_util::stream::iter(rest.into_iter().zip(1u32..));
+        let rest = Box::pin(futures_util::StreamExt::then(arriving, move |(page, n)| async move {
+            tokio::time::sleep_until(start + apart * n).await;
+            page
+        }));
+        std::future::ready(Ok(OpenUsers { selection, first: Some(user_page("1")), rest }))
+    }
+
+    fn held(users: &UserPages) -> Vec<String> {
+        users.held.iter().map(|page| page.records[0].id.clone()).collect()
+    }
+
     #[tokio::test]
-    async fn user_pages_are_read_ahead_while_the_header_waits_but_no_further_than_the_limit() {
-        let rest = ["2", "3", "4"].into_iter().map(|id| Ok(user_page(id))).collect();
+    async fn pages_coming_without_round_trips_are_held_no_further_than_the_lower_limit() {
+        let rest = ["2", "3", "4", "5"].into_iter().map(|id| Ok(user_page(id))).collect();
         let (_header_not_ready, header_wait) = tokio::sync::oneshot::channel();
         let mut users = UserPages::open(opened(rest), header_wait, Box::new(|error| error)).await.unwrap();
-        assert_eq!(users.held.len(), USER_PAGES_HELD);
-        // Taking a page takes the next one already arrived, still within the limit.
+        assert_eq!(held(&users), ["1", "2"]);
         assert_eq!(users.next().await.unwrap().unwrap().records[0].id, "1");
-        assert_eq!(users.held.len(), USER_PAGES_HELD);
-        assert_eq!(ids(&mut users).await.unwrap(), ["2", "3", "4"]);
+        assert_eq!(held(&users), ["2", "3"]);
+        assert_eq!(users.next().await.unwrap().unwrap().records[0].id, "2");
+        assert_eq!(held(&users), ["3"]);
+        assert_eq!(ids(&mut users).await.unwrap(), ["3", "4", "5"]);
+    }
+
+    #[tokio::test]
+    async fn user_pages_are_read_ahead_while_the_header_waits_but_no_further_than_the_limit() {
+        let rest = ["2", "3", "4", "5", "6", "7", "8"].into_iter().map(|id| Ok(user_page(id))).collect();
+        let (_header_not_ready, header_wait) = tokio::sync::oneshot::channel();
+        // Page n + 2 arrives n + 1 times this after the start: each wait below ends after the
+        // page it waits for has arrived and well before the next one.
+        let apart = std::time::Duration::from_millis(100);
+        assert!(apart > ROUND_TRIP_WORTH_HOLDING);
+        let mut users =
+            UserPages::open(opened_apart(rest, apart), header_wait, Box::new(|error| error)).await.unwrap();
+        assert_eq!(USER_PAGES_HELD_BEFORE_HEADER, 4);
+        assert_eq!(held(&users), ["1", "2", "3", "4"]);
+        // The header is written while page 5 arrives, a round trip after page 4.
+        tokio::time::sleep(apart).await;
+        // While the held pages are written, pages that have arrived are taken (so that the next
+        // is requested at once), up to the same limit.
+        assert_eq!(users.next().await.unwrap().unwrap().records[0].id, "1");
+        assert_eq!(held(&users), ["2", "3", "4", "5"]);
+        tokio::time::sleep(apart).await;
+        assert_eq!(users.next().await.unwrap().unwrap().records[0].id, "2");
+        assert_eq!(held(&users), ["3", "4", "5", "6"]);
+        for (taken, left) in [("3", vec!["4", "5", "6"]), ("4", vec!["5", "6"]), ("5", vec!["6"])] {
+            assert_eq!(users.next().await.unwrap().unwrap().records[0].id, taken);
+            assert_eq!(held(&users), left);
+        }
+        // Once they are all written, the stream hands out its pages itself, one ahead.
+        assert_eq!(users.next().await.unwrap().unwrap().records[0].id, "6");
+        assert!(held(&users).is_empty());
+        tokio::time::sleep(apart * 3).await;
+        assert_eq!(users.next().await.unwrap().unwrap().records[0].id, "7");
+        assert!(held(&users).is_empty());
+        assert_eq!(ids(&mut users).await.unwrap(), ["8"]);
+    }
+
+    #[tokio::test]
+    async fn when_the_run_cannot_keep_up_the_pages_held_fall_to_none_after_the_backlog() {
+        let rest = (2..=10).map(|id| Ok(user_page(&id.to_string()))).collect();
+        let (_header_not_ready, header_wait) = tokio::sync::oneshot::channel();
+        let apart = ROUND_TRIP_WORTH_HOLDING + std::time::Duration::from_millis(15);
+        let mut users =
+            UserPages::open(opened_apart(rest, apart), header_wait, Box::new(|error| error)).await.unwrap();
+        assert_eq!(held(&users), ["1", "2", "3", "4"]);
+        // Every later page has arrived before the run takes one: the run is the slower side.
+        tokio::time::sleep(apart * 10).await;
+        for (taken, left) in [
+            ("1", vec!["2", "3", "4", "5"]),
+            ("2", vec!["3", "4", "5", "6"]),
+            ("3", vec!["4", "5", "6", "7"]),
+            ("4", vec!["5", "6", "7", "8"]),
+            ("5", vec!["6", "7", "8"]),
+            ("6", vec!["7", "8"]),
+            ("7", vec!["8"]),
+            ("8", vec![]),
+        ] {
+            assert_eq!(users.next().await.unwrap().unwrap().records[0].id, taken);
+            assert_eq!(held(&users), left, "after page {taken}");
+        }
+        assert_eq!(ids(&mut users).await.unwrap(), ["9", "10"]);
     }
 
     #[tokio::test]

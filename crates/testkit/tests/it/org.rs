@@ -229,6 +229,39 @@ async fn user_query_pages_with_same_total_and_no_next_url_on_last_page() {
     assert_eq!(ids, expected);
 }
 
+/// With `build_ahead` (the benchmark's org) the next page of a cursor is built on a thread
+/// of its own once a page has been answered: every page reads exactly as without it, a
+/// request for another batch size than the page built ahead gets its own, and a page asked
+/// for twice is the same both times.
+#[tokio::test]
+async fn pages_built_ahead_are_the_pages_built_on_request() {
+    let soqls = [
+        "SELECT Id, Username, Email, Profile.UserLicenseId FROM User ORDER BY Id",
+        "SELECT Id, UserId FROM UserLogin WHERE IsFrozen = true ORDER BY UserId, Id",
+        "SELECT Id, AssigneeId, PermissionSetLicenseId FROM PermissionSetLicenseAssign ORDER BY AssigneeId, Id",
+    ];
+    let mut answers = Vec::new();
+    for build_ahead in [false, true] {
+        let org = SimulatedOrg::start(OrgSpec { build_ahead, ..OrgSpec::with_users(2_500) }).await;
+        let (token, instance) = login(&org).await;
+        let mut seen = Vec::new();
+        for soql in soqls {
+            seen.push(all_pages(&instance, &token, soql, Some(200)).await);
+        }
+        // Page 2 of a new User cursor asked for at another batch size, then again.
+        let first = get(&query_url(&instance, soqls[0]), Some(&token), Some(300)).await.json();
+        let next = format!("{instance}{}", first["nextRecordsUrl"].as_str().unwrap());
+        let other_size = get(&next, Some(&token), Some(500)).await.json();
+        assert_eq!(other_size["records"].as_array().unwrap().len(), 500);
+        let again = get(&next, Some(&token), Some(500)).await.json();
+        assert_eq!(again, other_size);
+        seen.push(vec![first, other_size]);
+        answers.push(seen);
+    }
+    assert!(answers[0][0].len() > 5, "the User query runs over several pages");
+    assert_eq!(answers[0], answers[1]);
+}
+
 /// `ORDER BY AssigneeId, Id` / `ORDER BY UserId, Id` page through the assignments sorted by
 /// user (what a merge join with the User query needs), every row once.
 #[tokio::test]
