@@ -457,8 +457,8 @@ fn run_sfconn(
     Ok((run, chain))
 }
 
-/// The longest query chain as the org saw it (`/query/LOCATOR-OFFSET`: `PermissionSetAssignment`
-/// in every bench org, two rows per user; the User query before issue 19).
+/// The longest query chain as the org saw it (`/query/LOCATOR-OFFSET`: the User query in every
+/// bench org; `PermissionSetAssignment` transfers about 0.2 rows per user).
 #[derive(Debug, Clone, Copy, PartialEq)]
 struct ChainTiming {
     /// Median time between the arrivals of consecutive page requests: a page's round trip plus
@@ -755,7 +755,7 @@ fn markdown(options: &Options, machine: &Machine, results: &[SizeResult]) -> Str
         .collect();
     if !chains.is_empty() {
         md.push_str(
-            "\nThe longest query chain (PermissionSetAssignment, two rows per user) as the org saw it, medians per page: the time between \
+            "\nThe longest query chain (the User query) as the org saw it, medians per page: the time between \
              page requests; the org building a page (in the bench process); the rest once latency \
              and server time (or the building, if longer) are taken out: the client, the transport \
              and waiting for a core; the floor if the org's own time per page were the building \

@@ -152,6 +152,8 @@ const COUNTED_AT_START: &[&str] = &[
     "SELECT Id FROM PermissionSetLicenseAssign",
     "SELECT Id FROM UserPackageLicense",
     "SELECT Id FROM UserLogin WHERE IsFrozen = true",
+    "SELECT Id FROM PermissionSetAssignment WHERE PermissionSet.IsOwnedByProfile = false AND \
+     (PermissionSet.LicenseId != null OR PermissionSetGroupId != null)",
 ];
 
 /// The rows of `query` (before its `LIMIT`), by generating every record it may match.
@@ -1401,6 +1403,9 @@ mod tests {
             "SELECT Id, AssigneeId, PermissionSetLicenseId FROM PermissionSetLicenseAssign ORDER BY AssigneeId, Id",
             "SELECT Id, UserId, PackageLicenseId FROM UserPackageLicense ORDER BY UserId, Id",
             "SELECT Id, UserId FROM UserLogin WHERE IsFrozen = true ORDER BY UserId, Id",
+            "SELECT Id, AssigneeId, PermissionSetId, PermissionSetGroupId FROM PermissionSetAssignment WHERE \
+             PermissionSet.IsOwnedByProfile = false AND (PermissionSet.LicenseId != null OR \
+             PermissionSetGroupId != null) ORDER BY AssigneeId, Id",
         ] {
             let query = soql::parse(soql, &visibility).unwrap();
             let counted = totals.get(&query.total_key()).copied();
