@@ -79,16 +79,18 @@ pub(crate) async fn open_users(
 
 /// Pages of the User query held, at most, while the snapshot header waits for the org-wide
 /// sources: enough that the User chain keeps moving until the header can be written. Before
-/// the header, 18 other requests (the budget guard, five describes, five org-wide queries,
-/// three first assignment pages, four feature licence counts) share the three permits the
-/// User chain leaves of `http.concurrency` = 4: six round trips after the version list, while
-/// the User chain asks for page 1 after three and for one page per round trip after that.
-/// With four pages held and the fifth in flight, page 6 is the first to wait for the header,
-/// and it would be asked for after the eighth round trip, when the header can be out at the
-/// earliest (docs/benchmarks.md, fourth pass). Memory: about 2 MiB per page held, only before
-/// the header, and only while the pages come a round trip apart: see
-/// [`ROUND_TRIP_WORTH_HOLDING`].
-const USER_PAGES_HELD_BEFORE_HEADER: usize = 4;
+/// the header, 21 other requests (the budget guard, five describes, five org-wide queries, the
+/// two lists of the unused-assignment rule, four first assignment pages, four feature licence
+/// counts) share the three permits the User chain leaves of `http.concurrency` = 4: seven
+/// round trips after the version list, and the first `PermissionSetAssignment` page can only
+/// leave after `PermissionSet` has answered; meanwhile the User chain asks for page 1 after
+/// three round trips and for one page per round trip after that. With six pages held and the
+/// seventh in flight, page 8 is the first to wait for the header, and it would be asked for
+/// after the tenth round trip, about when the header can be out (docs/benchmarks.md, "After
+/// merging issue 19's three queries"; with four, the chain waited about two round trips).
+/// Memory: about 2 MiB per page held, only before the header, and only while the pages come a
+/// round trip apart: see [`ROUND_TRIP_WORTH_HOLDING`].
+const USER_PAGES_HELD_BEFORE_HEADER: usize = 6;
 
 /// Pages that arrive less than this apart are not held beyond [`USER_PAGES_HELD`] before the
 /// header: the chain is then not waiting for round trips (an org on the same machine, no

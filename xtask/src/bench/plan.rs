@@ -165,7 +165,7 @@ impl Workload {
 
     /// User pages sfconn holds while the header waits, when they come a round trip apart
     /// (`USER_PAGES_HELD_BEFORE_HEADER` in crates/collect/src/users.rs).
-    const USER_PAGES_HELD: u64 = 4;
+    const USER_PAGES_HELD: u64 = 6;
 
     /// The round trips of sfconn's present design ([`Workload::design_pages`]).
     pub(crate) fn sfconn_design_round_trips(&self) -> u64 {
@@ -260,13 +260,13 @@ mod tests {
         assert_eq!(workload(40, 10, 10).sfconn_design_round_trips(), 4);
         // Assignments larger than the users are their own chain, as in the floor.
         assert_eq!(workload(2_000, 10_000, 0).sfconn_design_round_trips(), 3 + 5);
-        // A profile list of 5 pages holds the header back: User pages 6.. wait for it.
+        // A profile list of 9 pages holds the header back: User pages 8.. wait for it.
         let mut many_profiles = workload(100_000, 10, 10);
-        many_profiles.profiles = 9_000;
+        many_profiles.profiles = 17_000;
         assert_eq!(many_profiles.sfconn_floor_round_trips(), 3 + 50);
-        assert_eq!(many_profiles.sfconn_design_round_trips(), 3 + 5 + 46);
-        // Of 4 pages, the four User pages held cover it: no wait.
-        many_profiles.profiles = 7_000;
+        assert_eq!(many_profiles.sfconn_design_round_trips(), 3 + 9 + 44);
+        // Of 6 pages, the six User pages held cover it: no wait.
+        many_profiles.profiles = 11_000;
         assert_eq!(many_profiles.sfconn_design_round_trips(), 3 + 50);
     }
 }
