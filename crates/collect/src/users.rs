@@ -305,7 +305,7 @@ mod tests {
 
     #[tokio::test]
     async fn user_pages_are_read_ahead_while_the_header_waits_but_no_further_than_the_limit() {
-        let rest = ["2", "3", "4", "5", "6", "7", "8"].into_iter().map(|id| Ok(user_page(id))).collect();
+        let rest = (2..=10).map(|id| Ok(user_page(&id.to_string()))).collect();
         let (_header_not_ready, header_wait) = tokio::sync::oneshot::channel();
         // Page n + 2 arrives n + 1 times this after the start: each wait below ends after the
         // page it waits for has arrived and well before the next one.
@@ -313,54 +313,67 @@ mod tests {
         assert!(apart > ROUND_TRIP_WORTH_HOLDING);
         let mut users =
             UserPages::open(opened_apart(rest, apart), header_wait, Box::new(|error| error)).await.unwrap();
-        assert_eq!(USER_PAGES_HELD_BEFORE_HEADER, 4);
-        assert_eq!(held(&users), ["1", "2", "3", "4"]);
-        // The header is written while page 5 arrives, a round trip after page 4.
+        assert_eq!(USER_PAGES_HELD_BEFORE_HEADER, 6);
+        assert_eq!(held(&users), ["1", "2", "3", "4", "5", "6"]);
+        // The header is written while page 7 arrives, a round trip after page 6.
         tokio::time::sleep(apart).await;
         // While the held pages are written, pages that have arrived are taken (so that the next
         // is requested at once), up to the same limit.
         assert_eq!(users.next().await.unwrap().unwrap().records[0].id, "1");
-        assert_eq!(held(&users), ["2", "3", "4", "5"]);
+        assert_eq!(held(&users), ["2", "3", "4", "5", "6", "7"]);
         tokio::time::sleep(apart).await;
         assert_eq!(users.next().await.unwrap().unwrap().records[0].id, "2");
-        assert_eq!(held(&users), ["3", "4", "5", "6"]);
-        for (taken, left) in [("3", vec!["4", "5", "6"]), ("4", vec!["5", "6"]), ("5", vec!["6"])] {
-            assert_eq!(users.next().await.unwrap().unwrap().records[0].id, taken);
-            assert_eq!(held(&users), left);
-        }
-        // Once they are all written, the stream hands out its pages itself, one ahead.
-        assert_eq!(users.next().await.unwrap().unwrap().records[0].id, "6");
-        assert!(held(&users).is_empty());
-        tokio::time::sleep(apart * 3).await;
-        assert_eq!(users.next().await.unwrap().unwrap().records[0].id, "7");
-        assert!(held(&users).is_empty());
-        assert_eq!(ids(&mut users).await.unwrap(), ["8"]);
-    }
-
-    #[tokio::test]
-    async fn when_the_run_cannot_keep_up_the_pages_held_fall_to_none_after_the_backlog() {
-        let rest = (2..=10).map(|id| Ok(user_page(&id.to_string()))).collect();
-        let (_header_not_ready, header_wait) = tokio::sync::oneshot::channel();
-        let apart = ROUND_TRIP_WORTH_HOLDING + std::time::Duration::from_millis(15);
-        let mut users =
-            UserPages::open(opened_apart(rest, apart), header_wait, Box::new(|error| error)).await.unwrap();
-        assert_eq!(held(&users), ["1", "2", "3", "4"]);
-        // Every later page has arrived before the run takes one: the run is the slower side.
-        tokio::time::sleep(apart * 10).await;
+        assert_eq!(held(&users), ["3", "4", "5", "6", "7", "8"]);
         for (taken, left) in [
-            ("1", vec!["2", "3", "4", "5"]),
-            ("2", vec!["3", "4", "5", "6"]),
-            ("3", vec!["4", "5", "6", "7"]),
+            ("3", vec!["4", "5", "6", "7", "8"]),
             ("4", vec!["5", "6", "7", "8"]),
             ("5", vec!["6", "7", "8"]),
             ("6", vec!["7", "8"]),
             ("7", vec!["8"]),
-            ("8", vec![]),
         ] {
             assert_eq!(users.next().await.unwrap().unwrap().records[0].id, taken);
+            assert_eq!(held(&users), left);
+        }
+        // Once they are all written, the stream hands out its pages itself, one ahead.
+        assert_eq!(users.next().await.unwrap().unwrap().records[0].id, "8");
+        assert!(held(&users).is_empty());
+        tokio::time::sleep(apart * 3).await;
+        assert_eq!(users.next().await.unwrap().unwrap().records[0].id, "9");
+        assert!(held(&users).is_empty());
+        assert_eq!(ids(&mut users).await.unwrap(), ["10"]);
+    }
+
+    #[tokio::test]
+    async fn when_the_run_cannot_keep_up_the_pages_held_fall_to_none_after_the_backlog() {
+        let rest = (2..=14).map(|id| Ok(user_page(&id.to_string()))).collect();
+        let (_header_not_ready, header_wait) = tokio::sync::oneshot::channel();
+        let apart = ROUND_TRIP_WORTH_HOLDING + std::time::Duration::from_millis(15);
+        let mut users =
+            UserPages::open(opened_apart(rest, apart), header_wait, Box::new(|error| error)).await.unwrap();
+        assert_eq!(held(&users), ["1", "2", "3", "4", "5", "6"]);
+        // Every later page has arrived before the run takes one: the run is the slower side.
+        tokio::time::sleep(apart * 14).await;
+        // The backlog (six pages) keeps six held; after it the limit falls by one per page.
+        let strings =
+            |range: std::ops::RangeInclusive<u32>| range.map(|id| id.to_string()).collect::<Vec<_>>();
+        for (taken, left) in [
+            (1, strings(2..=7)),
+            (2, strings(3..=8)),
+            (3, strings(4..=9)),
+            (4, strings(5..=10)),
+            (5, strings(6..=11)),
+            (6, strings(7..=12)),
+            (7, strings(8..=12)),
+            (8, strings(9..=12)),
+            (9, strings(10..=12)),
+            (10, strings(11..=12)),
+            (11, strings(12..=12)),
+            (12, vec![]),
+        ] {
+            assert_eq!(users.next().await.unwrap().unwrap().records[0].id, taken.to_string());
             assert_eq!(held(&users), left, "after page {taken}");
         }
-        assert_eq!(ids(&mut users).await.unwrap(), ["9", "10"]);
+        assert_eq!(ids(&mut users).await.unwrap(), ["13", "14"]);
     }
 
     #[tokio::test]
