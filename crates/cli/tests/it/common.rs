@@ -100,6 +100,31 @@ pub fn collected_document(output: &Output) -> serde_json::Value {
     document
 }
 
+/// The JSON `report` of `snapshot` (a collection from the simulated org) stored as if it had
+/// been collected at the org's own present (`REFERENCE_TIME`, which its `LastLoginDate`s and
+/// `LoginHistory` are relative to), with `report_args` added: what the report classes that
+/// depend on dates must be checked on. `snapshot` gets that `collected_at`.
+pub fn report_at_the_orgs_present(
+    org: &Org,
+    snapshot: &mut serde_json::Value,
+    report_args: &[&str],
+) -> serde_json::Value {
+    use sfconn_testkit::{REFERENCE_TIME, SfDateTime};
+    snapshot["collected_at"] = serde_json::Value::from(SfDateTime(REFERENCE_TIME).rfc3339());
+    std::fs::write(org.work().join("snapshot.json"), serde_json::to_vec(&*snapshot).unwrap()).unwrap();
+    let import =
+        org.bare().args(["history", "import", "snapshot.json", "--store", "history.db"]).output().unwrap();
+    assert_eq!(import.status.code(), Some(0), "{}", String::from_utf8_lossy(&import.stderr));
+    let report = org
+        .bare()
+        .args(["report", "-f", "json", "--store", "history.db"])
+        .args(report_args)
+        .output()
+        .unwrap();
+    assert_eq!(report.status.code(), Some(0), "{}", String::from_utf8_lossy(&report.stderr));
+    serde_json::from_slice(&report.stdout).unwrap()
+}
+
 /// The permission bits of `path`.
 #[cfg(unix)]
 pub fn mode(path: &Path) -> u32 {

@@ -272,24 +272,17 @@ fn the_stored_login_activity_reaches_the_report() {
 /// logged in fewer than `min_logins` times in it, by the generator's own rows.
 #[test]
 fn the_low_activity_class_is_the_simulated_orgs_paid_users_with_few_logins() {
-    use sfconn_testkit::{REFERENCE_TIME, SfDateTime};
+    use sfconn_testkit::REFERENCE_TIME;
     const DAY: i64 = 86_400;
     let org = Org::start(OrgSpec::with_users(600));
     let output = run(&org, "1000000");
     let mut snapshot = document(&output);
-    snapshot["collected_at"] = Value::from(SfDateTime(REFERENCE_TIME).rfc3339());
-    std::fs::write(org.work().join("snapshot.json"), serde_json::to_vec(&snapshot).unwrap()).unwrap();
-    let import =
-        org.bare().args(["history", "import", "snapshot.json", "--store", "history.db"]).output().unwrap();
-    assert_eq!(import.status.code(), Some(0), "{}", text(&import.stderr));
     let min_logins = 5;
-    let report = org
-        .bare()
-        .args(["report", "-f", "json", "--store", "history.db", "--min-logins", &min_logins.to_string()])
-        .output()
-        .unwrap();
-    assert_eq!(report.status.code(), Some(0), "{}", text(&report.stderr));
-    let report: Value = serde_json::from_slice(&report.stdout).unwrap();
+    let report = crate::common::report_at_the_orgs_present(
+        &org,
+        &mut snapshot,
+        &["--min-logins", &min_logins.to_string()],
+    );
 
     let data = org.org.data();
     let logins = known_answers(data);

@@ -109,20 +109,12 @@ fn the_report_lists_the_simulated_orgs_unused_assignments_not_already_reclaimed(
     use std::collections::BTreeSet;
 
     use sfconn_collect::unused::KNOWN_EXCEPTIONS;
-    use sfconn_testkit::{OrgSpec, REFERENCE_TIME, SfDateTime};
+    use sfconn_testkit::OrgSpec;
 
     let org = Org::start(OrgSpec::with_users(600));
     let output = org.sfconn().args(["collect"]).output().unwrap();
     let mut snapshot = document(&output);
-    // The simulated org's dates are relative to its own present (see login_activity_cli.rs).
-    snapshot["collected_at"] = Value::from(SfDateTime(REFERENCE_TIME).rfc3339());
-    std::fs::write(org.work().join("snapshot.json"), serde_json::to_vec(&snapshot).unwrap()).unwrap();
-    let import =
-        org.bare().args(["history", "import", "snapshot.json", "--store", "history.db"]).output().unwrap();
-    assert_eq!(import.status.code(), Some(0), "{}", text(&import.stderr));
-    let report = org.bare().args(["report", "-f", "json", "--store", "history.db"]).output().unwrap();
-    assert_eq!(report.status.code(), Some(0), "{}", text(&report.stderr));
-    let report: Value = serde_json::from_slice(&report.stdout).unwrap();
+    let report = crate::common::report_at_the_orgs_present(&org, &mut snapshot, &[]);
 
     let data = org.org.data();
     let excepted: BTreeSet<&str> = data
