@@ -114,7 +114,18 @@ fn the_report_lists_the_simulated_orgs_unused_assignments_not_already_reclaimed(
     let org = Org::start(OrgSpec::with_users(600));
     let output = org.sfconn().args(["collect"]).output().unwrap();
     let mut snapshot = document(&output);
-    let report = crate::common::report_at_the_orgs_present(&org, &mut snapshot, &[]);
+    // Prices for the permission set licences (by key), so the money of the class is checked too.
+    let prices = org.work().join("prices.toml");
+    std::fs::write(
+        &prices,
+        "[prices]\ncurrency = \"EUR\"\nSalesforceCPQ_CPQStandardPerm = 30\nSalesConsoleUser = 20\nIdentityConnect = 5\n",
+    )
+    .unwrap();
+    let report = crate::common::report_at_the_orgs_present(
+        &org,
+        &mut snapshot,
+        &["--prices", prices.to_str().unwrap()],
+    );
 
     let data = org.org.data();
     let excepted: BTreeSet<&str> = data
@@ -167,4 +178,51 @@ fn the_report_lists_the_simulated_orgs_unused_assignments_not_already_reclaimed(
     let class =
         report["classes"].as_array().unwrap().iter().find(|c| c["class"] == "unused_assignment").unwrap();
     assert_eq!(class["candidates"], expected.len());
+
+    // Money: a paid permission set licence's reclaimable seats are its holders among the
+    // user-level candidates plus its unused assignments, each at the licence's price.
+    let held: BTreeMap<&str, Vec<&str>> = snapshot["users"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|u| {
+            let ids = u["permission_set_license_ids"].as_array().unwrap();
+            (u["id"].as_str().unwrap(), ids.iter().map(|id| id.as_str().unwrap()).collect())
+        })
+        .collect();
+    // The prices file's; other licences are unpriced (their money is null, their seats count).
+    let price = |key: &str| match key {
+        "SalesforceCPQ_CPQStandardPerm" => Some(30),
+        "SalesConsoleUser" => Some(20),
+        "IdentityConnect" => Some(5),
+        _ => None,
+    };
+    let mut priced = 0;
+    for subscription in report["subscriptions"].as_array().unwrap() {
+        if subscription["source"] != "PermissionSetLicense" || subscription["paid"] != true {
+            continue;
+        }
+        let id = subscription["id"].as_str().unwrap();
+        let key = subscription["key"].as_str().unwrap();
+        let by_candidates = candidates.iter().filter(|user| held[*user].contains(&id)).count();
+        let unused = expected.iter().filter(|(_, licence)| licence == id).count();
+        assert_eq!(subscription["reclaimable"], by_candidates + unused, "{key}");
+        let Some(price) = price(key) else {
+            assert_eq!(subscription["reclaimable_monthly"], Value::Null, "{key}");
+            continue;
+        };
+        let monthly = (by_candidates + unused) * price;
+        assert_eq!(subscription["reclaimable_monthly"], format!("{monthly}.00"), "{key}");
+        assert_eq!(subscription["reclaimable_yearly"], format!("{}.00", monthly * 12), "{key}");
+        priced += 1;
+    }
+    assert!(priced >= 2, "the CPQ and Sales Console licences are paid and priced");
+    for entry in report["unused_assignments"].as_array().unwrap() {
+        let key = entry["key"].as_str().unwrap();
+        let expected_monthly = match price(key) {
+            Some(price) if entry["paid"] == true => Value::from(format!("{price}.00")),
+            _ => Value::Null,
+        };
+        assert_eq!(entry["monthly"], expected_monthly, "{key}");
+    }
 }
