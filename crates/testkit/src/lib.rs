@@ -49,6 +49,7 @@ pub use harness::{
     BlockingOrg, ONE_RETRY_ENV, Sandbox, SharedBuffer, assert_valid_snapshot, names_in, quick_retry,
     snapshot_schema,
 };
+pub use server::counted_at_start;
 
 /// Size and shape of the simulated org.
 #[derive(Debug, Clone, PartialEq)]

@@ -156,6 +156,19 @@ const COUNTED_AT_START: &[&str] = &[
      (PermissionSet.LicenseId != null OR PermissionSetGroupId != null)",
 ];
 
+/// Whether an org that builds ahead ([`OrgSpec::build_ahead`]) counts the total of `soql` when
+/// it starts (else its first page scans every row it may match, on the org's one thread): for
+/// the collection's assignment queries, which the benchmark must not charge to sfconn.
+pub fn counted_at_start(soql: &str) -> bool {
+    let nothing_hidden = (HashSet::new(), HashSet::new());
+    let visibility = Visibility { hidden_objects: &nothing_hidden.0, hidden_fields: &nothing_hidden.1 };
+    let Ok(query) = soql::parse(soql, &visibility) else { return false };
+    COUNTED_AT_START
+        .iter()
+        .filter_map(|counted| soql::parse(counted, &visibility).ok())
+        .any(|counted| counted.total_key() == query.total_key())
+}
+
 /// The rows of `query` (before its `LIMIT`), by generating every record it may match.
 fn scan_total(data: &OrgData, query: &Query) -> u64 {
     let (lo, hi) = query.slot_range(data);

@@ -726,3 +726,26 @@ async fn users_out_of_order_fail_the_run_naming_both_ids() {
     assert!(message.contains("User rows out of the order sfconn asked for (ORDER BY Id)"), "{message}");
     assert!(message.contains(&format!("`{}` came after `{}`", users[0], users[1])), "{message}");
 }
+
+/// The benchmark's simulated org counts the totals of the collection's assignment queries when
+/// it starts (`sfconn_testkit::counted_at_start`); it keeps its own copy of their text, so a
+/// query changed here without it would have the org scan every row on its one thread for the
+/// first page, and the benchmark would charge that to sfconn.
+#[test]
+fn the_bench_org_counts_the_assignment_queries_totals_at_start() {
+    use sfconn_collect::merge::{
+        FROZEN_USER_LOGIN_SOQL, PERMISSION_SET_ASSIGNMENT_SOQL, PERMISSION_SET_LICENSE_ASSIGN_SOQL,
+        USER_PACKAGE_LICENSE_SOQL,
+    };
+    for soql in [
+        PERMISSION_SET_LICENSE_ASSIGN_SOQL,
+        USER_PACKAGE_LICENSE_SOQL,
+        FROZEN_USER_LOGIN_SOQL,
+        PERMISSION_SET_ASSIGNMENT_SOQL,
+    ] {
+        assert!(sfconn_testkit::counted_at_start(soql), "{soql}");
+    }
+    assert!(!sfconn_testkit::counted_at_start(
+        "SELECT Id FROM UserLogin WHERE IsFrozen = false ORDER BY UserId"
+    ));
+}
