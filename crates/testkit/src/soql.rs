@@ -773,13 +773,13 @@ impl Query {
         }
     }
 
-    /// Whether the filter is only `Id` comparisons (so counting needs no scan on dense objects).
     /// What the row count of this query depends on (the object, the filter and the limit, not
     /// the `SELECT` list): queries with equal keys have equal totals.
     pub fn total_key(&self) -> String {
         format!("{:?} {:?} {:?}", self.object, self.filter, self.limit)
     }
 
+    /// Whether the filter is only `Id` comparisons (so counting needs no scan on dense objects).
     pub fn filter_is_id_range_only(&self) -> bool {
         fn only_id(e: &Expr) -> bool {
             match e {

@@ -27,8 +27,9 @@ pub(crate) struct Workload {
     /// `PermissionSet` rows with a `LicenseId` (the only ones sfconn asks for).
     pub permission_sets: u64,
     pub permission_set_group_components: u64,
-    /// `PermissionSetAssignment` rows: the profile's own set and one more per user in the
-    /// simulated org (docs/unused-assignments.md).
+    /// `PermissionSetAssignment` rows sfconn asks for: only those that can grant a permission
+    /// set licence (a group, or a licensed permission set no profile owns), about 0.2 per user
+    /// in the simulated org (docs/unused-assignments.md, "The queries").
     pub permission_set_assignments: u64,
 }
 
@@ -202,7 +203,7 @@ mod tests {
             feature_licences: 4,
             permission_sets: 16,
             permission_set_group_components: 2,
-            // The profile's own permission set of each user.
+            // One licence-granting assignment per user.
             permission_set_assignments: users,
         }
     }
