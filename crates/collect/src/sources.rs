@@ -106,16 +106,35 @@ where
 {
     let describe = client.describe(spec.object).await?;
     let selection = select_fields(&describe, spec.required, spec.optional)?;
-    gate.open().await?;
     let soql = format!("SELECT {} FROM {} ORDER BY Id", selection.select_list(), spec.object);
     let mut records = Vec::new();
+    read_all(client, spec.object, soql, gate, progress, |record| records.push(record)).await?;
+    Ok(Fetched { object: spec.object, records, missing_optional: selection.missing_optional })
+}
+
+/// Once the budget guard let the run go (`gate`), reads every page of `soql` (a query of
+/// `object`), handing each record to `each` and telling `progress`.
+pub(crate) async fn read_all<T>(
+    client: &ApiClient,
+    object: &'static str,
+    soql: String,
+    gate: &GuardGate,
+    progress: &dyn Progress,
+    mut each: impl FnMut(T),
+) -> Result<(), ApiError>
+where
+    T: DeserializeOwned + Send + 'static,
+{
+    gate.open().await?;
+    let mut read = 0u64;
     let mut pages = std::pin::pin!(client.query_pages::<T>(soql));
     while let Some(page) = pages.try_next().await? {
-        records.extend(page.records);
-        progress.advanced(spec.object, records.len() as u64, page.total_size);
+        read += page.records.len() as u64;
+        page.records.into_iter().for_each(&mut each);
+        progress.advanced(object, read, page.total_size);
     }
-    progress.finished(spec.object, SourceStatus::Read { records: records.len() as u64 });
-    Ok(Fetched { object: spec.object, records, missing_optional: selection.missing_optional })
+    progress.finished(object, SourceStatus::Read { records: read });
+    Ok(())
 }
 
 /// Turns "cannot read this optional object" into a `source_skipped` warning; other errors
@@ -149,7 +168,7 @@ pub(crate) async fn optional<T>(
 }
 
 /// The permission that lets the integration user read `object` (docs/api-calls.md).
-fn permission_for(object: &str) -> &'static str {
+pub(crate) fn permission_for(object: &str) -> &'static str {
     match object {
         // Object Reference, "UserLogin": "you need the UserPermissions.ManageUsers permission".
         "LoginHistory" | "UserLogin" => "\"Manage Users\"",

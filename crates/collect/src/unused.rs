@@ -19,13 +19,12 @@
 
 use std::collections::{HashMap, HashSet};
 
-use futures_util::TryStreamExt;
 use sfconn_api::{ApiClient, ApiError, records};
 
 use crate::budget::GuardGate;
 use crate::progress::{Progress, SourceStatus};
 use crate::snapshot::{Subscription, SubscriptionSource, WARNING_SOURCE_SKIPPED, Warning};
-use crate::sources::Optional;
+use crate::sources::{self, Optional};
 
 /// The first API version with permission set groups (`PermissionSetGroupComponent`,
 /// `PermissionSetAssignment.PermissionSetGroupId`); `PermissionSet.LicenseId` is older (38.0).
@@ -60,10 +59,12 @@ pub(crate) fn skipped_without_permission_sets<T>(client: &ApiClient, progress: &
     Optional::Skipped(Warning::about(
         WARNING_SOURCE_SKIPPED,
         OBJECT,
-        "PermissionSetAssignment was not read: its query filters on PermissionSet fields, and \
-         PermissionSet could not be read (see its warning); unused_permission_set_license_ids is \
-         null. Grant the integration user \"View Setup and Configuration\" to include it"
-            .to_owned(),
+        format!(
+            "PermissionSetAssignment was not read: its query filters on PermissionSet fields, and \
+             PermissionSet could not be read (see its warning); unused_permission_set_license_ids \
+             is null. Grant the integration user {} to include it",
+            sources::permission_for("PermissionSet")
+        ),
     ))
 }
 
@@ -151,26 +152,17 @@ pub(crate) async fn read_permission_sets(
     gate: &GuardGate,
     progress: &dyn Progress,
 ) -> Result<LicensedSets, ApiError> {
-    const OBJECT: &str = "PermissionSet";
-    gate.open().await?;
     let mut sets = LicensedSets::default();
-    let mut read = 0u64;
-    let mut pages =
-        std::pin::pin!(client.query_pages::<records::PermissionSet>(PERMISSION_SET_SOQL.to_owned()));
-    while let Some(page) = pages.try_next().await? {
-        read += page.records.len() as u64;
-        for set in page.records {
-            let Some(licence) = set.license_id.filter(|id| !id.is_empty()) else { continue };
-            if set.is_owned_by_profile == Some(true)
-                && let Some(profile) = set.profile_id.filter(|id| !id.is_empty())
-            {
-                sets.own_set_of_profile.insert(profile, set.id.clone());
-            }
-            sets.licence_of.insert(set.id, licence);
+    let keep = |set: records::PermissionSet| {
+        let Some(licence) = set.license_id.filter(|id| !id.is_empty()) else { return };
+        if set.is_owned_by_profile == Some(true)
+            && let Some(profile) = set.profile_id.filter(|id| !id.is_empty())
+        {
+            sets.own_set_of_profile.insert(profile, set.id.clone());
         }
-        progress.advanced(OBJECT, read, page.total_size);
-    }
-    progress.finished(OBJECT, SourceStatus::Read { records: read });
+        sets.licence_of.insert(set.id, licence);
+    };
+    sources::read_all(client, "PermissionSet", PERMISSION_SET_SOQL.to_owned(), gate, progress, keep).await?;
     Ok(sets)
 }
 
@@ -180,22 +172,12 @@ pub(crate) async fn read_group_components(
     gate: &GuardGate,
     progress: &dyn Progress,
 ) -> Result<HashMap<String, Vec<String>>, ApiError> {
-    const OBJECT: &str = "PermissionSetGroupComponent";
-    gate.open().await?;
     let mut sets_of: HashMap<String, Vec<String>> = HashMap::new();
-    let mut read = 0u64;
-    let mut pages =
-        std::pin::pin!(client.query_pages::<records::PermissionSetGroupComponent>(
-            PERMISSION_SET_GROUP_COMPONENT_SOQL.to_owned()
-        ));
-    while let Some(page) = pages.try_next().await? {
-        read += page.records.len() as u64;
-        for component in page.records {
-            sets_of.entry(component.permission_set_group_id).or_default().push(component.permission_set_id);
-        }
-        progress.advanced(OBJECT, read, page.total_size);
-    }
-    progress.finished(OBJECT, SourceStatus::Read { records: read });
+    let keep = |component: records::PermissionSetGroupComponent| {
+        sets_of.entry(component.permission_set_group_id).or_default().push(component.permission_set_id);
+    };
+    let soql = PERMISSION_SET_GROUP_COMPONENT_SOQL.to_owned();
+    sources::read_all(client, "PermissionSetGroupComponent", soql, gate, progress, keep).await?;
     Ok(sets_of)
 }
 
