@@ -82,17 +82,8 @@ struct JobInfo {
     error_message: Option<String>,
 }
 
-/// One page of a job's results: its rows, decoded from CSV by their header names.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct BulkPage<T> {
-    /// The rows of this page.
-    pub records: Vec<T>,
-    /// Rows read so far, this page included.
-    pub rows_so_far: u64,
-}
-
 /// A query job that has completed; its results are read page by page
-/// ([`BulkQuery::next_page`]).
+/// ([`BulkQuery::next_rows`]).
 #[derive(Debug)]
 pub struct BulkQuery {
     client: ApiClient,
@@ -264,17 +255,9 @@ impl BulkQuery {
         }
     }
 
-    /// The next page of results, `None` after the last one (the locator `null`).
-    pub async fn next_page<T: DeserializeOwned>(&mut self) -> Result<Option<BulkPage<T>>, ApiError> {
-        let mut records = Vec::new();
-        Ok(self
-            .next_rows(|row| records.push(row))
-            .await?
-            .map(|rows_so_far| BulkPage { records, rows_so_far }))
-    }
-
     /// Hands each row of the next page to `each` as it is decoded, without holding the page's
-    /// rows (only its text): the rows read so far, or `None` after the last page.
+    /// rows (only its text): the rows read so far, or `None` after the last page (the locator
+    /// `null`).
     pub async fn next_rows<T: DeserializeOwned>(
         &mut self,
         mut each: impl FnMut(T),

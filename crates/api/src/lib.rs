@@ -23,7 +23,7 @@ mod query;
 pub mod records;
 pub mod soql;
 
-pub use bulk::{BulkOptions, BulkPage, BulkQuery, Cleanups};
+pub use bulk::{BulkOptions, BulkQuery, Cleanups};
 pub use client::{ApiClient, ClientOptions, MAX_RESPONSE_BYTES};
 pub use describe::{FieldDescribe, FieldSelection, SObjectDescribe, select_fields};
 pub use error::{ApiError, ErrorBody, SalesforceError};

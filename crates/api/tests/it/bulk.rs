@@ -113,9 +113,7 @@ async fn mount_cleanup(server: &MockServer, aborts: u64, deletes: u64) {
 async fn read_all(client: &ApiClient, cleanups: &Cleanups) -> Result<Vec<Row>, ApiError> {
     let mut query = client.bulk_query("LoginHistory", SOQL, quick(), cleanups).await?;
     let mut rows = Vec::new();
-    while let Some(page) = query.next_page::<Row>().await? {
-        rows.extend(page.records);
-    }
+    while query.next_rows(|row: Row| rows.push(row)).await?.is_some() {}
     query.finish().await?;
     Ok(rows)
 }
