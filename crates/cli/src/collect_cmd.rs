@@ -264,12 +264,7 @@ impl OrgOutput {
             to_store,
             output: output.to_path_buf(),
             format_name,
-            report_options: sfconn_store::ReportOptions {
-                min_logins: settings.report_min_logins,
-                paid: crate::history_cmd::paid_rules(settings),
-                prices: settings.prices.as_ref().map(crate::history_cmd::store_prices),
-                ..sfconn_store::ReportOptions::default()
-            },
+            report_options: crate::history_cmd::report_options(settings),
         })
     }
 

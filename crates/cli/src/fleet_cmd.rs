@@ -168,7 +168,7 @@ pub(crate) fn run(args: &CollectArgs, verbosity: Verbosity) -> anyhow::Result<()
     let ended = runtime.block_on(until_interrupted(all));
     if matches!(ended, Ended::Interrupted) {
         // The Bulk API jobs of the orgs still running are aborted, not left in their orgs.
-        runtime.block_on(cleanups.wait(std::time::Duration::from_secs(10)));
+        runtime.block_on(cleanups.wait(sfconn_collect::CLEANUP_WAIT));
     }
     // Waits for the publications under way: each is past the point of no return and records its
     // org's result itself, so that fleet.json tells a published org as finished.

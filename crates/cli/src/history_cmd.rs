@@ -236,22 +236,31 @@ fn report_settings(args: &StoreArgs, wants: ReportWants) -> anyhow::Result<Repor
         Some(path) => Target::Sqlite(path.clone()),
         None => crate::store_target::from_settings(&settings, NO_STORE)?,
     };
-    Ok(ReportSettings {
-        target,
-        cells,
+    let sfconn_store::ReportOptions { min_logins, paid, prices, .. } = report_options(&settings);
+    Ok(ReportSettings { target, cells, min_logins, paid, prices })
+}
+
+/// What the settings say about the report (`report.min_logins`, the paid and free keys, the
+/// prices), for `report` and for `collect -f html`.
+pub(crate) fn report_options(settings: &sfconn_config::Settings) -> sfconn_store::ReportOptions {
+    sfconn_store::ReportOptions {
         min_logins: settings.report_min_logins,
-        paid: paid_rules(&settings),
+        paid: paid_rules(settings),
         prices: settings.prices.as_ref().map(store_prices),
-    })
+        ..sfconn_store::ReportOptions::default()
+    }
 }
 
 /// `report.paid_keys` and `report.free_keys` as the report takes them.
-pub(crate) fn paid_rules(settings: &sfconn_config::Settings) -> PaidRules {
+fn paid_rules(settings: &sfconn_config::Settings) -> PaidRules {
     PaidRules::new(settings.report_paid_keys.iter().cloned(), settings.report_free_keys.iter().cloned())
 }
 
+// The config crate reads prices in the store's unit: ten-thousandths.
+const _: () = assert!(sfconn_config::PRICE_SCALE == sfconn_store::MONEY_SCALE);
+
 /// The settings' price list as the report takes it.
-pub(crate) fn store_prices(list: &sfconn_config::PriceList) -> Prices {
+fn store_prices(list: &sfconn_config::PriceList) -> Prices {
     Prices::new(
         list.currency.clone(),
         list.entries

@@ -36,7 +36,7 @@ pub use output::{
     CsvCells, Format, OutputError, OutputOptions, SnapshotSink, StoreCopy, open_sink, open_sink_with,
 };
 pub use progress::{NoProgress, Progress, SOURCES, SourceStatus};
-pub use run::{OrgRun, RunOutcome, run};
+pub use run::{CLEANUP_WAIT, OrgRun, RunOutcome, run};
 pub use sfconn_session::{BATCH_SIZE, ROTATED_REFRESH_TOKEN_FILE};
 pub use snapshot::{Snapshot, SnapshotHeader, Summary, User, Warning};
 pub use users::user_query;

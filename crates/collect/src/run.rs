@@ -71,7 +71,7 @@ pub struct OrgRun {
 }
 
 /// How long a failed or interrupted run waits for its Bulk API jobs to be aborted.
-const CLEANUP_WAIT: Duration = Duration::from_secs(10);
+pub const CLEANUP_WAIT: Duration = Duration::from_secs(10);
 
 impl OrgRun {
     /// A run for the org of `settings`, with a session of its own.

@@ -40,7 +40,7 @@ pub use orgs::{
     Fleet, FleetOrg, load_fleet, load_fleet_with, load_org, load_org_at_index, load_org_at_index_with,
     load_org_with,
 };
-pub use prices::{PriceEntry, PriceList, read_prices_file};
+pub use prices::{PRICE_SCALE, PriceEntry, PriceList, read_prices_file};
 pub use store::{StoreUrl, redact_url, url_has_password};
 
 /// A commented template config file, written by `sfconn config init`.
