@@ -30,7 +30,7 @@ use crate::{cargo, project_root, run_step};
 use measure::{Usage, run_measured};
 use plan::Workload;
 
-const MIB: f64 = 1024.0 * 1024.0;
+pub(crate) const MIB: f64 = 1024.0 * 1024.0;
 
 // Targets (docs/benchmarks.md).
 const TARGET_EXTRA_REQUESTS: u64 = 0;
@@ -207,7 +207,7 @@ pub(crate) fn run(args: &[String]) -> Result<()> {
         if cfg!(debug_assertions) && !options.smoke {
             return rerun_optimised(args);
         }
-        return fleet::run(args);
+        return fleet::run(options);
     }
     if args.iter().any(|a| a == "--login-activity") {
         if cfg!(debug_assertions) {
@@ -280,12 +280,12 @@ pub(crate) fn run(args: &[String]) -> Result<()> {
     }
 
     // The store's import, of a 200,000-user snapshot (collected for it, unmeasured, when the
-    // sizes did not include it; the smoke run imports its own).
+    // sizes did not include it, never one left by an earlier run; the smoke run imports its own).
     let import_users =
         if options.smoke { options.sizes.first().copied().unwrap_or(2_000) } else { import::USERS };
     let snapshot = bench_dir.join(format!("out-{import_users}.json"));
     let imports = if options.import {
-        if !snapshot.exists() {
+        if !options.sizes.contains(&import_users) {
             collect_unmeasured(&sfconn, &runtime, &home, &snapshot, import_users)?;
         }
         import::run(&sfconn, &bench_dir, &home, &snapshot, import_users)?

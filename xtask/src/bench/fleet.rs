@@ -128,8 +128,7 @@ pub(super) fn fleet_floor(org_floors: &[Duration], concurrency: usize) -> Durati
     longest * u32::try_from(waves).unwrap_or(u32::MAX)
 }
 
-pub(super) fn run(args: &[String]) -> Result<()> {
-    let options = parse_options(args)?;
+pub(super) fn run(options: FleetOptions) -> Result<()> {
     let bench_dir = super::project_root().join(if options.smoke {
         "target/bench/smoke/fleet"
     } else {

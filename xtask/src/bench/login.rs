@@ -124,7 +124,7 @@ fn report(users: usize, per_month: u32, days: u32, latency_ms: u64, runs: &[Meas
          | path | LoginHistory rows | wall | CPU | requests | peak RSS |\n|---|---:|---:|---:|---:|---:|\n"
     );
     for run in runs {
-        let rss = run.usage.peak_rss as f64 / (1024.0 * 1024.0);
+        let rss = run.usage.peak_rss as f64 / super::MIB;
         let _ = writeln!(
             out,
             "| {} | {} | {:.1} s | {:.1} s | {} | {:.1} MiB{} |",
@@ -134,7 +134,7 @@ fn report(users: usize, per_month: u32, days: u32, latency_ms: u64, runs: &[Meas
             run.usage.cpu.as_secs_f64(),
             run.requests,
             rss,
-            if rss <= MAX_RSS_MIB { "" } else { " (over 64)" }
+            if rss <= MAX_RSS_MIB { String::new() } else { format!(" (over {MAX_RSS_MIB})") }
         );
     }
     out
