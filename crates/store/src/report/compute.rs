@@ -131,6 +131,11 @@ impl<'a> PaidLookup<'a> {
         PaidLookup { subscriptions: subscriptions.iter().map(|s| (s.id.as_str(), s)).collect() }
     }
 
+    /// Whether the licence `subscription_id` is paid (see [`PaidLookup::held`]).
+    pub(super) fn is_paid(&self, subscription_id: &str) -> bool {
+        self.subscriptions.get(subscription_id).is_some_and(|s| s.paid())
+    }
+
     /// The licence `subscription_id` as held, when it is paid. A licence the snapshot has no
     /// subscription for is unknown, so not counted as paid.
     pub(super) fn held(&self, subscription_id: &str) -> Option<HeldLicence> {

@@ -257,7 +257,7 @@ impl Store {
                     Ok((row.get(0)?, row.get(1)?, row.get(2)?))
                 };
                 let (user_id, logins, subscription_id) = read().map_err(StoreError::db(context))?;
-                let holds_paid = subscription_id.as_deref().is_some_and(|id| paid.held(id).is_some());
+                let holds_paid = subscription_id.as_deref().is_some_and(|id| paid.is_paid(id));
                 match current.as_mut() {
                     Some((id, _, paid_so_far)) if *id == user_id => *paid_so_far |= holds_paid,
                     _ => {
