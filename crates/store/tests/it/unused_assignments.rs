@@ -357,3 +357,43 @@ fn all_orgs_sums_the_unused_assignments_in_the_money() {
         "{table}"
     );
 }
+
+/// Issue 19's new sections carry text from the org (a user's name, a licence's label, a
+/// feature licence's label): the CSV neutralises it like every other cell (a spreadsheet
+/// would run `=`, `+`, `-`, `@`) and the HTML page escapes it (contract §8).
+#[test]
+fn text_from_the_org_in_the_new_sections_is_neutralised_in_csv_and_escaped_in_html() {
+    let mut doc: Value = serde_json::from_str(PSL).unwrap();
+    for user in doc["users"].as_array_mut().unwrap() {
+        if user["username"] == "gus@acmepsl.example" {
+            user["username"] = "=gus@acmepsl.example".into();
+        }
+    }
+    for sub in doc["subscriptions"].as_array_mut().unwrap() {
+        if sub["id"] == CONSOLE {
+            sub["label"] = "+Console <script>alert('psl')</script>".into();
+        }
+    }
+    doc["organization"]["feature_licences"][0]["label"] = "@Knowledge <img src=x onerror=alert('fl')>".into();
+    let dir = tempfile::tempdir().unwrap();
+    let store = store_of(dir.path(), &doc.to_string());
+    let report = store.report(&snapshot(&store, 1), &priced()).unwrap();
+
+    let csv = text(|o| report.write_csv(o, CsvCells::Neutralised).unwrap());
+    let mut reader = csv::ReaderBuilder::new().has_headers(false).flexible(true).from_reader(csv.as_bytes());
+    let rows: Vec<Vec<String>> =
+        reader.records().map(|r| r.unwrap().iter().map(str::to_owned).collect()).collect();
+    let in_block =
+        |section: &str, cell: &str| rows.iter().any(|r| r[0] == section && r.iter().any(|c| c == cell));
+    assert!(in_block("unused_assignment", "'=gus@acmepsl.example"), "{csv}");
+    assert!(in_block("unused_assignment", "'+Console <script>alert('psl')</script>"), "{csv}");
+    assert!(in_block("feature_licence", "'@Knowledge <img src=x onerror=alert('fl')>"), "{csv}");
+    assert!(rows.iter().flatten().all(|cell| !cell.starts_with(['=', '+', '-', '@'])), "{csv}");
+
+    let context = store.report_context(&report).unwrap();
+    let options = sfconn_store::HtmlOptions { sfconn_version: "0.0.0-test" };
+    let html = text(|o| report.write_html(&context, options, o).unwrap());
+    assert!(!html.contains("<script>alert('psl')") && !html.contains("<img src=x"), "unescaped org text");
+    assert!(html.contains("&lt;script&gt;alert("), "the licence label is shown, escaped");
+    assert!(html.contains("&lt;img src=x onerror=alert("), "the feature licence label is shown, escaped");
+}
