@@ -135,3 +135,42 @@ fn collect_html_shows_the_figures_report_json_gives_for_the_same_snapshot() {
             .unwrap();
     assert_same_figures(&html, &json);
 }
+
+/// `collect -f html` takes the report's settings from the config file like `report` does: the
+/// prices (the money headline) and `report.min_logins` (the reclaim sentence).
+#[test]
+fn collect_html_uses_the_reports_settings_from_the_config_file() {
+    let org = BlockingOrg::small();
+    let sandbox = Sandbox::new();
+    let db = sandbox.work().join("history.db");
+    let config = sandbox.work().join("sfconn.toml");
+    std::fs::write(&config, "[report]\nmin_logins = 3\n\n[prices]\ncurrency = \"EUR\"\nSFDC = 150\n")
+        .unwrap();
+    let output = sandbox
+        .sfconn()
+        .envs(org.sfconn_env())
+        .args(["collect", "-f", "html", "-o", "page.html", "--no-progress", "--config"])
+        .arg(&config)
+        .arg("--store")
+        .arg(&db)
+        .output()
+        .unwrap();
+    succeeded(&output, "collect -f html");
+    let html = std::fs::read_to_string(sandbox.work().join("page.html")).unwrap();
+    let report = sandbox
+        .sfconn()
+        .args(["report", "-f", "json", "--config"])
+        .arg(&config)
+        .arg("--store")
+        .arg(&db)
+        .output()
+        .unwrap();
+    let json: Value = serde_json::from_str(&succeeded(&report, "report -f json")).unwrap();
+    assert_eq!(json["min_logins"], 3);
+    assert_eq!(json["money"]["currency"], "EUR");
+    assert!(json["money"]["reclaimable_monthly"].is_string(), "the Salesforce licence is priced: {json}");
+    let seats = json["money"]["reclaimable_seats"].as_u64().unwrap();
+    assert!(html.contains("EUR/month reclaimable"), "{html}");
+    assert!(html.contains(&format!("{seats} paid seat")), "{html}");
+    assert!(html.contains("or logged in fewer than 3 times"), "{html}");
+}
