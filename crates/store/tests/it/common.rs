@@ -55,6 +55,13 @@ pub fn html_section(store: &Store, report: &sfconn_store::Report, id: &str) -> S
     section[..section.find("</section>").unwrap() + "</section>".len()].to_owned()
 }
 
+/// A store in `dir/history.db` holding the snapshot `doc` as snapshot 1.
+pub fn store_of(dir: &Path, doc: &str) -> Store {
+    let mut store = Store::open(&dir.join("history.db")).unwrap();
+    store.insert_snapshot_json(doc.as_bytes()).unwrap();
+    store
+}
+
 pub fn snapshot(store: &Store, id: i64) -> SnapshotInfo {
     store.resolve(&sfconn_store::Selector::Id(id), None).unwrap()
 }

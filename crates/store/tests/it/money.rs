@@ -10,12 +10,6 @@ use sfconn_store::{Money, PaidRules, Prices, Report, ReportOptions, Store, Subsc
 
 pub const MONEY: &str = include_str!("../fixtures/acme-money-2024-06-20.json");
 
-fn store_of(dir: &std::path::Path, doc: &str) -> Store {
-    let mut store = Store::open(&dir.join("history.db")).unwrap();
-    store.insert_snapshot_json(doc.as_bytes()).unwrap();
-    store
-}
-
 fn eur(units: i128, hundredths: i128) -> Money {
     Money::from_ten_thousandths(units * 10_000 + hundredths * 100)
 }

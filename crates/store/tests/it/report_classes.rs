@@ -13,9 +13,7 @@ use sfconn_store::{CsvCells, ReclaimClass, Report, ReportOptions, Store};
 pub const LABS: &str = include_str!("../fixtures/acme-labs-2024-06-20.json");
 
 fn labs_store(dir: &std::path::Path) -> Store {
-    let mut store = Store::open(&dir.join("history.db")).unwrap();
-    store.insert_snapshot_json(LABS.as_bytes()).unwrap();
-    store
+    store_of(dir, LABS)
 }
 
 fn labs_report(store: &Store, min_logins: u32) -> Report {

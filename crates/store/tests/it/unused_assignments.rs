@@ -28,12 +28,6 @@ pub fn priced() -> ReportOptions {
     ReportOptions { prices: Some(prices()), ..ReportOptions::default() }
 }
 
-fn store_of(dir: &std::path::Path, doc: &str) -> Store {
-    let mut store = Store::open(&dir.join("history.db")).unwrap();
-    store.insert_snapshot_json(doc.as_bytes()).unwrap();
-    store
-}
-
 /// (user, licence id, paid, monthly, action) of each unused assignment.
 type Listed = (String, String, bool, Option<String>, String);
 
