@@ -100,6 +100,12 @@ pub fn collected_document(output: &Output) -> serde_json::Value {
     document
 }
 
+/// User id → `account_kind` of a snapshot's users.
+pub fn account_kinds(snapshot: &serde_json::Value) -> std::collections::BTreeMap<&str, &str> {
+    let users = snapshot["users"].as_array().unwrap().iter();
+    users.map(|u| (u["id"].as_str().unwrap(), u["account_kind"].as_str().unwrap())).collect()
+}
+
 /// The JSON `report` of `snapshot` (a collection from the simulated org) stored as if it had
 /// been collected at the org's own present (`REFERENCE_TIME`, which its `LastLoginDate`s and
 /// `LoginHistory` are relative to), with `report_args` added: what the report classes that

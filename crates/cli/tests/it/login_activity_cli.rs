@@ -287,12 +287,7 @@ fn the_low_activity_class_is_the_simulated_orgs_paid_users_with_few_logins() {
     let data = org.org.data();
     let logins = known_answers(data);
     let paid = crate::collect::paid_holders(data);
-    let kinds: BTreeMap<&str, &str> = snapshot["users"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|u| (u["id"].as_str().unwrap(), u["account_kind"].as_str().unwrap()))
-        .collect();
+    let kinds = crate::common::account_kinds(&snapshot);
     let inactive_before = REFERENCE_TIME - i64::from(sfconn_store::DEFAULT_INACTIVE_DAYS) * DAY;
     let window_start = REFERENCE_TIME - i64::from(DAYS) * DAY;
     let expected: std::collections::BTreeSet<String> = data

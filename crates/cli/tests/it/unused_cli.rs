@@ -142,12 +142,7 @@ fn the_report_lists_the_simulated_orgs_unused_assignments_not_already_reclaimed(
         .iter()
         .map(|c| c["user_id"].as_str().unwrap())
         .collect();
-    let kinds: BTreeMap<&str, &str> = snapshot["users"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|u| (u["id"].as_str().unwrap(), u["account_kind"].as_str().unwrap()))
-        .collect();
+    let kinds = crate::common::account_kinds(&snapshot);
     let mut expected = BTreeSet::new();
     for row in data.psl_assignments() {
         let index = data.user_index(&row.assignee_id).unwrap();
