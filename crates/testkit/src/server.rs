@@ -160,13 +160,17 @@ const COUNTED_AT_START: &[&str] = &[
 /// it starts (else its first page scans every row it may match, on the org's one thread): for
 /// the collection's assignment queries, which the benchmark must not charge to sfconn.
 pub fn counted_at_start(soql: &str) -> bool {
-    let nothing_hidden = (HashSet::new(), HashSet::new());
-    let visibility = Visibility { hidden_objects: &nothing_hidden.0, hidden_fields: &nothing_hidden.1 };
-    let Ok(query) = soql::parse(soql, &visibility) else { return false };
+    let Ok(query) = parse_unhidden(soql) else { return false };
     COUNTED_AT_START
         .iter()
-        .filter_map(|counted| soql::parse(counted, &visibility).ok())
+        .filter_map(|counted| parse_unhidden(counted).ok())
         .any(|counted| counted.total_key() == query.total_key())
+}
+
+/// `soql` parsed as an integration user who sees every object and field would send it.
+fn parse_unhidden(soql: &str) -> Result<Query, soql::SoqlError> {
+    let (objects, fields) = (HashSet::new(), HashSet::new());
+    soql::parse(soql, &Visibility { hidden_objects: &objects, hidden_fields: &fields })
 }
 
 /// The rows of `query` (before its `LIMIT`), by generating every record it may match.
@@ -182,11 +186,9 @@ fn scan_total(data: &OrgData, query: &Query) -> u64 {
 
 /// [`COUNTED_AT_START`] counted, by [`Query::total_key`].
 fn totals_at_start(data: &OrgData) -> HashMap<String, u64> {
-    let nothing_hidden = (HashSet::new(), HashSet::new());
-    let visibility = Visibility { hidden_objects: &nothing_hidden.0, hidden_fields: &nothing_hidden.1 };
     COUNTED_AT_START
         .iter()
-        .filter_map(|soql| soql::parse(soql, &visibility).ok())
+        .filter_map(|soql| parse_unhidden(soql).ok())
         .map(|query| (query.total_key(), scan_total(data, &query)))
         .collect()
 }
@@ -1410,8 +1412,6 @@ mod tests {
         let data = OrgData::generate(&OrgSpec::with_users(3_000));
         let totals = totals_at_start(&data);
         assert_eq!(totals.len(), COUNTED_AT_START.len());
-        let nothing_hidden = (HashSet::new(), HashSet::new());
-        let visibility = Visibility { hidden_objects: &nothing_hidden.0, hidden_fields: &nothing_hidden.1 };
         for soql in [
             "SELECT Id, AssigneeId, PermissionSetLicenseId FROM PermissionSetLicenseAssign ORDER BY AssigneeId, Id",
             "SELECT Id, UserId, PackageLicenseId FROM UserPackageLicense ORDER BY UserId, Id",
@@ -1420,12 +1420,12 @@ mod tests {
              PermissionSet.IsOwnedByProfile = false AND (PermissionSet.LicenseId != null OR \
              PermissionSetGroupId != null) ORDER BY AssigneeId, Id",
         ] {
-            let query = soql::parse(soql, &visibility).unwrap();
+            let query = parse_unhidden(soql).unwrap();
             let counted = totals.get(&query.total_key()).copied();
             assert_eq!(counted, Some(scan_total(&data, &query)), "{soql}");
             assert!(counted.is_some_and(|total| total > 0), "{soql}");
         }
-        let other = soql::parse("SELECT Id FROM UserLogin WHERE IsFrozen = false", &visibility).unwrap();
+        let other = parse_unhidden("SELECT Id FROM UserLogin WHERE IsFrozen = false").unwrap();
         assert!(!totals.contains_key(&other.total_key()));
     }
 
