@@ -30,7 +30,8 @@ pub struct KnownKey {
     pub licence: &'static str,
     /// Whether holding it uses a seat the org pays for.
     pub paid: bool,
-    /// Why, for people (docs/report.md repeats the table).
+    /// Why, for people (docs/report.md repeats the table, in its own words; a test checks that
+    /// its keys, names and paid column are these).
     pub why: &'static str,
 }
 
@@ -222,6 +223,26 @@ pub fn included_seats(source: SubscriptionSource, key: Option<&str>, edition: Op
 
 #[cfg(test)]
 mod tests {
+    /// docs/report.md's table of `LicenseDefinitionKey`s says what the code decides: the same
+    /// keys, in the same order, with the same licence names and paid column.
+    #[test]
+    fn the_documented_key_table_is_the_codes() {
+        const REPORT_MD: &str = include_str!("../../../docs/report.md");
+        let start = REPORT_MD.find("| `LicenseDefinitionKey` | licence | paid | why |").expect("the table");
+        let documented: Vec<(String, String, bool)> = REPORT_MD[start..]
+            .lines()
+            .skip(2)
+            .take_while(|line| line.starts_with('|'))
+            .map(|line| {
+                let cells: Vec<&str> = line.split('|').map(str::trim).collect();
+                (cells[1].trim_matches('`').to_owned(), cells[2].to_owned(), cells[3] == "yes")
+            })
+            .collect();
+        let coded: Vec<(String, String, bool)> =
+            USER_LICENCE_KEYS.iter().map(|k| (k.key.to_owned(), k.licence.to_owned(), k.paid)).collect();
+        assert_eq!(documented, coded);
+    }
+
     use super::*;
 
     fn user_licence<'a>(name: &'a str, key: Option<&'a str>) -> LicenceFacts<'a> {
