@@ -18,6 +18,18 @@ use crate::{PaidRules, SnapshotId, SnapshotInfo, Store, StoreError, timefmt};
 impl Store {
     /// The licence report of one stored snapshot.
     pub fn report(&self, snapshot: &SnapshotInfo, options: &ReportOptions) -> Result<Report, StoreError> {
+        self.report_of(snapshot, options, Sections::All)
+    }
+
+    /// [`Store::report`], with the sections that only a single-org report shows (the login
+    /// distribution, the third-party footprint, the feature licences) read or left empty.
+    fn report_of(
+        &self,
+        snapshot: &SnapshotInfo,
+        options: &ReportOptions,
+        sections: Sections,
+    ) -> Result<Report, StoreError> {
+        let all = sections == Sections::All;
         let collected_at = timefmt::parse("collected_at", &snapshot.collected_at)?;
         let inactive_before = compute::inactive_before(collected_at, options.inactive_days);
         let subscriptions = self.stored_subscriptions(snapshot.id, &options.paid)?;
@@ -47,11 +59,14 @@ impl Store {
             })?;
         }
         let unused_assignments = finder.finish();
-        if known.login_activity {
+        if known.login_activity && all {
             login_activity.distribution = self.login_distribution(snapshot.id, &subscriptions)?;
         }
-        let third_party =
-            compute::third_party(snapshot, self.domain_counts(snapshot.id)?, self.kind_counts(snapshot.id)?);
+        let third_party = if all {
+            compute::third_party(snapshot, self.domain_counts(snapshot.id)?, self.kind_counts(snapshot.id)?)
+        } else {
+            compute::third_party(snapshot, Vec::new(), Vec::new())
+        };
         let edition = self.edition(snapshot.id)?;
         let pricing = Pricing { edition: edition.as_deref(), prices: options.prices.as_ref() };
         let uses = compute::subscription_uses(
@@ -72,7 +87,7 @@ impl Store {
             reclaim_candidates,
             unused_assignments,
             login_activity,
-            feature_licences: self.feature_licences(snapshot.id)?,
+            feature_licences: if all { self.feature_licences(snapshot.id)? } else { None },
             third_party,
             over_assigned: compute::over_assigned(&subscriptions),
         })
@@ -426,7 +441,8 @@ impl Store {
         let mut orgs = Vec::with_capacity(latest.len());
         let mut accounts = Vec::new();
         for snapshot in latest {
-            let report = self.report(&snapshot, options)?;
+            // Only the subscriptions and the money are kept of each org's report.
+            let report = self.report_of(&snapshot, options, Sections::Subscriptions)?;
             self.paid_accounts(&snapshot, &report.inactive_before, &options.paid, &mut accounts)?;
             orgs.push(OrgSubscriptions {
                 snapshot,
@@ -516,4 +532,13 @@ impl Store {
         finish(current, accounts);
         Ok(())
     }
+}
+
+/// What [`Store::report_of`] reads besides the subscriptions, the candidates and the money.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Sections {
+    /// Everything a single-org report shows.
+    All,
+    /// Only what `report --all-orgs` keeps of each org.
+    Subscriptions,
 }
